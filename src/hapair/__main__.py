@@ -1,0 +1,3 @@
+from hapair.cli import main
+
+main()

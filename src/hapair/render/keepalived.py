@@ -1,0 +1,87 @@
+"""keepalived.conf: VRRPv3 with unicast peers, BACKUP + nopreempt, a health
+check against the node's own agent, and transitions to the agent's FIFO."""
+
+from __future__ import annotations
+
+from hapair.render.files import NOTIFY_FIFO, TRACK_FILE, RenderedFile, header
+from hapair.spec.models import ClusterSpec, Node
+
+CHECK_USER = "nobody"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def health_check_command(spec: ClusterSpec) -> str:
+    """The vrrp_script: asks the local agent whether this node may hold the VIP."""
+    t = spec.timing
+    return (
+        f"/usr/bin/curl -fsS -o /dev/null --max-time {_seconds(t.check_timeout_s)} "
+        f"http://127.0.0.1:{spec.agent.port}/health"
+    )
+
+
+def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
+    t = spec.timing
+    net = getattr(spec.networks, spec.vip.network)
+    peer = spec.peer(node)
+    vip_net = net.cidr
+    text = f"""{header(spec, node)}
+global_defs {{
+    router_id {node.name}
+    vrrp_version 3
+    # Scripts run as an unprivileged user and only from root-owned paths.
+    enable_script_security
+    script_user {CHECK_USER}
+    # Repeat gratuitous ARPs after taking the VIP, so that clients and switches
+    # stop sending to a former holder that may still answer for it.
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_repeat 3
+    vrrp_garp_master_refresh 10
+    # Every transition, in order, to the agent.
+    notify_fifo {NOTIFY_FIFO}
+}}
+
+# The agent's verdict, seen at once (inotify): 0 lets this node hold the VIP,
+# anything else puts the instance in FAULT. It reads 1 until the agent writes.
+vrrp_track_file agent_verdict {{
+    file {TRACK_FILE}
+    weight 0
+    init_file 1 overwrite
+}}
+
+# The backstop: an agent that stops answering loses the VIP.
+vrrp_script chk_agent {{
+    script "{health_check_command(spec)}"
+    interval {_seconds(t.check_interval_s)}
+    timeout {_seconds(t.check_timeout_s)}
+    fall {t.fall}
+    rise {t.rise}
+}}
+
+vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
+    # Both nodes start as BACKUP and never take the VIP back on their own:
+    # a node that returns must first prove its database complete (the agent).
+    state BACKUP
+    nopreempt
+    interface {net.device}
+    virtual_router_id {spec.vip.vrid}
+    priority {node.priority}
+    advert_int {_seconds(t.advert_interval_s)}
+    unicast_src_ip {node.address(spec.vip.network)}
+    unicast_peer {{
+        {peer.address(spec.vip.network)}
+    }}
+    virtual_ipaddress {{
+        {spec.vip.address}/{vip_net.prefixlen} dev {net.device}
+    }}
+    track_script {{
+        chk_agent
+    }}
+    track_file {{
+        agent_verdict weight 0
+    }}
+}}
+"""
+    return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived")]

@@ -1,0 +1,75 @@
+"""Secrets: from a file only root can read, or from the environment.
+
+Never from the spec; never printed: every value is a pydantic SecretStr, whose
+str() and repr() are masked, so a secret cannot slip into a log line or error.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "HAPAIR_"
+
+
+class Secrets(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    db_admin_password: SecretStr = Field(min_length=12)
+    db_replication_password: SecretStr = Field(min_length=12)
+    db_app_password: SecretStr = Field(min_length=12)
+    api_token: SecretStr = Field(min_length=24)
+    app_secret_key: SecretStr = Field(min_length=24)
+
+
+class SecretsError(Exception):
+    pass
+
+
+def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) -> Secrets:
+    """Values from the file, each overridable by HAPAIR_<NAME> in the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if path is not None:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise SecretsError(f"{path}: cannot read the secrets file: {exc.strerror}") from None
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SecretsError(
+                f"{path}: mode {stat.S_IMODE(st.st_mode):o} lets others read it; "
+                f"run: chmod 600 {path}"
+            )
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise SecretsError(f"{path}: not valid TOML: {exc}") from None
+    for name in Secrets.model_fields:
+        if f"{ENV_PREFIX}{name.upper()}" in environ:
+            values[name] = environ[f"{ENV_PREFIX}{name.upper()}"]
+    try:
+        return Secrets.model_validate(values)
+    except ValidationError as exc:
+        # The messages name fields only: pydantic's input echo is left out.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        )
+        raise SecretsError(f"{path or 'environment'}: {problems}") from None
+
+
+def new_secrets_file(path: Path) -> None:
+    """Write fresh random secrets, readable by the owner only; never overwrite."""
+    lines = [
+        "# hapair secrets: keep this file mode 0600, out of version control.\n"
+    ]
+    for name in Secrets.model_fields:
+        lines.append(f'{name} = "{_random.token_urlsafe(32)}"\n')
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.writelines(lines)

@@ -1,0 +1,98 @@
+"""Load a spec file: TOML -> sections validated one by one -> rules -> ClusterSpec."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from hapair.spec.issues import Finding, SpecError
+from hapair.spec.locate import key_lines, line_of
+from hapair.spec.models import ClusterSpec
+from hapair.spec.rules import run_rules
+
+
+@dataclass(frozen=True)
+class Loaded:
+    spec: ClusterSpec
+    warnings: tuple[Finding, ...]
+
+
+def load_spec(path: str | Path) -> Loaded:
+    """Read and check a spec file; raise SpecError with every error found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(str(path), [Finding((), f"cannot read the spec: {exc.strerror}")]) from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, file: str = "<spec>") -> Loaded:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise SpecError(file, [Finding((), f"not valid TOML: {exc}", line=line)]) from None
+
+    findings: list[Finding] = []
+    sections: dict[str, Any] = {}
+    for key in data:
+        if key not in ClusterSpec.model_fields:
+            findings.append(Finding((key,), "unknown field"))
+    for name, info in ClusterSpec.model_fields.items():
+        if name not in data:
+            if info.is_required():
+                findings.append(Finding((name,), "required field is missing"))
+            else:
+                sections[name] = info.get_default(call_default_factory=True)
+            continue
+        kind: Any = info.annotation
+        if info.metadata:
+            kind = Annotated[kind, *info.metadata]
+        adapter: TypeAdapter[Any] = TypeAdapter(kind)
+        try:
+            sections[name] = adapter.validate_python(data[name])
+        except ValidationError as exc:
+            findings.extend(_findings(name, exc))
+
+    findings.extend(run_rules(sections))
+    lines = key_lines(text)
+    findings = [
+        Finding(f.loc, f.message, f.severity, line_of(lines, f.loc)) for f in findings
+    ]
+    if any(f.severity == "error" for f in findings):
+        raise SpecError(file, findings)
+    spec = ClusterSpec.model_validate(data)
+    return Loaded(spec, tuple(findings))
+
+
+def _findings(section: str, exc: ValidationError) -> list[Finding]:
+    errors = exc.errors()
+    inner = {tuple(e["loc"][:i]) for e in errors for i in range(len(e["loc"]))}
+    # pydantic counts a collection "too short" once an item in it failed: that
+    # is the item's error, said twice.
+    return [
+        Finding((section, *e["loc"]), _message(e))
+        for e in errors
+        if not (e["type"] == "too_short" and tuple(e["loc"]) in inner)
+    ]
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return f"{err['msg']} (got {err['input']!r})" if "input" in err else str(err["msg"])
+
+
+def _toml_error_line(message: str) -> int | None:
+    marker = "at line "
+    if marker not in message:
+        return None
+    digits = message.split(marker, 1)[1].split(",", 1)[0].split(")", 1)[0]
+    return int(digits) if digits.isdigit() else None

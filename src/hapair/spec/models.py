@@ -1,0 +1,198 @@
+"""The cluster spec as typed, frozen models.
+
+Structure and types live here; rules that relate fields to each other (an
+address inside its network, unique names, timing that keeps detection sane)
+live in :mod:`hapair.spec.rules`, so that one run can report all of them.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]
+HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+AbsPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")]
+SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+#: The modes the Linux bonding driver knows (Documentation/networking/bonding.rst).
+BOND_MODES = (
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Bond(Frozen):
+    name: IfName
+    # A plain string: whether the driver knows it is a rule (hapair.spec.rules),
+    # so that a wrong mode is reported together with every other mistake.
+    mode: str
+    interfaces: tuple[IfName, ...] = Field(min_length=1)
+    primary: IfName | None = None
+    miimon_ms: int = Field(default=100, ge=0, le=10_000)
+
+
+class Network(Frozen):
+    cidr: IPv4Network
+    bond: Bond | None = None
+    interface: IfName | None = None
+    gateway: IPv4Address | None = None
+
+    @property
+    def device(self) -> str:
+        """The interface that carries this network on every node."""
+        if self.bond is not None:
+            return self.bond.name
+        return self.interface or "eth0"
+
+
+class Networks(Frozen):
+    interconnect: Network
+    public: Network
+
+
+NetworkName = Literal["interconnect", "public"]
+
+
+class Node(Frozen):
+    name: HostName
+    ssh: str = Field(min_length=1, description="address or host name used for SSH")
+    ssh_port: Port = 22
+    ssh_user: str = "root"
+    interconnect: IPv4Address
+    public: IPv4Address
+    priority: int = Field(ge=1, le=254)
+    server_id: int = Field(ge=1, le=4_294_967_295)
+
+    def address(self, network: NetworkName) -> IPv4Address:
+        return self.interconnect if network == "interconnect" else self.public
+
+
+class Vip(Frozen):
+    address: IPv4Address
+    network: NetworkName = "public"
+    vrid: int = Field(default=51, ge=1, le=255)
+
+
+class Storage(Frozen):
+    """A software RAID array (mdadm) holding the node's data."""
+
+    array: AbsPath = "/dev/md0"
+    level: Literal[0, 1, 5, 6, 10]
+    devices: tuple[AbsPath, ...] = Field(min_length=2)
+    filesystem: Literal["ext4", "xfs"] = "ext4"
+    mount_point: AbsPath = "/srv/data"
+
+
+class DbUsers(Frozen):
+    app: SqlName = "roombook"
+    replication: SqlName = "repl"
+    admin: SqlName = "hapair"
+
+
+class Database(Frozen):
+    engine: Literal["mariadb"] = "mariadb"
+    name: SqlName = "roombook"
+    port: Port = 3306
+    durability: Literal["semi-sync", "async"] = "semi-sync"
+    # Semi-sync must not fall back to asynchronous by itself (an expired timeout
+    # commits and silently goes async): the timeout is as long as MariaDB allows,
+    # and the agent decides what happens when the standby is lost.
+    semi_sync_timeout_ms: int = Field(default=4_294_967_295, ge=1_000)
+    parallel_threads: int = Field(default=4, ge=0, le=64)
+    datadir: AbsPath = "/var/lib/mysql"
+    users: DbUsers = DbUsers()
+
+
+class Volume(Frozen):
+    """The GlusterFS volume that holds the static files on every node."""
+
+    name: SqlName = "static"
+    brick_path: AbsPath = "/srv/gluster/static/brick"
+    mount_point: AbsPath = "/srv/static"
+    bricks_on: tuple[HostName, ...] | None = None
+    arbiter: HostName | None = None
+    ping_timeout_s: int = Field(default=3, ge=1, le=60)
+    heal_timeout_s: int = Field(default=10, ge=5, le=600)
+
+    def brick_nodes(self, nodes: tuple[Node, ...]) -> tuple[str, ...]:
+        return self.bricks_on if self.bricks_on is not None else tuple(n.name for n in nodes)
+
+
+class Web(Frozen):
+    app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    workers: int = Field(default=4, ge=1, le=64)
+    port: Port = 8000
+    static_url: str = Field(default="/static", pattern=r"^/[A-Za-z0-9_./-]*$")
+    server_name: str | None = None
+    venv: AbsPath = "/opt/hapair/app"
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Timing(Frozen):
+    """How fast failures are seen.
+
+    The agent reports its verdict to keepalived at once through a tracked file
+    (every ``agent_interval_s``); keepalived's own health check of the agent
+    (whole seconds only, as keepalived counts them) is the backstop for an
+    agent that stopped answering."""
+
+    advert_interval_s: float = Field(default=0.1, ge=0.01, le=40.95)
+    agent_interval_s: float = Field(default=0.2, ge=0.05, le=10)
+    check_interval_s: int = Field(default=1, ge=1, le=60)
+    check_timeout_s: int = Field(default=1, ge=1, le=60)
+    fall: int = Field(default=2, ge=1, le=20)
+    rise: int = Field(default=2, ge=1, le=20)
+    failover_window_s: int = Field(default=60, ge=0, le=86_400)
+
+
+class Witness(Frozen):
+    name: HostName
+    address: IPv4Address
+    port: Port = 2379
+
+
+class Fence(Frozen):
+    kind: Literal["ssh", "ipmi"]
+    address: str = Field(min_length=1)
+    user: str = "root"
+
+
+class Agent(Frozen):
+    port: Port = 8008
+
+
+class ClusterSpec(Frozen):
+    name: HostName
+    nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
+    networks: Networks
+    vip: Vip
+    database: Database = Database()
+    volume: Volume = Volume()
+    web: Web = Web()
+    timing: Timing = Timing()
+    agent: Agent = Agent()
+    storage: Storage | None = None
+    witness: Witness | None = None
+    fence: Fence | None = None
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def peer(self, node: Node) -> Node:
+        return next(n for n in self.nodes if n.name != node.name)
