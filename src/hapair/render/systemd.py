@@ -21,7 +21,9 @@ AGENT_UNIT = "hapair-agent.service"
 
 def escape_path(path: str) -> str:
     """systemd-escape --path: the unit name of a mount point."""
-    trimmed = path.strip("/") or "-"
+    trimmed = path.strip("/")
+    if not trimmed:
+        return "-"
     out = []
     for i, ch in enumerate(trimmed):
         if ch == "/":

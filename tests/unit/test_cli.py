@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hapair.cli import app
+from tests.conftest import EXAMPLES
+
+runner = CliRunner()
+
+
+def planted(tmp_path: Path) -> Path:
+    text = (EXAMPLES / "m2l.toml").read_text()
+    text = text.replace('address = "10.54.0.100"', 'address = "10.55.0.100"')
+    text = text.replace('interconnect = "192.168.57.103"', 'interconnect = "192.168.57.102"')
+    text = text.replace('"balance-rr"', '"balance-foo"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    return bad
+
+
+def test_validate_ok() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLES / "m2l.toml")])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output and "10.54.0.100" in result.output
+
+
+def test_validate_bad_spec_reports_all_errors_and_exits_2(tmp_path: Path) -> None:
+    bad = planted(tmp_path)
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    out = result.output
+    assert f"{bad}:17: vip.address" in out
+    assert f"{bad}:32: nodes[1].interconnect" in out
+    assert f"{bad}:9: networks.interconnect.bond.mode" in out
+    assert "3 error(s)" in out
+
+
+def test_validate_json(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--json", str(planted(tmp_path))])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert {f["field"] for f in data["findings"] if f["severity"] == "error"} == {
+        "vip.address", "nodes[1].interconnect", "networks.interconnect.bond.mode"}
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "cannot read the spec" in result.output
+
+
+def test_usage_error_exits_2() -> None:
+    assert runner.invoke(app, ["validate"]).exit_code == 2
+    assert runner.invoke(app, ["no-such-command"]).exit_code == 2
+
+
+def test_render_writes_each_node_with_modes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", str(EXAMPLES / "m2l.toml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    conf = out / "node2/etc/keepalived/keepalived.conf"
+    assert "unicast_src_ip 10.54.0.11" in conf.read_text()
+    assert stat.S_IMODE((out / "node1/etc/netplan/60-hapair.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "node1/etc/hapair/raid-create.sh").stat().st_mode) == 0o700
+    assert sorted(p.name for p in out.iterdir()) == ["node1", "node2"]  # no staging left
+
+
+def test_render_replaces_a_previous_tree(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stale = out / "node1/etc/stale.conf"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    result = runner.invoke(app, ["render", str(EXAMPLES / "lab.toml"), "--out", str(out)])
+    assert result.exit_code == 0
+    assert not stale.exists()
+
+
+def test_render_of_a_bad_spec_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", str(planted(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 2
+    assert not out.exists()
+
+
+def test_secrets_new_and_check(tmp_path: Path) -> None:
+    file = tmp_path / "secrets.toml"
+    result = runner.invoke(app, ["secrets", "new", str(file)])
+    assert result.exit_code == 0
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    value = file.read_text().split('"')[1]
+    check = runner.invoke(app, ["secrets", "check", str(file)])
+    assert check.exit_code == 0 and value not in check.output
+    again = runner.invoke(app, ["secrets", "new", str(file)])
+    assert again.exit_code == 2 and file.read_text().split('"')[1] == value

@@ -1,0 +1,172 @@
+"""Each renderer on the guide's cluster: what the file must say, and purity."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from hapair.render import gluster, keepalived, mariadb, render_cluster, render_node
+from hapair.render.files import RenderedFile
+from hapair.render.systemd import escape_path
+from hapair.secrets import Secrets
+from hapair.spec import ClusterSpec
+from hapair.spec.models import Volume, Witness
+
+
+def file_at(files: tuple[RenderedFile, ...], path: str) -> str:
+    return next(f.content for f in files if f.path == path)
+
+
+def test_rendering_is_deterministic(m2l: ClusterSpec) -> None:
+    assert render_cluster(m2l) == render_cluster(m2l)
+
+
+def test_both_nodes_get_the_same_set_of_files(m2l: ClusterSpec) -> None:
+    rendered = render_cluster(m2l)
+    paths = [[f.path for f in files] for files in rendered.values()]
+    assert paths[0] == paths[1]
+    assert len(set(paths[0])) == len(paths[0])
+
+
+def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
+    node1, node2 = m2l.nodes
+    text = keepalived.render(m2l, node1)[0].content
+    assert "vrrp_version 3" in text
+    assert re.search(r"state BACKUP\n\s+nopreempt", text)
+    assert "interface bond1" in text
+    assert "unicast_src_ip 10.54.0.10" in text
+    assert re.search(r"unicast_peer \{\s+10\.54\.0\.11\s+\}", text)
+    assert "10.54.0.100/24 dev bond1" in text
+    assert "priority 150" in text and "advert_int 0.1" in text
+    assert "enable_script_security" in text and "script_user nobody" in text
+    # notify_fifo is a global keyword (inside an instance keepalived rejects it)
+    assert text.index("notify_fifo /run/hapair/keepalived.fifo") < text.index("vrrp_instance")
+    assert "init_file 1 overwrite" in text  # not eligible until the agent says so
+    assert "http://127.0.0.1:8008/health" in text
+    other = keepalived.render(m2l, node2)[0].content
+    assert "unicast_src_ip 10.54.0.11" in other and "priority 100" in other
+
+
+def test_mariadb_settings_are_safe_defaults(m2l: ClusterSpec) -> None:
+    s = mariadb.settings(m2l, m2l.nodes[1])
+    assert s["server_id"] == "2"
+    assert s["read_only"] == "ON"
+    assert s["gtid_strict_mode"] == "ON"
+    assert s["binlog_format"] == "ROW"
+    assert s["log_slave_updates"] == "ON"
+    assert s["rpl_semi_sync_master_wait_point"] == "AFTER_SYNC"
+    assert s["rpl_semi_sync_master_enabled"] == "OFF"  # the agent turns it on at promotion
+    assert s["rpl_semi_sync_slave_enabled"] == "ON"
+    assert s["sync_binlog"] == "1" and s["innodb_flush_log_at_trx_commit"] == "1"
+    assert s["bind_address"] == "0.0.0.0"
+    assert s["datadir"] == "/srv/data/mysql"
+    text = mariadb.render(m2l, m2l.nodes[1])[0].content
+    assert "[mariadbd]\nserver_id = 2\n" in text
+
+
+def test_async_durability_turns_semi_sync_off(m2l: ClusterSpec) -> None:
+    db = m2l.database.model_copy(update={"durability": "async"})
+    spec = m2l.model_copy(update={"database": db})
+    assert mariadb.settings(spec, spec.nodes[0])["rpl_semi_sync_slave_enabled"] == "OFF"
+
+
+def test_apache_proxies_and_serves_static_from_the_volume(m2l: ClusterSpec) -> None:
+    text = file_at(render_node(m2l, m2l.nodes[0]), "/etc/apache2/sites-available/hapair.conf")
+    assert "<VirtualHost *:80>" in text
+    assert "ProxyPass / http://127.0.0.1:8000/" in text
+    assert "Alias /static /srv/static" in text
+    assert text.index("ProxyPass /static !") < text.index("ProxyPass / ")
+    assert "ServerName booking.m2l.example" in text
+
+
+def test_gluster_plan_replica_two_favours_newest(m2l: ClusterSpec) -> None:
+    p = gluster.plan(m2l, m2l.nodes[1])
+    assert p.create == (
+        "gluster", "volume", "create", "static", "replica", "2",
+        "192.168.57.102:/srv/data/gluster/static", "192.168.57.103:/srv/data/gluster/static",
+        "force",
+    )
+    assert p.options["network.ping-timeout"] == "3"
+    assert p.options["cluster.favorite-child-policy"] == "mtime"
+    assert p.mount_source == "192.168.57.103:/static"  # each node mounts from itself
+    assert json.loads(gluster.render(m2l, m2l.nodes[1])[0].content)["volume"] == "static"
+
+
+def test_gluster_plan_with_an_arbiter_on_the_witness(m2l: ClusterSpec) -> None:
+    spec = m2l.model_copy(update={
+        "witness": Witness(name="arb", address="192.168.57.104"),  # type: ignore[arg-type]
+        "volume": Volume(arbiter="arb"),
+    })
+    p = gluster.plan(spec, spec.nodes[0])
+    assert p.create[4:8] == ("replica", "3", "arbiter", "1")
+    assert p.bricks[-1].startswith("192.168.57.104:")
+    assert p.options["cluster.quorum-type"] == "auto"
+    assert "192.168.57.104" in p.peers
+
+
+def test_netplan_declares_both_bonds(m2l: ClusterSpec) -> None:
+    files = render_node(m2l, m2l.nodes[0])
+    text = file_at(files, "/etc/netplan/60-hapair.yaml")
+    assert "    bond0:\n      interfaces: [eth0, eth1]" in text
+    assert "addresses: [192.168.57.102/24]" in text
+    assert "mode: balance-rr" in text and "mode: active-backup" in text
+    assert "primary: eth2" in text
+    assert next(f for f in files if "netplan" in f.path).mode == 0o600
+
+
+def test_ifupdown_stanzas(m2l: ClusterSpec) -> None:
+    text = file_at(render_node(m2l, m2l.nodes[1]), "/etc/network/interfaces.d/hapair")
+    assert "iface bond0 inet static\n    address 192.168.57.103/24" in text
+    assert "bond-slaves eth2 eth3\n    bond-mode active-backup" in text
+    assert "iface eth0 inet manual\n    bond-master bond0" in text
+
+
+def test_lab_without_bonds_uses_plain_interfaces(lab: ClusterSpec) -> None:
+    files = render_node(lab, lab.nodes[0])
+    assert "bonds:" not in file_at(files, "/etc/netplan/60-hapair.yaml")
+    assert "interface pub0" in file_at(files, "/etc/keepalived/keepalived.conf")
+    assert not any(f.component == "raid" for f in files)  # no storage declared
+
+
+def test_raid_plan(m2l: ClusterSpec) -> None:
+    files = render_node(m2l, m2l.nodes[0])
+    conf = file_at(files, "/etc/mdadm/mdadm.conf")
+    assert "ARRAY /dev/md0 level=raid1 num-devices=2 devices=/dev/sdb,/dev/sdc" in conf
+    script = file_at(files, "/etc/hapair/raid-create.sh")
+    assert "mdadm --create /dev/md0 --level=1 --raid-devices=2" in script
+    assert "HAPAIR_WIPE" in script
+    assert script.index("blkid") < script.index("mdadm --create")
+    assert "What=/dev/md0" in file_at(files, "/etc/systemd/system/srv-data.mount")
+
+
+def test_units(m2l: ClusterSpec) -> None:
+    files = render_node(m2l, m2l.nodes[1])
+    app = file_at(files, "/etc/systemd/system/hapair-app.service")
+    assert "--bind 127.0.0.1:8000 --workers 4" in app and "roombook.wsgi:app" in app
+    assert "User=hapair-app" in app
+    agent = file_at(files, "/etc/systemd/system/hapair-agent.service")
+    assert "--node node2" in agent
+    mount = file_at(files, "/etc/systemd/system/srv-static.mount")
+    assert "What=192.168.57.103:/static" in mount and "Type=glusterfs" in mount
+
+
+@pytest.mark.parametrize("path", ["/srv/static", "/srv/my-data", "/", "/a.b/c_d"])
+def test_escape_path_matches_systemd(path: str) -> None:
+    tool = shutil.which("systemd-escape")
+    if tool is None:
+        pytest.skip("systemd-escape not installed")
+    expected = subprocess.run([tool, "--path", path], capture_output=True, text=True, check=True)
+    assert escape_path(path) == expected.stdout.strip()
+
+
+def test_rendered_files_hold_no_secret(m2l: ClusterSpec) -> None:
+    # Secrets reach a node only through apply, into 0600 files; rendering never
+    # sees them, so nothing rendered may even name one.
+    names = [*Secrets.model_fields, "password"]
+    for files in render_cluster(m2l).values():
+        for f in files:
+            assert not any(n in f.content.lower() for n in names), f.path

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hapair.secrets import Secrets, SecretsError, load_secrets, new_secrets_file
+
+
+def make(tmp_path: Path) -> Path:
+    path = tmp_path / "s.toml"
+    new_secrets_file(path)
+    return path
+
+
+def test_values_are_masked_everywhere(tmp_path: Path) -> None:
+    s = load_secrets(make(tmp_path), environ={})
+    raw = s.db_app_password.get_secret_value()
+    for shown in (str(s), repr(s), s.model_dump_json(), f"{s.db_app_password}"):
+        assert raw not in shown
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    s = load_secrets(make(tmp_path), environ={"HAPAIR_API_TOKEN": "t" * 30})
+    assert s.api_token.get_secret_value() == "t" * 30
+
+
+def test_environment_alone_is_enough() -> None:
+    env = {f"HAPAIR_{n.upper()}": "v" * 30 for n in Secrets.model_fields}
+    assert load_secrets(None, environ=env).app_secret_key.get_secret_value() == "v" * 30
+
+
+def test_a_readable_file_is_refused(tmp_path: Path) -> None:
+    path = make(tmp_path)
+    path.chmod(0o640)
+    with pytest.raises(SecretsError, match="chmod 600"):
+        load_secrets(path, environ={})
+
+
+def test_errors_name_the_field_never_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('db_app_password = "tooshort"\n')
+    path.chmod(0o600)
+    with pytest.raises(SecretsError) as info:
+        load_secrets(path, environ={})
+    assert "db_app_password" in str(info.value)
+    assert "tooshort" not in str(info.value)
+    assert "api_token" in str(info.value)  # missing ones are named too
