@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from hapair.render.appenv import env_file, split_env
 from hapair.render.files import (
     AGENT_SECRETS_ENV,
     APP_ENV,
     APP_SECRETS_ENV,
     APP_USER,
     HAPAIR_VENV,
+    RUN_DIR,
     SPEC_JSON,
     RenderedFile,
     header,
@@ -15,6 +17,7 @@ from hapair.render.files import (
 from hapair.spec.models import ClusterSpec, Node
 
 UNIT_DIR = "/etc/systemd/system"
+TMPFILES = "/etc/tmpfiles.d/hapair.conf"
 APP_UNIT = "hapair-app.service"
 AGENT_UNIT = "hapair-agent.service"
 
@@ -72,6 +75,8 @@ def app_unit(spec: ClusterSpec, node: Node) -> RenderedFile:
 Description=hapair application server ({web.app})
 Wants=network-online.target
 After=network-online.target mariadb.service {mount}
+# Keep restarting however often it fails: the agent reports it meanwhile.
+StartLimitIntervalSec=0
 
 [Service]
 Type=exec
@@ -101,6 +106,7 @@ Description=hapair agent: keeps one writable, complete database behind the VIP
 Wants=network-online.target
 After=network-online.target mariadb.service
 Before=keepalived.service
+StartLimitIntervalSec=0
 
 [Service]
 Type=exec
@@ -117,17 +123,16 @@ WantedBy=multi-user.target
 
 def app_env(spec: ClusterSpec, node: Node) -> RenderedFile:
     """The application's settings that are not secret (secrets: apply, mode 0600)."""
-    env = {"HAPAIR_NODE": node.name, "HAPAIR_STATIC_DIR": spec.volume.mount_point}
-    env.update(spec.web.env)
-    body = "".join(f"{k}={_quote(v)}\n" for k, v in sorted(env.items()))
-    return RenderedFile(APP_ENV, header(spec, node) + body, 0o644, "systemd")
+    plain, _ = split_env(spec, node)
+    return RenderedFile(APP_ENV, header(spec, node) + env_file(plain), 0o644, "systemd")
 
 
-def _quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "._-/:@+,=" for c in value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def tmpfiles(spec: ClusterSpec, node: Node) -> RenderedFile:
+    """/run/hapair at every boot: the agent's verdict file and keepalived's FIFO."""
+    text = header(spec, node) + f"d {RUN_DIR} 0755 root root -\n"
+    return RenderedFile(TMPFILES, text, 0o644, "systemd")
 
 
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
-    return [app_unit(spec, node), agent_unit(spec, node), app_env(spec, node)]
+    return [app_unit(spec, node), agent_unit(spec, node), app_env(spec, node),
+            tmpfiles(spec, node)]

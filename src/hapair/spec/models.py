@@ -138,6 +138,12 @@ class Web(Frozen):
     static_url: str = Field(default="/static", pattern=r"^/[A-Za-z0-9_./-]*$")
     server_name: str | None = None
     venv: AbsPath = "/opt/hapair/app"
+    # Where apply gets the application: a source folder (with a pyproject) or a
+    # wheel, relative to the spec file; without it apply leaves the app alone.
+    source: str | None = None
+    # The application's environment. Values may name {db_host}, {db_port},
+    # {db_name}, {db_user}, {db_password}, {secret_key}, {static_dir}, {node};
+    # a value that names a secret goes only to a file that root alone reads.
     env: dict[str, str] = Field(default_factory=dict)
 
 

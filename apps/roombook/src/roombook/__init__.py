@@ -1,0 +1,1 @@
+"""roombook: conference-room booking."""

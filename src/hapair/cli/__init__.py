@@ -1,0 +1,35 @@
+"""The `hapair` command. Exit codes: 0 ok, 1 a check failed, 2 bad input or usage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hapair import __version__
+from hapair.cli import apply_cmds, lab_cmds, spec_cmds
+from hapair.cli.common import EXIT_OK, out
+
+app = typer.Typer(
+    name="hapair",
+    help="Turn one cluster spec into a running two-node HA web cluster.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+spec_cmds.register(app)
+apply_cmds.register(app)
+lab_cmds.register(app)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
+    if version:
+        out.print(f"hapair {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,134 @@
+"""apply (converge servers over SSH) and agent (runs on each node)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
+from hapair.deploy import wheels
+from hapair.secrets import SecretsError, load_secrets
+from hapair.spec.models import ClusterSpec
+
+if TYPE_CHECKING:
+    from hapair.deploy.runner import ApplyReport
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply")(apply_cmd)
+    app.command()(agent)
+
+
+SecretsOpt = Annotated[Path | None, typer.Option(
+    "--secrets", help="the secrets file (mode 0600); HAPAIR_* variables override it")]
+
+
+def wheelhouses(spec: ClusterSpec, spec_path: Path, given: Path | None
+                ) -> tuple[wheels.Wheelhouse | None, wheels.Wheelhouse]:
+    """(app, hapair) wheels: prebuilt under --wheelhouse, else built here."""
+    if given is not None:
+        app_dir = given / "app"
+        app = wheels.existing(app_dir) if spec.web.source else None
+        return app, wheels.existing(given / "hapair")
+    cache = Path.home() / ".cache/hapair/wheels"
+    app = None
+    if spec.web.source:
+        source = (spec_path.parent / spec.web.source).resolve()
+        app = wheels.build(cache / "app", [str(source), "gunicorn"])
+    return app, wheels.build(cache / "hapair", [str(wheels.hapair_source())])
+
+
+def apply_cmd(
+    spec: SpecArg,
+    secrets: SecretsOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan, change nothing")
+    ] = False,
+    ssh_key: Annotated[Path | None, typer.Option(help="SSH private key")] = None,
+    known_hosts: Annotated[Path | None, typer.Option(help="SSH known_hosts file")] = None,
+    accept_new_host_keys: Annotated[bool, typer.Option(
+        help="trust a node's host key the first time it is seen")] = False,
+    wheelhouse: Annotated[Path | None, typer.Option(
+        help="prebuilt wheels (app/ and hapair/ below it) instead of building them")] = None,
+    packages: Annotated[bool, typer.Option(help="install the apt packages")] = True,
+) -> None:
+    """Converge the nodes to the rendered state over SSH (pyinfra)."""
+    # pyinfra is the control side's: the nodes run hapair without it.
+    from hapair.deploy.roles import RoleError
+    from hapair.deploy.runner import ApplyError, SshOptions, apply
+
+    loaded = load_or_exit(spec, False)
+    try:
+        sec = load_secrets(secrets)
+    except SecretsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        app_wheels, hapair_wheels = wheelhouses(loaded.spec, spec, wheelhouse)
+        report = apply(
+            loaded.spec, sec,
+            ssh=SshOptions(ssh_key, known_hosts, accept_new_host_keys),
+            app_wheels=app_wheels, hapair_wheels=hapair_wheels, dry_run=dry_run,
+            progress=lambda msg: out.print(f"  {msg}"), install_packages=packages,
+        )
+    except (ApplyError, RoleError, wheels.WheelError) as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    show(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def show(report: ApplyReport) -> None:
+    table = Table(title="plan (nothing changed)" if report.dry_run else "apply")
+    table.add_column("node")
+    table.add_column("result")
+    table.add_column("what")
+    for node, r in report.nodes.items():
+        if r.failed:
+            result, what = "[red]FAILED[/red]", (
+                f"at: {r.failed}; {r.done}/{r.total} steps done before it, the rest not "
+                "started: run apply again to finish")
+        elif report.dry_run:
+            result = f"{len(r.would_change)} to change"
+            what = summarize(r.would_change) or "nothing"
+        elif r.changed:
+            result, what = f"{len(r.changed)} changed", summarize(r.changed)
+        else:
+            result, what = "[green]no changes[/green]", f"{r.done} steps already in place"
+        table.add_row(node, result, what)
+    out.print(table)
+    if not report.dry_run and report.ok:
+        out.print("[green]no changes[/green]" if not report.changed else "[green]applied[/green]")
+
+
+def summarize(steps: list[str], most: int = 12) -> str:
+    """Steps grouped by what they touch: "mariadb (3), apache: reload"."""
+    groups: dict[str, list[str]] = {}
+    for step in steps:
+        groups.setdefault(step.split(":", 1)[0], []).append(step)
+    parts = [g[0] if len(g) == 1 else f"{key} ({len(g)})" for key, g in groups.items()]
+    more = f"; and {len(parts) - most} more" if len(parts) > most else ""
+    return "; ".join(parts[:most]) + more
+
+
+def agent(
+    config: Annotated[Path, typer.Option(help="the cluster spec as rendered JSON")],
+    node: Annotated[str, typer.Option(help="this node's name")],
+) -> None:
+    """Run the node agent (systemd starts it; not for interactive use)."""
+    from hapair.agent.health import Agent
+    from hapair.spec.models import ClusterSpec
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    spec = ClusterSpec.model_validate_json(config.read_text())
+    try:
+        me = spec.node(node)
+    except KeyError:
+        err.print(f"[red]error[/red] no node {node!r} in {config}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    Agent(spec, me).run()

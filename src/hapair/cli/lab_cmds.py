@@ -1,0 +1,261 @@
+"""hapair lab: the spec's cluster as real machines on this host."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
+from hapair.deploy import wheels
+from hapair.lab import faults, lifecycle
+from hapair.lab import machine as m
+from hapair.lab.plan import FORWARD_PORT, LabPlan, LabPlanError, plan_lab
+from hapair.lab.sh import LabError, in_netns, run
+from hapair.secrets import new_secrets_file
+from hapair.spec.models import ClusterSpec
+
+lab = typer.Typer(help="The cluster as real machines on this host (systemd-nspawn).",
+                  no_args_is_help=True)
+fault = typer.Typer(help="Faults for drills: power, links, partitions, processes.",
+                    no_args_is_help=True)
+lab.add_typer(fault, name="fault")
+WHEEL_CACHE = Path("/var/cache/hapair/wheels")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab, name="lab")
+
+
+def _plan(spec: Path) -> tuple[ClusterSpec, LabPlan]:
+    if os.geteuid() != 0:
+        err.print("[red]error[/red] the lab needs root (namespaces, mounts, machines)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    loaded = load_or_exit(spec, False)
+    try:
+        return loaded.spec, plan_lab(loaded.spec)
+    except LabPlanError as exc:
+        err.print(f"[red]error[/red] {spec}: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error[/red] {exc}")
+    return typer.Exit(EXIT_FAILED)
+
+
+def say(msg: str) -> None:
+    out.print(f"  {msg}")
+
+
+@lab.command()
+def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
+        help="run `hapair apply` from the control point once the machines are up")] = True,
+       ) -> None:
+    """Boot every node as a machine, wire the networks, then apply the spec."""
+    cluster, plan = _plan(spec)
+    started = time.monotonic()
+    try:
+        if deploy:
+            say("wheels: building the application and hapair for the nodes")
+            house = build_wheels(cluster, spec)
+        lifecycle.up(plan, spec.read_text(), say)
+        files = lifecycle.files_of(plan)
+        if not files.secrets.exists():
+            new_secrets_file(files.secrets)
+        if deploy:
+            say("apply: from the control point, over SSH")
+            code = run_apply(plan, spec, house, files)
+            if code != 0:
+                raise LabError(f"apply failed (exit {code}); the lab stays up for a look: "
+                               f"hapair lab status {spec}")
+            lifecycle.start_forwarder(plan, str(cluster.vip.address))
+    except (LabError, wheels.WheelError) as exc:
+        raise _fail(exc) from None
+    total = time.monotonic() - started
+    out.print(f"[green]lab {plan.cluster} is up[/green] in {total:.1f}s: "
+              f"{', '.join(m_.name for m_ in plan.machines)}; client {plan.client.link.address}")
+    if deploy:
+        out.print(f"open http://127.0.0.1:{FORWARD_PORT}/ (forwarded to the VIP "
+                  f"{cluster.vip.address} from inside the client)")
+
+
+def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:
+    base = WHEEL_CACHE / cluster.name
+    if cluster.web.source:
+        source = (spec.parent / cluster.web.source).resolve()
+        wheels.build(base / "app", [str(source), "gunicorn"])
+    wheels.build(base / "hapair", [str(wheels.hapair_source())])
+    return base
+
+
+def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles) -> int:
+    argv = in_netns(plan.control.name, [
+        sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
+        "--secrets", str(files.secrets), "--ssh-key", str(files.key),
+        "--known-hosts", str(files.state_dir / "known_hosts"), "--accept-new-host-keys",
+        "--wheelhouse", str(house),
+    ])
+    return subprocess.run(argv).returncode
+
+
+@lab.command()
+def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Run `hapair apply` against the lab from its control point."""
+    cluster, plan = _plan(spec)
+    files = lifecycle.files_of(plan)
+    house = build_wheels(cluster, spec)
+    argv_extra = ["--dry-run"] if dry_run else []
+    argv = in_netns(plan.control.name, [
+        sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
+        "--secrets", str(files.secrets), "--ssh-key", str(files.key),
+        "--known-hosts", str(files.state_dir / "known_hosts"), "--accept-new-host-keys",
+        "--wheelhouse", str(house), *argv_extra,
+    ])
+    raise typer.Exit(subprocess.run(argv).returncode)
+
+
+@lab.command()
+def down(spec: SpecArg) -> None:
+    """Remove everything the lab made; safe to run twice and after a crash."""
+    _, plan = _plan(spec)
+    try:
+        report = lifecycle.down(plan.cluster, say)
+    except LabError as exc:
+        raise _fail(exc) from None
+    out.print(f"[green]lab {plan.cluster} is down[/green] "
+              f"({len(report.machines)} machines, {len(report.namespaces)} namespaces removed)")
+
+
+def vip_holders(plan: LabPlan, vip: str) -> list[str]:
+    holders = []
+    for machine in plan.machines:
+        if m.nspawn_pid(plan, machine) is None:
+            continue
+        addrs = run(m.exec_argv(plan, machine, ["ip", "-br", "-4", "addr"]), check=False).stdout
+        if f" {vip}/" in addrs:
+            holders.append(machine.name)
+    return holders
+
+
+@lab.command()
+def status(spec: SpecArg) -> None:
+    """Machines, addresses, and who holds the VIP."""
+    cluster, plan = _plan(spec)
+    table = Table(title=f"lab {plan.cluster}")
+    for col in ("machine", "state", "management", "interconnect", "public"):
+        table.add_column(col)
+    holders = vip_holders(plan, str(cluster.vip.address))
+    for machine in plan.machines:
+        node = cluster.node(machine.name)
+        running = m.nspawn_pid(plan, machine) is not None
+        state = "[green]running[/green]" if running else "[red]stopped[/red]"
+        if machine.name in holders:
+            state += f" [bold]VIP {cluster.vip.address}[/bold]"
+        table.add_row(machine.name, state, str(machine.mgmt), str(node.interconnect),
+                      str(node.public))
+    table.add_row("client", "", "", "", str(plan.client.link.address))
+    out.print(table)
+    if len(holders) > 1:
+        out.print(f"[bold red]the VIP is on {len(holders)} machines: {', '.join(holders)}[/]")
+
+
+def _target_argv(plan: LabPlan, target: str, argv: list[str]) -> list[str]:
+    if target == "client":
+        return in_netns(plan.client.name, argv)
+    if target == "control":
+        return in_netns(plan.control.name, argv)
+    try:
+        return m.exec_argv(plan, plan.machine(target), argv)
+    except KeyError as exc:
+        raise _fail(LabError(str(exc))) from None
+
+
+@lab.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec(spec: SpecArg, target: Annotated[str, typer.Argument(help="node, client or control")],
+         ctx: typer.Context) -> None:
+    """Run a command in a machine, the client or the control point: lab exec SPEC NODE -- CMD"""
+    _, plan = _plan(spec)
+    if not ctx.args:
+        err.print("[red]error[/red] no command given (lab exec SPEC NODE -- CMD)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(subprocess.run(_target_argv(plan, target, list(ctx.args))).returncode)
+
+
+@lab.command()
+def shell(spec: SpecArg, target: Annotated[str, typer.Argument(help="node, client or control")]
+          ) -> None:
+    """An interactive shell in a machine, the client or the control point."""
+    _, plan = _plan(spec)
+    raise typer.Exit(subprocess.run(_target_argv(plan, target, ["/bin/bash", "-l"])).returncode)
+
+
+NodeArg = Annotated[str, typer.Argument(help="the node")]
+
+
+def _fault(spec: Path, what: str, action: object) -> None:
+    _, plan = _plan(spec)
+    try:
+        result = action(plan)  # type: ignore[operator]
+    except (LabError, KeyError) as exc:
+        raise _fail(exc) from None
+    out.print(f"{what}" + (f" ({result})" if result not in (None, "") else ""))
+
+
+@fault.command("power-cut")
+def power_cut(spec: SpecArg, node: NodeArg) -> None:
+    """Cut a machine's power (SIGKILL to its PID 1)."""
+    _fault(spec, f"{node}: power cut", lambda p: faults.power_cut(p, node))
+
+
+@fault.command("shutdown")
+def shutdown_cmd(spec: SpecArg, node: NodeArg) -> None:
+    """Shut a machine down cleanly."""
+    _fault(spec, f"{node}: shut down", lambda p: faults.shutdown(p, node))
+
+
+@fault.command("start")
+def start_cmd(spec: SpecArg, node: NodeArg) -> None:
+    """Boot a stopped machine on the disk it had."""
+    _fault(spec, f"{node}: started",
+           lambda p: f"SSH after {faults.start(p, node, lifecycle.files_of(p).key):.1f}s")
+
+
+@fault.command("link-down")
+def link_down(spec: SpecArg, node: NodeArg, network: str) -> None:
+    """Cut one of a machine's links (interconnect or public)."""
+    _fault(spec, f"{node}: {network} link down", lambda p: faults.link(p, node, network, False))
+
+
+@fault.command("link-up")
+def link_up(spec: SpecArg, node: NodeArg, network: str) -> None:
+    """Restore one of a machine's links."""
+    _fault(spec, f"{node}: {network} link up", lambda p: faults.link(p, node, network, True))
+
+
+@fault.command("partition")
+def partition(spec: SpecArg, a: str, b: str, network: Annotated[list[str] | None, typer.Option(
+        help="interconnect and/or public (default both)")] = None) -> None:
+    """Silently drop everything between two nodes (nftables on the bridges)."""
+    nets = tuple(network) if network else faults.NETWORKS
+    _fault(spec, f"{a} <-/-> {b} on {', '.join(nets)}", lambda p: faults.partition(p, a, b, nets))
+
+
+@fault.command("heal")
+def heal(spec: SpecArg) -> None:
+    """Remove every partition."""
+    _fault(spec, "partitions healed", faults.heal)
+
+
+@fault.command("kill")
+def kill(spec: SpecArg, node: NodeArg, process: str,
+         signal: Annotated[str, typer.Option(help="signal name")] = "KILL") -> None:
+    """Send a signal to every process of that name in a machine."""
+    _fault(spec, f"{node}: SIG{signal} {process}",
+           lambda p: f"{faults.kill(p, node, process, signal)} processes")

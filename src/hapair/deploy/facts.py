@@ -1,0 +1,79 @@
+"""pyinfra facts: each runs a probe's command on the node and parses it purely."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from pyinfra.api.facts import FactBase
+
+from hapair.probes import gluster, mariadb
+
+
+class MariaDB(FactBase[mariadb.MariaDBState]):
+    """The local server's role, replication state, users and schemas."""
+
+    def command(self) -> str:
+        return mariadb.state_command()
+
+    def process(self, output: Iterable[str]) -> mariadb.MariaDBState:
+        return mariadb.parse_state("\n".join(output))
+
+
+class Gluster(FactBase[gluster.GlusterState]):
+    """The trusted pool and one volume."""
+
+    def command(self, volume: str) -> str:
+        return gluster.state_command(volume)
+
+    def process(self, output: Iterable[str]) -> gluster.GlusterState:
+        return gluster.parse_state("\n".join(output))
+
+
+class FileText(FactBase[str]):
+    """A small file's text, or "" when it is missing."""
+
+    @staticmethod
+    def default() -> str:
+        return ""
+
+    def command(self, path: str) -> str:
+        return f"cat {path} 2>/dev/null || true"
+
+    def process(self, output: Iterable[str]) -> str:
+        return "\n".join(output)
+
+
+class KernelHas(FactBase[bool]):
+    """Whether the kernel offers a driver: bonding (/sys/module) or md (/proc/mdstat)."""
+
+    def command(self, what: str) -> str:
+        if what == "md":
+            test = "test -e /proc/mdstat"
+        else:
+            test = f"test -d /sys/module/{what} || modprobe -n {what}"
+        return f"({test}) >/dev/null 2>&1 && echo yes || echo no"
+
+    def process(self, output: Iterable[str]) -> bool:
+        return "yes" in list(output)
+
+
+class FileDigests(FactBase[dict[str, tuple[str, str]]]):
+    """{path: (sha256, octal mode)} for each path that exists."""
+
+    @staticmethod
+    def default() -> dict[str, tuple[str, str]]:
+        return {}
+
+    def command(self, paths: tuple[str, ...]) -> str:
+        quoted = " ".join(shlex.quote(p) for p in paths)
+        return (f'for f in {quoted}; do [ -f "$f" ] && '
+                'echo "$(sha256sum < "$f" | cut -c1-64) $(stat -c %a "$f") $f"; done; true')
+
+    def process(self, output: Iterable[str]) -> dict[str, tuple[str, str]]:
+        digests = {}
+        for line in output:
+            parts = line.split(" ", 2)
+            if len(parts) == 3:
+                digests[parts[2]] = (parts[0], parts[1])
+        return digests

@@ -1,0 +1,254 @@
+"""hapair's own pyinfra operations: each reads a fact at run time and yields
+commands only when the node differs from the plan, so a second apply changes
+nothing and says so."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Generator
+from dataclasses import dataclass
+from io import BytesIO, StringIO
+from pathlib import Path
+from typing import Any
+
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.exceptions import OperationError
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+from pyinfra.facts.files import Directory, File
+
+from hapair.deploy import sql
+from hapair.deploy.facts import FileDigests, FileText, Gluster, KernelHas, MariaDB
+from hapair.render.gluster import GlusterPlan
+from hapair.secrets import Secrets
+from hapair.spec.models import ClusterSpec, Node
+
+SQL_FILE = "/root/.hapair-apply.sql"
+
+
+def run_sql(statements: list[str]) -> Generator[Any, None, None]:
+    """Statements through a file under /root (0700), removed at once: secrets
+    never appear on a command line or in pyinfra's output."""
+    yield FileUploadCommand(StringIO(sql.script(statements)), SQL_FILE)
+    yield StringCommand(f"chmod 600 {SQL_FILE}; mariadb < {SQL_FILE}; rc=$?; "
+                        f"rm -f {SQL_FILE}; exit $rc")
+
+
+def _state() -> Any:
+    st = host.get_fact(MariaDB)
+    if not st.up:
+        raise OperationError(f"MariaDB is not answering on {host.name}: {st.error}")
+    return st
+
+
+@operation()
+def mariadb_bootstrap(spec: ClusterSpec, secrets: Secrets) -> Generator[Any, None, None]:
+    """Schemas and accounts on the primary (they replicate to the other node)."""
+    st = _state()
+    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas)
+    if not statements:
+        host.noop("schemas and accounts present")
+        return
+    yield from run_sql(statements)
+
+
+@operation()
+def mariadb_replica_of(
+    spec: ClusterSpec, secrets: Secrets, primary: Node
+) -> Generator[Any, None, None]:
+    """Replicate from the primary by GTID, unless already doing so."""
+    st = _state()
+    hosts = {str(primary.interconnect), str(primary.public)}
+    if st.slave.master_host in hosts and st.slave.io_running in ("Yes", "Connecting"):
+        host.noop(f"already a replica of {primary.name} ({st.slave.master_host})")
+        return
+    yield from run_sql(sql.replicate_from(spec, secrets, primary))
+
+
+@operation()
+def mariadb_open_primary(spec: ClusterSpec) -> Generator[Any, None, None]:
+    st = _state()
+    if not st.read_only:
+        host.noop("already open for writes")
+        return
+    yield from run_sql(sql.open_primary(spec))
+
+
+@operation()
+def mariadb_datadir(datadir: str) -> Generator[Any, None, None]:
+    if host.get_fact(Directory, path=f"{datadir}/mysql"):
+        host.noop(f"{datadir} holds a database")
+        return
+    q = shlex.quote(datadir)
+    yield f"install -d -o mysql -g mysql -m 0750 {q}"
+    yield f"mariadb-install-db --user=mysql --datadir={q} --skip-test-db >/dev/null"
+
+
+@operation()
+def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
+    st = host.get_fact(Gluster, volume=plan.volume)
+    if not st.up:
+        raise OperationError(f"glusterd is not answering on {host.name}")
+    mine = set(host.data.get("addresses", ()))
+    commands = [f"gluster peer probe {shlex.quote(p)}"
+                for p in plan.peers if p not in mine and p not in st.peers]
+    if not st.volume_exists:
+        # A new peer takes a moment to be Connected; the volume needs it.
+        commands.append(
+            "for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge "
+            f"{len(plan.peers)} ] && break; sleep 0.2; done"
+        )
+        commands.append(shlex.join(plan.create))
+    commands += [shlex.join(["gluster", "volume", "set", plan.volume, k, v])
+                 for k, v in sorted(plan.options.items()) if st.options.get(k) != v]
+    if not st.volume_started:
+        commands.append(f"gluster volume start {shlex.quote(plan.volume)}")
+    if not commands:
+        host.noop(f"volume {plan.volume} started with its options")
+    yield from commands
+
+
+@operation()
+def venv_from_wheels(venv: str, wheels: tuple[str, ...], wheel_dir: str,
+                     keys: tuple[str, ...]) -> Generator[Any, None, None]:
+    """A venv holding exactly these wheels (local paths), installed offline:
+    rebuilt whole when the set of wheels changes, untouched otherwise."""
+    sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
+                   for w in sorted(wheels))
+    marker = f"{venv}/.hapair-wheels"
+    want = hashlib.sha256(sums.encode()).hexdigest()
+    if (host.get_fact(FileText, path=marker) or "").strip() == want:
+        host.noop(f"{venv} has these wheels")
+        return
+    w, v = shlex.quote(wheel_dir), shlex.quote(venv)
+    yield f"rm -rf {w} && mkdir -p {w}"
+    for wheel in wheels:
+        yield FileUploadCommand(wheel, f"{wheel_dir}/{Path(wheel).name}")
+    # The system's Python (not whatever python3 a login shell finds first).
+    yield f"rm -rf {v} && /usr/bin/python3 -m venv {v}"
+    yield f"{v}/bin/pip install -q --no-index --find-links {w} {w}/*.whl"
+    yield f"echo {want} > {shlex.quote(marker)}"
+    yield note(keys)
+
+
+PENDING_DIR = "/var/lib/hapair/pending"
+
+
+def note(keys: tuple[str, ...]) -> str:
+    """A note on the node that a restart or reload is owed; it survives an apply
+    that fails before the restart, so the next apply still does it."""
+    return f"mkdir -p {PENDING_DIR} && touch " + " ".join(f"{PENDING_DIR}/{k}" for k in keys)
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: str
+    content: bytes
+    mode: int
+    keys: tuple[str, ...]  # what a change calls for (see steps.COMPONENT_KEYS)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@operation()
+def put_files(files: tuple[FileSpec, ...]) -> Generator[Any, None, None]:
+    """Upload the files whose content or mode differ, in one step; note what
+    their change calls for."""
+    have = host.get_fact(FileDigests, paths=tuple(f.path for f in files))
+    stale = [f for f in files if have.get(f.path) != (f.digest, f"{f.mode:o}")]
+    if not stale:
+        host.noop(f"{len(files)} files in place")
+        return
+    for f in stale:
+        parent = shlex.quote(f.path.rsplit("/", 1)[0] or "/")
+        target = shlex.quote(f.path)
+        yield f"mkdir -p {parent} && install -m {f.mode:o} /dev/null {target}.hapair-new"
+        yield FileUploadCommand(BytesIO(f.content), f"{f.path}.hapair-new")
+        yield f"chmod {f.mode:o} {target}.hapair-new && mv -f {target}.hapair-new {target}"
+    keys = tuple(sorted({k for f in stale for k in f.keys}))
+    if keys:
+        yield note(keys)
+
+
+@operation()
+def when_noted(key: str, command: str) -> Generator[Any, None, None]:
+    """Run command (a restart, a reload) when a note says it is owed."""
+    if _noted(key):
+        yield f"{command} && rm -f {PENDING_DIR}/{key}"
+
+
+def node_addresses(node: Node) -> tuple[str, ...]:
+    return (str(node.interconnect), str(node.public))
+
+
+__all__ = [
+    "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
+    "mariadb_replica_of", "network_apply", "node_addresses", "raid_create", "venv_from_wheels",
+]
+
+
+def _noted(key: str) -> bool:
+    return host.get_fact(File, path=f"{PENDING_DIR}/{key}") is not None
+
+
+@operation()
+def network_apply(spec: ClusterSpec) -> Generator[Any, None, None]:
+    """Bring the networks up as the netplan file says, when it changed."""
+    if not _noted("network"):
+        return
+    bonded = any(getattr(spec.networks, n).bond for n in ("interconnect", "public"))
+    if bonded and not host.get_fact(KernelHas, what="bonding"):
+        host.noop("network: skipped, the kernel has no bonding driver "
+                  "(the rendered netplan file is in place for a kernel that has)")
+        return
+    devices = " ".join(getattr(spec.networks, n).device for n in ("interconnect", "public"))
+    # Without udev (containers), netplan apply cannot run: hand the generated
+    # files to systemd-networkd directly.
+    yield ("if command -v udevadm >/dev/null; then netplan apply; else netplan generate && "
+           "systemctl enable --now systemd-networkd >/dev/null 2>&1; networkctl reload && "
+           f"networkctl reconfigure {devices}; fi")
+    yield f"rm -f {PENDING_DIR}/network"
+
+
+@operation()
+def raid_create() -> Generator[Any, None, None]:
+    if not _noted("raid"):
+        return
+    if not host.get_fact(KernelHas, what="md"):
+        host.noop("raid: skipped, the kernel has no md driver (/proc/mdstat is missing)")
+        return
+    yield f"/etc/hapair/raid-create.sh && rm -f {PENDING_DIR}/raid"
+
+
+@operation()
+def mariadb_config_loaded(server_id: int) -> Generator[Any, None, None]:
+    """Restart a server still running on another config than hapair's (its
+    server_id tells): after a fresh package install, or an apply that failed
+    between writing the config and restarting."""
+    st = host.get_fact(MariaDB)
+    if st.up and st.server_id == server_id:
+        host.noop("running on hapair's config")
+        return
+    yield "systemctl restart mariadb"
+
+
+@operation()
+def apache_links(modules: tuple[str, ...], site: str) -> Generator[Any, None, None]:
+    """a2enmod, a2ensite, a2dissite 000-default, in one step; a change notes a reload."""
+    paths = [f"/etc/apache2/mods-enabled/{m}.load" for m in modules]
+    paths += [f"/etc/apache2/sites-enabled/{site}.conf",
+              "/etc/apache2/sites-enabled/000-default.conf"]
+    have = host.get_fact(FileDigests, paths=tuple(paths))
+    commands = [f"a2enmod -q {m}" for m, p in zip(modules, paths, strict=False) if p not in have]
+    if paths[-2] not in have:
+        commands.append(f"a2ensite -q {site}")
+    if paths[-1] in have:
+        commands.append("a2dissite -q 000-default")
+    if not commands:
+        host.noop("modules and site enabled")
+        return
+    yield from commands
+    yield note(("apache",))

@@ -1,0 +1,183 @@
+"""Run an apply: connect over SSH (pyinfra), read the databases, plan, then
+either print the plan (--dry-run) or carry it out and say what changed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyinfra.api.config import Config
+from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.operations import run_ops
+from pyinfra.api.state import BaseStateCallback, State
+from pyinfra.context import ctx_host, ctx_state
+
+from hapair.deploy import steps
+from hapair.deploy.facts import MariaDB
+from hapair.deploy.ops import node_addresses
+from hapair.deploy.roles import choose_roles
+from hapair.deploy.wheels import Wheelhouse
+from hapair.probes.mariadb import MariaDBState
+from hapair.render import render_cluster
+from hapair.secrets import Secrets
+from hapair.spec.models import ClusterSpec
+
+Progress = Callable[[str], None]
+
+
+class ApplyError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    key: Path | None = None
+    known_hosts: Path | None = None
+    accept_new_host_keys: bool = False
+
+
+@dataclass
+class NodeResult:
+    changed: list[str] = field(default_factory=list)
+    would_change: list[str] = field(default_factory=list)
+    failed: str | None = None
+    done: int = 0
+    total: int = 0
+
+
+@dataclass
+class ApplyReport:
+    roles_reason: str
+    dry_run: bool
+    nodes: dict[str, NodeResult]
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in self.nodes.values())
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.failed for r in self.nodes.values())
+
+
+class _Progress(BaseStateCallback):
+    def __init__(self, say: Progress, names: dict[str, str]) -> None:
+        self.say = say
+        self.names = names
+
+    def host_connect(self, state: State, host: object) -> None:  # type: ignore[override]
+        self.say(f"{self.names.get(str(host), host)}: connected")
+
+    def operation_host_error(  # type: ignore[override]
+        self, state: State, host: object, op_hash: str,
+                             retry_count: int = 0, max_retries: int = 0) -> None:
+        meta = state.get_op_meta(op_hash)
+        self.say(f"{self.names.get(str(host), host)}: FAILED: {', '.join(meta.names)}")
+
+
+def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
+    hosts = []
+    for node in spec.nodes:
+        data: dict[str, object] = {
+            "ssh_user": node.ssh_user,
+            "ssh_port": node.ssh_port,
+            "addresses": node_addresses(node),
+            "node": node.name,
+        }
+        if ssh.key is not None:
+            data["ssh_key"] = str(ssh.key)
+        if ssh.known_hosts is not None:
+            data["ssh_known_hosts_file"] = str(ssh.known_hosts)
+        if ssh.accept_new_host_keys:
+            data["ssh_strict_host_key_checking"] = "accept-new"
+        hosts.append((node.ssh, data))
+    return Inventory((hosts, {}))
+
+
+def apply(
+    spec: ClusterSpec,
+    secrets: Secrets,
+    *,
+    ssh: SshOptions,
+    app_wheels: Wheelhouse | None,
+    hapair_wheels: Wheelhouse | None,
+    dry_run: bool,
+    progress: Progress,
+    install_packages: bool = True,
+) -> ApplyReport:
+    names = {n.ssh: n.name for n in spec.nodes}
+    # Operations read their facts when they run, not when they are planned:
+    # later steps depend on what earlier ones did (a started service, a volume).
+    state = State(_inventory(spec, ssh), Config(CONNECT_TIMEOUT=5, FAIL_PERCENT=100),
+                  check_for_changes=False)
+    state.add_callback_handler(_Progress(progress, names))
+    logging.getLogger("pyinfra").setLevel(logging.WARNING)
+    try:
+        connect_all(state)
+    except PyinfraError as exc:
+        raise ApplyError(f"cannot connect: {exc}") from None
+    hosts = {n.name: state.inventory.get_host(n.ssh) for n in spec.nodes}
+    unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
+    if unreachable:
+        raise ApplyError(f"cannot reach {', '.join(unreachable)} over SSH; nothing was changed")
+    try:
+        databases: dict[str, MariaDBState | None] = {}
+        for name, host in hosts.items():
+            try:
+                databases[name] = host.get_fact(MariaDB)
+            except PyinfraError:
+                databases[name] = None  # not installed yet
+        roles = choose_roles(spec, databases)
+        progress(f"roles: {roles.reason}")
+        deployment = steps.Deployment(
+            spec=spec, secrets=secrets, hosts=hosts, rendered=render_cluster(spec),
+            roles=roles, app_wheels=app_wheels, hapair_wheels=hapair_wheels,
+            install_packages=install_packages,
+        )
+        plan = steps.add_all(state, deployment)
+        report = ApplyReport(roles.reason, dry_run, {n.name: NodeResult() for n in spec.nodes})
+        for op in plan.ops:
+            report.nodes[op.node].total += 1
+        if dry_run:
+            _predict(state, plan, report)
+        else:
+            progress(f"applying {len(plan.ops)} operations on {len(hosts)} nodes")
+            try:
+                run_ops(state)
+            except PyinfraError as exc:
+                progress(f"stopped: {exc}")
+            _collect(plan, report)
+        return report
+    finally:
+        disconnect_all(state)
+
+
+def _predict(state: State, plan: steps.Plan, report: ApplyReport) -> None:
+    with ctx_state.use(state):
+        for op in plan.ops:
+            result = report.nodes[op.node]
+            with ctx_host.use(plan.d.hosts[op.node]):
+                try:
+                    will = op.meta.will_change
+                except Exception as exc:  # a fact that cannot be read before earlier steps
+                    result.would_change.append(f"{op.name} (after earlier steps: {exc})")
+                    continue
+            if will:
+                result.would_change.append(op.name)
+
+
+def _collect(plan: steps.Plan, report: ApplyReport) -> None:
+    for op in plan.ops:
+        result = report.nodes[op.node]
+        if not op.meta.is_complete():
+            continue
+        if op.meta.did_error():
+            result.failed = result.failed or op.name
+            continue
+        result.done += 1
+        if op.meta.did_change():
+            result.changed.append(op.name)

@@ -1,0 +1,253 @@
+"""The operations of an apply, in order, phase by phase.
+
+Each add_op targets the hosts it names; pyinfra runs one operation at a time
+across those hosts. Restarts and reloads run only when what they depend on
+changed (pyinfra's _if)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from pyinfra.api.host import Host
+from pyinfra.api.operation import add_op, operation
+from pyinfra.api.state import State
+from pyinfra.context import host
+from pyinfra.operations import apt, files, server, systemd
+
+from hapair.deploy import ops
+from hapair.deploy.roles import Roles
+from hapair.deploy.wheels import Wheelhouse
+from hapair.render import gluster as gluster_render
+from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
+from hapair.render.files import (
+    AGENT_SECRETS_ENV,
+    APP_SECRETS_ENV,
+    APP_USER,
+    HAPAIR_VENV,
+    RenderedFile,
+)
+from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
+from hapair.secrets import Secrets
+from hapair.spec.models import ClusterSpec, Node
+
+PACKAGES = [
+    "keepalived", "mariadb-server", "mariadb-client", "mariadb-backup", "apache2",
+    "glusterfs-server", "glusterfs-client", "python3-venv", "curl", "netplan.io",
+]
+WHEELS_DIR = "/opt/hapair/wheels"
+APACHE_MODULES = ("proxy", "proxy_http", "headers")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    spec: ClusterSpec
+    secrets: Secrets
+    hosts: dict[str, Host]  # node name -> pyinfra host
+    rendered: dict[str, tuple[RenderedFile, ...]]
+    roles: Roles
+    app_wheels: Wheelhouse | None
+    hapair_wheels: Wheelhouse | None
+    install_packages: bool = True
+
+
+@dataclass(frozen=True)
+class PlannedOp:
+    node: str
+    name: str
+    meta: Any  # pyinfra's OperationMeta
+
+
+class Plan:
+    """Adds operations to a pyinfra state.
+
+    Every operation is added for every node, so that the n-th operation is the
+    same step everywhere (pyinfra runs one step at a time across the hosts);
+    a step meant for some nodes only does nothing on the others."""
+
+    def __init__(self, state: State, d: Deployment) -> None:
+        self.state = state
+        self.d = d
+        self.ops: list[PlannedOp] = []
+
+    def op(self, nodes: list[Node], name: str, fn: Any, *,
+           per_node: Callable[[Node], dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        calls = {
+            n.name: (fn, {**kwargs, **(per_node(n) if per_node else {})}) for n in nodes
+        }
+        results = add_op(self.state, for_nodes, name=name, calls=calls,
+                         host=list(self.d.hosts.values()))
+        for n in nodes:
+            self.ops.append(PlannedOp(n.name, name, results[self.d.hosts[n.name]]))
+
+    def on_change(self, nodes: list[Node], key: str, name: str, command: str) -> None:
+        """Run command on each node where a note says `key` changed (in this
+        apply, or in an earlier one that failed before it got here)."""
+        self.op(nodes, name, ops.when_noted, key=key, command=command)
+
+
+@operation()
+def for_nodes(calls: dict[str, tuple[Any, dict[str, Any]]]) -> Generator[Any, None, None]:
+    """Run an operation's body with this node's arguments, or nothing here."""
+    call = calls.get(host.data.get("node"))
+    if call is None:
+        return
+    fn, kwargs = call
+    yield from fn._inner(**kwargs)
+
+
+def base(plan: Plan) -> None:
+    spec, nodes = plan.d.spec, list(plan.d.spec.nodes)
+    plan.op(nodes, "hostname", server.hostname, per_node=lambda n: {"hostname": n.name})
+    hosts = "\n".join(f"{x.interconnect} {x.name}" for x in nodes)
+    plan.op(nodes, "/etc/hosts: the nodes", files.block, path="/etc/hosts", content=hosts,
+            marker="# {mark} hapair " + spec.name)
+    if plan.d.install_packages:
+        plan.op(nodes, "packages", apt.packages, packages=PACKAGES, update=False)
+    plan.op(nodes, f"user {APP_USER}", server.user, user=APP_USER, system=True,
+            home="/nonexistent", shell="/usr/sbin/nologin", create_home=False)
+    plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
+
+
+# Which restart or reload each rendered component's files call for.
+COMPONENT_KEYS = {"keepalived": "keepalived", "mariadb": "mariadb", "apache": "apache",
+                  "network": "network", "raid": "raid", "gluster": "gluster",
+                  "hapair": "agent"}
+
+
+def _key(f: RenderedFile) -> tuple[str, ...]:
+    """What a changed file calls for: its service's restart, a daemon-reload."""
+    if f.path.endswith(f"/{APP_UNIT}"):
+        return ("units", "app")
+    if f.path.endswith(f"/{AGENT_UNIT}"):
+        return ("units", "agent")
+    if f.path.endswith(("/app.env", "/app-secrets.env")):
+        return ("app",)
+    if f.path.endswith("/agent-secrets.env"):
+        return ("agent",)
+    return (COMPONENT_KEYS.get(f.component, "units"),)
+
+
+def rendered_files(plan: Plan) -> None:
+    d = plan.d
+
+    def files_of(n: Node) -> dict[str, Any]:
+        rendered = [*d.rendered[n.name],
+                    RenderedFile(APP_SECRETS_ENV, app_secrets(d, n), 0o600, "secrets"),
+                    RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d), 0o600, "secrets")]
+        return {"files": tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
+                               for f in rendered)}
+
+    plan.op(list(d.spec.nodes), "files: rendered configuration and secrets", ops.put_files,
+            per_node=files_of)
+    plan.on_change(list(d.spec.nodes), "units", "systemd: daemon-reload",
+                   "systemctl daemon-reload && systemd-tmpfiles --create hapair.conf")
+
+
+def app_secrets(d: Deployment, node: Node) -> str:
+    values = plain_values(d.spec, node)
+    for placeholder, field in SECRET_FIELDS.items():
+        values[placeholder] = getattr(d.secrets, field).get_secret_value()
+    _, templates = split_env(d.spec, node)
+    return env_file({k: t.format(**values) for k, t in templates.items()})
+
+
+def agent_secrets(d: Deployment) -> str:
+    s = d.secrets
+    return env_file({
+        "HAPAIR_DB_ADMIN_PASSWORD": s.db_admin_password.get_secret_value(),
+        "HAPAIR_DB_REPLICATION_PASSWORD": s.db_replication_password.get_secret_value(),
+        "HAPAIR_API_TOKEN": s.api_token.get_secret_value(),
+    })
+
+
+def network(plan: Plan) -> None:
+    nodes = list(plan.d.spec.nodes)
+    plan.op(nodes, "network: apply the netplan file", ops.network_apply, spec=plan.d.spec)
+    if plan.d.spec.storage is not None:
+        plan.op(nodes, "raid: create the array", ops.raid_create)
+
+
+def database(plan: Plan) -> None:
+    d, nodes = plan.d, list(plan.d.spec.nodes)
+    plan.op(nodes, "mariadb: data directory", ops.mariadb_datadir, datadir=d.spec.database.datadir)
+    plan.op(nodes, "mariadb: running", systemd.service, service="mariadb", running=True,
+            enabled=True)
+    plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
+                   "systemctl restart mariadb")
+    plan.op(nodes, "mariadb: on hapair's config", ops.mariadb_config_loaded,
+            per_node=lambda n: {"server_id": n.server_id})
+    r = d.roles
+    plan.op([r.primary], "mariadb: schemas and accounts", ops.mariadb_bootstrap,
+            spec=d.spec, secrets=d.secrets)
+    plan.op([r.replica], f"mariadb: replicate from {r.primary.name}", ops.mariadb_replica_of,
+            spec=d.spec, secrets=d.secrets, primary=r.primary)
+    if r.fresh:
+        plan.op([r.primary], "mariadb: open the first primary", ops.mariadb_open_primary,
+                spec=d.spec)
+
+
+def volume(plan: Plan) -> None:
+    spec = plan.d.spec
+    nodes = list(spec.nodes)
+    vol = spec.volume
+    plan.op(nodes, "glusterd: running", systemd.service, service="glusterd", running=True,
+            enabled=True)
+    bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)]
+    plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
+    first = nodes[0]
+    plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,
+            plan=gluster_render.plan(spec, first))
+    plan.op(nodes, "gluster: mount point", files.directory, path=vol.mount_point)
+    unit = f"{escape_path(vol.mount_point)}.mount"
+    plan.op(nodes, f"gluster: mount {vol.mount_point}", systemd.service, service=unit,
+            running=True, enabled=True)
+    plan.op(nodes, "gluster: the application may write", files.directory,
+            path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
+
+
+def python_envs(plan: Plan) -> None:
+    d, nodes = plan.d, list(plan.d.spec.nodes)
+    for label, house, venv, key in (
+        ("app", d.app_wheels, d.spec.web.venv, "app"),
+        ("hapair", d.hapair_wheels, HAPAIR_VENV, "agent"),
+    ):
+        if house is not None:
+            plan.op(nodes, f"{label}: {venv} from {len(house.wheels)} wheels",
+                    ops.venv_from_wheels, venv=venv, wheel_dir=f"{WHEELS_DIR}/{label}",
+                    wheels=tuple(str(w) for w in house.wheels), keys=(key,))
+    for unit, key in (("hapair-agent", "agent"), ("hapair-app", "app")):
+        plan.op(nodes, f"{unit}: running", systemd.service, service=unit, running=True,
+                enabled=True)
+        plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
+
+
+def web(plan: Plan) -> None:
+    nodes = list(plan.d.spec.nodes)
+    plan.op(nodes, "apache: modules and site", ops.apache_links, modules=APACHE_MODULES,
+            site="hapair")
+    plan.op(nodes, "apache: running", systemd.service, service="apache2", running=True,
+            enabled=True)
+    plan.on_change(nodes, "apache", "apache: reload", "systemctl reload apache2")
+
+
+def failover(plan: Plan) -> None:
+    r = plan.d.roles
+    # The primary first: with nopreempt, the first keepalived up takes the VIP.
+    for node in (r.primary, r.replica):
+        plan.op([node], "keepalived: running", systemd.service, service="keepalived",
+                running=True, enabled=True)
+    # A reload, not a restart: the holder of the VIP keeps it.
+    plan.on_change([r.primary, r.replica], "keepalived", "keepalived: reload",
+                   "systemctl reload keepalived")
+
+
+PHASES = (base, rendered_files, network, database, volume, python_envs, web, failover)
+
+
+def add_all(state: State, d: Deployment) -> Plan:
+    plan = Plan(state, d)
+    for phase in PHASES:
+        phase(plan)
+    return plan

@@ -1,0 +1,171 @@
+"""Bring a lab up and down; find what a lab left behind, even after a crash."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hapair.lab import machine as m
+from hapair.lab import net
+from hapair.lab.plan import FORWARD_PORT, STATE_ROOT, LabPlan
+from hapair.lab.sh import LabError, in_netns, run
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LabFiles:
+    state_dir: Path
+
+    @property
+    def key(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    @property
+    def secrets(self) -> Path:
+        return self.state_dir / "secrets.toml"
+
+    @property
+    def spec(self) -> Path:
+        return self.state_dir / "spec.toml"
+
+    @property
+    def forwarder_pid(self) -> Path:
+        return self.state_dir / "forwarder.pid"
+
+
+def files_of(plan: LabPlan) -> LabFiles:
+    return LabFiles(Path(plan.state_dir))
+
+
+@dataclass
+class UpReport:
+    seconds_to_ssh: dict[str, float] = field(default_factory=dict)
+    seconds_total: float = 0.0
+
+
+def up(plan: LabPlan, spec_text: str, progress: Progress) -> UpReport:
+    """Create namespaces and bridges, boot every machine, wait for SSH."""
+    if any(net.netns_exists(n) for n in (plan.core, plan.client.name, plan.control.name)):
+        raise LabError(f"lab {plan.cluster} is already up (hapair lab down first)")
+    start = time.monotonic()
+    files = files_of(plan)
+    files.state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(files.state_dir, 0o700)
+    files.spec.write_text(spec_text)
+    if not files.key.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hapair-lab-{plan.cluster}",
+             "-f", str(files.key)])
+    pubkey = files.key.with_suffix(".pub").read_text()
+    report = UpReport()
+    try:
+        progress(f"networks: namespace {plan.core}, bridges {', '.join(plan.bridges.values())}")
+        net.create_core(plan)
+        net.create_namespace(plan, plan.client)
+        net.create_namespace(plan, plan.control)
+        for machine in plan.machines:
+            p = m.paths(plan, machine)
+            fresh = not p.upper.exists()
+            m.mount_overlay(p)
+            if fresh:
+                m.prepare(plan, machine, pubkey)
+            m.boot(plan, machine)
+            progress(f"{machine.name}: booting (mgmt {machine.mgmt})")
+        for machine in plan.machines:
+            for link in machine.links:
+                net.attach(plan, link.outside, link.bridge)
+        for machine in plan.machines:
+            report.seconds_to_ssh[machine.name] = m.wait_ssh(plan, machine, files.key)
+            progress(f"{machine.name}: up, SSH answers "
+                     f"({report.seconds_to_ssh[machine.name]:.1f}s)")
+    except BaseException:
+        progress("lab up failed: removing what was made")
+        down(plan.cluster, lambda _msg: None)
+        raise
+    report.seconds_total = time.monotonic() - start
+    return report
+
+
+def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT) -> int:
+    """127.0.0.1:port on the host -> VIP:80, each connection made from inside the client."""
+    # socat's EXEC cannot carry the inner address's colons: a script can.
+    script = files_of(plan).state_dir / "forward.sh"
+    inner = shlex.join(in_netns(plan.client.name, ["socat", "STDIO", f"TCP:{vip}:80"]))
+    script.write_text(f"#!/bin/sh\nexec {inner}\n")
+    script.chmod(0o700)
+    proc = subprocess.Popen(
+        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", f"EXEC:{script}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    files_of(plan).forwarder_pid.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+@dataclass
+class DownReport:
+    machines: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+
+
+def _lab_mounts(state_dir: Path) -> list[str]:
+    prefix = str(state_dir) + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+
+
+def _nspawn_pids(state_dir: Path) -> list[int]:
+    needle = (str(state_dir) + "/").encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"systemd-nspawn") and any(needle in a for a in argv):
+                pids.append(int(entry))
+    return pids
+
+
+def down(cluster: str, progress: Progress) -> DownReport:
+    """Remove everything a lab made. Safe to run twice and after a crash: it looks
+    for the lab's processes, mounts and namespaces rather than trusting a record."""
+    state_dir = Path(STATE_ROOT) / cluster
+    report = DownReport()
+    pid_file = LabFiles(state_dir).forwarder_pid
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    for pid in _nspawn_pids(state_dir):
+        os.kill(pid, signal.SIGTERM)
+        report.machines.append(str(pid))
+    deadline = time.monotonic() + 20
+    for pid in _nspawn_pids(state_dir):
+        if not m.wait_gone(pid, max(0.1, deadline - time.monotonic())):
+            os.kill(pid, signal.SIGKILL)
+            m.wait_gone(pid, 5)
+    if report.machines:
+        progress(f"machines: stopped {len(report.machines)}")
+    for mount in sorted(_lab_mounts(state_dir), key=len, reverse=True):
+        if run(["umount", mount], check=False).returncode != 0:
+            run(["umount", "-l", mount], check=False)
+        report.mounts.append(mount)
+    for ns in net.lab_namespaces(cluster):
+        net.delete_namespace(ns)
+        report.namespaces.append(ns)
+    if report.namespaces:
+        progress(f"namespaces: removed {', '.join(report.namespaces)}")
+    if _lab_mounts(state_dir) or _nspawn_pids(state_dir):
+        raise LabError(f"lab {cluster}: something is still running or mounted under {state_dir}")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return report

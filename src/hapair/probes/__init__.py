@@ -1,0 +1,1 @@
+"""Probes: a command to run on a node, and a pure parser of its output."""
