@@ -1,0 +1,75 @@
+"""One lab for all lab tests: brought up once, torn down at the end, and the
+teardown checked: nothing of it may be left on the host."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+
+SPEC = EXAMPLES / "lab.toml"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/lab/" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+
+
+@dataclass(frozen=True)
+class Lab:
+    spec: Path
+
+    def hapair(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hapair", *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def exec(self, target: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        return self.hapair("lab", "exec", str(self.spec), target, "--", *argv, timeout=60)
+
+    def sh(self, target: str, script: str) -> str:
+        r = self.exec(target, "sh", "-c", script)
+        assert r.returncode == 0, f"{target}: {script}: {r.stderr}"
+        return r.stdout
+
+
+def leftovers() -> list[str]:
+    """What a lab could leave on the host: namespaces, mounts, machines, veths."""
+    found = []
+    if os.path.isdir("/run/netns"):
+        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-lab")]
+    with open("/proc/self/mounts") as mounts:
+        found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
+    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:8080"], capture_output=True,
+                        text=True).stdout
+    found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "8080" in p]
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    found += [f"link {line.split()[0]}" for line in links.splitlines()
+              if line.split()[0].startswith(("vm0-", "vm1-", "vb-node", "br-mgmt", "br-pub"))]
+    return found
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    handle = Lab(SPEC)
+    handle.hapair("lab", "down", str(SPEC))  # whatever an earlier crash left
+    up = handle.hapair("lab", "up", str(SPEC), timeout=900)
+    print(up.stdout[-3000:], up.stderr[-3000:])
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        yield handle
+    finally:
+        down = handle.hapair("lab", "down", str(SPEC))
+        assert down.returncode == 0, down.stderr
+        assert leftovers() == []
+        again = handle.hapair("lab", "down", str(SPEC))
+        assert again.returncode == 0, "a second `lab down` must be harmless"

@@ -1,0 +1,109 @@
+"""The pure parts of apply: roles, SQL, the application's environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from hapair.deploy import sql
+from hapair.deploy.roles import RoleError, choose_roles
+from hapair.probes.mariadb import MariaDBState, SlaveStatus
+from hapair.render.appenv import split_env
+from hapair.secrets import Secrets
+from hapair.spec import ClusterSpec
+
+SECRETS = Secrets(
+    db_admin_password="a" * 20, db_replication_password="r'pl\\x" * 3,  # type: ignore[arg-type]
+    db_app_password="p" * 20, api_token="t" * 30, app_secret_key="k" * 30,  # type: ignore[arg-type]
+)
+
+
+def db(server_id: int, *, read_only: bool = True, master: str = "",
+       schemas: frozenset[str] = frozenset()) -> MariaDBState:
+    return MariaDBState(up=True, server_id=server_id, read_only=read_only,
+                        schemas=schemas, slave=SlaveStatus(master_host=master))
+
+
+MANAGED = frozenset({"hapair"})
+
+
+def test_fresh_packages_make_a_new_cluster(lab: ClusterSpec) -> None:
+    # Debian's fresh mariadb: writable, server_id 1 on both, no hapair schema.
+    roles = choose_roles(lab, {"node1": db(1, read_only=False), "node2": db(1, read_only=False)})
+    assert roles.fresh and roles.primary.name == "node1"
+
+
+def test_nothing_installed_yet(lab: ClusterSpec) -> None:
+    assert choose_roles(lab, {"node1": None, "node2": None}).fresh
+
+
+def test_a_running_cluster_keeps_its_primary(lab: ClusterSpec) -> None:
+    states = {"node1": db(1, master="192.168.57.103", schemas=MANAGED),
+              "node2": db(2, read_only=False, schemas=MANAGED)}
+    roles = choose_roles(lab, states)
+    assert not roles.fresh and roles.primary.name == "node2" and roles.replica.name == "node1"
+
+
+def test_the_replica_names_the_primary_when_none_is_writable(lab: ClusterSpec) -> None:
+    states = {"node1": db(1, schemas=MANAGED), "node2": db(2, master="192.168.57.102")}
+    assert choose_roles(lab, states).primary.name == "node1"
+
+
+def test_two_writable_primaries_are_refused(lab: ClusterSpec) -> None:
+    states = {"node1": db(1, read_only=False, schemas=MANAGED),
+              "node2": db(2, read_only=False, schemas=MANAGED)}
+    with pytest.raises(RoleError, match="two writable primaries"):
+        choose_roles(lab, states)
+
+
+def test_a_managed_cluster_with_no_clue_is_refused(lab: ClusterSpec) -> None:
+    with pytest.raises(RoleError, match="will not guess"):
+        choose_roles(lab, {"node1": db(1, schemas=MANAGED), "node2": db(2)})
+
+
+@pytest.mark.parametrize(("raw", "quoted"), [
+    ("plain", "'plain'"), ("it's", "'it\\'s'"), ("back\\slash", "'back\\\\slash'"),
+    ("nl\nx", "'nl\\nx'"), ("nul\0", "'nul\\0'"),
+])
+def test_literal_escapes(raw: str, quoted: str) -> None:
+    assert sql.literal(raw) == quoted
+
+
+def test_app_account_cannot_bypass_read_only(lab: ClusterSpec) -> None:
+    app = [a for a in sql.accounts(lab) if a.user == "roombook"]
+    assert {a.host for a in app} == {"localhost", "127.0.0.1"}
+    for grant in (g for a in app for g in a.grants):
+        assert "SUPER" not in grant and "READ_ONLY ADMIN" not in grant and "ALL" not in grant
+        assert grant.endswith("ON `roombook`.*")
+
+
+def test_replication_accounts_only_from_node_addresses(lab: ClusterSpec) -> None:
+    hosts = {a.host for a in sql.accounts(lab) if a.user == "repl"}
+    assert hosts == {"192.168.57.102", "192.168.57.103", "10.54.0.10", "10.54.0.11"}
+
+
+def test_bootstrap_creates_only_what_is_missing(lab: ClusterSpec) -> None:
+    every = sql.bootstrap_sql(lab, SECRETS, frozenset(), frozenset())
+    assert any("CREATE DATABASE IF NOT EXISTS `roombook`" in s for s in every)
+    assert any("CREATE TABLE IF NOT EXISTS `hapair`.epoch" in s for s in every)
+    present = frozenset(a.key for a in sql.accounts(lab))
+    assert sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"})) == []
+
+
+def test_replication_password_is_escaped(lab: ClusterSpec) -> None:
+    change = sql.replicate_from(lab, SECRETS, lab.nodes[0])[1]
+    assert "MASTER_HOST='192.168.57.102'" in change and "MASTER_USE_GTID=slave_pos" in change
+    assert "MASTER_PASSWORD='r\\'pl\\\\x" in change
+
+
+def test_app_env_keeps_secrets_apart(lab: ClusterSpec) -> None:
+    plain, secret = split_env(lab, lab.nodes[1])
+    assert plain["ROOMBOOK_UPLOAD_DIR"] == "/srv/static/photos"
+    assert plain["HAPAIR_NODE"] == "node2"
+    assert set(secret) == {"ROOMBOOK_DATABASE_URL", "ROOMBOOK_SECRET_KEY"}
+    assert "{db_password}" in secret["ROOMBOOK_DATABASE_URL"]
+
+
+def test_open_primary_turns_semi_sync_on_before_writes(lab: ClusterSpec) -> None:
+    statements = sql.open_primary(lab)
+    assert statements[-1] == "SET GLOBAL read_only = OFF"
+    assert "rpl_semi_sync_master_enabled = ON" in statements[0]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface
+
+import pytest
+
+from hapair.lab.net import partition_rules
+from hapair.lab.plan import LabPlanError, client_address, plan_lab
+from hapair.spec import ClusterSpec
+
+
+def test_lab_plan_of_the_lab_spec(lab: ClusterSpec) -> None:
+    plan = plan_lab(lab)
+    assert plan.core == "hapair-lab"
+    assert [m.name for m in plan.machines] == ["node1", "node2"]
+    assert plan.link("node2", "public").outside == "vm1-pub"
+    assert plan.link("node1", "interconnect").inside == "ic0"
+    assert plan.client.link.address == IPv4Interface("10.54.0.254/24")
+    names = [link.outside for m in plan.machines for link in m.links]
+    assert all(len(n) <= 15 for n in names) and len(set(names)) == len(names)
+
+
+def test_bonds_and_raid_are_refused_in_a_lab(m2l: ClusterSpec, lab: ClusterSpec) -> None:
+    with pytest.raises(LabPlanError, match="management network"):
+        plan_lab(m2l)
+    bonded = m2l.model_copy(update={"nodes": lab.nodes})
+    with pytest.raises(LabPlanError, match="no bonding driver"):
+        plan_lab(bonded)
+
+
+def test_unknown_machine_is_named(lab: ClusterSpec) -> None:
+    with pytest.raises(KeyError, match="machines: node1, node2"):
+        plan_lab(lab).machine("node3")
+
+
+def test_client_takes_a_free_address(lab: ClusterSpec) -> None:
+    vip = lab.vip.model_copy(update={"address": IPv4Address("10.54.0.254")})
+    assert client_address(lab.model_copy(update={"vip": vip})) == IPv4Interface("10.54.0.253/24")
+
+
+def test_partition_rules_drop_both_ways() -> None:
+    rules = partition_rules([("vm0-pub", "vm1-pub")])
+    assert "iifname vm0-pub oifname vm1-pub drop" in rules
+    assert "iifname vm1-pub oifname vm0-pub drop" in rules
+    assert "hook forward" in rules and "table bridge" in rules

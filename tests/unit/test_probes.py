@@ -1,0 +1,62 @@
+"""Probe parsers on output captured from real servers in the lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hapair.probes import gluster, mariadb
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def text(name: str) -> str:
+    return (FIX / name).read_text()
+
+
+def test_mariadb_replica_state() -> None:
+    st = mariadb.parse_state(text("mariadb/state-replica.txt"))
+    assert st.up and st.read_only and st.server_id == 2
+    assert st.gtid_current_pos == "0-1-31"
+    assert st.semi_sync_slave and not st.semi_sync_master
+    assert "roombook@localhost" in st.users and "repl@192.168.57.102" in st.users
+    assert {"hapair", "roombook"} <= st.schemas
+    assert st.slave.configured and st.slave.master_host == "192.168.57.102"
+    assert st.slave.io_running == "Yes" and st.slave.sql_running == "Yes"
+    assert st.slave.using_gtid == "Slave_Pos" and st.slave.seconds_behind == 0
+
+
+def test_mariadb_primary_state() -> None:
+    st = mariadb.parse_state(text("mariadb/state-primary.txt"))
+    assert st.up and not st.read_only and st.server_id == 1
+    assert not st.slave.configured
+
+
+def test_mariadb_down() -> None:
+    st = mariadb.parse_state(text("mariadb/state-down.txt"))
+    assert not st.up and "Can't connect" in st.error
+
+
+def test_slave_status_alone() -> None:
+    assert not mariadb.parse_slave_status(text("mariadb/slave-status-none.txt")).configured
+    running = mariadb.parse_slave_status(text("mariadb/slave-status-running.txt"))
+    assert running.master_port == 3306 and running.last_io_error == ""
+
+
+def test_gluster_started_volume() -> None:
+    st = gluster.parse_state(text("gluster/state-started.txt"))
+    assert st.up and st.peers == {"192.168.57.103"} and st.connected == {"192.168.57.103"}
+    assert st.volume_exists and st.volume_started
+    assert st.bricks == ("192.168.57.102:/srv/gluster/static", "192.168.57.103:/srv/gluster/static")
+    assert st.options["network.ping-timeout"] == "3"
+    assert st.options["cluster.favorite-child-policy"] == "mtime"
+
+
+def test_gluster_no_volume_and_down() -> None:
+    st = gluster.parse_state(text("gluster/state-no-volume.txt"))
+    assert st.up and not st.volume_exists and not st.volume_started
+    assert not gluster.parse_state(text("gluster/state-glusterd-down.txt")).up
+
+
+def test_gluster_disconnected_peer() -> None:
+    peers, connected = gluster.parse_pool_list(text("gluster/pool-peer-disconnected.txt"))
+    assert peers == {"192.168.57.103"} and not connected
