@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HAPAIR := $(VENV)/bin/hapair
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-tools lint clean
+.PHONY: install demo demo-down render test test-unit test-tools test-lab lint clean
 
 install: $(STAMP)
 
@@ -15,12 +15,20 @@ $(STAMP): pyproject.toml packaging/apt-packages.txt packaging/install.sh
 	bash packaging/install.sh
 	@touch $(STAMP)
 
+# The guide's cluster as a lab of real machines on this host, deployed by apply.
 demo: install
+	@$(HAPAIR) lab down examples/lab.toml >/dev/null 2>&1 || true
+	$(HAPAIR) lab up examples/lab.toml
+	$(HAPAIR) lab status examples/lab.toml
+	@echo "Stop it with: make demo-down"
+
+demo-down: install
+	$(HAPAIR) lab down examples/lab.toml
+
+# The guide's own cluster (bonds, RAID) rendered for real servers.
+render: install
 	$(HAPAIR) validate examples/m2l.toml
 	$(HAPAIR) render examples/m2l.toml --out out/m2l
-	@echo; echo "==> node1's keepalived.conf:"; cat out/m2l/node1/etc/keepalived/keepalived.conf
-	@echo; echo "==> node1's MariaDB config:"; cat out/m2l/node1/etc/mysql/mariadb.conf.d/60-hapair.cnf
-	@echo; echo "Every file of both nodes is under out/m2l/."
 
 lint: install
 	$(VENV)/bin/ruff check src tests
@@ -34,6 +42,9 @@ test-unit: install
 
 test-tools: install
 	$(VENV)/bin/pytest -m tools
+
+test-lab: install
+	$(VENV)/bin/pytest -m lab
 
 clean:
 	rm -rf out build .pytest_cache .mypy_cache .ruff_cache
