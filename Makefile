@@ -20,7 +20,8 @@ demo: install
 	@$(HAPAIR) lab down examples/lab.toml >/dev/null 2>&1 || true
 	$(HAPAIR) lab up examples/lab.toml
 	$(HAPAIR) lab status examples/lab.toml
-	@echo "Stop it with: make demo-down"
+	@echo "Sign in as demo@roombook.test; the password is ROOMBOOK_DEMO_PASSWORD in"
+	@echo "/var/lib/hapair/lab/lab/secrets.toml (root only). Stop the lab with: make demo-down"
 
 demo-down: install
 	$(HAPAIR) lab down examples/lab.toml
@@ -31,7 +32,7 @@ render: install
 	$(HAPAIR) render examples/m2l.toml --out out/m2l
 
 lint: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests apps bench
 	$(VENV)/bin/mypy
 
 test: lint

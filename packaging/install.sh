@@ -35,5 +35,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> python: installing hapair and its dependencies into .venv"
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[dev]'
+.venv/bin/pip install -q -e '.[dev]' -e './apps/roombook[serve]'
 echo "==> install done"

@@ -1,3 +1,3 @@
-from hapair.cli import main
+from hapair.entry import main
 
 main()

@@ -26,6 +26,14 @@ class Secrets(BaseModel):
     db_app_password: SecretStr = Field(min_length=12)
     api_token: SecretStr = Field(min_length=24)
     app_secret_key: SecretStr = Field(min_length=24)
+    # The application's own secrets (spec: web.secrets), by environment name.
+    app: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def missing_app_secrets(self, names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n not in self.app]
+
+
+CORE = tuple(n for n in Secrets.model_fields if n != "app")
 
 
 class SecretsError(Exception):
@@ -50,7 +58,7 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:
             raise SecretsError(f"{path}: not valid TOML: {exc}") from None
-    for name in Secrets.model_fields:
+    for name in CORE:
         if f"{ENV_PREFIX}{name.upper()}" in environ:
             values[name] = environ[f"{ENV_PREFIX}{name.upper()}"]
     try:
@@ -63,13 +71,16 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
 
 
-def new_secrets_file(path: Path) -> None:
+def new_secrets_file(path: Path, app_names: tuple[str, ...] = ()) -> None:
     """Write fresh random secrets, readable by the owner only; never overwrite."""
     lines = [
         "# hapair secrets: keep this file mode 0600, out of version control.\n"
     ]
-    for name in Secrets.model_fields:
+    for name in CORE:
         lines.append(f'{name} = "{_random.token_urlsafe(32)}"\n')
+    if app_names:
+        lines.append("\n[app]\n")
+        lines += [f'{name} = "{_random.token_urlsafe(18)}"\n' for name in app_names]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.writelines(lines)

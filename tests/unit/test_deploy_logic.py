@@ -97,7 +97,7 @@ def test_replication_password_is_escaped(lab: ClusterSpec) -> None:
 
 def test_app_env_keeps_secrets_apart(lab: ClusterSpec) -> None:
     plain, secret = split_env(lab, lab.nodes[1])
-    assert plain["ROOMBOOK_UPLOAD_DIR"] == "/srv/static/photos"
+    assert plain["ROOMBOOK_UPLOAD_DIR"] == "/srv/static"
     assert plain["HAPAIR_NODE"] == "node2"
     assert set(secret) == {"ROOMBOOK_DATABASE_URL", "ROOMBOOK_SECRET_KEY"}
     assert "{db_password}" in secret["ROOMBOOK_DATABASE_URL"]

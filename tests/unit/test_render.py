@@ -12,7 +12,7 @@ import pytest
 from hapair.render import gluster, keepalived, mariadb, render_cluster, render_node
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import escape_path
-from hapair.secrets import Secrets
+from hapair.secrets import CORE
 from hapair.spec import ClusterSpec
 from hapair.spec.models import Volume, Witness
 
@@ -166,7 +166,7 @@ def test_escape_path_matches_systemd(path: str) -> None:
 def test_rendered_files_hold_no_secret(m2l: ClusterSpec) -> None:
     # Secrets reach a node only through apply, into 0600 files; rendering never
     # sees them, so nothing rendered may even name one.
-    names = [*Secrets.model_fields, "password"]
+    names = [*CORE, "password"]
     for files in render_cluster(m2l).values():
         for f in files:
             assert not any(n in f.content.lower() for n in names), f.path

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.secrets import Secrets, SecretsError, load_secrets, new_secrets_file
+from hapair.secrets import CORE, SecretsError, load_secrets, new_secrets_file
 
 
 def make(tmp_path: Path) -> Path:
@@ -26,7 +26,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
 
 def test_environment_alone_is_enough() -> None:
-    env = {f"HAPAIR_{n.upper()}": "v" * 30 for n in Secrets.model_fields}
+    env = {f"HAPAIR_{n.upper()}": "v" * 30 for n in CORE}
     assert load_secrets(None, environ=env).app_secret_key.get_secret_value() == "v" * 30
 
 

@@ -68,7 +68,7 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         lifecycle.up(plan, spec.read_text(), say)
         files = lifecycle.files_of(plan)
         if not files.secrets.exists():
-            new_secrets_file(files.secrets)
+            new_secrets_file(files.secrets, cluster.web.secrets)
         if deploy:
             say("apply: from the control point, over SSH")
             code = run_apply(plan, spec, house, files)

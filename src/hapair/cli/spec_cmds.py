@@ -20,7 +20,7 @@ from hapair.cli.common import (
     print_findings,
 )
 from hapair.render import render_cluster, write_tree
-from hapair.secrets import Secrets, SecretsError, load_secrets, new_secrets_file
+from hapair.secrets import CORE, SecretsError, load_secrets, new_secrets_file
 
 
 def register(app: typer.Typer) -> None:
@@ -87,25 +87,32 @@ def render(
 
 
 SecretsArg = Annotated[Path, typer.Argument(help="the secrets file", metavar="FILE")]
+SpecOpt = Annotated[Path | None, typer.Option(
+    "--spec", help="the cluster spec: its web.secrets are the application's own")]
 
 
-def secrets_new(file: SecretsArg) -> None:
+def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
     """Write a secrets file with fresh random values (mode 0600); never overwrites."""
+    app_names = load_or_exit(spec, False).spec.web.secrets if spec else ()
     try:
-        new_secrets_file(file)
+        new_secrets_file(file, app_names)
     except FileExistsError:
         err.print(f"[red]{file} exists already; nothing was written[/red]")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    out.print(f"[green]wrote[/green] {file} (mode 600): {', '.join(Secrets.model_fields)}")
+    out.print(f"[green]wrote[/green] {file} (mode 600): {', '.join((*CORE, *app_names))}")
 
 
-def secrets_check(file: SecretsArg) -> None:
+def secrets_check(file: SecretsArg, spec: SpecOpt = None) -> None:
     """Check a secrets file (and HAPAIR_* overrides) without printing any value."""
     try:
-        load_secrets(file)
+        loaded = load_secrets(file)
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    out.print(f"[green]ok[/green] {file}: {len(Secrets.model_fields)} secrets present")
+    missing = loaded.missing_app_secrets(load_or_exit(spec, False).spec.web.secrets) if spec else []
+    if missing:
+        err.print(f"[red]error[/red] {file}: [app] lacks {', '.join(missing)} (spec: web.secrets)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    out.print(f"[green]ok[/green] {file}: {len(CORE) + len(loaded.app)} secrets present")
 
 

@@ -109,6 +109,10 @@ def apply(
     progress: Progress,
     install_packages: bool = True,
 ) -> ApplyReport:
+    missing = secrets.missing_app_secrets(spec.web.secrets)
+    if missing:
+        raise ApplyError(f"the secrets file's [app] table lacks {', '.join(missing)} "
+                         "(named by web.secrets in the spec); nothing was changed")
     names = {n.ssh: n.name for n in spec.nodes}
     # Operations read their facts when they run, not when they are planned:
     # later steps depend on what earlier ones did (a started service, a volume).

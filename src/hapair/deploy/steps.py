@@ -150,7 +150,9 @@ def app_secrets(d: Deployment, node: Node) -> str:
     for placeholder, field in SECRET_FIELDS.items():
         values[placeholder] = getattr(d.secrets, field).get_secret_value()
     _, templates = split_env(d.spec, node)
-    return env_file({k: t.format(**values) for k, t in templates.items()})
+    variables = {k: t.format(**values) for k, t in templates.items()}
+    variables.update({k: v.get_secret_value() for k, v in d.secrets.app.items()})
+    return env_file(variables)
 
 
 def agent_secrets(d: Deployment) -> str:
@@ -214,13 +216,26 @@ def python_envs(plan: Plan) -> None:
         ("hapair", d.hapair_wheels, HAPAIR_VENV, "agent"),
     ):
         if house is not None:
+            keys = (key, "setup") if label == "app" and d.spec.web.setup else (key,)
             plan.op(nodes, f"{label}: {venv} from {len(house.wheels)} wheels",
                     ops.venv_from_wheels, venv=venv, wheel_dir=f"{WHEELS_DIR}/{label}",
-                    wheels=tuple(str(w) for w in house.wheels), keys=(key,))
+                    wheels=tuple(str(w) for w in house.wheels), keys=keys)
+    if d.spec.web.setup:
+        # Once, on the primary: the schema replicates to the other node.
+        plan.on_change([d.roles.primary], "setup", "app: setup on the primary",
+                       app_setup_command(d.spec))
     for unit, key in (("hapair-agent", "agent"), ("hapair-app", "app")):
         plan.op(nodes, f"{unit}: running", systemd.service, service=unit, running=True,
                 enabled=True)
         plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
+
+
+def app_setup_command(spec: ClusterSpec) -> str:
+    """The application's setup commands, as its user, in its environment."""
+    steps = " && ".join(
+        f"runuser -u {APP_USER} -- {spec.web.venv}/bin/{cmd}" for cmd in spec.web.setup)
+    return (f"( set -a; . /etc/hapair/app.env; . {APP_SECRETS_ENV}; set +a; "
+            f"cd /tmp && {steps} )")
 
 
 def web(plan: Plan) -> None:

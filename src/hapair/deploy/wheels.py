@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,8 +38,11 @@ def hapair_source() -> Path:
 
 
 def build(directory: Path, requirements: list[str]) -> Wheelhouse:
-    """pip wheel the requirements (paths or names) into directory."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """pip wheel the requirements (paths or names) into an emptied directory (pip's
+    own cache keeps a rebuild quick), so that no stale wheel is shipped."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
     # A fixed timestamp makes a rebuilt wheel byte-identical when its source
     # did not change, so apply sees no change and restarts nothing.
     env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}

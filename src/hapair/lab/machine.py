@@ -108,6 +108,11 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str) -> None:
     keys = ssh / "authorized_keys"
     keys.write_text(authorized_key)
     os.chmod(keys, 0o600)
+    # root's user manager lingers: otherwise each SSH login waits until the
+    # previous login's manager has stopped (seen: 90 s stalls of apply).
+    linger = root / "var/lib/systemd/linger"
+    linger.mkdir(parents=True, exist_ok=True)
+    (linger / "root").touch()
     for old in (root / "etc/ssh").glob("ssh_host_*"):
         old.unlink()
     run(["ssh-keygen", "-A", "-f", str(root)])

@@ -21,6 +21,8 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
 {server_name}    ProxyRequests Off
     ProxyPreserveHost On
     RequestHeader set X-Forwarded-Proto "http"
+    # Which node answered: what a person or a drill sees across a failover.
+    Header always set X-Served-By "{node.name}"
 
     Alias {web.static_url} {static_dir}
     <Directory {static_dir}>

@@ -145,6 +145,13 @@ class Web(Frozen):
     # {db_name}, {db_user}, {db_password}, {secret_key}, {static_dir}, {node};
     # a value that names a secret goes only to a file that root alone reads.
     env: dict[str, str] = Field(default_factory=dict)
+    # Secrets of the application's own (an SMTP password, a demo account's):
+    # their names; the values live in the secrets file's [app] table.
+    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], ...] = ()
+    # Commands of the application's (in its venv's bin/) that apply runs on the
+    # primary, in the application's environment, whenever a new version of the
+    # application is installed: schema migrations, say. Each must be idempotent.
+    setup: tuple[str, ...] = ()
 
 
 class Timing(Frozen):

@@ -1,20 +1,10 @@
-"""A placeholder WSGI application until roombook proper lands: it answers
-which node served the request, and /healthz."""
+"""The WSGI entry point: gunicorn roombook.wsgi:app (settings from ROOMBOOK_*).
+
+It does not migrate: in a cluster the schema is upgraded once, on the primary
+(`roombook db upgrade`), not by every worker of every node."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from typing import Any
+from roombook.app import create_app
 
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
-
-def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    node = os.environ.get("HAPAIR_NODE", "unknown")
-    if environ.get("PATH_INFO") == "/healthz":
-        body = b"ok\n"
-    else:
-        body = f"roombook on {node}\n".encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+app = create_app()

@@ -1,0 +1,115 @@
+"""The Flask application: settings, database, blueprints, errors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from roombook import db
+from roombook.config import Settings, from_env
+
+log = logging.getLogger("roombook")
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings
+    engine: Engine
+    maker: sessionmaker[Session]
+
+
+def state() -> State:
+    from flask import current_app
+
+    st: State = current_app.extensions["roombook"]
+    return st
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
+    settings = settings or from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Forms stay valid across a failover: the token is signed with the
+        # shared secret, not tied to one node's memory.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    engine = db.make_engine(settings.database_url)
+    if migrate:
+        db.upgrade(settings.database_url)
+    app.extensions["roombook"] = State(settings, engine, db.sessions(engine))
+    if settings.seed_sample_rooms:
+        db.seed_rooms(app.extensions["roombook"].maker)
+
+    from roombook.api import api
+    from roombook.web import web
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api)  # bearer tokens, not cookies: no cross-site forgery
+    app.register_blueprint(api)
+    app.register_blueprint(web)
+    _health(app)
+    _errors(app)
+    return app
+
+
+def _health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> tuple[str, int]:
+        return "ok\n", 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[str, int]:
+        try:
+            ok = db.writable(state().engine)
+        except DBAPIError as exc:
+            return f"database unreachable: {type(exc.orig).__name__}\n", 503
+        return ("ready\n", 200) if ok else ("database is read-only\n", 503)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error(status: int, code: str, message: str) -> tuple[Response, int] | tuple[str, int]:
+    if wants_json():
+        return jsonify(error=code, message=message), status
+    return render_template("error.html", status=status, message=message,
+                           user=getattr(g, "user", None)), status
+
+
+def _errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> object:
+        return error(400, "csrf", "the form expired or was not sent from this site; try again")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> object:
+        code = exc.code or 500
+        words = {413: "the upload is too large"}
+        return error(code, (exc.name or "error").lower().replace(" ", "_"),
+                     words.get(code, exc.description or exc.name or "error"))
+
+    @app.errorhandler(OperationalError)
+    def db_unavailable(exc: OperationalError) -> object:
+        # A replica answering (read_only), a primary being failed over, a lost
+        # connection: nothing was written, and the same request may be retried.
+        log.warning("database unavailable: %s", str(exc.orig)[:200])
+        return error(503, "unavailable",
+                     "the booking service is switching over; nothing was saved, please retry")

@@ -1,0 +1,110 @@
+"""Booking and cancelling: the rules that the database enforces with us.
+
+The slot rows' primary key makes an overlapping booking fail at INSERT, under
+any isolation level. The (user, idempotency key) unique key makes a retried
+request return the booking it already made, never a second one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from roombook.models import BookedSlot, Booking, Room, User
+from roombook.slots import SlotRange
+
+RETRIES = 4
+# MariaDB: deadlock, lock wait timeout; SQLite: database is locked.
+TRANSIENT = (1213, 1205)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """The room is already booked for part of that time."""
+
+
+class KeyReused(Exception):
+    """The idempotency key was used before for a different request."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    booking: Booking
+    created: bool  # False: the request was a retry and returns the earlier booking
+
+
+def _transient(exc: OperationalError) -> bool:
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return code in TRANSIENT or "database is locked" in str(exc.orig)
+
+
+def _by_key(s: Session, user_id: int, key: str) -> Booking | None:
+    return s.scalar(select(Booking).where(Booking.user_id == user_id,
+                                          Booking.idempotency_key == key))
+
+
+def _replay(existing: Booking, room_id: int, rng: SlotRange) -> Outcome:
+    same = (existing.room_id, existing.day, existing.start_slot, existing.end_slot) == (
+        room_id, rng.day, rng.start, rng.end)
+    if not same:
+        raise KeyReused("this Idempotency-Key was already used for another booking")
+    return Outcome(existing, False)
+
+
+def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
+         title: str, key: str, now: datetime) -> Outcome:
+    for attempt in range(RETRIES):
+        try:
+            with maker.begin() as s:
+                existing = _by_key(s, user_id, key)
+                if existing is not None:
+                    return _replay(existing, room_id, rng)
+                if s.get(Room, room_id) is None:
+                    raise NotFound(f"no room {room_id}")
+                b = Booking(room_id=room_id, user_id=user_id, day=rng.day,
+                            start_slot=rng.start, end_slot=rng.end, title=title,
+                            status="confirmed", idempotency_key=key, created_at=now)
+                s.add(b)
+                s.flush()
+                # In slot order, so that concurrent bookings lock in one order.
+                s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
+                          for slot in rng.slots)
+                s.flush()
+            return Outcome(b, True)
+        except IntegrityError:
+            with maker() as s:
+                existing = _by_key(s, user_id, key)
+                if existing is not None:  # a concurrent try of the same request won
+                    return _replay(existing, room_id, rng)
+            raise Conflict("the room is already booked for part of that time") from None
+        except OperationalError as exc:
+            if not _transient(exc) or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
+           now: datetime) -> Booking:
+    """Cancel a booking (again: a no-op); its slots become free at once."""
+    with maker.begin() as s:
+        b = s.get(Booking, booking_id, with_for_update=True)
+        if b is None or (b.user_id != user.id and not user.is_admin):
+            raise NotFound(f"no booking {booking_id}")
+        if b.status == "confirmed":
+            s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
+            b.status = "cancelled"
+            b.cancelled_at = now
+    return b
+
+
+def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
+    """slot -> booking id, for one room and day."""
+    rows = s.execute(select(BookedSlot.slot, BookedSlot.booking_id).where(
+        BookedSlot.room_id == room_id, BookedSlot.day == day))
+    return {slot: bid for slot, bid in rows}

@@ -1,0 +1,74 @@
+"""Settings from the environment (ROOMBOOK_*), each with a safe default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///roombook.db"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    upload_dir: str = "uploads"
+    timezone: str = "Europe/Paris"
+    slot_minutes: int = 30
+    day_start: time = time(8, 0)
+    day_end: time = time(20, 0)
+    max_upload_bytes: int = 5 * 1024 * 1024
+    token_hours: int = 12
+    seed_sample_rooms: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def slots_per_day(self) -> int:
+        minutes = (self.day_end.hour * 60 + self.day_end.minute) - (
+            self.day_start.hour * 60 + self.day_start.minute)
+        return minutes // self.slot_minutes
+
+
+def _time(name: str, value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a time like 08:00") from None
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    kwargs: dict[str, object] = {}
+    plain = {"DATABASE_URL": "database_url", "SECRET_KEY": "secret_key",
+             "UPLOAD_DIR": "upload_dir", "TIMEZONE": "timezone"}
+    for var, attr in plain.items():
+        if f"ROOMBOOK_{var}" in env:
+            kwargs[attr] = env[f"ROOMBOOK_{var}"]
+    for var, attr in {"SLOT_MINUTES": "slot_minutes", "MAX_UPLOAD_BYTES": "max_upload_bytes",
+                      "TOKEN_HOURS": "token_hours"}.items():
+        if f"ROOMBOOK_{var}" in env:
+            try:
+                kwargs[attr] = int(env[f"ROOMBOOK_{var}"])
+            except ValueError:
+                raise ConfigError(f"ROOMBOOK_{var}: not a whole number") from None
+    for var, attr in {"DAY_START": "day_start", "DAY_END": "day_end"}.items():
+        if f"ROOMBOOK_{var}" in env:
+            kwargs[attr] = _time(f"ROOMBOOK_{var}", env[f"ROOMBOOK_{var}"])
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"ROOMBOOK_TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    if settings.slot_minutes not in (15, 30, 60):
+        raise ConfigError("ROOMBOOK_SLOT_MINUTES: 15, 30 or 60")
+    if settings.slots_per_day <= 0:
+        raise ConfigError("ROOMBOOK_DAY_END must come after ROOMBOOK_DAY_START")
+    return settings

@@ -1,0 +1,80 @@
+"""The data: users, rooms, bookings, and the booked slots that make double
+booking impossible (one row per room, day and slot, under a primary key)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAME_MAX = 80
+TITLE_MAX = 100
+EMAIL_MAX = 254
+KEY_MAX = 64
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    equipment: Mapped[str] = mapped_column(String(200), default="")
+    photo: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_booking_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(Date)
+    start_slot: Mapped[int] = mapped_column(SmallInteger)
+    end_slot: Mapped[int] = mapped_column(SmallInteger)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    status: Mapped[str] = mapped_column(String(12), default="confirmed")
+    idempotency_key: Mapped[str] = mapped_column(String(KEY_MAX))
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    room: Mapped[Room] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class BookedSlot(Base):
+    """The guard: a slot of a room on a day can be held by one booking only."""
+
+    __tablename__ = "booked_slots"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)

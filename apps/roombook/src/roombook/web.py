@@ -1,0 +1,276 @@
+"""The HTML pages: work without JavaScript, forms protected against CSRF."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from roombook import auth, photos
+from roombook.app import state, utcnow
+from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, taken
+from roombook.models import EMAIL_MAX, NAME_MAX, TITLE_MAX, Booking, Room, User
+from roombook.slots import BadTime, parse_day, parse_range, time_of
+
+web = Blueprint("web", __name__)
+
+
+@web.before_app_request
+def load_user() -> None:
+    g.user = None
+    uid = session.get("uid")
+    if isinstance(uid, int) and not request.path.startswith("/api/"):
+        with state().maker() as s:
+            g.user = s.get(User, uid)
+
+
+def signed_in(admin: bool = False) -> Any:
+    def wrap(view: Any) -> Any:
+        @wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            if g.user is None:
+                return redirect(url_for("web.login", next=request.path))
+            if admin and not g.user.is_admin:
+                abort(403)
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, user=g.user, settings=state().settings, **context), status
+
+
+@web.get("/login")
+def login() -> Any:
+    return page("login.html")
+
+
+@web.post("/login")
+def login_post() -> Any:
+    email = request.form.get("email", "").strip().lower()[:EMAIL_MAX]
+    password = request.form.get("password", "")[:1024]
+    with state().maker() as s:
+        user = s.scalar(select(User).where(User.email == email))
+    if not auth.check_password(user.password_hash if user else None, password):
+        flash("Unknown email or wrong password.", "error")
+        return page("login.html", 401, email=email)
+    assert user is not None
+    session.clear()
+    session["uid"] = user.id
+    nxt = request.args.get("next", "")
+    safe = nxt.startswith("/") and not nxt.startswith("//")
+    return redirect(nxt if safe else url_for("web.rooms"))
+
+
+@web.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+def _day() -> date:
+    return parse_day(request.args.get("date"), state().settings, datetime.now(UTC))
+
+
+@web.get("/")
+@signed_in()
+def rooms() -> Any:
+    try:
+        day = _day()
+    except BadTime as exc:
+        flash(str(exc), "error")
+        day = datetime.now(UTC).astimezone(state().settings.tz).date()
+    st = state()
+    with st.maker() as s:
+        all_rooms = list(s.scalars(select(Room).order_by(Room.name)))
+        free = {r.id: st.settings.slots_per_day - len(taken(s, r.id, day)) for r in all_rooms}
+    return page("rooms.html", rooms=all_rooms, day=day, free=free,
+                prev=day - timedelta(days=1), next=day + timedelta(days=1))
+
+
+def _grid(room_id: int, day: date) -> list[dict[str, Any]]:
+    st = state()
+    with st.maker() as s:
+        held = taken(s, room_id, day)
+        mine = set(s.scalars(select(Booking.id).where(Booking.user_id == g.user.id,
+                                                      Booking.day == day)))
+    return [{"start": f"{time_of(st.settings, i):%H:%M}",
+             "end": f"{time_of(st.settings, i + 1):%H:%M}",
+             "state": "free" if i not in held else ("mine" if held[i] in mine else "taken")}
+            for i in range(st.settings.slots_per_day)]
+
+
+def _room_page(room_id: int, day: date, status: int = 200, **form: Any) -> Any:
+    with state().maker() as s:
+        room = s.get(Room, room_id)
+    if room is None:
+        abort(404)
+    st = state().settings
+    times = [f"{time_of(st, i):%H:%M}" for i in range(st.slots_per_day + 1)]
+    return page("room.html", status, room=room, day=day, grid=_grid(room_id, day),
+                times=times, key=secrets.token_urlsafe(16), form=form)
+
+
+@web.get("/rooms/<int(min=1, max=2147483647):room_id>")
+@signed_in()
+def room(room_id: int) -> Any:
+    try:
+        day = _day()
+    except BadTime as exc:
+        flash(str(exc), "error")
+        day = datetime.now(UTC).astimezone(state().settings.tz).date()
+    return _room_page(room_id, day)
+
+
+@web.post("/rooms/<int(min=1, max=2147483647):room_id>/book")
+@signed_in()
+def book_room(room_id: int) -> Any:
+    f = request.form
+    day_text, start, end = f.get("date", ""), f.get("start", ""), f.get("end", "")
+    title = f.get("title", "").strip()
+    key = f.get("key", "")[:64]
+    st = state()
+    try:
+        day = parse_day(day_text, st.settings, datetime.now(UTC))
+    except BadTime as exc:
+        flash(str(exc), "error")
+        return _room_page(room_id, datetime.now(UTC).astimezone(st.settings.tz).date(), 400)
+    form = {"start": start, "end": end, "title": title}
+    if len(title) > TITLE_MAX:
+        flash(f"The title may have at most {TITLE_MAX} characters.", "error")
+        return _room_page(room_id, day, 400, **form)
+    if len(key) < 8:
+        flash("The form was incomplete; please try again.", "error")
+        return _room_page(room_id, day, 400, **form)
+    try:
+        rng = parse_range(st.settings, day_text, start, end, datetime.now(UTC))
+        outcome = book(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, title=title,
+                       key=key, now=utcnow())
+    except BadTime as exc:
+        flash(str(exc), "error")
+        return _room_page(room_id, day, 400, **form)
+    except Conflict:
+        flash(f"Sorry: this room is already booked for part of {start}-{end} on {day}. "
+              "Pick another time or another room.", "error")
+        return _room_page(room_id, day, 409, **form)
+    except KeyReused:
+        flash("This form was already used for another booking; please try again.", "error")
+        return _room_page(room_id, day, 422, **form)
+    except NotFound:
+        abort(404)
+    flash(f"Booked: {start}-{end} on {day}.", "ok")
+    return redirect(url_for("web.bookings", booked=outcome.booking.id))
+
+
+@web.get("/bookings")
+@signed_in()
+def bookings() -> Any:
+    st = state()
+    with st.maker() as s:
+        rows = list(s.execute(select(Booking, Room.name).join(Room).where(
+            Booking.user_id == g.user.id).order_by(Booking.day, Booking.start_slot)))
+    items = [{"b": b, "room": name, "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
+              "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, name in rows]
+    return page("bookings.html", items=items)
+
+
+@web.post("/bookings/<int(min=1, max=2147483647):booking_id>/cancel")
+@signed_in()
+def cancel_booking(booking_id: int) -> Any:
+    try:
+        cancel(state().maker, booking_id=booking_id, user=g.user, now=utcnow())
+    except NotFound:
+        abort(404)
+    flash("Booking cancelled.", "ok")
+    return redirect(url_for("web.bookings"))
+
+
+@web.get("/photos/<path:name>")
+def photo(name: str) -> Any:
+    # Behind Apache the volume serves these directly; this is the fallback.
+    return send_from_directory(state().settings.upload_dir, name)
+
+
+@web.get("/admin")
+@signed_in(admin=True)
+def admin() -> Any:
+    with state().maker() as s:
+        return page("admin.html", rooms=list(s.scalars(select(Room).order_by(Room.name))),
+                    users=list(s.scalars(select(User).order_by(User.email))))
+
+
+def _int(value: str, lo: int, hi: int, what: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise BadTime(f"{what} must be a whole number") from None
+    if not lo <= n <= hi:
+        raise BadTime(f"{what} must be between {lo} and {hi}")
+    return n
+
+
+@web.post("/admin/rooms")
+@signed_in(admin=True)
+def add_room() -> Any:
+    f = request.form
+    name, equipment = f.get("name", "").strip(), f.get("equipment", "").strip()
+    try:
+        if not 0 < len(name) <= NAME_MAX or len(equipment) > 200:
+            raise BadTime(f"a name of 1 to {NAME_MAX} characters, equipment of at most 200")
+        capacity = _int(f.get("capacity", ""), 1, 1000, "capacity")
+        upload = request.files.get("photo")
+        stored = None
+        if upload is not None and upload.filename:
+            stored = photos.store(upload.read(), state().settings.upload_dir,
+                                  state().settings.max_upload_bytes)
+        with state().maker.begin() as s:
+            s.add(Room(name=name, capacity=capacity, equipment=equipment, photo=stored,
+                       created_at=utcnow()))
+    except (BadTime, photos.BadPhoto) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("web.admin")), 303
+    except IntegrityError:
+        flash(f"A room named {name!r} exists already.", "error")
+        return redirect(url_for("web.admin")), 303
+    flash(f"Room {name} added.", "ok")
+    return redirect(url_for("web.admin")), 303
+
+
+@web.post("/admin/users")
+@signed_in(admin=True)
+def add_user() -> Any:
+    f = request.form
+    email, name, password = (f.get("email", "").strip().lower(), f.get("name", "").strip(),
+                             f.get("password", ""))
+    try:
+        if "@" not in email or len(email) > EMAIL_MAX or not 0 < len(name) <= NAME_MAX:
+            raise BadTime("an email address and a name are required")
+        if not 10 <= len(password) <= 1024:
+            raise BadTime("the password needs at least 10 characters")
+        with state().maker.begin() as s:
+            s.add(User(email=email, name=name, password_hash=auth.hash_password(password),
+                       is_admin=bool(f.get("is_admin")), created_at=utcnow()))
+    except BadTime as exc:
+        flash(str(exc), "error")
+    except IntegrityError:
+        flash(f"{email} has an account already.", "error")
+    else:
+        flash(f"Account for {email} created.", "ok")
+    return redirect(url_for("web.admin")), 303

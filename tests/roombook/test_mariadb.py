@@ -1,0 +1,79 @@
+"""roombook on a real MariaDB: migrations, 50 racing bookings, read_only."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from roombook.db import make_engine, upgrade, writable
+
+from tests.roombook.conftest import PASSWORD, MariaDB, future_day, make_app
+
+
+def call(base: str, path: str, body: dict[str, object] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode() if body else None,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_migrations_run_twice_on_mariadb(mariadb: MariaDB) -> None:
+    upgrade(mariadb.url())
+    upgrade(mariadb.url())
+    tables = mariadb.root("SHOW TABLES FROM roombook").split()
+    assert {"users", "rooms", "bookings", "booked_slots", "alembic_version"} <= set(tables)
+
+
+def test_fifty_concurrent_requests_one_booking(gunicorn_on_mariadb: str) -> None:
+    base = gunicorn_on_mariadb
+    tokens = []
+    for who in ("alice", "bob"):
+        status, body = call(base, "/api/login", {"email": f"{who}@example.com",
+                                                 "password": PASSWORD})
+        assert status == 200
+        tokens.append(str(body["token"]))
+    payload = {"room_id": 3, "date": future_day(20), "start": "14:00", "end": "15:30"}
+    barrier = threading.Barrier(50)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        headers = {"Authorization": f"Bearer {tokens[i % 2]}", "Idempotency-Key": uuid.uuid4().hex}
+        barrier.wait()
+        status, _ = call(base, "/api/bookings", payload, headers)
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == [201] + [409] * 49
+
+
+def test_read_only_database_refuses_the_app_cleanly(mariadb: MariaDB, tmp_path: Path) -> None:
+    app = make_app(mariadb.url(), tmp_path)
+    client = app.test_client()
+    token = client.post("/api/login", json={"email": "alice@example.com",
+                                            "password": PASSWORD}).json["token"]  # type: ignore[index]
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+    payload = {"room_id": 1, "date": future_day(40), "start": "09:00", "end": "10:00"}
+    mariadb.root("SET GLOBAL read_only = ON")
+    try:
+        assert not writable(make_engine(mariadb.url()))
+        assert client.get("/readyz").status_code == 503
+        r = client.post("/api/bookings", json=payload, headers=headers)
+        assert r.status_code == 503 and "retry" in r.json["message"]  # type: ignore[index]
+    finally:
+        mariadb.root("SET GLOBAL read_only = OFF")
+    retry = client.post("/api/bookings", json=payload, headers=headers)
+    assert retry.status_code == 201

@@ -1,0 +1,119 @@
+"""The HTML pages with a real form flow: CSRF tokens, bookings, photos."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from tests.roombook.conftest import PASSWORD, future_day
+
+DAY = future_day()
+
+
+def csrf(page: bytes) -> str:
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token in the page"
+    return found.group(1).decode()
+
+
+def signed_in(app: Flask, email: str = "alice@example.com") -> FlaskClient:
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    token = csrf(client.get("/login").data)
+    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+    return client
+
+
+def book_form(client: FlaskClient, room: int = 1, start: str = "09:00", end: str = "10:00"
+              ) -> tuple[int, str]:
+    page = client.get(f"/rooms/{room}?date={DAY}").data
+    key = re.search(rb'name="key" value="([^"]+)"', page).group(1).decode()  # type: ignore[union-attr]
+    r = client.post(f"/rooms/{room}/book", data={
+        "csrf_token": csrf(page), "key": key, "date": DAY, "start": start, "end": end,
+        "title": "Review"}, follow_redirects=True)
+    return r.status_code, r.data.decode()
+
+
+def test_pages_need_sign_in(client: FlaskClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_form_without_its_token_is_refused(app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    r = app.test_client().post("/login", data={"email": "alice@example.com", "password": PASSWORD})
+    assert r.status_code == 400 and b"form expired" in r.data
+
+
+def test_book_and_see_then_conflict(app: Flask) -> None:
+    alice = signed_in(app)
+    status, page = book_form(alice)
+    assert status == 200 and "Booked: 09:00-10:00" in page and "Review" in page
+    bob = signed_in(app, "bob@example.com")
+    status, page = book_form(bob, start="09:30", end="10:30")
+    assert status == 409 and "already booked" in page
+
+
+def test_resubmitting_the_same_form_books_once(app: Flask) -> None:
+    alice = signed_in(app)
+    page = alice.get(f"/rooms/1?date={DAY}").data
+    key = re.search(rb'name="key" value="([^"]+)"', page).group(1).decode()  # type: ignore[union-attr]
+    form = {"csrf_token": csrf(page), "key": key, "date": DAY, "start": "11:00", "end": "12:00"}
+    assert alice.post("/rooms/1/book", data=form).status_code == 302
+    assert alice.post("/rooms/1/book", data=form).status_code == 302
+    assert alice.get("/bookings").data.count(b"<td>11:00-12:00</td>") == 1
+
+
+def test_cancel_from_the_list(app: Flask) -> None:
+    alice = signed_in(app)
+    book_form(alice)
+    page = alice.get("/bookings").data
+    booking_id = re.search(rb"/bookings/(\d+)/cancel", page).group(1).decode()  # type: ignore[union-attr]
+    r = alice.post(f"/bookings/{booking_id}/cancel", data={"csrf_token": csrf(page)},
+                   follow_redirects=True)
+    assert b"Booking cancelled" in r.data and b"cancelled" in r.data
+
+
+def test_bad_form_input(app: Flask) -> None:
+    alice = signed_in(app)
+    status, page = book_form(alice, start="10:00", end="09:00")
+    assert status == 400 and "not after" in page
+    assert alice.get("/rooms/999").status_code == 404
+    assert alice.get("/rooms/1?date=notadate").status_code == 200  # falls back to today
+
+
+def png(size: tuple[int, int] = (8, 8)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def admin_post_room(client: FlaskClient, name: str, photo: bytes, filename: str = "p.png") -> str:
+    page = client.get("/admin").data
+    r = client.post("/admin/rooms", data={
+        "csrf_token": csrf(page), "name": name, "capacity": "6", "equipment": "screen",
+        "photo": (io.BytesIO(photo), filename)}, content_type="multipart/form-data",
+        follow_redirects=True)
+    return r.data.decode()
+
+
+def test_photo_upload_is_checked_and_served(app: Flask) -> None:
+    admin = signed_in(app, "admin@example.com")
+    assert "Room Eiffel added" in admin_post_room(admin, "Eiffel", png())
+    page = admin.get("/").data.decode()
+    src = re.search(r'src="(/photos/[0-9a-f]+\.png)"', page).group(1)  # type: ignore[union-attr]
+    assert admin.get(src).data == png()
+    assert "not an image" in admin_post_room(admin, "Fake", b"GIF89a not really", "x.gif")
+    assert "larger than" in admin_post_room(admin, "Big", b"\x89PNG" + b"0" * 220_000)
+    huge = admin_post_room(admin, "Huge", b"0" * 400_000)
+    assert "too large" in huge
+    assert "Fake" not in admin.get("/").data.decode()
+
+
+def test_only_admins_administer(app: Flask) -> None:
+    assert signed_in(app).get("/admin").status_code == 403
