@@ -10,7 +10,7 @@ import sys
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "apply":
-        from gevent import monkey
+        from gevent import monkey  # type: ignore[import-untyped]
 
         monkey.patch_all()
     from hapair.cli import main as cli_main
