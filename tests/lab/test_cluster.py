@@ -90,7 +90,7 @@ def test_secrets_are_root_only_on_the_nodes(lab: Lab) -> None:
 def test_a_second_apply_changes_nothing(lab: Lab) -> None:
     result = lab.hapair("lab", "apply", str(lab.spec))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "no changes" in result.stdout.splitlines()[-1]
+    assert "no changes" in result.stdout.splitlines()[-1], result.stdout[-3000:]
 
 
 def test_dry_run_plans_and_changes_nothing(lab: Lab) -> None:

@@ -147,6 +147,7 @@ def test_units(m2l: ClusterSpec) -> None:
     files = render_node(m2l, m2l.nodes[1])
     app = file_at(files, "/etc/systemd/system/hapair-app.service")
     assert "--bind 127.0.0.1:8000 --workers 4" in app and "roombook.wsgi:app" in app
+    assert "--worker-class gthread --threads 4" in app
     assert "User=hapair-app" in app
     agent = file_at(files, "/etc/systemd/system/hapair-agent.service")
     assert "--node node2" in agent

@@ -177,7 +177,10 @@ def put_files(files: tuple[FileSpec, ...]) -> Generator[Any, None, None]:
 def when_noted(key: str, command: str) -> Generator[Any, None, None]:
     """Run command (a restart, a reload) when a note says it is owed."""
     if _noted(key):
-        yield f"{command} && rm -f {PENDING_DIR}/{key}"
+        # Three tries: in a container, systemd sometimes fails a restart while
+        # it cannot yet kill the old control group (seen in the lab).
+        yield (f"for try in 1 2 3; do if {command}; then rm -f {PENDING_DIR}/{key}; exit 0; fi; "
+               "sleep 1; done; exit 1")
 
 
 def node_addresses(node: Node) -> tuple[str, ...]:

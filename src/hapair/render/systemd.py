@@ -84,8 +84,12 @@ User={APP_USER}
 Group={APP_USER}
 EnvironmentFile={APP_ENV}
 EnvironmentFile=-{APP_SECRETS_ENV}
+# gunicorn keeps a control socket under $HOME: give it a directory of its own.
+# (No access log here: Apache writes it, and the agent's checks would flood it.)
+RuntimeDirectory=hapair-app
+Environment=HOME=/run/hapair-app
 ExecStart={web.venv}/bin/gunicorn --bind 127.0.0.1:{web.port} --workers {web.workers} \\
-    --graceful-timeout 5 --access-logfile - {web.app}
+    --worker-class gthread --threads {web.threads} --graceful-timeout 5 {web.app}
 Restart=always
 RestartSec=1
 NoNewPrivileges=yes

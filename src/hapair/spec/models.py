@@ -134,6 +134,8 @@ class Volume(Frozen):
 class Web(Frozen):
     app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     workers: int = Field(default=4, ge=1, le=64)
+    # Threads per worker (gthread): a slow request does not stall health checks.
+    threads: int = Field(default=4, ge=1, le=64)
     port: Port = 8000
     static_url: str = Field(default="/static", pattern=r"^/[A-Za-z0-9_./-]*$")
     server_name: str | None = None
