@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
 from hapair.deploy import wheels
-from hapair.lab import faults, lifecycle
+from hapair.lab import faults, lifecycle, net
 from hapair.lab import machine as m
 from hapair.lab.plan import FORWARD_PORT, LabPlan, LabPlanError, plan_lab
 from hapair.lab.sh import LabError, in_netns, run
@@ -43,6 +43,12 @@ def _plan(spec: Path) -> tuple[ClusterSpec, LabPlan]:
     except LabPlanError as exc:
         err.print(f"[red]error[/red] {spec}: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _require_up(plan: LabPlan) -> None:
+    if not net.netns_exists(plan.control.name):
+        err.print(f"[red]error[/red] lab {plan.cluster} is not up (hapair lab up SPEC)")
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -95,12 +101,14 @@ def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:
     return base
 
 
-def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles) -> int:
+def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
+              *extra: str) -> int:
+    """`hapair apply` as an operator would run it, from the lab's control point."""
     argv = in_netns(plan.control.name, [
         sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
         "--secrets", str(files.secrets), "--ssh-key", str(files.key),
         "--known-hosts", str(files.state_dir / "known_hosts"), "--accept-new-host-keys",
-        "--wheelhouse", str(house),
+        "--wheelhouse", str(house), *extra,
     ])
     return subprocess.run(argv).returncode
 
@@ -109,16 +117,10 @@ def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles)
 def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
-    files = lifecycle.files_of(plan)
+    _require_up(plan)
     house = build_wheels(cluster, spec)
-    argv_extra = ["--dry-run"] if dry_run else []
-    argv = in_netns(plan.control.name, [
-        sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
-        "--secrets", str(files.secrets), "--ssh-key", str(files.key),
-        "--known-hosts", str(files.state_dir / "known_hosts"), "--accept-new-host-keys",
-        "--wheelhouse", str(house), *argv_extra,
-    ])
-    raise typer.Exit(subprocess.run(argv).returncode)
+    extra = ["--dry-run"] if dry_run else []
+    raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
 
 
 @lab.command()
@@ -167,6 +169,7 @@ def status(spec: SpecArg) -> None:
 
 
 def _target_argv(plan: LabPlan, target: str, argv: list[str]) -> list[str]:
+    _require_up(plan)
     if target == "client":
         return in_netns(plan.client.name, argv)
     if target == "control":
