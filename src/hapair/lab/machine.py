@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -196,17 +195,6 @@ def stop(plan: LabPlan, machine: Machine, *, clean: bool = True, timeout: float 
     os.kill(pid, signal.SIGKILL)
     if not wait_gone(pid, timeout):
         raise LabError(f"machine {machine.name} (nspawn {pid}) did not stop")
-
-
-def unmount(p: MachinePaths) -> None:
-    if is_mounted(p.root) and run(["umount", str(p.root)], check=False).returncode != 0:
-        run(["umount", "-l", str(p.root)])
-
-
-def remove(plan: LabPlan, machine: Machine) -> None:
-    p = paths(plan, machine)
-    unmount(p)
-    shutil.rmtree(p.base, ignore_errors=True)
 
 
 def wait_ssh(plan: LabPlan, machine: Machine, key: Path, timeout: float = 60) -> float:

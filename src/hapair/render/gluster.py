@@ -87,7 +87,3 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     return [RenderedFile(PLAN_PATH, text, 0o644, "gluster"), unit]
 
 
-def describe(p: GlusterPlan) -> str:
-    return f"{p.volume}: " + " ".join(p.create[3:])
-
-
