@@ -84,7 +84,7 @@ def main() -> None:
               + ", ".join(f"{k} {v[-1]:.0f} MiB" for k, v in memory.items()), flush=True)
     hapair("lab", "down", args.spec)
     print(summary("lab up until the VIP answers", ups))
-    print(summary("no-change apply (wheels rebuilt and compared, then SSH)", applies))
+    print(summary("no-change apply (wheels from cache, files compared over SSH)", applies))
     for name, values in memory.items():
         print(summary(f"memory of {name} (PSS)", values, " MiB"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hapair.deploy import sql
@@ -107,3 +109,17 @@ def test_open_primary_turns_semi_sync_on_before_writes(lab: ClusterSpec) -> None
     statements = sql.open_primary(lab)
     assert statements[-1] == "SET GLOBAL read_only = OFF"
     assert "rpl_semi_sync_master_enabled = ON" in statements[0]
+
+
+def test_wheel_fingerprint_follows_the_source(tmp_path: Path) -> None:
+    from hapair.deploy.wheels import fingerprint
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    first = fingerprint([str(tmp_path), "gunicorn"])
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "__pycache__" / "a.pyc").write_bytes(b"junk")
+    assert fingerprint([str(tmp_path), "gunicorn"]) == first  # caches do not count
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert fingerprint([str(tmp_path), "gunicorn"]) != first
+    assert fingerprint([str(tmp_path)]) != fingerprint([str(tmp_path), "gunicorn"])

@@ -37,9 +37,36 @@ def hapair_source() -> Path:
     return root
 
 
+SKIP_DIRS = {"__pycache__", "build", "dist", ".git", ".venv", ".mypy_cache", ".ruff_cache",
+             ".pytest_cache", ".hypothesis", "tests", "out", "bench", "examples", "apps"}
+
+
+def fingerprint(requirements: list[str]) -> str:
+    """What the wheels are made from: the requirement strings and, for local
+    source trees, every file that goes into a wheel."""
+    h = hashlib.sha256()
+    for req in requirements:
+        h.update(req.encode() + b"\0")
+        root = Path(req)
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in rel.parts):
+                continue
+            if path.is_file():
+                h.update(str(rel).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def build(directory: Path, requirements: list[str]) -> Wheelhouse:
-    """pip wheel the requirements (paths or names) into an emptied directory (pip's
-    own cache keeps a rebuild quick), so that no stale wheel is shipped."""
+    """pip wheel the requirements (paths or names) into an emptied directory, so
+    that no stale wheel is shipped; unless nothing they are made from changed
+    since the last build there, which is then used as it is."""
+    stamp = directory / ".fingerprint"
+    want = fingerprint(requirements)
+    if stamp.exists() and stamp.read_text() == want and any(directory.glob("*.whl")):
+        return existing(directory)
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -53,6 +80,7 @@ def build(directory: Path, requirements: list[str]) -> Wheelhouse:
     if result.returncode != 0:
         tail = " ".join(result.stderr.strip().splitlines()[-3:])
         raise WheelError(f"building wheels for {', '.join(requirements)} failed: {tail}")
+    stamp.write_text(want)
     return existing(directory)
 
 
