@@ -37,8 +37,9 @@ def hapair_source() -> Path:
     return root
 
 
-SKIP_DIRS = {"__pycache__", "build", "dist", ".git", ".venv", ".mypy_cache", ".ruff_cache",
-             ".pytest_cache", ".hypothesis", "tests", "out", "bench", "examples", "apps"}
+# Caches anywhere, and the folders of a source tree that never go into its wheel.
+CACHE_DIRS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"}
+TOP_DIRS = {"build", "dist", ".git", ".venv", "tests", "out", "bench", "examples", "apps", "docs"}
 
 
 def fingerprint(requirements: list[str]) -> str:
@@ -52,7 +53,9 @@ def fingerprint(requirements: list[str]) -> str:
             continue
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in rel.parts):
+            if rel.parts[0] in TOP_DIRS or any(
+                part in CACHE_DIRS or part.endswith(".egg-info") for part in rel.parts
+            ):
                 continue
             if path.is_file():
                 h.update(str(rel).encode() + b"\0" + path.read_bytes())
