@@ -123,3 +123,18 @@ def test_wheel_fingerprint_follows_the_source(tmp_path: Path) -> None:
     (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
     assert fingerprint([str(tmp_path), "gunicorn"]) != first
     assert fingerprint([str(tmp_path)]) != fingerprint([str(tmp_path), "gunicorn"])
+
+
+def test_each_changed_file_calls_for_its_own_restart(lab: ClusterSpec) -> None:
+    from hapair.deploy.steps import _key
+    from hapair.render import render_node
+
+    keys = {f.path: _key(f) for f in render_node(lab, lab.nodes[0])}
+    assert keys["/etc/keepalived/keepalived.conf"] == ("keepalived",)
+    assert keys["/etc/mysql/mariadb.conf.d/60-hapair.cnf"] == ("mariadb",)
+    assert keys["/etc/systemd/system/hapair-app.service"] == ("units", "app")
+    assert keys["/etc/systemd/system/hapair-agent.service"] == ("units", "agent")
+    assert keys["/etc/systemd/system/srv-static.mount"] == ("units",)
+    assert keys["/etc/hapair/app.env"] == ("app",)
+    assert keys["/etc/hapair/cluster.json"] == ("agent",)
+    assert keys["/etc/hapair/gluster-plan.json"] == ()

@@ -110,10 +110,12 @@ def base(plan: Plan) -> None:
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
 
 
-# Which restart or reload each rendered component's files call for.
-COMPONENT_KEYS = {"keepalived": "keepalived", "mariadb": "mariadb", "apache": "apache",
-                  "network": "network", "raid": "raid", "gluster": "gluster",
-                  "hapair": "agent"}
+# Which restart or reload each rendered component's files call for. The
+# gluster plan calls for none: its step compares the volume itself.
+COMPONENT_KEYS: dict[str, tuple[str, ...]] = {
+    "keepalived": ("keepalived",), "mariadb": ("mariadb",), "apache": ("apache",),
+    "network": ("network",), "raid": ("raid",), "gluster": (), "hapair": ("agent",),
+}
 
 
 def _key(f: RenderedFile) -> tuple[str, ...]:
@@ -126,7 +128,7 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
         return ("app",)
     if f.path.endswith("/agent-secrets.env"):
         return ("agent",)
-    return (COMPONENT_KEYS.get(f.component, "units"),)
+    return COMPONENT_KEYS.get(f.component, ("units",))
 
 
 def rendered_files(plan: Plan) -> None:
