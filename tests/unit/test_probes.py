@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hapair.probes import gluster, mariadb
+from hapair.probes import gluster, keepalived, mariadb
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -60,3 +60,34 @@ def test_gluster_no_volume_and_down() -> None:
 def test_gluster_disconnected_peer() -> None:
     peers, connected = gluster.parse_pool_list(text("gluster/pool-peer-disconnected.txt"))
     assert peers == {"192.168.57.103"} and not connected
+
+
+def test_semi_sync_on_the_primary_and_the_replica() -> None:
+    primary = mariadb.parse_semi_sync(text("mariadb/semisync-status-primary.txt"))
+    assert primary.master_on and primary.master_clients == 1 and primary.no_tx == 0
+    assert primary.waiting_sessions == 0 and not primary.slave_on
+    replica = mariadb.parse_semi_sync(text("mariadb/semisync-status-replica.txt"))
+    assert replica.slave_on and not replica.master_on and replica.master_clients == 0
+
+
+def test_keepalived_fifo_of_a_restarting_primary() -> None:
+    lines = text("keepalived/fifo-primary-restart.txt").splitlines()
+    states = [keepalived.parse_line(line) for line in lines]
+    assert [t.state for t in states if t] == ["FAULT", "BACKUP", "MASTER", "STOP", "FAULT",
+                                              "BACKUP", "MASTER"]
+    assert all(t and t.name == "LAB_VIP" and t.priority == 150 for t in states)
+    assert keepalived.last_state(lines, "LAB_VIP") == "MASTER"
+    assert keepalived.last_state(lines, "OTHER") == "UNKNOWN"
+
+
+def test_keepalived_fifo_of_an_ineligible_replica() -> None:
+    lines = text("keepalived/fifo-replica-restart.txt").splitlines()
+    assert keepalived.last_state(lines, "LAB_VIP") == "FAULT"
+
+
+def test_keepalived_fifo_odd_lines() -> None:
+    assert keepalived.parse_line("") is None
+    assert keepalived.parse_line('INSTANCE "unterminated') is None
+    assert keepalived.parse_line("NOTICE something") is None
+    odd = keepalived.parse_line('INSTANCE "X" SOMETHING 1')
+    assert odd is not None and odd.state == "UNKNOWN"

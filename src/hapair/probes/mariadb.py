@@ -110,3 +110,37 @@ def parse_state(output: str) -> MariaDBState:
         schemas=frozenset(schemas),
         slave=parse_slave_status(slave_text),
     )
+
+
+SEMI_SYNC_STATUS = "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%'"
+
+
+@dataclass(frozen=True)
+class SemiSync:
+    """What semi-sync is doing now (not what it is configured to do)."""
+
+    master_on: bool  # a primary waiting for acknowledgements (OFF: it went async)
+    master_clients: int  # replicas connected as semi-sync
+    waiting_sessions: int  # commits waiting for an acknowledgement right now
+    no_tx: int  # commits that were not acknowledged (async fall-back)
+    slave_on: bool
+
+
+def parse_semi_sync(text: str) -> SemiSync:
+    """SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%' (tab-separated, with a header)."""
+    v: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("\t")
+        v[name.strip()] = value.strip()
+
+    def num(key: str) -> int:
+        raw = v.get(key, "")
+        return int(raw) if raw.isdigit() else 0
+
+    return SemiSync(
+        master_on=v.get("Rpl_semi_sync_master_status") == "ON",
+        master_clients=num("Rpl_semi_sync_master_clients"),
+        waiting_sessions=num("Rpl_semi_sync_master_wait_sessions"),
+        no_tx=num("Rpl_semi_sync_master_no_tx"),
+        slave_on=v.get("Rpl_semi_sync_slave_status") == "ON",
+    )
