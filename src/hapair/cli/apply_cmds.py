@@ -34,12 +34,7 @@ def wheelhouses(spec: ClusterSpec, spec_path: Path, given: Path | None
         app_dir = given / "app"
         app = wheels.existing(app_dir) if spec.web.source else None
         return app, wheels.existing(given / "hapair")
-    cache = Path.home() / ".cache/hapair/wheels"
-    app = None
-    if spec.web.source:
-        source = (spec_path.parent / spec.web.source).resolve()
-        app = wheels.build(cache / "app", [str(source), "gunicorn"])
-    return app, wheels.build(cache / "hapair", [str(wheels.hapair_source())])
+    return wheels.build_for(spec, spec_path, Path.home() / ".cache/hapair/wheels")
 
 
 def apply_cmd(

@@ -94,10 +94,7 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
 
 def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:
     base = WHEEL_CACHE / cluster.name
-    if cluster.web.source:
-        source = (spec.parent / cluster.web.source).resolve()
-        wheels.build(base / "app", [str(source), "gunicorn"])
-    wheels.build(base / "hapair", [str(wheels.hapair_source())])
+    wheels.build_for(cluster, spec, base)
     return base
 
 

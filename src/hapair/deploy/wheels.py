@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hapair
+from hapair.spec.models import ClusterSpec
 
 
 class WheelError(RuntimeError):
@@ -85,6 +86,17 @@ def build(directory: Path, requirements: list[str]) -> Wheelhouse:
         raise WheelError(f"building wheels for {', '.join(requirements)} failed: {tail}")
     stamp.write_text(want)
     return existing(directory)
+
+
+def build_for(spec: ClusterSpec, spec_path: Path, base: Path
+              ) -> tuple[Wheelhouse | None, Wheelhouse]:
+    """(app, hapair) wheels for a spec, under base/app and base/hapair. The
+    application's source is relative to the spec file; none when it has none."""
+    app = None
+    if spec.web.source:
+        source = (spec_path.parent / spec.web.source).resolve()
+        app = build(base / "app", [str(source), "gunicorn"])
+    return app, build(base / "hapair", [str(hapair_source())])
 
 
 def existing(directory: Path) -> Wheelhouse:

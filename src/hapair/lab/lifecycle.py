@@ -46,17 +46,10 @@ def files_of(plan: LabPlan) -> LabFiles:
     return LabFiles(Path(plan.state_dir))
 
 
-@dataclass
-class UpReport:
-    seconds_to_ssh: dict[str, float] = field(default_factory=dict)
-    seconds_total: float = 0.0
-
-
-def up(plan: LabPlan, spec_text: str, progress: Progress) -> UpReport:
+def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
     """Create namespaces and bridges, boot every machine, wait for SSH."""
     if any(net.netns_exists(n) for n in (plan.core, plan.client.name, plan.control.name)):
         raise LabError(f"lab {plan.cluster} is already up (hapair lab down first)")
-    start = time.monotonic()
     files = files_of(plan)
     files.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(files.state_dir, 0o700)
@@ -65,7 +58,6 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> UpReport:
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hapair-lab-{plan.cluster}",
              "-f", str(files.key)])
     pubkey = files.key.with_suffix(".pub").read_text()
-    report = UpReport()
     try:
         progress(f"networks: namespace {plan.core}, bridges {', '.join(plan.bridges.values())}")
         net.create_core(plan)
@@ -83,15 +75,12 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> UpReport:
             for link in machine.links:
                 net.attach(plan, link.outside, link.bridge)
         for machine in plan.machines:
-            report.seconds_to_ssh[machine.name] = m.wait_ssh(plan, machine, files.key)
-            progress(f"{machine.name}: up, SSH answers "
-                     f"({report.seconds_to_ssh[machine.name]:.1f}s)")
+            waited = m.wait_ssh(plan, machine, files.key)
+            progress(f"{machine.name}: up, SSH answers ({waited:.1f}s)")
     except BaseException:
         progress("lab up failed: removing what was made")
         down(plan.cluster, lambda _msg: None)
         raise
-    report.seconds_total = time.monotonic() - start
-    return report
 
 
 def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT) -> int:
@@ -123,20 +112,6 @@ def _lab_mounts(state_dir: Path) -> list[str]:
         return [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
 
 
-def _nspawn_pids(state_dir: Path) -> list[int]:
-    needle = (str(state_dir) + "/").encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"systemd-nspawn") and any(needle in a for a in argv):
-                pids.append(int(entry))
-    return pids
-
-
 def down(cluster: str, progress: Progress) -> DownReport:
     """Remove everything a lab made. Safe to run twice and after a crash: it looks
     for the lab's processes, mounts and namespaces rather than trusting a record."""
@@ -146,11 +121,11 @@ def down(cluster: str, progress: Progress) -> DownReport:
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-    for pid in _nspawn_pids(state_dir):
+    for pid in m.nspawn_pids(state_dir):
         os.kill(pid, signal.SIGTERM)
         report.machines.append(str(pid))
     deadline = time.monotonic() + 20
-    for pid in _nspawn_pids(state_dir):
+    for pid in m.nspawn_pids(state_dir):
         if not m.wait_gone(pid, max(0.1, deadline - time.monotonic())):
             os.kill(pid, signal.SIGKILL)
             m.wait_gone(pid, 5)
@@ -165,7 +140,7 @@ def down(cluster: str, progress: Progress) -> DownReport:
         report.namespaces.append(ns)
     if report.namespaces:
         progress(f"namespaces: removed {', '.join(report.namespaces)}")
-    if _lab_mounts(state_dir) or _nspawn_pids(state_dir):
+    if _lab_mounts(state_dir) or m.nspawn_pids(state_dir):
         raise LabError(f"lab {cluster}: something is still running or mounted under {state_dir}")
     shutil.rmtree(state_dir, ignore_errors=True)
     return report

@@ -136,9 +136,11 @@ def boot(plan: LabPlan, machine: Machine) -> int:
     return proc.pid
 
 
-def nspawn_pid(plan: LabPlan, machine: Machine) -> int | None:
-    """The running nspawn process of this machine, found from /proc."""
-    root = str(paths(plan, machine).root)
+def nspawn_pids(under: Path) -> list[int]:
+    """Running nspawn processes whose machine root lies under this folder, from /proc
+    (no record needed: this also finds what a crashed run left)."""
+    needle = str(under).rstrip("/").encode()
+    pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,9 +148,17 @@ def nspawn_pid(plan: LabPlan, machine: Machine) -> int | None:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"systemd-nspawn") and root.encode() in argv:
-            return int(entry)
-    return None
+        if argv and argv[0].endswith(b"systemd-nspawn") and any(
+            a == needle or a.startswith(needle + b"/") for a in argv
+        ):
+            pids.append(int(entry))
+    return pids
+
+
+def nspawn_pid(plan: LabPlan, machine: Machine) -> int | None:
+    """The running nspawn process of this machine."""
+    found = nspawn_pids(paths(plan, machine).root)
+    return found[0] if found else None
 
 
 def leader_pid(plan: LabPlan, machine: Machine) -> int:
