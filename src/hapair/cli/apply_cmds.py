@@ -114,9 +114,17 @@ def summarize(steps: list[str], most: int = 12) -> str:
 def agent(
     config: Annotated[Path, typer.Option(help="the cluster spec as rendered JSON")],
     node: Annotated[str, typer.Option(help="this node's name")],
+    fence_only: Annotated[bool, typer.Option(
+        "--fence-only", help="set the local database read-only and exit (systemd runs this "
+        "when the agent stops)")] = False,
 ) -> None:
-    """Run the node agent (systemd starts it; not for interactive use)."""
-    from hapair.agent.health import Agent
+    """Run the node agent (systemd starts it; not for interactive use).
+
+    Secrets come from the environment (HAPAIR_API_TOKEN, HAPAIR_DB_ADMIN_PASSWORD,
+    HAPAIR_DB_REPLICATION_PASSWORD), which systemd reads from a root-only file."""
+    import os
+
+    from hapair.agent.loop import Agent, fence_local
     from hapair.spec.models import ClusterSpec
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -126,4 +134,14 @@ def agent(
     except KeyError:
         err.print(f"[red]error[/red] no node {node!r} in {config}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    Agent(spec, me).run()
+    names = ("HAPAIR_API_TOKEN", "HAPAIR_DB_ADMIN_PASSWORD", "HAPAIR_DB_REPLICATION_PASSWORD")
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        err.print(f"[red]error[/red] missing in the environment: {', '.join(missing)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    token, admin, repl = (os.environ[n] for n in names)
+    users = spec.database.users
+    if fence_only:
+        fence_local(admin, users.admin, users.app)
+        return
+    Agent(spec, me, token, admin, repl).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Printed as "key<TAB>value" lines; SHOW SLAVE STATUS\G follows a "--slave--" line.
@@ -36,6 +37,8 @@ class SlaveStatus:
     last_sql_error: str = ""
     seconds_behind: int | None = None
     gtid_io_pos: str = ""
+    io_errno: int = 0
+    sql_errno: int = 0
 
     @property
     def configured(self) -> bool:
@@ -65,6 +68,17 @@ def parse_slave_status(text: str) -> SlaveStatus:
         key, sep, value = line.strip().partition(":")
         if sep and not key.startswith("*"):
             values[key.strip()] = value.strip()
+    return slave_status(values)
+
+
+def _int(raw: object) -> int:
+    text = str(raw if raw is not None else "")
+    return int(text) if text.isdigit() else 0
+
+
+def slave_status(row: Mapping[str, object]) -> SlaveStatus:
+    """One row of SHOW SLAVE STATUS, by column name (the client's or a driver's)."""
+    values = {k: "" if v is None else str(v) for k, v in row.items()}
     behind = values.get("Seconds_Behind_Master", "")
     return SlaveStatus(
         io_running=values.get("Slave_IO_Running", ""),
@@ -76,6 +90,8 @@ def parse_slave_status(text: str) -> SlaveStatus:
         last_sql_error=values.get("Last_SQL_Error", ""),
         seconds_behind=int(behind) if behind.isdigit() else None,
         gtid_io_pos=values.get("Gtid_IO_Pos", ""),
+        io_errno=_int(values.get("Last_IO_Errno")),
+        sql_errno=_int(values.get("Last_SQL_Errno")),
     )
 
 
@@ -132,10 +148,14 @@ def parse_semi_sync(text: str) -> SemiSync:
     for line in text.splitlines():
         name, _, value = line.partition("\t")
         v[name.strip()] = value.strip()
+    return semi_sync(v)
+
+
+def semi_sync(v: dict[str, str]) -> SemiSync:
+    """The Rpl_semi_sync% status variables, by name."""
 
     def num(key: str) -> int:
-        raw = v.get(key, "")
-        return int(raw) if raw.isdigit() else 0
+        return _int(v.get(key))
 
     return SemiSync(
         master_on=v.get("Rpl_semi_sync_master_status") == "ON",

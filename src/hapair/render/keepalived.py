@@ -35,10 +35,11 @@ global_defs {{
     enable_script_security
     script_user {CHECK_USER}
     # Repeat gratuitous ARPs after taking the VIP, so that clients and switches
-    # stop sending to a former holder that may still answer for it.
+    # stop sending to a former holder that may still answer for it. No periodic
+    # refresh: in a partition both sides would pull clients back and forth (a
+    # former holder whose keepalived died has its VIP removed by the agent).
     vrrp_garp_master_delay 1
     vrrp_garp_master_repeat 3
-    vrrp_garp_master_refresh 10
     # Every transition, in order, to the agent.
     notify_fifo {NOTIFY_FIFO}
 }}

@@ -46,6 +46,10 @@ def settings(spec: ClusterSpec, node: Node) -> dict[str, str]:
         "rpl_semi_sync_master_wait_point": "AFTER_SYNC",
         "rpl_semi_sync_master_wait_no_slave": "ON",
         "rpl_semi_sync_master_timeout": str(db.semi_sync_timeout_ms),
+        # Every start is as a replica: after a crash, transactions that were
+        # written to the binlog but never acknowledged are truncated, not
+        # committed (a primary that crashed mid-commit comes back without them).
+        "init_rpl_role": "SLAVE",
     }
     return out
 

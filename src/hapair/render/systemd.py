@@ -116,8 +116,10 @@ StartLimitIntervalSec=0
 Type=exec
 EnvironmentFile=-{AGENT_SECRETS_ENV}
 ExecStart={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name}
+# However the agent stopped (even SIGKILL), no writes without it.
+ExecStopPost={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name} --fence-only
 Restart=always
-RestartSec=1
+RestartSec=0.5
 
 [Install]
 WantedBy=multi-user.target
@@ -137,6 +139,19 @@ def tmpfiles(spec: ClusterSpec, node: Node) -> RenderedFile:
     return RenderedFile(TMPFILES, text, 0o644, "systemd")
 
 
+# Services the cluster cannot do without come back by themselves, whatever
+# stopped them; the agent decides what they may do when they are back.
+RESTARTED = ("mariadb", "keepalived", "apache2")
+
+
+def restart_dropins(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
+    text = (header(spec, node) + "[Unit]\nStartLimitIntervalSec=0\n\n"
+            "[Service]\nRestart=always\nRestartSec=1\n")
+    # A changed drop-in needs a daemon-reload, not a restart of the service.
+    return [RenderedFile(f"{UNIT_DIR}/{unit}.service.d/hapair-restart.conf", text, 0o644,
+                         "systemd") for unit in RESTARTED]
+
+
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     return [app_unit(spec, node), agent_unit(spec, node), app_env(spec, node),
-            tmpfiles(spec, node)]
+            tmpfiles(spec, node), *restart_dropins(spec, node)]

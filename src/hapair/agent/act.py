@@ -1,0 +1,118 @@
+"""Carrying out decisions: the thin layer between decide() and the world."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hapair.agent import gtid, observe, rebuild
+from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.decide import (
+    Action,
+    Demote,
+    DropVip,
+    Follow,
+    Promote,
+    Rebuild,
+    Reopen,
+    SetSemiSync,
+    StartReplication,
+)
+from hapair.agent.peer import PeerError
+from hapair.agent.view import View
+
+if TYPE_CHECKING:
+    from hapair.agent.loop import Agent
+
+log = logging.getLogger("hapair.agent")
+
+
+class Abort(Exception):
+    """An action could not be carried out safely; the next cycle decides again."""
+
+
+def carry_out(agent: Agent, view: View, action: Action) -> None:
+    cfg, db = agent.cfg, agent.db
+    match action:
+        case Demote():
+            db.fence(cfg.app_user)
+            log.info("read_only=ON: writes stopped")
+        case DropVip():
+            observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
+            log.info("dropped the VIP %s from %s", cfg.vip, cfg.vip_device)
+        case SetSemiSync(on=on):
+            db.set_semi_sync(on)
+            log.info("semi-sync on the primary %s", "on" if on else "off")
+        case Reopen(semi_sync=semi):
+            db.open_for_writes(semi)
+            log.info("read_only=OFF: open for writes (semi-sync %s)", "on" if semi else "off")
+        case Promote():
+            promote(agent, view, action)
+        case Follow(path=path):
+            follow(agent, view, path)
+        case StartReplication():
+            db.start_replication()
+        case Rebuild():
+            rebuild_from_peer(agent, view)
+
+
+def fence_peer(agent: Agent, view: View) -> dict[str, object]:
+    """Fence the peer by its agent, or by its database if only that answers."""
+    cfg = agent.cfg
+    try:
+        return agent.peer_client.post(view.peer.paths, "/fence", {"by": cfg.node})
+    except PeerError as agent_error:
+        for host in cfg.peer_addresses.values():
+            remote = Database(Endpoint(cfg.admin_user, agent.admin_password, host, cfg.db_port))
+            try:
+                remote.fence(cfg.app_user, seconds=3)
+                state = remote.probe()
+                return {"db_up": True, "gtid_binlog_pos": state.gtid_binlog_pos,
+                        "via": f"database at {host}"}
+            except DBError:
+                continue
+        raise Abort(f"could not fence {cfg.peer} ({agent_error}): not promoting") from None
+
+
+def promote(agent: Agent, view: View, action: Promote) -> None:
+    cfg, db = agent.cfg, agent.db
+    semi = action.semi_sync
+    peer_binlog = None
+    if action.fence_peer:
+        answer = fence_peer(agent, view)
+        log.info("fenced %s (%s)", cfg.peer, answer.get("via", "by its agent"))
+        if answer.get("db_up"):
+            peer_binlog = str(answer.get("gtid_binlog_pos") or "")
+        else:
+            semi = False
+    state = db.take_over(cfg.node, peer_binlog)
+    db.open_for_writes(semi)
+    agent.promoted()
+    log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,
+             "on" if semi else "off (committing alone)")
+
+
+def follow(agent: Agent, view: View, path: str) -> None:
+    cfg, db, p = agent.cfg, agent.db, view.peer.status
+    if p is not None:
+        wrong = gtid.errant(view.db.gtid_current_pos, p.gtid_binlog_pos)
+        if wrong:
+            log.warning("this node holds transactions %s that the primary %s lacks: rebuilding "
+                        "it from the primary, not patching", ",".join(wrong), cfg.peer)
+            rebuild_from_peer(agent, view)
+            return
+    host = cfg.peer_addresses[path]
+    db.follow(host, cfg.db_port, cfg.replication_user, agent.replication_password)
+    log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
+
+
+def rebuild_from_peer(agent: Agent, view: View) -> None:
+    cfg, db = agent.cfg, agent.db
+    path = view.peer.paths[0] if view.peer.paths else "interconnect"
+    with agent.peer_client.backup(path) as stream:
+        position = rebuild.restore(stream, agent.datadir)
+    db.wait_for("the database to start", lambda s: True, 60)
+    db.execute("SET GLOBAL gtid_slave_pos = %s", (position,))
+    db.follow(cfg.peer_addresses[path], cfg.db_port, cfg.replication_user,
+              agent.replication_password, from_slave_pos=True)
+    log.info("rebuilt from %s and replicating from GTID %s", cfg.peer, position)

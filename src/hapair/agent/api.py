@@ -1,0 +1,103 @@
+"""The agent's HTTP interface on every node.
+
+Read-only, for keepalived, load balancers and Prometheus: /health (may hold
+the VIP), /primary, /replica (200 or 503), /metrics, /status (JSON).
+Changes need the cluster's API token (Bearer): POST /fence, /switchover,
+/pause, /resume, /degrade, and GET /backup (the data itself)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import shutil
+import subprocess
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hapair.agent.loop import Agent
+
+log = logging.getLogger("hapair.agent")
+
+
+def serve(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), handler(agent))
+    server.daemon_threads = True
+    return server
+
+
+def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "hapair-agent"
+
+        def _authed(self) -> bool:
+            given = self.headers.get("Authorization", "")
+            return hmac.compare_digest(given.encode(), f"Bearer {agent.token}".encode())
+
+        def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
+            data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
+                else body if isinstance(body, bytes) else str(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            path = self.path.split("?")[0]
+            if path == "/status":
+                if self._authed() and self.headers.get("X-Hapair-Node") == agent.cfg.peer:
+                    agent.contact.seen(time.monotonic())
+                self._send(200, agent.status())
+            elif path in ("/health", "/primary", "/replica"):
+                ok, why = agent.endpoint_verdict(path[1:])
+                self._send(200 if ok else 503, why + "\n", "text/plain")
+            elif path == "/metrics":
+                body, ctype = agent.metrics.render()
+                self._send(200, body, ctype)
+            elif path == "/backup":
+                if not self._authed():
+                    self._send(401, {"error": "a valid API token is required"})
+                    return
+                self._backup()
+            else:
+                self._send(404, {"error": "not found"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            if not self._authed():
+                self._send(401, {"error": "a valid API token is required"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            except ValueError:
+                self._send(400, {"error": "the body is not JSON"})
+                return
+            path = self.path.split("?")[0]
+            try:
+                code, answer = agent.command(path.strip("/"), body)
+            except Exception as exc:  # noqa: BLE001 - report, keep serving
+                log.exception("command %s failed", path)
+                code, answer = 500, {"error": str(exc)}
+            self._send(code, answer)
+
+        def _backup(self) -> None:
+            tool = shutil.which("mariadb-backup") or "mariadb-backup"
+            log.info("streaming a backup to %s", self.headers.get("X-Hapair-Node", "?"))
+            proc = subprocess.Popen(
+                [tool, "--backup", "--stream=xbstream", "--target-dir=/tmp", "--user=root"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            shutil.copyfileobj(proc.stdout, self.wfile)
+            proc.wait()
+            self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return Handler

@@ -1,0 +1,69 @@
+"""The agent's settings, derived once from the cluster spec (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hapair.agent.view import PATHS, Path
+from hapair.spec.models import ClusterSpec, Node
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    node: str
+    peer: str
+    peer_addresses: dict[str, str]  # path -> the peer's address on it
+    my_addresses: dict[str, str]
+    db_port: int
+    admin_user: str
+    app_user: str
+    replication_user: str
+    agent_port: int
+    app_port: int
+    interval_s: float
+    # The primary stops writes when its poll of the peer has gone unanswered
+    # this long; the replica promotes only after lease_s + margin_s without a
+    # sign of the primary, so the two can never overlap.
+    lease_s: float
+    margin_s: float
+    failover_window_s: float
+    semi_sync: bool
+    vip: str
+    vip_device: str
+    vip_prefix: int
+
+    def peer_path_of(self, host: str) -> Path | None:
+        """Which path a replication source address belongs to."""
+        for path in PATHS:
+            if self.peer_addresses.get(path) == host:
+                return path
+        return None
+
+    def is_my_address(self, host: str) -> bool:
+        return host in self.my_addresses.values()
+
+
+def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
+    peer = spec.peer(node)
+    net = getattr(spec.networks, spec.vip.network)
+    interval = spec.timing.agent_interval_s
+    return AgentConfig(
+        node=node.name,
+        peer=peer.name,
+        peer_addresses={p: str(peer.address(p)) for p in PATHS},
+        my_addresses={p: str(node.address(p)) for p in PATHS},
+        db_port=spec.database.port,
+        admin_user=spec.database.users.admin,
+        app_user=spec.database.users.app,
+        replication_user=spec.database.users.replication,
+        agent_port=spec.agent.port,
+        app_port=spec.web.port,
+        interval_s=interval,
+        lease_s=max(4 * interval, 0.5),
+        margin_s=max(2 * interval, 0.3),
+        failover_window_s=float(spec.timing.failover_window_s),
+        semi_sync=spec.database.durability == "semi-sync",
+        vip=str(spec.vip.address),
+        vip_device=net.device,
+        vip_prefix=net.cidr.prefixlen,
+    )

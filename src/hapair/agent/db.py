@@ -1,0 +1,208 @@
+"""How the agent drives MariaDB: one narrow class over PyMySQL, used for the
+local server (unix socket) and, when fencing without the peer's agent, the
+peer's server over the network. Parameters, never string formatting, except
+for identifiers that come from the validated spec."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from hapair.agent import gtid
+from hapair.agent.view import LocalDB
+from hapair.probes.mariadb import semi_sync, slave_status
+
+META = "hapair"
+SOCKET = "/run/mysqld/mysqld.sock"
+
+
+class DBError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    user: str
+    password: str
+    host: str = ""  # empty: the local unix socket
+    port: int = 3306
+
+    def connect(self, timeout: float = 2.0) -> pymysql.connections.Connection[Any]:
+        where: dict[str, Any] = ({"host": self.host, "port": self.port} if self.host
+                                 else {"unix_socket": SOCKET})
+        try:
+            return pymysql.connect(user=self.user, password=self.password, autocommit=True,
+                                   connect_timeout=max(1, int(timeout)), read_timeout=timeout,
+                                   write_timeout=timeout, cursorclass=pymysql.cursors.DictCursor,
+                                   **where)
+        except pymysql.MySQLError as exc:
+            raise DBError(str(exc)) from exc
+
+
+class Database:
+    """One server. Every call opens what it needs if the last connection died."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._conn: pymysql.connections.Connection[Any] | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
+             ) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self.endpoint.connect(timeout)
+                with self._conn.cursor() as cur:
+                    cur.execute(sql, args or None)
+                    return list(cur.fetchall())
+            except (pymysql.MySQLError, OSError) as exc:
+                if self._conn is not None:
+                    with contextlib.suppress(Exception):  # closing a broken connection
+                        self._conn.close()
+                self._conn = None
+                raise DBError(str(exc)) from exc
+
+    def one(self, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any]:
+        rows = self._run(sql, args)
+        return rows[0] if rows else {}
+
+    def execute(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0) -> None:
+        self._run(sql, args, timeout)
+
+    # ---- the probe -------------------------------------------------------
+
+    def probe(self) -> LocalDB:
+        try:
+            v = self.one(
+                "SELECT @@read_only AS ro, @@gtid_binlog_pos AS binlog, "
+                "@@gtid_current_pos AS cur, @@gtid_slave_pos AS slave, "
+                "@@rpl_semi_sync_master_enabled AS sm, @@rpl_semi_sync_slave_enabled AS ss")
+            slave_rows = self._run("SHOW SLAVE STATUS")
+            semi_rows = self._run("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%%'")
+            try:
+                ep = self.one(
+                    f"SELECT epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, changed_at, "  # noqa: S608
+                    f"NOW(3)) / 1000000 AS age FROM {META}.epoch WHERE id = 1")
+            except DBError:
+                ep = {}  # before apply made the table
+        except DBError as exc:
+            return LocalDB(up=False, error=str(exc))
+        semi = semi_sync({str(r["Variable_name"]): str(r["Value"]) for r in semi_rows})
+        return LocalDB(
+            up=True, read_only=bool(int(v["ro"])), gtid_binlog_pos=str(v["binlog"] or ""),
+            gtid_current_pos=str(v["cur"] or ""), gtid_slave_pos=str(v["slave"] or ""),
+            semi_master_enabled=bool(int(v["sm"])), semi_slave_enabled=bool(int(v["ss"])),
+            slave=slave_status(slave_rows[0]) if slave_rows else slave_status({}),
+            semi=semi, epoch=int(ep.get("epoch") or 0),
+            epoch_primary=str(ep.get("primary_node") or ""),
+            epoch_age_s=float(ep["age"]) if ep.get("age") is not None else 1e9)
+
+    # ---- fencing -----------------------------------------------------------
+
+    def app_sessions(self, app_user: str) -> list[int]:
+        rows = self._run(
+            "SELECT id FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() AND "
+            "(user = %s OR state LIKE 'Waiting for semi-sync%%')", (app_user,))
+        return [int(r["id"]) for r in rows]
+
+    def kill(self, ids: list[int]) -> None:
+        for i in ids:
+            try:
+                self.execute("KILL CONNECTION %s", (i,))
+            except DBError as exc:
+                if "Unknown thread" not in str(exc):
+                    raise
+
+    def fence(self, app_user: str, seconds: float = 5.0) -> None:
+        """read_only=ON, however the server is busy. SET GLOBAL read_only waits
+        for commits in progress, and a commit waiting for a semi-sync
+        acknowledgement waits for good: kill the application's sessions (and
+        any waiting commit) until the setting is in place. A killed commit was
+        never confirmed to its client."""
+        result: list[BaseException | None] = []
+        setter = Database(self.endpoint)
+
+        def set_read_only() -> None:
+            try:
+                setter.execute("SET GLOBAL read_only = ON", timeout=seconds)
+                result.append(None)
+            except DBError as exc:
+                result.append(exc)
+
+        thread = threading.Thread(target=set_read_only, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + seconds
+        while thread.is_alive() and time.monotonic() < deadline:
+            self.kill(self.app_sessions(app_user))
+            thread.join(0.05)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if not result or result[0] is not None:
+            raise DBError(f"read_only=ON did not take: {result[0] if result else 'timed out'}")
+        self.kill(self.app_sessions(app_user))
+
+    # ---- roles ---------------------------------------------------------------
+
+    def set_semi_sync(self, on: bool) -> None:
+        self.execute(f"SET GLOBAL rpl_semi_sync_master_enabled = {'ON' if on else 'OFF'}")
+
+    def open_for_writes(self, semi: bool) -> None:
+        self.set_semi_sync(semi)
+        self.execute("SET GLOBAL read_only = OFF")
+
+    def wait_for(self, what: str, test: Callable[[LocalDB], bool], seconds: float) -> LocalDB:
+        deadline = time.monotonic() + seconds
+        while True:
+            state = self.probe()
+            if state.up and test(state):
+                return state
+            if time.monotonic() > deadline:
+                raise DBError(f"timed out after {seconds:g}s waiting for {what}")
+            time.sleep(0.01)
+
+    def take_over(self, node: str, peer_binlog: str | None, catch_up_s: float = 3.0,
+                  apply_s: float = 60.0) -> LocalDB:
+        """Become the primary's successor: receive what the fenced peer has (if
+        it answered), stop receiving, apply everything received, leave
+        replication, record the new epoch. Writes stay closed."""
+        state = self.probe()
+        if peer_binlog and state.slave.io_running == "Yes":
+            # What we do not get within catch_up_s was never confirmed to anyone.
+            with contextlib.suppress(DBError):
+                self.wait_for("the peer's last transactions",
+                              lambda s: gtid.contains(s.slave.gtid_io_pos, peer_binlog),
+                              catch_up_s)
+        self.execute("STOP SLAVE IO_THREAD", timeout=10)
+        state = self.probe()
+        received = state.slave.gtid_io_pos
+        self.wait_for("the relay log to be applied",
+                      lambda s: gtid.contains(s.gtid_slave_pos, received), apply_s)
+        self.execute("STOP SLAVE", timeout=10)
+        self.execute("RESET SLAVE ALL")
+        self.set_semi_sync(False)  # the epoch row must not wait for a replica
+        self.execute(f"UPDATE {META}.epoch SET epoch = epoch + 1, primary_node = %s, "  # noqa: S608
+                     "changed_at = NOW(3) WHERE id = 1", (node,))
+        return self.probe()
+
+    def follow(self, host: str, port: int, user: str, password: str,
+               from_slave_pos: bool = False) -> None:
+        """Replicate from host by GTID, from everything this server has
+        (current_pos: its own binlog too, if it was the primary), or from
+        gtid_slave_pos alone (after a restore, which sets it)."""
+        use = "slave_pos" if from_slave_pos else "current_pos"
+        self.execute("STOP SLAVE", timeout=10)
+        self.execute(
+            "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
+            f"MASTER_PASSWORD = %s, MASTER_USE_GTID = {use}, MASTER_CONNECT_RETRY = 1, "
+            "MASTER_HEARTBEAT_PERIOD = 1", (host, port, user, password))
+        self.execute("START SLAVE")
+
+    def start_replication(self) -> None:
+        self.execute("START SLAVE")

@@ -1,0 +1,52 @@
+"""Prometheus metrics of one node's agent."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hapair.agent import gtid
+from hapair.agent.decide import Action, Decision
+from hapair.agent.view import PATHS, View
+
+ROLES = ("primary", "primary (writes paused)", "primary (fenced)", "replica", "candidate",
+         "promoting", "paused", "down")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.role = Gauge("hapair_role", "1 for this node's current role", ["role"], registry=r)
+        self.read_only = Gauge("hapair_read_only", "the local database's read_only", registry=r)
+        self.eligible = Gauge("hapair_eligible", "1 if this node may hold the VIP", registry=r)
+        self.vip = Gauge("hapair_holds_vip", "1 if the VIP is on this node", registry=r)
+        self.epoch = Gauge("hapair_epoch", "promotion epoch in the local data", registry=r)
+        self.behind = Gauge("hapair_replication_behind_transactions",
+                            "transactions received but not applied", registry=r)
+        self.complete = Gauge("hapair_complete", "1 if this node holds every confirmed "
+                              "transaction", registry=r)
+        self.peer = Gauge("hapair_peer_reachable", "the peer's agent answers on this path",
+                          ["path"], registry=r)
+        self.actions = Counter("hapair_actions", "actions carried out", ["action"], registry=r)
+        self.failures = Counter("hapair_action_failures", "actions that failed", ["action"],
+                                registry=r)
+
+    def observe(self, v: View, d: Decision) -> None:
+        for role in ROLES:
+            self.role.labels(role).set(1 if d.role == role else 0)
+        self.read_only.set(1 if v.db.read_only else 0)
+        self.eligible.set(1 if d.eligible else 0)
+        self.vip.set(1 if v.holds_vip else 0)
+        self.epoch.set(v.db.epoch)
+        self.complete.set(1 if v.memory.complete else 0)
+        self.behind.set(gtid.behind(v.db.gtid_slave_pos, v.db.slave.gtid_io_pos)
+                        if v.db.slave.configured else 0)
+        for path in PATHS:
+            self.peer.labels(path).set(1 if path in v.peer.paths else 0)
+
+    def acted(self, action: Action, ok: bool) -> None:
+        name = type(action).__name__
+        (self.actions if ok else self.failures).labels(name).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,52 @@
+"""Probes of the node itself: keepalived, the VIP, the application and Apache.
+Each is a command or a read plus a pure parser."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.request
+
+
+def keepalived_running(proc: str = "/proc") -> bool:
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{pid}/comm") as f:
+                if f.read().strip() == "keepalived":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def parse_addresses(ip_output: str) -> set[str]:
+    """`ip -o -4 addr show` lines: "2: pub0    inet 10.54.0.10/24 brd ... scope global pub0"."""
+    out = set()
+    for line in ip_output.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            out.add(parts[parts.index("inet") + 1].split("/")[0])
+    return out
+
+
+def addresses(device: str) -> set[str]:
+    r = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", device], capture_output=True,
+                       text=True, timeout=2)
+    return parse_addresses(r.stdout)
+
+
+def drop_address(device: str, address: str, prefix: int) -> None:
+    subprocess.run(["ip", "addr", "del", f"{address}/{prefix}", "dev", device],
+                   capture_output=True, timeout=2)
+
+
+def http_problem(url: str, what: str, timeout: float = 0.5) -> str:
+    """Empty when the URL answers 200, else what is wrong (one phrase)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return "" if r.status == 200 else f"{what} answered {r.status}"
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{what} not answering ({reason})"

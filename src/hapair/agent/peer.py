@@ -1,0 +1,99 @@
+"""The peer's agent over HTTP: its status on every path (each poll also
+renews this node's lease), fencing, and a backup stream for rebuilding."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from hapair.agent.config import AgentConfig
+from hapair.agent.view import PATHS, Path, Peer, PeerStatus
+
+
+class PeerError(Exception):
+    pass
+
+
+@dataclass
+class Contact:
+    """Times (monotonic) the lease logic needs; updated by several threads."""
+
+    lease_renewed: float  # send time of our last answered poll
+    peer_seen: float  # last sign of life: a poll of ours answered, or one of its polls
+    lock: threading.Lock
+
+    def renewed(self, sent: float, answered: float) -> None:
+        with self.lock:
+            self.lease_renewed = max(self.lease_renewed, sent)
+            self.peer_seen = max(self.peer_seen, answered)
+
+    def seen(self, when: float) -> None:
+        with self.lock:
+            self.peer_seen = max(self.peer_seen, when)
+
+    def read(self) -> tuple[float, float]:
+        with self.lock:
+            return self.lease_renewed, self.peer_seen
+
+
+class PeerClient:
+    def __init__(self, cfg: AgentConfig, token: str, timeout: float = 0.5):
+        self.cfg = cfg
+        self.token = token
+        self.timeout = timeout
+        self.pool = ThreadPoolExecutor(max_workers=len(PATHS), thread_name_prefix="peer")
+
+    def _request(self, path: Path, method: str, url_path: str, body: dict[str, Any] | None = None,
+                 timeout: float | None = None) -> Any:
+        host = self.cfg.peer_addresses[path]
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://{host}:{self.cfg.agent_port}{url_path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.token}", "X-Hapair-Node": self.cfg.node,
+                     "Content-Type": "application/json"})
+        return urllib.request.urlopen(req, timeout=timeout or self.timeout)
+
+    def _status(self, path: Path) -> PeerStatus | None:
+        try:
+            with self._request(path, "GET", "/status") as r:
+                return PeerStatus.from_json(json.load(r))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def poll(self, contact: Contact) -> Peer:
+        """Ask on every path at once; the lease is renewed from the send time."""
+        sent = time.monotonic()
+        answers = dict(zip(PATHS, self.pool.map(self._status, PATHS), strict=True))
+        paths = tuple(p for p in PATHS if answers[p] is not None)
+        if paths:
+            contact.renewed(sent, time.monotonic())
+        status = next((answers[p] for p in paths), None)
+        return Peer(status, paths)
+
+    def post(self, paths: tuple[Path, ...], url_path: str, body: dict[str, Any],
+             timeout: float = 8.0) -> dict[str, Any]:
+        """The first path that answers; PeerError if none does."""
+        errors = []
+        for path in paths or PATHS:
+            try:
+                with self._request(path, "POST", url_path, body, timeout) as r:
+                    return dict(json.load(r))
+            except urllib.error.HTTPError as exc:
+                errors.append(f"{path}: {exc.code} {exc.read()[:200].decode(errors='replace')}")
+            except (OSError, ValueError) as exc:
+                errors.append(f"{path}: {exc}")
+        raise PeerError("; ".join(errors))
+
+    @contextmanager
+    def backup(self, path: Path) -> Iterator[IO[bytes]]:
+        """The primary's data as an xbstream (mariadb-backup), streamed."""
+        with self._request(path, "GET", "/backup", timeout=120) as r:
+            yield r

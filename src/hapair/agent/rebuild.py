@@ -1,0 +1,56 @@
+"""Rebuild this node from the primary: its data replaced by a fresh
+mariadb-backup of the primary, never patched. The old data directory is kept
+aside (the newest two), so nothing is destroyed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger("hapair.agent")
+
+WORK = Path("/var/lib/hapair/rebuild")
+KEPT = Path("/var/lib/hapair/replaced-data")
+
+
+def binlog_gtid(info: str) -> str:
+    """xtrabackup_binlog_info: "mariadb-bin.000003<TAB>1234<TAB>0-1-55"."""
+    parts = info.split()
+    return parts[2] if len(parts) >= 3 else ""
+
+
+def _run(*argv: str, stdin: object = None) -> None:
+    r = subprocess.run(list(argv), stdin=stdin, capture_output=True, text=stdin is None,  # type: ignore[call-overload]
+                       timeout=600)
+    if r.returncode != 0:
+        err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode(errors="replace")
+        raise RuntimeError(f"{argv[0]} failed: {err.strip()[-300:]}")
+
+
+def restore(stream: object, datadir: str) -> str:
+    """Unpack and prepare a backup stream, put it in place of ``datadir`` with
+    mariadb stopped, start it again. Returns the backup's GTID position."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    _run("mbstream", "-x", "-C", str(WORK), stdin=stream)
+    _run("mariadb-backup", "--prepare", f"--target-dir={WORK}")
+    position = binlog_gtid((WORK / "xtrabackup_binlog_info").read_text())
+    _run("systemctl", "stop", "mariadb")
+    KEPT.mkdir(parents=True, exist_ok=True)
+    aside = KEPT / time.strftime("%Y%m%dT%H%M%S")
+    data = Path(datadir)
+    aside.mkdir()
+    for item in data.iterdir():
+        shutil.move(str(item), aside / item.name)
+    for old in sorted(KEPT.iterdir())[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
+    _run("mariadb-backup", "--move-back", f"--target-dir={WORK}", f"--datadir={datadir}")
+    _run("chown", "-R", "mysql:mysql", datadir)
+    _run("systemctl", "start", "mariadb")
+    shutil.rmtree(WORK, ignore_errors=True)
+    log.info("rebuilt the data directory from the primary's backup at GTID %s; the old data "
+             "is kept in %s", position, aside)
+    return position

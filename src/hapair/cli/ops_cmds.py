@@ -1,0 +1,188 @@
+"""Operator commands: status, switchover, pause, resume, degrade. They ask
+the agents; the agents act."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
+from hapair.ops.client import AgentError, Agents, enter_netns
+from hapair.ops.report import lag, summarize
+from hapair.secrets import SecretsError, load_secrets
+from hapair.spec.models import ClusterSpec
+
+SecretsOpt = Annotated[Path | None, typer.Option(
+    "--secrets", help="the secrets file (for the API token); a lab's own by default")]
+YesOpt = Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")]
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (status, switchover, pause, resume, degrade):
+        app.command()(fn)
+
+
+def connect(spec: Path, secrets: Path | None) -> Agents:
+    """The agents of SPEC's cluster. For a lab that is up, from its control point."""
+    cluster: ClusterSpec = load_or_exit(spec, False).spec
+    if os.geteuid() == 0:
+        from hapair.lab.lifecycle import files_of
+        from hapair.lab.plan import LabPlanError, plan_lab
+        try:
+            plan = plan_lab(cluster)
+        except LabPlanError:
+            plan = None
+        if plan is not None and os.path.exists(f"/run/netns/{plan.control.name}"):
+            enter_netns(plan.control.name)
+            if secrets is None:
+                secrets = files_of(plan).secrets
+    try:
+        sec = load_secrets(secrets)
+    except SecretsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return Agents(cluster, sec.api_token.get_secret_value())
+
+
+def _yn(value: object) -> str:
+    return "yes" if value else "no"
+
+
+def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
+    """Who holds the VIP, each node's role and replication, recent decisions, problems."""
+    agents = connect(spec, secrets)
+    statuses = agents.statuses()
+    summary = summarize(statuses)
+    if as_json:
+        out.print_json(data={"nodes": statuses, **asdict(summary)})
+        raise typer.Exit(EXIT_FAILED if summary.problems else 0)
+    primary = next((s for s in statuses if s.get("node") in summary.writable), None)
+    table = Table(title=f"cluster {agents.spec.name}: VIP {agents.spec.vip.address} on "
+                  f"{', '.join(summary.vip_holders) or 'no node'}")
+    for col in ("node", "role", "read_only", "epoch", "GTID", "lag", "semi-sync", "app",
+                "peer via"):
+        table.add_column(col)
+    for s in statuses:
+        if "unreachable" in s:
+            table.add_row(s["node"], "[red]agent unreachable[/red]", *[""] * 7)
+            continue
+        semi = (f"waits for {s['semi_clients']}" if s.get("semi_master_on") else
+                "replica" if s.get("io_running") == "Yes" else "off")
+        role = s.get("role", "?")
+        style = "red" if s.get("problem") else "green"
+        health = "ok" if s.get("app_ok") and s.get("apache_ok") else \
+            f"[red]{s.get('health_problem', 'down')}[/red]"
+        table.add_row(s["node"], f"[{style}]{role}[/{style}]", _yn(s.get("read_only")),
+                      f"{s.get('epoch')} ({s.get('epoch_primary')})",
+                      str(s.get("gtid_binlog_pos", "")), lag(s, primary), semi, health,
+                      ", ".join(s.get("peer_paths", [])) or "[red]none[/red]")
+    out.print(table)
+    events = sorted(((e["at"], s["node"], e) for s in statuses for e in s.get("history", [])),
+                    key=lambda x: x[0])[-8:]
+    if events:
+        out.print("[bold]last decisions[/bold]")
+        for at, node, e in events:
+            stamp = datetime.fromtimestamp(at).strftime("%H:%M:%S")
+            acts = f" -> {', '.join(e['actions'])}" if e["actions"] else ""
+            out.print(f"  {stamp} {node}: {e['reason']}{acts}")
+    for p in summary.problems:
+        out.print(f"[bold red]problem[/bold red] {p}")
+    for h in summary.hints:
+        out.print(f"[yellow]hint[/yellow] {h}")
+    if summary.problems:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _ask(question: str, yes: bool) -> None:
+    if not yes and not typer.confirm(question, default=False):
+        err.print("nothing was done")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def switchover(spec: SpecArg, to: Annotated[str | None, typer.Option(
+        "--to", help="the node to promote (default: the one that is not the primary)")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="promote even if the node is not known to hold every confirmed "
+            "transaction (may lose bookings)")] = False,
+        secrets: SecretsOpt = None, yes: YesOpt = False) -> None:
+    """Planned switchover: the target fences the primary, catches up, opens."""
+    agents = connect(spec, secrets)
+    names = [n.name for n in agents.spec.nodes]
+    statuses = {s["node"]: s for s in agents.statuses()}
+    if to is None:
+        current = [n for n, s in statuses.items() if s.get("db_up") and not s.get("read_only")]
+        others = [n for n in names if n not in current]
+        if len(others) != 1:
+            err.print("[red]error[/red] cannot tell which node to promote: use --to NODE")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        to = others[0]
+    if to not in names:
+        err.print(f"[red]error[/red] --to: no node {to!r} (nodes: {', '.join(names)})")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if force:
+        _ask(f"Force {to} to become the primary even if it may lack confirmed transactions? "
+             "Bookings it lacks would be lost.", yes)
+    started = time.monotonic()
+    try:
+        answer = agents.post(agents.spec.node(to), "/switchover", {"force": force})
+    except AgentError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    out.print(f"[green]{to} is the primary[/green] ({time.monotonic() - started:.2f}s): "
+              f"{answer.get('reason', '')}")
+
+
+def _each(agents: Agents, path: str) -> list[dict[str, Any]]:
+    done = []
+    for node in agents.spec.nodes:
+        try:
+            done.append({"node": node.name, **agents.post(node, path)})
+        except AgentError as exc:
+            err.print(f"[yellow]warning[/yellow] {exc}")
+    return done
+
+
+def pause(spec: SpecArg, secrets: SecretsOpt = None) -> None:
+    """Maintenance: no automatic failover until `hapair resume`."""
+    agents = connect(spec, secrets)
+    done = _each(agents, "/pause")
+    out.print(f"paused on {', '.join(d['node'] for d in done) or 'no node'}")
+    if len(done) != len(agents.spec.nodes):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def resume(spec: SpecArg, secrets: SecretsOpt = None) -> None:
+    """Automatic failover again."""
+    agents = connect(spec, secrets)
+    done = _each(agents, "/resume")
+    out.print(f"resumed on {', '.join(d['node'] for d in done) or 'no node'}")
+    if len(done) != len(agents.spec.nodes):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def degrade(spec: SpecArg, secrets: SecretsOpt = None, yes: YesOpt = False) -> None:
+    """Let a primary whose standby is lost commit alone, on purpose."""
+    agents = connect(spec, secrets)
+    paused = [s for s in agents.statuses() if s.get("role") == "primary (writes paused)"]
+    if not paused:
+        err.print("[red]error[/red] no primary has its writes paused: nothing to degrade")
+        raise typer.Exit(EXIT_FAILED)
+    node = agents.spec.node(paused[0]["node"])
+    peer = agents.spec.peer(node)
+    _ask(f"{node.name} will commit without {peer.name}. Do this only if {peer.name} is really "
+         f"down: if it is alive and cut off, it may promote itself and the two would diverge. "
+         "Go on?", yes)
+    try:
+        agents.post(node, "/degrade", {"confirm": True})
+    except AgentError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    out.print(f"[yellow]{node.name} commits alone[/yellow] until {peer.name} is back and "
+              "has caught up")

@@ -1,0 +1,73 @@
+"""Talking to the node agents from the operator's machine (or, for a lab,
+from inside the lab's control point: the host's own namespace has no route
+to lab addresses)."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from hapair.spec.models import ClusterSpec, Node
+
+CLONE_NEWNET = 0x40000000
+
+
+class AgentError(Exception):
+    pass
+
+
+def enter_netns(name: str) -> None:
+    """Move this process into a named network namespace (before any thread)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise AgentError(f"cannot enter network namespace {name}: "
+                             f"{os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(fd)
+
+
+class Agents:
+    def __init__(self, spec: ClusterSpec, token: str, timeout: float = 3.0):
+        self.spec = spec
+        self.token = token
+        self.timeout = timeout
+
+    def url(self, node: Node, path: str) -> str:
+        return f"http://{node.ssh}:{self.spec.agent.port}{path}"
+
+    def status(self, node: Node) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(self.url(node, "/status"), timeout=self.timeout) as r:
+                return dict(json.load(r))
+        except (OSError, ValueError) as exc:
+            return {"node": node.name, "unreachable": str(getattr(exc, "reason", exc))}
+
+    def statuses(self) -> list[dict[str, Any]]:
+        with ThreadPoolExecutor(len(self.spec.nodes)) as pool:
+            return list(pool.map(self.status, self.spec.nodes))
+
+    def post(self, node: Node, path: str, body: dict[str, Any] | None = None,
+             timeout: float = 40.0) -> dict[str, Any]:
+        req = urllib.request.Request(
+            self.url(node, path), data=json.dumps(body or {}).encode(), method="POST",
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return dict(json.load(r))
+        except urllib.error.HTTPError as exc:
+            try:
+                said = json.loads(exc.read()).get("error", "")
+            except ValueError:
+                said = ""
+            raise AgentError(f"{node.name}: {said or exc.reason} (HTTP {exc.code})") from None
+        except OSError as exc:
+            raise AgentError(f"{node.name}: agent unreachable "
+                             f"({getattr(exc, 'reason', exc)})") from None
