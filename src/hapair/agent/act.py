@@ -12,6 +12,7 @@ from hapair.agent.decide import (
     Demote,
     DropVip,
     Follow,
+    LeaveReplication,
     Promote,
     Rebuild,
     Reopen,
@@ -54,6 +55,8 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
             db.start_replication()
         case Rebuild():
             rebuild_from_peer(agent, view)
+        case LeaveReplication():
+            db.leave_replication_later()
 
 
 def fence_peer(agent: Agent, view: View) -> dict[str, object]:
@@ -85,7 +88,7 @@ def promote(agent: Agent, view: View, action: Promote) -> None:
             peer_binlog = str(answer.get("gtid_binlog_pos") or "")
         else:
             semi = False
-    state = db.take_over(cfg.node, peer_binlog)
+    state = db.take_over(cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
     db.open_for_writes(semi)
     agent.promoted()
     log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,

@@ -53,6 +53,7 @@ class Database:
         self.endpoint = endpoint
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._lock = threading.Lock()
+        self._leaving = threading.Event()
 
     def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
              ) -> list[dict[str, Any]]:
@@ -167,11 +168,16 @@ class Database:
                 raise DBError(f"timed out after {seconds:g}s waiting for {what}")
             time.sleep(0.01)
 
-    def take_over(self, node: str, peer_binlog: str | None, catch_up_s: float = 3.0,
-                  apply_s: float = 60.0) -> LocalDB:
+    def take_over(self, node: str, peer_binlog: str | None, peer_alive: bool,
+                  catch_up_s: float = 3.0, apply_s: float = 60.0) -> LocalDB:
         """Become the primary's successor: receive what the fenced peer has (if
-        it answered), stop receiving, apply everything received, leave
-        replication, record the new epoch. Writes stay closed."""
+        it answered), apply everything received, stop replicating, record the
+        new epoch. Writes stay closed.
+
+        With the peer gone, stopping the receiving (IO) thread takes seconds (it
+        sits in a connect to a dead host): instead, apply what was received,
+        stop the applying (SQL) thread, which is immediate, and let the IO thread
+        stop in the background. Nothing it might still fetch is ever applied."""
         state = self.probe()
         if peer_binlog and state.slave.io_running == "Yes":
             # What we do not get within catch_up_s was never confirmed to anyone.
@@ -179,17 +185,41 @@ class Database:
                 self.wait_for("the peer's last transactions",
                               lambda s: gtid.contains(s.slave.gtid_io_pos, peer_binlog),
                               catch_up_s)
-        self.execute("STOP SLAVE IO_THREAD", timeout=10)
-        state = self.probe()
-        received = state.slave.gtid_io_pos
+        if peer_alive:
+            self.execute("STOP SLAVE IO_THREAD", timeout=10)
+        received = self.probe().slave.gtid_io_pos
         self.wait_for("the relay log to be applied",
                       lambda s: gtid.contains(s.gtid_slave_pos, received), apply_s)
-        self.execute("STOP SLAVE", timeout=10)
-        self.execute("RESET SLAVE ALL")
+        if peer_alive:
+            self.execute("STOP SLAVE", timeout=10)
+            self.execute("RESET SLAVE ALL")
+        else:
+            self.execute("STOP SLAVE SQL_THREAD", timeout=10)
+            self.leave_replication_later()
         self.set_semi_sync(False)  # the epoch row must not wait for a replica
         self.execute(f"UPDATE {META}.epoch SET epoch = epoch + 1, primary_node = %s, "  # noqa: S608
                      "changed_at = NOW(3) WHERE id = 1", (node,))
         return self.probe()
+
+    def leave_replication_later(self) -> None:
+        """STOP SLAVE and RESET SLAVE ALL on a connection of their own, in the
+        background (the IO thread may take seconds to give up a dead master)."""
+
+        if self._leaving.is_set():
+            return
+        self._leaving.set()
+
+        def leave() -> None:
+            other = Database(self.endpoint)
+            try:
+                other.execute("STOP SLAVE", timeout=30)
+                other.execute("RESET SLAVE ALL", timeout=30)
+            except DBError:
+                pass  # the agent sees replication still configured and retries
+            finally:
+                self._leaving.clear()
+
+        threading.Thread(target=leave, name="leave-replication", daemon=True).start()
 
     def follow(self, host: str, port: int, user: str, password: str,
                from_slave_pos: bool = False) -> None:

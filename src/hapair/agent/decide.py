@@ -57,11 +57,18 @@ class StartReplication:
 
 
 @dataclass(frozen=True)
+class LeaveReplication:
+    """A primary still configured as a replica (after a promotion whose IO
+    thread was stopping in the background): finish leaving."""
+
+
+@dataclass(frozen=True)
 class Rebuild:
     """Replace the local data with a backup of the primary (mariadb-backup)."""
 
 
-Action = Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication | Rebuild
+Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
+          | Rebuild | LeaveReplication)
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     acts: tuple[Action, ...] = ()
     if cfg.semi_sync and want != db.semi_master_enabled:
         acts = (SetSemiSync(want),)
+    if db.slave.configured:
+        acts = (*acts, LeaveReplication())
     return Decision(acts, _primary_sentence(v, cfg, want), True, "primary",
                     m.degraded or not want and cfg.semi_sync)
 

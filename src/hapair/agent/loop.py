@@ -198,7 +198,8 @@ class Agent:
         tmp.replace(self.track_file)
 
     def promoted(self) -> None:
-        self.edit(switchover_to="", force=False, degraded=False)
+        # The old primary's word on completeness no longer means anything.
+        self.edit(switchover_to="", force=False, degraded=False, peer_complete=False)
 
     # ---- what the API serves -------------------------------------------------------
 

@@ -1,0 +1,177 @@
+"""The drill's judge, independent of the workload and of the controller: it
+reads the history of operations, every node's final bookings and the
+read_only samples, and reports what a client would care about. Pure."""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+SLOT_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class Row:
+    """One booking in a node's final data."""
+
+    id: int
+    room_id: int
+    day: str
+    start_slot: int
+    end_slot: int
+    key: str
+    status: str = "confirmed"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    operations: int
+    confirmed: int
+    conflicts: int
+    errors: int
+    unknown: int
+    unknown_found: int  # unknown outcomes that did happen (found in the data)
+    lost: tuple[str, ...]  # keys of confirmed bookings missing from the primary's data
+    replica_missing: tuple[str, ...]  # ... missing from another node after resync
+    double: tuple[str, ...]  # room/day/slot confirmed to two different bookings
+    two_writable: tuple[float, ...]  # sample times when both nodes were writable
+    unavailable_s: float  # the longest time without a confirmation around the fault
+    first_confirmed_after_fault_s: float | None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def safe(self) -> bool:
+        return not (self.lost or self.double or self.two_writable)
+
+
+def slots_of(op: dict[str, Any]) -> list[tuple[int, str, int]]:
+    def index(hhmm: str) -> int:
+        h, m = hhmm.split(":")
+        return (int(h) * 60 + int(m)) // SLOT_MINUTES
+
+    return [(int(op["room_id"]), str(op["date"]), s)
+            for s in range(index(op["start"]), index(op["end"]))]
+
+
+def double_bookings(history: list[dict[str, Any]], rows: list[Row]) -> list[str]:
+    """A slot confirmed to two different bookings, to clients or in the data."""
+    owner: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+    for op in history:
+        if op["outcome"] == "confirmed":
+            for s in slots_of(op):
+                owner[s].add(f"booking {op['booking_id']}")
+    for r in rows:
+        if r.status == "confirmed":
+            for n in range(r.start_slot, r.end_slot):
+                owner[(r.room_id, r.day, n)].add(f"booking {r.id}")
+    return sorted(f"room {k[0]} {k[1]} slot {k[2]}: {', '.join(sorted(v))}"
+                  for k, v in owner.items() if len(v) > 1)
+
+
+def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
+    """Times at which one node read writable while the other was certainly
+    writable too (its samples just before and just after both said so)."""
+    found = []
+    nodes = list(samples)
+    for a in nodes:
+        for b in nodes:
+            if a >= b:
+                continue
+            times = [t for t, _ in samples[b]]
+            for t, value in samples[a]:
+                if value != "0":
+                    continue
+                i = bisect.bisect_right(times, t)
+                if 0 < i < len(times) and samples[b][i - 1][1] == "0" and samples[b][i][1] == "0":
+                    found.append(t)
+    return sorted(found)
+
+
+def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
+                   ) -> tuple[float, float | None]:
+    """(longest gap between confirmations that covers the fault, time from the
+    fault to the first confirmation sent after it)."""
+    times = sorted(op["ended"] for op in history if op["outcome"] == "confirmed")
+    before = [t for t in times if t <= fault_at]
+    after = [t for t in times if t > fault_at]
+    start = before[-1] if before else fault_at
+    gap = (after[0] if after else end) - start
+    firsts = [op["ended"] for op in history
+              if op["outcome"] == "confirmed" and op["sent"] >= fault_at]
+    first = min(firsts) - fault_at if firsts else None
+    return gap, first
+
+
+def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: str,
+          samples: dict[str, list[tuple[float, str]]], fault_at: float, end: float) -> Verdict:
+    by_key = {node: {r.key: r for r in rows} for node, rows in finals.items()}
+    keys = by_key.get(primary, {})
+    lost, missing = [], []
+    for op in history:
+        if op["outcome"] != "confirmed":
+            continue
+        row = keys.get(op["key"])
+        if row is None or row.id != op["booking_id"] or row.status != "confirmed":
+            lost.append(op["key"])
+        for node, other in by_key.items():
+            if node != primary and op["key"] not in other:
+                missing.append(f"{node}:{op['key']}")
+    unknown = [op for op in history if op["outcome"] == "unknown"]
+    found = sum(op["key"] in keys for op in unknown)
+    gap, first = unavailability(history, fault_at, end)
+    outcomes = [op["outcome"] for op in history]
+    return Verdict(
+        operations=len(history), confirmed=outcomes.count("confirmed"),
+        conflicts=outcomes.count("conflict"), errors=outcomes.count("error"),
+        unknown=len(unknown), unknown_found=found, lost=tuple(lost),
+        replica_missing=tuple(missing),
+        double=tuple(double_bookings(history, finals.get(primary, []))),
+        two_writable=tuple(overlaps(samples)), unavailable_s=gap,
+        first_confirmed_after_fault_s=first)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """median, p95 and max of a list of figures (empty: zeros)."""
+    if not values:
+        return {"median": 0.0, "p95": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
+
+
+def parse_rows(tsv: str) -> list[Row]:
+    """`mariadb -N -B` output of ROWS_SQL."""
+    rows = []
+    for line in tsv.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 7:
+            continue
+        rows.append(Row(int(parts[0]), int(parts[1]), _day(parts[2]), int(parts[3]),
+                        int(parts[4]), parts[5], parts[6]))
+    return rows
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return datetime.fromisoformat(text).date().isoformat()
+
+
+ROWS_SQL = ("SELECT id, room_id, day, start_slot, end_slot, idempotency_key, status "
+            "FROM bookings")
+
+
+def parse_samples(text: str) -> list[tuple[float, str]]:
+    out = []
+    for line in text.splitlines():
+        t, _, value = line.partition(" ")
+        try:
+            out.append((float(t), value.strip()))
+        except ValueError:
+            continue
+    return out

@@ -1,0 +1,96 @@
+"""The drill's report: a table per scenario in the terminal, JSON for
+machines, a PNG per scenario (confirmations and errors over time, the fault
+and recovery marked) and a short Markdown page linking the plots."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hapair.drill.checker import spread
+
+
+def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by[r["scenario"]].append(r)
+    rows = []
+    for name, runs in by.items():
+        v = [r["verdict"] for r in runs]
+        rows.append({
+            "scenario": name, "runs": len(runs),
+            "lost": sum(len(x["lost"]) for x in v),
+            "double": sum(len(x["double"]) for x in v),
+            "two_writable": sum(len(x["two_writable"]) for x in v),
+            "unknown": sum(x["unknown"] for x in v),
+            "unknown_found": sum(x["unknown_found"] for x in v),
+            "confirmed": sum(x["confirmed"] for x in v),
+            "unavailable_s": spread([x["unavailable_s"] for x in v]),
+            "first_confirmed_s": spread([x["first_confirmed_after_fault_s"] for x in v
+                                         if x["first_confirmed_after_fault_s"] is not None]),
+            "resync_s": spread([r["resync_s"] for r in runs if r["resync_s"] is not None]),
+            "safe": all(r["safe"] for r in runs),
+        })
+    return rows
+
+
+def plot(result_runs: list[dict[str, Any]], path: Path) -> None:
+    """Confirmed bookings and errors per second, one line per run, fault at 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for r in result_runs:
+        t0 = r["faults"][0]["at"]
+        history = [json.loads(line) for line in Path(r["history_file"]).read_text().splitlines()
+                   if line]
+        ok: dict[int, int] = defaultdict(int)
+        bad: dict[int, int] = defaultdict(int)
+        for op in history:
+            second = int((op["ended"] - t0) // 1)
+            if op["outcome"] == "confirmed":
+                ok[second] += 1
+            elif op["outcome"] in ("error", "unknown"):
+                bad[second] += 1
+        xs = sorted(set(ok) | set(bad))
+        if not xs:
+            continue
+        span = range(min(xs), max(xs) + 1)
+        ax.plot(list(span), [ok[s] for s in span], color="tab:green", alpha=0.6, lw=1)
+        if any(bad.values()):
+            ax.plot(list(span), [bad[s] for s in span], color="tab:red", alpha=0.6, lw=1)
+        for f in r["faults"]:
+            ax.axvline(f["recovered"] - t0, color="tab:blue", ls=":", lw=0.8)
+    ax.axvline(0, color="black", ls="--", lw=1, label="fault")
+    ax.plot([], [], color="tab:green", label="confirmed bookings/s")
+    ax.plot([], [], color="tab:red", label="errors and unknown/s")
+    ax.plot([], [], color="tab:blue", ls=":", label="recovery")
+    ax.set_xlabel("seconds from the fault")
+    ax.set_ylabel("per second")
+    ax.set_title(f"{result_runs[0]['scenario']}: {len(result_runs)} run(s)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
+    lines = ["# hapair drill report", "",
+             "| scenario | runs | lost | double | two writable | unknown (found) | "
+             "unavailable median / p95 / max s | first booking after fault median s | "
+             "resync median s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        u, f, s = r["unavailable_s"], r["first_confirmed_s"], r["resync_s"]
+        lines.append(
+            f"| {r['scenario']} | {r['runs']} | {r['lost']} | {r['double']} | "
+            f"{r['two_writable']} | {r['unknown']} ({r['unknown_found']}) | "
+            f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | {f['median']:.2f} | "
+            f"{s['median']:.1f} |")
+    lines.append("")
+    for name, png in plots.items():
+        lines += [f"## {name}", "", f"![{name}]({png})", ""]
+    return "\n".join(lines)

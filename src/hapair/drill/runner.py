@@ -1,0 +1,221 @@
+"""One drill run against a lab: settle, load, break, recover, resync, judge."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hapair.agent import gtid
+from hapair.drill import checker, sampler
+from hapair.drill.scenarios import Ctx, Scenario
+from hapair.lab import machine as m
+from hapair.lab.plan import LabPlan
+from hapair.lab.sh import in_netns
+from hapair.ops.client import Agents
+
+Say = Callable[[str], None]
+
+
+class DrillError(Exception):
+    pass
+
+
+@dataclass
+class Lab:
+    plan: LabPlan
+    agents: Agents
+    password: str  # the workload's roombook account
+    database: str
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    run: int
+    verdict: checker.Verdict
+    faults: list[dict[str, Any]]
+    resync_s: float | None
+    started: float
+    history_file: str
+    samples_file: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["safe"] = self.verdict.safe
+        return out
+
+
+# ---- the cluster's state, from its agents -------------------------------------
+
+
+def roles(agents: Agents) -> tuple[str | None, str | None, str]:
+    """(primary, standby, why not settled) from the agents' statuses."""
+    statuses = {s["node"]: s for s in agents.statuses()}
+    writable = [n for n, s in statuses.items() if s.get("db_up") and not s.get("read_only")]
+    if len(writable) != 1:
+        return None, None, f"{len(writable)} writable nodes"
+    primary = writable[0]
+    standby = next(n for n in statuses if n != primary)
+    p, s = statuses[primary], statuses[standby]
+    if "unreachable" in s:
+        return primary, None, f"{standby}'s agent unreachable"
+    problems = []
+    if not p.get("holds_vip"):
+        problems.append(f"{primary} does not hold the VIP")
+    if p.get("role") != "primary":
+        problems.append(f"{primary} is {p.get('role')}")
+    if s.get("io_running") != "Yes" or not s.get("complete") or not s.get("eligible"):
+        problems.append(f"{standby} is {s.get('reason')}")
+    elif not gtid.contains(str(s.get("gtid_slave_pos", "")), str(p.get("gtid_binlog_pos", ""))):
+        problems.append(f"{standby} is behind")
+    return primary, standby, "; ".join(problems)
+
+
+def settle(agents: Agents, timeout: float, say: Say) -> tuple[str, str, float]:
+    started = time.monotonic()
+    last = ""
+    while True:
+        primary, standby, why = roles(agents)
+        if primary and standby and not why:
+            return primary, standby, time.monotonic() - started
+        if why != last:
+            say(f"waiting for the cluster: {why}")
+            last = why
+        if time.monotonic() - started > timeout:
+            raise DrillError(f"the cluster did not settle within {timeout:.0f}s: {why}")
+        time.sleep(0.2)
+
+
+# ---- samplers (inside each node) and the workload (in the client) ------------------
+
+
+class Samplers:
+    def __init__(self, plan: LabPlan):
+        self.plan = plan
+        self.samples: dict[str, list[str]] = {mc.name: [] for mc in plan.machines}
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.stopping = threading.Event()
+        self.source = Path(sampler.__file__).read_text()
+
+    def start(self) -> None:
+        for mc in self.plan.machines:
+            threading.Thread(target=self._keep, args=(mc.name,), daemon=True).start()
+
+    def _keep(self, name: str) -> None:
+        machine = self.plan.machine(name)
+        while not self.stopping.is_set():
+            if m.nspawn_pid(self.plan, machine) is None:
+                time.sleep(0.5)
+                continue
+            try:
+                argv = m.exec_argv(self.plan, machine, ["python3", "-c", self.source])
+            except Exception:  # noqa: BLE001 - the machine is between states
+                time.sleep(0.5)
+                continue
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True)
+            self.procs[name] = proc
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.samples[name].append(line.strip())
+            proc.wait()
+            time.sleep(0.5)
+
+    def stop(self) -> dict[str, list[tuple[float, str]]]:
+        self.stopping.set()
+        for proc in self.procs.values():
+            proc.kill()
+        return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}
+
+
+def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int
+                   ) -> subprocess.Popen[str]:
+    vip = lab.agents.spec.vip.address
+    argv = in_netns(lab.plan.client.name, [
+        sys.executable, "-m", "hapair.drill.workload", "--base", f"http://{vip}",
+        "--clients", str(clients), "--seconds", f"{seconds:.1f}", "--seed", str(seed),
+        "--out", str(out)])
+    env = {**os.environ, "ROOMBOOK_PASSWORD": lab.password}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "ready" not in line:
+        _, err = proc.communicate(timeout=30)
+        raise DrillError(f"the workload did not start: {err.strip()[-300:]}")
+    return proc
+
+
+def final_rows(lab: Lab, node: str) -> list[checker.Row]:
+    argv = m.exec_argv(lab.plan, lab.plan.machine(node),
+                       ["mariadb", "-N", "-B", lab.database, "-e", checker.ROWS_SQL])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise DrillError(f"cannot read {node}'s bookings: {r.stderr.strip()[-200:]}")
+    return checker.parse_rows(r.stdout)
+
+
+# ---- one run -----------------------------------------------------------------------------
+
+
+def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
+             clients: int = 8, warmup_s: float = 3.0, observe_s: float = 8.0,
+             seed: int = 1) -> RunResult:
+    agents = lab.agents
+    primary, standby, _ = settle(agents, 180, say)
+    # The agents refuse a second automatic failover within the anti-flap window.
+    time.sleep(min(agents.spec.timing.failover_window_s, 30))
+    stem = f"{scenario.name}-{run:02d}"
+    history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
+    history_file.unlink(missing_ok=True)
+    seconds = warmup_s + sum(step.hold_s + observe_s for step in scenario.steps)
+    samplers = Samplers(lab.plan)
+    samplers.start()
+    started = time.time()
+    workload = start_workload(lab, seconds, history_file, seed + run, clients)
+    done: list[dict[str, Any]] = []
+    try:
+        time.sleep(warmup_s)
+        for step in scenario.steps:
+            primary_now, standby_now, _ = roles(agents)
+            node = (primary_now or primary) if step.target == "primary" else \
+                (standby_now or standby)
+            peer = next(n.name for n in agents.spec.nodes if n.name != node)
+            ctx = Ctx(lab.plan, agents, node, peer)
+            at = time.time()
+            ctx_result = step.fault(ctx)
+            say(f"run {run}: {step.what} on {node}")
+            time.sleep(step.hold_s)
+            recovered = time.time()
+            if step.recover is not None:
+                step.recover(ctx)
+                say(f"run {run}: recovered ({time.time() - at:.1f}s after the fault)")
+            done.append({"what": step.what, "node": node, "at": at, "recovered": recovered,
+                         "result": str(ctx_result)[:200]})
+            time.sleep(observe_s)
+        workload.wait(timeout=seconds + 120)
+        ended = time.time()
+        _, _, resync = settle(agents, 240, say)
+        resync_s = time.time() - done[-1]["recovered"] if done else resync
+    finally:
+        if workload.poll() is None:
+            workload.kill()
+        samples = samplers.stop()
+    samples_file.write_text(json.dumps(samples))
+    history = [json.loads(line) for line in history_file.read_text().splitlines() if line]
+    primary_end, _, _ = roles(agents)
+    if primary_end is None:
+        raise DrillError("no single primary after the run")
+    finals = {n.name: final_rows(lab, n.name) for n in agents.spec.nodes}
+    verdict = checker.check(history, finals, primary_end, samples, done[0]["at"], ended)
+    return RunResult(scenario.name, run, verdict, done, resync_s, started, str(history_file),
+                     str(samples_file))

@@ -1,0 +1,110 @@
+"""Fault scenarios as a table: what to break, on which node, how it comes back."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from hapair.lab import faults
+from hapair.lab.plan import LabPlan
+from hapair.ops.client import Agents
+
+Target = Literal["primary", "standby"]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    plan: LabPlan
+    agents: Agents
+    node: str  # the node the step targets
+    peer: str
+
+
+Fn = Callable[[Ctx], object]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One fault on the node in the given role, and its undoing (None: the
+    cluster must recover alone, e.g. systemd restarts a killed process)."""
+
+    what: str
+    target: Target
+    fault: Fn
+    recover: Fn | None
+    hold_s: float = 4.0  # how long the fault lasts before recovery
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+
+
+def _start(c: Ctx) -> object:
+    from hapair.lab.lifecycle import files_of
+    return faults.start(c.plan, c.node, files_of(c.plan).key)
+
+
+def _kill(process: str) -> Fn:
+    return lambda c: faults.kill(c.plan, c.node, process)
+
+
+def _link(network: str, up: bool) -> Fn:
+    return lambda c: faults.link(c.plan, c.node, network, up)
+
+
+def _cut(networks: tuple[str, ...]) -> Fn:
+    return lambda c: faults.partition(c.plan, c.node, c.peer, networks)
+
+
+def _heal(c: Ctx) -> object:
+    faults.heal(c.plan)
+    return None
+
+
+def _power_cut(c: Ctx) -> object:
+    faults.power_cut(c.plan, c.node)
+    return None
+
+
+def _switchover(c: Ctx) -> object:
+    """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
+    return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
+
+
+STEPS: dict[str, Step] = {
+    "power-cut-primary": Step("power cut of the primary", "primary", _power_cut, _start, 5),
+    "kill-mariadb-primary": Step("mariadbd SIGKILLed on the primary", "primary",
+                                 _kill("mariadbd"), None),
+    "kill-keepalived-primary": Step("every keepalived SIGKILLed on the primary", "primary",
+                                    _kill("keepalived"), None),
+    "kill-app-primary": Step("the application (gunicorn) SIGKILLed on the primary", "primary",
+                             _kill("gunicorn"), None),
+    "kill-apache-primary": Step("Apache SIGKILLed on the primary", "primary",
+                                _kill("apache2"), None),
+    "public-link-primary": Step("the primary's public link cut", "primary",
+                                _link("public", False), _link("public", True)),
+    "interconnect-cut": Step("the interconnect cut between the nodes", "primary",
+                             _cut(("interconnect",)), _heal),
+    "partition": Step("silent partition between the nodes (both networks)", "primary",
+                      _cut(("interconnect", "public")), _heal),
+    "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, _start, 5),
+    "switchover": Step("planned switchover to the standby", "primary", _switchover, None, 0),
+}
+
+SCENARIOS: dict[str, Scenario] = {
+    name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()
+}
+
+
+def random_scenario(seed: int, count: int = 3) -> Scenario:
+    """A reproducible sequence of faults, recovery in between."""
+    rng = random.Random(seed)
+    names = sorted(STEPS)
+    picked = [rng.choice(names) for _ in range(count)]
+    return Scenario(f"random-{seed}", "random: " + ", then ".join(picked),
+                    tuple(STEPS[n] for n in picked))
