@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from hapair.agent import gtid, observe, rebuild
@@ -60,20 +62,33 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
 
 
 def fence_peer(agent: Agent, view: View) -> dict[str, object]:
-    """Fence the peer by its agent, or by its database if only that answers."""
+    """Fence the peer by its agent, or by its database if only that answers.
+    Quick to give up (a dead peer must not hold a failover up): the next
+    cycle decides again, on the lease if the peer is gone."""
     cfg = agent.cfg
     try:
-        return agent.peer_client.post(view.peer.paths, "/fence", {"by": cfg.node})
+        return agent.peer_client.post(view.peer.paths, "/fence", {"by": cfg.node}, timeout=2.0)
     except PeerError as agent_error:
-        for host in cfg.peer_addresses.values():
+        answers: list[dict[str, object]] = []
+
+        def by_database(host: str) -> None:
             remote = Database(Endpoint(cfg.admin_user, agent.admin_password, host, cfg.db_port))
             try:
-                remote.fence(cfg.app_user, seconds=3)
-                state = remote.probe()
-                return {"db_up": True, "gtid_binlog_pos": state.gtid_binlog_pos,
-                        "via": f"database at {host}"}
+                remote.fence(cfg.app_user, seconds=2)
+                answers.append({"db_up": True, "gtid_binlog_pos": remote.probe().gtid_binlog_pos,
+                                "via": f"its database at {host}"})
             except DBError:
-                continue
+                pass
+
+        threads = [threading.Thread(target=by_database, args=(h,), daemon=True)
+                   for h in cfg.peer_addresses.values()]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 3.0
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if answers:
+            return answers[0]
         raise Abort(f"could not fence {cfg.peer} ({agent_error}): not promoting") from None
 
 

@@ -38,10 +38,10 @@ class Endpoint:
         where: dict[str, Any] = ({"host": self.host, "port": self.port} if self.host
                                  else {"unix_socket": SOCKET})
         try:
-            return pymysql.connect(user=self.user, password=self.password, autocommit=True,
-                                   connect_timeout=max(1, int(timeout)), read_timeout=timeout,
-                                   write_timeout=timeout, cursorclass=pymysql.cursors.DictCursor,
-                                   **where)
+            return pymysql.connect(
+                user=self.user, password=self.password, autocommit=True,
+                connect_timeout=max(1, min(int(timeout), 2)), read_timeout=timeout,
+                write_timeout=timeout, cursorclass=pymysql.cursors.DictCursor, **where)
         except pymysql.MySQLError as exc:
             raise DBError(str(exc)) from exc
 

@@ -92,13 +92,14 @@ def fresh_peer(v: View) -> PeerStatus | None:
 def learn(v: View, cfg: AgentConfig) -> Memory:
     """Completeness: this node holds every transaction the primary confirmed.
 
-    It becomes true only while the primary waits for this node's
-    acknowledgement (semi-sync on, one client: us) and we have received up to
-    the primary's binlog position; it becomes false when the primary could
-    confirm without us (it answers, is writable and is not waiting for us), or
-    when the local database went down (a restart drops the relay log). When
-    the primary cannot be reached it keeps its last value: a primary that
-    waits for us cannot confirm anything we do not get."""
+    It becomes true while the primary waits for acknowledgements (semi-sync
+    on: with wait_no_slave and no timeout it confirms nothing unacknowledged),
+    this node is its connected replica and has received up to the primary's
+    binlog position. It becomes false only on evidence that the primary could
+    confirm without us: it reports itself writable and not waiting (semi-sync
+    off), or our own database went down (a restart drops the relay log). Our
+    replication connection dropping is no such evidence: when the primary
+    dies, that is the first thing we see."""
     m, db, p = v.memory, v.db, fresh_peer(v)
     complete = m.complete
     if not db.up:
@@ -107,11 +108,11 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         complete = True
     elif p is not None and p.writable:
         s = db.slave
-        waits_for_us = (p.semi_master_on and p.semi_clients >= 1 and s.io_running == "Yes"
-                        and cfg.peer_path_of(s.master_host) is not None)
-        if not waits_for_us:
+        if not p.semi_master_on:
             complete = False
-        elif gtid.contains(s.gtid_io_pos or db.gtid_current_pos, p.gtid_binlog_pos):
+        elif (p.semi_clients >= 1 and s.io_running == "Yes"
+              and cfg.peer_path_of(s.master_host) is not None
+              and gtid.contains(s.gtid_io_pos or db.gtid_current_pos, p.gtid_binlog_pos)):
             complete = True
     # A fence holds until our own data names another primary, or for a while
     # if the node that fenced us never finished promoting.

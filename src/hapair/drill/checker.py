@@ -58,18 +58,21 @@ def slots_of(op: dict[str, Any]) -> list[tuple[int, str, int]]:
 
 
 def double_bookings(history: list[dict[str, Any]], rows: list[Row]) -> list[str]:
-    """A slot confirmed to two different bookings, to clients or in the data."""
-    owner: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+    """A slot confirmed to two different bookings: to clients (by the times
+    they asked for) or in the data (by the application's slot numbers)."""
+    told: dict[tuple[int, str, int], set[str]] = defaultdict(set)
     for op in history:
         if op["outcome"] == "confirmed":
             for s in slots_of(op):
-                owner[s].add(f"booking {op['booking_id']}")
+                told[s].add(f"booking {op['booking_id']}")
+    stored: dict[tuple[int, str, int], set[str]] = defaultdict(set)
     for r in rows:
         if r.status == "confirmed":
             for n in range(r.start_slot, r.end_slot):
-                owner[(r.room_id, r.day, n)].add(f"booking {r.id}")
-    return sorted(f"room {k[0]} {k[1]} slot {k[2]}: {', '.join(sorted(v))}"
-                  for k, v in owner.items() if len(v) > 1)
+                stored[(r.room_id, r.day, n)].add(f"booking {r.id}")
+    return sorted(f"{where} room {k[0]} {k[1]} slot {k[2]}: {', '.join(sorted(v))}"
+                  for where, owners in (("confirmed", told), ("stored", stored))
+                  for k, v in owners.items() if len(v) > 1)
 
 
 def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
@@ -93,13 +96,13 @@ def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
 
 def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
                    ) -> tuple[float, float | None]:
-    """(longest gap between confirmations that covers the fault, time from the
-    fault to the first confirmation sent after it)."""
+    """(the longest time without a confirmation from the last one before the
+    fault to the end of the run, time from the fault to the first
+    confirmation of an operation sent after it)."""
     times = sorted(op["ended"] for op in history if op["outcome"] == "confirmed")
     before = [t for t in times if t <= fault_at]
-    after = [t for t in times if t > fault_at]
-    start = before[-1] if before else fault_at
-    gap = (after[0] if after else end) - start
+    marks = [before[-1] if before else fault_at, *(t for t in times if t > fault_at), end]
+    gap = max(b - a for a, b in zip(marks, marks[1:], strict=False))
     firsts = [op["ended"] for op in history
               if op["outcome"] == "confirmed" and op["sent"] >= fault_at]
     first = min(firsts) - fault_at if firsts else None

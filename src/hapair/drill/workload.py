@@ -133,7 +133,7 @@ def run(base: str, token: str, clients: int, seconds: float, window: int, seed: 
     stop = time.monotonic() + seconds
 
     def worker(n: int) -> None:
-        client = Client(base, token, timeout=2.0)
+        client = Client(base, token, timeout=1.0)
         local = random.Random(rng.random() + n)
         while time.monotonic() < stop:
             with lock:
