@@ -67,8 +67,11 @@ def fence_peer(agent: Agent, view: View) -> dict[str, object]:
     cycle decides again, on the lease if the peer is gone."""
     cfg = agent.cfg
     try:
-        return agent.peer_client.post(view.peer.paths, "/fence", {"by": cfg.node}, timeout=2.0)
+        return agent.peer_client.post(view.peer.paths, "/fence", {"by": cfg.node}, timeout=1.0)
     except PeerError as agent_error:
+        if "refused" not in str(agent_error).lower():
+            # Silence on every path: the host is gone, not just its agent.
+            raise Abort(f"could not fence {cfg.peer} ({agent_error}): not promoting") from None
         answers: list[dict[str, object]] = []
 
         def by_database(host: str) -> None:

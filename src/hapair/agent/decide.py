@@ -238,6 +238,9 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         return Decision((), f"a failover happened {db.epoch_age_s:.0f}s ago (window "
                         f"{cfg.failover_window_s:.0f}s): no automatic failover again so soon",
                         False, "replica", True)
+    if p is not None and not planned and v.peer.answered_at < v.vip_since:
+        return Decision((), f"this node took the VIP: asking {peer} once more before taking "
+                        "over", True, "candidate")
     if p is not None:
         can_catch_up = p.db_up and db.slave.io_running == "Yes"
         if m.complete or can_catch_up or m.force:

@@ -57,6 +57,7 @@ class Agent:
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
         self.metrics = Metrics()
         self.started = time.time()
+        self._vip_since = 0.0
 
     # ---- intent that survives restarts (operator's pause and degrade) -------
 
@@ -138,9 +139,14 @@ class Agent:
         with self.mlock:
             memory = replace(self.memory, lease_renewed=lease_renewed, peer_seen=peer_seen)
         running = observe.keepalived_running()
+        holds = cfg.vip in observe.addresses(cfg.vip_device)
+        if holds and not self._vip_since:
+            self._vip_since = time.monotonic()
+        elif not holds:
+            self._vip_since = 0.0
         return View(now=time.monotonic(), node=cfg.node, peer_name=cfg.peer,
                     keepalived_running=running, vrrp=self.fifo.state,
-                    holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
+                    holds_vip=holds, vip_since=self._vip_since, db=db,
                     app_ok=not app, apache_ok=not apache, health_problem=app or apache,
                     peer=peer, memory=memory)
 
@@ -179,7 +185,7 @@ class Agent:
         old = self.decision
         self.view, self.decision = v, d
         self.metrics.observe(v, d)
-        if old is None or old.reason != d.reason or d.actions:
+        if old is None or (old.reason, old.actions) != (d.reason, d.actions):
             acts = ", ".join(type(a).__name__ for a in d.actions)
             log.info("%s%s", d.reason, f" -> {acts}" if acts else "")
             self.history.append({"at": time.time(), "role": d.role, "reason": d.reason,

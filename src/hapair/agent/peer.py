@@ -3,13 +3,14 @@ renews this node's lease), fencing, and a backup stream for rebuilding."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -49,7 +50,7 @@ class PeerClient:
         self.cfg = cfg
         self.token = token
         self.timeout = timeout
-        self.pool = ThreadPoolExecutor(max_workers=len(PATHS), thread_name_prefix="peer")
+        self.pool = ThreadPoolExecutor(max_workers=2 * len(PATHS), thread_name_prefix="peer")
 
     def _request(self, path: Path, method: str, url_path: str, body: dict[str, Any] | None = None,
                  timeout: float | None = None) -> Any:
@@ -76,20 +77,30 @@ class PeerClient:
         if paths:
             contact.renewed(sent, time.monotonic())
         status = next((answers[p] for p in paths), None)
-        return Peer(status, paths)
+        return Peer(status, paths, time.monotonic() if paths else 0.0)
 
     def post(self, paths: tuple[Path, ...], url_path: str, body: dict[str, Any],
              timeout: float = 8.0) -> dict[str, Any]:
-        """The first path that answers; PeerError if none does."""
-        errors = []
-        for path in paths or PATHS:
+        """Ask on every path at once; the first answer wins. PeerError if none
+        answers; its message says, per path, whether the host refused (alive,
+        agent down) or did not answer at all."""
+        errors: list[str] = []
+
+        def one(path: Path) -> dict[str, Any]:
             try:
                 with self._request(path, "POST", url_path, body, timeout) as r:
                     return dict(json.load(r))
             except urllib.error.HTTPError as exc:
-                errors.append(f"{path}: {exc.code} {exc.read()[:200].decode(errors='replace')}")
+                errors.append(f"{path}: {exc.code} "
+                              f"{exc.read()[:200].decode(errors='replace')}")
             except (OSError, ValueError) as exc:
-                errors.append(f"{path}: {exc}")
+                errors.append(f"{path}: {getattr(exc, 'reason', exc)}")
+            raise PeerError(errors[-1])
+
+        futures = [self.pool.submit(one, p) for p in paths or PATHS]
+        for f in as_completed(futures):
+            with contextlib.suppress(PeerError):
+                return f.result()
         raise PeerError("; ".join(errors))
 
     @contextmanager

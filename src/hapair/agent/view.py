@@ -68,6 +68,7 @@ class PeerStatus:
 class Peer:
     status: PeerStatus | None  # the freshest answer on any path, None if none
     paths: tuple[Path, ...]  # the paths on which its agent answered last round
+    answered_at: float = 0.0  # monotonic time of that answer
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class View:
     health_problem: str
     peer: Peer
     memory: Memory = field(default_factory=Memory)
+    vip_since: float = 0.0  # monotonic time this node last took the VIP
 
     @property
     def healthy(self) -> bool:

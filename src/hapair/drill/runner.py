@@ -203,7 +203,6 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
                          "result": str(ctx_result)[:200]})
             time.sleep(observe_s)
         workload.wait(timeout=seconds + 120)
-        ended = time.time()
         _, _, resync = settle(agents, 240, say)
         resync_s = time.time() - done[-1]["recovered"] if done else resync
     finally:
@@ -216,6 +215,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     if primary_end is None:
         raise DrillError("no single primary after the run")
     finals = {n.name: final_rows(lab, n.name) for n in agents.spec.nodes}
+    ended = max((op["ended"] for op in history), default=time.time())
     verdict = checker.check(history, finals, primary_end, samples, done[0]["at"], ended)
     return RunResult(scenario.name, run, verdict, done, resync_s, started, str(history_file),
                      str(samples_file))

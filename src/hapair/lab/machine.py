@@ -180,12 +180,20 @@ def exec_argv(plan: LabPlan, machine: Machine, argv: list[str]) -> list[str]:
     return ["nsenter", "-t", str(leader_pid(plan, machine)), "-a", *argv]
 
 
+def gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie (dead, its parent has not
+    reaped it: a drill that started a machine is its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if gone(pid):
             return True
         time.sleep(0.05)
     return False
