@@ -137,13 +137,31 @@ class Samplers:
         return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}
 
 
-def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int
-                   ) -> subprocess.Popen[str]:
+def fresh_days(lab: Lab, primary: str) -> int:
+    """Days ahead from which no booking exists yet: each run books slots of its
+    own. Past the booking horizon, the drills' bookings are cleared first."""
+    sql = "SELECT COALESCE(DATEDIFF(MAX(day), CURDATE()), 0) FROM bookings"
+    machine = lab.plan.machine(primary)
+    r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", "-N", "-B", lab.database,
+                                                       "-e", sql]),
+                       capture_output=True, text=True, timeout=60)
+    ahead = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
+    if ahead < 300:
+        return ahead + 1
+    subprocess.run(m.exec_argv(lab.plan, machine, [
+        "mariadb", lab.database, "-e",
+        "DELETE FROM booked_slots; DELETE FROM bookings WHERE CHAR_LENGTH(idempotency_key) = 32"]),
+        capture_output=True, timeout=120)
+    return 1
+
+
+def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int,
+                   first_day: int) -> subprocess.Popen[str]:
     vip = lab.agents.spec.vip.address
     argv = in_netns(lab.plan.client.name, [
         sys.executable, "-m", "hapair.drill.workload", "--base", f"http://{vip}",
         "--clients", str(clients), "--seconds", f"{seconds:.1f}", "--seed", str(seed),
-        "--out", str(out)])
+        "--first-day", str(first_day), "--out", str(out)])
     env = {**os.environ, "ROOMBOOK_PASSWORD": lab.password}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
@@ -181,7 +199,8 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     samplers = Samplers(lab.plan)
     samplers.start()
     started = time.time()
-    workload = start_workload(lab, seconds, history_file, seed + run, clients)
+    workload = start_workload(lab, seconds, history_file, seed + run, clients,
+                              fresh_days(lab, primary))
     done: list[dict[str, Any]] = []
     try:
         time.sleep(warmup_s)

@@ -28,11 +28,13 @@ ROOMS = (1, 2, 3, 4)
 SLOTS_PER_DAY = 24  # 30-minute slots from 08:00
 
 
-def slot_request(index: int, rooms: tuple[int, ...] = ROOMS) -> dict[str, Any]:
-    """The index-th slot of the booking space: rooms fastest, then slots, days."""
+def slot_request(index: int, first_day: int = 1, rooms: tuple[int, ...] = ROOMS
+                 ) -> dict[str, Any]:
+    """The index-th slot of the booking space: rooms fastest, then slots, days
+    (from first_day days ahead)."""
     room = rooms[index % len(rooms)]
     rest = index // len(rooms)
-    day = date.today() + timedelta(days=1 + rest // SLOTS_PER_DAY)
+    day = date.today() + timedelta(days=first_day + rest // SLOTS_PER_DAY)
     slot = rest % SLOTS_PER_DAY
     return {"room_id": room, "date": day.isoformat(),
             "start": f"{8 + slot // 2:02d}:{30 * (slot % 2):02d}",
@@ -88,8 +90,9 @@ def login(base: str, email: str, password: str, deadline: float) -> str:
         time.sleep(0.2)
 
 
-def one_operation(client: Client, index: int, give_up_s: float) -> dict[str, Any]:
-    body = slot_request(index)
+def one_operation(client: Client, index: int, give_up_s: float, first_day: int = 1
+                  ) -> dict[str, Any]:
+    body = slot_request(index, first_day)
     key = uuid.uuid4().hex
     op: dict[str, Any] = {"key": key, **body, "sent": time.time(), "attempts": 0,
                           "outcome": "unknown", "booking_id": None, "node": "", "last_error": ""}
@@ -126,7 +129,7 @@ def one_operation(client: Client, index: int, give_up_s: float) -> dict[str, Any
 
 
 def run(base: str, token: str, clients: int, seconds: float, window: int, seed: int,
-        out: Any, give_up_s: float) -> int:
+        out: Any, give_up_s: float, first_day: int = 1) -> int:
     rng = random.Random(seed)
     lock = threading.Lock()
     state = {"next": 0, "count": 0}
@@ -139,7 +142,7 @@ def run(base: str, token: str, clients: int, seconds: float, window: int, seed: 
             with lock:
                 index = state["next"] + local.randrange(window)
                 state["next"] += 1
-            op = one_operation(client, index, give_up_s)
+            op = one_operation(client, index, give_up_s, first_day)
             op["client"] = n
             with lock:
                 out.write(json.dumps(op) + "\n")
@@ -163,13 +166,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--window", type=int, default=6, help="slots clients contend for")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--give-up", type=float, default=20.0)
+    ap.add_argument("--first-day", type=int, default=1, help="book from this many days ahead")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     password = os.environ.get("ROOMBOOK_PASSWORD", "")
     token = login(a.base, a.email, password, time.monotonic() + 30)
     with open(a.out, "a") as out:
         print("ready", flush=True)
-        n = run(a.base, token, a.clients, a.seconds, a.window, a.seed, out, a.give_up)
+        n = run(a.base, token, a.clients, a.seconds, a.window, a.seed, out, a.give_up,
+                a.first_day)
     print(f"{n} operations", file=sys.stderr)
 
 
