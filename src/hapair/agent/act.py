@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from hapair.agent.decide import (
     Promote,
     Rebuild,
     Reopen,
+    RestartService,
     SetSemiSync,
     StartReplication,
 )
@@ -57,6 +59,10 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
             db.start_replication()
         case Rebuild():
             rebuild_from_peer(agent, view)
+        case RestartService(unit=unit):
+            agent.edit(last_heal=time.monotonic())
+            subprocess.run(["systemctl", "restart", unit], capture_output=True, timeout=30)
+            log.warning("restarted %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
 

@@ -57,6 +57,13 @@ class StartReplication:
 
 
 @dataclass(frozen=True)
+class RestartService:
+    """systemd should have restarted it; it has not (the check still fails)."""
+
+    unit: str
+
+
+@dataclass(frozen=True)
 class LeaveReplication:
     """A primary still configured as a replica (after a promotion whose IO
     thread was stopping in the background): finish leaving."""
@@ -68,7 +75,10 @@ class Rebuild:
 
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
-          | Rebuild | LeaveReplication)
+          | Rebuild | LeaveReplication | RestartService)
+
+HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
+HEAL_EVERY_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,8 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         complete = False
     elif not db.read_only:
         complete = True
+    elif p is not None and p.epoch > db.epoch:
+        complete = False  # a newer primary: we do not even have its epoch row yet
     elif p is not None and p.writable:
         s = db.slave
         if not p.semi_master_on:
@@ -117,9 +129,10 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     # A fence holds until our own data names another primary, or for a while
     # if the node that fenced us never finished promoting.
     settled = (db.up and db.epoch_primary not in ("", v.node)) or v.now - m.fenced_at > FENCE_HOLD_S
+    sick = 0.0 if v.healthy else (m.unhealthy_since or v.now)
     return replace(m, complete=complete,
                    peer_complete=p.complete if p is not None else m.peer_complete,
-                   fenced_by="" if settled else m.fenced_by)
+                   fenced_by="" if settled else m.fenced_by, unhealthy_since=sick)
 
 
 # ---- decisions ---------------------------------------------------------------
@@ -133,6 +146,24 @@ def best_path(v: View) -> Path:
 
 
 def decide(v: View, cfg: AgentConfig) -> Decision:
+    d = _decide(v, cfg)
+    heal = _heal(v)
+    if heal is None:
+        return d
+    return replace(d, actions=(*d.actions, heal),
+                   reason=f"{d.reason}; restarting {heal.unit} (failing for "
+                   f"{v.now - v.memory.unhealthy_since:.0f}s)")
+
+
+def _heal(v: View) -> RestartService | None:
+    m = v.memory
+    if (v.healthy or not v.link_ok or not m.unhealthy_since
+            or v.now - m.unhealthy_since < HEAL_AFTER_S or v.now - m.last_heal < HEAL_EVERY_S):
+        return None
+    return RestartService("hapair-app" if not v.app_ok else "apache2")
+
+
+def _decide(v: View, cfg: AgentConfig) -> Decision:
     if not v.db.up:
         acts: tuple[Action, ...] = (DropVip(),) if v.holds_vip and not v.keepalived_running else ()
         return Decision(acts, f"the local database does not answer ({v.db.error[:80]}): "
@@ -331,5 +362,7 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
                         "replica", True)
     lag = gtid.behind(db.gtid_slave_pos, p.gtid_binlog_pos)
     state = "complete" if v.memory.complete else "catching up"
+    if not v.healthy:
+        state += f", not eligible: {v.health_problem}"
     return Decision(tuple(acts), f"replica of {peer} over the {path} network, {state}, "
                     f"{lag} transactions to apply", eligible, "replica", not eligible)

@@ -135,6 +135,9 @@ class Agent:
         db = self.db.probe()
         app = observe.http_problem(f"http://127.0.0.1:{cfg.app_port}/healthz", "the application")
         apache = "" if app else observe.http_problem("http://127.0.0.1/healthz", "Apache")
+        # Clients cannot reach a node whose VIP link is down, whatever keepalived says.
+        link_ok = observe.has_carrier(cfg.vip_device)
+        link = "" if link_ok else f"the {cfg.vip_device} link (the VIP's network) has no carrier"
         lease_renewed, peer_seen = self.contact.read()
         with self.mlock:
             memory = replace(self.memory, lease_renewed=lease_renewed, peer_seen=peer_seen)
@@ -147,7 +150,8 @@ class Agent:
         return View(now=time.monotonic(), node=cfg.node, peer_name=cfg.peer,
                     keepalived_running=running, vrrp=self.fifo.state,
                     holds_vip=holds, vip_since=self._vip_since, db=db,
-                    app_ok=not app, apache_ok=not apache, health_problem=app or apache,
+                    app_ok=not app, apache_ok=not apache, link_ok=link_ok,
+                    health_problem=link or app or apache,
                     peer=peer, memory=memory)
 
     def cycle(self) -> None:
@@ -158,7 +162,8 @@ class Agent:
                 degraded = self.memory.degraded and not self._peer_caught_up(v)
                 self.memory = replace(self.memory, complete=learnt.complete,
                                       peer_complete=learnt.peer_complete,
-                                      fenced_by=learnt.fenced_by, degraded=degraded)
+                                      fenced_by=learnt.fenced_by, degraded=degraded,
+                                      unhealthy_since=learnt.unhealthy_since)
                 v = replace(v, memory=replace(self.memory, lease_renewed=v.memory.lease_renewed,
                                               peer_seen=v.memory.peer_seen))
             d = decide(v, self.cfg)

@@ -42,6 +42,16 @@ def drop_address(device: str, address: str, prefix: int) -> None:
                    capture_output=True, timeout=2)
 
 
+def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:
+    """The link is up at the physical layer (a cut cable or a downed switch
+    port reads 0). A device that cannot be read counts as down."""
+    try:
+        with open(f"{sys_class_net}/{device}/carrier") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
 def http_problem(url: str, what: str, timeout: float = 0.5) -> str:
     """Empty when the URL answers 200, else what is wrong (one phrase)."""
     try:

@@ -90,7 +90,8 @@ class Memory:
     fenced_at: float = 0.0
     switchover_to: str = ""  # a planned switchover to this node, asked by the CLI
     force: bool = False  # promote even if not known complete (operator)
-    standby_lost_since: float | None = None
+    unhealthy_since: float = 0.0  # the application or Apache failing since (0: healthy)
+    last_heal: float = 0.0  # when the agent last restarted one of them
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class View:
     peer: Peer
     memory: Memory = field(default_factory=Memory)
     vip_since: float = 0.0  # monotonic time this node last took the VIP
+    link_ok: bool = True  # the VIP's network interface has carrier
 
     @property
     def healthy(self) -> bool:
-        return self.app_ok and self.apache_ok
+        return self.app_ok and self.apache_ok and self.link_ok
