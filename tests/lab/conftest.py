@@ -17,10 +17,20 @@ from tests.conftest import EXAMPLES
 SPEC = EXAMPLES / "lab.toml"
 
 
+# The shared lab's history matters: the tests that assume node1 is the primary
+# run first, the failovers after them, the drills last.
+ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.fspath.basename
+        return ORDER.index(name) if "tests/lab/" in str(item.fspath) and name in ORDER else -1
+
     for item in items:
         if "tests/lab/" in str(item.fspath):
             item.add_marker(pytest.mark.lab)
+    items.sort(key=rank)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ def fence_peer(agent: Agent, view: View) -> dict[str, object]:
                                 "via": f"its database at {host}"})
             except DBError:
                 pass
+            finally:
+                remote.close()
 
         threads = [threading.Thread(target=by_database, args=(h,), daemon=True)
                    for h in cfg.peer_addresses.values()]
@@ -133,13 +135,22 @@ def follow(agent: Agent, view: View, path: str) -> None:
     log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
 
 
+REBUILD_RETRY_S = 20.0
+
+
 def rebuild_from_peer(agent: Agent, view: View) -> None:
     cfg, db = agent.cfg, agent.db
+    now = time.monotonic()
+    if now < agent.next_rebuild_at:
+        raise Abort(f"the last rebuild failed; next attempt in {agent.next_rebuild_at - now:.0f}s")
+    agent.next_rebuild_at = now + REBUILD_RETRY_S
     path = view.peer.paths[0] if view.peer.paths else "interconnect"
+    log.warning("rebuilding from %s: its backup replaces this node's data", cfg.peer)
     with agent.peer_client.backup(path) as stream:
         position = rebuild.restore(stream, agent.datadir)
     db.wait_for("the database to start", lambda s: True, 60)
     db.execute("SET GLOBAL gtid_slave_pos = %s", (position,))
     db.follow(cfg.peer_addresses[path], cfg.db_port, cfg.replication_user,
               agent.replication_password, from_slave_pos=True)
+    agent.next_rebuild_at = 0.0
     log.info("rebuilt from %s and replicating from GTID %s", cfg.peer, position)

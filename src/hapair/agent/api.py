@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -84,18 +85,41 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             self._send(code, answer)
 
         def _backup(self) -> None:
+            if not agent.backup_lock.acquire(blocking=False):
+                self._send(409, {"error": "a backup is already being streamed"})
+                return
+            try:
+                self._stream_backup()
+            finally:
+                agent.backup_lock.release()
+
+        def _stream_backup(self) -> None:
             tool = shutil.which("mariadb-backup") or "mariadb-backup"
             log.info("streaming a backup to %s", self.headers.get("X-Hapair-Node", "?"))
-            proc = subprocess.Popen(
-                [tool, "--backup", "--stream=xbstream", "--target-dir=/tmp", "--user=root"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            assert proc.stdout is not None
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.end_headers()
-            shutil.copyfileobj(proc.stdout, self.wfile)
-            proc.wait()
-            self.close_connection = True
+            with tempfile.TemporaryFile() as errors:
+                proc = subprocess.Popen(
+                    [tool, "--backup", "--stream=xbstream", "--target-dir=/tmp", "--user=root"],
+                    stdout=subprocess.PIPE, stderr=errors)
+                assert proc.stdout is not None
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.end_headers()
+                try:
+                    shutil.copyfileobj(proc.stdout, self.wfile, 1 << 20)
+                except OSError as exc:
+                    # Never leave mariadb-backup holding its locks and connection.
+                    log.warning("backup stream cut (%s): stopping mariadb-backup", exc)
+                    proc.kill()
+                try:
+                    code = proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    code = proc.wait()
+                if code != 0:
+                    errors.seek(0)
+                    log.warning("mariadb-backup ended with %d: %s", code,
+                                errors.read().decode(errors="replace").strip()[-200:])
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             return

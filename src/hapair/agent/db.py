@@ -71,6 +71,13 @@ class Database:
                 self._conn = None
                 raise DBError(str(exc)) from exc
 
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
+
     def one(self, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any]:
         rows = self._run(sql, args)
         return rows[0] if rows else {}
@@ -145,6 +152,8 @@ class Database:
             self.kill(self.app_sessions(app_user))
             thread.join(0.05)
         thread.join(max(0.0, deadline - time.monotonic()))
+        if not thread.is_alive():
+            setter.close()
         if not result or result[0] is not None:
             raise DBError(f"read_only=ON did not take: {result[0] if result else 'timed out'}")
         self.kill(self.app_sessions(app_user))
@@ -217,6 +226,7 @@ class Database:
             except DBError:
                 pass  # the agent sees replication still configured and retries
             finally:
+                other.close()
                 self._leaving.clear()
 
         threading.Thread(target=leave, name="leave-replication", daemon=True).start()

@@ -58,6 +58,8 @@ class Agent:
         self.metrics = Metrics()
         self.started = time.time()
         self._vip_since = 0.0
+        self.next_rebuild_at = 0.0
+        self.backup_lock = threading.Lock()  # one backup stream at a time
 
     # ---- intent that survives restarts (operator's pause and degrade) -------
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger("hapair.agent")
 
@@ -22,20 +23,35 @@ def binlog_gtid(info: str) -> str:
     return parts[2] if len(parts) >= 3 else ""
 
 
-def _run(*argv: str, stdin: object = None) -> None:
-    r = subprocess.run(list(argv), stdin=stdin, capture_output=True, text=stdin is None,  # type: ignore[call-overload]
-                       timeout=600)
+def _run(*argv: str) -> None:
+    r = subprocess.run(list(argv), capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode(errors="replace")
-        raise RuntimeError(f"{argv[0]} failed: {err.strip()[-300:]}")
+        raise RuntimeError(f"{argv[0]} failed: {r.stderr.strip()[-300:]}")
 
 
-def restore(stream: object, datadir: str) -> str:
+def unpack(stream: IO[bytes], into: Path) -> None:
+    """The xbstream through mbstream. Copied here, not handed over as a file
+    descriptor: the HTTP client may hold the stream's first bytes in its buffer."""
+    proc = subprocess.Popen(["mbstream", "-x", "-C", str(into)], stdin=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        shutil.copyfileobj(stream, proc.stdin, 1 << 20)
+    finally:
+        proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.wait(timeout=600) != 0:
+        raise RuntimeError(f"mbstream failed: {err.strip()[-300:]}")
+    if not (into / "xtrabackup_binlog_info").exists():
+        raise RuntimeError("the backup stream was incomplete (no xtrabackup_binlog_info)")
+
+
+def restore(stream: IO[bytes], datadir: str) -> str:
     """Unpack and prepare a backup stream, put it in place of ``datadir`` with
     mariadb stopped, start it again. Returns the backup's GTID position."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    _run("mbstream", "-x", "-C", str(WORK), stdin=stream)
+    unpack(stream, WORK)
     _run("mariadb-backup", "--prepare", f"--target-dir={WORK}")
     position = binlog_gtid((WORK / "xtrabackup_binlog_info").read_text())
     _run("systemctl", "stop", "mariadb")

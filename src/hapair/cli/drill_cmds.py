@@ -145,7 +145,7 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
                       f"{r['unknown']} ({r['unknown_found']} happened)",
                       f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f}",
                       f"{r['resync_s']['median']:.1f}")
-    out.print(table)
+    out.print(table, width=out.width if out.is_terminal else 160)
     plots = {}
     for r in rows:
         png = f"{r['scenario']}.png"

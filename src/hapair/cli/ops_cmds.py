@@ -83,7 +83,7 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
                       f"{s.get('epoch')} ({s.get('epoch_primary')})",
                       str(s.get("gtid_binlog_pos", "")), lag(s, primary), semi, health,
                       ", ".join(s.get("peer_paths", [])) or "[red]none[/red]")
-    out.print(table)
+    out.print(table, width=out.width if out.is_terminal else 160)
     events = sorted(((e["at"], s["node"], e) for s in statuses for e in s.get("history", [])),
                     key=lambda x: x[0])[-8:]
     if events:

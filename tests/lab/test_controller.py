@@ -1,0 +1,132 @@
+"""The failover controller in the lab: status, operator commands, the agent's
+API, and the standby-lost path (writes pause; degrade on purpose)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.lab.conftest import Lab
+
+
+def status(lab: Lab) -> dict[str, Any]:
+    r = lab.hapair("status", str(lab.spec), "--json")
+    return dict(json.loads(r.stdout))
+
+
+def settled(lab: Lab, timeout: float = 120) -> dict[str, Any]:
+    """Wait until one primary holds the VIP and the other replicates, complete."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = status(lab)
+        roles = sorted(n.get("role", "") for n in s["nodes"])
+        if (not s["problems"] and roles == ["primary", "replica"]
+                and all(n.get("complete") for n in s["nodes"])):
+            return s
+        assert time.monotonic() < deadline, f"not settled: {s['problems']}"
+        time.sleep(0.5)
+
+
+def primary_of(s: dict[str, Any]) -> str:
+    (name,) = s["writable"]
+    return str(name)
+
+
+def test_status_shows_one_primary_holding_the_vip(lab: Lab) -> None:
+    s = settled(lab)
+    assert s["vip_holders"] == s["writable"]
+    text = lab.hapair("status", str(lab.spec))
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "last decisions" in text.stdout
+
+
+def test_planned_switchover_there_and_back(lab: Lab) -> None:
+    before = primary_of(settled(lab))
+    r = lab.hapair("switchover", str(lab.spec))
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = settled(lab)
+    assert primary_of(after) != before
+    assert after["vip_holders"] == after["writable"]
+    time.sleep(6)  # the anti-flap window of the lab spec is 5 s
+    back = lab.hapair("switchover", str(lab.spec), "--to", before)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert primary_of(settled(lab)) == before
+
+
+def test_switchover_to_an_unknown_node_is_refused(lab: Lab) -> None:
+    r = lab.hapair("switchover", str(lab.spec), "--to", "node9")
+    assert r.returncode == 2 and "--to" in r.stderr
+
+
+def test_changes_need_the_api_token(lab: Lab) -> None:
+    node = "10.99.0.10"
+    r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                 f"http://{node}:8008/pause")
+    assert r.stdout == "401"
+    r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                 "-H", "Authorization: Bearer wrong", f"http://{node}:8008/backup")
+    assert r.stdout == "401"
+
+
+def test_role_endpoints_and_metrics(lab: Lab) -> None:
+    s = settled(lab)
+    primary = primary_of(s)
+    addresses = {"node1": "10.99.0.10", "node2": "10.99.0.11"}
+    for node, address in addresses.items():
+        codes = {}
+        for path in ("primary", "replica", "health"):
+            r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                         f"http://{address}:8008/{path}")
+            codes[path] = r.stdout
+        if node == primary:
+            assert codes == {"primary": "200", "replica": "503", "health": "200"}
+        else:
+            assert codes == {"primary": "503", "replica": "200", "health": "200"}
+    metrics = lab.exec("control", "curl", "-s", f"http://{addresses[primary]}:8008/metrics").stdout
+    assert 'hapair_role{role="primary"} 1.0' in metrics
+    assert "hapair_read_only 0.0" in metrics
+
+
+def test_pause_and_resume(lab: Lab) -> None:
+    settled(lab)
+    assert lab.hapair("pause", str(lab.spec)).returncode == 0
+    try:
+        s = status(lab)
+        assert all(n["paused"] for n in s["nodes"])
+        assert any("paused" in h for h in s["hints"])
+    finally:
+        assert lab.hapair("resume", str(lab.spec)).returncode == 0
+    assert not any(n["paused"] for n in status(lab)["nodes"])
+
+
+def test_standby_lost_pauses_writes_until_degrade_then_rejoins(lab: Lab) -> None:
+    s = settled(lab)
+    primary = primary_of(s)
+    standby = next(n["node"] for n in s["nodes"] if n["node"] != primary)
+    assert lab.hapair("lab", "fault", "power-cut", str(lab.spec), standby).returncode == 0
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            node = next(n for n in status(lab)["nodes"] if n["node"] == primary)
+            if node.get("role") == "primary (writes paused)":
+                break
+            assert time.monotonic() < deadline, node
+            time.sleep(0.3)
+        assert node["read_only"] and "degrade" in node["reason"]
+        text = lab.hapair("status", str(lab.spec))
+        assert text.returncode == 1 and "hapair degrade" in text.stdout
+        r = lab.hapair("degrade", str(lab.spec), "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        node = next(n for n in status(lab)["nodes"] if n["node"] == primary)
+        for _ in range(20):
+            if not node["read_only"]:
+                break
+            time.sleep(0.2)
+            node = next(n for n in status(lab)["nodes"] if n["node"] == primary)
+        assert not node["read_only"] and node["degraded"]
+    finally:
+        assert lab.hapair("lab", "fault", "start", str(lab.spec), standby).returncode == 0
+    back = settled(lab, timeout=180)
+    assert primary_of(back) == primary
+    assert not any(n["degraded"] for n in back["nodes"])
