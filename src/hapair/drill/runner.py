@@ -117,7 +117,8 @@ class Samplers:
                 time.sleep(0.5)
                 continue
             try:
-                argv = m.exec_argv(self.plan, machine, ["python3", "-c", self.source])
+                argv = m.exec_argv(self.plan, machine,
+                                   ["python3", "-c", self.source, sampler.MARK])
             except Exception:  # noqa: BLE001 - the machine is between states
                 time.sleep(0.5)
                 continue
@@ -134,6 +135,10 @@ class Samplers:
         self.stopping.set()
         for proc in self.procs.values():
             proc.kill()
+        for mc in self.plan.machines:  # nsenter forked: stop the sampler itself
+            if m.nspawn_pid(self.plan, mc) is not None:
+                subprocess.run(m.exec_argv(self.plan, mc, ["pkill", "-f", sampler.MARK]),
+                               capture_output=True, timeout=30)
         return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}
 
 

@@ -5,11 +5,13 @@ only: the drill runs this file's source with the node's own python3."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 INTERVAL = 0.02
+MARK = "hapair-drill-sampler"  # in argv, so that the drill can find and stop it
 
 
 def main() -> None:
@@ -34,10 +36,16 @@ def main() -> None:
                 stamp = answered if value == "0" else asked
                 print(f"{stamp:.4f} {value}", flush=True)
                 time.sleep(INTERVAL)
-        except (BrokenPipeError, OSError):
+        except BrokenPipeError:
+            proc.kill()
+            os._exit(0)  # the drill stopped reading: nobody wants samples any more
+        except OSError:
             pass
         proc.kill()
-        print(f"{time.time():.4f} down", flush=True)
+        try:
+            print(f"{time.time():.4f} down", flush=True)
+        except BrokenPipeError:
+            os._exit(0)
         time.sleep(0.1)
 
 
