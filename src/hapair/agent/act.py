@@ -36,8 +36,13 @@ class Abort(Exception):
     """An action could not be carried out safely; the next cycle decides again."""
 
 
+OPENING = (Promote, Reopen)
+
+
 def carry_out(agent: Agent, view: View, action: Action) -> None:
     cfg, db = agent.cfg, agent.db
+    if isinstance(action, OPENING) and agent.memory.fenced_by:
+        raise Abort(f"fenced by {agent.memory.fenced_by} since this cycle began: not opening")
     match action:
         case Demote():
             db.fence(cfg.app_user)
@@ -104,6 +109,17 @@ def fence_peer(agent: Agent, view: View) -> dict[str, object]:
 
 
 def promote(agent: Agent, view: View, action: Promote) -> None:
+    """Both nodes may try at once (both hold the VIP, each reaches the other):
+    the fence handler refuses a fence from a node with a larger name while
+    this node promotes, and a fenced node never opens."""
+    agent.promoting = True
+    try:
+        _promote(agent, view, action)
+    finally:
+        agent.promoting = False
+
+
+def _promote(agent: Agent, view: View, action: Promote) -> None:
     cfg, db = agent.cfg, agent.db
     semi = action.semi_sync
     peer_binlog = None
@@ -115,6 +131,8 @@ def promote(agent: Agent, view: View, action: Promote) -> None:
         else:
             semi = False
     state = db.take_over(cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
+    if agent.memory.fenced_by:
+        raise Abort(f"fenced by {agent.memory.fenced_by} while promoting: not opening")
     db.open_for_writes(semi)
     agent.promoted()
     log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,

@@ -40,11 +40,14 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
         def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
             data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
                 else body if isinstance(body, bytes) else str(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                self.close_connection = True  # the asker gave up waiting
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?")[0]

@@ -306,6 +306,9 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
     if p is not None and p.holds_vip:
         return Decision((), f"{peer} holds the VIP: waiting for it to take over", True,
                         "primary (writes paused)", True)
+    if not v.holds_vip:
+        return Decision((), "primary by epoch, read-only: opening only while holding the VIP",
+                        True, "primary (writes paused)", True)
     if m.degraded:
         return Decision((Reopen(False),), "degraded on purpose by the operator: committing "
                         "alone", True, "primary")

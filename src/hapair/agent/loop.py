@@ -28,6 +28,7 @@ from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
 STATE_FILE = Path("/var/lib/hapair/agent-state.json")
+SLOW_GRACE_S = 2.0
 
 
 class Agent:
@@ -41,6 +42,7 @@ class Agent:
         self.track_file = Path(track_file)
         self.db = Database(Endpoint(cfg.admin_user, admin_password))
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
+        self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.peer_client = PeerClient(cfg, token)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
@@ -59,6 +61,8 @@ class Agent:
         self.started = time.time()
         self._vip_since = 0.0
         self.next_rebuild_at = 0.0
+        self._slow_since = 0.0
+        self.promoting = False
         self.backup_lock = threading.Lock()  # one backup stream at a time
 
     # ---- intent that survives restarts (operator's pause and degrade) -------
@@ -137,6 +141,7 @@ class Agent:
         db = self.db.probe()
         app = observe.http_problem(f"http://127.0.0.1:{cfg.app_port}/healthz", "the application")
         apache = "" if app else observe.http_problem("http://127.0.0.1/healthz", "Apache")
+        app, apache = self._patient(app), self._patient(apache)
         # Clients cannot reach a node whose VIP link is down, whatever keepalived says.
         link_ok = observe.has_carrier(cfg.vip_device)
         link = "" if link_ok else f"the {cfg.vip_device} link (the VIP's network) has no carrier"
@@ -155,6 +160,18 @@ class Agent:
                     app_ok=not app, apache_ok=not apache, link_ok=link_ok,
                     health_problem=link or app or apache,
                     peer=peer, memory=memory)
+
+    def _patient(self, problem: str) -> str:
+        """A check that timed out (a busy application: every thread waiting on
+        the database) counts only once it has lasted SLOW_GRACE_S; a refused
+        connection or an error counts at once."""
+        if "timed out" not in problem:
+            if not problem:
+                self._slow_since = 0.0
+            return problem
+        now = time.monotonic()
+        self._slow_since = self._slow_since or now
+        return problem if now - self._slow_since >= SLOW_GRACE_S else ""
 
     def cycle(self) -> None:
         with self.role_lock:
@@ -281,25 +298,24 @@ class Agent:
         return 404, {"error": f"no command {name!r}"}
 
     def _fenced(self, by: str) -> tuple[int, dict[str, Any]]:
-        if not self.role_lock.acquire(timeout=6):
-            return 503, {"error": "busy with a role change"}
+        """At once, whatever the loop is doing: the loop checks fenced_by before
+        it opens anything (act.py), and this uses a connection of its own."""
+        if self.promoting and self.cfg.node < by:
+            return 409, {"error": f"{self.cfg.node} is promoting itself"}
+        self.edit(fenced_by=by, fenced_at=time.monotonic())
+        self.write_track(False)
+        v = self.view
+        if v is not None and v.holds_vip and not v.keepalived_running:
+            observe.drop_address(self.cfg.vip_device, self.cfg.vip, self.cfg.vip_prefix)
         try:
-            self.edit(fenced_by=by, fenced_at=time.monotonic())
-            self.write_track(False)
-            v = self.view
-            if v is not None and v.holds_vip and not v.keepalived_running:
-                observe.drop_address(self.cfg.vip_device, self.cfg.vip, self.cfg.vip_prefix)
-            try:
-                self.db.fence(self.cfg.app_user)
-                state = self.db.probe()
-            except DBError as exc:
-                log.warning("fenced by %s; the database does not answer (%s)", by, exc)
-                return 200, {"db_up": False}
-            log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
-            return 200, {"db_up": state.up, "read_only": state.read_only,
-                         "gtid_binlog_pos": state.gtid_binlog_pos}
-        finally:
-            self.role_lock.release()
+            self.fence_db.fence(self.cfg.app_user)
+            state = self.fence_db.probe()
+        except DBError as exc:
+            log.warning("fenced by %s; the database does not answer (%s)", by, exc)
+            return 200, {"db_up": False}
+        log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
+        return 200, {"db_up": state.up, "read_only": state.read_only,
+                     "gtid_binlog_pos": state.gtid_binlog_pos}
 
     def _switchover(self, force: bool) -> tuple[int, dict[str, Any]]:
         d = self.decision

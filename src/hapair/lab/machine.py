@@ -117,9 +117,27 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str) -> None:
     run(["ssh-keygen", "-A", "-f", str(root)])
 
 
+def clear_links(plan: LabPlan, machine: Machine, timeout: float = 20) -> None:
+    """The links of a machine that was just killed go away asynchronously;
+    nspawn cannot boot it again while they exist ("File exists")."""
+    names = [f"vb-{machine.name}"[:15], *(link.outside for link in machine.links)]
+    deadline = time.monotonic() + timeout
+    while True:
+        present = [n for n in names if run(in_netns(plan.core, ["ip", "link", "show", n]),
+                                             check=False).returncode == 0]
+        if not present:
+            return
+        if time.monotonic() > deadline:
+            for n in present:
+                run(in_netns(plan.core, ["ip", "link", "del", n]), check=False)
+            return
+        time.sleep(0.2)
+
+
 def boot(plan: LabPlan, machine: Machine) -> int:
     """Start the machine; returns the nspawn process id."""
     p = paths(plan, machine)
+    clear_links(plan, machine)
     argv = [
         "systemd-nspawn", "-D", str(p.root), "--register=no", "--keep-unit",
         "-M", machine.name, "--link-journal=no", "--bind=/dev/fuse",
