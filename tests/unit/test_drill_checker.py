@@ -1,0 +1,114 @@
+"""The drill's checker and report on made-up histories (pure functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hapair.agent.observe import has_carrier, parse_addresses
+from hapair.agent.rebuild import binlog_gtid
+from hapair.drill import checker, report
+from hapair.drill.checker import Row
+from hapair.drill.scenarios import SCENARIOS, random_scenario
+from hapair.drill.workload import slot_request
+
+
+def op(key: str, outcome: str, booking: int | None, start: str = "09:00", end: str = "09:30",
+       sent: float = 10.0, ended: float = 10.1, room: int = 1) -> dict[str, object]:
+    return {"key": key, "room_id": room, "date": "2026-12-01", "start": start, "end": end,
+            "sent": sent, "ended": ended, "outcome": outcome, "booking_id": booking}
+
+
+def row(i: int, key: str, start: int = 2, end: int = 3, room: int = 1) -> Row:
+    return Row(i, room, "2026-12-01", start, end, key)
+
+
+def test_a_confirmed_booking_missing_from_the_primary_is_lost() -> None:
+    history = [op("a", "confirmed", 1), op("b", "confirmed", 2, "10:00", "10:30")]
+    finals = {"node1": [row(1, "a")], "node2": [row(1, "a")]}
+    v = checker.check(history, finals, "node1", {}, fault_at=10.05, end=20)
+    assert v.lost == ("b",) and not v.safe
+
+
+def test_a_row_with_another_id_is_not_the_confirmed_booking() -> None:
+    history = [op("a", "confirmed", 7)]
+    v = checker.check(history, {"node1": [row(1, "a")]}, "node1", {}, 10.0, 20)
+    assert v.lost == ("a",)
+
+
+def test_everything_present_is_safe_and_the_replica_is_checked_too() -> None:
+    history = [op("a", "confirmed", 1), op("c", "conflict", None), op("u", "unknown", None)]
+    finals = {"node1": [row(1, "a"), row(2, "u", 4, 5)], "node2": []}
+    v = checker.check(history, finals, "node1", {}, 10.0, 20)
+    assert v.safe and v.lost == () and v.replica_missing == ("node2:a",)
+    assert (v.confirmed, v.conflicts, v.unknown, v.unknown_found) == (1, 1, 1, 1)
+
+
+def test_two_bookings_confirmed_for_one_slot_are_a_double_booking() -> None:
+    history = [op("a", "confirmed", 1, "09:00", "10:00"), op("b", "confirmed", 2, "09:30", "10:30")]
+    doubles = checker.double_bookings(history, [])
+    assert doubles == ["confirmed room 1 2026-12-01 slot 19: booking 1, booking 2"]
+    replay = [op("a", "confirmed", 1), op("a2", "confirmed", 1)]  # one booking, replayed
+    assert checker.double_bookings(replay, []) == []
+    stored = checker.double_bookings([], [row(1, "a", 2, 4), row(2, "b", 3, 5)])
+    assert stored == ["stored room 1 2026-12-01 slot 3: booking 1, booking 2"]
+
+
+def test_two_writable_nodes_only_when_both_are_certain() -> None:
+    samples = {"node1": [(1.0, "0"), (1.1, "0"), (1.2, "1")],
+               "node2": [(1.05, "1"), (1.15, "0"), (1.25, "0")]}
+    assert checker.overlaps(samples) == []  # node1 went read-only between node2's samples
+    samples["node1"].append((1.22, "0"))
+    assert checker.overlaps(samples) == [1.22]
+
+
+def test_unavailability_is_the_longest_gap_from_the_fault_on() -> None:
+    history = [op("a", "confirmed", 1, sent=8.9, ended=9.0),
+               op("b", "confirmed", 2, sent=9.8, ended=9.9),
+               op("c", "confirmed", 3, sent=10.2, ended=11.4),
+               op("d", "confirmed", 4, sent=11.45, ended=11.5)]
+    gap, first = checker.unavailability(history, fault_at=10.0, end=11.6)
+    assert round(gap, 2) == 1.5 and first is not None and round(first, 2) == 1.4
+
+
+def test_rows_and_samples_parse() -> None:
+    rows = checker.parse_rows("5\t2\t2026-12-01\t2\t3\tabc\tconfirmed\nnoise\n")
+    assert rows == [Row(5, 2, "2026-12-01", 2, 3, "abc", "confirmed")]
+    assert checker.parse_samples("1.5 0\n1.6 down\nbad\n") == [(1.5, "0"), (1.6, "down")]
+    assert checker.spread([3.0, 1.0, 2.0]) == {"median": 2.0, "p95": 3.0, "max": 3.0}
+
+
+def test_the_workload_walks_rooms_then_slots_then_days() -> None:
+    first = slot_request(0, first_day=3)
+    assert first["room_id"] == 1 and first["start"] == "08:00" and first["end"] == "08:30"
+    assert slot_request(4)["start"] == "08:30"
+    assert slot_request(4 * 24)["date"] > slot_request(0)["date"]
+
+
+def test_scenarios_cover_the_controller_issue_and_random_is_reproducible() -> None:
+    assert {"power-cut-primary", "kill-mariadb-primary", "kill-keepalived-primary",
+            "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
+            "partition", "power-cut-standby", "switchover"} <= set(SCENARIOS)
+    assert random_scenario(7) == random_scenario(7)
+    assert random_scenario(7).description != random_scenario(8).description
+
+
+def test_report_summary_and_markdown() -> None:
+    verdict = {"lost": [], "double": [], "two_writable": [], "unknown": 1, "unknown_found": 0,
+               "confirmed": 10, "unavailable_s": 1.2, "first_confirmed_after_fault_s": 1.3}
+    rows = report.summarize([{"scenario": "x", "verdict": verdict, "resync_s": 8.0,
+                              "safe": True}] * 2)
+    assert rows[0]["runs"] == 2 and rows[0]["unavailable_s"]["median"] == 1.2 and rows[0]["safe"]
+    md = report.markdown(rows, {"x": "x.png"})
+    assert "| x | 2 | 0 | 0 | 0 | 2 (0) | 1.20 / 1.20 / 1.20 |" in md and "![x](x.png)" in md
+
+
+def test_node_probes(tmp_path: Path) -> None:
+    out = ("2: pub0    inet 10.54.0.10/24 brd 10.54.0.255 scope global pub0\\       valid_lft\n"
+           "2: pub0    inet 10.54.0.100/24 scope global secondary pub0\\       valid_lft\n")
+    assert parse_addresses(out) == {"10.54.0.10", "10.54.0.100"}
+    (tmp_path / "pub0").mkdir()
+    (tmp_path / "pub0" / "carrier").write_text("0\n")
+    assert not has_carrier("pub0", str(tmp_path))
+    (tmp_path / "pub0" / "carrier").write_text("1\n")
+    assert has_carrier("pub0", str(tmp_path)) and not has_carrier("nope", str(tmp_path))
+    assert binlog_gtid("mariadb-bin.000003\t1234\t0-1-55\n") == "0-1-55"
