@@ -35,7 +35,7 @@ def summarize(statuses: list[dict[str, Any]]) -> Summary:
     if not holders:
         problems.append("no node holds the VIP")
     for s in up:
-        if s.get("role") == "primary (writes paused)" and "lost" in str(s.get("reason", "")):
+        if s.get("role") == "primary (writes paused)" and "degrade" in str(s.get("reason", "")):
             hints.append(f"writes are paused on {s['node']} because its standby is lost; if "
                          "that node is really down, `hapair degrade SPEC` lets it commit alone "
                          "(a failed standby then needs a rebuild)")
