@@ -18,6 +18,7 @@ from hapair.agent.decide import (
     LeaveReplication,
     Promote,
     Rebuild,
+    Reconnect,
     Reopen,
     RestartService,
     SetSemiSync,
@@ -62,6 +63,10 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
             follow(agent, view, path)
         case StartReplication():
             db.start_replication()
+        case Reconnect():
+            db.execute("STOP SLAVE IO_THREAD", timeout=10)
+            db.execute("START SLAVE IO_THREAD")
+            log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case Rebuild():
             rebuild_from_peer(agent, view)
         case RestartService(unit=unit):

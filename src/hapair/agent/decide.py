@@ -70,12 +70,18 @@ class LeaveReplication:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """Restart the receiving thread: a replica connected while the primary's
+    semi-sync was off is not counted as a semi-sync client when it comes on."""
+
+
+@dataclass(frozen=True)
 class Rebuild:
     """Replace the local data with a backup of the primary (mariadb-backup)."""
 
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
-          | Rebuild | LeaveReplication | RestartService)
+          | Rebuild | LeaveReplication | RestartService | Reconnect)
 
 HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
 HEAL_EVERY_S = 15.0
@@ -363,6 +369,10 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
         acts.append(StartReplication())
         return Decision(tuple(acts), f"replication from {peer} stopped: starting it", eligible,
                         "replica", True)
+    if p.semi_master_on and p.semi_clients == 0 and s.io_running == "Yes":
+        acts.append(Reconnect())
+        return Decision(tuple(acts), f"{peer} waits for a semi-sync acknowledgement but does "
+                        "not count this node: reconnecting", eligible, "replica", True)
     lag = gtid.behind(db.gtid_slave_pos, p.gtid_binlog_pos)
     state = "complete" if v.memory.complete else "catching up"
     if not v.healthy:
