@@ -65,6 +65,7 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
             db.start_replication()
         case Reconnect():
             db.execute("STOP SLAVE IO_THREAD", timeout=10)
+            db.execute("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
             db.execute("START SLAVE IO_THREAD")
             log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case Rebuild():
@@ -154,7 +155,8 @@ def follow(agent: Agent, view: View, path: str) -> None:
             rebuild_from_peer(agent, view)
             return
     host = cfg.peer_addresses[path]
-    db.follow(host, cfg.db_port, cfg.replication_user, agent.replication_password)
+    db.follow(host, cfg.db_port, cfg.replication_user, agent.replication_password,
+              semi_sync=cfg.semi_sync)
     log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
 
 
@@ -174,6 +176,6 @@ def rebuild_from_peer(agent: Agent, view: View) -> None:
     db.wait_for("the database to start", lambda s: True, 60)
     db.execute("SET GLOBAL gtid_slave_pos = %s", (position,))
     db.follow(cfg.peer_addresses[path], cfg.db_port, cfg.replication_user,
-              agent.replication_password, from_slave_pos=True)
+              agent.replication_password, from_slave_pos=True, semi_sync=cfg.semi_sync)
     agent.next_rebuild_at = 0.0
     log.info("rebuilt from %s and replicating from GTID %s", cfg.peer, position)

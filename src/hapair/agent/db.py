@@ -232,7 +232,7 @@ class Database:
         threading.Thread(target=leave, name="leave-replication", daemon=True).start()
 
     def follow(self, host: str, port: int, user: str, password: str,
-               from_slave_pos: bool = False) -> None:
+               from_slave_pos: bool = False, semi_sync: bool = True) -> None:
         """Replicate from host by GTID, from everything this server has
         (current_pos: its own binlog too, if it was the primary), or from
         gtid_slave_pos alone (after a restore, which sets it)."""
@@ -242,6 +242,8 @@ class Database:
             "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
             f"MASTER_PASSWORD = %s, MASTER_USE_GTID = {use}, MASTER_CONNECT_RETRY = 1, "
             "MASTER_HEARTBEAT_PERIOD = 1", (host, port, user, password))
+        # Acknowledge as a semi-sync replica (a former primary may have it off).
+        self.execute(f"SET GLOBAL rpl_semi_sync_slave_enabled = {'ON' if semi_sync else 'OFF'}")
         self.execute("START SLAVE")
 
     def start_replication(self) -> None:

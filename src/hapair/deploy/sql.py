@@ -112,8 +112,8 @@ def open_primary(spec: ClusterSpec) -> list[str]:
     """Open a node for writes, semi-sync on first (the agent does this later)."""
     semi = spec.database.durability == "semi-sync"
     return [
+        # (replica-side semi-sync stays on: the day it is a replica, it acknowledges)
         f"SET GLOBAL rpl_semi_sync_master_enabled = {'ON' if semi else 'OFF'}",
-        "SET GLOBAL rpl_semi_sync_slave_enabled = OFF",
         "SET GLOBAL read_only = OFF",
     ]
 
