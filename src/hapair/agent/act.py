@@ -46,7 +46,7 @@ def carry_out(agent: Agent, view: View, action: Action) -> None:
         raise Abort(f"fenced by {agent.memory.fenced_by} since this cycle began: not opening")
     match action:
         case Demote():
-            db.fence(cfg.app_user)
+            db.fence(cfg.app_user, stop_clients=agent.stop_app)
             log.info("read_only=ON: writes stopped")
         case DropVip():
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)

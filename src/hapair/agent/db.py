@@ -129,12 +129,19 @@ class Database:
                 if "Unknown thread" not in str(exc):
                     raise
 
-    def fence(self, app_user: str, seconds: float = 5.0) -> None:
-        """read_only=ON, however the server is busy. SET GLOBAL read_only waits
-        for commits in progress, and a commit waiting for a semi-sync
-        acknowledgement waits for good: kill the application's sessions (and
-        any waiting commit) until the setting is in place. A killed commit was
-        never confirmed to its client."""
+    def fence(self, app_user: str, seconds: float = 5.0,
+              stop_clients: Callable[[], None] | None = None) -> None:
+        """read_only=ON, however the server is busy.
+
+        SET GLOBAL read_only waits for commits in progress, and a commit waiting
+        for a semi-sync acknowledgement waits for good. Killing such a session
+        is no answer: the server then finishes the commit and its client may
+        still be told it succeeded, although the standby never got it
+        (measured: a booking confirmed and then lost). So when the setting does
+        not take at once, the clients are stopped first (``stop_clients``: the
+        application's processes are killed, so no success can reach anyone),
+        and only then their sessions. Without ``stop_clients`` (fencing a peer's
+        database from afar) nothing is killed, and the fence fails instead."""
         result: list[BaseException | None] = []
         setter = Database(self.endpoint)
 
@@ -147,15 +154,20 @@ class Database:
 
         thread = threading.Thread(target=set_read_only, daemon=True)
         thread.start()
+        thread.join(0.3)
         deadline = time.monotonic() + seconds
-        while thread.is_alive() and time.monotonic() < deadline:
-            self.kill(self.app_sessions(app_user))
-            thread.join(0.05)
+        if thread.is_alive() and stop_clients is not None:
+            stop_clients()
+            while thread.is_alive() and time.monotonic() < deadline:
+                self.kill(self.app_sessions(app_user))
+                thread.join(0.05)
         thread.join(max(0.0, deadline - time.monotonic()))
         if not thread.is_alive():
             setter.close()
         if not result or result[0] is not None:
             raise DBError(f"read_only=ON did not take: {result[0] if result else 'timed out'}")
+        # Read-only now: no session can commit, so none waits for an
+        # acknowledgement; the application's sessions may go.
         self.kill(self.app_sessions(app_user))
 
     # ---- roles ---------------------------------------------------------------

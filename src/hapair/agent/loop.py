@@ -23,7 +23,7 @@ from hapair.agent.fifo import FifoReader
 from hapair.agent.metrics import Metrics
 from hapair.agent.peer import Contact, PeerClient, PeerError
 from hapair.agent.view import LocalDB, Memory, Peer, View
-from hapair.render.files import NOTIFY_FIFO, TRACK_FILE
+from hapair.render.files import APP_USER, NOTIFY_FIFO, TRACK_FILE
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
@@ -126,7 +126,7 @@ class Agent:
             silent = time.monotonic() - lease_renewed
             if silent > self.cfg.lease_s:
                 try:
-                    self.guard_db.fence(self.cfg.app_user)
+                    self.guard_db.fence(self.cfg.app_user, stop_clients=self.stop_app)
                     log.warning("lease ran out: %s unanswered for %.1fs, read_only=ON",
                                 self.cfg.peer, silent)
                     self.view = replace(v, db=replace(v.db, read_only=True))
@@ -227,6 +227,13 @@ class Agent:
         tmp.write_text(want)
         tmp.replace(self.track_file)
 
+    def stop_app(self) -> None:
+        """Commits are stuck waiting for an acknowledgement: kill the
+        application's processes so that none of them can be told "done"."""
+        log.warning("commits wait for an acknowledgement that will not come: killing the "
+                    "application's processes before their sessions (systemd restarts it)")
+        observe.kill_user_processes(APP_USER)
+
     def promoted(self) -> None:
         # The old primary's word on completeness no longer means anything.
         self.edit(switchover_to="", force=False, degraded=False, peer_complete=False)
@@ -308,7 +315,7 @@ class Agent:
         if v is not None and v.holds_vip and not v.keepalived_running:
             observe.drop_address(self.cfg.vip_device, self.cfg.vip, self.cfg.vip_prefix)
         try:
-            self.fence_db.fence(self.cfg.app_user)
+            self.fence_db.fence(self.cfg.app_user, stop_clients=self.stop_app)
             state = self.fence_db.probe()
         except DBError as exc:
             log.warning("fenced by %s; the database does not answer (%s)", by, exc)
@@ -340,7 +347,8 @@ class Agent:
 def fence_local(admin_password: str, admin_user: str, app_user: str) -> None:
     """What systemd runs when the agent stops: no writes without an agent."""
     try:
-        Database(Endpoint(admin_user, admin_password)).fence(app_user, seconds=5)
+        Database(Endpoint(admin_user, admin_password)).fence(
+            app_user, seconds=5, stop_clients=lambda: observe.kill_user_processes(APP_USER))
         log.info("agent stopped: local database set read_only=ON")
     except DBError as exc:
         log.warning("agent stopped; could not set read_only=ON: %s", exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import urllib.request
 
 
@@ -50,6 +51,17 @@ def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:
             return f.read().strip() == "1"
     except OSError:
         return False
+
+
+def kill_user_processes(user: str, timeout: float = 5.0) -> None:
+    """SIGKILL every process of a user and wait until none is left (systemd
+    restarts the service; its cgroup is not always reliable in containers)."""
+    subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True, timeout=5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-u", user], capture_output=True).returncode != 0:
+            return
+        time.sleep(0.02)
 
 
 def http_problem(url: str, what: str, timeout: float = 0.5) -> str:
