@@ -148,7 +148,9 @@ def _promote(agent: Agent, view: View, action: Promote) -> None:
 def follow(agent: Agent, view: View, path: str) -> None:
     cfg, db, p = agent.cfg, agent.db, view.peer.status
     if p is not None:
-        wrong = gtid.errant(view.db.gtid_current_pos, p.gtid_binlog_pos)
+        # The primary's current position: after a rebuild its own binlog starts
+        # empty, and what it holds is in its applied (slave) position.
+        wrong = gtid.errant(view.db.gtid_current_pos, p.gtid_current_pos or p.gtid_binlog_pos)
         if wrong:
             log.warning("this node holds transactions %s that the primary %s lacks: rebuilding "
                         "it from the primary, not patching", ",".join(wrong), cfg.peer)
@@ -171,8 +173,12 @@ def rebuild_from_peer(agent: Agent, view: View) -> None:
     agent.next_rebuild_at = now + REBUILD_RETRY_S
     path = view.peer.paths[0] if view.peer.paths else "interconnect"
     log.warning("rebuilding from %s: its backup replaces this node's data", cfg.peer)
-    with agent.peer_client.backup(path) as stream:
-        position = rebuild.restore(stream, agent.datadir)
+    agent.rebuilding = True  # published: the primary must not wait for us meanwhile
+    try:
+        with agent.peer_client.backup(path) as stream:
+            position = rebuild.restore(stream, agent.datadir)
+    finally:
+        agent.rebuilding = False
     db.wait_for("the database to start", lambda s: True, 60)
     db.execute("SET GLOBAL gtid_slave_pos = %s", (position,))
     db.follow(cfg.peer_addresses[path], cfg.db_port, cfg.replication_user,

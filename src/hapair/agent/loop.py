@@ -63,6 +63,7 @@ class Agent:
         self.next_rebuild_at = 0.0
         self._slow_since = 0.0
         self.promoting = False
+        self.rebuilding = False
         self.backup_lock = threading.Lock()  # one backup stream at a time
 
     # ---- intent that survives restarts (operator's pause and degrade) -------
@@ -248,6 +249,7 @@ class Agent:
             "node": self.cfg.node, "db_up": db.up, "read_only": db.read_only,
             "epoch": db.epoch, "epoch_primary": db.epoch_primary,
             "gtid_binlog_pos": db.gtid_binlog_pos, "gtid_slave_pos": db.gtid_slave_pos,
+            "gtid_current_pos": db.gtid_current_pos,
             "gtid_io_pos": s.gtid_io_pos,
             "holds_vip": bool(v and v.holds_vip and v.keepalived_running),
             "keepalived_running": bool(v and v.keepalived_running),
@@ -265,7 +267,9 @@ class Agent:
             "health_problem": v.health_problem if v else "",
             "peer_paths": list(v.peer.paths) if v else [],
             "history": list(self.history)[-10:], "time": time.time(),
-        }
+        } | ({"db_up": False, "io_running": "No", "complete": False, "eligible": False,
+              "role": "rebuilding", "reason": "rebuilding from the primary's backup"}
+             if self.rebuilding else {})
 
     def endpoint_verdict(self, which: str) -> tuple[bool, str]:
         v, d = self.view, self.decision

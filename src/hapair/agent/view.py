@@ -53,6 +53,7 @@ class PeerStatus:
     eligible: bool
     paused: bool
     fenced_by: str = ""
+    gtid_current_pos: str = ""  # binlog and applied positions together
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PeerStatus:
