@@ -104,10 +104,15 @@ class Agent:
             self.wake.clear()
 
     def _poller(self) -> None:
+        """Never dies: a frozen view of the peer would freeze every decision."""
         while True:
             start = time.monotonic()
             before = self.peer.paths
-            self.peer = self.peer_client.poll(self.contact)
+            try:
+                self.peer = self.peer_client.poll(self.contact)
+            except Exception:  # noqa: BLE001 - keep polling whatever happened
+                log.exception("polling %s failed", self.cfg.peer)
+                self.peer = Peer(None, ())
             if self.peer.paths != before:
                 log.info("peer %s answers on: %s", self.cfg.peer,
                          ", ".join(self.peer.paths) or "no path")
@@ -117,22 +122,29 @@ class Agent:
     def _guard(self) -> None:
         """The primary's lease, kept even if the loop is stuck in a slow action."""
         while True:
-            time.sleep(0.05)
-            v, m = self.view, self.memory
-            if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
-                continue
-            if self.peer.paths or not (v.db.semi_master_enabled or m.peer_complete):
-                continue
-            lease_renewed, _ = self.contact.read()
-            silent = time.monotonic() - lease_renewed
-            if silent > self.cfg.lease_s:
-                try:
-                    self.guard_db.fence(self.cfg.app_user, stop_clients=self.stop_app)
-                    log.warning("lease ran out: %s unanswered for %.1fs, read_only=ON",
-                                self.cfg.peer, silent)
-                    self.view = replace(v, db=replace(v.db, read_only=True))
-                except DBError as exc:
-                    log.error("lease ran out but read_only=ON failed: %s", exc)
+            try:
+                self._guard_once()
+            except Exception:  # noqa: BLE001 - the guard must outlive any error
+                log.exception("lease guard")
+
+    def _guard_once(self) -> None:
+        time.sleep(0.05)
+        v, m = self.view, self.memory
+        if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
+            return
+        if self.peer.paths or not (v.db.semi_master_enabled or m.peer_complete):
+            return
+        lease_renewed, _ = self.contact.read()
+        silent = time.monotonic() - lease_renewed
+        if silent <= self.cfg.lease_s:
+            return
+        try:
+            self.guard_db.fence(self.cfg.app_user, stop_clients=self.stop_app)
+            log.warning("lease ran out: %s unanswered for %.1fs, read_only=ON",
+                        self.cfg.peer, silent)
+            self.view = replace(v, db=replace(v.db, read_only=True))
+        except DBError as exc:
+            log.error("lease ran out but read_only=ON failed: %s", exc)
 
     # ---- one cycle -------------------------------------------------------------
 

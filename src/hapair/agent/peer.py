@@ -4,6 +4,7 @@ renews this node's lease), fencing, and a backup stream for rebuilding."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import threading
 import time
@@ -66,7 +67,8 @@ class PeerClient:
         try:
             with self._request(path, "GET", "/status") as r:
                 return PeerStatus.from_json(json.load(r))
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, http.client.HTTPException):
+            # A peer that dies mid-answer can leave a half response.
             return None
 
     def poll(self, contact: Contact) -> Peer:
@@ -93,7 +95,7 @@ class PeerClient:
             except urllib.error.HTTPError as exc:
                 errors.append(f"{path}: {exc.code} "
                               f"{exc.read()[:200].decode(errors='replace')}")
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 errors.append(f"{path}: {getattr(exc, 'reason', exc)}")
             raise PeerError(errors[-1])
 
