@@ -16,12 +16,15 @@ def status(lab: Lab) -> dict[str, Any]:
 
 
 def settled(lab: Lab, timeout: float = 120) -> dict[str, Any]:
-    """Wait until one primary holds the VIP and the other replicates, complete."""
+    """Wait until one primary holds the VIP and the other replicates, complete
+    (after a switchover inside the anti-flap window the VIP may take a few
+    seconds to come back to the primary)."""
     deadline = time.monotonic() + timeout
     while True:
         s = status(lab)
         roles = sorted(n.get("role", "") for n in s["nodes"])
         if (not s["problems"] and roles == ["primary", "replica"]
+                and s["vip_holders"] == s["writable"]
                 and all(n.get("complete") for n in s["nodes"])):
             return s
         assert time.monotonic() < deadline, f"not settled: {s['problems']}"
