@@ -58,7 +58,6 @@ class Agent:
         self.decision: Decision | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
         self.metrics = Metrics()
-        self.started = time.time()
         self._vip_since = 0.0
         self.next_rebuild_at = 0.0
         self._slow_since = 0.0

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -139,32 +139,29 @@ def switchover(spec: SpecArg, to: Annotated[str | None, typer.Option(
               f"{answer.get('reason', '')}")
 
 
-def _each(agents: Agents, path: str) -> list[dict[str, Any]]:
+def _on_every_node(spec: Path, secrets: Path | None, path: str, done_word: str) -> None:
+    """Ask every node's agent the same thing; exit 1 unless all of them did it."""
+    agents = connect(spec, secrets)
     done = []
     for node in agents.spec.nodes:
         try:
-            done.append({"node": node.name, **agents.post(node, path)})
+            agents.post(node, path)
+            done.append(node.name)
         except AgentError as exc:
             err.print(f"[yellow]warning[/yellow] {exc}")
-    return done
+    out.print(f"{done_word} on {', '.join(done) or 'no node'}")
+    if len(done) != len(agents.spec.nodes):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def pause(spec: SpecArg, secrets: SecretsOpt = None) -> None:
     """Maintenance: no automatic failover until `hapair resume`."""
-    agents = connect(spec, secrets)
-    done = _each(agents, "/pause")
-    out.print(f"paused on {', '.join(d['node'] for d in done) or 'no node'}")
-    if len(done) != len(agents.spec.nodes):
-        raise typer.Exit(EXIT_FAILED)
+    _on_every_node(spec, secrets, "/pause", "paused")
 
 
 def resume(spec: SpecArg, secrets: SecretsOpt = None) -> None:
     """Automatic failover again."""
-    agents = connect(spec, secrets)
-    done = _each(agents, "/resume")
-    out.print(f"resumed on {', '.join(d['node'] for d in done) or 'no node'}")
-    if len(done) != len(agents.spec.nodes):
-        raise typer.Exit(EXIT_FAILED)
+    _on_every_node(spec, secrets, "/resume", "resumed")
 
 
 def degrade(spec: SpecArg, secrets: SecretsOpt = None, yes: YesOpt = False) -> None:
