@@ -1,17 +1,27 @@
-"""`hapair status`'s summary of the agents' statuses (pure)."""
+"""`hapair status`'s summary of the agents' statuses (pure), and the status
+document's reading of what another version of the agent publishes."""
 
 from __future__ import annotations
 
+import pytest
+
+from hapair.agent.roles import Condition, Role
+from hapair.agent.status import StatusDoc, StatusError, read
+from hapair.ops.client import NodeStatus
 from hapair.ops.report import lag, summarize
 
 
-def node(name: str, **kw: object) -> dict[str, object]:
+def doc(name: str, **kw: object) -> StatusDoc:
     base: dict[str, object] = {"node": name, "db_up": True, "read_only": True,
                                "holds_vip": False, "role": "replica", "reason": "ok",
                                "problem": False, "paused": False, "gtid_slave_pos": "0-1-5",
                                "gtid_binlog_pos": "0-1-5"}
     base.update(kw)
-    return base
+    return StatusDoc.model_validate(base)
+
+
+def node(name: str, **kw: object) -> NodeStatus:
+    return NodeStatus(name, doc(name, **kw))
 
 
 def test_a_healthy_cluster_has_no_problem() -> None:
@@ -29,14 +39,47 @@ def test_two_writable_nodes_and_two_vip_holders_are_problems() -> None:
 
 def test_standby_lost_gives_the_degrade_hint_and_an_unreachable_agent_is_named() -> None:
     s = summarize([node("node1", role="primary (writes paused)", problem=True, holds_vip=True,
-                        reason="writes paused: standby node2 lost; run `hapair degrade`"),
-                   {"node": "node2", "unreachable": "timed out"}])
+                        reason="writes paused", condition="standby-lost"),
+                   NodeStatus("node2", None, "timed out")])
     assert "no node accepts writes" in s.problems
     assert "node2: agent unreachable (timed out)" in s.problems
     assert any("hapair degrade SPEC" in h for h in s.hints)
 
 
+def test_the_hint_follows_the_condition_not_the_words() -> None:
+    s = summarize([node("node1", role="primary (writes paused)", problem=True, holds_vip=True,
+                        reason="run `hapair degrade` maybe")])
+    assert not s.hints
+
+
 def test_lag_in_transactions() -> None:
-    primary = node("node1", gtid_binlog_pos="0-1-9")
-    assert lag(node("node2", gtid_slave_pos="0-1-5"), primary) == "4 tx"
+    primary = doc("node1", gtid_binlog_pos="0-1-9")
+    assert lag(doc("node2", gtid_slave_pos="0-1-5"), primary) == "4 tx"
     assert lag(primary, primary) == ""
+
+
+def test_a_status_document_round_trips() -> None:
+    d = doc("node1", role="primary (writes paused)", condition="standby-lost",
+            io_running="Connecting")
+    again, notes = read(d.model_dump(mode="json"))
+    assert again == d and notes == []
+    assert again.role is Role.PRIMARY_PAUSED and again.condition is Condition.STANDBY_LOST
+
+
+def test_unknown_and_missing_keys_are_reported_not_dropped() -> None:
+    data = doc("node1").model_dump(mode="json")
+    del data["complete"]
+    data["witness"] = {"leader": "node1"}
+    data["version"] = 2
+    got, notes = read(data)
+    assert not got.complete  # the safe default
+    assert notes == ["version 2 (this side reads 1)", "unknown keys: witness",
+                     "missing keys: complete"]
+    assert got.model_extra == {"witness": {"leader": "node1"}}
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    ([1, 2], "JSON object"), ({"node": "n", "db_up": "maybe"}, "db_up"), ({}, "node")])
+def test_a_broken_status_document_is_an_error(data: object, words: str) -> None:
+    with pytest.raises(StatusError, match=words):
+        read(data)

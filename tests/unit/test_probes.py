@@ -21,7 +21,8 @@ def test_mariadb_replica_state() -> None:
     assert "roombook@localhost" in st.users and "repl@192.168.57.102" in st.users
     assert {"hapair", "roombook"} <= st.schemas
     assert st.slave.configured and st.slave.master_host == "192.168.57.102"
-    assert st.slave.io_running == "Yes" and st.slave.sql_running == "Yes"
+    assert st.slave.io is mariadb.Thread.RUNNING and st.slave.sql is mariadb.Thread.RUNNING
+    assert st.slave.io_running and not st.slave.stopped and st.slave.broken == ""
     assert st.slave.using_gtid == "Slave_Pos" and st.slave.seconds_behind == 0
 
 
@@ -34,6 +35,37 @@ def test_mariadb_primary_state() -> None:
 def test_mariadb_down() -> None:
     st = mariadb.parse_state(text("mariadb/state-down.txt"))
     assert not st.up and "Can't connect" in st.error
+
+
+def test_replication_words_become_types() -> None:
+    gone = mariadb.slave_status({"Slave_IO_Running": "No", "Slave_SQL_Running": "Yes",
+                                 "Master_Host": "192.168.57.102", "Last_IO_Errno": "1236",
+                                 "Last_IO_Error": "Could not find GTID state"})
+    assert gone.io is mariadb.Thread.STOPPED and gone.stopped and not gone.io_running
+    assert gone.broken == "Could not find GTID state"
+    connecting = mariadb.slave_status({"Slave_IO_Running": "Connecting",
+                                       "Slave_SQL_Running": "Yes", "Last_IO_Errno": "2003"})
+    assert not connecting.stopped and connecting.broken == ""
+    assert mariadb.slave_status({"Last_SQL_Errno": "1062"}).broken == "SQL error 1062"
+    assert mariadb.Thread.parse("Preparing") is mariadb.Thread.NONE
+
+
+def test_the_agent_and_apply_read_the_same_state() -> None:
+    """One probe: the driver's answers by column name give what the client's text gives."""
+    via_client = mariadb.parse_state(text("mariadb/state-primary.txt"))
+    variables = {"read_only": 0, "server_id": 1, "gtid_binlog_pos": "0-1-31",
+                 "gtid_slave_pos": "", "gtid_current_pos": "0-1-31", "semi_sync_master": 1,
+                 "semi_sync_slave": 0}
+    via_driver = mariadb.from_answers(variables, mariadb.slave_status({}),
+                                      mariadb.semi_sync({}), {})
+    assert via_driver == mariadb.MariaDBState(
+        **{**via_client.__dict__, "users": frozenset(), "schemas": frozenset()})
+    assert set(variables) == set(mariadb.VARIABLES)
+
+
+def test_the_epoch_line_of_the_client_probe() -> None:
+    st = mariadb.parse_state("read_only\t1\nepoch\t4 node2 12.5\n--slave--\n")
+    assert (st.epoch, st.epoch_primary, st.epoch_age_s) == (4, "node2", 12.5)
 
 
 def test_slave_status_alone() -> None:

@@ -17,6 +17,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from hapair.agent.commands import command
+from hapair.agent.publish import endpoint_verdict
+
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
 
@@ -54,9 +57,9 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             if path == "/status":
                 if self._authed() and self.headers.get("X-Hapair-Node") == agent.cfg.peer:
                     agent.contact.seen(time.monotonic())
-                self._send(200, agent.status())
+                self._send(200, agent.status().model_dump(mode="json"))
             elif path in ("/health", "/primary", "/replica"):
-                ok, why = agent.endpoint_verdict(path[1:])
+                ok, why = endpoint_verdict(path[1:], agent.view, agent.decision)
                 self._send(200 if ok else 503, why + "\n", "text/plain")
             elif path == "/metrics":
                 body, ctype = agent.metrics.render()
@@ -76,12 +79,14 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
             except ValueError:
-                self._send(400, {"error": "the body is not JSON"})
+                self._send(400, {"error": "the body is not a JSON object"})
                 return
             path = self.path.split("?")[0]
             try:
-                code, answer = agent.command(path.strip("/"), body)
+                code, answer = command(agent, path.strip("/"), body)
             except Exception as exc:  # noqa: BLE001 - report, keep serving
                 log.exception("command %s failed", path)
                 code, answer = 500, {"error": str(exc)}

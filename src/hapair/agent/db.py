@@ -15,11 +15,9 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from hapair.agent import gtid
-from hapair.agent.view import LocalDB
-from hapair.probes.mariadb import semi_sync, slave_status
+from hapair.probes import mariadb
+from hapair.probes.mariadb import MariaDBState
 
-META = "hapair"
 SOCKET = "/run/mysqld/mysqld.sock"
 
 
@@ -87,31 +85,22 @@ class Database:
 
     # ---- the probe -------------------------------------------------------
 
-    def probe(self) -> LocalDB:
+    def probe(self) -> MariaDBState:
+        """The shared MariaDB probe (hapair.probes.mariadb) over this connection."""
         try:
-            v = self.one(
-                "SELECT @@read_only AS ro, @@gtid_binlog_pos AS binlog, "
-                "@@gtid_current_pos AS cur, @@gtid_slave_pos AS slave, "
-                "@@rpl_semi_sync_master_enabled AS sm, @@rpl_semi_sync_slave_enabled AS ss")
-            slave_rows = self._run("SHOW SLAVE STATUS")
-            semi_rows = self._run("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%%'")
+            variables = self.one(mariadb.VARIABLES_SQL)
+            slave_rows = self._run(mariadb.SLAVE_SQL)
+            semi_rows = self._run(mariadb.SEMI_SYNC_SQL)
             try:
-                ep = self.one(
-                    f"SELECT epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, changed_at, "  # noqa: S608
-                    f"NOW(3)) / 1000000 AS age FROM {META}.epoch WHERE id = 1")
+                epoch = self.one(mariadb.EPOCH_SQL)
             except DBError:
-                ep = {}  # before apply made the table
+                epoch = {}  # before apply made the table
         except DBError as exc:
-            return LocalDB(up=False, error=str(exc))
-        semi = semi_sync({str(r["Variable_name"]): str(r["Value"]) for r in semi_rows})
-        return LocalDB(
-            up=True, read_only=bool(int(v["ro"])), gtid_binlog_pos=str(v["binlog"] or ""),
-            gtid_current_pos=str(v["cur"] or ""), gtid_slave_pos=str(v["slave"] or ""),
-            semi_master_enabled=bool(int(v["sm"])), semi_slave_enabled=bool(int(v["ss"])),
-            slave=slave_status(slave_rows[0]) if slave_rows else slave_status({}),
-            semi=semi, epoch=int(ep.get("epoch") or 0),
-            epoch_primary=str(ep.get("primary_node") or ""),
-            epoch_age_s=float(ep["age"]) if ep.get("age") is not None else 1e9)
+            return MariaDBState(up=False, error=str(exc))
+        return mariadb.from_answers(
+            variables, mariadb.slave_status(slave_rows[0] if slave_rows else {}),
+            mariadb.semi_sync({str(r["Variable_name"]): str(r["Value"]) for r in semi_rows}),
+            epoch)
 
     # ---- fencing -----------------------------------------------------------
 
@@ -179,7 +168,8 @@ class Database:
         self.set_semi_sync(semi)
         self.execute("SET GLOBAL read_only = OFF")
 
-    def wait_for(self, what: str, test: Callable[[LocalDB], bool], seconds: float) -> LocalDB:
+    def wait_for(self, what: str, test: Callable[[MariaDBState], bool],
+                 seconds: float) -> MariaDBState:
         deadline = time.monotonic() + seconds
         while True:
             state = self.probe()
@@ -188,39 +178,6 @@ class Database:
             if time.monotonic() > deadline:
                 raise DBError(f"timed out after {seconds:g}s waiting for {what}")
             time.sleep(0.01)
-
-    def take_over(self, node: str, peer_binlog: str | None, peer_alive: bool,
-                  catch_up_s: float = 3.0, apply_s: float = 60.0) -> LocalDB:
-        """Become the primary's successor: receive what the fenced peer has (if
-        it answered), apply everything received, stop replicating, record the
-        new epoch. Writes stay closed.
-
-        With the peer gone, stopping the receiving (IO) thread takes seconds (it
-        sits in a connect to a dead host): instead, apply what was received,
-        stop the applying (SQL) thread, which is immediate, and let the IO thread
-        stop in the background. Nothing it might still fetch is ever applied."""
-        state = self.probe()
-        if peer_binlog and state.slave.io_running == "Yes":
-            # What we do not get within catch_up_s was never confirmed to anyone.
-            with contextlib.suppress(DBError):
-                self.wait_for("the peer's last transactions",
-                              lambda s: gtid.contains(s.slave.gtid_io_pos, peer_binlog),
-                              catch_up_s)
-        if peer_alive:
-            self.execute("STOP SLAVE IO_THREAD", timeout=10)
-        received = self.probe().slave.gtid_io_pos
-        self.wait_for("the relay log to be applied",
-                      lambda s: gtid.contains(s.gtid_slave_pos, received), apply_s)
-        if peer_alive:
-            self.execute("STOP SLAVE", timeout=10)
-            self.execute("RESET SLAVE ALL")
-        else:
-            self.execute("STOP SLAVE SQL_THREAD", timeout=10)
-            self.leave_replication_later()
-        self.set_semi_sync(False)  # the epoch row must not wait for a replica
-        self.execute(f"UPDATE {META}.epoch SET epoch = epoch + 1, primary_node = %s, "  # noqa: S608
-                     "changed_at = NOW(3) WHERE id = 1", (node,))
-        return self.probe()
 
     def leave_replication_later(self) -> None:
         """STOP SLAVE and RESET SLAVE ALL on a connection of their own, in the

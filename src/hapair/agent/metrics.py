@@ -5,12 +5,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hapair.agent import gtid
-from hapair.agent.decide import Action, Decision
+from hapair import gtid
+from hapair.agent.actions import Action, Decision
+from hapair.agent.roles import Role
 from hapair.agent.view import PATHS, View
-
-ROLES = ("primary", "primary (writes paused)", "primary (fenced)", "replica", "candidate",
-         "promoting", "paused", "down")
 
 
 class Metrics:
@@ -32,8 +30,8 @@ class Metrics:
                                 registry=r)
 
     def observe(self, v: View, d: Decision) -> None:
-        for role in ROLES:
-            self.role.labels(role).set(1 if d.role == role else 0)
+        for role in Role:
+            self.role.labels(role.value).set(1 if d.role is role else 0)
         self.read_only.set(1 if v.db.read_only else 0)
         self.eligible.set(1 if d.eligible else 0)
         self.vip.set(1 if v.holds_vip else 0)

@@ -72,3 +72,18 @@ def http_problem(url: str, what: str, timeout: float = 0.5) -> str:
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         return f"{what} not answering ({reason})"
+
+
+def write_if_changed(path: str, text: str) -> None:
+    """Atomically (temporary file, rename), and only when it differs."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

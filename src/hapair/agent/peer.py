@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -16,8 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
+from hapair.agent import status
 from hapair.agent.config import AgentConfig
 from hapair.agent.view import PATHS, Path, Peer, PeerStatus
+
+log = logging.getLogger("hapair.agent")
 
 
 class PeerError(Exception):
@@ -51,6 +55,7 @@ class PeerClient:
         self.cfg = cfg
         self.token = token
         self.timeout = timeout
+        self._reported = ""
         self.pool = ThreadPoolExecutor(max_workers=2 * len(PATHS), thread_name_prefix="peer")
 
     def _request(self, path: Path, method: str, url_path: str, body: dict[str, Any] | None = None,
@@ -66,10 +71,20 @@ class PeerClient:
     def _status(self, path: Path) -> PeerStatus | None:
         try:
             with self._request(path, "GET", "/status") as r:
-                return PeerStatus.from_json(json.load(r))
+                doc, notes = status.read(json.load(r))
         except (OSError, ValueError, TypeError, http.client.HTTPException):
             # A peer that dies mid-answer can leave a half response.
             return None
+        self._report(notes)
+        return doc
+
+    def _report(self, notes: list[str]) -> None:
+        """A peer whose document differs from ours (another version): said once."""
+        said = "; ".join(notes)
+        if said != self._reported:
+            self._reported = said
+            if said:
+                log.warning("%s's status document differs: %s", self.cfg.peer, said)
 
     def poll(self, contact: Contact) -> Peer:
         """Ask on every path at once; the lease is renewed from the send time."""

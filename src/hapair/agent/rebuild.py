@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import IO
 
+from hapair.paths import REBUILD_WORK, REPLACED_DATA
+
 log = logging.getLogger("hapair.agent")
 
-WORK = Path("/var/lib/hapair/rebuild")
-KEPT = Path("/var/lib/hapair/replaced-data")
+WORK = Path(REBUILD_WORK)
+KEPT = Path(REPLACED_DATA)
 
 
 def binlog_gtid(info: str) -> str:

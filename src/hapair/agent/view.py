@@ -1,68 +1,24 @@
 """What one cycle of the agent sees: a frozen view of this node, its peer and
 what the agent remembers from earlier cycles. Built by the probes, read by
-``decide``; nothing here does I/O."""
+``learn`` and ``decide``; nothing here does I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from hapair.agent.roles import Role
+from hapair.agent.status import StatusDoc
 from hapair.probes.keepalived import State
-from hapair.probes.mariadb import SemiSync, SlaveStatus
+from hapair.probes.mariadb import MariaDBState
 
 Path = Literal["interconnect", "public"]
 PATHS: tuple[Path, ...] = ("interconnect", "public")
 
+LocalDB = MariaDBState  # the local MariaDB, as the agent's own connection saw it
+PeerStatus = StatusDoc  # what the peer's agent published on /status
 
-@dataclass(frozen=True)
-class LocalDB:
-    """The local MariaDB, as the agent's own connection saw it."""
-
-    up: bool
-    error: str = ""
-    read_only: bool = True
-    gtid_binlog_pos: str = ""
-    gtid_current_pos: str = ""
-    gtid_slave_pos: str = ""
-    semi_master_enabled: bool = False
-    semi_slave_enabled: bool = False
-    slave: SlaveStatus = SlaveStatus()
-    semi: SemiSync = SemiSync(False, 0, 0, 0, False)
-    epoch: int = 0
-    epoch_primary: str = ""
-    epoch_age_s: float = 1e9  # since the last promotion, by the database's clock
-
-
-@dataclass(frozen=True)
-class PeerStatus:
-    """What the peer's agent published (its /status), as JSON-friendly fields."""
-
-    node: str
-    db_up: bool
-    read_only: bool
-    epoch: int
-    epoch_primary: str
-    gtid_binlog_pos: str
-    holds_vip: bool
-    keepalived_running: bool
-    semi_master_on: bool
-    semi_clients: int
-    io_running: str
-    master_host: str
-    complete: bool
-    eligible: bool
-    paused: bool
-    fenced_by: str = ""
-    gtid_current_pos: str = ""  # binlog and applied positions together
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PeerStatus:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @property
-    def writable(self) -> bool:
-        return self.db_up and not self.read_only
+SLOW_GRACE_S = 2.0  # a check that timed out (a busy application) counts after this long
 
 
 @dataclass(frozen=True)
@@ -73,8 +29,19 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class Task:
+    """A long action running beside the loop (a promotion, a rebuild)."""
+
+    kind: Role  # Role.PROMOTING or Role.REBUILDING
+    what: str  # "rebuilding from node1"
+    since: float  # monotonic
+
+
+@dataclass(frozen=True)
 class Memory:
-    """What the agent carries from cycle to cycle (and only this)."""
+    """Everything the agent carries from cycle to cycle, and only this: the
+    loop replaces it whole with what ``learn`` returns; the operator's
+    commands and the long actions edit it under the agent's lock."""
 
     # This node holds every transaction the primary confirmed (see learn()).
     complete: bool = False
@@ -92,7 +59,11 @@ class Memory:
     switchover_to: str = ""  # a planned switchover to this node, asked by the CLI
     force: bool = False  # promote even if not known complete (operator)
     unhealthy_since: float = 0.0  # the application or Apache failing since (0: healthy)
+    slow_since: float = 0.0  # a health check timing out since (0: not timing out)
     last_heal: float = 0.0  # when the agent last restarted one of them
+    vip_since: float = 0.0  # when this node last took the VIP (0: it does not hold it)
+    task: Task | None = None  # a long action under way
+    rebuild_after: float = 0.0  # a failed rebuild is retried from this time on
 
 
 @dataclass(frozen=True)
@@ -104,13 +75,40 @@ class View:
     vrrp: State  # the last state keepalived reported on its FIFO
     holds_vip: bool
     db: LocalDB
-    app_ok: bool
-    apache_ok: bool
-    health_problem: str
     peer: Peer
     memory: Memory = field(default_factory=Memory)
-    vip_since: float = 0.0  # monotonic time this node last took the VIP
-    link_ok: bool = True  # the VIP's network interface has carrier
+    # What is wrong with the application, Apache and the VIP's link ("" fine).
+    app_problem: str = ""
+    apache_problem: str = ""
+    link_problem: str = ""
+
+    def _counts(self, problem: str) -> bool:
+        """A timed-out check (every worker busy) counts only once it has
+        lasted SLOW_GRACE_S; a refused connection or an error at once."""
+        if not problem:
+            return False
+        if "timed out" not in problem:
+            return True
+        since = self.memory.slow_since
+        return since > 0 and self.now - since >= SLOW_GRACE_S
+
+    @property
+    def app_ok(self) -> bool:
+        return not self._counts(self.app_problem)
+
+    @property
+    def apache_ok(self) -> bool:
+        return not self._counts(self.apache_problem)
+
+    @property
+    def link_ok(self) -> bool:
+        return not self.link_problem
+
+    @property
+    def health_problem(self) -> str:
+        found = [p for p in (self.link_problem, self.app_problem, self.apache_problem)
+                 if self._counts(p)]
+        return found[0] if found else ""
 
     @property
     def healthy(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
 from hapair.ops.report import lag, summarize
@@ -61,30 +62,32 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
     statuses = agents.statuses()
     summary = summarize(statuses)
     if as_json:
-        out.print_json(data={"nodes": statuses, **asdict(summary)})
+        nodes = [s.doc.model_dump(mode="json") if s.doc else
+                 {"node": s.node, "unreachable": s.unreachable} for s in statuses]
+        out.print_json(data={"nodes": nodes, **asdict(summary)})
         raise typer.Exit(EXIT_FAILED if summary.problems else 0)
-    primary = next((s for s in statuses if s.get("node") in summary.writable), None)
+    docs = [s.doc for s in statuses if s.doc is not None]
+    primary = next((d for d in docs if d.node in summary.writable), None)
     table = Table(title=f"cluster {agents.spec.name}: VIP {agents.spec.vip.address} on "
                   f"{', '.join(summary.vip_holders) or 'no node'}")
     for col in ("node", "role", "read_only", "epoch", "GTID", "lag", "semi-sync", "app",
                 "peer via"):
         table.add_column(col)
     for s in statuses:
-        if "unreachable" in s:
-            table.add_row(s["node"], "[red]agent unreachable[/red]", *[""] * 7)
+        d = s.doc
+        if d is None:
+            table.add_row(s.node, "[red]agent unreachable[/red]", *[""] * 7)
             continue
-        semi = (f"waits for {s['semi_clients']}" if s.get("semi_master_on") else
-                "replica" if s.get("io_running") == "Yes" else "off")
-        role = s.get("role", "?")
-        style = "red" if s.get("problem") else "green"
-        health = "ok" if s.get("app_ok") and s.get("apache_ok") else \
-            f"[red]{s.get('health_problem', 'down')}[/red]"
-        table.add_row(s["node"], f"[{style}]{role}[/{style}]", _yn(s.get("read_only")),
-                      f"{s.get('epoch')} ({s.get('epoch_primary')})",
-                      str(s.get("gtid_binlog_pos", "")), lag(s, primary), semi, health,
-                      ", ".join(s.get("peer_paths", [])) or "[red]none[/red]")
+        semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
+                "replica" if d.replicating else "off")
+        style = "red" if d.problem else "green"
+        role = d.role.value + (f" ({d.task}, {d.task_s:.0f}s)" if d.task else "")
+        health = "ok" if d.app_ok and d.apache_ok else f"[red]{d.health_problem or 'down'}[/red]"
+        table.add_row(d.node, f"[{style}]{role}[/{style}]", _yn(d.read_only),
+                      f"{d.epoch} ({d.epoch_primary})", d.gtid_binlog_pos, lag(d, primary),
+                      semi, health, ", ".join(d.peer_paths) or "[red]none[/red]")
     out.print(table, width=out.width if out.is_terminal else 160)
-    events = sorted(((e["at"], s["node"], e) for s in statuses for e in s.get("history", [])),
+    events = sorted(((e["at"], d.node, e) for d in docs for e in d.history),
                     key=lambda x: x[0])[-8:]
     if events:
         out.print("[bold]last decisions[/bold]")
@@ -115,9 +118,9 @@ def switchover(spec: SpecArg, to: Annotated[str | None, typer.Option(
     """Planned switchover: the target fences the primary, catches up, opens."""
     agents = connect(spec, secrets)
     names = [n.name for n in agents.spec.nodes]
-    statuses = {s["node"]: s for s in agents.statuses()}
+    statuses = {s.node: s.doc for s in agents.statuses()}
     if to is None:
-        current = [n for n, s in statuses.items() if s.get("db_up") and not s.get("read_only")]
+        current = [n for n, d in statuses.items() if d is not None and d.writable]
         others = [n for n in names if n not in current]
         if len(others) != 1:
             err.print("[red]error[/red] cannot tell which node to promote: use --to NODE")
@@ -167,11 +170,12 @@ def resume(spec: SpecArg, secrets: SecretsOpt = None) -> None:
 def degrade(spec: SpecArg, secrets: SecretsOpt = None, yes: YesOpt = False) -> None:
     """Let a primary whose standby is lost commit alone, on purpose."""
     agents = connect(spec, secrets)
-    paused = [s for s in agents.statuses() if s.get("role") == "primary (writes paused)"]
+    paused = [s.node for s in agents.statuses()
+              if s.doc is not None and s.doc.role is Role.PRIMARY_PAUSED]
     if not paused:
         err.print("[red]error[/red] no primary has its writes paused: nothing to degrade")
         raise typer.Exit(EXIT_FAILED)
-    node = agents.spec.node(paused[0]["node"])
+    node = agents.spec.node(paused[0])
     peer = agents.spec.peer(node)
     _ask(f"{node.name} will commit without {peer.name}. Do this only if {peer.name} is really "
          f"down: if it is alive and cut off, it may promote itself and the two would diverge. "

@@ -20,6 +20,7 @@ from pyinfra.facts.files import Directory, File
 
 from hapair.deploy import sql
 from hapair.deploy.facts import FileDigests, FileText, Gluster, KernelHas, MariaDB
+from hapair.probes.mariadb import Thread
 from hapair.render.gluster import GlusterPlan
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
@@ -60,7 +61,7 @@ def mariadb_replica_of(
     """Replicate from the primary by GTID, unless already doing so."""
     st = _state()
     hosts = {str(primary.interconnect), str(primary.public)}
-    if st.slave.master_host in hosts and st.slave.io_running in ("Yes", "Connecting"):
+    if st.slave.master_host in hosts and st.slave.io in (Thread.RUNNING, Thread.CONNECTING):
         host.noop(f"already a replica of {primary.name} ({st.slave.master_host})")
         return
     yield from run_sql(sql.replicate_from(spec, secrets, primary))

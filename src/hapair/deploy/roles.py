@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapair.deploy.sql import META_SCHEMA
-from hapair.probes.mariadb import MariaDBState
+from hapair.probes.mariadb import META_SCHEMA, MariaDBState
 from hapair.spec.models import ClusterSpec, Node
 
 
@@ -41,6 +40,12 @@ def choose_roles(spec: ClusterSpec, states: dict[str, MariaDBState | None]) -> R
     if writable:
         p = writable[0]
         return Roles(p, spec.peer(p), False, f"{p.name} is the writable primary")
+    # None writable (writes paused): the agents' truth, the newest epoch, names it.
+    newest = max(up.values(), key=lambda s: s.epoch)
+    named = [n for n in spec.nodes if n.name == newest.epoch_primary]
+    if newest.epoch and named:
+        return Roles(named[0], spec.peer(named[0]), False,
+                     f"{named[0].name} is the primary by epoch {newest.epoch} (writes paused)")
     for n in spec.nodes:
         s = up.get(n.name)
         if s and s.slave.configured:

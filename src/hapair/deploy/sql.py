@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hapair.probes.mariadb import META_SCHEMA
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
-
-META_SCHEMA = "hapair"
 
 
 def literal(value: str) -> str:

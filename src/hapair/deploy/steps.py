@@ -19,15 +19,10 @@ from pyinfra.operations import apt, files, server, systemd
 from hapair.deploy import ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
+from hapair.paths import AGENT_SECRETS_ENV, APP_SECRETS_ENV, APP_USER, HAPAIR_VENV
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
-from hapair.render.files import (
-    AGENT_SECRETS_ENV,
-    APP_SECRETS_ENV,
-    APP_USER,
-    HAPAIR_VENV,
-    RenderedFile,
-)
+from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node

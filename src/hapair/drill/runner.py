@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hapair.agent import gtid
+from hapair import gtid
+from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
 from hapair.lab import machine as m
@@ -59,23 +60,24 @@ class RunResult:
 
 def roles(agents: Agents) -> tuple[str | None, str | None, str]:
     """(primary, standby, why not settled) from the agents' statuses."""
-    statuses = {s["node"]: s for s in agents.statuses()}
-    writable = [n for n, s in statuses.items() if s.get("db_up") and not s.get("read_only")]
+    statuses = {s.node: s.doc for s in agents.statuses()}
+    writable = [n for n, d in statuses.items() if d is not None and d.writable]
     if len(writable) != 1:
         return None, None, f"{len(writable)} writable nodes"
     primary = writable[0]
     standby = next(n for n in statuses if n != primary)
     p, s = statuses[primary], statuses[standby]
-    if "unreachable" in s:
+    assert p is not None
+    if s is None:
         return primary, None, f"{standby}'s agent unreachable"
     problems = []
-    if not p.get("holds_vip"):
+    if not p.holds_vip:
         problems.append(f"{primary} does not hold the VIP")
-    if p.get("role") != "primary":
-        problems.append(f"{primary} is {p.get('role')}")
-    if s.get("io_running") != "Yes" or not s.get("complete") or not s.get("eligible"):
-        problems.append(f"{standby} is {s.get('reason')}")
-    elif not gtid.contains(str(s.get("gtid_slave_pos", "")), str(p.get("gtid_binlog_pos", ""))):
+    if p.role is not Role.PRIMARY:
+        problems.append(f"{primary} is {p.role}")
+    if not s.replicating or not s.complete or not s.eligible:
+        problems.append(f"{standby} is {s.reason}")
+    elif not gtid.contains(s.gtid_slave_pos, p.gtid_binlog_pos):
         problems.append(f"{standby} is behind")
     return primary, standby, "; ".join(problems)
 

@@ -10,11 +10,24 @@ import os
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from hapair.agent.status import StatusDoc
+from hapair.agent.status import read as read_status
 from hapair.spec.models import ClusterSpec, Node
 
 CLONE_NEWNET = 0x40000000
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node's agent as the operator's side sees it."""
+
+    node: str
+    doc: StatusDoc | None  # None: its agent did not answer
+    unreachable: str = ""  # why it did not
+    notes: tuple[str, ...] = ()  # how its document differs from this side's idea of it
 
 
 class AgentError(Exception):
@@ -42,14 +55,15 @@ class Agents:
     def url(self, node: Node, path: str) -> str:
         return f"http://{node.ssh}:{self.spec.agent.port}{path}"
 
-    def status(self, node: Node) -> dict[str, Any]:
+    def status(self, node: Node) -> NodeStatus:
         try:
             with urllib.request.urlopen(self.url(node, "/status"), timeout=self.timeout) as r:
-                return dict(json.load(r))
+                doc, notes = read_status(json.load(r))
         except (OSError, ValueError) as exc:
-            return {"node": node.name, "unreachable": str(getattr(exc, "reason", exc))}
+            return NodeStatus(node.name, None, str(getattr(exc, "reason", exc)))
+        return NodeStatus(node.name, doc, "", tuple(notes))
 
-    def statuses(self) -> list[dict[str, Any]]:
+    def statuses(self) -> list[NodeStatus]:
         with ThreadPoolExecutor(len(self.spec.nodes)) as pool:
             return list(pool.map(self.status, self.spec.nodes))
 

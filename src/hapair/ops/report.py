@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from hapair.agent import gtid
+from hapair import gtid
+from hapair.agent.roles import Condition
+from hapair.agent.status import StatusDoc
+from hapair.ops.client import NodeStatus
 
 
 @dataclass(frozen=True)
@@ -16,16 +18,18 @@ class Summary:
     hints: tuple[str, ...]
 
 
-def summarize(statuses: list[dict[str, Any]]) -> Summary:
-    up = [s for s in statuses if "unreachable" not in s]
-    holders = tuple(s["node"] for s in up if s.get("holds_vip"))
-    writable = tuple(s["node"] for s in up if s.get("db_up") and not s.get("read_only"))
+def summarize(statuses: list[NodeStatus]) -> Summary:
+    up = [s.doc for s in statuses if s.doc is not None]
+    holders = tuple(d.node for d in up if d.holds_vip)
+    writable = tuple(d.node for d in up if d.writable)
     problems, hints = [], []
     for s in statuses:
-        if "unreachable" in s:
-            problems.append(f"{s['node']}: agent unreachable ({s['unreachable']})")
-        elif s.get("problem"):
-            problems.append(f"{s['node']}: {s.get('reason', '')}")
+        if s.doc is None:
+            problems.append(f"{s.node}: agent unreachable ({s.unreachable})")
+        elif s.doc.problem:
+            problems.append(f"{s.node}: {s.doc.reason}")
+        if s.notes:
+            problems.append(f"{s.node}: its status document differs ({'; '.join(s.notes)})")
     if len(writable) > 1:
         problems.append(f"two writable databases: {', '.join(writable)}")
     if len(holders) > 1:
@@ -34,22 +38,21 @@ def summarize(statuses: list[dict[str, Any]]) -> Summary:
         problems.append("no node accepts writes")
     if not holders:
         problems.append("no node holds the VIP")
-    for s in up:
-        if s.get("role") == "primary (writes paused)" and "degrade" in str(s.get("reason", "")):
-            hints.append(f"writes are paused on {s['node']} because its standby is lost; if "
+    for d in up:
+        if d.condition is Condition.STANDBY_LOST:
+            hints.append(f"writes are paused on {d.node} because its standby is lost; if "
                          "that node is really down, `hapair degrade SPEC` lets it commit alone "
                          "(a failed standby then needs a rebuild)")
-        if s.get("paused"):
-            hints.append(f"{s['node']} is paused: no automatic failover (`hapair resume SPEC`)")
+        if d.paused:
+            hints.append(f"{d.node} is paused: no automatic failover (`hapair resume SPEC`)")
     return Summary(holders, writable, tuple(problems), tuple(hints))
 
 
-def lag(status: dict[str, Any], primary: dict[str, Any] | None) -> str:
-    if primary is None or status is primary or not status.get("db_up"):
+def lag(status: StatusDoc, primary: StatusDoc | None) -> str:
+    if primary is None or status is primary or not status.db_up:
         return ""
     try:
-        n = gtid.behind(str(status.get("gtid_slave_pos", "")),
-                        str(primary.get("gtid_binlog_pos", "")))
+        n = gtid.behind(status.gtid_slave_pos, primary.gtid_binlog_pos)
     except ValueError:
         return "?"
     return f"{n} tx"

@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from hapair.paths import SPEC_JSON
 from hapair.render import apache, gluster, keepalived, mariadb, network, raid, systemd
-from hapair.render.files import SPEC_JSON, RenderedFile, header
+from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 Renderer = Callable[[ClusterSpec, Node], list[RenderedFile]]

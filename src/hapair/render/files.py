@@ -6,18 +6,6 @@ from dataclasses import dataclass
 
 from hapair.spec.models import ClusterSpec, Node
 
-# Where the agent and keepalived meet on every node.
-RUN_DIR = "/run/hapair"
-NOTIFY_FIFO = f"{RUN_DIR}/keepalived.fifo"
-TRACK_FILE = f"{RUN_DIR}/vrrp-fault"
-ETC_DIR = "/etc/hapair"
-SPEC_JSON = f"{ETC_DIR}/cluster.json"
-APP_ENV = f"{ETC_DIR}/app.env"
-APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
-AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
-HAPAIR_VENV = "/opt/hapair/venv"
-APP_USER = "hapair-app"
-
 
 @dataclass(frozen=True)
 class RenderedFile:

@@ -3,7 +3,8 @@ check against the node's own agent, and transitions to the agent's FIFO."""
 
 from __future__ import annotations
 
-from hapair.render.files import NOTIFY_FIFO, TRACK_FILE, RenderedFile, header
+from hapair.paths import NOTIFY_FIFO, TRACK_FILE
+from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 CHECK_USER = "nobody"

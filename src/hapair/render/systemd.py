@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hapair.render.appenv import env_file, split_env
-from hapair.render.files import (
+from hapair.paths import (
     AGENT_SECRETS_ENV,
     APP_ENV,
     APP_SECRETS_ENV,
@@ -11,9 +10,9 @@ from hapair.render.files import (
     HAPAIR_VENV,
     RUN_DIR,
     SPEC_JSON,
-    RenderedFile,
-    header,
 )
+from hapair.render.appenv import env_file, split_env
+from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 UNIT_DIR = "/etc/systemd/system"

@@ -1,1 +1,0 @@
-"""roombook: conference-room booking."""

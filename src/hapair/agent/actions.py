@@ -1,0 +1,95 @@
+"""What ``decide`` can ask for, and its answer: the actions ``act`` knows how
+to carry out, and the Decision (actions, eligibility, role, one sentence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hapair.agent.roles import Condition, Role
+from hapair.agent.view import Path
+
+
+@dataclass(frozen=True)
+class Demote:
+    """read_only=ON now (killing commits stuck waiting for an acknowledgement)."""
+
+
+@dataclass(frozen=True)
+class DropVip:
+    """Remove the VIP from this node's interface (keepalived is not there to)."""
+
+
+@dataclass(frozen=True)
+class Promote:
+    fence_peer: bool  # the peer answers: fence it first, then catch up from it
+    semi_sync: bool  # the peer will replicate: confirm nothing it has not got
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """This node is the primary by epoch and may take writes again."""
+
+    semi_sync: bool
+
+
+@dataclass(frozen=True)
+class SetSemiSync:
+    on: bool
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Replicate from the peer over this path (by GTID, from all we have)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class StartReplication:
+    pass
+
+
+@dataclass(frozen=True)
+class RestartService:
+    """systemd should have restarted it; it has not (the check still fails)."""
+
+    unit: str
+
+
+@dataclass(frozen=True)
+class LeaveReplication:
+    """A primary still configured as a replica (after a promotion whose IO
+    thread was stopping in the background): finish leaving."""
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """Restart the receiving thread: a replica connected while the primary's
+    semi-sync was off is not counted as a semi-sync client when it comes on."""
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """Replace the local data with a backup of the primary (mariadb-backup),
+    streamed over this path."""
+
+    path: Path
+
+
+Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
+          | Rebuild | LeaveReplication | RestartService | Reconnect)
+
+# Long actions run beside the loop; the loop keeps observing meanwhile.
+LONG = (Promote, Rebuild)
+# Actions that only close things: carried out even while a long action runs.
+SAFE_ANY_TIME = (Demote, DropVip)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    actions: tuple[Action, ...] = ()
+    reason: str
+    eligible: bool  # may hold the VIP (keepalived's tracked file)
+    role: Role
+    problem: bool = False  # highlight in `hapair status`
+    condition: Condition = Condition.NONE

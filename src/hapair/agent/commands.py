@@ -1,0 +1,107 @@
+"""The agent's commands (POST on its API, token required): fence, pause,
+resume, degrade, switchover. Each records intent in the agent's memory; the
+loop acts on it. Fencing acts at once, before anything is written to disk."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from hapair.agent import observe
+from hapair.agent.db import DBError
+from hapair.agent.roles import Role
+
+if TYPE_CHECKING:
+    from hapair.agent.loop import Agent
+
+log = logging.getLogger("hapair.agent")
+
+Answer = tuple[int, dict[str, Any]]
+SWITCHOVER_WAIT_S = 30.0
+
+
+def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
+    handlers = {"fence": lambda: fenced(agent, str(body.get("by") or "?")),
+                "pause": lambda: _pause(agent, True),
+                "resume": lambda: _pause(agent, False),
+                "degrade": lambda: _degrade(agent),
+                "switchover": lambda: _switchover(agent, bool(body.get("force")))}
+    handler = handlers.get(name)
+    if handler is None:
+        return 404, {"error": f"no command {name!r}"}
+    return handler()
+
+
+def fenced(agent: Agent, by: str) -> Answer:
+    """At once, whatever the loop is doing: a promotion under way checks
+    fenced_by before it opens, and this uses a connection of its own."""
+    cfg = agent.cfg
+    task = agent.memory.task
+    if task is not None and task.kind is Role.PROMOTING and cfg.node < by:
+        return 409, {"error": f"{cfg.node} is promoting itself"}
+    agent.edit(fenced_by=by, fenced_at=time.monotonic())
+    agent.write_track(False)
+    v = agent.view
+    if v is not None and v.holds_vip and not v.keepalived_running:
+        observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
+    try:
+        agent.fence_db.fence(cfg.app_user, stop_clients=agent.stop_app)
+        state = agent.fence_db.probe()
+    except DBError as exc:
+        log.warning("fenced by %s; the database does not answer (%s)", by, exc)
+        return 200, {"db_up": False}
+    log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
+    return 200, {"db_up": state.up, "read_only": state.read_only,
+                 "gtid_binlog_pos": state.gtid_binlog_pos}
+
+
+def _pause(agent: Agent, on: bool) -> Answer:
+    agent.edit(paused=on)
+    log.info("paused by the operator: no automatic failover" if on
+             else "resumed by the operator")
+    return _persisted(agent, {"paused": on})
+
+
+def _persisted(agent: Agent, answer: dict[str, Any]) -> Answer:
+    """The intent holds in memory at once; saving it may fail (a full disk)."""
+    problem = agent.save_intent()
+    if problem:
+        return 500, {**answer, "error": f"in effect, but not saved for a restart: {problem}"}
+    return 200, answer
+
+
+def _degrade(agent: Agent) -> Answer:
+    cfg, d = agent.cfg, agent.decision
+    if d is None or d.role is not Role.PRIMARY_PAUSED:
+        return 409, {"error": f"{cfg.node} is not a primary with writes paused "
+                     f"(it is: {d.role if d else 'starting'})"}
+    if agent.peer.paths:
+        return 409, {"error": f"{cfg.peer} answers: nothing to degrade"}
+    agent.edit(degraded=True)
+    log.warning("degraded by the operator: committing without %s", cfg.peer)
+    agent.wake.set()
+    return _persisted(agent, {"degraded": True})
+
+
+def _switchover(agent: Agent, force: bool) -> Answer:
+    cfg, d = agent.cfg, agent.decision
+    if d is not None and d.role is Role.PRIMARY:
+        return 409, {"error": f"{cfg.node} is already the primary"}
+    if not agent.peer.paths and not force:
+        return 409, {"error": f"{cfg.peer} does not answer: a switchover needs both "
+                     "nodes (use --force to promote anyway)"}
+    agent.edit(switchover_to=cfg.node, force=force)
+    agent.wake.set()
+    deadline = time.monotonic() + SWITCHOVER_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if agent.memory.switchover_to == "":
+            return 200, {"primary": cfg.node, "reason": _reason(agent)}
+    agent.edit(switchover_to="", force=False)
+    return 504, {"error": f"the switchover did not finish within {SWITCHOVER_WAIT_S:.0f}s",
+                 "reason": _reason(agent)}
+
+
+def _reason(agent: Agent) -> str:
+    return agent.decision.reason if agent.decision else ""

@@ -1,0 +1,59 @@
+"""Fencing the peer before this node opens: by its agent, or by its database
+when only that answers. Quick to give up (a dead peer must not hold a
+failover up): the next cycle decides again, on the lease if the peer is gone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from hapair.agent.config import AgentConfig
+from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.peer import PeerClient, PeerError
+from hapair.agent.view import Path
+
+
+class Abort(Exception):
+    """An action could not be carried out safely; the next cycle decides again."""
+
+
+def fence_peer(cfg: AgentConfig, client: PeerClient, admin_password: str,
+               paths: tuple[Path, ...]) -> dict[str, object]:
+    try:
+        return client.post(paths, "/fence", {"by": cfg.node}, timeout=1.0)
+    except PeerError as agent_error:
+        if "refused" not in str(agent_error).lower():
+            # Silence on every path: the host is gone, not just its agent.
+            raise Abort(f"could not fence {cfg.peer} ({agent_error}): not promoting") from None
+        answer = fence_database(cfg, admin_password)
+        if answer is None:
+            raise Abort(f"could not fence {cfg.peer} ({agent_error}): not promoting") from None
+        return answer
+
+
+def fence_database(cfg: AgentConfig, admin_password: str,
+                   seconds: float = 3.0) -> dict[str, object] | None:
+    """read_only=ON on the peer's database directly, on every path at once.
+    Nothing is killed there (no agent to stop its clients): a server whose
+    commits wait for an acknowledgement does not take it, and this fails."""
+    answers: list[dict[str, object]] = []
+
+    def by_database(host: str) -> None:
+        remote = Database(Endpoint(cfg.admin_user, admin_password, host, cfg.db_port))
+        try:
+            remote.fence(cfg.app_user, seconds=2)
+            answers.append({"db_up": True, "gtid_binlog_pos": remote.probe().gtid_binlog_pos,
+                            "via": f"its database at {host}"})
+        except DBError:
+            pass
+        finally:
+            remote.close()
+
+    threads = [threading.Thread(target=by_database, args=(h,), daemon=True)
+               for h in cfg.peer_addresses.values()]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + seconds
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return answers[0] if answers else None

@@ -1,0 +1,45 @@
+"""The primary's lease, kept by a thread of its own: even if the loop is
+stuck in a slow action, a primary whose standby has not answered for longer
+than the lease sets itself read-only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from hapair.agent.db import DBError
+
+if TYPE_CHECKING:
+    from hapair.agent.loop import Agent
+
+log = logging.getLogger("hapair.agent")
+TICK_S = 0.05
+
+
+def run(agent: Agent) -> None:
+    while True:
+        try:
+            time.sleep(TICK_S)
+            once(agent)
+        except Exception:  # noqa: BLE001 - the guard must outlive any error
+            log.exception("lease guard")
+
+
+def once(agent: Agent) -> None:
+    v, m, cfg = agent.view, agent.memory, agent.cfg
+    if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
+        return
+    if agent.peer.paths or not (v.db.semi_sync_master or m.peer_complete):
+        return
+    lease_renewed, _ = agent.contact.read()
+    silent = time.monotonic() - lease_renewed
+    if silent <= cfg.lease_s:
+        return
+    try:
+        agent.guard_db.fence(cfg.app_user, stop_clients=agent.stop_app)
+        log.warning("lease ran out: %s unanswered for %.1fs, read_only=ON", cfg.peer, silent)
+        agent.view = replace(v, db=replace(v.db, read_only=True))
+    except DBError as exc:
+        log.error("lease ran out but read_only=ON failed: %s", exc)

@@ -1,0 +1,77 @@
+"""What the agent remembers, learned from what it sees (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hapair import gtid
+from hapair.agent.config import AgentConfig
+from hapair.agent.status import StatusDoc
+from hapair.agent.view import Memory, View
+
+FENCE_HOLD_S = 15.0  # a fence by a node that never finished promoting lapses after this
+# A degraded primary goes back to waiting for its standby once the standby
+# replicates from it and is at most this many transactions behind.
+DEGRADE_CLEARS_WITHIN_TX = 1000
+
+
+def fresh_peer(v: View) -> StatusDoc | None:
+    return v.peer.status if v.peer.status is not None and v.peer.paths else None
+
+
+def learn(v: View, cfg: AgentConfig) -> Memory:
+    """The memory for this cycle, whole: the view's memory updated by what the
+    view shows. The lease times and the operator's intent pass through."""
+    m, p = v.memory, fresh_peer(v)
+    # A fence holds until our own data names another primary, or for a while
+    # if the node that fenced us never finished promoting.
+    settled = ((v.db.up and v.db.epoch_primary not in ("", v.node))
+               or v.now - m.fenced_at > FENCE_HOLD_S)
+    slow = [x for x in (v.app_problem, v.apache_problem) if x]
+    m = replace(m, slow_since=(m.slow_since or v.now) if slow and "timed out" in slow[0]
+                else (0.0 if not slow else m.slow_since))
+    v = replace(v, memory=m)  # health, as judged with the check's patience
+    return replace(
+        m,
+        complete=_complete(v, cfg),
+        peer_complete=p.complete if p is not None else m.peer_complete,
+        fenced_by="" if settled else m.fenced_by,
+        unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
+        vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
+        degraded=m.degraded and not _peer_caught_up(v, cfg),
+    )
+
+
+def _complete(v: View, cfg: AgentConfig) -> bool:
+    """This node holds every transaction the primary confirmed.
+
+    It becomes true while the primary waits for acknowledgements (semi-sync
+    on: with wait_no_slave and no timeout it confirms nothing unacknowledged),
+    this node is its connected replica and has received up to the primary's
+    binlog position. It becomes false only on evidence that the primary could
+    confirm without us: it reports itself writable and not waiting (semi-sync
+    off), or our own database went down (a restart drops the relay log). Our
+    replication connection dropping is no such evidence: when the primary
+    dies, that is the first thing we see."""
+    db, p = v.db, fresh_peer(v)
+    if not db.up:
+        return False
+    if not db.read_only:
+        return True
+    if p is not None and p.epoch > db.epoch:
+        return False  # a newer primary: we do not even have its epoch row yet
+    if p is not None and p.writable:
+        s = db.slave
+        if not p.semi_master_on:
+            return False
+        if (p.semi_clients >= 1 and s.io_running
+                and cfg.peer_path_of(s.master_host) is not None
+                and gtid.contains(s.gtid_io_pos or db.gtid_current_pos, p.gtid_binlog_pos)):
+            return True
+    return v.memory.complete
+
+
+def _peer_caught_up(v: View, cfg: AgentConfig) -> bool:
+    p = fresh_peer(v)
+    return (p is not None and p.replicating and cfg.is_my_address(p.master_host)
+            and gtid.behind(p.gtid_binlog_pos, v.db.gtid_binlog_pos) < DEGRADE_CLEARS_WITHIN_TX)

@@ -1,0 +1,187 @@
+"""The rules for a read-only node (pure): a replica, a candidate that holds
+the VIP, or the primary by epoch whose writes are paused."""
+
+from __future__ import annotations
+
+from hapair import gtid
+from hapair.agent.actions import (
+    Action,
+    Decision,
+    Follow,
+    Promote,
+    Rebuild,
+    Reconnect,
+    Reopen,
+    SetSemiSync,
+    StartReplication,
+)
+from hapair.agent.config import AgentConfig
+from hapair.agent.learn import fresh_peer
+from hapair.agent.roles import Condition, Role
+from hapair.agent.view import PATHS, Path, View
+
+
+def best_path(v: View) -> Path:
+    for path in PATHS:
+        if path in v.peer.paths:
+            return path
+    return "interconnect"
+
+
+def read_only(v: View, cfg: AgentConfig) -> Decision:
+    m, db, p = v.memory, v.db, fresh_peer(v)
+    peer_epoch = (p.epoch, p.epoch_primary) if p is not None else (0, "")
+    leader = max((db.epoch, db.epoch_primary), peer_epoch)[1]
+    holder = v.keepalived_running and v.holds_vip
+    if m.paused:
+        return Decision(reason="paused: no automatic role change", eligible=leader == v.node,
+                        role=Role.PAUSED)
+    if m.switchover_to == v.node or (holder and leader != v.node):
+        return _promotion(v, cfg)
+    if leader == v.node and not m.fenced_by:
+        return _paused_primary(v, cfg)
+    return _replica(v, cfg)
+
+
+def _eligible_replica(v: View) -> bool:
+    p = fresh_peer(v)
+    catching_up = p is not None and p.db_up and v.db.slave.io_running
+    return v.healthy and v.keepalived_running and (v.memory.complete or catching_up)
+
+
+def _not_promoting(why: str) -> Decision:
+    return Decision(reason=why, eligible=False, role=Role.REPLICA, problem=True)
+
+
+def _promotion(v: View, cfg: AgentConfig) -> Decision:
+    m, db, p = v.memory, v.db, fresh_peer(v)
+    peer = cfg.peer
+    planned = m.switchover_to == v.node
+    if not v.healthy:
+        return _not_promoting(f"{v.health_problem}: not taking over")
+    if not planned and db.epoch_age_s < cfg.failover_window_s:
+        return _not_promoting(f"a failover happened {db.epoch_age_s:.0f}s ago (window "
+                              f"{cfg.failover_window_s:.0f}s): no automatic failover again so "
+                              "soon")
+    if p is not None and not planned and v.peer.answered_at < m.vip_since:
+        return Decision(reason=f"this node took the VIP: asking {peer} once more before taking "
+                        "over", eligible=True, role=Role.CANDIDATE)
+    if p is not None:
+        can_catch_up = p.db_up and db.slave.io_running
+        if m.complete or can_catch_up or m.force:
+            how = "switchover" if planned else "this node holds the VIP"
+            return Decision(actions=(Promote(fence_peer=True,
+                                             semi_sync=cfg.semi_sync and p.db_up),),
+                            reason=f"{how}: fence {peer}, apply every transaction received, "
+                            "open for writes", eligible=True, role=Role.PROMOTING)
+        return _not_promoting(f"{peer}'s database is down and this node may lack confirmed "
+                              "transactions: not promoting (an operator may force it)")
+    if not (m.complete or m.force):
+        return _not_promoting(f"{peer} is unreachable and this node is not known to hold every "
+                              "confirmed transaction: not promoting (an operator may force it)")
+    wait = cfg.lease_s + cfg.margin_s - (v.now - m.peer_seen)
+    if wait > 0:
+        return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
+                        f"({wait:.1f}s)", eligible=True, role=Role.CANDIDATE)
+    return Decision(actions=(Promote(fence_peer=False, semi_sync=False),),
+                    reason=f"{peer} unreachable on every path and its lease ran out; this node "
+                    "holds every confirmed transaction: promoting, committing alone",
+                    eligible=True, role=Role.PROMOTING)
+
+
+def _paused(why: str, eligible: bool = True, *,
+            condition: Condition = Condition.NONE) -> Decision:
+    return Decision(reason=why, eligible=eligible, role=Role.PRIMARY_PAUSED, problem=True,
+                    condition=condition)
+
+
+def _reopen(why: str, semi_sync: bool) -> Decision:
+    return Decision(actions=(Reopen(semi_sync=semi_sync),), reason=why, eligible=True,
+                    role=Role.PRIMARY)
+
+
+def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
+    """The primary by epoch, read-only: its standby was lost, or it restarted."""
+    m, p = v.memory, fresh_peer(v)
+    peer = cfg.peer
+    if not (v.healthy and v.keepalived_running):
+        why = v.health_problem or "keepalived is not running"
+        return _paused(f"primary by epoch, read-only: {why}", eligible=False)
+    if p is not None and p.holds_vip:
+        return _paused(f"{peer} holds the VIP: waiting for it to take over")
+    if not v.holds_vip:
+        return _paused("primary by epoch, read-only: opening only while holding the VIP")
+    if m.degraded:
+        return _reopen("degraded on purpose by the operator: committing alone", False)
+    if p is not None:
+        if p.db_up and p.replicating and cfg.is_my_address(p.master_host):
+            return _reopen(f"{peer} replicates again: open for writes", cfg.semi_sync)
+        if not p.complete and not p.replicating:
+            return _reopen(f"{peer} is not replicating and knows it is behind: open for writes, "
+                           "committing alone", False)
+        return _paused(f"waiting for {peer} to replicate before opening")
+    if not cfg.semi_sync or not m.peer_complete:
+        return _reopen(f"{peer} unreachable but cannot take over (not complete): open for "
+                       "writes alone", False)
+    return _paused(f"writes paused: standby {peer} lost (no witness or fence device); they "
+                   "resume when it returns, or run `hapair degrade` if it is really down",
+                   condition=Condition.STANDBY_LOST)
+
+
+def _replica(v: View, cfg: AgentConfig) -> Decision:
+    db, p = v.db, fresh_peer(v)
+    peer = cfg.peer
+    acts: list[Action] = []
+    if db.semi_sync_master:
+        acts.append(SetSemiSync(on=False))
+    s = db.slave
+    eligible = _eligible_replica(v)
+
+    def say(why: str, ok: bool = eligible, problem: bool = False) -> Decision:
+        return Decision(actions=tuple(acts), reason=why, eligible=ok, role=Role.REPLICA,
+                        problem=problem)
+
+    if p is None:
+        return say(f"replica: {peer} unreachable, waiting", problem=True)
+    if not p.db_up:
+        return say(f"replica: {peer}'s database is down, waiting", problem=True)
+    path = best_path(v)
+    current = cfg.peer_path_of(s.master_host)
+    why_rebuild = s.broken
+    if not why_rebuild and current != path:
+        try:  # what a Follow would meet: transactions the primary never had
+            wrong = gtid.errant(db.gtid_current_pos, p.gtid_current_pos or p.gtid_binlog_pos)
+        except ValueError as exc:
+            return say(f"cannot compare GTIDs with {peer} ({exc}): not following", False, True)
+        if wrong:
+            why_rebuild = (f"this node holds transactions {','.join(wrong)} that the primary "
+                           "lacks")
+    if why_rebuild:
+        wait = v.memory.rebuild_after - v.now
+        if wait > 0:
+            return say(f"{why_rebuild[:100]}; the last rebuild failed, next attempt in "
+                       f"{wait:.0f}s", False, True)
+        acts.append(Rebuild(path=path))
+        return say(f"replication from {peer} cannot go on ({why_rebuild[:100]}): rebuilding "
+                   "this node from a backup of the primary, not patching", False, True)
+    if current is None:
+        acts.append(Follow(path=path))
+        return say(f"{peer} is the primary: rejoining as its replica over the {path} network")
+    if current != path:
+        acts.append(Follow(path=path))
+        return say(f"replication moves to the {path} network (the {current} path does not "
+                   "answer)")
+    if s.stopped:
+        acts.append(StartReplication())
+        return say(f"replication from {peer} stopped: starting it", problem=True)
+    if p.semi_master_on and p.semi_clients == 0 and s.io_running:
+        acts.append(Reconnect())
+        return say(f"{peer} waits for a semi-sync acknowledgement but does not count this "
+                   "node: reconnecting", problem=True)
+    lag = gtid.behind(db.gtid_slave_pos, p.gtid_binlog_pos)
+    state = "complete" if v.memory.complete else "catching up"
+    if not v.healthy:
+        state += f", not eligible: {v.health_problem}"
+    return say(f"replica of {peer} over the {path} network, {state}, {lag} transactions to "
+               "apply", problem=not eligible)
+

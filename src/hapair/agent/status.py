@@ -1,0 +1,96 @@
+"""The status document an agent publishes on /status: one type, read by the
+peer's agent, by `hapair status` and by the drills. Versioned; a document with
+keys this side does not know, or lacking keys it expects, is still read (the
+defaults are safe: not writable, not complete, not eligible) and the
+difference is reported, never silently dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hapair.agent.roles import Condition, Role
+from hapair.probes.mariadb import Thread
+
+VERSION = 1
+
+
+class StatusDoc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    version: int = VERSION
+    node: str
+    time: float = 0.0  # the agent's wall clock when it answered
+    # the local database
+    db_up: bool = False
+    read_only: bool = True
+    epoch: int = 0
+    epoch_primary: str = ""
+    gtid_binlog_pos: str = ""
+    gtid_slave_pos: str = ""
+    gtid_current_pos: str = ""  # binlog and applied positions together
+    gtid_io_pos: str = ""
+    semi_master_on: bool = False  # waiting for acknowledgements now
+    semi_clients: int = 0
+    semi_master_enabled: bool = False
+    io_running: Thread = Thread.NONE
+    sql_running: Thread = Thread.NONE
+    master_host: str = ""
+    last_io_error: str = ""
+    last_sql_error: str = ""
+    # the node
+    holds_vip: bool = False
+    keepalived_running: bool = False
+    vrrp: str = "UNKNOWN"
+    app_ok: bool = False
+    apache_ok: bool = False
+    health_problem: str = ""
+    peer_paths: list[str] = []
+    # the agent's judgement
+    complete: bool = False
+    eligible: bool = False
+    paused: bool = False
+    degraded: bool = False
+    fenced_by: str = ""
+    role: Role = Role.STARTING
+    reason: str = "starting"
+    problem: bool = False
+    condition: Condition = Condition.NONE
+    task: str = ""  # a long action under way ("rebuilding from node1")
+    task_s: float = 0.0  # for how long
+    history: list[dict[str, Any]] = []
+
+    @property
+    def writable(self) -> bool:
+        return self.db_up and not self.read_only
+
+    @property
+    def replicating(self) -> bool:
+        return self.io_running is Thread.RUNNING
+
+
+class StatusError(ValueError):
+    pass
+
+
+def read(data: object) -> tuple[StatusDoc, list[str]]:
+    """A document and what differs from this side's idea of it (unknown keys,
+    missing keys, another version). StatusError if it is not one at all."""
+    if not isinstance(data, dict):
+        raise StatusError(f"a status document is a JSON object, not {type(data).__name__}")
+    try:
+        doc = StatusDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StatusError(f"status field {where}: {first['msg']}") from None
+    notes = []
+    if doc.version != VERSION:
+        notes.append(f"version {doc.version} (this side reads {VERSION})")
+    if doc.model_extra:
+        notes.append("unknown keys: " + ", ".join(sorted(doc.model_extra)))
+    missing = set(StatusDoc.model_fields) - set(data) - {"version"}
+    if missing:
+        notes.append("missing keys: " + ", ".join(sorted(missing)))
+    return doc, notes

@@ -1,0 +1,1 @@
+"""Converging nodes to the rendered state over SSH (pyinfra)."""

@@ -1,0 +1,1 @@
+"""A lab of real machines on one host: networks, machines, faults."""

@@ -1,0 +1,21 @@
+"""Paths on a node that both the renderer (which writes the files) and the
+agent (which reads them at run time) must agree on. Nothing else lives here."""
+
+from __future__ import annotations
+
+# Where the agent and keepalived meet on every node.
+RUN_DIR = "/run/hapair"
+NOTIFY_FIFO = f"{RUN_DIR}/keepalived.fifo"
+TRACK_FILE = f"{RUN_DIR}/vrrp-fault"
+ETC_DIR = "/etc/hapair"
+SPEC_JSON = f"{ETC_DIR}/cluster.json"
+APP_ENV = f"{ETC_DIR}/app.env"
+APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
+AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
+HAPAIR_VENV = "/opt/hapair/venv"
+APP_USER = "hapair-app"
+# The agent's own state on the node.
+STATE_DIR = "/var/lib/hapair"
+INTENT_FILE = f"{STATE_DIR}/agent-state.json"  # the operator's pause and degrade
+REBUILD_WORK = f"{STATE_DIR}/rebuild"
+REPLACED_DATA = f"{STATE_DIR}/replaced-data"
