@@ -486,8 +486,8 @@ def test_a_busy_application_counts_only_after_the_grace() -> None:
     first = learn(busy, CFG)
     assert first.slow_since == NOW and first.unhealthy_since == 0
     assert replace(busy, memory=first).healthy
-    later = replace(busy, now=NOW + 2.5, memory=first)
-    assert not later.healthy and learn(later, CFG).unhealthy_since == NOW + 2.5
+    later = replace(busy, now=NOW + 10.5, memory=first)
+    assert not later.healthy and learn(later, CFG).unhealthy_since == NOW + 10.5
     refused = replace(busy, app_problem="the application not answering (refused)")
     assert not refused.healthy and learn(refused, CFG).unhealthy_since == NOW
     fine = replace(busy, app_problem="", memory=first)

@@ -62,6 +62,11 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
     cfg, db = rt.cfg, rt.db
     if isinstance(action, OPENING) and rt.fenced_by():
         raise Abort(f"fenced by {rt.fenced_by()} since this cycle began: not opening")
+    age = time.monotonic() - view.now
+    if isinstance(action, OPENING) and age > cfg.lease_s:
+        # This process was frozen between looking and acting: what it saw is
+        # stale, and the peer may have taken over meanwhile. Look again.
+        raise Abort(f"the view is {age:.1f}s old (was this agent frozen?): not opening")
     match action:
         case Demote():
             db.fence(cfg.app_user, stop_clients=rt.stop_app)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hapair.agent")
 TICK_S = 0.05
+# The loop may take this long over one cycle (slow probes time out) before
+# the guard stops pinging systemd's watchdog, which then kills the agent.
+LOOP_STALL_S = 10.0
 
 
 def run(agent: Agent) -> None:
@@ -23,6 +26,8 @@ def run(agent: Agent) -> None:
         try:
             time.sleep(TICK_S)
             once(agent)
+            if time.monotonic() - agent.cycle_started < LOOP_STALL_S:
+                agent.watchdog.notify()  # alive: the guard runs and the loop goes round
         except Exception:  # noqa: BLE001 - the guard must outlive any error
             log.exception("lease guard")
 

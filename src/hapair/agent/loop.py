@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
+from systemd_watchdog.systemd_watchdog import WatchDog
+
 from hapair.agent import guard, observe
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, Rebuild
@@ -64,6 +66,8 @@ class Agent:
         self.decision: Decision | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
         self.metrics = Metrics()
+        self.watchdog = WatchDog()  # systemd's (WatchdogSec); a no-op outside systemd
+        self.cycle_started = time.monotonic()
         self.backup_lock = threading.Lock()  # one backup stream at a time
 
     # ---- memory and the operator's intent -------------------------------------------
@@ -95,11 +99,16 @@ class Agent:
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
+        ready = False
         while True:
+            self.cycle_started = time.monotonic()
             try:
                 self.cycle()
             except Exception:  # noqa: BLE001 - the loop must go on
                 log.exception("cycle failed")
+            if not ready:
+                self.watchdog.ready()  # systemd: started (the watchdog counts from here)
+                ready = True
             self.wake.wait(self.cfg.interval_s)
             self.wake.clear()
 

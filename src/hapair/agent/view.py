@@ -18,7 +18,9 @@ PATHS: tuple[Path, ...] = ("interconnect", "public")
 LocalDB = MariaDBState  # the local MariaDB, as the agent's own connection saw it
 PeerStatus = StatusDoc  # what the peer's agent published on /status
 
-SLOW_GRACE_S = 2.0  # a check that timed out (a busy application) counts after this long
+# A check that timed out (a busy application: every worker waiting) counts
+# only after this long: a starting or loaded application is not a dead one.
+SLOW_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)

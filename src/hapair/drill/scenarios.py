@@ -71,6 +71,19 @@ def _power_cut(c: Ctx) -> object:
     return None
 
 
+def _signal(process: str, signal: str) -> Fn:
+    return lambda c: faults.kill(c.plan, c.node, process, signal)
+
+
+def _freeze(c: Ctx) -> object:
+    return faults.freeze(c.plan, c.node)
+
+
+def _thaw(c: Ctx) -> object:
+    faults.thaw(c.plan, c.node)
+    return None
+
+
 def _switchover(c: Ctx) -> object:
     """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
@@ -94,7 +107,19 @@ STEPS: dict[str, Step] = {
                       _cut(("interconnect", "public")), _heal),
     "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, _start, 5),
     "switchover": Step("planned switchover to the standby", "primary", _switchover, None, 0),
+    "freeze-agent-primary": Step("the primary's agent frozen (SIGSTOP), its database writable",
+                                 "primary", _signal("hapair", "STOP"), _signal("hapair", "CONT"),
+                                 4),
+    "freeze-agent-primary-30s": Step("the primary's agent frozen (SIGSTOP) for 30 s", "primary",
+                                     _signal("hapair", "STOP"), _signal("hapair", "CONT"), 30),
+    "freeze-machine-primary": Step("every process of the primary's machine frozen (as a "
+                                   "hypervisor pause), then resumed", "primary", _freeze, _thaw,
+                                   8),
 }
+
+# What random sequences pick from: the faults a seed has always meant (a new
+# fault added here would change every seed's sequence).
+RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-"))
 
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()
@@ -104,7 +129,7 @@ SCENARIOS: dict[str, Scenario] = {
 def random_scenario(seed: int, count: int = 3) -> Scenario:
     """A reproducible sequence of faults, recovery in between."""
     rng = random.Random(seed)
-    names = sorted(STEPS)
+    names = sorted(RANDOM_POOL)
     picked = [rng.choice(names) for _ in range(count)]
     return Scenario(f"random-{seed}", "random: " + ", then ".join(picked),
                     tuple(STEPS[n] for n in picked))

@@ -57,3 +57,63 @@ def kill(plan: LabPlan, node: str, process: str, signal: str = "KILL") -> int:
     if count:
         run(m.exec_argv(plan, machine, ["pkill", f"-{signal}", "-x", process]), check=False)
     return count
+
+
+FREEZER = Path("/sys/fs/cgroup/freezer")
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def freeze(plan: LabPlan, node: str) -> int:
+    """Stop every process of the machine at once, as a hypervisor's pause
+    would (the cgroup freezer); nspawn itself, the 'hypervisor', runs on.
+    How many processes were frozen."""
+    group = FREEZER / f"{plan.name}-{node}"
+    group.mkdir(exist_ok=True)
+    leader = m.leader_pid(plan, plan.machine(node))
+    moved: set[int] = set()
+    while True:  # until no process forks past us
+        new = _descendants(leader) - moved
+        if not new:
+            break
+        for pid in new:
+            try:
+                (group / "cgroup.procs").write_text(str(pid))
+            except OSError:
+                pass  # gone meanwhile, or a thread of one already moved
+        moved |= new
+    (group / "freezer.state").write_text("FROZEN")
+    return len(moved)
+
+
+def thaw(plan: LabPlan, node: str) -> None:
+    """Resume a frozen machine; its processes go back to the root group."""
+    group = FREEZER / f"{plan.name}-{node}"
+    if not group.exists():
+        return
+    (group / "freezer.state").write_text("THAWED")
+    for pid in (group / "cgroup.procs").read_text().split():
+        try:
+            (FREEZER / "cgroup.procs").write_text(pid)
+        except OSError:
+            pass
+    try:
+        group.rmdir()
+    except OSError as exc:
+        raise LabError(f"could not remove the freezer group {group}: {exc}") from None

@@ -103,6 +103,7 @@ WantedBy=multi-user.target
 
 
 def agent_unit(spec: ClusterSpec, node: Node) -> RenderedFile:
+    watchdog_ms = round(spec.timing.watchdog_s * 1000)
     text = f"""{header(spec, node)}
 [Unit]
 Description=hapair agent: keeps one writable, complete database behind the VIP
@@ -112,10 +113,18 @@ Before=keepalived.service
 StartLimitIntervalSec=0
 
 [Service]
-Type=exec
+Type=notify
+NotifyAccess=main
+# A frozen agent (stopped, stuck, paused) stops pinging: systemd kills it
+# after {watchdog_ms} ms, and the lines below close the database at once.
+WatchdogSec={watchdog_ms}ms
+WatchdogSignal=SIGKILL
 EnvironmentFile=-{AGENT_SECRETS_ENV}
 ExecStart={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name}
-# However the agent stopped (even SIGKILL), no writes without it.
+# However the agent stopped (even SIGKILL), no writes without it: first the
+# quick way (no commit is stuck while the standby still acknowledges), then
+# the thorough one (the application stopped first when commits are stuck).
+ExecStopPost=-/usr/bin/timeout 0.5 /usr/bin/mariadb -e "SET GLOBAL read_only = ON"
 ExecStopPost={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name} --fence-only
 Restart=always
 RestartSec=0.5

@@ -172,6 +172,23 @@ class Timing(Frozen):
     rise: int = Field(default=2, ge=1, le=20)
     failover_window_s: int = Field(default=60, ge=0, le=86_400)
 
+    # The agent's lease arithmetic (docs/controller.md, "Never two writable"):
+    # the primary stops writes after lease_s without its standby; the standby
+    # opens only after lease_s + margin_s without a sign of the primary; a
+    # frozen agent is killed by systemd's watchdog after watchdog_s and its
+    # database closed (ExecStopPost) well before the standby may open.
+    @property
+    def lease_s(self) -> float:
+        return max(4 * self.agent_interval_s, 0.5)
+
+    @property
+    def margin_s(self) -> float:
+        return max(2 * self.agent_interval_s, 0.3)
+
+    @property
+    def watchdog_s(self) -> float:
+        return round(self.lease_s / 2, 3)
+
 
 class Witness(Frozen):
     name: HostName

@@ -1,0 +1,209 @@
+"""The loop, the long actions and the intent store over a fake I/O layer:
+the real Agent, learn, decide and act; the database, the peer and the node's
+probes replaced by fakes (never the unit under test)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hapair.agent import act, observe
+from hapair.agent.intent import Intent, IntentStore
+from hapair.agent.loop import Agent
+from hapair.agent.roles import Role
+from hapair.agent.view import Peer, View
+from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
+from hapair.spec import load_spec
+from tests.conftest import EXAMPLES
+from tests.unit.test_decide import peer_primary, replica_db
+
+SPEC = load_spec(EXAMPLES / "lab.toml").spec
+
+
+class FakeDB:
+    """The local MariaDB: a state to return, and the statements it was sent."""
+
+    def __init__(self, state: MariaDBState):
+        self.state = state
+        self.sent: list[str] = []
+
+    def probe(self) -> MariaDBState:
+        return self.state
+
+    def wait_for(self, what: str, test: Any, seconds: float) -> MariaDBState:
+        return self.state
+
+    def execute(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0) -> None:
+        self.sent.append(sql)
+
+    def follow(self, host: str, *args: Any, **kw: Any) -> None:
+        self.sent.append(f"follow {host}")
+
+    def set_semi_sync(self, on: bool) -> None:
+        self.sent.append(f"semi-sync {on}")
+
+
+def agent_with(tmp_path: Path, db: FakeDB, peer: Peer) -> Agent:
+    agent = Agent(SPEC, SPEC.node("node2"), "t" * 30, "a" * 20, "r" * 20,
+                  track_file=str(tmp_path / "track"), intent_file=str(tmp_path / "intent"))
+    agent.db = db  # type: ignore[assignment]
+    agent.peer = peer
+
+    def fake_observe() -> View:
+        return View(now=time.monotonic(), node="node2", peer_name="node1",
+                    keepalived_running=True, vrrp="BACKUP", holds_vip=False,
+                    db=agent.db.probe(),
+                    peer=agent.peer)
+
+    agent.observe = fake_observe  # type: ignore[method-assign]
+    now = time.monotonic()
+    agent.contact.renewed(now, now)
+    return agent
+
+
+def wait_until(test: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not test():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_rebuild_runs_beside_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = replace_slave(io=Thread.STOPPED, io_errno=1236, last_io_error="binlog purged")
+    db = FakeDB(broken)
+    agent = agent_with(tmp_path, db, Peer(peer_primary(), ("interconnect",), time.monotonic()))
+    release, started = threading.Event(), threading.Event()
+
+    def slow_restore(stream: object, datadir: str) -> str:
+        started.set()
+        assert release.wait(10)
+        return "0-1-100"
+
+    @contextlib.contextmanager
+    def backup(path: str) -> Iterator[object]:
+        yield object()
+
+    monkeypatch.setattr(act.rebuild, "restore", slow_restore)
+    monkeypatch.setattr(agent.peer_client, "backup", backup)
+
+    agent.cycle()
+    assert started.wait(5)
+    # The loop goes on observing and answering while the rebuild runs.
+    db.state = replace_slave(io=Thread.STOPPED, io_errno=1236, last_io_error="binlog purged",
+                             gtid_binlog_pos="0-1-7")
+    for _ in range(3):
+        agent.cycle()
+    assert agent.view is not None and agent.view.db.gtid_binlog_pos == "0-1-7"
+    doc = agent.status()
+    assert doc.role is Role.REBUILDING and doc.task == "rebuilding from node1"
+    assert not doc.db_up and not doc.complete and doc.task_s >= 0
+    assert agent.decision is not None and "[held: Rebuild]" in agent.decision.reason
+    assert any("under way" in h["reason"] for h in agent.history)
+    release.set()
+    wait_until(lambda: agent.memory.task is None)
+    assert "follow 192.168.57.102" in db.sent and agent.memory.rebuild_after == 0
+
+
+def test_a_failed_rebuild_is_retried_later(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    db = FakeDB(replace_slave(io=Thread.STOPPED, io_errno=1236))
+    agent = agent_with(tmp_path, db, Peer(peer_primary(), ("interconnect",), time.monotonic()))
+
+    @contextlib.contextmanager
+    def backup(path: str) -> Iterator[object]:
+        raise OSError("connection refused")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(agent.peer_client, "backup", backup)
+    agent.cycle()
+    wait_until(lambda: agent.memory.task is None)
+    assert agent.memory.rebuild_after > time.monotonic() + 10
+    agent.cycle()
+    assert agent.decision is not None and "next attempt in" in agent.decision.reason
+    assert agent.memory.task is None
+
+
+def replace_slave(**kw: Any) -> MariaDBState:
+    slave_fields = set(SlaveStatus.__dataclass_fields__)
+    base = replica_db()
+    slave = SlaveStatus(**{**base.slave.__dict__,
+                           **{k: v for k, v in kw.items() if k in slave_fields}})
+    rest = {k: v for k, v in kw.items() if k not in slave_fields}
+    return MariaDBState(**{**base.__dict__, **rest, "slave": slave})
+
+
+def test_the_track_file_follows_eligibility(tmp_path: Path) -> None:
+    agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(peer_primary(), ("interconnect",),
+                                                             time.monotonic()))
+    agent.cycle()
+    assert (tmp_path / "track").read_text() == "0\n"
+    agent.db = FakeDB(MariaDBState(up=False, error="gone"))  # type: ignore[assignment]
+    agent.cycle()
+    assert (tmp_path / "track").read_text() == "1\n"
+
+
+# ---- the operator's intent on disk ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    ("", "unreadable"), ("{not json", "unreadable"), ("[1, 2]", "JSON object"),
+    ('{"paused": "yes"}', "true or false"), ('{"paused": 1}', "true or false")])
+def test_a_bad_intent_file_is_a_line_and_the_safe_default(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str, said: str) -> None:
+    path = tmp_path / "intent.json"
+    path.write_text(content)
+    assert IntentStore(path).load() == Intent()
+    assert said in caplog.text
+
+
+def test_the_intent_round_trips_atomically(tmp_path: Path) -> None:
+    store = IntentStore(tmp_path / "sub" / "intent.json")
+    assert store.load() == Intent()
+    store.save(Intent(paused=True, degraded=False))
+    assert store.load() == Intent(paused=True)
+    assert (tmp_path / "sub" / "intent.json").stat().st_mode & 0o077 == 0
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["intent.json"]
+
+
+def test_a_full_disk_leaves_the_old_intent_and_the_fence_still_works(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = IntentStore(tmp_path / "intent.json")
+    store.save(Intent(degraded=True))
+    real_write = __import__("os").write
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("hapair.agent.intent.os.write", full)
+    with pytest.raises(OSError, match="No space"):
+        store.save(Intent(paused=True))
+    monkeypatch.setattr("hapair.agent.intent.os.write", real_write)
+    assert store.load() == Intent(degraded=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["intent.json"]
+
+
+def test_pause_answers_that_it_holds_but_was_not_saved(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hapair.agent.commands import command
+    agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
+
+    def full(intent: Intent) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(agent.intent, "save", full)
+    code, answer = command(agent, "pause", {})
+    assert code == 500 and agent.memory.paused and "not saved" in answer["error"]
+
+
+def test_write_if_changed_is_atomic(tmp_path: Path) -> None:
+    target = str(tmp_path / "run" / "track")
+    observe.write_if_changed(target, "1\n")
+    observe.write_if_changed(target, "1\n")
+    assert Path(target).read_text() == "1\n" and len(list((tmp_path / "run").iterdir())) == 1
