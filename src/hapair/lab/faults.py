@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from hapair.lab import machine as m
@@ -84,7 +85,7 @@ def freeze(plan: LabPlan, node: str) -> int:
     """Stop every process of the machine at once, as a hypervisor's pause
     would (the cgroup freezer); nspawn itself, the 'hypervisor', runs on.
     How many processes were frozen."""
-    group = FREEZER / f"{plan.name}-{node}"
+    group = FREEZER / f"hapair-{plan.cluster}-{node}"
     group.mkdir(exist_ok=True)
     leader = m.leader_pid(plan, plan.machine(node))
     moved: set[int] = set()
@@ -93,10 +94,8 @@ def freeze(plan: LabPlan, node: str) -> int:
         if not new:
             break
         for pid in new:
-            try:
+            with contextlib.suppress(OSError):  # gone meanwhile
                 (group / "cgroup.procs").write_text(str(pid))
-            except OSError:
-                pass  # gone meanwhile, or a thread of one already moved
         moved |= new
     (group / "freezer.state").write_text("FROZEN")
     return len(moved)
@@ -104,15 +103,13 @@ def freeze(plan: LabPlan, node: str) -> int:
 
 def thaw(plan: LabPlan, node: str) -> None:
     """Resume a frozen machine; its processes go back to the root group."""
-    group = FREEZER / f"{plan.name}-{node}"
+    group = FREEZER / f"hapair-{plan.cluster}-{node}"
     if not group.exists():
         return
     (group / "freezer.state").write_text("THAWED")
     for pid in (group / "cgroup.procs").read_text().split():
-        try:
+        with contextlib.suppress(OSError):
             (FREEZER / "cgroup.procs").write_text(pid)
-        except OSError:
-            pass
     try:
         group.rmdir()
     except OSError as exc:
