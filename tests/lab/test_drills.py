@@ -18,7 +18,8 @@ def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> 
     assert {row["scenario"] for row in summary} >= {
         "power-cut-primary", "kill-mariadb-primary", "kill-keepalived-primary",
         "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
-        "partition", "power-cut-standby", "switchover", "random-7"}
+        "partition", "power-cut-standby", "switchover", "freeze-agent-primary",
+        "freeze-agent-primary-30s", "freeze-machine-primary", "random-7"}
     for row in summary:
         assert row["lost"] == 0, row
         assert row["double"] == 0, row

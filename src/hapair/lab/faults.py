@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 from hapair.lab import machine as m
@@ -107,10 +108,15 @@ def thaw(plan: LabPlan, node: str) -> None:
     if not group.exists():
         return
     (group / "freezer.state").write_text("THAWED")
-    for pid in (group / "cgroup.procs").read_text().split():
-        with contextlib.suppress(OSError):
-            (FREEZER / "cgroup.procs").write_text(pid)
-    try:
-        group.rmdir()
-    except OSError as exc:
-        raise LabError(f"could not remove the freezer group {group}: {exc}") from None
+    deadline = time.monotonic() + 5
+    while True:
+        for tid in (group / "tasks").read_text().split():  # thread by thread
+            with contextlib.suppress(OSError):
+                (FREEZER / "tasks").write_text(tid)
+        try:
+            group.rmdir()  # busy a moment longer while exiting tasks leave it
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise LabError(f"could not remove the freezer group {group}: {exc}") from None
+        time.sleep(0.05)
