@@ -1,0 +1,165 @@
+"""apply's own pyinfra operations, tested as pyinfra tests its own: a table of
+facts in, the commands out. A fake host answers the facts; the operations'
+generators (``_inner``) run as pyinfra would run them. Every value that
+comes from the spec reaches a command quoted."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.exceptions import OperationError
+from pyinfra.context import ctx_host
+from pyinfra.facts.files import Directory, File
+
+from hapair.deploy import ops
+from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB
+from hapair.probes.gluster import GlusterState
+from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
+from hapair.render.gluster import GlusterPlan
+from hapair.secrets import Secrets
+from hapair.spec import ClusterSpec
+
+HOSTILE = "/srv/data dir/$(reboot)"
+
+
+class FakeHost:
+    name = "node1"
+
+    def __init__(self, facts: dict[type, Any], addresses: tuple[str, ...] = ()):
+        self.facts = facts
+        self.data = {"addresses": addresses}
+        self.noops: list[str] = []
+
+    def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
+        return self.facts[fact]
+
+    def noop(self, message: str) -> None:
+        self.noops.append(message)
+
+
+@contextmanager
+def on(host: FakeHost) -> Iterator[FakeHost]:
+    with ctx_host.use(host):
+        yield host
+
+
+def commands(op: Any, host: FakeHost, *args: Any) -> list[str]:
+    out = []
+    with on(host):
+        for c in op._inner(*args):
+            if isinstance(c, FileUploadCommand):
+                out.append(f"upload {c.dest}")
+            else:
+                out.append(str(c))
+    return out
+
+
+def test_a_new_datadir_is_made_and_its_path_quoted() -> None:
+    got = commands(ops.mariadb_datadir, FakeHost({Directory: None}), HOSTILE)
+    assert got == [f"install -d -o mysql -g mysql -m 0750 {shlex.quote(HOSTILE)}",
+                   f"mariadb-install-db --user=mysql --datadir={shlex.quote(HOSTILE)} "
+                   "--skip-test-db >/dev/null"]
+    host = FakeHost({Directory: {"mode": 750}})
+    assert commands(ops.mariadb_datadir, host, HOSTILE) == [] and host.noops
+
+
+PLAN = GlusterPlan(volume="static", peers=("192.168.57.102", "192.168.57.103"),
+                   bricks=("192.168.57.102:/b", "192.168.57.103:/b"),
+                   create=("gluster", "volume", "create", "static", "replica", "2",
+                           "192.168.57.102:/b", "192.168.57.103:/b", "force"),
+                   options={"network.ping-timeout": "3", "cluster.heal-timeout": "10"},
+                   mount_source="localhost:/static")
+MINE = ("192.168.57.102", "10.54.0.10")
+
+
+@pytest.mark.parametrize(("state", "want"), [
+    (GlusterState(up=True), [
+        "gluster peer probe 192.168.57.103",
+        "for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge 2 ] && break; "
+        "sleep 0.2; done",
+        "gluster volume create static replica 2 192.168.57.102:/b 192.168.57.103:/b force",
+        "gluster volume set static cluster.heal-timeout 10",
+        "gluster volume set static network.ping-timeout 3",
+        "gluster volume start static"]),
+    (GlusterState(up=True, peers=frozenset({"192.168.57.103"}), volume_exists=True,
+                  volume_started=True, options={"network.ping-timeout": "42",
+                                                "cluster.heal-timeout": "10"}),
+     ["gluster volume set static network.ping-timeout 3"]),
+    (GlusterState(up=True, peers=frozenset({"192.168.57.103"}), volume_exists=True,
+                  volume_started=True, options=dict(PLAN.options)), []),
+])
+def test_the_gluster_pool_converges(state: GlusterState, want: list[str]) -> None:
+    host = FakeHost({Gluster: state}, MINE)
+    assert commands(ops.gluster_pool, host, PLAN) == want
+    assert bool(host.noops) == (want == [])
+
+
+def test_a_silent_glusterd_stops_the_operation() -> None:
+    with pytest.raises(OperationError, match="glusterd is not answering on node1"):
+        commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=False)}, MINE), PLAN)
+
+
+def test_files_upload_only_when_content_or_mode_differ() -> None:
+    same = ops.FileSpec("/etc/keepalived/keepalived.conf", b"x", 0o644, ("keepalived",))
+    odd = ops.FileSpec("/etc/my dir/it's.conf", b"y", 0o600, ("apache",))
+    have = {same.path: (same.digest, "644"), odd.path: (odd.digest, "644")}
+    got = commands(ops.put_files, FakeHost({FileDigests: have}), (same, odd))
+    q = shlex.quote(odd.path)
+    assert got == [f"mkdir -p {shlex.quote('/etc/my dir')} && install -m 600 /dev/null "
+                   f"{q}.hapair-new",
+                   f"upload {odd.path}.hapair-new",
+                   f"chmod 600 {q}.hapair-new && mv -f {q}.hapair-new {q}",
+                   "mkdir -p /var/lib/hapair/pending && touch /var/lib/hapair/pending/apache"]
+    host = FakeHost({FileDigests: {**have, odd.path: (odd.digest, "600")}})
+    assert commands(ops.put_files, host, (same, odd)) == [] and host.noops
+
+
+def test_a_noted_restart_runs_and_clears_its_note() -> None:
+    got = commands(ops.when_noted, FakeHost({File: {"size": 0}}), "apache",
+                   "systemctl reload apache2")
+    assert len(got) == 1 and "systemctl reload apache2" in got[0]
+    assert "rm -f /var/lib/hapair/pending/apache" in got[0]
+    assert commands(ops.when_noted, FakeHost({File: None}), "apache", "x") == []
+
+
+def test_wheels_reinstall_only_when_their_set_changes(tmp_path: Any) -> None:
+    wheel = tmp_path / "hapair-0.1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    args = ("/opt/my venv", (str(wheel),), "/tmp/wheels", ("agent",))
+    got = commands(ops.venv_from_wheels, FakeHost({FileText: ""}), *args)
+    assert "rm -rf '/opt/my venv' && /usr/bin/python3 -m venv '/opt/my venv'" in got
+    assert f"upload /tmp/wheels/{wheel.name}" in got
+    marker = got[-2].split()[1]
+    host = FakeHost({FileText: marker + "\n"})
+    assert commands(ops.venv_from_wheels, host, *args) == [] and host.noops
+
+
+def replica_state(**kw: Any) -> MariaDBState:
+    return MariaDBState(up=True, **kw)
+
+
+def test_replication_is_set_only_when_not_already_following(lab: ClusterSpec) -> None:
+    secrets = Secrets(db_admin_password="a" * 20, db_replication_password="r'p$l" * 4,
+                      db_app_password="p" * 20, api_token="t" * 30,
+                      app_secret_key="k" * 30)  # type: ignore[arg-type]
+    primary = lab.node("node1")
+    following = replica_state(slave=SlaveStatus(io=Thread.CONNECTING,
+                                                master_host=str(primary.interconnect)))
+    host = FakeHost({MariaDB: following})
+    assert commands(ops.mariadb_replica_of, host, lab, secrets, primary) == [] and host.noops
+    got = commands(ops.mariadb_replica_of, FakeHost({MariaDB: replica_state()}), lab, secrets,
+                   primary)
+    # The password goes through a root-only file, never a command line.
+    assert got[0] == f"upload {ops.SQL_FILE}"
+    assert "r'p$l" not in got[1] and got[1].startswith(f"chmod 600 {ops.SQL_FILE}")
+    assert all(isinstance(c, str) for c in got)
+
+
+def test_string_commands_are_what_pyinfra_runs() -> None:
+    assert isinstance(next(iter(ops.run_sql(["SELECT 1"]))), FileUploadCommand)
+    assert isinstance(list(ops.run_sql(["SELECT 1"]))[1], StringCommand)
