@@ -28,12 +28,14 @@ class Secrets(BaseModel):
     app_secret_key: SecretStr = Field(min_length=24)
     # The application's own secrets (spec: web.secrets), by environment name.
     app: dict[str, SecretStr] = Field(default_factory=dict)
+    # A fence device's password per node (the BMC's, the hypervisor's).
+    fence_passwords: dict[str, SecretStr] = Field(default_factory=dict)
 
     def missing_app_secrets(self, names: tuple[str, ...]) -> list[str]:
         return [n for n in names if n not in self.app]
 
 
-CORE = tuple(n for n in Secrets.model_fields if n != "app")
+CORE = tuple(n for n in Secrets.model_fields if n not in ("app", "fence_passwords"))
 
 
 class SecretsError(Exception):
@@ -71,8 +73,11 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
 
 
-def new_secrets_file(path: Path, app_names: tuple[str, ...] = ()) -> None:
-    """Write fresh random secrets, readable by the owner only; never overwrite."""
+def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),
+                     fence_nodes: tuple[str, ...] = ()) -> None:
+    """Write fresh random secrets, readable by the owner only; never overwrite.
+    Fence passwords are the devices' own: a placeholder the operator replaces
+    (the lab sets its simulated devices up with them)."""
     lines = [
         "# hapair secrets: keep this file mode 0600, out of version control.\n"
     ]
@@ -81,6 +86,10 @@ def new_secrets_file(path: Path, app_names: tuple[str, ...] = ()) -> None:
     if app_names:
         lines.append("\n[app]\n")
         lines += [f'{name} = "{_random.token_urlsafe(18)}"\n' for name in app_names]
+    if fence_nodes:
+        lines.append("\n# each node's fence device password (its BMC's, its hypervisor's)\n")
+        lines.append("[fence_passwords]\n")
+        lines += [f'{name} = "{_random.token_urlsafe(18)}"\n' for name in fence_nodes]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.writelines(lines)

@@ -145,3 +145,49 @@ def test_spec_models_are_frozen(m2l_text: str) -> None:
     spec = parse_spec(m2l_text).spec
     with pytest.raises(Exception, match="frozen"):
         spec.nodes[0].priority = 1  # type: ignore[misc]
+
+
+FENCE1 = ('\n[nodes.fence]\nagent = "fence_ipmilan"\n'
+          'options = { ip = "10.99.0.110", username = "admin", lanplus = "1" }\n')
+
+
+def with_fences(text: str, first: str = FENCE1, second: str = FENCE1) -> str:
+    """Fence devices after each node's server_id line (the [[nodes]] tables)."""
+    lines, out, seen = text.splitlines(keepends=True), [], 0
+    for line in lines:
+        out.append(line)
+        if line.startswith("server_id"):
+            out.append((first, second)[seen])
+            seen += 1
+    return "".join(out)
+
+
+def test_fence_devices_on_both_nodes_are_read(m2l_text: str) -> None:
+    spec = parse_spec(with_fences(m2l_text)).spec
+    assert spec.fenced and spec.nodes[0].fence is not None
+    assert spec.nodes[0].fence.options["ip"] == "10.99.0.110"
+
+
+def test_a_fence_device_on_one_node_only_is_an_error(m2l_text: str) -> None:
+    text = with_fences(m2l_text, second="")
+    ((path, line, message),) = errors_of(text)
+    assert path == "nodes[1].fence" and "node2 has no fence device" in message
+
+
+def test_a_password_in_the_fence_options_is_refused(m2l_text: str) -> None:
+    bad = FENCE1.replace('lanplus = "1"', 'password = "hunter2"')
+    errors = errors_of(with_fences(m2l_text, bad, bad))
+    assert {p for p, _, _ in errors} == {"nodes[0].fence.options.password",
+                                        "nodes[1].fence.options.password"}
+    assert all("secrets file" in m for _, _, m in errors)
+
+
+@pytest.mark.parametrize("bad", ['agent = "ipmilan"', 'agent = "fence_x; reboot"'])
+def test_a_fence_agent_name_is_checked(m2l_text: str, bad: str) -> None:
+    text = with_fences(m2l_text, FENCE1.replace('agent = "fence_ipmilan"', bad))
+    assert [p for p, _, _ in errors_of(text)] == ["nodes[0].fence.agent"]
+
+
+def test_a_newline_in_a_fence_option_is_refused(m2l_text: str) -> None:
+    text = with_fences(m2l_text, FENCE1.replace('lanplus = "1"', 'lanplus = "1\\naction=on"'))
+    assert [p for p, _, _ in errors_of(text)] == ["nodes[0].fence.options.lanplus"]

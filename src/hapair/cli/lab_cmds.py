@@ -74,7 +74,8 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         lifecycle.up(plan, spec.read_text(), say)
         files = lifecycle.files_of(plan)
         if not files.secrets.exists():
-            new_secrets_file(files.secrets, cluster.web.secrets)
+            new_secrets_file(files.secrets, cluster.web.secrets,
+                             tuple(n.name for n in cluster.nodes if n.fence))
         if deploy:
             say("apply: from the control point, over SSH")
             code = run_apply(plan, spec, house, files)

@@ -93,9 +93,11 @@ SpecOpt = Annotated[Path | None, typer.Option(
 
 def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
     """Write a secrets file with fresh random values (mode 0600); never overwrites."""
-    app_names = load_or_exit(spec, False).spec.web.secrets if spec else ()
+    cluster = load_or_exit(spec, False).spec if spec else None
+    app_names = cluster.web.secrets if cluster else ()
+    fenced = tuple(n.name for n in cluster.nodes if n.fence) if cluster else ()
     try:
-        new_secrets_file(file, app_names)
+        new_secrets_file(file, app_names, fenced)
     except FileExistsError:
         err.print(f"[red]{file} exists already; nothing was written[/red]")
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -66,6 +66,23 @@ class Networks(Frozen):
 NetworkName = Literal["interconnect", "public"]
 
 
+# Fence agent options hapair sets itself: the action, and the password (secrets).
+FENCE_RESERVED = frozenset({"action", "password", "passwd", "password_script", "passwd_script"})
+FenceAgentName = Annotated[str, Field(pattern=r"^fence_[a-z0-9_]{1,40}$")]
+FenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+FenceValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,200}$")]
+
+
+class FenceDevice(Frozen):
+    """How to power this node off: a fence agent of the standard collection
+    (Debian's fence-agents: fence_ipmilan, fence_redfish, fence_virsh, ...)
+    and its options. Its password comes from the secrets file
+    (``fence_passwords.NODE``), never from the spec."""
+
+    agent: FenceAgentName
+    options: dict[FenceKey, FenceValue] = Field(default_factory=dict)
+
+
 class Node(Frozen):
     name: HostName
     ssh: str = Field(min_length=1, description="address or host name used for SSH")
@@ -75,6 +92,7 @@ class Node(Frozen):
     public: IPv4Address
     priority: int = Field(ge=1, le=254)
     server_id: int = Field(ge=1, le=4_294_967_295)
+    fence: FenceDevice | None = None
 
     def address(self, network: NetworkName) -> IPv4Address:
         return self.interconnect if network == "interconnect" else self.public
@@ -196,10 +214,14 @@ class Witness(Frozen):
     port: Port = 2379
 
 
-class Fence(Frozen):
-    kind: Literal["ssh", "ipmi"]
-    address: str = Field(min_length=1)
-    user: str = "root"
+class Fencing(Frozen):
+    """How the nodes use their fence devices."""
+
+    # In a partition both nodes try to fence each other: the primary at once,
+    # the other after this delay (Pacemaker's priority fencing delay), so that
+    # exactly one survives.
+    delay_s: float = Field(default=2.0, ge=0, le=60)
+    timeout_s: float = Field(default=20.0, ge=1, le=300)  # one fence agent call
 
 
 class Agent(Frozen):
@@ -218,7 +240,12 @@ class ClusterSpec(Frozen):
     agent: Agent = Agent()
     storage: Storage | None = None
     witness: Witness | None = None
-    fence: Fence | None = None
+    fencing: Fencing = Fencing()
+
+    @property
+    def fenced(self) -> bool:
+        """Both nodes have a fence device: either may power the other off."""
+        return all(n.fence is not None for n in self.nodes)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

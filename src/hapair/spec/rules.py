@@ -15,9 +15,9 @@ from typing import Any, cast
 from hapair.spec.issues import Finding
 from hapair.spec.models import (
     BOND_MODES,
+    FENCE_RESERVED,
     Agent,
     Database,
-    Fence,
     Network,
     Networks,
     Node,
@@ -30,6 +30,7 @@ from hapair.spec.models import (
 )
 
 Sections = Mapping[str, Any]
+
 RuleFn = Callable[[Sections], Iterator[Finding]]
 
 
@@ -292,9 +293,27 @@ def witness_apart(s: Sections) -> Iterator[Finding]:
         yield Finding(("witness", "address"), f"{w.address} is a node's address or the VIP")
 
 
-@rule("nodes", "witness", "fence")
+@rule("nodes")
+def fence_devices(s: Sections) -> Iterator[Finding]:
+    nodes = cast(tuple[Node, ...], s["nodes"])
+    have = [n.fence is not None for n in nodes]
+    if any(have) and not all(have):
+        i = have.index(False)
+        yield Finding(("nodes", i, "fence"), f"{nodes[i].name} has no fence device while "
+                      "its peer has one: give both nodes a device, or neither")
+    for i, n in enumerate(nodes):
+        if n.fence is None:
+            continue
+        for key in sorted(set(n.fence.options) & FENCE_RESERVED):
+            yield Finding(("nodes", i, "fence", "options", key),
+                          f"{key!r} is set by hapair (the password comes from the secrets "
+                          f"file, fence_passwords.{n.name})")
+
+
+@rule("nodes", "witness")
 def two_node_quorum(s: Sections) -> Iterator[Finding]:
-    if s["witness"] is None and cast(Fence | None, s["fence"]) is None:
+    # Fence devices do not silence this yet: the agent does not use them so far.
+    if s["witness"] is None:
         yield Finding(
             ("witness",),
             "two nodes with neither a witness nor a fence device: when the nodes lose "
