@@ -89,7 +89,8 @@ def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),
     if fence_nodes:
         lines.append("\n# each node's fence device password (its BMC's, its hypervisor's)\n")
         lines.append("[fence_passwords]\n")
-        lines += [f'{name} = "{_random.token_urlsafe(18)}"\n' for name in fence_nodes]
+        # IPMI passwords are at most 20 bytes (16 for IPMI 1.5): 16 characters.
+        lines += [f'{name} = "{_random.token_urlsafe(12)}"\n' for name in fence_nodes]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.writelines(lines)

@@ -14,11 +14,11 @@ from rich.table import Table
 
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
 from hapair.deploy import wheels
-from hapair.lab import faults, lifecycle, net
+from hapair.lab import bmc, faults, lifecycle, net
 from hapair.lab import machine as m
 from hapair.lab.plan import FORWARD_PORT, LabPlan, LabPlanError, plan_lab
 from hapair.lab.sh import LabError, in_netns, run
-from hapair.secrets import new_secrets_file
+from hapair.secrets import load_secrets, new_secrets_file
 from hapair.spec.models import ClusterSpec
 
 lab = typer.Typer(help="The cluster as real machines on this host (systemd-nspawn).",
@@ -39,6 +39,7 @@ def _plan(spec: Path) -> tuple[ClusterSpec, LabPlan]:
         raise typer.Exit(EXIT_BAD_INPUT)
     loaded = load_or_exit(spec, False)
     try:
+        bmc.bmcs_of(loaded.spec)  # the fence devices the lab must simulate
         return loaded.spec, plan_lab(loaded.spec)
     except LabPlanError as exc:
         err.print(f"[red]error[/red] {spec}: {exc}")
@@ -76,6 +77,10 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         if not files.secrets.exists():
             new_secrets_file(files.secrets, cluster.web.secrets,
                              tuple(n.name for n in cluster.nodes if n.fence))
+        passwords = {k: v.get_secret_value()
+                     for k, v in load_secrets(files.secrets).fence_passwords.items()}
+        for b in bmc.start(plan, cluster, passwords, files.spec):
+            say(f"{b.node}: BMC (ipmi_sim) on {b.ip}:{b.port}")
         if deploy:
             say("apply: from the control point, over SSH")
             code = run_apply(plan, spec, house, files)
@@ -252,6 +257,28 @@ def partition(spec: SpecArg, a: str, b: str, network: Annotated[list[str] | None
 def heal(spec: SpecArg) -> None:
     """Remove every partition."""
     _fault(spec, "partitions healed", faults.heal)
+
+
+@fault.command("bmc-down")
+def bmc_down(spec: SpecArg, node: NodeArg) -> None:
+    """Take a node's simulated BMC away: its fence device stops answering."""
+    _fault(spec, f"{node}: BMC down", lambda p: faults.bmc(p, node, False))
+
+
+@fault.command("bmc-up")
+def bmc_up(spec: SpecArg, node: NodeArg) -> None:
+    """Bring a node's simulated BMC back."""
+    _fault(spec, f"{node}: BMC up", lambda p: faults.bmc(p, node, True))
+
+
+@lab.command("chassis", hidden=True)
+def chassis(spec: SpecArg, node: NodeArg, mc: str, op: str,
+            args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """ipmi_sim's chassis control for a lab machine (its BMC runs this)."""
+    _, plan = _plan(spec)
+    said = faults.chassis(plan, node, op, list(args or []))
+    if said:
+        print(said)
 
 
 @fault.command("kill")

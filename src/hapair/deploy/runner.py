@@ -113,6 +113,11 @@ def apply(
     if missing:
         raise ApplyError(f"the secrets file's [app] table lacks {', '.join(missing)} "
                          "(named by web.secrets in the spec); nothing was changed")
+    no_fence = [n.name for n in spec.nodes if n.fence and n.name not in secrets.fence_passwords]
+    if no_fence:
+        raise ApplyError(f"the secrets file's [fence_passwords] table lacks "
+                         f"{', '.join(no_fence)} (their fence devices need a password); "
+                         "nothing was changed")
     names = {n.ssh: n.name for n in spec.nodes}
     # Operations read their facts when they run, not when they are planned:
     # later steps depend on what earlier ones did (a started service, a volume).

@@ -19,7 +19,13 @@ from pyinfra.operations import apt, files, server, systemd
 from hapair.deploy import ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
-from hapair.paths import AGENT_SECRETS_ENV, APP_SECRETS_ENV, APP_USER, HAPAIR_VENV
+from hapair.paths import (
+    AGENT_SECRETS_ENV,
+    APP_SECRETS_ENV,
+    APP_USER,
+    FENCE_PASSWORD_ENV,
+    HAPAIR_VENV,
+)
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
 from hapair.render.files import RenderedFile
@@ -132,7 +138,7 @@ def rendered_files(plan: Plan) -> None:
     def files_of(n: Node) -> dict[str, Any]:
         rendered = [*d.rendered[n.name],
                     RenderedFile(APP_SECRETS_ENV, app_secrets(d, n), 0o600, "secrets"),
-                    RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d), 0o600, "secrets")]
+                    RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d, n), 0o600, "secrets")]
         return {"files": tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
                                for f in rendered)}
 
@@ -152,13 +158,19 @@ def app_secrets(d: Deployment, node: Node) -> str:
     return env_file(variables)
 
 
-def agent_secrets(d: Deployment) -> str:
+def agent_secrets(d: Deployment, node: Node) -> str:
+    """The agent's secrets; of the fence passwords, only the peer's device's
+    (a node never needs to power itself off)."""
     s = d.secrets
-    return env_file({
+    values = {
         "HAPAIR_DB_ADMIN_PASSWORD": s.db_admin_password.get_secret_value(),
         "HAPAIR_DB_REPLICATION_PASSWORD": s.db_replication_password.get_secret_value(),
         "HAPAIR_API_TOKEN": s.api_token.get_secret_value(),
-    })
+    }
+    peer = d.spec.peer(node)
+    if peer.fence is not None and peer.name in s.fence_passwords:
+        values[FENCE_PASSWORD_ENV] = s.fence_passwords[peer.name].get_secret_value()
+    return env_file(values)
 
 
 def network(plan: Plan) -> None:

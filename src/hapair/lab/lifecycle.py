@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hapair.lab import bmc, net
 from hapair.lab import machine as m
-from hapair.lab import net
 from hapair.lab.plan import FORWARD_PORT, STATE_ROOT, LabPlan
 from hapair.lab.sh import LabError, in_netns, run
 
@@ -121,6 +121,8 @@ def down(cluster: str, progress: Progress) -> DownReport:
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    if bmc.stop(state_dir):
+        progress("BMCs: stopped")
     for pid in m.nspawn_pids(state_dir):
         os.kill(pid, signal.SIGTERM)
         report.machines.append(str(pid))
