@@ -207,3 +207,10 @@ def test_write_if_changed_is_atomic(tmp_path: Path) -> None:
     observe.write_if_changed(target, "1\n")
     observe.write_if_changed(target, "1\n")
     assert Path(target).read_text() == "1\n" and len(list((tmp_path / "run").iterdir())) == 1
+
+
+def test_a_fresh_agent_assumes_its_peer_may_hold_every_confirmed_booking(
+        tmp_path: Path) -> None:
+    """A restarted primary whose standby is silent must not commit alone."""
+    agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
+    assert agent.memory.peer_complete and not agent.memory.complete

@@ -13,6 +13,7 @@ from hapair.agent.actions import (
     Action,
     Demote,
     DropVip,
+    FencePeer,
     Follow,
     LeaveReplication,
     Promote,
@@ -25,7 +26,7 @@ from hapair.agent.actions import (
 )
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database
-from hapair.agent.fencing import Abort, fence_peer
+from hapair.agent.fencing import Abort, fence_peer, power_off
 from hapair.agent.peer import PeerClient
 from hapair.agent.roles import Role
 from hapair.agent.takeover import take_over
@@ -47,6 +48,7 @@ class Runtime(Protocol):
     admin_password: str
     replication_password: str
     datadir: str
+    fence_password: str
     tasks: TaskRunner
 
     def fenced_by(self) -> str: ...
@@ -56,6 +58,8 @@ class Runtime(Protocol):
     def stop_app(self) -> None: ...
 
     def task_failed(self, action: Action, exc: BaseException) -> None: ...
+
+    def fence_counted(self, ok: bool) -> None: ...
 
 
 def carry_out(rt: Runtime, view: View, action: Action) -> None:
@@ -85,6 +89,8 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
         case Rebuild(path=path):
             _long(rt, Role.REBUILDING, f"rebuilding from {cfg.peer}",
                   lambda: rebuild_from_peer(rt, path), action)
+        case FencePeer():
+            _long(rt, Role.FENCING, f"fencing {cfg.peer}", lambda: fence_power_off(rt), action)
         case Follow(path=path):
             host = cfg.peer_addresses[path]
             db.follow(host, cfg.db_port, cfg.replication_user, rt.replication_password,
@@ -108,6 +114,18 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
 def _long(rt: Runtime, kind: Role, what: str, work: Any, action: Action) -> None:
     if not rt.tasks.start(kind, what, work, lambda exc: rt.task_failed(action, exc)):
         raise Abort("another long action is under way")
+
+
+def fence_power_off(rt: Runtime) -> None:
+    log.warning("fencing %s: powering it off through its fence device", rt.cfg.peer)
+    try:
+        note = power_off(rt.cfg, rt.fence_password)
+    except Exception:
+        rt.fence_counted(ok=False)
+        raise
+    rt.fence_counted(ok=True)
+    rt.edit(peer_off_at=time.monotonic(), fence_failed_at=0.0, fence_note=note)
+    log.warning("fenced: %s", note)
 
 
 def promote(rt: Runtime, view: View, action: Promote) -> None:

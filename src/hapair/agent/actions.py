@@ -69,6 +69,12 @@ class Reconnect:
 
 
 @dataclass(frozen=True)
+class FencePeer:
+    """Power the peer off through its fence device, and make sure it is off
+    (the device says so and the node answers on no path)."""
+
+
+@dataclass(frozen=True)
 class Rebuild:
     """Replace the local data with a backup of the primary (mariadb-backup),
     streamed over this path."""
@@ -77,10 +83,10 @@ class Rebuild:
 
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
-          | Rebuild | LeaveReplication | RestartService | Reconnect)
+          | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer)
 
 # Long actions run beside the loop; the loop keeps observing meanwhile.
-LONG = (Promote, Rebuild)
+LONG = (Promote, Rebuild, FencePeer)
 # Actions that only close things: carried out even while a long action runs.
 SAFE_ANY_TIME = (Demote, DropVip)
 

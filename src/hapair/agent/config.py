@@ -9,6 +9,16 @@ from hapair.spec.models import ClusterSpec, Node
 
 
 @dataclass(frozen=True)
+class PeerFence:
+    """The peer's fence device (its password comes from the agent's secrets)."""
+
+    agent: str
+    options: dict[str, str]
+    delay_s: float  # a node that is not the primary waits this before fencing
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     node: str
     peer: str
@@ -33,6 +43,7 @@ class AgentConfig:
     vip: str
     vip_device: str
     vip_prefix: int
+    fence: PeerFence | None = None  # None: the pair has no fence devices
 
     def peer_path_of(self, host: str) -> Path | None:
         """Which path a replication source address belongs to."""
@@ -69,4 +80,6 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         vip=str(spec.vip.address),
         vip_device=net.device,
         vip_prefix=net.cidr.prefixlen,
+        fence=PeerFence(peer.fence.agent, dict(peer.fence.options), spec.fencing.delay_s,
+                        spec.fencing.timeout_s) if spec.fenced and peer.fence else None,
     )

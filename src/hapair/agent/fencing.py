@@ -1,9 +1,11 @@
-"""Fencing the peer before this node opens: by its agent, or by its database
-when only that answers. Quick to give up (a dead peer must not hold a
-failover up): the next cycle decides again, on the lease if the peer is gone."""
+"""Fencing the peer: before this node opens, by its agent, or by its database
+when only that answers (quick to give up: a dead peer must not hold a
+failover up; the next cycle decides again, on the lease if the peer is
+gone); and, with fence devices, by powering it off (``power_off``)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -11,6 +13,8 @@ from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
 from hapair.agent.peer import PeerClient, PeerError
 from hapair.agent.view import Path
+from hapair.fence import agent as fa
+from hapair.fence.agent import FenceError
 
 
 class Abort(Exception):
@@ -57,3 +61,52 @@ def fence_database(cfg: AgentConfig, admin_password: str,
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     return answers[0] if answers else None
+
+
+def _answers(host: str, port: int, timeout: float) -> bool:
+    """The host's kernel answers on this port (accepted or refused): it is up."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+    """Where the peer still answers, on every path and port at once."""
+    targets = [(h, p) for h in cfg.peer_addresses.values() for p in (cfg.agent_port, cfg.db_port)]
+    found: list[str] = []
+
+    def probe(host: str, port: int) -> None:
+        if _answers(host, port, timeout):
+            found.append(f"{host}:{port}")
+
+    threads = [threading.Thread(target=probe, args=t, daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 0.5)
+    return sorted(found)
+
+
+def power_off(cfg: AgentConfig, password: str) -> str:
+    """The peer powered off through its fence device and confirmed off: the
+    device says so and the node answers on no path. The note, or FenceError."""
+    f = cfg.fence
+    if f is None:
+        raise FenceError(f"{cfg.peer} has no fence device")
+    started = time.monotonic()
+    off = fa.run(f.agent, "off", f.options, password, f.timeout_s)
+    if not off.ok:
+        raise FenceError(f"{f.agent} off: exit {off.code} ({off.said})")
+    status = fa.run(f.agent, "status", f.options, password, f.timeout_s)
+    power = fa.power_of("status", status.code)
+    if power is not fa.Power.OFF:
+        raise FenceError(f"{f.agent} status after off: {power.value} ({status.said})")
+    answering = still_answers(cfg)
+    if answering:
+        raise FenceError(f"{f.agent} says off, but {cfg.peer} answers at "
+                         f"{', '.join(answering)}: a failed fence")
+    return f"{cfg.peer} powered off by {f.agent} in {time.monotonic() - started:.1f}s"

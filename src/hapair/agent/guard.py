@@ -16,20 +16,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hapair.agent")
 TICK_S = 0.05
-# The loop may take this long over one cycle (slow probes time out) before
-# the guard stops pinging systemd's watchdog, which then kills the agent.
-LOOP_STALL_S = 10.0
+# The loop and the guard may take this long over one round (a slow probe, a
+# fence that stops the application first) before the pings of systemd's
+# watchdog stop and systemd kills the agent. A frozen process stops them at once.
+STALL_S = 10.0
 
 
 def run(agent: Agent) -> None:
     while True:
         try:
             time.sleep(TICK_S)
+            agent.guard_tick = time.monotonic()
             once(agent)
-            if time.monotonic() - agent.cycle_started < LOOP_STALL_S:
-                agent.watchdog.notify()  # alive: the guard runs and the loop goes round
         except Exception:  # noqa: BLE001 - the guard must outlive any error
             log.exception("lease guard")
+
+
+def pinger(agent: Agent) -> None:
+    """systemd's watchdog, pinged from a thread that never blocks, while the
+    loop goes round and the guard keeps ticking."""
+    while True:
+        time.sleep(TICK_S)
+        now = time.monotonic()
+        if now - agent.cycle_started < STALL_S and now - agent.guard_tick < STALL_S:
+            agent.watchdog.notify()
 
 
 def once(agent: Agent) -> None:

@@ -34,11 +34,15 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     return replace(
         m,
         complete=_complete(v, cfg),
-        peer_complete=p.complete if p is not None else m.peer_complete,
+        # A peer confirmed off cannot have anything we lack: it cannot promote.
+        peer_complete=(p.complete if p is not None else
+                       False if m.peer_off_at else m.peer_complete),
         fenced_by="" if settled else m.fenced_by,
         unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
         vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
         degraded=m.degraded and not _peer_caught_up(v, cfg),
+        # A fenced peer that answers again is back: fencing it is history.
+        peer_off_at=0.0 if p is not None else m.peer_off_at,
     )
 
 

@@ -16,7 +16,7 @@ from systemd_watchdog.systemd_watchdog import WatchDog
 
 from hapair.agent import guard, observe
 from hapair.agent.act import carry_out
-from hapair.agent.actions import Action, Decision, Rebuild
+from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.api import serve
 from hapair.agent.config import from_spec
 from hapair.agent.db import Database, DBError, Endpoint
@@ -31,21 +31,24 @@ from hapair.agent.publish import status_doc
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import Memory, Peer, View
+from hapair.fence import agent as fence_agent
 from hapair.paths import APP_USER, INTENT_FILE, NOTIFY_FIFO, TRACK_FILE
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
 REBUILD_RETRY_S = 20.0
+FENCE_CHECK_S = 60.0
 
 
 class Agent:
     def __init__(self, spec: ClusterSpec, node: Node, token: str, admin_password: str,
                  replication_password: str, track_file: str = TRACK_FILE,
-                 intent_file: str = INTENT_FILE):
+                 intent_file: str = INTENT_FILE, fence_password: str = ""):
         self.cfg = cfg = from_spec(spec, node)
         self.token = token
         self.admin_password = admin_password
         self.replication_password = replication_password
+        self.fence_password = fence_password
         self.datadir = spec.database.datadir
         self.track_file = track_file
         self.db = Database(Endpoint(cfg.admin_user, admin_password))
@@ -56,7 +59,12 @@ class Agent:
         self.contact = Contact(now, now, threading.Lock())
         self.intent = IntentStore(intent_file)
         saved = self.intent.load()
-        self.memory = Memory(paused=saved.paused, degraded=saved.degraded)
+        # What a fresh agent does not know it assumes on the safe side: its
+        # peer may hold every confirmed transaction (so a primary whose peer
+        # is silent pauses writes rather than commit alone beside a peer that
+        # may promote), and this node may not (so it does not promote).
+        self.memory = Memory(paused=saved.paused, degraded=saved.degraded,
+                             peer_complete=True)
         self.mlock = threading.Lock()  # the memory: the loop, commands and tasks edit it
         self.peer = Peer(None, ())
         self.wake = threading.Event()
@@ -67,7 +75,7 @@ class Agent:
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
         self.metrics = Metrics()
         self.watchdog = WatchDog()  # systemd's (WatchdogSec); a no-op outside systemd
-        self.cycle_started = time.monotonic()
+        self.cycle_started = self.guard_tick = time.monotonic()
         self.backup_lock = threading.Lock()  # one backup stream at a time
 
     # ---- memory and the operator's intent -------------------------------------------
@@ -97,6 +105,9 @@ class Agent:
         self.fifo.start()
         threading.Thread(target=self._poller, name="poller", daemon=True).start()
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
+        threading.Thread(target=guard.pinger, args=(self,), name="watchdog", daemon=True).start()
+        if self.cfg.fence is not None:
+            threading.Thread(target=self._fence_monitor, name="fence-check", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
         ready = False
@@ -169,8 +180,31 @@ class Agent:
         """A long action (tasks.py) failed: one line; a rebuild waits before the next try."""
         self.metrics.acted(action, False)
         log.warning("%s failed: %s", type(action).__name__, exc)
+        if isinstance(action, FencePeer):
+            self.edit(fence_failed_at=time.monotonic(), fence_note=str(exc)[:200])
         if isinstance(action, Rebuild):
             self.edit(rebuild_after=time.monotonic() + REBUILD_RETRY_S)
+
+    def fence_counted(self, ok: bool) -> None:
+        self.metrics.fences.labels("ok" if ok else "failed").inc()
+
+    def _fence_monitor(self) -> None:
+        """The peer's fence device answers (its status action), every minute:
+        `hapair status` shows the last check, before a fence is ever needed."""
+        f = self.cfg.fence
+        assert f is not None
+        while True:
+            try:
+                out = fence_agent.run(f.agent, "status", f.options, self.fence_password,
+                                      f.timeout_s)
+                power = fence_agent.power_of("status", out.code)
+                said = f"{power.value} ({out.seconds:.1f}s)" if out.ok else f"failed: {out.said}"
+            except fence_agent.FenceError as exc:
+                said = f"failed: {exc}"
+            self.edit(fence_check=f"{time.strftime('%H:%M:%S')} {said}")
+            if said.startswith("failed"):
+                log.warning("%s's fence device: %s", self.cfg.peer, said)
+            time.sleep(FENCE_CHECK_S)
 
     def _record(self, v: View, d: Decision) -> None:
         old = self.decision

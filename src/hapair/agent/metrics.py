@@ -26,6 +26,8 @@ class Metrics:
         self.peer = Gauge("hapair_peer_reachable", "the peer's agent answers on this path",
                           ["path"], registry=r)
         self.actions = Counter("hapair_actions", "actions carried out", ["action"], registry=r)
+        self.fences = Counter("hapair_fence_attempts", "fence attempts on the peer's device",
+                              ["result"], registry=r)
         self.failures = Counter("hapair_action_failures", "actions that failed", ["action"],
                                 registry=r)
 

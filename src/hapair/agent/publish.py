@@ -34,6 +34,7 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         degraded=m.degraded, fenced_by=m.fenced_by,
         role=d.role if d else Role.STARTING, reason=d.reason if d else "starting",
         problem=bool(d and d.problem), condition=d.condition if d else "",
+        peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
         history=history[-10:])
     if m.task is not None and m.task.kind is Role.REBUILDING:

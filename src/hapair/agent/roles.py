@@ -13,6 +13,7 @@ class Role(StrEnum):
     REPLICA = "replica"
     CANDIDATE = "candidate"  # holds the VIP, about to promote
     PROMOTING = "promoting"
+    FENCING = "fencing the peer"  # powering the peer off through its fence device
     REBUILDING = "rebuilding"
     PAUSED = "paused"  # the operator stopped automatic role changes
     DOWN = "down"  # the local database does not answer

@@ -16,6 +16,7 @@ from hapair.agent.actions import (
     StartReplication,
 )
 from hapair.agent.config import AgentConfig
+from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import PATHS, Path, View
@@ -79,14 +80,19 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
     if not (m.complete or m.force):
         return _not_promoting(f"{peer} is unreachable and this node is not known to hold every "
                               "confirmed transaction: not promoting (an operator may force it)")
-    wait = cfg.lease_s + cfg.margin_s - (v.now - m.peer_seen)
-    if wait > 0:
+    lease_out = m.peer_seen + cfg.lease_s + cfg.margin_s
+    if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
-                        f"({wait:.1f}s)", eligible=True, role=Role.CANDIDATE)
-    return Decision(actions=(Promote(fence_peer=False, semi_sync=False),),
-                    reason=f"{peer} unreachable on every path and its lease ran out; this node "
-                    "holds every confirmed transaction: promoting, committing alone",
-                    eligible=True, role=Role.PROMOTING)
+                        f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
+    promote = Decision(actions=(Promote(fence_peer=False, semi_sync=False),),
+                       reason=f"{peer} unreachable on every path and its lease ran out; this "
+                       "node holds every confirmed transaction: promoting, committing alone",
+                       eligible=True, role=Role.PROMOTING)
+    if cfg.fence is None:
+        return promote
+    return fence_first(v, cfg, why=f"{peer} unreachable on every path", acting="promoting",
+                       role=Role.CANDIDATE, not_before=lease_out + cfg.fence.delay_s,
+                       then=promote)
 
 
 def _paused(why: str, eligible: bool = True, *,
@@ -121,8 +127,13 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
                            "committing alone", False)
         return _paused(f"waiting for {peer} to replicate before opening")
     if not cfg.semi_sync or not m.peer_complete:
-        return _reopen(f"{peer} unreachable but cannot take over (not complete): open for "
-                       "writes alone", False)
+        why = ("was powered off through its fence device" if m.peer_off_at
+               else "unreachable but cannot take over (not complete)")
+        return _reopen(f"{peer} {why}: open for writes alone", False)
+    if cfg.fence is not None:
+        return fence_first(v, cfg, why=f"standby {peer} lost", acting="committing alone",
+                           role=Role.PRIMARY_PAUSED, not_before=v.now,
+                           then=_reopen("unreachable", False))
     return _paused(f"writes paused: standby {peer} lost (no witness or fence device); they "
                    "resume when it returns, or run `hapair degrade` if it is really down",
                    condition=Condition.STANDBY_LOST)

@@ -59,6 +59,10 @@ class StatusDoc(BaseModel):
     condition: Condition = Condition.NONE
     task: str = ""  # a long action under way ("rebuilding from node1")
     task_s: float = 0.0  # for how long
+    # fencing, when the nodes have fence devices
+    peer_off: bool = False  # the peer was powered off through its device (and is silent)
+    fence_note: str = ""  # the last fence attempt
+    fence_check: str = ""  # the last check of the peer's device
     history: list[dict[str, Any]] = []
 
     @property

@@ -66,6 +66,13 @@ class Memory:
     vip_since: float = 0.0  # when this node last took the VIP (0: it does not hold it)
     task: Task | None = None  # a long action under way
     rebuild_after: float = 0.0  # a failed rebuild is retried from this time on
+    # Fencing (a fence device per node): when the peer was confirmed powered
+    # off (0: it was not, or it has answered since), when a fence last failed,
+    # and the last attempt and device check in words (for `hapair status`).
+    peer_off_at: float = 0.0
+    fence_failed_at: float = 0.0
+    fence_note: str = ""
+    fence_check: str = ""
 
 
 @dataclass(frozen=True)

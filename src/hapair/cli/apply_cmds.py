@@ -125,6 +125,7 @@ def agent(
     import os
 
     from hapair.agent.loop import Agent, fence_local
+    from hapair.paths import FENCE_PASSWORD_ENV
     from hapair.spec.models import ClusterSpec
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -144,4 +145,9 @@ def agent(
     if fence_only:
         fence_local(admin, users.admin, users.app)
         return
-    Agent(spec, me, token, admin, repl).run()
+    fence_password = os.environ.get(FENCE_PASSWORD_ENV, "")
+    if spec.fenced and not fence_password:
+        err.print(f"[red]error[/red] the nodes have fence devices but {FENCE_PASSWORD_ENV} "
+                  "(the peer's device's password) is not in the environment")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    Agent(spec, me, token, admin, repl, fence_password=fence_password).run()
