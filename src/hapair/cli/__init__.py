@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hapair import __version__
-from hapair.cli import apply_cmds, drill_cmds, lab_cmds, ops_cmds, spec_cmds
+from hapair.cli import apply_cmds, drill_cmds, fence_cmds, lab_cmds, ops_cmds, spec_cmds
 from hapair.cli.common import EXIT_OK, out
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ spec_cmds.register(app)
 apply_cmds.register(app)
 lab_cmds.register(app)
 ops_cmds.register(app)
+fence_cmds.register(app)
 drill_cmds.register(app)
 
 

@@ -40,13 +40,18 @@ def drill(
         for name, s in SCENARIOS.items():
             out.print(f"{name:26} {s.description}")
         return
+    fenced = load_or_exit(spec, False).spec.fenced
     chosen: list[Scenario] = []
-    if all_:
-        chosen = list(SCENARIOS.values())
+    if all_:  # what applies to this cluster
+        chosen = [s for s in SCENARIOS.values() if fenced or not s.fenced]
     for name in scenario or []:
         if name not in SCENARIOS:
             err.print(f"[red]error[/red] --scenario: no scenario {name!r} "
                       f"(one of: {', '.join(SCENARIOS)})")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if SCENARIOS[name].fenced and not fenced:
+            err.print(f"[red]error[/red] --scenario {name}: the nodes of {spec} have no fence "
+                      "devices")
             raise typer.Exit(EXIT_BAD_INPUT)
         chosen.append(SCENARIOS[name])
     if random_seed is not None:

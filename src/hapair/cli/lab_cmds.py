@@ -271,16 +271,6 @@ def bmc_up(spec: SpecArg, node: NodeArg) -> None:
     _fault(spec, f"{node}: BMC up", lambda p: faults.bmc(p, node, True))
 
 
-@lab.command("chassis", hidden=True)
-def chassis(spec: SpecArg, node: NodeArg, mc: str, op: str,
-            args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
-    """ipmi_sim's chassis control for a lab machine (its BMC runs this)."""
-    _, plan = _plan(spec)
-    said = faults.chassis(plan, node, op, list(args or []))
-    if said:
-        print(said)
-
-
 @fault.command("kill")
 def kill(spec: SpecArg, node: NodeArg, process: str,
          signal: Annotated[str, typer.Option(help="signal name")] = "KILL") -> None:

@@ -17,7 +17,7 @@ from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
 from hapair.ops.report import lag, summarize
-from hapair.secrets import SecretsError, load_secrets
+from hapair.secrets import Secrets, SecretsError, load_secrets
 from hapair.spec.models import ClusterSpec
 
 SecretsOpt = Annotated[Path | None, typer.Option(
@@ -32,6 +32,13 @@ def register(app: typer.Typer) -> None:
 
 def connect(spec: Path, secrets: Path | None) -> Agents:
     """The agents of SPEC's cluster. For a lab that is up, from its control point."""
+    cluster, sec = context(spec, secrets)
+    return Agents(cluster, sec.api_token.get_secret_value())
+
+
+def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
+    """SPEC's cluster and its secrets; for a lab that is up, this process moves
+    into its control point (the only place its addresses are reached from)."""
     cluster: ClusterSpec = load_or_exit(spec, False).spec
     if os.geteuid() == 0:
         from hapair.lab.lifecycle import files_of
@@ -45,11 +52,10 @@ def connect(spec: Path, secrets: Path | None) -> Agents:
             if secrets is None:
                 secrets = files_of(plan).secrets
     try:
-        sec = load_secrets(secrets)
+        return cluster, load_secrets(secrets)
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    return Agents(cluster, sec.api_token.get_secret_value())
 
 
 def _yn(value: object) -> str:

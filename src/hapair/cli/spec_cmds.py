@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,10 @@ from hapair.cli.common import (
     out,
     print_findings,
 )
+from hapair.fence.check import device_findings
 from hapair.render import render_cluster, write_tree
 from hapair.secrets import CORE, SecretsError, load_secrets, new_secrets_file
+from hapair.spec.locate import key_lines, line_of
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +39,15 @@ def validate(spec: SpecArg, as_json: JsonOpt = False) -> None:
     """Check a cluster spec and report every mistake with its field and line."""
     loaded = load_or_exit(spec, as_json)
     s = loaded.spec
+    lines = key_lines(spec.read_text(encoding="utf-8"))
+    devices = [replace(f, line=line_of(lines, f.loc)) for f in device_findings(s)]
+    if devices:
+        if as_json:
+            out.print_json(data={"file": str(spec), "ok": False,
+                                 "findings": [f.to_json() for f in devices]})
+        else:
+            print_findings(str(spec), tuple(devices), err)
+        raise typer.Exit(EXIT_BAD_INPUT)
     if as_json:
         out.print_json(
             data={"file": str(spec), "ok": True, "cluster": s.name,

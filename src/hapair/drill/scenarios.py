@@ -35,6 +35,7 @@ class Step:
     fault: Fn
     recover: Fn | None
     hold_s: float = 4.0  # how long the fault lasts before recovery
+    fenced: bool = False  # only for a cluster whose nodes have fence devices
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Scenario:
     name: str
     description: str
     steps: tuple[Step, ...]
+
+    @property
+    def fenced(self) -> bool:
+        return any(s.fenced for s in self.steps)
 
 
 def _start(c: Ctx) -> object:
@@ -84,6 +89,17 @@ def _thaw(c: Ctx) -> object:
     return None
 
 
+def _device_down_power_cut(c: Ctx) -> object:
+    faults.bmc(c.plan, c.node, False)
+    faults.power_cut(c.plan, c.node)
+    return None
+
+
+def _device_up_start(c: Ctx) -> object:
+    faults.bmc(c.plan, c.node, True)
+    return _start(c)
+
+
 def _switchover(c: Ctx) -> object:
     """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
@@ -115,11 +131,14 @@ STEPS: dict[str, Step] = {
     "freeze-machine-primary": Step("every process of the primary's machine frozen (as a "
                                    "hypervisor pause), then resumed", "primary", _freeze, _thaw,
                                    8),
+    "fence-device-down-power-cut-primary": Step(
+        "the primary's fence device unreachable, then its power cut: no promotion without a "
+        "confirmed fence", "primary", _device_down_power_cut, _device_up_start, 8, fenced=True),
 }
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-"))
+RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced)
 
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()

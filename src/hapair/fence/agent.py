@@ -116,6 +116,13 @@ class Outcome:
     said: str  # the agent's last line on stderr or stdout, secrets scrubbed
 
 
+def _last_line(text: str) -> str:
+    """The last line that says something (Python's warnings on stderr do not)."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()
+             and "Warning" not in x and not x.strip().startswith("from ")]
+    return lines[-1] if lines else ""
+
+
 def locate(agent: str) -> str | None:
     found = shutil.which(agent)
     if found:
@@ -139,8 +146,9 @@ def run(agent: str, action: str, options: Mapping[str, str], password: str = "",
                            capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise FenceError(f"{agent} {action}: no verdict within {timeout:g}s") from None
-    text = (r.stderr.strip() or r.stdout.strip()).splitlines()
-    said = text[-1] if text else ""
+    said = _last_line(r.stdout) or _last_line(r.stderr)
+    if r.returncode not in (0, 2):
+        said = _last_line(r.stderr) or said
     if password:
         said = said.replace(password, "***")
     return Outcome(r.returncode == 0 if action != "status" else r.returncode in (0, 2),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from hapair.lab import machine as m
 from hapair.lab.plan import CONTROL_ADDR, MGMT_NET, LabPlan, LabPlanError
 from hapair.lab.sh import LabError, in_netns, run
 from hapair.spec.models import ClusterSpec
@@ -93,9 +94,47 @@ mc_enable 0x20
 """
 
 
-def chassis_script(spec_file: Path, node: str) -> str:
-    argv = [sys.executable, "-m", "hapair", "lab", "chassis", str(spec_file), node]
-    return f'#!/bin/sh\nexec {shlex.join(argv)} "$@"\n'
+def chassis_script(spec_file: Path, node: str, root: Path) -> str:
+    """ipmi_sim's chassis control for one machine: ``<mc> get power`` and
+    ``<mc> set power 0`` in plain shell (a BMC answers in milliseconds, and
+    a fence agent asks several times); booting goes to hapair, in the
+    background. A power cut is a SIGKILL of the machine's PID 1 and nspawn."""
+    boot = shlex.join([sys.executable, "-m", "hapair", "lab", "fault", "start", str(spec_file),
+                       node])
+    return f"""#!/bin/sh
+# chassis control of lab machine {node} (ipmi_sim: MC get|set PARM [VALUE] ...)
+pattern={shlex.quote(f"systemd-nspawn -D {root} ")}
+running() {{ pgrep -f -- "$pattern" | head -n 1; }}
+mc=$1; op=$2; shift 2
+case $op in
+get)
+    for parm in "$@"; do
+        case $parm in
+        power) if [ -n "$(running)" ]; then echo power:1; else echo power:0; fi ;;
+        *) echo "$parm:default" ;;
+        esac
+    done ;;
+set)
+    while [ $# -ge 2 ]; do
+        parm=$1; value=$2; shift 2
+        pid=$(running)
+        if [ "$parm:$value" = power:0 ] || [ "$parm:$value" = reset:1 ]; then
+            if [ -n "$pid" ]; then
+                kill -KILL $(cut -d' ' -f1 /proc/$pid/task/$pid/children) $pid 2>/dev/null
+                i=0
+                while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+                pid=
+            fi
+        fi
+        if [ "$parm:$value" = power:1 ] || [ "$parm:$value" = reset:1 ]; then
+            if [ -z "$pid" ]; then
+                setsid {boot} >/dev/null 2>&1 < /dev/null &
+            fi
+        fi
+    done ;;
+esac
+exit 0
+"""
 
 
 def _dir(plan: LabPlan, node: str) -> Path:
@@ -113,7 +152,8 @@ def start(plan: LabPlan, spec: ClusterSpec, passwords: dict[str, str], spec_file
         (d / "state").mkdir(parents=True, exist_ok=True)
         os.chmod(d.parent, 0o700)
         chassis = d / "chassis.sh"
-        chassis.write_text(chassis_script(spec_file, bmc.node))
+        root = m.paths(plan, plan.machine(bmc.node)).root
+        chassis.write_text(chassis_script(spec_file, bmc.node, root))
         chassis.chmod(0o700)
         conf = d / "lan.conf"
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

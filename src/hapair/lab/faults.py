@@ -140,27 +140,3 @@ def bmc(plan: LabPlan, node: str, up: bool) -> int:
                  for k, v in load_secrets(files.secrets).fence_passwords.items()}
     return len(bmcs.start(plan, spec, passwords, files.spec, only=node))
 
-
-def chassis(plan: LabPlan, node: str, op: str, args: list[str]) -> str:
-    """What a BMC's chassis control asks (ipmi_sim's script interface):
-    ``get power`` prints ``power:1`` or ``power:0``; ``set power 0`` cuts the
-    machine's power; ``set power 1`` boots it (in the background: a BMC
-    answers at once); ``set reset 1`` does both."""
-    running = m.nspawn_pid(plan, plan.machine(node)) is not None
-    if op == "get":
-        return "\n".join(f"{p}:{int(running)}" if p == "power" else f"{p}:default"
-                         for p in args)
-    pairs = dict(zip(args[::2], args[1::2], strict=False))
-    if op == "set" and (pairs.get("power") == "0" or pairs.get("reset") == "1") and running:
-        power_cut(plan, node)
-        running = False
-    if op == "set" and (pairs.get("power") == "1" or pairs.get("reset") == "1") and not running:
-        import subprocess
-        import sys
-
-        from hapair.lab.lifecycle import files_of
-        subprocess.Popen([sys.executable, "-m", "hapair", "lab", "fault", "start",
-                          str(files_of(plan).spec), node], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    return ""
