@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from hapair.agent.actions import Decision, FencePeer, Promote, Reopen
+from hapair.agent.actions import Decision, FencePeer, Promote, Reopen, SetSemiSync
 from hapair.agent.config import PeerFence, from_spec
 from hapair.agent.decide import decide
 from hapair.agent.fence_rules import FENCE_RETRY_S
@@ -104,3 +104,23 @@ def test_the_config_carries_the_peers_device_only_when_both_have_one() -> None:
     cfg = from_spec(fenced, fenced.node("node1"))
     assert cfg.fence is not None and cfg.fence.options["ip"] == "10.99.0.111"
     assert CFG.fence is None
+
+
+def writable_standby_lost(**memory: object) -> Decision:
+    m = Memory(peer_complete=True, peer_seen=NOW - 1, lease_renewed=NOW - 1)
+    return decide(view(primary_db(), None, node="node1", holds_vip=True,
+                       memory=replace(m, **memory)), F1)  # type: ignore[arg-type]
+
+
+def test_a_writable_primary_keeps_writes_open_while_it_fences() -> None:
+    d = writable_standby_lost()
+    assert d.actions == (FencePeer(),) and d.role is Role.FENCING and d.eligible
+
+
+def test_and_stops_waiting_for_acknowledgements_once_the_standby_is_off() -> None:
+    m = Memory(peer_off_at=NOW - 0.2, peer_seen=NOW - 1, lease_renewed=NOW - 1)
+    v = view(primary_db(), None, node="node1", holds_vip=True, memory=m)
+    v = replace(v, memory=learn(replace(v, memory=replace(m, peer_complete=True)), F1))
+    d = decide(v, F1)
+    assert d.actions == (SetSemiSync(on=False),) and d.role is Role.PRIMARY
+    assert "committing alone" in d.reason

@@ -21,6 +21,7 @@ from hapair.agent.actions import (
     SetSemiSync,
 )
 from hapair.agent.config import AgentConfig
+from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
@@ -96,8 +97,17 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if p is not None and p.holds_vip and not v.holds_vip:
         return _closing(f"{peer} holds the VIP: writes stop here")
     silent = v.now - m.lease_renewed
-    if (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)
-            and silent > cfg.lease_s):
+    lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)
+            and silent > cfg.lease_s)
+    if lost and cfg.fence is not None:
+        # The standby cannot promote without powering this node off first, so
+        # writes stay open (commits wait for an acknowledgement) while it is fenced.
+        return fence_first(v, cfg, why=f"standby {peer} lost", acting="committing alone",
+                           role=Role.PRIMARY, not_before=v.now,
+                           then=Decision(actions=(SetSemiSync(on=False),),
+                                         reason=_primary_sentence(v, cfg, False),
+                                         eligible=True, role=Role.PRIMARY))
+    if lost:
         return Decision(actions=(Demote(),), reason=f"{peer} unanswered on every path for "
                         f"{silent:.1f}s: writes stop (no witness or fence device: they resume "
                         "when it returns, or on `hapair degrade`)", eligible=True,
@@ -118,8 +128,9 @@ def _semi_wanted(v: View, cfg: AgentConfig) -> bool:
     if not cfg.semi_sync or m.degraded:
         return False
     if p is None:
-        # Unreachable: wait for it (writes pause) if it may hold our commits.
-        return m.peer_complete or v.db.semi_sync_master
+        # Unreachable: wait for it (writes pause) if it may hold our commits,
+        # unless it was powered off through its fence device.
+        return not m.peer_off_at and (m.peer_complete or v.db.semi_sync_master)
     replicating = p.db_up and p.replicating and cfg.is_my_address(p.master_host)
     return replicating or p.complete
 
@@ -134,4 +145,6 @@ def _primary_sentence(v: View, cfg: AgentConfig, semi: bool) -> str:
         return f"primary: {cfg.peer} unanswered; commits wait for its acknowledgement"
     if not cfg.semi_sync:
         return "primary: open for writes (asynchronous replication)"
+    if v.memory.peer_off_at:
+        return f"primary: {cfg.peer} was powered off through its fence device: committing alone"
     return f"primary: {cfg.peer} is not replicating and knows it is behind: committing alone"

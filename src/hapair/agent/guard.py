@@ -44,6 +44,8 @@ def pinger(agent: Agent) -> None:
 
 def once(agent: Agent) -> None:
     v, m, cfg = agent.view, agent.memory, agent.cfg
+    if cfg.fence is not None:
+        return  # with fence devices the peer never promotes without powering us off first
     if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
         return
     if agent.peer.paths or not (v.db.semi_sync_master or m.peer_complete):

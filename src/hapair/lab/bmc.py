@@ -94,7 +94,7 @@ mc_enable 0x20
 """
 
 
-def chassis_script(spec_file: Path, node: str, root: Path) -> str:
+def chassis_script(spec_file: Path, node: str, root: Path, log: Path) -> str:
     """ipmi_sim's chassis control for one machine: ``<mc> get power`` and
     ``<mc> set power 0`` in plain shell (a BMC answers in milliseconds, and
     a fence agent asks several times); booting goes to hapair, in the
@@ -105,6 +105,7 @@ def chassis_script(spec_file: Path, node: str, root: Path) -> str:
 # chassis control of lab machine {node} (ipmi_sim: MC get|set PARM [VALUE] ...)
 pattern={shlex.quote(f"systemd-nspawn -D {root} ")}
 running() {{ pgrep -f -- "$pattern" | head -n 1; }}
+echo "$(date +%T.%N) $*" >> {shlex.quote(str(log))}  # the BMC's event log
 mc=$1; op=$2; shift 2
 case $op in
 get)
@@ -153,7 +154,7 @@ def start(plan: LabPlan, spec: ClusterSpec, passwords: dict[str, str], spec_file
         os.chmod(d.parent, 0o700)
         chassis = d / "chassis.sh"
         root = m.paths(plan, plan.machine(bmc.node)).root
-        chassis.write_text(chassis_script(spec_file, bmc.node, root))
+        chassis.write_text(chassis_script(spec_file, bmc.node, root, d / "events.log"))
         chassis.chmod(0o700)
         conf = d / "lan.conf"
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
