@@ -124,3 +124,12 @@ def test_and_stops_waiting_for_acknowledgements_once_the_standby_is_off() -> Non
     d = decide(v, F1)
     assert d.actions == (SetSemiSync(on=False),) and d.role is Role.PRIMARY
     assert "committing alone" in d.reason
+
+
+def test_a_live_host_whose_agent_is_silent_is_not_fenced() -> None:
+    from hapair.agent.view import Peer
+    m = Memory(complete=True, peer_seen=LOST, lease_renewed=LOST)
+    v = view(replica_db(), None, holds_vip=True, memory=m)
+    v = replace(v, peer=Peer(None, (), 0.0, ("192.168.57.102:3306",)))
+    d = decide(v, F2)
+    assert d.actions == () and "a live node is not fenced" in d.reason and d.problem

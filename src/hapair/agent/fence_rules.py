@@ -21,6 +21,10 @@ def fence_first(v: View, cfg: AgentConfig, *, why: str, acting: str, role: Role,
     assert cfg.fence is not None
     if m.peer_off_at:
         return then
+    if v.peer.host_answers:
+        return Decision(reason=f"{why}: its agent is silent but the host answers "
+                        f"({', '.join(v.peer.host_answers[:2])}): a live node is not fenced; "
+                        f"not {acting}", eligible=True, role=role, problem=True)
     wait = not_before - v.now
     if wait > 0:
         return Decision(reason=f"{why}: fencing {peer} in {wait:.1f}s (its side goes first), "

@@ -5,13 +5,12 @@ gone); and, with fence devices, by powering it off (``power_off``)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
-from hapair.agent.peer import PeerClient, PeerError
+from hapair.agent.peer import PeerClient, PeerError, still_answers
 from hapair.agent.view import Path
 from hapair.fence import agent as fa
 from hapair.fence.agent import FenceError
@@ -63,34 +62,6 @@ def fence_database(cfg: AgentConfig, admin_password: str,
     return answers[0] if answers else None
 
 
-def _answers(host: str, port: int, timeout: float) -> bool:
-    """The host's kernel answers on this port (accepted or refused): it is up."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-
-
-def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
-    """Where the peer still answers, on every path and port at once."""
-    targets = [(h, p) for h in cfg.peer_addresses.values() for p in (cfg.agent_port, cfg.db_port)]
-    found: list[str] = []
-
-    def probe(host: str, port: int) -> None:
-        if _answers(host, port, timeout):
-            found.append(f"{host}:{port}")
-
-    threads = [threading.Thread(target=probe, args=t, daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 0.5)
-    return sorted(found)
-
-
 def power_off(cfg: AgentConfig, password: str) -> str:
     """The peer powered off through its fence device and confirmed off: the
     device says so (the agent's off succeeds only then) and the node answers on
@@ -98,6 +69,9 @@ def power_off(cfg: AgentConfig, password: str) -> str:
     f = cfg.fence
     if f is None:
         raise FenceError(f"{cfg.peer} has no fence device")
+    alive = still_answers(cfg)
+    if alive:
+        raise FenceError(f"{cfg.peer} answers at {', '.join(alive)}: a live node is not fenced")
     started = time.monotonic()
     off = fa.run(f.agent, "off", f.options, password, f.timeout_s)
     if not off.ok:

@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -94,7 +95,11 @@ class PeerClient:
         if paths:
             contact.renewed(sent, time.monotonic())
         status = next((answers[p] for p in paths), None)
-        return Peer(status, paths, time.monotonic() if paths else 0.0)
+        # Silent agent: does the host itself still answer (a restarting agent),
+        # or nothing at all (powered off, cut off)?
+        # (Only fencing asks.)
+        host = () if paths or self.cfg.fence is None else tuple(still_answers(self.cfg))
+        return Peer(status, paths, time.monotonic() if paths else 0.0, host)
 
     def post(self, paths: tuple[Path, ...], url_path: str, body: dict[str, Any],
              timeout: float = 8.0) -> dict[str, Any]:
@@ -125,3 +130,31 @@ class PeerClient:
         """The primary's data as an xbstream (mariadb-backup), streamed."""
         with self._request(path, "GET", "/backup", timeout=120) as r:
             yield r
+
+
+def _answers(host: str, port: int, timeout: float) -> bool:
+    """The host's kernel answers on this port (accepted or refused): it is up."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+    """Where the peer still answers, on every path and port at once."""
+    targets = [(h, p) for h in cfg.peer_addresses.values() for p in (cfg.agent_port, cfg.db_port)]
+    found: list[str] = []
+
+    def probe(host: str, port: int) -> None:
+        if _answers(host, port, timeout):
+            found.append(f"{host}:{port}")
+
+    threads = [threading.Thread(target=probe, args=t, daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 0.5)
+    return sorted(found)
