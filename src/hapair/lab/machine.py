@@ -27,6 +27,8 @@ MASKED = (
     "systemd-networkd-wait-online.service", "etcd.service", "haproxy.service",
     "nginx.service", "redis-server.service", "memcached.service", "docker.service",
     "containerd.service", "mdmonitor.service", "getty@tty1.service", "console-getty.service",
+    # a host with fence-agents and OpenIPMI (for the lab BMCs): no IPMI driver in a machine
+    "openipmi.service",
 )
 
 
@@ -107,6 +109,12 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str) -> None:
     keys = ssh / "authorized_keys"
     keys.write_text(authorized_key)
     os.chmod(keys, 0o600)
+    # A power cut can leave a shell tool's lock behind in root's home (seen:
+    # pyenv's rehash lock, shared through the overlay: every SSH login then
+    # waited 60 s for it). Each boot clears it.
+    tmpfiles = root / "etc/tmpfiles.d"
+    tmpfiles.mkdir(parents=True, exist_ok=True)
+    (tmpfiles / "hapair-lab.conf").write_text("r /root/.pyenv/shims/.pyenv-shim\n")
     # root's user manager lingers: otherwise each SSH login waits until the
     # previous login's manager has stopped (seen: 90 s stalls of apply).
     linger = root / "var/lib/systemd/linger"
