@@ -19,7 +19,8 @@ SPEC = EXAMPLES / "lab.toml"
 
 # The shared lab's history matters: the tests that assume node1 is the primary
 # run first, the failovers after them, the drills last.
-ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py")
+ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py",
+         "test_fencing.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

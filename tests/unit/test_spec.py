@@ -191,3 +191,7 @@ def test_a_fence_agent_name_is_checked(m2l_text: str, bad: str) -> None:
 def test_a_newline_in_a_fence_option_is_refused(m2l_text: str) -> None:
     text = with_fences(m2l_text, FENCE1.replace('lanplus = "1"', 'lanplus = "1\\naction=on"'))
     assert [p for p, _, _ in errors_of(text)] == ["nodes[0].fence.options.lanplus"]
+
+
+def test_fence_devices_on_both_nodes_silence_the_two_node_warning(m2l_text: str) -> None:
+    assert not [f for f in parse_spec(with_fences(m2l_text)).warnings if f.path == "witness"]

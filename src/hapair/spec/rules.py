@@ -312,8 +312,8 @@ def fence_devices(s: Sections) -> Iterator[Finding]:
 
 @rule("nodes", "witness")
 def two_node_quorum(s: Sections) -> Iterator[Finding]:
-    # Fence devices do not silence this yet: the agent does not use them so far.
-    if s["witness"] is None:
+    fenced = all(n.fence is not None for n in cast(tuple[Node, ...], s["nodes"]))
+    if s["witness"] is None and not fenced:
         yield Finding(
             ("witness",),
             "two nodes with neither a witness nor a fence device: when the nodes lose "

@@ -1,0 +1,66 @@
+"""Fencing in a lab of its own (examples/lab-fence.toml): a simulated BMC per
+machine, driven by the real fence_ipmilan. Runs after every other lab test,
+on a lab brought up here (one lab at a time on a host)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.lab.conftest import Lab, leftovers
+
+FENCED = EXAMPLES / "lab-fence.toml"
+
+
+@pytest.fixture(scope="module")
+def flab(lab: Lab) -> Iterator[Lab]:
+    handle = Lab(FENCED)
+    lab.hapair("lab", "down", str(lab.spec))  # the shared lab's turn is over
+    handle.hapair("lab", "down", str(FENCED))
+    up = handle.hapair("lab", "up", str(FENCED), timeout=900)
+    print(up.stdout[-2000:], up.stderr[-2000:])
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        yield handle
+    finally:
+        down = handle.hapair("lab", "down", str(FENCED))
+        assert down.returncode == 0, down.stderr
+        assert leftovers() == [] and not Path("/var/lib/hapair/lab/labf").exists()
+
+
+def test_every_device_answers_its_status(flab: Lab) -> None:
+    r = flab.hapair("fence", str(flab.spec), "--check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("Status: ON") == 2
+
+
+def test_a_device_that_does_not_answer_fails_the_check(flab: Lab) -> None:
+    assert flab.hapair("lab", "fault", "bmc-down", str(flab.spec), "node2").returncode == 0
+    try:
+        r = flab.hapair("fence", str(flab.spec), "--check")
+        assert r.returncode == 1 and "did not answer" in r.stderr
+    finally:
+        assert flab.hapair("lab", "fault", "bmc-up", str(flab.spec), "node2").returncode == 0
+
+
+def test_the_fenced_drills(flab: Lab, tmp_path: Path) -> None:
+    """The scenarios where fencing acts, once each: nothing lost, nothing
+    doubled, never two writable nodes (the rest behave as without fencing and
+    run against the shared lab)."""
+    names = ("power-cut-standby", "partition", "power-cut-primary", "freeze-agent-primary",
+             "freeze-machine-primary", "fence-device-down-power-cut-primary")
+    r = flab.hapair("drill", str(flab.spec), *(a for n in names for a in ("--scenario", n)),
+                    "--runs", "1", "--out", str(tmp_path), timeout=2400)
+    print(r.stdout[-6000:])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert {row["scenario"] for row in summary} >= {
+        "power-cut-standby", "partition", "power-cut-primary", "freeze-machine-primary",
+        "fence-device-down-power-cut-primary"}
+    for row in summary:
+        assert (row["lost"], row["double"], row["two_writable"]) == (0, 0, 0), row
+        assert row["confirmed"] > 0, row
