@@ -93,6 +93,12 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
                       f"{d.epoch} ({d.epoch_primary})", d.gtid_binlog_pos, lag(d, primary),
                       semi, health, ", ".join(d.peer_paths) or "[red]none[/red]")
     out.print(table, width=out.width if out.is_terminal else 160)
+    for d in docs:
+        if d.fence_check or d.fence_note:
+            peer = agents.spec.peer(agents.spec.node(d.node)).name
+            out.print(f"[bold]fence[/bold] {d.node} checks {peer}'s device: "
+                      f"{d.fence_check or 'not yet'}"
+                      + (f"; last fence: {d.fence_note}" if d.fence_note else ""))
     events = sorted(((e["at"], d.node, e) for d in docs for e in d.history),
                     key=lambda x: x[0])[-8:]
     if events:

@@ -82,6 +82,18 @@ def roles(agents: Agents) -> tuple[str | None, str | None, str]:
     return primary, standby, "; ".join(problems)
 
 
+def restore_power(plan: LabPlan) -> list[str]:
+    """Boot every machine that is off (a fenced node stays off until someone acts)."""
+    from hapair.lab import faults
+    from hapair.lab import machine as m
+    from hapair.lab.lifecycle import files_of
+
+    off = [x.name for x in plan.machines if m.nspawn_pid(plan, x) is None]
+    for name in off:
+        faults.start(plan, name, files_of(plan).key)
+    return off
+
+
 def settle(agents: Agents, timeout: float, say: Say) -> tuple[str, str, float]:
     started = time.monotonic()
     last = ""
@@ -228,6 +240,9 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
             done.append({"what": step.what, "node": node, "at": at, "recovered": recovered,
                          "result": str(ctx_result)[:200]})
             time.sleep(observe_s)
+        for name in restore_power(lab.plan):
+            say(f"run {run}: {name} was powered off (fenced): powering it on, as an operator "
+                "would")
         workload.wait(timeout=seconds + 120)
         _, _, resync = settle(agents, 240, say)
         resync_s = time.time() - done[-1]["recovered"] if done else resync
