@@ -10,7 +10,7 @@ import time
 
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
-from hapair.agent.peer import PeerClient, PeerError, still_answers
+from hapair.agent.peer import PeerClient, PeerError, alive, still_answers
 from hapair.agent.view import Path
 from hapair.fence import agent as fa
 from hapair.fence.agent import FenceError
@@ -69,15 +69,20 @@ def power_off(cfg: AgentConfig, password: str) -> str:
     f = cfg.fence
     if f is None:
         raise FenceError(f"{cfg.peer} has no fence device")
-    alive = still_answers(cfg)
-    if alive:
-        raise FenceError(f"{cfg.peer} answers at {', '.join(alive)}: a live node is not fenced")
+    signs = alive(cfg)
+    if signs:
+        raise FenceError(f"{cfg.peer} answers at {', '.join(signs)}: a live node is not fenced")
     started = time.monotonic()
     off = fa.run(f.agent, "off", f.options, password, f.timeout_s)
     if not off.ok:
         raise FenceError(f"{f.agent} off: exit {off.code} ({off.said})")
     # A fence agent's "off" succeeds only once the device reports the power off.
     answering = still_answers(cfg)
+    for _ in range(3):  # a machine just cut may take a moment to leave the network
+        if not answering:
+            break
+        time.sleep(0.3)
+        answering = still_answers(cfg)
     if answering:
         raise FenceError(f"{f.agent} says off, but {cfg.peer} answers at "
                          f"{', '.join(answering)}: a failed fence")

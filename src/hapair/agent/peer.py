@@ -98,7 +98,7 @@ class PeerClient:
         # Silent agent: does the host itself still answer (a restarting agent),
         # or nothing at all (powered off, cut off)?
         # (Only fencing asks.)
-        host = () if paths or self.cfg.fence is None else tuple(still_answers(self.cfg))
+        host = () if paths or self.cfg.fence is None else tuple(alive(self.cfg))
         return Peer(status, paths, time.monotonic() if paths else 0.0, host)
 
     def post(self, paths: tuple[Path, ...], url_path: str, body: dict[str, Any],
@@ -132,29 +132,48 @@ class PeerClient:
             yield r
 
 
-def _answers(host: str, port: int, timeout: float) -> bool:
-    """The host's kernel answers on this port (accepted or refused): it is up."""
+def probe(host: str, port: int, timeout: float) -> str:
+    """What a TCP port says: "greets" (sends first: a database), "accepted"
+    (connects, says nothing: a web server, or a frozen process whose kernel
+    queues connections), "refused" (the kernel is up, nothing listens),
+    "silent" (no answer at all: off, or cut off)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            try:
+                return "greets" if s.recv(1) else "accepted"
+            except OSError:
+                return "accepted"
     except ConnectionRefusedError:
-        return True
+        return "refused"
     except OSError:
-        return False
+        return "silent"
 
 
-def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
-    """Where the peer still answers, on every path and port at once."""
+def _probe_all(cfg: AgentConfig, timeout: float) -> dict[tuple[str, int], str]:
     targets = [(h, p) for h in cfg.peer_addresses.values() for p in (cfg.agent_port, cfg.db_port)]
-    found: list[str] = []
+    found: dict[tuple[str, int], str] = {}
 
-    def probe(host: str, port: int) -> None:
-        if _answers(host, port, timeout):
-            found.append(f"{host}:{port}")
+    def one(host: str, port: int) -> None:
+        found[(host, port)] = probe(host, port, timeout)
 
-    threads = [threading.Thread(target=probe, args=t, daemon=True) for t in targets]
+    threads = [threading.Thread(target=one, args=t, daemon=True) for t in targets]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout + 0.5)
-    return sorted(found)
+        t.join(2 * timeout + 0.5)
+    return found
+
+
+def alive(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+    """Signs that the peer runs, its agent silent (restarting): its database
+    greets, or a port is refused (the kernel answers). A powered-off, cut-off
+    or frozen node shows none (a frozen one queues connections, says nothing)."""
+    return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
+                  if said == "refused" or (said == "greets" and p == cfg.db_port))
+
+
+def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+    """After a fence: anything at all answering on any path is a failed fence."""
+    return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
+                  if said != "silent")

@@ -28,8 +28,8 @@ class Peer:
     status: PeerStatus | None  # the freshest answer on any path, None if none
     paths: tuple[Path, ...]  # the paths on which its agent answered last round
     answered_at: float = 0.0  # monotonic time of that answer
-    # With its agent silent: where the peer's host still answers (a refused
-    # connection counts), e.g. "192.168.57.103:3306"; empty when nothing does.
+    # With its agent silent: signs that the peer still runs (its database
+    # greets, or a port is refused), e.g. "192.168.57.103:3306"; empty if none.
     host_answers: tuple[str, ...] = ()
 
 

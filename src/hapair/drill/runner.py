@@ -19,7 +19,7 @@ from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
 from hapair.lab import machine as m
 from hapair.lab.plan import LabPlan
-from hapair.lab.sh import in_netns
+from hapair.lab.sh import LabError, in_netns
 from hapair.ops.client import Agents
 
 Say = Callable[[str], None]
@@ -90,7 +90,11 @@ def restore_power(plan: LabPlan) -> list[str]:
 
     off = [x.name for x in plan.machines if m.nspawn_pid(plan, x) is None]
     for name in off:
-        faults.start(plan, name, files_of(plan).key)
+        try:
+            faults.start(plan, name, files_of(plan).key)
+        except LabError:  # fenced again while booting: the peer had not acted yet
+            if m.nspawn_pid(plan, plan.machine(name)) is None:
+                faults.start(plan, name, files_of(plan).key)
     return off
 
 

@@ -104,7 +104,7 @@ def chassis_script(spec_file: Path, node: str, root: Path, log: Path) -> str:
     return f"""#!/bin/sh
 # chassis control of lab machine {node} (ipmi_sim: MC get|set PARM [VALUE] ...)
 pattern={shlex.quote(f"systemd-nspawn -D {root} ")}
-running() {{ pgrep -f -- "$pattern" | head -n 1; }}
+running() {{ pgrep -f -- "$pattern" | tr '\\n' ' '; }}
 echo "$(date +%T.%N) $*" >> {shlex.quote(str(log))}  # the BMC's event log
 mc=$1; op=$2; shift 2
 case $op in
@@ -120,12 +120,12 @@ set)
         parm=$1; value=$2; shift 2
         pid=$(running)
         if [ "$parm:$value" = power:0 ] || [ "$parm:$value" = reset:1 ]; then
-            if [ -n "$pid" ]; then
-                kill -KILL $(cut -d' ' -f1 /proc/$pid/task/$pid/children) $pid 2>/dev/null
-                i=0
-                while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-                pid=
-            fi
+            for p in $pid; do
+                kill -KILL $(cat /proc/$p/task/*/children 2>/dev/null) $p 2>/dev/null
+            done
+            i=0
+            while [ -n "$(running)" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+            pid=
         fi
         if [ "$parm:$value" = power:1 ] || [ "$parm:$value" = reset:1 ]; then
             if [ -z "$pid" ]; then
