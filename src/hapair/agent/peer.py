@@ -166,14 +166,16 @@ def _probe_all(cfg: AgentConfig, timeout: float) -> dict[tuple[str, int], str]:
 
 
 def alive(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
-    """Signs that the peer runs, its agent silent (restarting): its database
-    greets, or a port is refused (the kernel answers). A powered-off, cut-off
-    or frozen node shows none (a frozen one queues connections, says nothing)."""
+    """Signs that the peer runs although its agent is silent (restarting): its
+    database greets. A powered-off, cut-off or frozen node does not (a frozen
+    one queues connections and says nothing; a refusal alone proves only a
+    kernel, and in the lab a cut machine's network lingers a few seconds)."""
     return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
-                  if said == "refused" or (said == "greets" and p == cfg.db_port))
+                  if said == "greets" and p == cfg.db_port)
 
 
-def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
-    """After a fence: anything at all answering on any path is a failed fence."""
+def still_answers(cfg: AgentConfig, timeout: float = 0.3,
+                  quiet: tuple[str, ...] = ("silent",)) -> list[str]:
+    """After a fence: what still answers on any path, beyond ``quiet``."""
     return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
-                  if said != "silent")
+                  if said not in quiet)
