@@ -126,6 +126,12 @@ def fence_power_off(rt: Runtime) -> None:
     rt.fence_counted(ok=True)
     rt.edit(peer_off_at=time.monotonic(), fence_failed_at=0.0, fence_note=note)
     log.warning("fenced: %s", note)
+    cfg = rt.cfg
+    if cfg.vip in observe.addresses(cfg.vip_device):
+        # In a partition the peer held the VIP too: clients may still send to
+        # its MAC, now powered off. Say once where the VIP is.
+        observe.announce(cfg.vip_device, cfg.vip)
+        log.info("announced the VIP %s on %s (gratuitous ARP)", cfg.vip, cfg.vip_device)
 
 
 def promote(rt: Runtime, view: View, action: Promote) -> None:

@@ -15,8 +15,6 @@ from hapair.agent.view import Path
 from hapair.fence import agent as fa
 from hapair.fence.agent import FenceError
 
-REFUSALS_FADE_S = 5.0
-
 
 class Abort(Exception):
     """An action could not be carried out safely; the next cycle decides again."""
@@ -79,15 +77,11 @@ def power_off(cfg: AgentConfig, password: str) -> str:
     if not off.ok:
         raise FenceError(f"{f.agent} off: exit {off.code} ({off.said})")
     # A fence agent's "off" succeeds only once the device reports the power off.
-    # A process answering means the node runs. A bare refusal (a kernel with
-    # nothing listening) must stop soon: a cut machine's network can take a
-    # few seconds to go (seen in the lab); a node that keeps refusing is up.
-    if still_answers(cfg, quiet=("silent", "refused")):
-        answering = still_answers(cfg)
-    else:
-        deadline = time.monotonic() + REFUSALS_FADE_S
-        while (answering := still_answers(cfg)) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    # A process answering (a greeting, an accepted connection) means the node
+    # runs. A bare refusal proves only a network stack holding the address,
+    # with nothing listening: no database can be open there (and in the lab a
+    # cut machine's namespace lingers, refusing, for seconds).
+    answering = still_answers(cfg)
     if answering:
         raise FenceError(f"{f.agent} says off, but {cfg.peer} answers at "
                          f"{', '.join(answering)}: a failed fence")

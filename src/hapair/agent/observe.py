@@ -44,6 +44,13 @@ def drop_address(device: str, address: str, prefix: int) -> None:
                    capture_output=True, timeout=2)
 
 
+def announce(device: str, address: str, count: int = 2) -> None:
+    """Gratuitous ARP for an address this node holds: clients and switches
+    that still send to another node's MAC for it learn where it is now."""
+    subprocess.run(["arping", "-U", "-c", str(count), "-w", "1", "-I", device, address],
+                   capture_output=True, timeout=5)
+
+
 def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:
     """The link is up at the physical layer (a cut cable or a downed switch
     port reads 0). A device that cannot be read counts as down."""

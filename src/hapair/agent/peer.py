@@ -174,8 +174,7 @@ def alive(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
                   if said == "greets" and p == cfg.db_port)
 
 
-def still_answers(cfg: AgentConfig, timeout: float = 0.3,
-                  quiet: tuple[str, ...] = ("silent",)) -> list[str]:
-    """After a fence: what still answers on any path, beyond ``quiet``."""
+def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+    """After a fence: where a process still answers (greets, or accepts)."""
     return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
-                  if said not in quiet)
+                  if said in ("greets", "accepted"))

@@ -36,7 +36,9 @@ from hapair.spec.models import ClusterSpec, Node
 PACKAGES = [
     "keepalived", "mariadb-server", "mariadb-client", "mariadb-backup", "apache2",
     "glusterfs-server", "glusterfs-client", "python3-venv", "curl", "netplan.io",
+    "iputils-arping",  # the agent re-announces the VIP after fencing its peer
 ]
+FENCE_PACKAGES = ["fence-agents"]
 WHEELS_DIR = "/opt/hapair/wheels"
 APACHE_MODULES = ("proxy", "proxy_http", "headers")
 
@@ -105,7 +107,8 @@ def base(plan: Plan) -> None:
     plan.op(nodes, "/etc/hosts: the nodes", files.block, path="/etc/hosts", content=hosts,
             marker="# {mark} hapair " + spec.name)
     if plan.d.install_packages:
-        plan.op(nodes, "packages", apt.packages, packages=PACKAGES, update=False)
+        plan.op(nodes, "packages", apt.packages, update=False,
+                packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else []))
     plan.op(nodes, f"user {APP_USER}", server.user, user=APP_USER, system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", create_home=False)
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")

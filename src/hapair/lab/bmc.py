@@ -18,6 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from hapair.lab import machine as m
+from hapair.lab.faults import freezer_group
 from hapair.lab.plan import CONTROL_ADDR, MGMT_NET, LabPlan, LabPlanError
 from hapair.lab.sh import LabError, in_netns, run
 from hapair.spec.models import ClusterSpec
@@ -94,7 +95,7 @@ mc_enable 0x20
 """
 
 
-def chassis_script(spec_file: Path, node: str, root: Path, log: Path) -> str:
+def chassis_script(spec_file: Path, node: str, root: Path, log: Path, freezer: Path) -> str:
     """ipmi_sim's chassis control for one machine: ``<mc> get power`` and
     ``<mc> set power 0`` in plain shell (a BMC answers in milliseconds, and
     a fence agent asks several times); booting goes to hapair, in the
@@ -123,6 +124,8 @@ set)
             for p in $pid; do
                 kill -KILL $(cat /proc/$p/task/*/children 2>/dev/null) $p 2>/dev/null
             done
+            # power is power: a machine frozen by a drill dies too (SIGKILL waits for a thaw)
+            echo THAWED > {shlex.quote(str(freezer))}/freezer.state 2>/dev/null
             i=0
             while [ -n "$(running)" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
             pid=
@@ -154,7 +157,8 @@ def start(plan: LabPlan, spec: ClusterSpec, passwords: dict[str, str], spec_file
         os.chmod(d.parent, 0o700)
         chassis = d / "chassis.sh"
         root = m.paths(plan, plan.machine(bmc.node)).root
-        chassis.write_text(chassis_script(spec_file, bmc.node, root, d / "events.log"))
+        chassis.write_text(chassis_script(spec_file, bmc.node, root, d / "events.log",
+                                          freezer_group(plan, bmc.node)))
         chassis.chmod(0o700)
         conf = d / "lan.conf"
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -82,11 +82,15 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
+def freezer_group(plan: LabPlan, node: str) -> Path:
+    return FREEZER / f"hapair-{plan.cluster}-{node}"
+
+
 def freeze(plan: LabPlan, node: str) -> int:
     """Stop every process of the machine at once, as a hypervisor's pause
     would (the cgroup freezer); nspawn itself, the 'hypervisor', runs on.
     How many processes were frozen."""
-    group = FREEZER / f"hapair-{plan.cluster}-{node}"
+    group = freezer_group(plan, node)
     group.mkdir(exist_ok=True)
     leader = m.leader_pid(plan, plan.machine(node))
     moved: set[int] = set()
@@ -104,7 +108,7 @@ def freeze(plan: LabPlan, node: str) -> int:
 
 def thaw(plan: LabPlan, node: str) -> None:
     """Resume a frozen machine; its processes go back to the root group."""
-    group = FREEZER / f"hapair-{plan.cluster}-{node}"
+    group = freezer_group(plan, node)
     if not group.exists():
         return
     (group / "freezer.state").write_text("THAWED")
