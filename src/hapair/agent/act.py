@@ -35,7 +35,6 @@ from hapair.agent.view import View
 
 log = logging.getLogger("hapair.agent")
 
-REBUILD_RETRY_S = 20.0
 OPENING = (Promote, Reopen)
 
 

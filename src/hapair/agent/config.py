@@ -36,8 +36,6 @@ class AgentConfig:
     # sign of the primary, so the two can never overlap.
     lease_s: float
     margin_s: float
-    # systemd kills a frozen agent after this long (and closes the database).
-    watchdog_s: float
     failover_window_s: float
     semi_sync: bool
     vip: str
@@ -74,7 +72,6 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         interval_s=interval,
         lease_s=spec.timing.lease_s,
         margin_s=spec.timing.margin_s,
-        watchdog_s=spec.timing.watchdog_s,
         failover_window_s=float(spec.timing.failover_window_s),
         semi_sync=spec.database.durability == "semi-sync",
         vip=str(spec.vip.address),
