@@ -123,23 +123,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def locate(agent: str) -> str | None:
-    found = shutil.which(agent)
-    if found:
-        return found
-    for d in AGENT_DIRS:
-        path = f"{d}/{agent}"
-        if shutil.which(path):
-            return path
-    return None
+def locate(agent: str) -> str:
+    """The agent's path; FenceError when it is not installed."""
+    for candidate in (agent, *(f"{d}/{agent}" for d in AGENT_DIRS)):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise FenceError(f"fence agent {agent} is not installed (Debian: fence-agents)")
 
 
 def run(agent: str, action: str, options: Mapping[str, str], password: str = "",
         timeout: float = 30.0) -> Outcome:
     """Run one action. FenceError when the agent is missing or hangs."""
     path = locate(agent)
-    if path is None:
-        raise FenceError(f"fence agent {agent} is not installed (Debian: fence-agents)")
     started = time.monotonic()
     try:
         r = subprocess.run([path], input=stdin_text(action, options, password),
@@ -157,8 +153,6 @@ def run(agent: str, action: str, options: Mapping[str, str], password: str = "",
 
 def metadata(agent: str, timeout: float = 20.0) -> AgentMeta:
     path = locate(agent)
-    if path is None:
-        raise FenceError(f"fence agent {agent} is not installed (Debian: fence-agents)")
     try:
         r = subprocess.run([path, "-o", "metadata"], capture_output=True, text=True,
                            timeout=timeout)

@@ -175,7 +175,6 @@ def start(plan: LabPlan, spec: ClusterSpec, passwords: dict[str, str], spec_file
                                          "-s", str(d / "state"), "-n"]),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
-        (d / "pid").write_text(f"{proc.pid}\n")
         time.sleep(0.2)
         if proc.poll() is not None:
             raise LabError(f"the BMC of {bmc.node} (ipmi_sim) did not start")
