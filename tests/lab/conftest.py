@@ -45,6 +45,14 @@ class Lab:
     def exec(self, target: str, *argv: str) -> subprocess.CompletedProcess[str]:
         return self.hapair("lab", "exec", str(self.spec), target, "--", *argv, timeout=60)
 
+    def evidence(self, nodes: tuple[str, ...] = ("node1", "node2")) -> str:
+        """The agents' last log lines and MariaDB's replication notes, for a
+        failure message: what a test saw is rarely enough to say why."""
+        script = ("journalctl -u hapair-agent --no-pager -o short-precise -n 25; "
+                  "journalctl -u mariadb --no-pager -o cat | grep -iE 'semi|dump|ack' | tail -12; "
+                  "mariadb -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync%'\" | tr '\\n\\t' '; '")
+        return "\n".join(f"--- {n}\n{self.exec(n, 'sh', '-c', script).stdout}" for n in nodes)
+
     def sh(self, target: str, script: str) -> str:
         r = self.exec(target, "sh", "-c", script)
         assert r.returncode == 0, f"{target}: {script}: {r.stderr}"

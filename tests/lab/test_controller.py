@@ -27,7 +27,8 @@ def settled(lab: Lab, timeout: float = 120) -> dict[str, Any]:
                 and s["vip_holders"] == s["writable"]
                 and all(n.get("complete") for n in s["nodes"])):
             return s
-        assert time.monotonic() < deadline, f"not settled: {s['problems']}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not settled: {s['problems']}\n{lab.evidence()}")
         time.sleep(0.5)
 
 

@@ -94,10 +94,13 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             host = cfg.peer_addresses[path]
             db.follow(host, cfg.db_port, cfg.replication_user, rt.replication_password,
                       semi_sync=cfg.semi_sync)
+            rt.edit(replication_kicked=time.monotonic())
             log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
         case StartReplication():
             db.start_replication()
+            rt.edit(replication_kicked=time.monotonic())
         case Reconnect():
+            rt.edit(replication_kicked=time.monotonic())
             db.execute("STOP SLAVE IO_THREAD", timeout=10)
             db.execute("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
             db.execute("START SLAVE IO_THREAD")

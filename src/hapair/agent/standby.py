@@ -21,6 +21,11 @@ from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import PATHS, Path, View
 
+# After (re)starting replication, how long the primary may take to count this
+# node as a semi-sync client before we reconnect (its count reaches us through
+# its own probe and our next poll of it).
+RECONNECT_PATIENCE_S = 3.0
+
 
 def best_path(v: View) -> Path:
     for path in PATHS:
@@ -186,6 +191,11 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
         acts.append(StartReplication())
         return say(f"replication from {peer} stopped: starting it", problem=True)
     if p.semi_master_on and p.semi_clients == 0 and s.io_running:
+        if v.now - v.memory.replication_kicked < RECONNECT_PATIENCE_S:
+            # The peer's count reaches us a poll or two after we connect: a
+            # reconnect now would itself make the next count 0, and so on.
+            return say(f"{peer} does not count this node as a semi-sync client yet: "
+                       "waiting for its count", problem=True)
         acts.append(Reconnect())
         return say(f"{peer} waits for a semi-sync acknowledgement but does not count this "
                    "node: reconnecting", problem=True)

@@ -69,6 +69,9 @@ class Memory:
     vip_since: float = 0.0  # when this node last took the VIP (0: it does not hold it)
     task: Task | None = None  # a long action under way
     rebuild_after: float = 0.0  # a failed rebuild is retried from this time on
+    # When this node last (re)started its replication: the primary's count of
+    # semi-sync clients reaches us a poll or two later, so we wait that long.
+    replication_kicked: float = 0.0
     # Fencing (a fence device per node): when the peer was confirmed powered
     # off (0: it was not, or it has answered since), when a fence last failed,
     # and the last attempt and device check in words (for `hapair status`).
