@@ -10,7 +10,7 @@ import time
 
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
-from hapair.agent.peer import PeerClient, PeerError, alive, still_answers
+from hapair.agent.peer import PeerClient, PeerError, still_answers
 from hapair.agent.view import Path
 from hapair.fence import agent as fa
 from hapair.fence.agent import FenceError
@@ -65,13 +65,11 @@ def fence_database(cfg: AgentConfig, admin_password: str,
 def power_off(cfg: AgentConfig, password: str) -> str:
     """The peer powered off through its fence device and confirmed off: the
     device says so (the agent's off succeeds only then) and the node answers on
-    no path. The note, or FenceError."""
+    no path. The note, or FenceError. (Whether the host still answered before,
+    decide() has seen: the poller probes it while its agent is silent.)"""
     f = cfg.fence
     if f is None:
         raise FenceError(f"{cfg.peer} has no fence device")
-    signs = alive(cfg)
-    if signs:
-        raise FenceError(f"{cfg.peer} answers at {', '.join(signs)}: a live node is not fenced")
     started = time.monotonic()
     off = fa.run(f.agent, "off", f.options, password, f.timeout_s)
     if not off.ok:

@@ -132,6 +132,11 @@ class PeerClient:
             yield r
 
 
+# A TCP probe of the peer: on a LAN a live host's kernel answers a connection
+# within a millisecond, and a database greets within a few.
+PROBE_TIMEOUT_S = 0.2
+
+
 def probe(host: str, port: int, timeout: float) -> str:
     """What a TCP port says: "greets" (sends first: a database), "accepted"
     (connects, says nothing: a web server, or a frozen process whose kernel
@@ -165,7 +170,7 @@ def _probe_all(cfg: AgentConfig, timeout: float) -> dict[tuple[str, int], str]:
     return found
 
 
-def alive(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+def alive(cfg: AgentConfig, timeout: float = PROBE_TIMEOUT_S) -> list[str]:
     """Signs that the peer runs although its agent is silent (restarting): its
     database greets. A powered-off, cut-off or frozen node does not (a frozen
     one queues connections and says nothing; a refusal alone proves only a
@@ -174,7 +179,7 @@ def alive(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
                   if said == "greets" and p == cfg.db_port)
 
 
-def still_answers(cfg: AgentConfig, timeout: float = 0.3) -> list[str]:
+def still_answers(cfg: AgentConfig, timeout: float = PROBE_TIMEOUT_S) -> list[str]:
     """After a fence: where a process still answers (greets, or accepts)."""
     return sorted(f"{h}:{p}" for (h, p), said in _probe_all(cfg, timeout).items()
                   if said in ("greets", "accepted"))
