@@ -6,6 +6,7 @@ str() and repr() are masked, so a secret cannot slip into a log line or error.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets as _random
 import stat
@@ -16,6 +17,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 ENV_PREFIX = "HAPAIR_"
+
+
+class ClusterCA(BaseModel):
+    """The cluster's certificate authority (etcd's TLS): PEM text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ca_cert: str = Field(min_length=100)
+    ca_key: SecretStr = Field(min_length=100)
 
 
 class Secrets(BaseModel):
@@ -30,12 +40,14 @@ class Secrets(BaseModel):
     app: dict[str, SecretStr] = Field(default_factory=dict)
     # A fence device's password per node (the BMC's, the hypervisor's).
     fence_passwords: dict[str, SecretStr] = Field(default_factory=dict)
+    # The cluster CA: made with the secrets when the spec has a witness.
+    pki: ClusterCA | None = None
 
     def missing_app_secrets(self, names: tuple[str, ...]) -> list[str]:
         return [n for n in names if n not in self.app]
 
 
-CORE = tuple(n for n in Secrets.model_fields if n not in ("app", "fence_passwords"))
+CORE = tuple(n for n in Secrets.model_fields if n not in ("app", "fence_passwords", "pki"))
 
 
 class SecretsError(Exception):
@@ -74,7 +86,7 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
 
 
 def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),
-                     fence_nodes: tuple[str, ...] = ()) -> None:
+                     fence_nodes: tuple[str, ...] = (), ca_for: str = "") -> None:
     """Write fresh random secrets, readable by the owner only; never overwrite.
     Fence passwords are the devices' own: a placeholder the operator replaces
     (the lab sets its simulated devices up with them)."""
@@ -91,6 +103,28 @@ def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),
         lines.append("[fence_passwords]\n")
         # IPMI passwords are at most 20 bytes (16 for IPMI 1.5): 16 characters.
         lines += [f'{name} = "{_random.token_urlsafe(12)}"\n' for name in fence_nodes]
+    if ca_for:
+        lines += ca_lines(ca_for)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.writelines(lines)
+
+
+def ca_lines(cluster: str) -> list[str]:
+    """A fresh cluster CA as the secrets file's [pki] table."""
+    from hapair import pki  # the control side only: the nodes do without cryptography
+
+    ca = pki.new_ca(cluster, dt.datetime.now(dt.UTC))
+    return ["\n# the cluster's certificate authority (etcd's TLS); apply issues each host's\n",
+            "# certificate from it\n", "[pki]\n",
+            f'ca_cert = """\n{ca.cert}"""\n', f'ca_key = """\n{ca.key}"""\n']
+
+
+def add_ca(path: Path, cluster: str) -> bool:
+    """Append a cluster CA to an existing secrets file that has none (False if
+    it has one). The file keeps its mode; nothing else in it changes."""
+    if load_secrets(path, environ={}).pki is not None:
+        return False
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(ca_lines(cluster))
+    return True

@@ -46,3 +46,23 @@ def test_errors_name_the_field_never_the_value(tmp_path: Path) -> None:
     assert "db_app_password" in str(info.value)
     assert "tooshort" not in str(info.value)
     assert "api_token" in str(info.value)  # missing ones are named too
+
+
+def test_a_witness_cluster_gets_a_ca_once(tmp_path: Path) -> None:
+    from hapair import pki
+    from hapair.secrets import add_ca
+
+    path = tmp_path / "s.toml"
+    new_secrets_file(path, ca_for="lab")
+    ca = load_secrets(path, environ={}).pki
+    assert ca is not None and "BEGIN CERTIFICATE" in ca.ca_cert
+    assert ca.ca_key.get_secret_value() not in repr(ca)
+    assert not add_ca(path, "lab")  # one CA: never replaced
+    (tmp_path / "plain").mkdir()
+    plain = make(tmp_path / "plain")
+    assert load_secrets(plain, environ={}).pki is None
+    assert add_ca(plain, "lab") and load_secrets(plain, environ={}).pki is not None
+    assert oct(plain.stat().st_mode)[-3:] == "600"
+    pair = pki.Pair(ca.ca_cert, ca.ca_key.get_secret_value())
+    now = pki.dt.datetime.now(pki.dt.UTC)
+    assert pki.unfit(pki.issue(pair, "w", (), now).cert, pair, "w", (), now) == ""

@@ -22,7 +22,7 @@ from hapair.cli.common import (
 )
 from hapair.fence.check import device_findings
 from hapair.render import render_cluster, write_tree
-from hapair.secrets import CORE, SecretsError, load_secrets, new_secrets_file
+from hapair.secrets import CORE, SecretsError, add_ca, load_secrets, new_secrets_file
 from hapair.spec.locate import key_lines, line_of
 
 
@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
     secrets_app = typer.Typer(help="Create and check the secrets file.", no_args_is_help=True)
     secrets_app.command("new")(secrets_new)
     secrets_app.command("check")(secrets_check)
+    secrets_app.command("ca")(secrets_ca)
     app.add_typer(secrets_app, name="secrets")
 
 
@@ -109,11 +110,25 @@ def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
     app_names = cluster.web.secrets if cluster else ()
     fenced = tuple(n.name for n in cluster.nodes if n.fence) if cluster else ()
     try:
-        new_secrets_file(file, app_names, fenced)
+        new_secrets_file(file, app_names, fenced,
+                         ca_for=cluster.name if cluster and cluster.witness else "")
     except FileExistsError:
         err.print(f"[red]{file} exists already; nothing was written[/red]")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     out.print(f"[green]wrote[/green] {file} (mode 600): {', '.join((*CORE, *app_names))}")
+
+
+def secrets_ca(file: SecretsArg, spec: SpecArg) -> None:
+    """Add the cluster's certificate authority (etcd's TLS, for a witness) to an
+    existing secrets file that has none; nothing else in it changes."""
+    cluster = load_or_exit(spec, False).spec
+    try:
+        added = add_ca(file, cluster.name)
+    except SecretsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    out.print(f"[green]added[/green] a CA for {cluster.name} to {file}" if added
+              else f"{file} has a CA already; nothing was changed")
 
 
 def secrets_check(file: SecretsArg, spec: SpecOpt = None) -> None:

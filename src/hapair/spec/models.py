@@ -209,9 +209,21 @@ class Timing(Frozen):
 
 
 class Witness(Frozen):
+    """A third, small host: the third etcd member (and the Gluster arbiter
+    when the volume names it). It sits on the public network, like etcd's
+    traffic (see docs/controller.md, "The witness")."""
+
     name: HostName
-    address: IPv4Address
-    port: Port = 2379
+    address: IPv4Address  # on the public network: etcd's peers and clients
+    ssh: str | None = Field(default=None, min_length=1,
+                            description="address or host name used for SSH (default: address)")
+    ssh_port: Port = 22
+    ssh_user: str = "root"
+    port: Port = 2379  # etcd's client port (its peers talk on the next one)
+
+    @property
+    def ssh_host(self) -> str:
+        return self.ssh or str(self.address)
 
 
 class Fencing(Frozen):

@@ -280,11 +280,15 @@ def ports(s: Sections) -> Iterator[Finding]:
         seen[port] = loc
 
 
-@rule("witness", "nodes", "vip")
+@rule("witness", "nodes", "vip", "networks")
 def witness_apart(s: Sections) -> Iterator[Finding]:
     w = cast(Witness | None, s["witness"])
     if w is None:
         return
+    public = cast(Networks, s["networks"]).public.cidr
+    if w.address not in public:
+        yield Finding(("witness", "address"), f"{w.address} is not on the public network "
+                      f"{public}: etcd's members talk there (docs/controller.md)")
     nodes = cast(tuple[Node, ...], s["nodes"])
     if w.name in {n.name for n in nodes}:
         yield Finding(("witness", "name"), "the witness must be a third host, not a node")
@@ -313,14 +317,14 @@ def fence_devices(s: Sections) -> Iterator[Finding]:
 @rule("nodes", "witness")
 def two_node_quorum(s: Sections) -> Iterator[Finding]:
     fenced = all(n.fence is not None for n in cast(tuple[Node, ...], s["nodes"]))
-    if s["witness"] is None and not fenced:
-        yield Finding(
-            ("witness",),
-            "two nodes with neither a witness nor a fence device: when the nodes lose "
-            "each other, writes pause rather than diverge (reads go on); `hapair degrade` "
-            "resumes them on purpose",
-            severity="warning",
-        )
+    if fenced:
+        return
+    what = ("two nodes with neither a witness nor a fence device" if s["witness"] is None else
+            "the witness's etcd member is deployed, but the agents do not use it yet, and "
+            "there is no fence device")
+    yield Finding(("witness",), f"{what}: when the nodes lose each other, writes pause "
+                  "rather than diverge (reads go on); `hapair degrade` resumes them on purpose",
+                  severity="warning")
 
 
 @rule("database")
