@@ -214,3 +214,28 @@ def test_a_fresh_agent_assumes_its_peer_may_hold_every_confirmed_booking(
     """A restarted primary whose standby is silent must not commit alone."""
     agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
     assert agent.memory.peer_complete and not agent.memory.complete
+
+
+def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
+    import threading
+    import time
+
+    from hapair.agent.health import NOT_YET, HealthChecker
+
+    wake = threading.Event()
+    checker = HealthChecker(1, 0.01, wake)
+    answers = iter([("the application not answering (timed out)", "")] * 3 + [("", "")] * 1000)
+    slow = threading.Event()
+
+    def check() -> tuple[str, str]:
+        slow.wait(0.05)  # an application whose workers wait on commits answers late
+        return next(answers)
+
+    checker.check = check  # type: ignore[method-assign]
+    assert checker.latest() == (NOT_YET, "")  # unknown health is a problem, never "healthy"
+    threading.Thread(target=checker.run, daemon=True).start()
+    assert wake.wait(2)
+    deadline = time.monotonic() + 2
+    while checker.latest() != ("", "") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checker.latest() == ("", "")

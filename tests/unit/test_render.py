@@ -171,3 +171,19 @@ def test_rendered_files_hold_no_secret(m2l: ClusterSpec) -> None:
     for files in render_cluster(m2l).values():
         for f in files:
             assert not any(n in f.content.lower() for n in names), f.path
+
+
+def test_etcd_only_with_a_witness_three_members_on_the_public_network(m2l: ClusterSpec) -> None:
+    from hapair.render import etcd
+
+    assert etcd.render(m2l, m2l.nodes[0]) == [] and etcd.render_witness(m2l) == []
+    spec = m2l.model_copy(update={"witness": Witness(name="arb", address="10.54.0.12")})
+    env = file_at(tuple(etcd.render(spec, spec.nodes[1])), etcd.ENV_PATH)
+    assert "ETCD_NAME=node2\n" in env
+    assert ("ETCD_INITIAL_CLUSTER=node1=https://10.54.0.10:2380,node2=https://10.54.0.11:2380,"
+            "arb=https://10.54.0.12:2380\n") in env
+    assert "ETCD_LISTEN_CLIENT_URLS=https://10.54.0.11:2379,https://127.0.0.1:2379\n" in env
+    assert "ETCD_CLIENT_CERT_AUTH=true\n" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true\n" in env
+    witness = file_at(tuple(etcd.render_witness(spec)), etcd.ENV_PATH)
+    assert "ETCD_NAME=arb\n" in witness and "witness arb" in witness
+    assert etcd.client_urls(spec)[2] == "https://10.54.0.12:2379"

@@ -133,7 +133,7 @@ def fence_power_off(rt: Runtime) -> None:
         # In a partition the peer held the VIP too: clients may still send to
         # its MAC, now powered off. Say once where the VIP is.
         observe.announce(cfg.vip_device, cfg.vip)
-        log.info("announced the VIP %s on %s (gratuitous ARP)", cfg.vip, cfg.vip_device)
+        log.info("announcing the VIP %s on %s (gratuitous ARP)", cfg.vip, cfg.vip_device)
 
 
 def promote(rt: Runtime, view: View, action: Promote) -> None:

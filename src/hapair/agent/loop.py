@@ -23,6 +23,7 @@ from hapair.agent.db import Database, DBError, Endpoint
 from hapair.agent.decide import decide
 from hapair.agent.fencing import Abort
 from hapair.agent.fifo import FifoReader
+from hapair.agent.health import HealthChecker
 from hapair.agent.intent import Intent, IntentStore
 from hapair.agent.learn import learn
 from hapair.agent.metrics import Metrics
@@ -70,6 +71,7 @@ class Agent:
         self.wake = threading.Event()
         self.fifo = FifoReader(NOTIFY_FIFO, lambda _state: self.wake.set())
         self.tasks = TaskRunner(lambda task: self.edit(task=task), self.wake.set)
+        self.health = HealthChecker(cfg.app_port, cfg.interval_s, self.wake)
         self.view: View | None = None
         self.decision: Decision | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
@@ -104,6 +106,7 @@ class Agent:
         threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
         self.fifo.start()
         threading.Thread(target=self._poller, name="poller", daemon=True).start()
+        threading.Thread(target=self.health.run, name="health", daemon=True).start()
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
         threading.Thread(target=guard.pinger, args=(self,), name="watchdog", daemon=True).start()
         if self.cfg.fence is not None:
@@ -144,8 +147,7 @@ class Agent:
     def observe(self) -> View:
         cfg = self.cfg
         db = self.db.probe()
-        app = observe.http_problem(f"http://127.0.0.1:{cfg.app_port}/healthz", "the application")
-        apache = "" if app else observe.http_problem("http://127.0.0.1/healthz", "Apache")
+        app, apache = self.health.latest()
         # Clients cannot reach a node whose VIP link is down, whatever keepalived says.
         link = ("" if observe.has_carrier(cfg.vip_device)
                 else f"the {cfg.vip_device} link (the VIP's network) has no carrier")

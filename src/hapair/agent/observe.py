@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -46,9 +47,12 @@ def drop_address(device: str, address: str, prefix: int) -> None:
 
 def announce(device: str, address: str, count: int = 2) -> None:
     """Gratuitous ARP for an address this node holds: clients and switches
-    that still send to another node's MAC for it learn where it is now."""
-    subprocess.run(["arping", "-U", "-c", str(count), "-w", "1", "-I", device, address],
-                   capture_output=True, timeout=5)
+    that still send to another node's MAC for it learn where it is now. In
+    the background: arping spaces its packets a second apart, and nothing
+    should wait for that."""
+    argv = ["arping", "-U", "-c", str(count), "-w", "1", "-I", device, address]
+    threading.Thread(target=subprocess.run, args=(argv,), daemon=True, name="garp",
+                     kwargs={"capture_output": True, "timeout": 5}).start()
 
 
 def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:

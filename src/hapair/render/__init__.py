@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hapair.paths import SPEC_JSON
-from hapair.render import apache, gluster, keepalived, mariadb, network, raid, systemd
+from hapair.render import apache, etcd, gluster, keepalived, mariadb, network, raid, systemd
 from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
@@ -18,6 +18,7 @@ RENDERERS: tuple[Renderer, ...] = (
     mariadb.render,
     apache.render,
     gluster.render,
+    etcd.render,
     network.render,
     raid.render,
     systemd.render,

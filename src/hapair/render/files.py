@@ -20,7 +20,11 @@ class RenderedFile:
 
 
 def header(spec: ClusterSpec, node: Node, comment: str = "#") -> str:
+    return host_header(spec, f"node {node.name}", comment)
+
+
+def host_header(spec: ClusterSpec, host: str, comment: str = "#") -> str:
     return (
-        f"{comment} Rendered by hapair for node {node.name} of cluster {spec.name}.\n"
+        f"{comment} Rendered by hapair for {host} of cluster {spec.name}.\n"
         f"{comment} Do not edit: `hapair apply` puts this file back as rendered.\n"
     )
