@@ -76,10 +76,17 @@ def _findings(section: str, exc: ValidationError) -> list[Finding]:
     # pydantic counts a collection "too short" once an item in it failed: that
     # is the item's error, said twice.
     return [
-        Finding((section, *e["loc"]), _message(e))
+        Finding((section, *e["loc"], *_first_extra(e)), _message(e))
         for e in errors
         if not (e["type"] == "too_short" and tuple(e["loc"]) in inner)
     ]
+
+
+def _first_extra(err: Any) -> tuple[int, ...]:
+    """A collection with too many items: the first item too many (its line)."""
+    if err["type"] == "too_long" and isinstance(err.get("ctx", {}).get("max_length"), int):
+        return (err["ctx"]["max_length"],)
+    return ()
 
 
 def _message(err: Any) -> str:
@@ -87,7 +94,14 @@ def _message(err: Any) -> str:
         return "unknown field"
     if err["type"] == "missing":
         return "required field is missing"
-    return f"{err['msg']} (got {err['input']!r})" if "input" in err else str(err["msg"])
+    if err["type"] == "too_long":
+        ctx = err.get("ctx", {})
+        return (f"at most {ctx.get('max_length')} items, not {ctx.get('actual_length')}: "
+                "this one is too many")
+    shown = repr(err.get("input"))
+    if "input" not in err or isinstance(err["input"], dict | list) or len(shown) > 80:
+        return str(err["msg"])  # a whole table echoed back helps nobody
+    return f"{err['msg']} (got {shown})"
 
 
 def _toml_error_line(message: str) -> int | None:
