@@ -497,6 +497,9 @@ def test_a_busy_application_counts_only_after_the_grace() -> None:
     assert not refused.healthy and learn(refused, CFG).unhealthy_since == NOW
     fine = replace(busy, app_problem="", memory=first)
     assert learn(fine, CFG).slow_since == 0
+    # Refused (down), then timing out (starting again): the patience starts afresh.
+    down = replace(refused, now=NOW + 20, memory=first)
+    assert learn(down, CFG).slow_since == 0
 
 
 def test_learn_keeps_what_it_does_not_learn() -> None:

@@ -27,9 +27,11 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     # if the node that fenced us never finished promoting.
     settled = ((v.db.up and v.db.epoch_primary not in ("", v.node))
                or v.now - m.fenced_at > FENCE_HOLD_S)
+    # The patience for a slow check runs from its first timeout in a row: an
+    # application that refused (down) and now times out (starting) starts afresh.
     slow = [x for x in (v.app_problem, v.apache_problem) if x]
     m = replace(m, slow_since=(m.slow_since or v.now) if slow and "timed out" in slow[0]
-                else (0.0 if not slow else m.slow_since))
+                else 0.0)
     v = replace(v, memory=m)  # health, as judged with the check's patience
     return replace(
         m,

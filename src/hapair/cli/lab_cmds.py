@@ -88,6 +88,8 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
             if code != 0:
                 raise LabError(f"apply failed (exit {code}); the lab stays up for a look: "
                                f"hapair lab status {spec}")
+            took = lifecycle.wait_for_vip(plan, str(cluster.vip.address))
+            say(f"the VIP {cluster.vip.address} answers ({took:.1f}s after apply)")
             lifecycle.start_forwarder(plan, str(cluster.vip.address))
     except (LabError, wheels.WheelError) as exc:
         raise _fail(exc) from None

@@ -99,6 +99,21 @@ def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT) -> int:
     return proc.pid
 
 
+def wait_for_vip(plan: LabPlan, vip: str, seconds: float = 90) -> float:
+    """Until the VIP answers /healthz from the client (the agents open the
+    primary a few seconds after apply restarts them); the seconds it took."""
+    started = time.monotonic()
+    probe = in_netns(plan.client.name, ["curl", "-s", "-m", "1", "-o", "/dev/null",
+                                        "-w", "%{http_code}", f"http://{vip}/healthz"])
+    while True:
+        if run(probe, check=False, timeout=5).stdout.strip() == "200":
+            return time.monotonic() - started
+        if time.monotonic() - started > seconds:
+            raise LabError(f"the VIP {vip} did not answer within {seconds:.0f}s of apply (the "
+                           "lab stays up: `hapair status SPEC` says why)")
+        time.sleep(0.3)
+
+
 @dataclass
 class DownReport:
     machines: list[str] = field(default_factory=list)
