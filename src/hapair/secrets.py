@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 ENV_PREFIX = "HAPAIR_"
+MIN_TOKEN = 24
 
 
 class ClusterCA(BaseModel):
@@ -34,7 +35,7 @@ class Secrets(BaseModel):
     db_admin_password: SecretStr = Field(min_length=12)
     db_replication_password: SecretStr = Field(min_length=12)
     db_app_password: SecretStr = Field(min_length=12)
-    api_token: SecretStr = Field(min_length=24)
+    api_token: SecretStr = Field(min_length=MIN_TOKEN)
     app_secret_key: SecretStr = Field(min_length=24)
     # The application's own secrets (spec: web.secrets), by environment name.
     app: dict[str, SecretStr] = Field(default_factory=dict)
@@ -54,24 +55,28 @@ class SecretsError(Exception):
     pass
 
 
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise SecretsError(f"{path}: cannot read the secrets file: {exc.strerror}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretsError(
+            f"{path}: mode {stat.S_IMODE(st.st_mode):o} lets others read it; "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SecretsError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SecretsError(f"{path}: not UTF-8 text") from None
+
+
 def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) -> Secrets:
     """Values from the file, each overridable by HAPAIR_<NAME> in the environment."""
     environ = os.environ if environ is None else environ
-    values: dict[str, str] = {}
-    if path is not None:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise SecretsError(f"{path}: cannot read the secrets file: {exc.strerror}") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SecretsError(
-                f"{path}: mode {stat.S_IMODE(st.st_mode):o} lets others read it; "
-                f"run: chmod 600 {path}"
-            )
-        try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise SecretsError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, object] = {} if path is None else _read_file(path)
     for name in CORE:
         if f"{ENV_PREFIX}{name.upper()}" in environ:
             values[name] = environ[f"{ENV_PREFIX}{name.upper()}"]
@@ -83,6 +88,21 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
         )
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
+
+
+def load_api_token(path: Path | None, environ: Mapping[str, str] | None = None) -> str:
+    """Only the agents' API token: what the operator's commands need
+    (HAPAIR_API_TOKEN, or the file's api_token)."""
+    environ = os.environ if environ is None else environ
+    token = environ.get(f"{ENV_PREFIX}API_TOKEN")
+    if token is None and path is not None:
+        found = _read_file(path).get("api_token")
+        token = found if isinstance(found, str) else None
+    if token is None or len(token) < MIN_TOKEN:
+        where = f"{path} has no api_token" if path else "no secrets file given"
+        raise SecretsError(f"{where}: pass --secrets FILE (the file `hapair secrets new` "
+                           f"wrote for this cluster) or set {ENV_PREFIX}API_TOKEN")
+    return token
 
 
 def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),

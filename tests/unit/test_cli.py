@@ -96,3 +96,39 @@ def test_secrets_new_and_check(tmp_path: Path) -> None:
     assert check.exit_code == 0 and value not in check.output
     again = runner.invoke(app, ["secrets", "new", str(file)])
     assert again.exit_code == 2 and file.read_text().split('"')[1] == value
+
+
+def test_usage_lines_name_arguments_plainly() -> None:
+    for argv in (["status", "--help"], ["lab", "fault", "power-cut", "--help"],
+                 ["fence", "--help"], ["secrets", "new", "--help"]):
+        usage = runner.invoke(app, argv).output.splitlines()[0]
+        assert "{" not in usage and "}" not in usage, usage
+    assert runner.invoke(app, ["lab", "fault", "power-cut", "--help"]).output.splitlines()[0] \
+        .endswith("[OPTIONS] SPEC NODE")
+
+
+def test_render_json_writes_modes_as_octal_digits(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["render", str(EXAMPLES / "m2l.toml"), "--out",
+                                 str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    modes = {f["path"]: f["mode"] for f in json.loads(result.output)["node1"]}
+    assert modes["/etc/netplan/60-hapair.yaml"] == "0600"
+    assert modes["/etc/hapair/raid-create.sh"] == "0700"
+
+
+def test_operator_commands_need_only_the_api_token(tmp_path: Path) -> None:
+    import pytest
+
+    from hapair.secrets import SecretsError, load_api_token
+
+    only = tmp_path / "token.toml"
+    only.write_text('api_token = "' + "t" * 30 + '"\n')
+    only.chmod(0o600)
+    assert load_api_token(only, environ={}) == "t" * 30
+    assert load_api_token(None, environ={"HAPAIR_API_TOKEN": "e" * 30}) == "e" * 30
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    empty.chmod(0o600)
+    for path in (empty, None):
+        with pytest.raises(SecretsError, match="pass --secrets FILE .* or set HAPAIR_API_TOKEN"):
+            load_api_token(path, environ={})

@@ -40,7 +40,7 @@ def test_two_writable_nodes_and_two_vip_holders_are_problems() -> None:
 def test_standby_lost_gives_the_degrade_hint_and_an_unreachable_agent_is_named() -> None:
     s = summarize([node("node1", role="primary (writes paused)", problem=True, holds_vip=True,
                         reason="writes paused", condition="standby-lost"),
-                   NodeStatus("node2", None, "timed out")])
+                   NodeStatus("node2", None, "agent unreachable (timed out)")])
     assert "no node accepts writes" in s.problems
     assert "node2: agent unreachable (timed out)" in s.problems
     assert any("hapair degrade SPEC" in h for h in s.hints)

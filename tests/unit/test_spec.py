@@ -204,3 +204,18 @@ def test_a_newline_in_a_fence_option_is_refused(m2l_text: str) -> None:
 
 def test_fence_devices_on_both_nodes_silence_the_two_node_warning(m2l_text: str) -> None:
     assert not [f for f in parse_spec(with_fences(m2l_text)).warnings if f.path == "witness"]
+
+
+def test_a_third_node_is_named_with_its_line_never_the_whole_list(m2l_text: str) -> None:
+    first = m2l_text.index("[[nodes]]")
+    second = m2l_text.index("[[nodes]]", first + 1)
+    block = m2l_text[second:m2l_text.index("\n[", second + 10)]
+    third = (block.replace("node2", "node3").replace("192.168.57.103", "192.168.57.104")
+             .replace("10.54.0.11", "10.54.0.12").replace("server_id = 2", "server_id = 3"))
+    text = m2l_text.replace(block, block + "\n" + third, 1)
+    with pytest.raises(SpecError) as exc:
+        parse_spec(text)
+    (found,) = exc.value.findings
+    assert found.path == "nodes[2]" and "not 3" in found.message and "{" not in found.message
+    lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.startswith("[[nodes]]")]
+    assert found.line == lines[2]

@@ -8,14 +8,12 @@ import typer
 
 from hapair import __version__
 from hapair.cli import apply_cmds, drill_cmds, fence_cmds, lab_cmds, ops_cmds, spec_cmds
-from hapair.cli.common import EXIT_OK, out
+from hapair.cli.common import EXIT_OK, App, out
 
-app = typer.Typer(
+app = App(
     name="hapair",
     help="Turn one cluster spec into a running two-node HA web cluster.",
     no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
 )
 spec_cmds.register(app)
 apply_cmds.register(app)

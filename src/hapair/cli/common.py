@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
+from typer.models import CommandFunctionType
 
 from hapair.spec import Finding, Loaded, SpecError, load_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _width(stream: TextIO) -> int | None:
+    """A terminal's own width; piped or redirected output is never cut to 80
+    columns (rich's default): a table takes the width it needs, up to 220."""
+    if stream.isatty() or "COLUMNS" in os.environ:
+        return None
+    return 220
+
+
+out = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+class _PlainUsage(TyperCommand):
+    """Usage lines as click writes them (`hapair status [OPTIONS] SPEC`):
+    typer wraps a required argument in braces, which reads as a choice."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p
+                for p in super().collect_usage_pieces(ctx)]
+
+
+class App(typer.Typer):
+    """hapair's command groups: plain usage lines, no shell completion."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(add_completion=False, rich_markup_mode=None, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any
+                ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        kwargs.setdefault("cls", _PlainUsage)
+        return super().command(*args, **kwargs)
+
 
 SpecArg = Annotated[
     Path, typer.Argument(help="the cluster spec (TOML)", metavar="SPEC", show_default=False)

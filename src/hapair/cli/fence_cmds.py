@@ -33,7 +33,8 @@ def _device(cluster: ClusterSpec, sec: Secrets, node: Node) -> tuple[str, dict[s
 
 
 def fence(spec: SpecArg,
-          node: Annotated[str | None, typer.Argument(help="the node to power off")] = None,
+          node: Annotated[str | None, typer.Argument(
+              help="the node to power off", metavar="NODE")] = None,
           check: Annotated[bool, typer.Option(
               "--check", help="run every device's status action; change nothing")] = False,
           secrets: SecretsOpt = None, yes: YesOpt = False) -> None:

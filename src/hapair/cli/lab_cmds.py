@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
+from hapair.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    App,
+    SpecArg,
+    err,
+    load_or_exit,
+    out,
+)
 from hapair.deploy import wheels
 from hapair.lab import bmc, faults, lifecycle, net
 from hapair.lab import machine as m
@@ -21,9 +29,9 @@ from hapair.lab.sh import LabError, in_netns, run
 from hapair.secrets import load_secrets, new_secrets_file
 from hapair.spec.models import ClusterSpec
 
-lab = typer.Typer(help="The cluster as real machines on this host (systemd-nspawn).",
+lab = App(help="The cluster as real machines on this host (systemd-nspawn).",
                   no_args_is_help=True)
-fault = typer.Typer(help="Faults for drills: power, links, partitions, processes.",
+fault = App(help="Faults for drills: power, links, partitions, processes.",
                     no_args_is_help=True)
 lab.add_typer(fault, name="fault")
 WHEEL_CACHE = Path("/var/cache/hapair/wheels")
@@ -186,8 +194,11 @@ def _target_argv(plan: LabPlan, target: str, argv: list[str]) -> list[str]:
         raise _fail(LabError(str(exc))) from None
 
 
+TargetArg = Annotated[str, typer.Argument(help="node, client or control", metavar="TARGET")]
+
+
 @lab.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def exec(spec: SpecArg, target: Annotated[str, typer.Argument(help="node, client or control")],
+def exec(spec: SpecArg, target: TargetArg,
          ctx: typer.Context) -> None:
     """Run a command in a machine, the client or the control point: lab exec SPEC NODE -- CMD"""
     _, plan = _plan(spec)
@@ -198,14 +209,13 @@ def exec(spec: SpecArg, target: Annotated[str, typer.Argument(help="node, client
 
 
 @lab.command()
-def shell(spec: SpecArg, target: Annotated[str, typer.Argument(help="node, client or control")]
-          ) -> None:
+def shell(spec: SpecArg, target: TargetArg) -> None:
     """An interactive shell in a machine, the client or the control point."""
     _, plan = _plan(spec)
     raise typer.Exit(subprocess.run(_target_argv(plan, target, ["/bin/bash", "-l"])).returncode)
 
 
-NodeArg = Annotated[str, typer.Argument(help="the node")]
+NodeArg = Annotated[str, typer.Argument(help="the node", metavar="NODE")]
 
 
 def _fault(spec: Path, what: str, action: object) -> None:

@@ -17,7 +17,7 @@ from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
 from hapair.ops.report import lag, summarize
-from hapair.secrets import Secrets, SecretsError, load_secrets
+from hapair.secrets import Secrets, SecretsError, load_api_token, load_secrets
 from hapair.spec.models import ClusterSpec
 
 SecretsOpt = Annotated[Path | None, typer.Option(
@@ -30,15 +30,23 @@ def register(app: typer.Typer) -> None:
         app.command()(fn)
 
 
-def connect(spec: Path, secrets: Path | None) -> Agents:
-    """The agents of SPEC's cluster. For a lab that is up, from its control point."""
-    cluster, sec = context(spec, secrets)
-    return Agents(cluster, sec.api_token.get_secret_value())
+def connect(spec: Path, secrets: Path | None, token_needed: bool = True) -> Agents:
+    """The agents of SPEC's cluster. For a lab that is up, from its control
+    point. Reading their status needs no token; changing anything does."""
+    cluster, path = locate(spec, secrets)
+    if not token_needed and path is None and "HAPAIR_API_TOKEN" not in os.environ:
+        return Agents(cluster, "")
+    try:
+        return Agents(cluster, load_api_token(path))
+    except SecretsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
-    """SPEC's cluster and its secrets; for a lab that is up, this process moves
-    into its control point (the only place its addresses are reached from)."""
+def locate(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Path | None]:
+    """SPEC's cluster and the secrets file to use; for a lab that is up, this
+    process moves into its control point (the only place its addresses are
+    reached from), and the lab's own secrets are the default."""
     cluster: ClusterSpec = load_or_exit(spec, False).spec
     if os.geteuid() == 0:
         from hapair.lab.lifecycle import files_of
@@ -51,8 +59,14 @@ def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
             enter_netns(plan.control.name)
             if secrets is None:
                 secrets = files_of(plan).secrets
+    return cluster, secrets
+
+
+def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
+    """SPEC's cluster and every secret (see locate)."""
+    cluster, path = locate(spec, secrets)
     try:
-        return cluster, load_secrets(secrets)
+        return cluster, load_secrets(path)
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -64,7 +78,7 @@ def _yn(value: object) -> str:
 
 def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
     """Who holds the VIP, each node's role and replication, recent decisions, problems."""
-    agents = connect(spec, secrets)
+    agents = connect(spec, secrets, token_needed=False)
     statuses = agents.statuses()
     summary = summarize(statuses)
     if as_json:
@@ -82,7 +96,7 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
     for s in statuses:
         d = s.doc
         if d is None:
-            table.add_row(s.node, "[red]agent unreachable[/red]", *[""] * 7)
+            table.add_row(s.node, f"[red]no status: {s.unreachable}[/red]", *[""] * 7)
             continue
         semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
                 "replica" if d.replicating else "off")
@@ -92,7 +106,7 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
         table.add_row(d.node, f"[{style}]{role}[/{style}]", _yn(d.read_only),
                       f"{d.epoch} ({d.epoch_primary})", d.gtid_binlog_pos, lag(d, primary),
                       semi, health, ", ".join(d.peer_paths) or "[red]none[/red]")
-    out.print(table, width=out.width if out.is_terminal else 160)
+    out.print(table)
     for d in docs:
         if d.fence_check or d.fence_note:
             peer = agents.spec.peer(agents.spec.node(d.node)).name
@@ -130,7 +144,12 @@ def switchover(spec: SpecArg, to: Annotated[str | None, typer.Option(
     """Planned switchover: the target fences the primary, catches up, opens."""
     agents = connect(spec, secrets)
     names = [n.name for n in agents.spec.nodes]
-    statuses = {s.node: s.doc for s in agents.statuses()}
+    answers = agents.statuses()
+    statuses = {s.node: s.doc for s in answers}
+    if to is None and all(d is None for d in statuses.values()):
+        said = "; ".join(f"{s.node}: {s.unreachable}" for s in answers)
+        err.print(f"[red]error[/red] no agent answers ({said}): nothing was done")
+        raise typer.Exit(EXIT_FAILED)
     if to is None:
         current = [n for n, d in statuses.items() if d is not None and d.writable]
         others = [n for n in names if n not in current]

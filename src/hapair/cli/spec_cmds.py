@@ -13,6 +13,7 @@ from rich.table import Table
 
 from hapair.cli.common import (
     EXIT_BAD_INPUT,
+    App,
     JsonOpt,
     SpecArg,
     err,
@@ -29,7 +30,7 @@ from hapair.spec.locate import key_lines, line_of
 def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(render)
-    secrets_app = typer.Typer(help="Create and check the secrets file.", no_args_is_help=True)
+    secrets_app = App(help="Create and check the secrets file.", no_args_is_help=True)
     secrets_app.command("new")(secrets_new)
     secrets_app.command("check")(secrets_check)
     secrets_app.command("ca")(secrets_ca)
@@ -81,7 +82,7 @@ def render(
         staging.rename(target)
     if as_json:
         out.print_json(
-            data={node: [{"path": f.path, "mode": oct(f.mode), "component": f.component}
+            data={node: [{"path": f.path, "mode": f"{f.mode:04o}", "component": f.component}
                          for f in files] for node, files in rendered.items()}
         )
         return
@@ -95,7 +96,7 @@ def render(
     first = next(iter(rendered.values()))
     for i, f in enumerate(first):
         sizes = [f"{len(files[i].content)} B" for files in rendered.values()]
-        table.add_row(f.component, f.path, oct(f.mode)[2:], *sizes)
+        table.add_row(f.component, f.path, f"{f.mode:04o}", *sizes)
     out.print(table)
 
 

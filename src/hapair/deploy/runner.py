@@ -98,6 +98,11 @@ def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
     return Inventory((hosts, {}))
 
 
+def _targets(spec: ClusterSpec, names: list[str] | None = None) -> str:
+    return ", ".join(f"{n.name} ({n.ssh_user}@{n.ssh}:{n.ssh_port})" for n in spec.nodes
+                     if names is None or n.name in names)
+
+
 def apply(
     spec: ClusterSpec,
     secrets: Secrets,
@@ -127,12 +132,14 @@ def apply(
     logging.getLogger("pyinfra").setLevel(logging.WARNING)
     try:
         connect_all(state)
-    except PyinfraError as exc:
-        raise ApplyError(f"cannot connect: {exc}") from None
+    except PyinfraError:
+        raise ApplyError(f"cannot reach {_targets(spec)} over SSH (the lines above say why); "
+                         "nothing was changed") from None
     hosts = {n.name: state.inventory.get_host(n.ssh) for n in spec.nodes}
     unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
     if unreachable:
-        raise ApplyError(f"cannot reach {', '.join(unreachable)} over SSH; nothing was changed")
+        raise ApplyError(f"cannot reach {_targets(spec, unreachable)} over SSH (the lines "
+                         "above say why); nothing was changed")
     try:
         databases: dict[str, MariaDBState | None] = {}
         for name, host in hosts.items():

@@ -59,8 +59,13 @@ class Agents:
         try:
             with urllib.request.urlopen(self.url(node, "/status"), timeout=self.timeout) as r:
                 doc, notes = read_status(json.load(r))
+        except urllib.error.HTTPError as exc:
+            # Something answers, but not a hapair agent's status: say what it said.
+            return NodeStatus(node.name, None, f"HTTP {exc.code} {exc.reason} from "
+                              f"{self.url(node, '/status')} (is that a hapair agent?)")
         except (OSError, ValueError) as exc:
-            return NodeStatus(node.name, None, str(getattr(exc, "reason", exc)))
+            return NodeStatus(node.name, None,
+                              f"agent unreachable ({getattr(exc, 'reason', exc)})")
         return NodeStatus(node.name, doc, "", tuple(notes))
 
     def statuses(self) -> list[NodeStatus]:

@@ -25,7 +25,7 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
     problems, hints = [], []
     for s in statuses:
         if s.doc is None:
-            problems.append(f"{s.node}: agent unreachable ({s.unreachable})")
+            problems.append(f"{s.node}: {s.unreachable}")
         elif s.doc.problem:
             problems.append(f"{s.node}: {s.doc.reason}")
         if s.notes:
