@@ -83,3 +83,19 @@ def test_unknown_and_missing_keys_are_reported_not_dropped() -> None:
 def test_a_broken_status_document_is_an_error(data: object, words: str) -> None:
     with pytest.raises(StatusError, match=words):
         read(data)
+
+
+def test_logs_merge_both_agents_by_time_each_line_once() -> None:
+    from hapair.ops.logs import Line, merge
+
+    def entry(at: float, reason: str) -> dict[str, object]:
+        return {"at": at, "role": "replica", "reason": reason, "actions": ["Follow"]}
+
+    one = node("node1", history=[entry(10.0, "a"), entry(12.0, "c")])
+    two = node("node2", history=[entry(11.0, "b")])
+    seen: set[Line] = set()
+    assert [x.reason for x in merge([one, two, NodeStatus("x", None, "down")], seen)] == \
+        ["a", "b", "c"]
+    later = node("node2", history=[entry(11.0, "b"), entry(13.0, "d")])
+    (new,) = merge([one, later], seen)
+    assert new.reason == "d" and new.text().endswith("node2 [replica] d -> Follow")

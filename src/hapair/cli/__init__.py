@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from hapair import __version__
-from hapair.cli import apply_cmds, drill_cmds, fence_cmds, lab_cmds, ops_cmds, spec_cmds
+from hapair.cli import (
+    apply_cmds,
+    drill_cmds,
+    fence_cmds,
+    lab_cmds,
+    logs_cmd,
+    ops_cmds,
+    spec_cmds,
+)
 from hapair.cli.common import EXIT_OK, App, out
 
 app = App(
@@ -19,6 +27,7 @@ spec_cmds.register(app)
 apply_cmds.register(app)
 lab_cmds.register(app)
 ops_cmds.register(app)
+logs_cmd.register(app)
 fence_cmds.register(app)
 drill_cmds.register(app)
 
