@@ -187,3 +187,10 @@ def test_etcd_only_with_a_witness_three_members_on_the_public_network(m2l: Clust
     witness = file_at(tuple(etcd.render_witness(spec)), etcd.ENV_PATH)
     assert "ETCD_NAME=arb\n" in witness and "witness arb" in witness
     assert etcd.client_urls(spec)[2] == "https://10.54.0.12:2379"
+
+
+def test_every_placeholder_the_spec_allows_is_filled(m2l: ClusterSpec) -> None:
+    from hapair.render.appenv import SECRET_FIELDS, plain_values
+    from hapair.spec.models import PLACEHOLDERS
+
+    assert set(plain_values(m2l, m2l.nodes[0])) | set(SECRET_FIELDS) == set(PLACEHOLDERS)

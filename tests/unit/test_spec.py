@@ -44,7 +44,7 @@ def test_two_nodes_without_witness_or_fence_are_warned(m2l_text: str) -> None:
 def test_a_witness_the_agents_do_not_use_yet_keeps_the_two_node_warning(m2l_text: str) -> None:
     text = m2l_text + '\n[witness]\nname = "arb"\naddress = "10.54.0.12"\n'
     (warning,) = [f for f in parse_spec(text).warnings if f.path == "witness"]
-    assert "do not use it yet" in warning.message
+    assert "neither apply nor the agents use it yet" in warning.message
 
 
 def test_a_witness_off_the_public_network_is_named(m2l_text: str) -> None:

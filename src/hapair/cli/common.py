@@ -10,6 +10,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand
 from typer.models import CommandFunctionType
 
@@ -60,9 +61,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON"
 def print_findings(file: str, findings: tuple[Finding, ...], console: Console) -> None:
     for f in findings:
         style = "bold red" if f.severity == "error" else "yellow"
-        console.print(
-            f"[{style}]{f.severity}[/{style}] {f.where(file)}: [bold]{f.path}[/bold]: {f.message}"
-        )
+        # What the spec said is text, never markup: a name like "[/bold]" stays as written.
+        console.print(f"[{style}]{f.severity}[/{style}] {escape(f.where(file))}: "
+                      f"[bold]{escape(f.path)}[/bold]: {escape(f.message)}")
 
 
 def load_or_exit(spec: Path, as_json: bool) -> Loaded:
@@ -76,7 +77,8 @@ def load_or_exit(spec: Path, as_json: bool) -> Loaded:
         else:
             print_findings(exc.file, exc.findings, err)
             count = sum(f.severity == "error" for f in exc.findings)
-            err.print(f"[bold red]{exc.file}: {count} error(s); nothing was done[/bold red]")
+            err.print(f"[bold red]{escape(exc.file)}: {count} error(s); nothing was done"
+                      "[/bold red]")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

@@ -6,6 +6,7 @@ changed (pyinfra's _if)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -244,8 +245,11 @@ def python_envs(plan: Plan) -> None:
 
 def app_setup_command(spec: ClusterSpec) -> str:
     """The application's setup commands, as its user, in its environment."""
+    # Each command as argv, every word quoted: nothing in it reaches the shell.
     steps = " && ".join(
-        f"runuser -u {APP_USER} -- {spec.web.venv}/bin/{cmd}" for cmd in spec.web.setup)
+        shlex.join(["runuser", "-u", APP_USER, "--", f"{spec.web.venv}/bin/{argv[0]}",
+                    *argv[1:]])
+        for argv in map(shlex.split, spec.web.setup))
     return (f"( set -a; . /etc/hapair/app.env; . {APP_SECRETS_ENV}; set +a; "
             f"cd /tmp && {steps} )")
 

@@ -47,6 +47,10 @@ def env_file(variables: dict[str, str]) -> str:
 
 
 def quote(value: str) -> str:
+    """One value for a file that both systemd (EnvironmentFile) and sh (`.`)
+    read: inside double quotes, both take a backslash before \\ " $ ` as the
+    character itself, so nothing in a value is expanded or run."""
     if value and all(c.isalnum() or c in "._-/:@+,=" for c in value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+    escaped = "".join("\\" + c if c in '\\"$`' else c for c in value)
+    return f'"{escaped}"'

@@ -21,13 +21,24 @@ class Loaded:
     warnings: tuple[Finding, ...]
 
 
+MAX_SPEC_BYTES = 1_000_000
+
+
 def load_spec(path: str | Path) -> Loaded:
     """Read and check a spec file; raise SpecError with every error found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(str(path), [Finding((), f"cannot read the spec: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(str(path), [Finding((), f"{len(raw)} bytes: a spec is at most "
+                                                f"{MAX_SPEC_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SpecError(str(path), [Finding((), "not UTF-8 text", line=line)]) from None
     return parse_spec(text, str(path))
 
 
@@ -37,6 +48,8 @@ def parse_spec(text: str, file: str = "<spec>") -> Loaded:
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
         raise SpecError(file, [Finding((), f"not valid TOML: {exc}", line=line)]) from None
+    except RecursionError:
+        raise SpecError(file, [Finding((), "nested too deeply to be a cluster spec")]) from None
 
     findings: list[Finding] = []
     sections: dict[str, Any] = {}
@@ -76,10 +89,16 @@ def _findings(section: str, exc: ValidationError) -> list[Finding]:
     # pydantic counts a collection "too short" once an item in it failed: that
     # is the item's error, said twice.
     return [
-        Finding((section, *e["loc"], *_first_extra(e)), _message(e))
+        Finding((section, *_key_loc(e["loc"]), *_first_extra(e)),
+                ("the name: " if e["loc"][-1:] == ("[key]",) else "") + _message(e))
         for e in errors
         if not (e["type"] == "too_short" and tuple(e["loc"]) in inner)
     ]
+
+
+def _key_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic marks a bad key of a table with a last "[key]": the key's path."""
+    return loc[:-1] if loc[-1:] == ("[key]",) else loc
 
 
 def _first_extra(err: Any) -> tuple[int, ...]:

@@ -14,7 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]
 HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
-AbsPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")]
+# An absolute path of plain characters, without a ".." segment.
+AbsPath = Annotated[str, Field(pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*$")]
+# A host to reach over SSH: a name or an IPv4 address, nothing a connector
+# (pyinfra's "@local", "@docker/...") or an option ("-o...") could be read as.
+SshHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
+UserName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+DnsName = Annotated[str, Field(
+    pattern=r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+# One line of text: what an environment file can hold.
+EnvValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,4096}$")]
+# A command of the application's: its program (in the venv's bin/) and words.
+SetupCommand = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+( [^\n\r\x00;&|`$<>]*)?$")]
 SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -30,8 +43,13 @@ BOND_MODES = (
 )
 
 
+#: What a web.env value may name ({db_host}, ...): render fills them in.
+PLACEHOLDERS = ("db_host", "db_port", "db_name", "db_user", "db_password", "secret_key",
+                "static_dir", "node")
+
+
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", regex_engine="python-re")
 
 
 class Bond(Frozen):
@@ -85,9 +103,9 @@ class FenceDevice(Frozen):
 
 class Node(Frozen):
     name: HostName
-    ssh: str = Field(min_length=1, description="address or host name used for SSH")
+    ssh: SshHost = Field(description="address or host name used for SSH")
     ssh_port: Port = 22
-    ssh_user: str = "root"
+    ssh_user: UserName = "root"
     interconnect: IPv4Address
     public: IPv4Address
     priority: int = Field(ge=1, le=254)
@@ -155,8 +173,8 @@ class Web(Frozen):
     # Threads per worker (gthread): a slow request does not stall health checks.
     threads: int = Field(default=4, ge=1, le=64)
     port: Port = 8000
-    static_url: str = Field(default="/static", pattern=r"^/[A-Za-z0-9_./-]*$")
-    server_name: str | None = None
+    static_url: str = Field(default="/static", pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*$")
+    server_name: DnsName | None = None
     venv: AbsPath = "/opt/hapair/app"
     # Where apply gets the application: a source folder (with a pyproject) or a
     # wheel, relative to the spec file; without it apply leaves the app alone.
@@ -164,14 +182,15 @@ class Web(Frozen):
     # The application's environment. Values may name {db_host}, {db_port},
     # {db_name}, {db_user}, {db_password}, {secret_key}, {static_dir}, {node};
     # a value that names a secret goes only to a file that root alone reads.
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     # Secrets of the application's own (an SMTP password, a demo account's):
     # their names; the values live in the secrets file's [app] table.
     secrets: tuple[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], ...] = ()
     # Commands of the application's (in its venv's bin/) that apply runs on the
     # primary, in the application's environment, whenever a new version of the
     # application is installed: schema migrations, say. Each must be idempotent.
-    setup: tuple[str, ...] = ()
+    # Run as argv (never through a shell) as the application's user.
+    setup: tuple[SetupCommand, ...] = ()
 
 
 class Timing(Frozen):
@@ -215,10 +234,10 @@ class Witness(Frozen):
 
     name: HostName
     address: IPv4Address  # on the public network: etcd's peers and clients
-    ssh: str | None = Field(default=None, min_length=1,
-                            description="address or host name used for SSH (default: address)")
+    ssh: SshHost | None = Field(default=None,
+                                description="address or host name used for SSH (default: address)")
     ssh_port: Port = 22
-    ssh_user: str = "root"
+    ssh_user: UserName = "root"
     port: Port = 2379  # etcd's client port (its peers talk on the next one)
 
     @property

@@ -7,6 +7,8 @@ run reports every mistake it can see.
 
 from __future__ import annotations
 
+import shlex
+import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
@@ -16,6 +18,7 @@ from hapair.spec.issues import Finding
 from hapair.spec.models import (
     BOND_MODES,
     FENCE_RESERVED,
+    PLACEHOLDERS,
     Agent,
     Database,
     Network,
@@ -320,8 +323,8 @@ def two_node_quorum(s: Sections) -> Iterator[Finding]:
     if fenced:
         return
     what = ("two nodes with neither a witness nor a fence device" if s["witness"] is None else
-            "the witness's etcd member is deployed, but the agents do not use it yet, and "
-            "there is no fence device")
+            "a witness is named, but neither apply nor the agents use it yet, and there is "
+            "no fence device")
     yield Finding(("witness",), f"{what}: when the nodes lose each other, writes pause "
                   "rather than diverge (reads go on); `hapair degrade` resumes them on purpose",
                   severity="warning")
@@ -335,3 +338,28 @@ def durability(s: Sections) -> Iterator[Finding]:
             "asynchronous replication: bookings confirmed just before a failover can be lost",
             severity="warning",
         )
+
+
+@rule("web")
+def web_templates_and_commands(s: Sections) -> Iterator[Finding]:
+    """What render and apply would trip on: an environment value naming a
+    placeholder nobody fills, or a brace out of place; a setup command whose
+    quotes do not close."""
+    web = cast(Web, s["web"])
+    known = set(PLACEHOLDERS)
+    for key, template in web.env.items():
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            yield Finding(("web", "env", key), f"not a valid template ({exc}); write a "
+                          "literal brace as {{ or }}")
+            continue
+        unknown = sorted(names - known)
+        if unknown:
+            yield Finding(("web", "env", key), f"unknown placeholder {{{unknown[0]}}} (known: "
+                          f"{', '.join('{' + k + '}' for k in PLACEHOLDERS)})")
+    for i, command in enumerate(web.setup):
+        try:
+            shlex.split(command)
+        except ValueError as exc:
+            yield Finding(("web", "setup", i), f"cannot be split into words ({exc})")
