@@ -239,3 +239,33 @@ def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
     while checker.latest() != ("", "") and time.monotonic() < deadline:
         time.sleep(0.01)
     assert checker.latest() == ("", "")
+
+
+def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from hapair.agent.commands import fenced
+    from hapair.agent.view import Memory
+
+    done: list[str] = []
+
+    class FenceDB:
+        def fence(self, app_user: str, stop_clients: object = None) -> None:
+            done.append("read_only=ON")
+
+        def probe(self) -> object:
+            return SimpleNamespace(up=True, read_only=True, gtid_binlog_pos="0-1-5")
+
+    def full_disk(eligible: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+    agent = SimpleNamespace(
+        cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
+                            vip_prefix=24),
+        memory=Memory(), view=None, fence_db=FenceDB(), stop_app=lambda: None,
+        write_track=full_disk)
+    agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
+    code, answer = fenced(agent, "node2")  # type: ignore[arg-type]
+    assert code == 200 and answer["read_only"] is True and done == ["read_only=ON"]
+    assert agent.memory.fenced_by == "node2"

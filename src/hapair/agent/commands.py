@@ -5,6 +5,7 @@ loop acts on it. Fencing acts at once, before anything is written to disk."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,19 +42,31 @@ def fenced(agent: Agent, by: str) -> Answer:
     if task is not None and task.kind is Role.PROMOTING and cfg.node < by:
         return 409, {"error": f"{cfg.node} is promoting itself"}
     agent.edit(fenced_by=by, fenced_at=time.monotonic())
-    agent.write_track(False)
-    v = agent.view
-    if v is not None and v.holds_vip and not v.keepalived_running:
-        observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
+    # The database first: nothing below (a full disk, a missing address) may
+    # stand between a fence and read_only=ON.
     try:
         agent.fence_db.fence(cfg.app_user, stop_clients=agent.stop_app)
         state = agent.fence_db.probe()
     except DBError as exc:
         log.warning("fenced by %s; the database does not answer (%s)", by, exc)
+        _release(agent)
         return 200, {"db_up": False}
+    _release(agent)
     log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
     return 200, {"db_up": state.up, "read_only": state.read_only,
                  "gtid_binlog_pos": state.gtid_binlog_pos}
+
+
+def _release(agent: Agent) -> None:
+    """After a fence: keepalived told this node is not eligible, the VIP
+    dropped if keepalived is not there to do it. Best effort, logged."""
+    cfg, v = agent.cfg, agent.view
+    try:
+        agent.write_track(False)
+        if v is not None and v.holds_vip and not v.keepalived_running:
+            observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("fenced, but could not release the VIP: %s", exc)
 
 
 def _pause(agent: Agent, on: bool) -> Answer:
