@@ -12,6 +12,7 @@ SPEC_JSON = f"{ETC_DIR}/cluster.json"
 APP_ENV = f"{ETC_DIR}/app.env"
 APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
+WEBHOOK_SECRET_ENV = "HAPAIR_WEBHOOK_SECRET"  # in AGENT_SECRETS_ENV: signs alert posts
 FENCE_PASSWORD_ENV = "HAPAIR_PEER_FENCE_PASSWORD"  # in AGENT_SECRETS_ENV: the peer's device
 HAPAIR_VENV = "/opt/hapair/venv"
 APP_USER = "hapair-app"

@@ -41,6 +41,8 @@ class Secrets(BaseModel):
     app: dict[str, SecretStr] = Field(default_factory=dict)
     # A fence device's password per node (the BMC's, the hypervisor's).
     fence_passwords: dict[str, SecretStr] = Field(default_factory=dict)
+    # The key that signs the alerts' webhook posts (X-Hapair-Signature).
+    webhook_secret: SecretStr | None = Field(default=None, min_length=24)
     # The cluster CA: made with the secrets when the spec has a witness.
     pki: ClusterCA | None = None
 
@@ -48,7 +50,8 @@ class Secrets(BaseModel):
         return [n for n in names if n not in self.app]
 
 
-CORE = tuple(n for n in Secrets.model_fields if n not in ("app", "fence_passwords", "pki"))
+OPTIONAL = ("app", "fence_passwords", "webhook_secret", "pki")
+CORE = tuple(n for n in Secrets.model_fields if n not in OPTIONAL)
 
 
 class SecretsError(Exception):
@@ -113,7 +116,7 @@ def new_secrets_file(path: Path, app_names: tuple[str, ...] = (),
     lines = [
         "# hapair secrets: keep this file mode 0600, out of version control.\n"
     ]
-    for name in CORE:
+    for name in (*CORE, "webhook_secret"):
         lines.append(f'{name} = "{_random.token_urlsafe(32)}"\n')
     if app_names:
         lines.append("\n[app]\n")

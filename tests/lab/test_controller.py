@@ -58,6 +58,35 @@ def test_planned_switchover_there_and_back(lab: Lab) -> None:
     assert primary_of(settled(lab)) == before
 
 
+HOOK = ("mkdir -p /etc/hapair/hooks.d && rm -f /run/hapair-hooks.log && "
+        "printf '#!/bin/sh\\necho \"$1 $2 $3 $4\" >> /run/hapair-hooks.log\\n' "
+        "> /etc/hapair/hooks.d/50-test && chmod 755 /etc/hapair/hooks.d/50-test")
+
+
+def test_a_switchover_is_heard_by_each_node_s_hooks(lab: Lab) -> None:
+    before = primary_of(settled(lab))
+    for n in ("node1", "node2"):
+        lab.sh(n, HOOK)
+    try:
+        r = lab.hapair("switchover", str(lab.spec))
+        assert r.returncode == 0, r.stdout + r.stderr
+        after = primary_of(settled(lab))
+        time.sleep(1)  # hooks run beside the loop
+        heard = {n: lab.sh(n, "cat /run/hapair-hooks.log || true").splitlines()
+                 for n in ("node1", "node2")}
+        assert f"role-change {after} primary lab" in heard[after], heard
+        assert any(line.startswith(f"role-change {before} ") and " primary " not in line
+                   for line in heard[before]), heard
+        assert any(line.startswith("fenced ") for line in heard[before]), heard
+    finally:
+        for n in ("node1", "node2"):
+            lab.sh(n, "rm -f /etc/hapair/hooks.d/50-test")
+        time.sleep(6)  # the anti-flap window of the lab spec is 5 s
+        back = lab.hapair("switchover", str(lab.spec), "--to", before)
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert primary_of(settled(lab)) == before
+
+
 def test_switchover_to_an_unknown_node_is_refused(lab: Lab) -> None:
     r = lab.hapair("switchover", str(lab.spec), "--to", "node9")
     assert r.returncode == 2 and "--to" in r.stderr

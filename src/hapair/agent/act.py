@@ -60,6 +60,8 @@ class Runtime(Protocol):
 
     def fence_counted(self, ok: bool) -> None: ...
 
+    def alert(self, event: str, detail: str) -> None: ...
+
 
 def carry_out(rt: Runtime, view: View, action: Action) -> None:
     cfg, db = rt.cfg, rt.db
@@ -128,6 +130,7 @@ def fence_power_off(rt: Runtime) -> None:
     rt.fence_counted(ok=True)
     rt.edit(peer_off_at=time.monotonic(), fence_failed_at=0.0, fence_note=note)
     log.warning("fenced: %s", note)
+    rt.alert("fence", note)
     cfg = rt.cfg
     if cfg.vip in observe.addresses(cfg.vip_device):
         # In a partition the peer held the VIP too: clients may still send to

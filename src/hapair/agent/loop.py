@@ -17,6 +17,7 @@ from systemd_watchdog.systemd_watchdog import WatchDog
 from hapair.agent import guard, observe
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
+from hapair.agent.alerts import Alerts, AlertsConfig
 from hapair.agent.api import serve
 from hapair.agent.config import from_spec
 from hapair.agent.db import Database, DBError, Endpoint
@@ -29,6 +30,7 @@ from hapair.agent.learn import learn
 from hapair.agent.metrics import Metrics
 from hapair.agent.peer import Contact, PeerClient, PeerError
 from hapair.agent.publish import status_doc
+from hapair.agent.roles import Condition
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import Memory, Peer, View
@@ -44,7 +46,8 @@ FENCE_CHECK_S = 60.0
 class Agent:
     def __init__(self, spec: ClusterSpec, node: Node, token: str, admin_password: str,
                  replication_password: str, track_file: str = TRACK_FILE,
-                 intent_file: str = INTENT_FILE, fence_password: str = ""):
+                 intent_file: str = INTENT_FILE, fence_password: str = "",
+                 webhook_secret: str = ""):
         self.cfg = cfg = from_spec(spec, node)
         self.token = token
         self.admin_password = admin_password
@@ -72,6 +75,9 @@ class Agent:
         self.fifo = FifoReader(NOTIFY_FIFO, lambda _state: self.wake.set())
         self.tasks = TaskRunner(lambda task: self.edit(task=task), self.wake.set)
         self.health = HealthChecker(cfg.app_port, cfg.interval_s, self.wake)
+        a = spec.alerts
+        self.alerts = Alerts(AlertsConfig(a.hooks_dir, a.webhook, a.timeout_s, a.retries,
+                                          spec.name, node.name, webhook_secret))
         self.view: View | None = None
         self.decision: Decision | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=30)
@@ -189,6 +195,12 @@ class Agent:
 
     def fence_counted(self, ok: bool) -> None:
         self.metrics.fences.labels("ok" if ok else "failed").inc()
+        if not ok:
+            self.alert("fence-failed", f"{self.cfg.peer} could not be powered off")
+
+    def alert(self, event: str, detail: str) -> None:
+        d = self.decision
+        self.alerts.emit(event, d.role.value if d else "starting", detail)
 
     def _fence_monitor(self) -> None:
         """The peer's fence device answers (its status action), every minute:
@@ -212,6 +224,10 @@ class Agent:
         old = self.decision
         self.view, self.decision = v, d
         self.metrics.observe(v, d)
+        if old is not None and old.role != d.role:
+            self.alerts.emit("role-change", d.role.value, d.reason)
+        if d.condition is Condition.STANDBY_LOST and (old is None or old.condition != d.condition):
+            self.alerts.emit("standby-lost", d.role.value, d.reason)
         if old is None or (old.reason, old.actions) != (d.reason, d.actions):
             acts = ", ".join(type(a).__name__ for a in d.actions)
             log.info("%s%s", d.reason, f" -> {acts}" if acts else "")

@@ -26,6 +26,7 @@ from hapair.paths import (
     APP_USER,
     FENCE_PASSWORD_ENV,
     HAPAIR_VENV,
+    WEBHOOK_SECRET_ENV,
 )
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
@@ -171,6 +172,8 @@ def agent_secrets(d: Deployment, node: Node) -> str:
         "HAPAIR_DB_REPLICATION_PASSWORD": s.db_replication_password.get_secret_value(),
         "HAPAIR_API_TOKEN": s.api_token.get_secret_value(),
     }
+    if s.webhook_secret is not None:
+        values[WEBHOOK_SECRET_ENV] = s.webhook_secret.get_secret_value()
     peer = d.spec.peer(node)
     if peer.fence is not None and peer.name in s.fence_passwords:
         values[FENCE_PASSWORD_ENV] = s.fence_passwords[peer.name].get_secret_value()

@@ -259,6 +259,17 @@ class Agent(Frozen):
     port: Port = 8008
 
 
+class Alerts(Frozen):
+    """Who hears of a role change, a fence, a pause: the executables in a
+    folder on each node, and a webhook (a JSON POST, signed with the secrets
+    file's webhook_secret)."""
+
+    hooks_dir: AbsPath = "/etc/hapair/hooks.d"
+    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s\x00]{1,2000}$")
+    timeout_s: float = Field(default=10.0, ge=0.5, le=120)  # one hook or one POST
+    retries: int = Field(default=3, ge=0, le=10)  # of a POST that failed
+
+
 class ClusterSpec(Frozen):
     name: HostName
     nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
@@ -269,6 +280,7 @@ class ClusterSpec(Frozen):
     web: Web = Web()
     timing: Timing = Timing()
     agent: Agent = Agent()
+    alerts: Alerts = Alerts()
     storage: Storage | None = None
     witness: Witness | None = None
     fencing: Fencing = Fencing()
