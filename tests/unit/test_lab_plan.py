@@ -43,3 +43,20 @@ def test_partition_rules_drop_both_ways() -> None:
     assert "iifname vm0-pub oifname vm1-pub drop" in rules
     assert "iifname vm1-pub oifname vm0-pub drop" in rules
     assert "hook forward" in rules and "table bridge" in rules
+
+
+def test_a_witness_is_a_third_machine_on_the_public_network(lab: ClusterSpec) -> None:
+    from hapair.spec.models import Witness
+
+    spec = lab.model_copy(update={"witness": Witness(
+        name="witness", address="10.54.0.12", ssh="10.99.0.12")})  # type: ignore[arg-type]
+    plan = plan_lab(spec)
+    w = plan.machine("witness")
+    assert str(w.mgmt) == "10.99.0.12"
+    (link,) = w.links
+    assert link.network == "public" and link.address == IPv4Interface("10.54.0.12/24")
+    assert plan.client.link.address != IPv4Interface("10.54.0.12/24")
+    off = spec.model_copy(update={"witness": Witness(
+        name="witness", address="10.54.0.12", ssh="10.54.0.12")})  # type: ignore[arg-type]
+    with pytest.raises(LabPlanError, match="witness.ssh"):
+        plan_lab(off)

@@ -168,14 +168,15 @@ def status(spec: SpecArg) -> None:
     for col in ("machine", "state", "management", "interconnect", "public"):
         table.add_column(col)
     holders = vip_holders(plan, str(cluster.vip.address))
+    addresses = {n.name: (str(n.interconnect), str(n.public)) for n in cluster.nodes}
+    if cluster.witness is not None:
+        addresses[cluster.witness.name] = ("", f"{cluster.witness.address} (witness)")
     for machine in plan.machines:
-        node = cluster.node(machine.name)
         running = m.nspawn_pid(plan, machine) is not None
         state = "[green]running[/green]" if running else "[red]stopped[/red]"
         if machine.name in holders:
             state += f" [bold]VIP {cluster.vip.address}[/bold]"
-        table.add_row(machine.name, state, str(machine.mgmt), str(node.interconnect),
-                      str(node.public))
+        table.add_row(machine.name, state, str(machine.mgmt), *addresses[machine.name])
     table.add_row("client", "", "", "", str(plan.client.link.address))
     out.print(table)
     if len(holders) > 1:

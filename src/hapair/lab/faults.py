@@ -42,9 +42,15 @@ def link(plan: LabPlan, node: str, network: str, up: bool) -> None:
 
 
 def partition(plan: LabPlan, a: str, b: str, networks: tuple[str, ...] = NETWORKS) -> None:
-    """Silently drop every frame between a and b on the given networks (both ways)."""
-    pairs = [(plan.link(a, n).outside, plan.link(b, n).outside) for n in networks]
-    net.apply_partition(plan, pairs)
+    """Silently drop every frame between a and b on the given networks (both
+    ways); the networks both are on, of those (the witness is on one only)."""
+    shared = [n for n in networks
+              if n in {x.network for x in plan.machine(a).links}
+              and n in {x.network for x in plan.machine(b).links}]
+    if not shared:
+        raise LabError(f"{a} and {b} share none of the networks {', '.join(networks)}")
+    net.apply_partition(plan, [(plan.link(a, n).outside, plan.link(b, n).outside)
+                               for n in shared])
 
 
 def heal(plan: LabPlan) -> None:

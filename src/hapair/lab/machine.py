@@ -91,6 +91,11 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str) -> None:
         f"Address={machine.mgmt}/{MGMT_NET.prefixlen}\nLinkLocalAddressing=no\n"
         "DHCP=no\nIPv6AcceptRA=no\n"
     )
+    for extra in machine.links:
+        if extra.address is not None:  # an address the lab gives (the witness's)
+            (netdir / f"20-hapair-lab-{extra.network}.network").write_text(
+                f"[Match]\nName={extra.inside}\n\n[Network]\nAddress={extra.address}\n"
+                "LinkLocalAddressing=no\nDHCP=no\nIPv6AcceptRA=no\n")
     wants = units / "multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     for unit in ("systemd-networkd.service",):

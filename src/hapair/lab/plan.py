@@ -72,11 +72,26 @@ class LabPlanError(ValueError):
 def client_address(spec: ClusterSpec) -> IPv4Interface:
     """The client plays the users: the highest free host of the public network."""
     net = spec.networks.public.cidr
-    taken = {spec.vip.address, *(n.public for n in spec.nodes)}
+    taken = {spec.vip.address, *(n.public for n in spec.nodes),
+             *((spec.witness.address,) if spec.witness else ())}
     for host in reversed(list(net.hosts())):
         if host not in taken:
             return IPv4Interface(f"{host}/{net.prefixlen}")
     raise LabPlanError(f"no free address for the client in {net}")
+
+
+def _mgmt(field: str, ssh: str) -> IPv4Address:
+    """A lab machine's management address: its SSH address, in MGMT_NET."""
+    try:
+        mgmt = IPv4Address(ssh)
+    except ValueError:
+        raise LabPlanError(f"{field} must be an address in {MGMT_NET} for a lab") from None
+    if mgmt not in MGMT_NET or mgmt == CONTROL_ADDR:
+        raise LabPlanError(
+            f"{field} {mgmt} must be in the lab's management network {MGMT_NET} "
+            f"(not {CONTROL_ADDR}, the control point)"
+        )
+    return mgmt
 
 
 def plan_lab(spec: ClusterSpec) -> LabPlan:
@@ -84,17 +99,7 @@ def plan_lab(spec: ClusterSpec) -> LabPlan:
     short = {"interconnect": "ic", "public": "pub"}
     machines = []
     for i, node in enumerate(spec.nodes):
-        try:
-            mgmt = IPv4Address(node.ssh)
-        except ValueError:
-            raise LabPlanError(
-                f"nodes[{i}].ssh must be an address in {MGMT_NET} for a lab"
-            ) from None
-        if mgmt not in MGMT_NET or mgmt == CONTROL_ADDR:
-            raise LabPlanError(
-                f"nodes[{i}].ssh {mgmt} must be in the lab's management network {MGMT_NET} "
-                f"(not {CONTROL_ADDR}, the control point)"
-            )
+        mgmt = _mgmt(f"nodes[{i}].ssh", node.ssh)
         links = []
         for net in ("interconnect", "public"):
             bond = getattr(spec.networks, net).bond
@@ -106,6 +111,12 @@ def plan_lab(spec: ClusterSpec) -> LabPlan:
             device = getattr(spec.networks, net).device
             links.append(Link(net, bridges[net], f"vm{i}-{short[net]}", device, None))
         machines.append(Machine(node.name, mgmt, tuple(links)))
+    if spec.witness is not None:
+        # The witness is a given host: the lab sets its public address itself.
+        w, public = spec.witness, spec.networks.public
+        address = IPv4Interface(f"{w.address}/{public.cidr.prefixlen}")
+        machines.append(Machine(w.name, _mgmt("witness.ssh", w.ssh_host), (
+            Link("public", bridges["public"], "vw-pub", public.device, address),)))
     if spec.storage is not None:
         raise LabPlanError("storage (RAID) is declared: lab machines have no md driver")
     core = f"hapair-{spec.name}"
