@@ -271,3 +271,54 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
     assert code == 200 and answer["read_only"] is True
     assert done == ["read_only=ON", "alert fenced"]
     assert agent.memory.fenced_by == "node2"
+
+
+def test_idle_connections_never_starve_the_api() -> None:
+    import socket
+    import threading
+    import time
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler
+
+    from hapair.agent import api
+
+    class Health(BaseHTTPRequestHandler):
+        timeout = 0.5  # the agent's is api.IDLE_S
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Remote(api.Server):
+        """Every client counts as remote, except the one marked local."""
+
+        local_port = -1
+
+        def local(self, client_address: Any) -> bool:
+            return bool(client_address[1] == self.local_port)
+
+    server = Remote(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = server.server_address
+    idle = [socket.create_connection(address) for _ in range(api.MAX_REMOTE)]
+    time.sleep(0.1)
+    extra = socket.create_connection(address)
+    extra.settimeout(1)
+    assert extra.recv(1) == b""  # closed at once: no slot left, nothing queued
+    local = socket.socket()
+    local.bind(("127.0.0.1", 0))
+    server.local_port = local.getsockname()[1]
+    local.connect(address)
+    local.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+    local.settimeout(2)
+    assert local.recv(12).startswith(b"HTTP/1.0 200")  # the local check is served anyway
+    time.sleep(0.8)  # the idle ones are cut after the handler's timeout
+    with urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/health", timeout=2) as r:
+        assert r.status == 200
+    for s in (*idle, extra, local):
+        s.close()
+    server.shutdown()

@@ -8,11 +8,13 @@ Changes need the cluster's API token (Bearer): POST /fence, /switchover,
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -26,15 +28,53 @@ if TYPE_CHECKING:
 log = logging.getLogger("hapair.agent")
 
 
+# Idle and slow connections are cut after IDLE_S; at most MAX_REMOTE remote
+# connections are served at once (more are closed at once), while loopback
+# (keepalived's check of /health) is always served: a flood of idle
+# connections must never make this node look unhealthy.
+IDLE_S = 5.0
+BACKUP_IDLE_S = 60.0  # a rebuild's reader may pause longer
+MAX_REMOTE = 32
+MAX_BODY = 64 * 1024
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler_class: Any) -> None:
+        super().__init__(address, handler_class)
+        self.remote: set[int] = set()  # the remote connections being served
+        self.remote_lock = threading.Lock()
+
+    def local(self, client_address: Any) -> bool:
+        return ipaddress.ip_address(client_address[0]).is_loopback
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.local(client_address):
+            with self.remote_lock:
+                full = len(self.remote) >= MAX_REMOTE
+                if not full:
+                    self.remote.add(id(request))
+            if full:
+                self.shutdown_request(request)  # closed at once, never queued
+                return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.remote_lock:
+            self.remote.discard(id(request))
+        super().shutdown_request(request)
+
+
 def serve(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), handler(agent))
-    server.daemon_threads = True
-    return server
+    return Server((host, port), handler(agent))
 
 
 def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "hapair-agent"
+        timeout = IDLE_S  # the socket's: an idle or slow client is cut
 
         def _authed(self) -> bool:
             given = self.headers.get("Authorization", "")
@@ -78,6 +118,9 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
+                if not 0 <= length <= MAX_BODY:
+                    self._send(413, {"error": f"a body is at most {MAX_BODY} bytes"})
+                    return
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
                 if not isinstance(body, dict):
                     raise ValueError("not an object")
@@ -104,6 +147,7 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
         def _stream_backup(self) -> None:
             tool = shutil.which("mariadb-backup") or "mariadb-backup"
             log.info("streaming a backup to %s", self.headers.get("X-Hapair-Node", "?"))
+            self.connection.settimeout(BACKUP_IDLE_S)
             with tempfile.TemporaryFile() as errors:
                 proc = subprocess.Popen(
                     [tool, "--backup", "--stream=xbstream", "--target-dir=/tmp", "--user=root"],
