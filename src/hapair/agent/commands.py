@@ -52,7 +52,7 @@ def fenced(agent: Agent, by: str) -> Answer:
         _release(agent)
         return 200, {"db_up": False}
     _release(agent)
-    _alert(agent, "fenced", f"by {by}")
+    agent.alert("fenced", f"by {by}")
     log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
     return 200, {"db_up": state.up, "read_only": state.read_only,
                  "gtid_binlog_pos": state.gtid_binlog_pos}
@@ -74,7 +74,7 @@ def _pause(agent: Agent, on: bool) -> Answer:
     agent.edit(paused=on)
     log.info("paused by the operator: no automatic failover" if on
              else "resumed by the operator")
-    _alert(agent, "pause" if on else "resume", "by the operator")
+    agent.alert("pause" if on else "resume", "by the operator")
     return _persisted(agent, {"paused": on})
 
 
@@ -95,7 +95,7 @@ def _degrade(agent: Agent) -> Answer:
         return 409, {"error": f"{cfg.peer} answers: nothing to degrade"}
     agent.edit(degraded=True)
     log.warning("degraded by the operator: committing without %s", cfg.peer)
-    _alert(agent, "degrade", f"committing without {cfg.peer}, by the operator")
+    agent.alert("degrade", f"committing without {cfg.peer}, by the operator")
     agent.wake.set()
     return _persisted(agent, {"degraded": True})
 
@@ -117,11 +117,6 @@ def _switchover(agent: Agent, force: bool) -> Answer:
     agent.edit(switchover_to="", force=False)
     return 504, {"error": f"the switchover did not finish within {SWITCHOVER_WAIT_S:.0f}s",
                  "reason": _reason(agent)}
-
-
-def _alert(agent: Agent, event: str, detail: str) -> None:
-    d = agent.decision
-    agent.alerts.emit(event, d.role.value if d else "starting", detail)
 
 
 def _reason(agent: Agent) -> str:
