@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hapair.agent.roles import Role
@@ -96,7 +97,7 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
     for s in statuses:
         d = s.doc
         if d is None:
-            table.add_row(s.node, f"[red]no status: {s.unreachable}[/red]", *[""] * 7)
+            table.add_row(s.node, f"[red]no status: {escape(s.unreachable)}[/red]", *[""] * 7)
             continue
         semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
                 "replica" if d.replicating else "off")
