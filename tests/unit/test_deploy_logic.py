@@ -138,3 +138,25 @@ def test_each_changed_file_calls_for_its_own_restart(lab: ClusterSpec) -> None:
     assert keys["/etc/hapair/app.env"] == ("app",)
     assert keys["/etc/hapair/cluster.json"] == ("agent",)
     assert keys["/etc/hapair/gluster-plan.json"] == ()
+
+
+def test_the_agent_gets_the_webhook_secret_and_only_its_peer_s_fence_password(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hapair.deploy.steps import agent_secrets
+    from hapair.paths import WEBHOOK_SECRET_ENV
+    from hapair.secrets import load_secrets, new_secrets_file
+    from hapair.spec import load_spec
+    from tests.conftest import EXAMPLES
+
+    spec = load_spec(EXAMPLES / "lab-fence.toml").spec
+    path = tmp_path / "s.toml"
+    new_secrets_file(path, fence_nodes=("node1", "node2"))
+    secrets = load_secrets(path, environ={})
+    env = agent_secrets(SimpleNamespace(spec=spec, secrets=secrets),  # type: ignore[arg-type]
+                        spec.nodes[0])
+    assert secrets.webhook_secret is not None
+    assert f"{WEBHOOK_SECRET_ENV}={secrets.webhook_secret.get_secret_value()}" in env
+    assert secrets.fence_passwords["node2"].get_secret_value() in env
+    assert secrets.fence_passwords["node1"].get_secret_value() not in env
