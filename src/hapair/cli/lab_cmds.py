@@ -260,11 +260,12 @@ def link_up(spec: SpecArg, node: NodeArg, network: str) -> None:
 
 
 @fault.command("partition")
-def partition(spec: SpecArg, a: str, b: str, network: Annotated[list[str] | None, typer.Option(
-        help="interconnect and/or public (default both)")] = None) -> None:
-    """Silently drop everything between two nodes (nftables on the bridges)."""
+def partition(spec: SpecArg, a: NodeArg, b: NodeArg,
+              network: Annotated[list[str] | None, typer.Option(
+                  help="interconnect and/or public (default both)")] = None) -> None:
+    """Silently drop everything between two machines (nftables on the bridges)."""
     nets = tuple(network) if network else faults.NETWORKS
-    _fault(spec, f"{a} <-/-> {b} on {', '.join(nets)}", lambda p: faults.partition(p, a, b, nets))
+    _fault(spec, f"{a} <-/-> {b}", lambda p: "on " + ", ".join(faults.partition(p, a, b, nets)))
 
 
 @fault.command("heal")

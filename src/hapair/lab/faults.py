@@ -41,7 +41,8 @@ def link(plan: LabPlan, node: str, network: str, up: bool) -> None:
     net.set_link(plan, plan.link(node, network).outside, up)
 
 
-def partition(plan: LabPlan, a: str, b: str, networks: tuple[str, ...] = NETWORKS) -> None:
+def partition(plan: LabPlan, a: str, b: str,
+              networks: tuple[str, ...] = NETWORKS) -> list[str]:
     """Silently drop every frame between a and b on the given networks (both
     ways); the networks both are on, of those (the witness is on one only)."""
     shared = [n for n in networks
@@ -51,6 +52,7 @@ def partition(plan: LabPlan, a: str, b: str, networks: tuple[str, ...] = NETWORK
         raise LabError(f"{a} and {b} share none of the networks {', '.join(networks)}")
     net.apply_partition(plan, [(plan.link(a, n).outside, plan.link(b, n).outside)
                                for n in shared])
+    return shared
 
 
 def heal(plan: LabPlan) -> None:
