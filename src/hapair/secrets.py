@@ -138,8 +138,8 @@ def ca_lines(cluster: str) -> list[str]:
     from hapair import pki  # the control side only: the nodes do without cryptography
 
     ca = pki.new_ca(cluster, dt.datetime.now(dt.UTC))
-    return ["\n# the cluster's certificate authority (etcd's TLS); apply issues each host's\n",
-            "# certificate from it\n", "[pki]\n",
+    return ["\n# the cluster's certificate authority, for the TLS of the witness's etcd\n",
+            "[pki]\n",
             f'ca_cert = """\n{ca.cert}"""\n', f'ca_key = """\n{ca.key}"""\n']
 
 
