@@ -21,3 +21,11 @@ STATE_DIR = "/var/lib/hapair"
 INTENT_FILE = f"{STATE_DIR}/agent-state.json"  # the operator's pause and degrade
 REBUILD_WORK = f"{STATE_DIR}/rebuild"
 REPLACED_DATA = f"{STATE_DIR}/replaced-data"
+# The witness's etcd: certificates from the cluster CA, on every member; the
+# agent's own client certificate (no common name, see pki.issue) and password.
+ETCD_CERT_DIR = f"{ETC_DIR}/etcd"
+ETCD_CA = f"{ETCD_CERT_DIR}/ca.crt"
+ETCD_AGENT_CERT = f"{ETCD_CERT_DIR}/agent.crt"
+ETCD_AGENT_KEY = f"{ETCD_CERT_DIR}/agent.key"
+ETCD_AGENT_USER = "hapair-agent"  # reads and writes under /hapair/<cluster>/ only
+ETCD_PASSWORD_ENV = "HAPAIR_ETCD_PASSWORD"  # in AGENT_SECRETS_ENV: the agents' etcd user

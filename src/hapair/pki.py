@@ -75,23 +75,31 @@ def _load_ca(ca: Pair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
-def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime) -> Pair:
+def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
+          client: bool = False) -> Pair:
     """A certificate for a host (server and client use: an etcd member is
-    both), valid for its name and addresses (and loopback)."""
+    both), valid for its name and addresses (and loopback).
+
+    ``client``: a client's only, with the name as organizational unit and no
+    common name: etcd refuses a common name through its gRPC gateway when
+    authentication is on (CVE-2018-16886), and the agents log in by user."""
     ca_cert, ca_key = _load_ca(ca)
+    subject = (x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hapair"),
+                          x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cn)])
+               if client else _name(cn))
+    usage = ([ExtendedKeyUsageOID.CLIENT_AUTH] if client
+             else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
     key = _key()
     ips = sorted({ipaddress.ip_address(a) for a in (*addresses, "127.0.0.1")}, key=str)
     sans: list[x509.GeneralName] = [x509.DNSName(cn), x509.DNSName("localhost")]
     sans += [x509.IPAddress(ip) for ip in ips]
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
             .sign(ca_key, hashes.SHA256()))
     return Pair(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
 
@@ -109,7 +117,8 @@ def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
         return "signed by another CA"
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    names = (cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+             or cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME))
     if not names or names[0].value != cn:
         return f"issued to another name than {cn}"
     try:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from hapair.agent import observe, rebuild
 from hapair.agent.actions import (
     Action,
+    ClaimLeader,
     Demote,
     DropVip,
     FencePeer,
@@ -23,6 +24,7 @@ from hapair.agent.actions import (
     RestartService,
     SetSemiSync,
     StartReplication,
+    WriteSync,
 )
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database
@@ -32,6 +34,7 @@ from hapair.agent.roles import Role
 from hapair.agent.takeover import take_over
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import View
+from hapair.agent.witness import Keeper
 
 log = logging.getLogger("hapair.agent")
 
@@ -49,6 +52,7 @@ class Runtime(Protocol):
     datadir: str
     fence_password: str
     tasks: TaskRunner
+    keeper: Keeper | None  # the witness's keys (None: no witness)
 
     def fenced_by(self) -> str: ...
 
@@ -113,6 +117,16 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.warning("restarted %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
+        case ClaimLeader():
+            _keeper(rt).claim(view.db.epoch)
+        case WriteSync(complete=complete):
+            _keeper(rt).write_sync(complete)
+
+
+def _keeper(rt: Runtime) -> Keeper:
+    if rt.keeper is None:
+        raise Abort("no witness in the spec")
+    return rt.keeper
 
 
 def _long(rt: Runtime, kind: Role, what: str, work: Any, action: Action) -> None:
@@ -153,6 +167,9 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
             peer_binlog = str(answer.get("gtid_binlog_pos") or "")
         else:
             semi = False
+    if action.claim is not None:
+        # Only the leader key's holder may be writable: take it before opening.
+        _keeper(rt).claim(view.db.epoch + 1, action.claim)
     state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
     if rt.fenced_by():
         raise Abort(f"fenced by {rt.fenced_by()} while promoting: not opening")

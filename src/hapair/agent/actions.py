@@ -20,9 +20,34 @@ class DropVip:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Take the witness's leader key before opening, by compare-and-swap: at
+    ``leader_rev`` (None: whatever revision it has now, the old holder was
+    fenced), and only while the sync record is at ``sync_rev`` and names this
+    node (None: not checked, the peer was fenced and caught up from)."""
+
+    leader_rev: int | None
+    sync_rev: int | None
+
+
+@dataclass(frozen=True)
 class Promote:
     fence_peer: bool  # the peer answers: fence it first, then catch up from it
     semi_sync: bool  # the peer will replicate: confirm nothing it has not got
+    claim: Claim | None = None  # with a witness: the leader key to take first
+
+
+@dataclass(frozen=True)
+class ClaimLeader:
+    """The primary takes the witness's leader key (absent, or left by an older
+    epoch): its keeper renews it from then on."""
+
+
+@dataclass(frozen=True)
+class WriteSync:
+    """The leader records which node is complete ("" none) in the witness."""
+
+    complete: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +108,8 @@ class Rebuild:
 
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
-          | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer)
+          | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer | ClaimLeader
+          | WriteSync)
 
 # Long actions run beside the loop; the loop keeps observing meanwhile.
 LONG = (Promote, Rebuild, FencePeer)

@@ -26,6 +26,7 @@ from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
 from hapair.agent.view import View
+from hapair.agent.witness_rules import go_alone, named_elsewhere, primary_upkeep
 
 HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
 HEAL_EVERY_S = 15.0
@@ -89,6 +90,9 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if p is not None and p.epoch > db.epoch:
         return _closing(f"{peer} holds a newer epoch ({p.epoch} > {db.epoch}): writes stop "
                         "and this node rejoins as a replica")
+    named = named_elsewhere(v)
+    if named:
+        return _closing(f"{named}: writes stop and this node rejoins as a replica")
     if m.paused:
         return Decision(reason="paused: open for writes, no automatic failover", eligible=True,
                         role=Role.PRIMARY)
@@ -99,6 +103,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     silent = v.now - m.lease_renewed
     lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)
             and silent > cfg.lease_s)
+    if lost and v.witness is not None and cfg.fence is None:
+        return go_alone(v, cfg, Role.PRIMARY)
     if lost and cfg.fence is not None:
         # The standby cannot promote without powering this node off first, so
         # writes stay open (commits wait for an acknowledgement) while it is fenced.
@@ -118,6 +124,7 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
         acts = (SetSemiSync(want),)
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
+    acts = (*acts, *primary_upkeep(v, cfg, want))
     return Decision(actions=acts, reason=_primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY, problem=m.degraded or not want and cfg.semi_sync)
 

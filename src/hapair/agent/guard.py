@@ -51,12 +51,16 @@ def once(agent: Agent) -> None:
     if agent.peer.paths or not (v.db.semi_sync_master or m.peer_complete):
         return
     lease_renewed, _ = agent.contact.read()
+    if agent.keeper is not None:
+        # The witness's majority renews the lease as well as the peer's answer.
+        lease_renewed = max(lease_renewed, agent.keeper.state.renewed)
     silent = time.monotonic() - lease_renewed
     if silent <= cfg.lease_s:
         return
     try:
         agent.guard_db.fence(cfg.app_user, stop_clients=agent.stop_app)
-        log.warning("lease ran out: %s unanswered for %.1fs, read_only=ON", cfg.peer, silent)
+        log.warning("lease ran out: %s unanswered%s for %.1fs, read_only=ON", cfg.peer,
+                    " and the leader key not renewed" if agent.keeper else "", silent)
         agent.view = replace(v, db=replace(v.db, read_only=True))
     except DBError as exc:
         log.error("lease ran out but read_only=ON failed: %s", exc)

@@ -14,7 +14,7 @@ from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
-from hapair.agent import guard, observe
+from hapair.agent import guard, observe, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -47,7 +47,7 @@ class Agent:
     def __init__(self, spec: ClusterSpec, node: Node, token: str, admin_password: str,
                  replication_password: str, track_file: str = TRACK_FILE,
                  intent_file: str = INTENT_FILE, fence_password: str = "",
-                 webhook_secret: str = ""):
+                 webhook_secret: str = "", etcd_password: str = ""):
         self.cfg = cfg = from_spec(spec, node)
         self.token = token
         self.admin_password = admin_password
@@ -85,6 +85,7 @@ class Agent:
         self.watchdog = WatchDog()  # systemd's (WatchdogSec); a no-op outside systemd
         self.cycle_started = self.guard_tick = time.monotonic()
         self.backup_lock = threading.Lock()  # one backup stream at a time
+        self.keeper = witness.keeper_for(spec, node, etcd_password)
 
     # ---- memory and the operator's intent -------------------------------------------
 
@@ -115,6 +116,10 @@ class Agent:
         threading.Thread(target=self.health.run, name="health", daemon=True).start()
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
         threading.Thread(target=guard.pinger, args=(self,), name="watchdog", daemon=True).start()
+        if self.keeper is not None:
+            threading.Thread(target=witness.run, args=(self.keeper, lambda: self.view,
+                                                       self.cfg.interval_s),
+                             name="witness", daemon=True).start()
         if self.cfg.fence is not None:
             threading.Thread(target=self._fence_monitor, name="fence-check", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
@@ -160,7 +165,8 @@ class Agent:
         return View(now=time.monotonic(), node=cfg.node, peer_name=cfg.peer,
                     keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
-                    peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link)
+                    peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
+                    witness=self.keeper.state if self.keeper else None)
 
     def cycle(self) -> None:
         v = self.observe()

@@ -20,6 +20,7 @@ from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import PATHS, Path, View
+from hapair.agent.witness_rules import fenced_claim, go_alone, named_elsewhere, unplanned_promotion
 
 # After (re)starting replication, how long the primary may take to count this
 # node as a semi-sync client before we reconnect (its count reaches us through
@@ -77,7 +78,8 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         if m.complete or can_catch_up or m.force:
             how = "switchover" if planned else "this node holds the VIP"
             return Decision(actions=(Promote(fence_peer=True,
-                                             semi_sync=cfg.semi_sync and p.db_up),),
+                                             semi_sync=cfg.semi_sync and p.db_up,
+                                             claim=fenced_claim(v)),),
                             reason=f"{how}: fence {peer}, apply every transaction received, "
                             "open for writes", eligible=True, role=Role.PROMOTING)
         return _not_promoting(f"{peer}'s database is down and this node may lack confirmed "
@@ -86,10 +88,13 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         return _not_promoting(f"{peer} is unreachable and this node is not known to hold every "
                               "confirmed transaction: not promoting (an operator may force it)")
     lease_out = m.peer_seen + cfg.lease_s + cfg.margin_s
+    if v.witness is not None and cfg.fence is None and not m.force:
+        return unplanned_promotion(v, cfg, lease_out)
     if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
                         f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
-    promote = Decision(actions=(Promote(fence_peer=False, semi_sync=False),),
+    promote = Decision(actions=(Promote(fence_peer=False, semi_sync=False,
+                                        claim=fenced_claim(v)),),
                        reason=f"{peer} unreachable on every path and its lease ran out; this "
                        "node holds every confirmed transaction: promoting, committing alone",
                        eligible=True, role=Role.PROMOTING)
@@ -122,6 +127,9 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
         return _paused(f"{peer} holds the VIP: waiting for it to take over")
     if not v.holds_vip:
         return _paused("primary by epoch, read-only: opening only while holding the VIP")
+    named = named_elsewhere(v)
+    if named:
+        return _paused(f"primary by epoch, read-only: {named}", eligible=False)
     if m.degraded:
         return _reopen("degraded on purpose by the operator: committing alone", False)
     if p is not None:
@@ -135,6 +143,8 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
         why = ("was powered off through its fence device" if m.peer_off_at
                else "unreachable but cannot take over (not complete)")
         return _reopen(f"{peer} {why}: open for writes alone", False)
+    if v.witness is not None and cfg.fence is None:
+        return go_alone(v, cfg, Role.PRIMARY_PAUSED)
     if cfg.fence is not None:
         return fence_first(v, cfg, why=f"standby {peer} lost", acting="committing alone",
                            role=Role.PRIMARY_PAUSED, not_before=v.now,

@@ -43,6 +43,24 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Witness:
+    """What the witness's etcd said at the keeper's last round (agent/witness.py).
+    Times are this agent's monotonic clock."""
+
+    ok: bool  # a majority answered the last read
+    error: str = ""  # why not
+    leader: str = ""  # the leader key's holder ("" none)
+    leader_epoch: int = 0
+    leader_rev: int = 0  # the key's revision (0: absent)
+    # When this agent first saw the leader key at that revision (the answer's
+    # arrival: never before its holder wrote it, whose lease runs from sending).
+    leader_seen: float = 0.0
+    complete: str = ""  # the node the sync record names complete ("" none)
+    sync_rev: int = 0
+    renewed: float = 0.0  # when this node last wrote the leader key (the send time)
+
+
+@dataclass(frozen=True)
 class Memory:
     """Everything the agent carries from cycle to cycle, and only this: the
     loop replaces it whole with what ``learn`` returns; the operator's
@@ -96,6 +114,7 @@ class View:
     app_problem: str = ""
     apache_problem: str = ""
     link_problem: str = ""
+    witness: Witness | None = None  # None: the spec names no witness
 
     def _counts(self, problem: str) -> bool:
         """A timed-out check (every worker busy) counts only once it has

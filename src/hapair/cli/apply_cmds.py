@@ -125,7 +125,7 @@ def agent(
     import os
 
     from hapair.agent.loop import Agent, fence_local
-    from hapair.paths import FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
+    from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
     from hapair.spec.models import ClusterSpec
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -150,5 +150,11 @@ def agent(
         err.print(f"[red]error[/red] the nodes have fence devices but {FENCE_PASSWORD_ENV} "
                   "(the peer's device's password) is not in the environment")
         raise typer.Exit(EXIT_BAD_INPUT)
+    etcd_password = os.environ.get(ETCD_PASSWORD_ENV, "")
+    if spec.witness is not None and not etcd_password:
+        err.print(f"[red]error[/red] the spec names a witness but {ETCD_PASSWORD_ENV} "
+                  "(the agents' etcd password) is not in the environment")
+        raise typer.Exit(EXIT_BAD_INPUT)
     Agent(spec, me, token, admin, repl, fence_password=fence_password,
-          webhook_secret=os.environ.get(WEBHOOK_SECRET_ENV, "")).run()
+          webhook_secret=os.environ.get(WEBHOOK_SECRET_ENV, ""),
+          etcd_password=etcd_password).run()

@@ -10,13 +10,17 @@ etcd's majority; the node the clients still reach keeps it, with the witness."""
 
 from __future__ import annotations
 
+import base64
+import json
+
+from hapair.paths import ETCD_AGENT_USER, ETCD_CA, ETCD_CERT_DIR
 from hapair.render.files import RenderedFile, header, host_header
 from hapair.spec.models import ClusterSpec, Node
 
 ENV_PATH = "/etc/hapair/etcd.env"
 UNIT_PATH = "/etc/systemd/system/hapair-etcd.service"
-CERT_DIR = "/etc/hapair/etcd"
-CA_FILE = f"{CERT_DIR}/ca.crt"
+CERT_DIR = ETCD_CERT_DIR
+CA_FILE = ETCD_CA
 CERT_FILE = f"{CERT_DIR}/host.crt"
 KEY_FILE = f"{CERT_DIR}/host.key"
 DATA_DIR = "/var/lib/hapair/etcd"
@@ -112,3 +116,53 @@ def render_witness(spec: ClusterSpec) -> list[RenderedFile]:
     if spec.witness is None:
         return []
     return _files(spec, spec.witness.name, host_header(spec, f"witness {spec.witness.name}"))
+
+
+AGENT_USER = ETCD_AGENT_USER
+ROLE = "hapair"
+
+
+def prefix(cluster: str) -> str:
+    return f"/hapair/{cluster}/"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _range_end(key: str) -> str:
+    """etcd's end of a prefix: the key with its last byte incremented."""
+    return key[:-1] + chr(ord(key[-1]) + 1)
+
+
+def auth_calls(cluster: str, root_password: str, agent_password: str) -> list[tuple[str, str]]:
+    """etcd's v3 API calls (path, JSON body) that turn authentication on:
+    root, a role for the cluster's prefix, the agents' user, then enable."""
+    key = prefix(cluster)
+    calls = [
+        ("auth/user/add", {"name": "root", "password": root_password}),
+        ("auth/user/grant", {"user": "root", "role": "root"}),
+        ("auth/role/add", {"name": ROLE}),
+        ("auth/role/grant", {"name": ROLE, "perm": {"permType": "READWRITE", "key": _b64(key),
+                                                    "range_end": _b64(_range_end(key))}}),
+        ("auth/user/add", {"name": AGENT_USER, "password": agent_password}),
+        ("auth/user/grant", {"user": AGENT_USER, "role": ROLE}),
+        ("auth/enable", {}),
+    ]
+    return [(path, json.dumps(body)) for path, body in calls]
+
+
+def curl(url: str, ca: str = CA_FILE, cert: str = CERT_FILE, key: str = KEY_FILE) -> str:
+    """curl with this host's certificate, POSTing standard input to etcd's API."""
+    return (f"curl -sS --max-time 10 --fail-with-body --cacert {ca} --cert {cert} --key {key} "
+            f"-X POST --data-binary @- {url}/v3/")
+
+
+def curl_script(curl_prefix: str, calls: list[tuple[str, str]]) -> str:
+    """A shell script that makes the calls, bodies on standard input (never on
+    a command line); it stops at the first refusal."""
+    lines = ["set -eu", f'api() {{ {curl_prefix}"$1"; echo; }}']
+    for path, body in calls:
+        lines += [f"api {path} <<'HAPAIR_EOF'", body, "HAPAIR_EOF"]
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,119 @@
+"""The rules a witness adds (pure), in the spirit of Patroni's synchronous
+mode: only the holder of the leader key may be writable; the sync record,
+written by the leader only, names the node that holds every confirmed
+transaction; a node takes the leader key only while the sync record names
+it, in the same compare-and-swap. So when the standby is lost, the leader
+records that it is no longer complete and commits alone, and a standby that
+was cut off can never promote over what was committed without it."""
+
+from __future__ import annotations
+
+from hapair.agent.actions import (
+    Action,
+    Claim,
+    ClaimLeader,
+    Decision,
+    Demote,
+    Promote,
+    Reopen,
+    SetSemiSync,
+    WriteSync,
+)
+from hapair.agent.config import AgentConfig
+from hapair.agent.roles import Condition, Role
+from hapair.agent.view import View
+
+
+def holds_leader(v: View, cfg: AgentConfig) -> bool:
+    """This node wrote the leader key within the lease, with a majority behind it."""
+    w = v.witness
+    return (w is not None and w.ok and w.leader == v.node
+            and v.now - w.renewed <= cfg.lease_s)
+
+
+def named_elsewhere(v: View) -> str:
+    """Why the witness forbids this node to be writable ("" it does not):
+    the leader key names the peer at this node's epoch or a newer one."""
+    w = v.witness
+    if w is None or not w.ok or not w.leader or w.leader == v.node:
+        return ""
+    if w.leader_epoch < v.db.epoch:
+        return ""  # left by an older primary (a failover while etcd was down)
+    return f"the witness names {w.leader} the leader (epoch {w.leader_epoch})"
+
+
+def primary_upkeep(v: View, cfg: AgentConfig, semi_on: bool) -> tuple[Action, ...]:
+    """A primary with its standby: take the leader key if nobody holds it for
+    this epoch; name the standby complete once semi-sync counts it."""
+    w = v.witness
+    if w is None or not w.ok:
+        return ()
+    if w.leader != v.node:
+        return (ClaimLeader(),)
+    counted = semi_on and v.db.semi.master_on and v.db.semi.master_clients > 0
+    if counted and w.complete != cfg.peer and holds_leader(v, cfg):
+        return (WriteSync(cfg.peer),)
+    return ()
+
+
+def go_alone(v: View, cfg: AgentConfig, role: Role) -> Decision:
+    """The standby is lost: with the witness's word, record that it is no
+    longer complete, then commit alone; without it, stop writes."""
+    w, peer = v.witness, cfg.peer
+    assert w is not None
+    if not holds_leader(v, cfg):
+        why = w.error[:100] if not w.ok else "this node's hold on the leader key is not fresh"
+        return Decision(actions=(Demote(),) if not v.db.read_only else (),
+                        reason=f"standby {peer} lost and no majority confirms this node "
+                        f"({why}): writes stop until {peer} or the witness answers",
+                        eligible=True, role=Role.PRIMARY_PAUSED, problem=True,
+                        condition=Condition.STANDBY_LOST)
+    if w.complete == peer:
+        return Decision(actions=(WriteSync(""),), reason=f"standby {peer} lost: recording with "
+                        "the witness that it is no longer complete, then committing alone",
+                        eligible=True, role=role, problem=True)
+    acts: tuple[Action, ...] = ()
+    if v.db.read_only:
+        acts = (Reopen(semi_sync=False),)
+    elif v.db.semi_sync_master:
+        acts = (SetSemiSync(on=False),)
+    return Decision(actions=acts, reason=f"standby {peer} lost; the witness agrees: committing "
+                    "alone until it is back", eligible=True, role=Role.PRIMARY, problem=True,
+                    condition=Condition.STANDBY_LOST)
+
+
+def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision:
+    """The primary is silent on every path: promote only with the witness's
+    word (a majority answers, the sync record names this node, the leader key
+    has not moved for the lease and the margin), taking the key in the same
+    compare-and-swap that checks the sync record."""
+    w, peer = v.witness, cfg.peer
+    assert w is not None
+    if not w.ok:
+        return _no(f"{peer} unreachable and no majority answers ({w.error[:100]}): not "
+                   "promoting (this node may be the one cut off)")
+    if w.complete != v.node:
+        named = w.complete or "no node"
+        return _no(f"{peer} unreachable; the witness's sync record names {named} complete, "
+                   "not this node: not promoting")
+    if w.leader and w.leader != v.node:
+        lease_out = max(lease_out, w.leader_seen + cfg.lease_s + cfg.margin_s)
+    if lease_out > v.now:
+        return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
+                        f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
+    return Decision(actions=(Promote(fence_peer=False, semi_sync=False,
+                                     claim=Claim(w.leader_rev, w.sync_rev)),),
+                    reason=f"{peer} unreachable and its lease ran out; the witness names this "
+                    "node complete: taking the leader key, promoting, committing alone",
+                    eligible=True, role=Role.PROMOTING)
+
+
+def fenced_claim(v: View) -> Claim | None:
+    """A promotion over a fenced peer takes the key whatever its revision."""
+    w = v.witness
+    return Claim(None, None) if w is not None and w.ok else None
+
+
+def _no(why: str) -> Decision:
+    return Decision(reason=why, eligible=False, role=Role.REPLICA, problem=True)
+

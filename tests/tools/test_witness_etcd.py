@@ -1,0 +1,83 @@
+"""The agents' use of etcd against a real etcd (TLS, authentication on, set up
+by the same calls apply makes): two keepers, node1 and node2, share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from hapair.agent.actions import Claim
+from hapair.agent.dcs import Etcd, EtcdError, key_names
+from hapair.agent.view import Memory, View
+from hapair.agent.witness import Keeper, Lost
+from tests.support.etcd import EtcdServer, etcd_server
+from tests.unit.test_decide import primary_db, replica_db, view
+
+pytestmark = pytest.mark.tools
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
+    with etcd_server(tmp_path_factory.mktemp("etcd"), "t") as s:
+        yield s
+
+
+def _node1_primary(epoch: int = 3) -> View:
+    return view(primary_db(epoch=epoch), None, node="node1")
+
+
+def test_the_primary_claims_renews_and_names_the_standby(server: EtcdServer) -> None:
+    one, two = Keeper(Etcd(server.access), "t", "node1"), Keeper(Etcd(server.access), "t", "node2")
+    one.claim(3)
+    first = one.state.leader_rev
+    renewed = one.round(_node1_primary())
+    assert renewed.ok and renewed.leader == "node1" and renewed.leader_rev > first
+    one.write_sync("node2")
+    seen = two.round(view(replica_db(), None))
+    assert (seen.leader, seen.leader_epoch, seen.complete) == ("node1", 3, "node2")
+    assert seen.renewed == 0.0  # node2 holds nothing: it never writes the key
+
+    # node2 takes over only with the sync record as it read it, in one swap.
+    with pytest.raises(Lost, match="leader key moved"):
+        two.claim(4, Claim(seen.leader_rev - 1, seen.sync_rev))
+    one.write_sync("")
+    with pytest.raises(Lost, match="sync record changed"):
+        two.claim(4, Claim(None, seen.sync_rev))
+    one.write_sync("node2")
+    now = two.round(view(replica_db(), None))
+    two.claim(4, Claim(now.leader_rev, now.sync_rev))
+    assert two.round(view(replica_db(), None)).leader == "node2"
+
+    # node1 no longer renews (the key names node2), and may not write the sync record.
+    after = one.round(_node1_primary())
+    assert after.leader == "node2" and after.leader_epoch == 4
+    with pytest.raises(Lost, match="names node2"):
+        one.write_sync("")
+
+
+def test_a_fenced_primary_does_not_renew(server: EtcdServer) -> None:
+    one = Keeper(Etcd(server.access), "t", "node1")
+    one.claim(9)
+    v = _node1_primary(9)
+    rev = one.round(v).leader_rev
+    fenced = replace(v, memory=Memory(fenced_by="node2"))
+    assert one.round(fenced).leader_rev == rev
+
+
+def test_no_majority_is_an_answer_not_a_hang(server: EtcdServer) -> None:
+    url = server.access.urls[0].rsplit(":", 1)[0] + ":1"  # nothing listens there
+    keeper = Keeper(Etcd(replace(server.access, urls=(url,))), "t", "node1")
+    seen = keeper.round(None)
+    assert not seen.ok and "127.0.0.1" in seen.error
+
+
+def test_the_agents_user_is_confined_to_the_cluster_s_keys(server: EtcdServer) -> None:
+    etcd = Etcd(server.access)
+    with pytest.raises(EtcdError, match="permission denied"):
+        etcd.swap("/elsewhere", {"x": 1}, {"/elsewhere": 0})
+    with pytest.raises(EtcdError, match="authentication failed|invalid"):
+        Etcd(replace(server.access, password="wrong-password")).read("t")
+    leader, _ = key_names("t")
+    assert leader == "/hapair/t/leader"
