@@ -21,12 +21,15 @@ MIN_TOKEN = 24
 
 
 class ClusterCA(BaseModel):
-    """The cluster's certificate authority (etcd's TLS): PEM text."""
+    """The witness's etcd: the cluster's certificate authority (PEM text) and
+    the passwords of etcd's root and of the agents' user."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ca_cert: str = Field(min_length=100)
     ca_key: SecretStr = Field(min_length=100)
+    etcd_root_password: SecretStr = Field(min_length=16)
+    etcd_agent_password: SecretStr = Field(min_length=16)
 
 
 class Secrets(BaseModel):
@@ -138,9 +141,11 @@ def ca_lines(cluster: str) -> list[str]:
     from hapair import pki  # the control side only: the nodes do without cryptography
 
     ca = pki.new_ca(cluster, dt.datetime.now(dt.UTC))
-    return ["\n# the cluster's certificate authority, for the TLS of the witness's etcd\n",
+    return ["\n# the witness's etcd: the cluster's certificate authority, etcd's passwords\n",
             "[pki]\n",
-            f'ca_cert = """\n{ca.cert}"""\n', f'ca_key = """\n{ca.key}"""\n']
+            f'ca_cert = """\n{ca.cert}"""\n', f'ca_key = """\n{ca.key}"""\n',
+            f'etcd_root_password = "{_random.token_urlsafe(24)}"\n',
+            f'etcd_agent_password = "{_random.token_urlsafe(24)}"\n']
 
 
 def add_ca(path: Path, cluster: str) -> bool:

@@ -69,13 +69,13 @@ def test_a_status_document_round_trips() -> None:
 def test_unknown_and_missing_keys_are_reported_not_dropped() -> None:
     data = doc("node1").model_dump(mode="json")
     del data["complete"]
-    data["witness"] = {"leader": "node1"}
+    data["arbiter"] = {"brick": "witness"}
     data["version"] = 2
     got, notes = read(data)
     assert not got.complete  # the safe default
-    assert notes == ["version 2 (this side reads 1)", "unknown keys: witness",
+    assert notes == ["version 2 (this side reads 1)", "unknown keys: arbiter",
                      "missing keys: complete"]
-    assert got.model_extra == {"witness": {"leader": "node1"}}
+    assert got.model_extra == {"arbiter": {"brick": "witness"}}
 
 
 @pytest.mark.parametrize(("data", "words"), [

@@ -36,7 +36,7 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
-        history=history[-10:])
+        history=history[-10:], **_witness(v, now))
     if m.task is not None and m.task.kind is Role.REBUILDING:
         # The primary must not wait for a node whose data is being replaced.
         doc = doc.model_copy(update={"db_up": False, "io_running": Thread.NONE,
@@ -55,3 +55,13 @@ def endpoint_verdict(which: str, v: View | None, d: Decision | None) -> tuple[bo
         return v.db.writable, d.role
     return (v.db.up and v.db.read_only and v.db.slave.io_running
             and v.db.slave.sql is Thread.RUNNING), d.role
+
+
+def _witness(v: View | None, now: float) -> dict[str, Any]:
+    w = v.witness if v is not None else None
+    if w is None:
+        return {}
+    return {"witness": True, "witness_ok": w.ok, "witness_error": w.error[:200],
+            "witness_leader": w.leader, "witness_epoch": w.leader_epoch,
+            "witness_complete": w.complete,
+            "witness_key_age_s": round(now - w.leader_seen, 1) if w.leader_seen else 0.0}

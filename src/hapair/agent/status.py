@@ -63,6 +63,14 @@ class StatusDoc(BaseModel):
     peer_off: bool = False  # the peer was powered off through its device (and is silent)
     fence_note: str = ""  # the last fence attempt
     fence_check: str = ""  # the last check of the peer's device
+    # the witness, when the spec names one: what its etcd said to this node
+    witness: bool = False  # the spec names a witness
+    witness_ok: bool = False  # a majority answered this node's last read
+    witness_error: str = ""
+    witness_leader: str = ""  # the leader key's holder, and its epoch
+    witness_epoch: int = 0
+    witness_complete: str = ""  # the node the sync record names complete
+    witness_key_age_s: float = 0.0  # since the leader key last changed, as seen here
     history: list[dict[str, Any]] = []
 
     @property

@@ -17,7 +17,7 @@ from rich.table import Table
 from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
-from hapair.ops.report import lag, summarize
+from hapair.ops.report import lag, summarize, witness_line
 from hapair.secrets import Secrets, SecretsError, load_api_token, load_secrets
 from hapair.spec.models import ClusterSpec
 
@@ -114,6 +114,10 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
             out.print(f"[bold]fence[/bold] {d.node} checks {peer}'s device: "
                       f"{d.fence_check or 'not yet'}"
                       + (f"; last fence: {d.fence_note}" if d.fence_note else ""))
+    for d in docs:
+        if d.witness:
+            style = "bold" if d.witness_ok else "bold red"
+            out.print(f"[{style}]witness[/{style}] {escape(witness_line(d))}")
     events = sorted(((e["at"], d.node, e) for d in docs for e in d.history),
                     key=lambda x: x[0])[-8:]
     if events:

@@ -79,14 +79,24 @@ class _Progress(BaseStateCallback):
         self.say(f"{self.names.get(str(host), host)}: FAILED: {', '.join(meta.names)}")
 
 
+def _hosts(spec: ClusterSpec) -> list[tuple[str, str, str, int]]:
+    """(name, SSH host, user, port) of every host an apply converges."""
+    hosts = [(n.name, n.ssh, n.ssh_user, n.ssh_port) for n in spec.nodes]
+    w = spec.witness
+    if w is not None:
+        hosts.append((w.name, w.ssh_host, w.ssh_user, w.ssh_port))
+    return hosts
+
+
 def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
     hosts = []
-    for node in spec.nodes:
+    addresses = {n.name: node_addresses(n) for n in spec.nodes}
+    for name, target, user, port in _hosts(spec):
         data: dict[str, object] = {
-            "ssh_user": node.ssh_user,
-            "ssh_port": node.ssh_port,
-            "addresses": node_addresses(node),
-            "node": node.name,
+            "ssh_user": user,
+            "ssh_port": port,
+            "addresses": addresses.get(name, ()),
+            "node": name,
         }
         if ssh.key is not None:
             data["ssh_key"] = str(ssh.key)
@@ -94,13 +104,13 @@ def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
             data["ssh_known_hosts_file"] = str(ssh.known_hosts)
         if ssh.accept_new_host_keys:
             data["ssh_strict_host_key_checking"] = "accept-new"
-        hosts.append((node.ssh, data))
+        hosts.append((target, data))
     return Inventory((hosts, {}))
 
 
 def _targets(spec: ClusterSpec, names: list[str] | None = None) -> str:
-    return ", ".join(f"{n.name} ({n.ssh_user}@{n.ssh}:{n.ssh_port})" for n in spec.nodes
-                     if names is None or n.name in names)
+    return ", ".join(f"{name} ({user}@{target}:{port})" for name, target, user, port
+                     in _hosts(spec) if names is None or name in names)
 
 
 def apply(
@@ -123,7 +133,11 @@ def apply(
         raise ApplyError(f"the secrets file's [fence_passwords] table lacks "
                          f"{', '.join(no_fence)} (their fence devices need a password); "
                          "nothing was changed")
-    names = {n.ssh: n.name for n in spec.nodes}
+    if spec.witness is not None and secrets.pki is None:
+        raise ApplyError("the spec names a witness but the secrets file has no [pki] table "
+                         "(its CA and etcd's passwords): run `hapair secrets ca SECRETS SPEC`; "
+                         "nothing was changed")
+    names = {target: name for name, target, _, _ in _hosts(spec)}
     # Operations read their facts when they run, not when they are planned:
     # later steps depend on what earlier ones did (a started service, a volume).
     state = State(_inventory(spec, ssh), Config(CONNECT_TIMEOUT=5, FAIL_PERCENT=100),
@@ -135,7 +149,7 @@ def apply(
     except PyinfraError:
         raise ApplyError(f"cannot reach {_targets(spec)} over SSH (the lines above say why); "
                          "nothing was changed") from None
-    hosts = {n.name: state.inventory.get_host(n.ssh) for n in spec.nodes}
+    hosts = {name: state.inventory.get_host(target) for name, target, _, _ in _hosts(spec)}
     unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
     if unreachable:
         raise ApplyError(f"cannot reach {_targets(spec, unreachable)} over SSH (the lines "
@@ -143,6 +157,8 @@ def apply(
     try:
         databases: dict[str, MariaDBState | None] = {}
         for name, host in hosts.items():
+            if spec.witness is not None and name == spec.witness.name:
+                continue  # no database there
             try:
                 databases[name] = host.get_fact(MariaDB)
             except PyinfraError:
@@ -155,13 +171,13 @@ def apply(
             install_packages=install_packages,
         )
         plan = steps.add_all(state, deployment)
-        report = ApplyReport(roles.reason, dry_run, {n.name: NodeResult() for n in spec.nodes})
+        report = ApplyReport(roles.reason, dry_run, {name: NodeResult() for name in hosts})
         for op in plan.ops:
             report.nodes[op.node].total += 1
         if dry_run:
             _predict(state, plan, report)
         else:
-            progress(f"applying {len(plan.ops)} operations on {len(hosts)} nodes")
+            progress(f"applying {len(plan.ops)} operations on {len(hosts)} hosts")
             try:
                 run_ops(state)
             except PyinfraError as exc:

@@ -7,7 +7,7 @@ changed (pyinfra's _if)."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +17,14 @@ from pyinfra.api.state import State
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
-from hapair.deploy import ops
+from hapair.deploy import etcd_steps, ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
     AGENT_SECRETS_ENV,
     APP_SECRETS_ENV,
     APP_USER,
+    ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
     HAPAIR_VENV,
     WEBHOOK_SECRET_ENV,
@@ -33,7 +34,9 @@ from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_en
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
 from hapair.secrets import Secrets
-from hapair.spec.models import ClusterSpec, Node
+from hapair.spec.models import ClusterSpec, Node, Witness
+
+Host_ = Node | Witness  # a host an apply converges: a node, or the witness
 
 PACKAGES = [
     "keepalived", "mariadb-server", "mariadb-client", "mariadb-backup", "apache2",
@@ -76,8 +79,8 @@ class Plan:
         self.d = d
         self.ops: list[PlannedOp] = []
 
-    def op(self, nodes: list[Node], name: str, fn: Any, *,
-           per_node: Callable[[Node], dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def op(self, nodes: Sequence[Host_], name: str, fn: Any, *,
+           per_node: Callable[[Any], dict[str, Any]] | None = None, **kwargs: Any) -> None:
         calls = {
             n.name: (fn, {**kwargs, **(per_node(n) if per_node else {})}) for n in nodes
         }
@@ -86,7 +89,7 @@ class Plan:
         for n in nodes:
             self.ops.append(PlannedOp(n.name, name, results[self.d.hosts[n.name]]))
 
-    def on_change(self, nodes: list[Node], key: str, name: str, command: str) -> None:
+    def on_change(self, nodes: Sequence[Host_], key: str, name: str, command: str) -> None:
         """Run command on each node where a note says `key` changed (in this
         apply, or in an earlier one that failed before it got here)."""
         self.op(nodes, name, ops.when_noted, key=key, command=command)
@@ -110,7 +113,8 @@ def base(plan: Plan) -> None:
             marker="# {mark} hapair " + spec.name)
     if plan.d.install_packages:
         plan.op(nodes, "packages", apt.packages, update=False,
-                packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else []))
+                packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
+                + (etcd_steps.PACKAGES if spec.witness else []))
     plan.op(nodes, f"user {APP_USER}", server.user, user=APP_USER, system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", create_home=False)
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
@@ -121,6 +125,7 @@ def base(plan: Plan) -> None:
 COMPONENT_KEYS: dict[str, tuple[str, ...]] = {
     "keepalived": ("keepalived",), "mariadb": ("mariadb",), "apache": ("apache",),
     "network": ("network",), "raid": ("raid",), "gluster": (), "hapair": ("agent",),
+    "etcd": ("units", "etcd"),
 }
 
 
@@ -172,6 +177,8 @@ def agent_secrets(d: Deployment, node: Node) -> str:
         "HAPAIR_DB_REPLICATION_PASSWORD": s.db_replication_password.get_secret_value(),
         "HAPAIR_API_TOKEN": s.api_token.get_secret_value(),
     }
+    if s.pki is not None and d.spec.witness is not None:
+        values[ETCD_PASSWORD_ENV] = s.pki.etcd_agent_password.get_secret_value()
     if s.webhook_secret is not None:
         values[WEBHOOK_SECRET_ENV] = s.webhook_secret.get_secret_value()
     peer = d.spec.peer(node)
@@ -277,7 +284,8 @@ def failover(plan: Plan) -> None:
                    "systemctl reload keepalived")
 
 
-PHASES = (base, rendered_files, network, database, volume, python_envs, web, failover)
+PHASES = (base, rendered_files, network, etcd_steps.etcd, database, volume, python_envs, web,
+          failover)
 
 
 def add_all(state: State, d: Deployment) -> Plan:

@@ -1,0 +1,98 @@
+"""pyinfra operations for the witness's etcd: certificates from the cluster
+CA (issued again only when the one in place no longer fits), and
+authentication turned on once, by etcd's own API, with every secret in a
+root-only file removed at once, never on a command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from collections.abc import Generator, Iterable
+from io import StringIO
+from typing import Any
+
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.exceptions import OperationError
+from pyinfra.api.facts import FactBase
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from hapair import pki
+from hapair.deploy.facts import FileText
+from hapair.deploy.ops import note
+from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_CA
+from hapair.render import etcd as render
+
+SCRIPT = "/root/.hapair-etcd-auth.sh"
+WAIT_S = 60  # for the members to find each other and answer
+
+
+class EtcdAuthState(FactBase[str]):
+    """"off" when etcd serves an anonymous user list (authentication off),
+    "on" when it refuses it, "down" when it does not answer within WAIT_S."""
+
+    @staticmethod
+    def default() -> str:
+        return "down"
+
+    def command(self, url: str) -> str:
+        probe = (f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 --cacert {render.CA_FILE} "
+                 f"--cert {render.CERT_FILE} --key {render.KEY_FILE} -X POST -d '{{}}' "
+                 f"{shlex.quote(url)}/v3/auth/user/list")
+        return (f"for i in $(seq {WAIT_S}); do c=$({probe}); "
+                'case "$c" in 200) echo off; exit 0;; 000) sleep 1;; *) echo on; exit 0;; esac; '
+                "done; echo down")
+
+    def process(self, output: Iterable[str]) -> str:
+        return "\n".join(output).strip()
+
+
+def _upload(text: str, path: str, mode: str, owner: str) -> Generator[Any, None, None]:
+    yield StringCommand(f"install -d -m 755 {render.CERT_DIR} && install -m {mode} -o {owner} "
+                        f"-g {owner} /dev/null {path}")
+    yield FileUploadCommand(StringIO(text), path)
+
+
+@operation()
+def certificates(ca_cert: str, ca_key: str, cn: str, addresses: tuple[str, ...],
+                 agent: bool) -> Generator[Any, None, None]:
+    """The member's certificate (and, on a node, the agent's client one)."""
+    now = dt.datetime.now(dt.UTC)
+    ca = pki.Pair(ca_cert, ca_key)
+    changed = []
+    if host.get_fact(FileText, path=ETCD_CA).strip() != ca_cert.strip():
+        yield from _upload(ca_cert, ETCD_CA, "644", "root")
+        changed.append("CA")
+    wanted = [(render.CERT_FILE, render.KEY_FILE, cn, addresses, False, "etcd")]
+    if agent:
+        wanted.append((ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), True, "root"))
+    for cert_path, key_path, name, where, client, owner in wanted:
+        why = pki.unfit(host.get_fact(FileText, path=cert_path), ca, name, where, now)
+        if why or changed:
+            pair = pki.issue(ca, name, where, now, client=client)
+            yield from _upload(pair.key, key_path, "600", owner)
+            yield from _upload(pair.cert, cert_path, "644", "root")
+            changed.append(f"{name} ({why or 'new CA'})")
+    if not changed:
+        host.noop("etcd's certificates fit")
+        return
+    yield note(("etcd",))
+
+
+@operation()
+def authentication(cluster: str, url: str, root_password: str,
+                   agent_password: str) -> Generator[Any, None, None]:
+    """etcd's root, a role for /hapair/<cluster>/, the agents' user, and
+    authentication on: once; an etcd where it is on already is left alone."""
+    state = host.get_fact(EtcdAuthState, url=url)
+    if state == "on":
+        host.noop("etcd's authentication is on")
+        return
+    if state == "down":
+        raise OperationError(f"etcd does not answer at {url} after {WAIT_S}s (do the three "
+                             "members reach each other on the public network?)")
+    script = render.curl_script(render.curl(url),
+                                render.auth_calls(cluster, root_password, agent_password))
+    yield StringCommand(f"install -m 600 /dev/null {SCRIPT}")
+    yield FileUploadCommand(StringIO(script), SCRIPT)
+    yield StringCommand(f"sh {SCRIPT} >/dev/null; rc=$?; rm -f {SCRIPT}; exit $rc")

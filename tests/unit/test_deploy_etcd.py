@@ -1,0 +1,99 @@
+"""apply's etcd operations: facts in, commands out (as tests/unit/test_deploy_ops.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.exceptions import OperationError
+from pyinfra.context import ctx_host
+
+from hapair import pki
+from hapair.deploy import etcd_ops
+from hapair.deploy.facts import FileText
+from hapair.deploy.runner import _hosts
+from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_CA
+from hapair.render import etcd as render
+from hapair.spec import load_spec
+from tests.conftest import EXAMPLES
+
+NOW = dt.datetime.now(dt.UTC)
+CA = pki.new_ca("t", NOW)
+
+
+class Host:
+    name = "node1"
+
+    def __init__(self, texts: dict[str, str], auth: str = "off") -> None:
+        self.texts, self.auth, self.noops = texts, auth, []  # type: ignore[var-annotated]
+
+    def get_fact(self, fact: type, **kw: Any) -> Any:
+        if fact is FileText:
+            return self.texts.get(kw["path"], "")
+        return self.auth
+
+    def noop(self, message: str) -> None:
+        self.noops.append(message)
+
+
+def run(op: Any, host: Host, **kw: Any) -> list[str]:
+    with ctx_host.use(host):
+        return [f"upload {c.dest}" if isinstance(c, FileUploadCommand) else str(c)
+                for c in op._inner(**kw)]
+
+
+CERTS = {"ca_cert": CA.cert, "ca_key": CA.key, "cn": "node1", "addresses": ("10.54.0.10",)}
+
+
+def test_a_fresh_member_gets_the_ca_its_certificate_and_the_agent_s() -> None:
+    host = Host({})
+    out = run(etcd_ops.certificates, host, agent=True, **CERTS)
+    uploads = [c for c in out if c.startswith("upload")]
+    assert uploads == [f"upload {ETCD_CA}", f"upload {render.KEY_FILE}",
+                       f"upload {render.CERT_FILE}", f"upload {ETCD_AGENT_KEY}",
+                       f"upload {ETCD_AGENT_CERT}"]
+    assert any("-m 600 -o etcd" in c and render.KEY_FILE in c for c in out)
+    assert "pending/etcd" in out[-1]
+
+
+def test_fitting_certificates_are_left_alone() -> None:
+    member = pki.issue(CA, "node1", ("10.54.0.10",), NOW)
+    agent = pki.issue(CA, "agent", (), NOW, client=True)
+    host = Host({ETCD_CA: CA.cert, render.CERT_FILE: member.cert, ETCD_AGENT_CERT: agent.cert})
+    assert run(etcd_ops.certificates, host, agent=True, **CERTS) == []
+    assert host.noops == ["etcd's certificates fit"]
+
+
+def test_a_member_certificate_for_another_address_is_issued_again() -> None:
+    member = pki.issue(CA, "node1", ("10.54.0.99",), NOW)
+    host = Host({ETCD_CA: CA.cert, render.CERT_FILE: member.cert})
+    out = run(etcd_ops.certificates, host, agent=False, **CERTS)
+    assert f"upload {render.CERT_FILE}" in out and f"upload {ETCD_AGENT_CERT}" not in out
+
+
+AUTH = {"cluster": "t", "url": "https://127.0.0.1:2379", "root_password": "root-secret-123456",
+        "agent_password": "agent-secret-123456"}
+
+
+def test_authentication_is_turned_on_once_with_no_secret_on_a_command_line() -> None:
+    out = run(etcd_ops.authentication, Host({}, auth="off"), **AUTH)
+    assert out[1] == f"upload {etcd_ops.SCRIPT}" and "rm -f" in out[2]
+    assert not any("secret" in c for c in out)
+    host = Host({}, auth="on")
+    assert run(etcd_ops.authentication, host, **AUTH) == [] and host.noops
+
+
+def test_an_etcd_that_does_not_answer_is_a_clear_error() -> None:
+    with pytest.raises(OperationError, match="does not answer"):
+        run(etcd_ops.authentication, Host({}, auth="down"), **AUTH)
+
+
+def test_apply_reaches_the_witness_too() -> None:
+    spec = load_spec(EXAMPLES / "lab.toml").spec
+    assert [h[0] for h in _hosts(spec)] == ["node1", "node2"]
+    from hapair.spec.models import Witness
+    w = spec.model_copy(update={"witness": Witness(name="witness", address="10.54.0.12",
+                                                   ssh="10.99.0.12")})
+    assert _hosts(w)[-1] == ("witness", "10.99.0.12", "root", 22)
