@@ -5,8 +5,10 @@ gone); and, with fence devices, by powering it off (``power_off``)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
@@ -14,6 +16,9 @@ from hapair.agent.peer import PeerClient, PeerError, still_answers
 from hapair.agent.view import Path
 from hapair.fence import agent as fa
 from hapair.fence.agent import FenceError
+
+log = logging.getLogger("hapair.agent")
+DEVICE_CHECK_S = 60.0
 
 
 class Abort(Exception):
@@ -84,3 +89,21 @@ def power_off(cfg: AgentConfig, password: str) -> str:
         raise FenceError(f"{f.agent} says off, but {cfg.peer} answers at "
                          f"{', '.join(answering)}: a failed fence")
     return f"{cfg.peer} powered off by {f.agent} in {time.monotonic() - started:.1f}s"
+
+
+def watch_device(cfg: AgentConfig, password: str, edit: Callable[..., None]) -> None:
+    """The peer's fence device answers (its status action), every minute:
+    `hapair status` shows the last check, before a fence is ever needed."""
+    f = cfg.fence
+    assert f is not None
+    while True:
+        try:
+            out = fa.run(f.agent, "status", f.options, password, f.timeout_s)
+            power = fa.power_of("status", out.code)
+            said = f"{power.value} ({out.seconds:.1f}s)" if out.ok else f"failed: {out.said}"
+        except FenceError as exc:
+            said = f"failed: {exc}"
+        edit(fence_check=f"{time.strftime('%H:%M:%S')} {said}")
+        if said.startswith("failed"):
+            log.warning("%s's fence device: %s", cfg.peer, said)
+        time.sleep(DEVICE_CHECK_S)

@@ -9,7 +9,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from hapair.agent.db import DBError
+from hapair.agent import observe
+from hapair.agent.db import Database, DBError, Endpoint
+from hapair.paths import APP_USER
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
@@ -64,3 +66,13 @@ def once(agent: Agent) -> None:
         agent.view = replace(v, db=replace(v.db, read_only=True))
     except DBError as exc:
         log.error("lease ran out but read_only=ON failed: %s", exc)
+
+
+def fence_local(admin_password: str, admin_user: str, app_user: str) -> None:
+    """What systemd runs when the agent stops: no writes without an agent."""
+    try:
+        Database(Endpoint(admin_user, admin_password)).fence(
+            app_user, seconds=5, stop_clients=lambda: observe.kill_user_processes(APP_USER))
+        log.info("agent stopped: local database set read_only=ON")
+    except DBError as exc:
+        log.warning("agent stopped; could not set read_only=ON: %s", exc)

@@ -22,7 +22,7 @@ from hapair.agent.api import serve
 from hapair.agent.config import from_spec
 from hapair.agent.db import Database, DBError, Endpoint
 from hapair.agent.decide import decide
-from hapair.agent.fencing import Abort
+from hapair.agent.fencing import Abort, watch_device
 from hapair.agent.fifo import FifoReader
 from hapair.agent.health import HealthChecker
 from hapair.agent.intent import Intent, IntentStore
@@ -34,13 +34,11 @@ from hapair.agent.roles import Condition
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import Memory, Peer, View
-from hapair.fence import agent as fence_agent
 from hapair.paths import APP_USER, INTENT_FILE, NOTIFY_FIFO, TRACK_FILE
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
 REBUILD_RETRY_S = 20.0
-FENCE_CHECK_S = 60.0
 
 
 class Agent:
@@ -121,7 +119,8 @@ class Agent:
                                                        self.cfg.interval_s),
                              name="witness", daemon=True).start()
         if self.cfg.fence is not None:
-            threading.Thread(target=self._fence_monitor, name="fence-check", daemon=True).start()
+            threading.Thread(target=watch_device, args=(self.cfg, self.fence_password, self.edit),
+                             name="fence-check", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
         ready = False
@@ -208,24 +207,6 @@ class Agent:
         d = self.decision
         self.alerts.emit(event, d.role.value if d else "starting", detail)
 
-    def _fence_monitor(self) -> None:
-        """The peer's fence device answers (its status action), every minute:
-        `hapair status` shows the last check, before a fence is ever needed."""
-        f = self.cfg.fence
-        assert f is not None
-        while True:
-            try:
-                out = fence_agent.run(f.agent, "status", f.options, self.fence_password,
-                                      f.timeout_s)
-                power = fence_agent.power_of("status", out.code)
-                said = f"{power.value} ({out.seconds:.1f}s)" if out.ok else f"failed: {out.said}"
-            except fence_agent.FenceError as exc:
-                said = f"failed: {exc}"
-            self.edit(fence_check=f"{time.strftime('%H:%M:%S')} {said}")
-            if said.startswith("failed"):
-                log.warning("%s's fence device: %s", self.cfg.peer, said)
-            time.sleep(FENCE_CHECK_S)
-
     def _record(self, v: View, d: Decision) -> None:
         old = self.decision
         self.view, self.decision = v, d
@@ -254,12 +235,3 @@ class Agent:
         return status_doc(self.cfg.node, self.view, self.decision, self.memory,
                           list(self.history), time.monotonic(), time.time())
 
-
-def fence_local(admin_password: str, admin_user: str, app_user: str) -> None:
-    """What systemd runs when the agent stops: no writes without an agent."""
-    try:
-        Database(Endpoint(admin_user, admin_password)).fence(
-            app_user, seconds=5, stop_clients=lambda: observe.kill_user_processes(APP_USER))
-        log.info("agent stopped: local database set read_only=ON")
-    except DBError as exc:
-        log.warning("agent stopped; could not set read_only=ON: %s", exc)

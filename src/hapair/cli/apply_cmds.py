@@ -124,7 +124,8 @@ def agent(
     HAPAIR_DB_REPLICATION_PASSWORD), which systemd reads from a root-only file."""
     import os
 
-    from hapair.agent.loop import Agent, fence_local
+    from hapair.agent.guard import fence_local
+    from hapair.agent.loop import Agent
     from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
     from hapair.spec.models import ClusterSpec
 
