@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from hapair.agent.actions import (
+    Announce,
     Claim,
     ClaimLeader,
     Decision,
@@ -64,7 +65,7 @@ def test_standby_lost_first_the_sync_record_forgets_it() -> None:
 
 def test_standby_lost_then_the_primary_commits_alone() -> None:
     d = decide(primary(replace(HELD, complete="")), CFG1)
-    assert acts(d) == (SetSemiSync(on=False),) and d.role is Role.PRIMARY
+    assert acts(d) == (SetSemiSync(on=False), Announce()) and d.role is Role.PRIMARY
     assert d.condition is Condition.STANDBY_LOST and d.problem
 
 
@@ -112,10 +113,10 @@ def test_the_paused_primary_reopens_alone_with_the_witness() -> None:
                 witness=HELD)
     assert acts(decide(v, CFG1)) == (WriteSync(""),)
     v = replace(v, witness=replace(HELD, complete=""))
-    assert acts(decide(v, CFG1)) == (Reopen(semi_sync=False),)
+    assert acts(decide(v, CFG1)) == (Reopen(semi_sync=False), Announce())
 
 
-OLD_KEY = replace(HELD, leader_seen=NOW - 3)  # node1 has not renewed for 3 s
+OLD_KEY = replace(HELD, leader_seen=NOW - 5)  # node1 fell silent 5 s ago, key and all
 
 
 def test_a_complete_standby_takes_the_key_in_the_same_swap_as_the_sync_check() -> None:
@@ -135,8 +136,28 @@ def test_a_standby_not_named_or_cut_off_never_promotes(w: Witness, words: str) -
 
 
 def test_a_renewed_key_holds_the_standby_back() -> None:
-    d = decide(standby(replace(HELD, leader_seen=NOW - 0.5)), CFG)
+    # The primary died 0.7 s ago: its last renewal reached us 0.5 s ago.
+    v = standby(replace(HELD, leader_seen=NOW - 0.5), peer_seen=NOW - 0.7)
+    d = decide(v, CFG)
     assert not acts(d) and d.role is Role.CANDIDATE and "lease" in d.reason
+
+
+def test_a_peer_silent_here_but_renewing_its_key_is_a_partition() -> None:
+    d = decide(standby(HELD), CFG)  # silent here for 5 s, its key renewed 0.1 s ago
+    assert not acts(d) and not d.eligible and "partition" in d.reason
+
+
+def test_the_vip_held_over_a_live_peer_is_no_takeover_unless_named_complete() -> None:
+    v = replace(view(replica_db(), peer_primary(holds_vip=False), holds_vip=True,
+                     vip_since=NOW - 5), witness=replace(HELD, complete=""))
+    d = decide(v, CFG)
+    assert not acts(d) and not d.eligible and "names no node complete" in d.reason
+    d = decide(replace(v, witness=HELD), CFG)
+    assert kinds_of(d) == [Promote]
+
+
+def kinds_of(d: Decision) -> list[type]:
+    return [type(a) for a in d.actions]
 
 
 def test_a_switchover_takes_the_key_whatever_its_revision() -> None:

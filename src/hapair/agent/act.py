@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from hapair.agent import observe, rebuild
 from hapair.agent.actions import (
     Action,
+    Announce,
     ClaimLeader,
     Demote,
     DropVip,
@@ -80,6 +81,9 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
         case Demote():
             db.fence(cfg.app_user, stop_clients=rt.stop_app)
             log.info("read_only=ON: writes stopped")
+        case Announce():
+            rt.edit(announced_at=time.monotonic())
+            observe.announce(cfg.vip_device, cfg.vip)
         case DropVip():
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
             log.info("dropped the VIP %s from %s", cfg.vip, cfg.vip_device)

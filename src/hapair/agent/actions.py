@@ -58,6 +58,12 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Announce:
+    """Say where the VIP is (gratuitous ARP): after a partition both nodes held
+    it, and clients may still send to the other one's address."""
+
+
+@dataclass(frozen=True)
 class SetSemiSync:
     on: bool
 
@@ -109,12 +115,12 @@ class Rebuild:
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
           | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer | ClaimLeader
-          | WriteSync)
+          | WriteSync | Announce)
 
 # Long actions run beside the loop; the loop keeps observing meanwhile.
 LONG = (Promote, Rebuild, FencePeer)
 # Actions that only close things: carried out even while a long action runs.
-SAFE_ANY_TIME = (Demote, DropVip)
+SAFE_ANY_TIME = (Demote, DropVip, Announce)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,13 @@ from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import PATHS, Path, View
-from hapair.agent.witness_rules import fenced_claim, go_alone, named_elsewhere, unplanned_promotion
+from hapair.agent.witness_rules import (
+    fenced_claim,
+    go_alone,
+    may_take_over,
+    named_elsewhere,
+    unplanned_promotion,
+)
 
 # After (re)starting replication, how long the primary may take to count this
 # node as a semi-sync client before we reconnect (its count reaches us through
@@ -73,6 +79,8 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
     if p is not None and not planned and v.peer.answered_at < m.vip_since:
         return Decision(reason=f"this node took the VIP: asking {peer} once more before taking "
                         "over", eligible=True, role=Role.CANDIDATE)
+    if p is not None and not planned and not m.force and may_take_over(v):
+        return _not_promoting(f"{may_take_over(v)}: not taking over")
     if p is not None:
         can_catch_up = p.db_up and db.slave.io_running
         if m.complete or can_catch_up or m.force:

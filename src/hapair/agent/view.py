@@ -97,6 +97,7 @@ class Memory:
     fence_failed_at: float = 0.0
     fence_note: str = ""
     fence_check: str = ""
+    announced_at: float = 0.0  # when this node last said where the VIP is
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hapair.agent.actions import (
     Action,
+    Announce,
     Claim,
     ClaimLeader,
     Decision,
@@ -22,6 +23,11 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import View
+
+# The leader key renewed this long after the peer's last answer here: the
+# peer is alive, cut from this node only (a partition, not a failure).
+ALIVE_AFTER_S = 0.5
+ANNOUNCE_EVERY_S = 2.0  # while the standby is lost, the primary says where the VIP is
 
 
 def holds_leader(v: View, cfg: AgentConfig) -> bool:
@@ -77,6 +83,10 @@ def go_alone(v: View, cfg: AgentConfig, role: Role) -> Decision:
         acts = (Reopen(semi_sync=False),)
     elif v.db.semi_sync_master:
         acts = (SetSemiSync(on=False),)
+    if v.holds_vip and v.now - v.memory.announced_at >= ANNOUNCE_EVERY_S:
+        # A standby cut off by a partition held the VIP a moment (and drops
+        # it, the witness refusing it): clients may still send there.
+        acts = (*acts, Announce())
     return Decision(actions=acts, reason=f"standby {peer} lost; the witness agrees: committing "
                     "alone until it is back", eligible=True, role=Role.PRIMARY, problem=True,
                     condition=Condition.STANDBY_LOST)
@@ -97,6 +107,10 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
         return _no(f"{peer} unreachable; the witness's sync record names {named} complete, "
                    "not this node: not promoting")
     if w.leader and w.leader != v.node:
+        if w.leader_seen - v.memory.peer_seen > ALIVE_AFTER_S:
+            return _no(f"{peer} is silent here but renews its leader key with the witness "
+                       f"({v.now - w.leader_seen:.1f}s ago): a partition, not a failure; not "
+                       "taking over, and the VIP is left to it")
         lease_out = max(lease_out, w.leader_seen + cfg.lease_s + cfg.margin_s)
     if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
@@ -106,6 +120,16 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
                     reason=f"{peer} unreachable and its lease ran out; the witness names this "
                     "node complete: taking the leader key, promoting, committing alone",
                     eligible=True, role=Role.PROMOTING)
+
+
+def may_take_over(v: View) -> str:
+    """With a witness that answers, a takeover over a live peer (it holds the
+    VIP here) needs the sync record to name this node; why not, or ""."""
+    w = v.witness
+    if w is None or not w.ok or w.complete == v.node:
+        return ""
+    return (f"the witness's sync record names {w.complete or 'no node'} complete, not this "
+            "node: the primary committed without it")
 
 
 def fenced_claim(v: View) -> Claim | None:

@@ -40,10 +40,12 @@ def drill(
         for name, s in SCENARIOS.items():
             out.print(f"{name:26} {s.description}")
         return
-    fenced = load_or_exit(spec, False).spec.fenced
+    cluster = load_or_exit(spec, False).spec
+    fenced, witness = cluster.fenced, cluster.witness is not None
     chosen: list[Scenario] = []
     if all_:  # what applies to this cluster
-        chosen = [s for s in SCENARIOS.values() if fenced or not s.fenced]
+        chosen = [s for s in SCENARIOS.values()
+                  if (fenced or not s.fenced) and (witness or not s.witness)]
     for name in scenario or []:
         if name not in SCENARIOS:
             err.print(f"[red]error[/red] --scenario: no scenario {name!r} "
@@ -52,6 +54,9 @@ def drill(
         if SCENARIOS[name].fenced and not fenced:
             err.print(f"[red]error[/red] --scenario {name}: the nodes of {spec} have no fence "
                       "devices")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if SCENARIOS[name].witness and not witness:
+            err.print(f"[red]error[/red] --scenario {name}: {spec} names no witness")
             raise typer.Exit(EXIT_BAD_INPUT)
         chosen.append(SCENARIOS[name])
     if random_seed is not None:

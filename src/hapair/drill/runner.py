@@ -232,7 +232,8 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
             node = (primary_now or primary) if step.target == "primary" else \
                 (standby_now or standby)
             peer = next(n.name for n in agents.spec.nodes if n.name != node)
-            ctx = Ctx(lab.plan, agents, node, peer)
+            w = agents.spec.witness
+            ctx = Ctx(lab.plan, agents, node, peer, w.name if w else "")
             at = time.time()
             ctx_result = step.fault(ctx)
             say(f"run {run}: {step.what} on {node}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +21,7 @@ class Ctx:
     agents: Agents
     node: str  # the node the step targets
     peer: str
+    witness: str = ""  # the witness's machine ("" none)
 
 
 Fn = Callable[[Ctx], object]
@@ -36,6 +38,7 @@ class Step:
     recover: Fn | None
     hold_s: float = 4.0  # how long the fault lasts before recovery
     fenced: bool = False  # only for a cluster whose nodes have fence devices
+    witness: bool = False  # only for a cluster with a witness
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Scenario:
     @property
     def fenced(self) -> bool:
         return any(s.fenced for s in self.steps)
+
+    @property
+    def witness(self) -> bool:
+        return any(s.witness for s in self.steps)
 
 
 def _start(c: Ctx) -> object:
@@ -101,6 +108,39 @@ def _device_up(c: Ctx) -> object:
     return faults.bmc(c.plan, c.node, True)
 
 
+def _witness_off(c: Ctx) -> object:
+    faults.power_cut(c.plan, c.witness)
+    return None
+
+
+def _witness_on(c: Ctx) -> object:
+    from hapair.lab.lifecycle import files_of
+    return faults.start(c.plan, c.witness, files_of(c.plan).key)
+
+
+def _cut_witness(c: Ctx) -> object:
+    """The witness cut from both nodes; the nodes still reach each other."""
+    return [faults.partition(c.plan, c.witness, n, ("public",)) for n in (c.node, c.peer)]
+
+
+def _isolate(c: Ctx) -> object:
+    """The node cut from its peer and from the witness: the other two keep a majority."""
+    return [faults.partition(c.plan, c.node, c.peer),
+            faults.partition(c.plan, c.node, c.witness, ("public",))]
+
+
+def _witness_then_node(c: Ctx) -> object:
+    _witness_off(c)
+    time.sleep(2)
+    faults.power_cut(c.plan, c.node)
+    return None
+
+
+def _both_on(c: Ctx) -> object:
+    _witness_on(c)
+    return _start(c)
+
+
 def _switchover(c: Ctx) -> object:
     """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
@@ -135,11 +175,25 @@ STEPS: dict[str, Step] = {
     "fence-device-down-power-cut-primary": Step(
         "the primary's fence device unreachable, then its power cut: no promotion without a "
         "confirmed fence", "primary", _device_down_power_cut, _device_up, 8, fenced=True),
+    "power-cut-witness": Step("power cut of the witness", "primary", _witness_off, _witness_on,
+                              5, witness=True),
+    "partition-witness": Step("the witness cut from both nodes", "primary", _cut_witness, _heal,
+                              5, witness=True),
+    "isolate-primary": Step("the primary cut from the standby and the witness", "primary",
+                            _isolate, _heal, 5, witness=True),
+    "standby-out-60s": Step("power cut of the standby for 60 s", "standby", _power_cut, _start,
+                            60, witness=True),
+    "kill-etcd-primary": Step("etcd SIGKILLed on the primary (an etcd leader change when it "
+                              "led)", "primary", _kill("etcd"), None, witness=True),
+    "witness-then-standby": Step("power cut of the witness, then of the standby: no majority, "
+                                 "writes pause", "standby", _witness_then_node, _both_on, 8,
+                                 witness=True),
 }
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced)
+RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
+                    and not STEPS[n].witness)
 
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()
