@@ -41,10 +41,9 @@ def test_two_nodes_without_witness_or_fence_are_warned(m2l_text: str) -> None:
     assert "writes pause rather than diverge" in warnings[0].message
 
 
-def test_a_witness_the_agents_do_not_use_yet_keeps_the_two_node_warning(m2l_text: str) -> None:
+def test_a_witness_silences_the_two_node_warning(m2l_text: str) -> None:
     text = m2l_text + '\n[witness]\nname = "arb"\naddress = "10.54.0.12"\n'
-    (warning,) = [f for f in parse_spec(text).warnings if f.path == "witness"]
-    assert "neither apply nor the agents use it yet" in warning.message
+    assert not [f for f in parse_spec(text).warnings if f.path == "witness"]
 
 
 def test_a_witness_off_the_public_network_is_named(m2l_text: str) -> None:

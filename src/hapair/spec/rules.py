@@ -320,12 +320,10 @@ def fence_devices(s: Sections) -> Iterator[Finding]:
 @rule("nodes", "witness")
 def two_node_quorum(s: Sections) -> Iterator[Finding]:
     fenced = all(n.fence is not None for n in cast(tuple[Node, ...], s["nodes"]))
-    if fenced:
+    if fenced or s["witness"] is not None:
         return
-    what = ("two nodes with neither a witness nor a fence device" if s["witness"] is None else
-            "a witness is named, but neither apply nor the agents use it yet, and there is "
-            "no fence device")
-    yield Finding(("witness",), f"{what}: when the nodes lose each other, writes pause "
+    yield Finding(("witness",), "two nodes with neither a witness nor a fence device: when the "
+                  "nodes lose each other, writes pause "
                   "rather than diverge (reads go on); `hapair degrade` resumes them on purpose",
                   severity="warning")
 
