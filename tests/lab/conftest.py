@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ SPEC = EXAMPLES / "lab.toml"
 # The shared lab's history matters: the tests that assume node1 is the primary
 # run first, the failovers after them, the drills last.
 ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py",
-         "test_fencing.py")
+         "test_fencing.py", "test_witness.py")
+# Every lab spec the tests bring up (one lab at a time on a host).
+SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab-witness.toml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,25 +74,35 @@ def leftovers() -> list[str]:
     found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "8080" in p]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     found += [f"link {line.split()[0]}" for line in links.splitlines()
-              if line.split()[0].startswith(("vm0-", "vm1-", "vb-node", "br-mgmt", "br-pub"))]
+              if line.split()[0].startswith(("vm0-", "vm1-", "vm2-", "vb-", "br-mgmt", "br-pub",
+                                             "br-ic"))]
     return found
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
+@contextmanager
+def running(spec: Path) -> Iterator[Lab]:
+    """A lab up from nothing for the tests, then down, with nothing left behind
+    (and a second `lab down` harmless). Whatever lab an earlier run left up
+    goes down first."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    handle = Lab(SPEC)
-    for other in (SPEC, EXAMPLES / "lab-fence.toml"):  # whatever an earlier run left up
+    handle = Lab(spec)
+    for other in SPECS:
         handle.hapair("lab", "down", str(other))
-    up = handle.hapair("lab", "up", str(SPEC), timeout=900)
+    up = handle.hapair("lab", "up", str(spec), timeout=900)
     print(up.stdout[-3000:], up.stderr[-3000:])
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         yield handle
     finally:
-        down = handle.hapair("lab", "down", str(SPEC))
+        down = handle.hapair("lab", "down", str(spec))
         assert down.returncode == 0, down.stderr
         assert leftovers() == []
-        again = handle.hapair("lab", "down", str(SPEC))
+        again = handle.hapair("lab", "down", str(spec))
         assert again.returncode == 0, "a second `lab down` must be harmless"
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    with running(SPEC) as handle:
+        yield handle

@@ -11,25 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.lab.conftest import Lab, leftovers
+from tests.lab.conftest import Lab, running
 
 FENCED = EXAMPLES / "lab-fence.toml"
 
 
 @pytest.fixture(scope="module")
-def flab(lab: Lab) -> Iterator[Lab]:
-    handle = Lab(FENCED)
-    lab.hapair("lab", "down", str(lab.spec))  # the shared lab's turn is over
-    handle.hapair("lab", "down", str(FENCED))
-    up = handle.hapair("lab", "up", str(FENCED), timeout=900)
-    print(up.stdout[-2000:], up.stderr[-2000:])
-    try:
-        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+def flab() -> Iterator[Lab]:
+    with running(FENCED) as handle:  # the shared lab's turn is over: it goes down first
         yield handle
-    finally:
-        down = handle.hapair("lab", "down", str(FENCED))
-        assert down.returncode == 0, down.stderr
-        assert leftovers() == [] and not Path("/var/lib/hapair/lab/labf").exists()
+    assert not Path("/var/lib/hapair/lab/labf").exists()
 
 
 def test_every_device_answers_its_status(flab: Lab) -> None:

@@ -132,3 +132,17 @@ def test_operator_commands_need_only_the_api_token(tmp_path: Path) -> None:
     for path in (empty, None):
         with pytest.raises(SecretsError, match="pass --secrets FILE .* or set HAPAIR_API_TOKEN"):
             load_api_token(path, environ={})
+
+
+def test_a_witness_drill_needs_a_witness() -> None:
+    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab.toml"), "--scenario",
+                            "power-cut-witness"])
+    assert r.exit_code == 2 and "names no witness" in r.output
+
+
+def test_the_witness_s_scenarios_are_listed() -> None:
+    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab-witness.toml"), "--list"])
+    assert r.exit_code == 0
+    for name in ("power-cut-witness", "partition-witness", "isolate-primary",
+                 "standby-out-60s", "witness-then-standby"):
+        assert name in r.output

@@ -365,8 +365,10 @@ def test_decide_imports_no_io_module() -> None:
     from pathlib import Path
 
     import hapair.agent as pkg
-    pure = ("decide", "standby", "learn", "actions", "view", "status", "roles", "config")
+    pure = ("decide", "standby", "learn", "actions", "view", "status", "roles", "config",
+            "witness_rules", "fence_rules")
     io_modules = {"db", "observe", "peer", "act", "loop", "api", "rebuild", "fencing", "guard",
+                  "dcs", "witness", "requests", "etcd3gw",
                   "tasks", "commands", "fifo", "intent", "takeover", "pymysql", "subprocess",
                   "socket", "urllib", "http", "threading", "os"}
     for name in pure:

@@ -171,3 +171,10 @@ def test_a_switchover_takes_the_key_whatever_its_revision() -> None:
 def test_without_a_witness_the_two_node_rules_stay() -> None:
     d = decide(primary(None), CFG1)
     assert acts(d) == (Demote(),) and d.condition is Condition.STANDBY_LOST
+
+
+def test_an_etcd_that_refuses_the_agent_is_named_as_such() -> None:
+    refused = Witness(ok=False, error='Etcd3Exception: {"error":"etcdserver: authentication '
+                      'failed, invalid user ID or password"}')
+    d = decide(standby(refused), CFG)
+    assert "etcd refuses this agent" in d.reason and "etcd_agent_password" in d.reason

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hapair.agent.actions import Claim
 from hapair.agent.dcs import Etcd, EtcdAccess, EtcdError, Keys, key_names
 from hapair.agent.view import Witness
+from hapair.agent.witness_rules import refusal
 from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_AGENT_USER, ETCD_CA
 from hapair.spec.models import ClusterSpec, Node
 
@@ -79,7 +80,8 @@ class Keeper:
 
     def _failed(self, exc: Exception) -> Witness:
         if self.state.ok or self.state.error == "not read yet":
-            log.warning("witness: no answer from a majority: %s", exc)
+            what = "etcd refuses this agent" if refusal(str(exc)) else "no answer from a majority"
+            log.warning("witness: %s: %s", what, exc)
         self.state = replace(self.state, ok=False, error=str(exc))
         return self.state
 

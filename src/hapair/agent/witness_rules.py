@@ -22,7 +22,7 @@ from hapair.agent.actions import (
 )
 from hapair.agent.config import AgentConfig
 from hapair.agent.roles import Condition, Role
-from hapair.agent.view import View
+from hapair.agent.view import View, Witness
 
 # The leader key renewed this long after the peer's last answer here: the
 # peer is alive, cut from this node only (a partition, not a failure).
@@ -68,7 +68,7 @@ def go_alone(v: View, cfg: AgentConfig, role: Role) -> Decision:
     w, peer = v.witness, cfg.peer
     assert w is not None
     if not holds_leader(v, cfg):
-        why = w.error[:100] if not w.ok else "this node's hold on the leader key is not fresh"
+        why = trouble(w) if not w.ok else "this node's hold on the leader key is not fresh"
         return Decision(actions=(Demote(),) if not v.db.read_only else (),
                         reason=f"standby {peer} lost and no majority confirms this node "
                         f"({why}): writes stop until {peer} or the witness answers",
@@ -100,8 +100,8 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
     w, peer = v.witness, cfg.peer
     assert w is not None
     if not w.ok:
-        return _no(f"{peer} unreachable and no majority answers ({w.error[:100]}): not "
-                   "promoting (this node may be the one cut off)")
+        return _no(f"{peer} unreachable and {trouble(w)}: not promoting (this node may be the "
+                   "one cut off)")
     if w.complete != v.node:
         named = w.complete or "no node"
         return _no(f"{peer} unreachable; the witness's sync record names {named} complete, "
@@ -136,6 +136,21 @@ def fenced_claim(v: View) -> Claim | None:
     """A promotion over a fenced peer takes the key whatever its revision."""
     w = v.witness
     return Claim(None, None) if w is not None and w.ok else None
+
+
+def refusal(error: str) -> bool:
+    """etcd answered but refused this agent (credentials, certificate,
+    permissions): an operator's mistake to fix, not a lost majority."""
+    return any(w in error for w in ("authentication failed", "permission denied",
+                                    "certificate", "SSLError", "CommonName"))
+
+
+def trouble(w: Witness) -> str:
+    """Why the witness did not answer, in words for the log and `status`."""
+    if refusal(w.error):
+        return f"etcd refuses this agent ({w.error[:120]}: check the certificates and the " \
+               "secrets' etcd_agent_password)"
+    return f"no majority answers ({w.error[:100]})"
 
 
 def _no(why: str) -> Decision:
