@@ -120,13 +120,13 @@ def _witness_on(c: Ctx) -> object:
 
 def _cut_witness(c: Ctx) -> object:
     """The witness cut from both nodes; the nodes still reach each other."""
-    return [faults.partition(c.plan, c.witness, n, ("public",)) for n in (c.node, c.peer)]
+    return faults.cut_all(c.plan, [(c.witness, n, ("public",)) for n in (c.node, c.peer)])
 
 
 def _isolate(c: Ctx) -> object:
     """The node cut from its peer and from the witness: the other two keep a majority."""
-    return [faults.partition(c.plan, c.node, c.peer),
-            faults.partition(c.plan, c.node, c.witness, ("public",))]
+    return faults.cut_all(c.plan, [(c.node, c.peer, ("interconnect", "public")),
+                                   (c.node, c.witness, ("public",))])
 
 
 def _witness_then_node(c: Ctx) -> object:

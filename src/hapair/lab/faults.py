@@ -44,15 +44,25 @@ def link(plan: LabPlan, node: str, network: str, up: bool) -> None:
 def partition(plan: LabPlan, a: str, b: str,
               networks: tuple[str, ...] = NETWORKS) -> list[str]:
     """Silently drop every frame between a and b on the given networks (both
-    ways); the networks both are on, of those (the witness is on one only)."""
-    shared = [n for n in networks
-              if n in {x.network for x in plan.machine(a).links}
-              and n in {x.network for x in plan.machine(b).links}]
-    if not shared:
-        raise LabError(f"{a} and {b} share none of the networks {', '.join(networks)}")
-    net.apply_partition(plan, [(plan.link(a, n).outside, plan.link(b, n).outside)
-                               for n in shared])
-    return shared
+    ways); the networks both are on, of those (the witness is on one only).
+    It replaces any partition in place."""
+    return cut_all(plan, [(a, b, networks)])[0]
+
+
+def cut_all(plan: LabPlan, cuts: list[tuple[str, str, tuple[str, ...]]]) -> list[list[str]]:
+    """Several partitions at once (a node cut from its peer and the witness),
+    replacing any in place; the networks cut for each pair."""
+    pairs, shared_of = [], []
+    for a, b, networks in cuts:
+        shared = [n for n in networks
+                  if n in {x.network for x in plan.machine(a).links}
+                  and n in {x.network for x in plan.machine(b).links}]
+        if not shared:
+            raise LabError(f"{a} and {b} share none of the networks {', '.join(networks)}")
+        pairs += [(plan.link(a, n).outside, plan.link(b, n).outside) for n in shared]
+        shared_of.append(shared)
+    net.apply_partition(plan, pairs)
+    return shared_of
 
 
 def heal(plan: LabPlan) -> None:
