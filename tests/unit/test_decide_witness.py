@@ -178,3 +178,17 @@ def test_an_etcd_that_refuses_the_agent_is_named_as_such() -> None:
                       'failed, invalid user ID or password"}')
     d = decide(standby(refused), CFG)
     assert "etcd refuses this agent" in d.reason and "etcd_agent_password" in d.reason
+
+
+def test_a_key_that_moved_once_after_the_silence_then_stopped_is_a_failure() -> None:
+    # A last renewal reached us late (an etcd election), then nothing for 1.5 s.
+    d = decide(standby(replace(HELD, leader_seen=NOW - 1.5)), CFG)
+    assert kinds_of(d) == [Promote] and d.role is Role.PROMOTING
+
+
+def test_a_partitioned_replica_without_the_vip_does_not_ask_for_it() -> None:
+    v = replace(view(replica_db(), None, memory=PRIMARY_LOST), witness=HELD)
+    d = decide(v, CFG)
+    assert not d.eligible and "partition" in d.reason
+    d = decide(replace(v, witness=OLD_KEY), CFG)  # the primary died: the key stopped with it
+    assert d.eligible

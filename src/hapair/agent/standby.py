@@ -25,6 +25,7 @@ from hapair.agent.witness_rules import (
     go_alone,
     may_take_over,
     named_elsewhere,
+    partitioned,
     unplanned_promotion,
 )
 
@@ -176,6 +177,10 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
                         problem=problem)
 
     if p is None:
+        if partitioned(v, cfg):
+            # Holding the VIP here would pull clients away from the primary.
+            return say(f"replica: {peer} is silent here but renews its leader key with the "
+                       "witness (a partition): waiting, not eligible for the VIP", False, True)
         return say(f"replica: {peer} unreachable, waiting", problem=True)
     if not p.db_up:
         return say(f"replica: {peer}'s database is down, waiting", problem=True)

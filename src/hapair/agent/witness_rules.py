@@ -48,6 +48,17 @@ def named_elsewhere(v: View) -> str:
     return f"the witness names {w.leader} the leader (epoch {w.leader_epoch})"
 
 
+def partitioned(v: View, cfg: AgentConfig) -> bool:
+    """The peer is silent here but alive: its leader key changed after its
+    last answer here, and within the lease. A dead peer's key stops changing
+    when it dies, and after the lease this is no longer believed."""
+    w = v.witness
+    if w is None or not w.ok or w.leader != cfg.peer:
+        return False
+    fresh = v.now - w.leader_seen <= cfg.lease_s + cfg.margin_s
+    return fresh and w.leader_seen - v.memory.peer_seen > ALIVE_AFTER_S
+
+
 def primary_upkeep(v: View, cfg: AgentConfig, semi_on: bool) -> tuple[Action, ...]:
     """A primary with its standby: take the leader key if nobody holds it for
     this epoch; name the standby complete once semi-sync counts it."""
@@ -106,11 +117,11 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
         named = w.complete or "no node"
         return _no(f"{peer} unreachable; the witness's sync record names {named} complete, "
                    "not this node: not promoting")
+    if partitioned(v, cfg):
+        return _no(f"{peer} is silent here but renews its leader key with the witness "
+                   f"({v.now - w.leader_seen:.1f}s ago): a partition, not a failure; not "
+                   "taking over, and the VIP is left to it")
     if w.leader and w.leader != v.node:
-        if w.leader_seen - v.memory.peer_seen > ALIVE_AFTER_S:
-            return _no(f"{peer} is silent here but renews its leader key with the witness "
-                       f"({v.now - w.leader_seen:.1f}s ago): a partition, not a failure; not "
-                       "taking over, and the VIP is left to it")
         lease_out = max(lease_out, w.leader_seen + cfg.lease_s + cfg.margin_s)
     if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
