@@ -77,3 +77,22 @@ def test_read_only_database_refuses_the_app_cleanly(mariadb: MariaDB, tmp_path: 
         mariadb.root("SET GLOBAL read_only = OFF")
     retry = client.post("/api/bookings", json=payload, headers=headers)
     assert retry.status_code == 201
+
+
+def test_a_retry_is_not_confirmed_from_a_read_only_copy(mariadb: MariaDB, tmp_path: Path) -> None:
+    """A booking committed on a primary that was then fenced (its copy may be
+    discarded by the failover) is not confirmed to the retrying client there."""
+    app = make_app(mariadb.url(), tmp_path)
+    client = app.test_client()
+    token = client.post("/api/login", json={"email": "alice@example.com",
+                                            "password": PASSWORD}).json["token"]  # type: ignore[index]
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+    payload = {"room_id": 2, "date": future_day(41), "start": "09:00", "end": "10:00"}
+    assert client.post("/api/bookings", json=payload, headers=headers).status_code == 201
+    mariadb.root("SET GLOBAL read_only = ON")
+    try:
+        r = client.post("/api/bookings", json=payload, headers=headers)
+        assert r.status_code == 503 and "retry" in r.json["message"]  # type: ignore[index]
+    finally:
+        mariadb.root("SET GLOBAL read_only = OFF")
+    assert client.post("/api/bookings", json=payload, headers=headers).status_code == 200

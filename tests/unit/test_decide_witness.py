@@ -71,7 +71,7 @@ def test_standby_lost_then_the_primary_commits_alone() -> None:
 
 def test_standby_lost_without_a_majority_writes_stop() -> None:
     d = decide(primary(DOWN), CFG1)
-    assert acts(d) == (Demote(),) and d.role is Role.PRIMARY_PAUSED
+    assert acts(d) == (Demote(),) and d.role is Role.PRIMARY_PAUSED and not d.eligible
     assert "no majority" in d.reason
 
 
@@ -192,3 +192,10 @@ def test_a_partitioned_replica_without_the_vip_does_not_ask_for_it() -> None:
     assert not d.eligible and "partition" in d.reason
     d = decide(replace(v, witness=OLD_KEY), CFG)  # the primary died: the key stopped with it
     assert d.eligible
+
+
+def test_a_paused_primary_without_a_majority_does_not_ask_for_the_vip() -> None:
+    v = replace(view(RO_PRIMARY, None, node="node1", holds_vip=False, memory=LOST_MEM),
+                witness=DOWN)
+    d = decide(v, CFG1)
+    assert not d.eligible and not acts(d) and "no majority" in d.reason

@@ -23,6 +23,7 @@ from hapair.agent.view import PATHS, Path, View
 from hapair.agent.witness_rules import (
     fenced_claim,
     go_alone,
+    holds_leader,
     may_take_over,
     named_elsewhere,
     partitioned,
@@ -134,6 +135,8 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
         return _paused(f"primary by epoch, read-only: {why}", eligible=False)
     if p is not None and p.holds_vip:
         return _paused(f"{peer} holds the VIP: waiting for it to take over")
+    if p is None and v.witness is not None and cfg.fence is None and not holds_leader(v, cfg):
+        return go_alone(v, cfg, Role.PRIMARY_PAUSED)  # no majority: not eligible either
     if not v.holds_vip:
         return _paused("primary by epoch, read-only: opening only while holding the VIP")
     named = named_elsewhere(v)

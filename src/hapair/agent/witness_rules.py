@@ -80,10 +80,12 @@ def go_alone(v: View, cfg: AgentConfig, role: Role) -> Decision:
     assert w is not None
     if not holds_leader(v, cfg):
         why = trouble(w) if not w.ok else "this node's hold on the leader key is not fresh"
+        # Not eligible for the VIP either: the other side may be taking over
+        # with the witness, and clients here could only be refused.
         return Decision(actions=(Demote(),) if not v.db.read_only else (),
                         reason=f"standby {peer} lost and no majority confirms this node "
                         f"({why}): writes stop until {peer} or the witness answers",
-                        eligible=True, role=Role.PRIMARY_PAUSED, problem=True,
+                        eligible=False, role=Role.PRIMARY_PAUSED, problem=True,
                         condition=Condition.STANDBY_LOST)
     if w.complete == peer:
         return Decision(actions=(WriteSync(""),), reason=f"standby {peer} lost: recording with "

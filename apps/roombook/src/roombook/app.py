@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from roombook import db
+from roombook.booking import NotWritable
 from roombook.config import Settings, from_env
 
 log = logging.getLogger("roombook")
@@ -105,6 +106,12 @@ def _errors(app: Flask) -> None:
         words = {413: "the upload is too large"}
         return error(code, (exc.name or "error").lower().replace(" ", "_"),
                      words.get(code, exc.description or exc.name or "error"))
+
+    @app.errorhandler(NotWritable)
+    def not_writable(exc: NotWritable) -> object:
+        log.warning("a retried booking found on a read-only database: not confirmed here")
+        return error(503, "unavailable",
+                     "the booking service is switching over; please retry")
 
     @app.errorhandler(OperationalError)
     def db_unavailable(exc: OperationalError) -> object:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from roombook.db import writable
 from roombook.models import BookedSlot, Booking, Room, User
 from roombook.slots import SlotRange
 
@@ -33,6 +34,13 @@ class KeyReused(Exception):
     """The idempotency key was used before for a different request."""
 
 
+class NotWritable(Exception):
+    """A retry found its booking on a database that does not accept writes:
+    that copy may be one a failover is about to discard (a commit finished
+    locally after its session was killed, never acknowledged by the standby),
+    so it is not confirmed from here; the client retries against the primary."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     booking: Booking
@@ -49,11 +57,14 @@ def _by_key(s: Session, user_id: int, key: str) -> Booking | None:
                                           Booking.idempotency_key == key))
 
 
-def _replay(existing: Booking, room_id: int, rng: SlotRange) -> Outcome:
+def _replay(s: Session, existing: Booking, room_id: int, rng: SlotRange) -> Outcome:
     same = (existing.room_id, existing.day, existing.start_slot, existing.end_slot) == (
         room_id, rng.day, rng.start, rng.end)
     if not same:
         raise KeyReused("this Idempotency-Key was already used for another booking")
+    bind = s.get_bind()
+    if not writable(bind if isinstance(bind, Engine) else bind.engine):
+        raise NotWritable("the database does not accept writes: retry")
     return Outcome(existing, False)
 
 
@@ -64,7 +75,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
             with maker.begin() as s:
                 existing = _by_key(s, user_id, key)
                 if existing is not None:
-                    return _replay(existing, room_id, rng)
+                    return _replay(s, existing, room_id, rng)
                 if s.get(Room, room_id) is None:
                     raise NotFound(f"no room {room_id}")
                 b = Booking(room_id=room_id, user_id=user_id, day=rng.day,
@@ -81,7 +92,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
             with maker() as s:
                 existing = _by_key(s, user_id, key)
                 if existing is not None:  # a concurrent try of the same request won
-                    return _replay(existing, room_id, rng)
+                    return _replay(s, existing, room_id, rng)
             raise Conflict("the room is already booked for part of that time") from None
         except OperationalError as exc:
             if not _transient(exc) or attempt == RETRIES - 1:
