@@ -153,3 +153,58 @@ def test_openapi_document(client: FlaskClient) -> None:
 def test_health(client: FlaskClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").data == b"ready\n"
+
+
+def taken_starts(client: FlaskClient, headers: dict[str, str], room: int = 1) -> list[str]:
+    slots = client.get(f"/api/rooms/{room}/availability?date={DAY}", headers=headers).json
+    return [s["start"] for s in slots["slots"] if not s["free"]]
+
+
+def test_a_booking_moves_in_one_piece(client: FlaskClient, alice: dict[str, str]) -> None:
+    b = booking(client, alice, start="09:00", end="10:00").json
+    r = client.patch(f"/api/bookings/{b['id']}", headers=alice,
+                     json={"date": DAY, "start": "14:00", "end": "15:30", "title": "Moved"})
+    assert r.status_code == 200, r.json
+    assert (r.json["start"], r.json["end"], r.json["title"]) == ("14:00", "15:30", "Moved")
+    assert taken_starts(client, alice) == ["14:00", "14:30", "15:00"]
+    again = client.patch(f"/api/bookings/{b['id']}", headers=alice,
+                         json={"date": DAY, "start": "14:00", "end": "15:30"})
+    assert again.status_code == 200 and taken_starts(client, alice) == ["14:00", "14:30", "15:00"]
+    other = client.patch(f"/api/bookings/{b['id']}", headers=alice, json={"room_id": 2})
+    assert other.status_code == 200 and taken_starts(client, alice) == []
+    assert taken_starts(client, alice, room=2) == ["14:00", "14:30", "15:00"]
+
+
+def test_a_move_onto_a_taken_slot_leaves_the_booking_where_it_was(
+        client: FlaskClient, alice: dict[str, str]) -> None:
+    mine = booking(client, alice, start="09:00", end="10:00").json
+    bob = {"Authorization": f"Bearer {token_for(client, 'bob@example.com')}"}
+    assert booking(client, bob, start="11:00", end="12:00").status_code == 201
+    r = client.patch(f"/api/bookings/{mine['id']}", headers=alice,
+                     json={"date": DAY, "start": "10:30", "end": "11:30"})
+    assert r.status_code == 409 and r.json["error"] == "conflict"
+    assert client.get(f"/api/bookings/{mine['id']}", headers=alice).json["start"] == "09:00"
+    assert taken_starts(client, alice) == ["09:00", "09:30", "11:00", "11:30"]
+
+
+@pytest.mark.parametrize(("change", "status", "words"), [
+    ({}, 400, "at least one"), ({"start": "10:00"}, 400, "together"),
+    ({"room_id": 99}, 404, "no room"), ({"room_id": True}, 400, "room_id"),
+    ({"colour": "red"}, 400, "unknown fields"), ({"title": "x" * 500}, 400, "title"),
+])
+def test_bad_edits_are_named(client: FlaskClient, alice: dict[str, str],
+                             change: dict[str, Any], status: int, words: str) -> None:
+    b = booking(client, alice).json
+    r = client.patch(f"/api/bookings/{b['id']}", headers=alice, json=change)
+    assert r.status_code == status and words in r.json["message"], r.json
+
+
+def test_only_the_owner_edits_and_never_a_cancelled_booking(
+        client: FlaskClient, alice: dict[str, str]) -> None:
+    b = booking(client, alice).json
+    bob = {"Authorization": f"Bearer {token_for(client, 'bob@example.com')}"}
+    assert client.patch(f"/api/bookings/{b['id']}", headers=bob,
+                        json={"title": "mine now"}).status_code == 404
+    assert client.delete(f"/api/bookings/{b['id']}", headers=alice).status_code == 200
+    r = client.patch(f"/api/bookings/{b['id']}", headers=alice, json={"title": "back"})
+    assert r.status_code == 409 and r.json["error"] == "cancelled"

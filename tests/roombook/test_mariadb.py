@@ -96,3 +96,45 @@ def test_a_retry_is_not_confirmed_from_a_read_only_copy(mariadb: MariaDB, tmp_pa
     finally:
         mariadb.root("SET GLOBAL read_only = OFF")
     assert client.post("/api/bookings", json=payload, headers=headers).status_code == 200
+
+
+def test_fifty_concurrent_moves_into_one_slot_one_wins(gunicorn_on_mariadb: str) -> None:
+    base = gunicorn_on_mariadb
+    status, body = call(base, "/api/login", {"email": "alice@example.com", "password": PASSWORD})
+    assert status == 200
+    auth = {"Authorization": f"Bearer {body['token']}"}
+    ids = []
+    for i in range(50):  # fifty bookings apart: room 4, one a day
+        status, b = call(base, "/api/bookings", {"room_id": 4, "date": future_day(60 + i),
+                                                 "start": "08:00", "end": "09:00"},
+                         {**auth, "Idempotency-Key": uuid.uuid4().hex})
+        assert status == 201, b
+        ids.append(b["id"])
+    target = {"room_id": 3, "date": future_day(59), "start": "16:00", "end": "17:00"}
+    barrier = threading.Barrier(50)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def move(booking_id: object) -> None:
+        req = urllib.request.Request(f"{base}/api/bookings/{booking_id}", method="PATCH",
+                                     data=json.dumps(target).encode(),
+                                     headers={"Content-Type": "application/json", **auth})
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                code = r.status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        with lock:
+            results.append(code)
+
+    threads = [threading.Thread(target=move, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == [200] + [409] * 49
+    _, mine = call(base, "/api/bookings", headers=auth)
+    assert isinstance(mine, list)
+    moved = [b for b in mine if b["room_id"] == 3 and b["date"] == target["date"]]
+    assert len(moved) == 1 and len([b for b in mine if b["room_id"] == 4]) == 49

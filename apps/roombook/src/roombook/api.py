@@ -11,7 +11,17 @@ from sqlalchemy import select
 
 from roombook import auth
 from roombook.app import error, state, utcnow
-from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, taken
+from roombook.booking import (
+    Cancelled,
+    Change,
+    Conflict,
+    KeyReused,
+    NotFound,
+    book,
+    cancel,
+    edit,
+    taken,
+)
 from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User
 from roombook.openapi import document
 from roombook.slots import BadTime, local_start, parse_day, parse_range, time_of
@@ -183,6 +193,40 @@ def get_booking(booking_id: int) -> Response:
         if b is None or (b.user_id != g.user.id and not g.user.is_admin):
             raise NotFound(f"no booking {booking_id}")
         return jsonify(booking_json(b))
+
+
+@api.patch("/bookings/<int(min=1, max=2147483647):booking_id>")
+def edit_booking(booking_id: int) -> object:
+    """Move a booking (room, or date with start and end) or retitle it, in one
+    transaction: it moves only if the new slots are free."""
+    data = body()
+    unknown = set(data) - {"room_id", "date", "start", "end", "title"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    if not data:
+        raise BadRequest("send at least one of room_id, date with start and end, title")
+    room_id, title = data.get("room_id"), data.get("title")
+    if room_id is not None and (not isinstance(room_id, int) or isinstance(room_id, bool)
+                                or not 0 < room_id < 2**31):
+        raise BadRequest("room_id must be a room's id (a positive whole number)")
+    if title is not None and (not isinstance(title, str) or len(title) > TITLE_MAX):
+        raise BadRequest(f"title must be text of at most {TITLE_MAX} characters")
+    fields = [data.get(f) for f in ("date", "start", "end")]
+    rng = None
+    if any(f is not None for f in fields):
+        if not all(isinstance(f, str) for f in fields):
+            raise BadRequest("to move a booking in time send date, start and end together, as "
+                             "text: 2026-12-01, 09:00, 10:30")
+        rng = parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
+    change = Change(room_id=room_id, rng=rng,
+                    title=title.strip() if isinstance(title, str) else None)
+    try:
+        b = edit(state().maker, booking_id=booking_id, user=g.user, change=change)
+    except Conflict as exc:
+        return error(409, "conflict", str(exc))
+    except Cancelled as exc:
+        return error(409, "cancelled", str(exc))
+    return jsonify(booking_json(b))
 
 
 @api.delete("/bookings/<int(min=1, max=2147483647):booking_id>")

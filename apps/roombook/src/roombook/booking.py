@@ -100,6 +100,50 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
     raise AssertionError("unreachable")
 
 
+class Cancelled(Exception):
+    """A cancelled booking cannot be edited."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an edit asks for; None: keep as it is."""
+
+    room_id: int | None = None
+    rng: SlotRange | None = None
+    title: str | None = None
+
+
+def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: Change) -> Booking:
+    """Move or retitle a booking in one transaction: its old slots are freed
+    and its new ones taken together, so it is never half-moved, and a slot
+    held by another booking fails the whole edit (Conflict), never doubles.
+    The same edit sent twice gives the same booking."""
+    try:
+        with maker.begin() as s:
+            b = s.get(Booking, booking_id, with_for_update=True)
+            if b is None or (b.user_id != user.id and not user.is_admin):
+                raise NotFound(f"no booking {booking_id}")
+            if b.status != "confirmed":
+                raise Cancelled(f"booking {booking_id} is cancelled")
+            room_id = b.room_id if change.room_id is None else change.room_id
+            if change.room_id is not None and s.get(Room, room_id) is None:
+                raise NotFound(f"no room {room_id}")
+            rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
+            moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))
+            if moved:
+                s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
+                s.flush()
+                b.room_id, b.day, b.start_slot, b.end_slot = room_id, rng.day, rng.start, rng.end
+                s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
+                          for slot in rng.slots)
+            if change.title is not None:
+                b.title = change.title
+            s.flush()
+        return b
+    except IntegrityError:
+        raise Conflict("the room is already booked for part of that time") from None
+
+
 def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
            now: datetime) -> Booking:
     """Cancel a booking (again: a no-op); its slots become free at once."""

@@ -51,6 +51,13 @@ def document() -> dict[str, Any]:
                     "start": {"type": "string", "example": "09:00"},
                     "end": {"type": "string", "example": "10:30"},
                     "title": {"type": "string", "maxLength": TITLE_MAX}}},
+                "BookingChange": {"type": "object", "minProperties": 1,
+                                  "additionalProperties": False, "properties": {
+                    "room_id": {"type": "integer"},
+                    "date": {"type": "string", "example": "2026-12-01"},
+                    "start": {"type": "string", "example": "09:00"},
+                    "end": {"type": "string", "example": "10:30"},
+                    "title": {"type": "string", "maxLength": TITLE_MAX}}},
             },
         },
         "security": [{"bearer": []}],
@@ -91,6 +98,13 @@ def document() -> dict[str, Any]:
                 "get": {"parameters": [booking_id], "responses": {
                     "200": _json({"$ref": "#/components/schemas/Booking"}, "a booking"),
                     **_errors(401, 404)}},
+                "patch": {"parameters": [booking_id],
+                          "requestBody": {"required": True, "content": {"application/json": {
+                              "schema": {"$ref": "#/components/schemas/BookingChange"}}}},
+                          "responses": {
+                              "200": _json({"$ref": "#/components/schemas/Booking"},
+                                           "moved or retitled"),
+                              **_errors(400, 401, 404, 409, 503)}},
                 "delete": {"parameters": [booking_id], "responses": {
                     "200": _json({"$ref": "#/components/schemas/Booking"}, "cancelled"),
                     **_errors(401, 404, 503)}}},
