@@ -55,6 +55,9 @@ def test_the_primary_claims_renews_and_names_the_standby(server: EtcdServer) -> 
     assert after.leader == "node2" and after.leader_epoch == 4
     with pytest.raises(Lost, match="names node2"):
         one.write_sync("")
+    # Nor take the key back on its own word: node2 holds it for a newer epoch.
+    with pytest.raises(Lost, match="node2 holds the leader key for epoch 4"):
+        one.claim(3)
 
 
 def test_a_fenced_primary_does_not_renew(server: EtcdServer) -> None:

@@ -94,6 +94,10 @@ class Keeper:
                 keys = self.etcd.read(self.cluster)
                 self._seen(keys)
                 expect = {self.leader_key: keys.leader.rev}
+                if claim is None and keys.leader_node not in ("", self.node) \
+                        and keys.leader_epoch >= epoch:
+                    raise Lost(f"{keys.leader_node} holds the leader key for epoch "
+                               f"{keys.leader_epoch}")
                 if claim is not None and claim.leader_rev is not None \
                         and keys.leader.rev != claim.leader_rev:
                     raise Lost(f"the leader key moved (revision {keys.leader.rev}, "
