@@ -85,6 +85,12 @@ def test_the_standby_counted_again_is_named_complete() -> None:
     assert WriteSync("node2") in acts(d) and d.role is Role.PRIMARY
 
 
+def test_not_named_complete_while_it_still_fetches_what_was_committed_alone() -> None:
+    v = primary(replace(HELD, complete=""), peer=True)
+    v = replace(v, peer=replace(v.peer, status=peer_replica(complete=False)))
+    assert WriteSync("node2") not in acts(decide(v, CFG1))
+
+
 def test_not_named_complete_before_semi_sync_counts_it() -> None:
     v = primary(replace(HELD, complete=""), peer=True)
     v = replace(v, db=replace(v.db, semi=replace(v.db.semi, master_clients=0)))

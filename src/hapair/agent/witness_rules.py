@@ -21,6 +21,7 @@ from hapair.agent.actions import (
     WriteSync,
 )
 from hapair.agent.config import AgentConfig
+from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.view import View, Witness
 
@@ -61,14 +62,19 @@ def partitioned(v: View, cfg: AgentConfig) -> bool:
 
 def primary_upkeep(v: View, cfg: AgentConfig, semi_on: bool) -> tuple[Action, ...]:
     """A primary with its standby: take the leader key if nobody holds it for
-    this epoch; name the standby complete once semi-sync counts it."""
+    this epoch; name the standby complete once semi-sync counts it and it has
+    received everything."""
     w = v.witness
     if w is None or not w.ok:
         return ()
     if w.leader != v.node:
         return (ClaimLeader(),)
+    # Counted by semi-sync is not enough: the standby may still be fetching
+    # what was committed without it. It says itself when it has all of it.
+    p = fresh_peer(v)
     counted = semi_on and v.db.semi.master_on and v.db.semi.master_clients > 0
-    if counted and w.complete != cfg.peer and holds_leader(v, cfg):
+    if counted and p is not None and p.complete and w.complete != cfg.peer \
+            and holds_leader(v, cfg):
         return (WriteSync(cfg.peer),)
     return ()
 
