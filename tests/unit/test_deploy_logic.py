@@ -160,3 +160,24 @@ def test_the_agent_gets_the_webhook_secret_and_only_its_peer_s_fence_password(
     assert f"{WEBHOOK_SECRET_ENV}={secrets.webhook_secret.get_secret_value()}" in env
     assert secrets.fence_passwords["node2"].get_secret_value() in env
     assert secrets.fence_passwords["node1"].get_secret_value() not in env
+
+
+def test_the_agent_gets_the_etcd_agent_password_never_root_s(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hapair.deploy.steps import agent_secrets
+    from hapair.paths import ETCD_PASSWORD_ENV
+    from hapair.secrets import load_secrets, new_secrets_file
+    from hapair.spec import load_spec
+    from tests.conftest import EXAMPLES
+
+    spec = load_spec(EXAMPLES / "lab-witness.toml").spec
+    path = tmp_path / "s.toml"
+    new_secrets_file(path, ca_for=spec.name)
+    secrets = load_secrets(path, environ={})
+    assert secrets.pki is not None
+    env = agent_secrets(SimpleNamespace(spec=spec, secrets=secrets),  # type: ignore[arg-type]
+                        spec.nodes[0])
+    assert f"{ETCD_PASSWORD_ENV}={secrets.pki.etcd_agent_password.get_secret_value()}" in env
+    assert secrets.pki.etcd_root_password.get_secret_value() not in env
+    assert "PRIVATE KEY" not in env and "BEGIN CERTIFICATE" not in env
