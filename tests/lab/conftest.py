@@ -3,6 +3,7 @@ teardown checked: nothing of it may be left on the host."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +57,20 @@ class Lab:
                   "journalctl -u mariadb --no-pager -o cat | grep -iE 'semi|dump|ack' | tail -12; "
                   "mariadb -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync%'\" | tr '\\n\\t' '; '")
         return "\n".join(f"--- {n}\n{self.exec(n, 'sh', '-c', script).stdout}" for n in nodes)
+
+    def drills(self, out: Path, *choose: str) -> list[dict[str, Any]]:
+        """The chosen scenarios (`hapair drill`'s own arguments) once each,
+        under load; every row safe: nothing lost, nothing doubled, never two
+        writable nodes, some bookings confirmed."""
+        r = self.hapair("drill", str(self.spec), *choose, "--runs", "1", "--out", str(out),
+                        timeout=2400)
+        print(r.stdout[-6000:])
+        summary: list[dict[str, Any]] = json.loads((out / "summary.json").read_text())
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        for row in summary:
+            assert (row["lost"], row["double"], row["two_writable"]) == (0, 0, 0), row
+            assert row["confirmed"] > 0, row
+        return summary
 
     def sh(self, target: str, script: str) -> str:
         r = self.exec(target, "sh", "-c", script)
@@ -106,3 +122,8 @@ def running(spec: Path) -> Iterator[Lab]:
 def lab() -> Iterator[Lab]:
     with running(SPEC) as handle:
         yield handle
+
+
+def scenarios(*names: str) -> list[str]:
+    """`--scenario NAME` for each name."""
+    return [a for n in names for a in ("--scenario", n)]

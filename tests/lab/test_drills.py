@@ -3,28 +3,18 @@ no double booking, never two writable nodes (the long runs are a benchmark)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.lab.conftest import Lab
 
 
 def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> None:
-    r = lab.hapair("drill", str(lab.spec), "--all", "--random", "7", "--runs", "1",
-                   "--out", str(tmp_path), timeout=2400)
-    print(r.stdout[-6000:])
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    summary = lab.drills(tmp_path, "--all", "--random", "7")
     assert {row["scenario"] for row in summary} >= {
         "power-cut-primary", "kill-mariadb-primary", "kill-keepalived-primary",
         "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
         "partition", "power-cut-standby", "switchover", "freeze-agent-primary",
         "freeze-agent-primary-30s", "freeze-machine-primary", "random-7"}
-    for row in summary:
-        assert row["lost"] == 0, row
-        assert row["double"] == 0, row
-        assert row["two_writable"] == 0, row
-        assert row["confirmed"] > 0, row
     assert (tmp_path / "report.md").exists()
     assert (tmp_path / "power-cut-primary.png").stat().st_size > 1000
 

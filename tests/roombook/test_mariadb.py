@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from flask.testing import FlaskClient
 from roombook.db import make_engine, upgrade, writable
 
 from tests.roombook.conftest import PASSWORD, MariaDB, future_day, make_app
@@ -23,6 +24,14 @@ def call(base: str, path: str, body: dict[str, object] | None = None,
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def signed_in(mariadb: MariaDB, tmp_path: Path) -> tuple[FlaskClient, str]:
+    """A test client of roombook on this MariaDB, and alice's API token."""
+    client = make_app(mariadb.url(), tmp_path).test_client()
+    token = client.post("/api/login", json={"email": "alice@example.com",
+                                            "password": PASSWORD}).json["token"]  # type: ignore[index]
+    return client, str(token)
 
 
 def test_migrations_run_twice_on_mariadb(mariadb: MariaDB) -> None:
@@ -61,10 +70,7 @@ def test_fifty_concurrent_requests_one_booking(gunicorn_on_mariadb: str) -> None
 
 
 def test_read_only_database_refuses_the_app_cleanly(mariadb: MariaDB, tmp_path: Path) -> None:
-    app = make_app(mariadb.url(), tmp_path)
-    client = app.test_client()
-    token = client.post("/api/login", json={"email": "alice@example.com",
-                                            "password": PASSWORD}).json["token"]  # type: ignore[index]
+    client, token = signed_in(mariadb, tmp_path)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
     payload = {"room_id": 1, "date": future_day(40), "start": "09:00", "end": "10:00"}
     mariadb.root("SET GLOBAL read_only = ON")
@@ -82,10 +88,7 @@ def test_read_only_database_refuses_the_app_cleanly(mariadb: MariaDB, tmp_path: 
 def test_a_retry_is_not_confirmed_from_a_read_only_copy(mariadb: MariaDB, tmp_path: Path) -> None:
     """A booking committed on a primary that was then fenced (its copy may be
     discarded by the failover) is not confirmed to the retrying client there."""
-    app = make_app(mariadb.url(), tmp_path)
-    client = app.test_client()
-    token = client.post("/api/login", json={"email": "alice@example.com",
-                                            "password": PASSWORD}).json["token"]  # type: ignore[index]
+    client, token = signed_in(mariadb, tmp_path)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
     payload = {"room_id": 2, "date": future_day(41), "start": "09:00", "end": "10:00"}
     assert client.post("/api/bookings", json=payload, headers=headers).status_code == 201

@@ -9,6 +9,16 @@ from roombook.models import KEY_MAX, TITLE_MAX
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+# What a new booking sends, and what an edit may change.
+BOOKING_FIELDS: dict[str, Any] = {
+    "room_id": {"type": "integer"},
+    "date": {"type": "string", "example": "2026-12-01"},
+    "start": {"type": "string", "example": "09:00"},
+    "end": {"type": "string", "example": "10:30"},
+    "title": {"type": "string", "maxLength": TITLE_MAX},
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -45,19 +55,9 @@ def document() -> dict[str, Any]:
                     "title": {"type": "string"}, "status": {"type": "string"},
                     "replayed": {"type": "boolean"}}},
                 "NewBooking": {"type": "object", "required": ["room_id", "date", "start", "end"],
-                               "additionalProperties": False, "properties": {
-                    "room_id": {"type": "integer"},
-                    "date": {"type": "string", "example": "2026-12-01"},
-                    "start": {"type": "string", "example": "09:00"},
-                    "end": {"type": "string", "example": "10:30"},
-                    "title": {"type": "string", "maxLength": TITLE_MAX}}},
+                               "additionalProperties": False, "properties": BOOKING_FIELDS},
                 "BookingChange": {"type": "object", "minProperties": 1,
-                                  "additionalProperties": False, "properties": {
-                    "room_id": {"type": "integer"},
-                    "date": {"type": "string", "example": "2026-12-01"},
-                    "start": {"type": "string", "example": "09:00"},
-                    "end": {"type": "string", "example": "10:30"},
-                    "title": {"type": "string", "maxLength": TITLE_MAX}}},
+                                  "additionalProperties": False, "properties": BOOKING_FIELDS},
             },
         },
         "security": [{"bearer": []}],
