@@ -51,16 +51,17 @@ class Keeper:
             self._seen(keys)
             if keys.leader_node == self.node and _may_renew(view, self.node):
                 assert view is not None
+                # A view taken before this node's promotion shows the old epoch.
+                epoch = max(view.db.epoch, keys.leader_epoch)
                 sent = time.monotonic()
                 try:
-                    rev = self.etcd.swap(self.leader_key, self._value(view.db.epoch),
+                    rev = self.etcd.swap(self.leader_key, self._value(epoch),
                                          {self.leader_key: keys.leader.rev})
                 except EtcdError as exc:
                     return self._failed(exc)
                 if rev:
                     self.state = replace(self.state, leader_rev=rev, renewed=sent,
-                                         leader_epoch=view.db.epoch,
-                                         leader_seen=time.monotonic())
+                                         leader_epoch=epoch, leader_seen=time.monotonic())
             return self.state
 
     def _value(self, epoch: int) -> dict[str, object]:
