@@ -16,6 +16,7 @@ from tests.support.etcd import EtcdServer, etcd_server
 from tests.unit.test_decide import primary_db, replica_db, view
 
 pytestmark = pytest.mark.tools
+SLOW_OK = 3.0  # a loaded test machine: the agents' 0.5 s is for a cluster, not for this
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def _node1_primary(epoch: int = 3) -> View:
 
 
 def test_the_primary_claims_renews_and_names_the_standby(server: EtcdServer) -> None:
-    one, two = Keeper(Etcd(server.access), "t", "node1"), Keeper(Etcd(server.access), "t", "node2")
+    one, two = (Keeper(Etcd(server.access, timeout=SLOW_OK), "t", n) for n in ("node1", "node2"))
     one.claim(3)
     first = one.state.leader_rev
     renewed = one.round(_node1_primary())
@@ -61,7 +62,7 @@ def test_the_primary_claims_renews_and_names_the_standby(server: EtcdServer) -> 
 
 
 def test_a_fenced_primary_does_not_renew(server: EtcdServer) -> None:
-    one = Keeper(Etcd(server.access), "t", "node1")
+    one = Keeper(Etcd(server.access, timeout=SLOW_OK), "t", "node1")
     one.claim(9)
     v = _node1_primary(9)
     rev = one.round(v).leader_rev
@@ -71,16 +72,16 @@ def test_a_fenced_primary_does_not_renew(server: EtcdServer) -> None:
 
 def test_no_majority_is_an_answer_not_a_hang(server: EtcdServer) -> None:
     url = server.access.urls[0].rsplit(":", 1)[0] + ":1"  # nothing listens there
-    keeper = Keeper(Etcd(replace(server.access, urls=(url,))), "t", "node1")
+    keeper = Keeper(Etcd(replace(server.access, urls=(url,)), timeout=SLOW_OK), "t", "node1")
     seen = keeper.round(None)
     assert not seen.ok and "127.0.0.1" in seen.error
 
 
 def test_the_agents_user_is_confined_to_the_cluster_s_keys(server: EtcdServer) -> None:
-    etcd = Etcd(server.access)
+    etcd = Etcd(server.access, timeout=SLOW_OK)
     with pytest.raises(EtcdError, match="permission denied"):
         etcd.swap("/elsewhere", {"x": 1}, {"/elsewhere": 0})
     with pytest.raises(EtcdError, match="authentication failed|invalid"):
-        Etcd(replace(server.access, password="wrong-password")).read("t")
+        Etcd(replace(server.access, password="wrong-password"), timeout=SLOW_OK).read("t")
     leader, _ = key_names("t")
     assert leader == "/hapair/t/leader"
