@@ -26,7 +26,7 @@ from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
 from hapair.agent.view import View
-from hapair.agent.witness_rules import go_alone, named_elsewhere, primary_upkeep
+from hapair.agent.witness_rules import go_alone, named_elsewhere, primary_upkeep, witnessed
 
 HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
 HEAL_EVERY_S = 15.0
@@ -103,7 +103,7 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     silent = v.now - m.lease_renewed
     lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)
             and silent > cfg.lease_s)
-    if lost and v.witness is not None and cfg.fence is None:
+    if lost and witnessed(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY)
     if lost and cfg.fence is not None:
         # The standby cannot promote without powering this node off first, so

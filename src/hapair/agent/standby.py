@@ -28,6 +28,7 @@ from hapair.agent.witness_rules import (
     named_elsewhere,
     partitioned,
     unplanned_promotion,
+    witnessed,
 )
 
 # After (re)starting replication, how long the primary may take to count this
@@ -98,7 +99,7 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         return _not_promoting(f"{peer} is unreachable and this node is not known to hold every "
                               "confirmed transaction: not promoting (an operator may force it)")
     lease_out = m.peer_seen + cfg.lease_s + cfg.margin_s
-    if v.witness is not None and cfg.fence is None and not m.force:
+    if witnessed(v, cfg) and not m.force:
         return unplanned_promotion(v, cfg, lease_out)
     if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
@@ -135,7 +136,7 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
         return _paused(f"primary by epoch, read-only: {why}", eligible=False)
     if p is not None and p.holds_vip:
         return _paused(f"{peer} holds the VIP: waiting for it to take over")
-    if p is None and v.witness is not None and cfg.fence is None and not holds_leader(v, cfg):
+    if p is None and witnessed(v, cfg) and not holds_leader(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY_PAUSED)  # no majority: not eligible either
     if not v.holds_vip:
         return _paused("primary by epoch, read-only: opening only while holding the VIP")
@@ -155,7 +156,7 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
         why = ("was powered off through its fence device" if m.peer_off_at
                else "unreachable but cannot take over (not complete)")
         return _reopen(f"{peer} {why}: open for writes alone", False)
-    if v.witness is not None and cfg.fence is None:
+    if witnessed(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY_PAUSED)
     if cfg.fence is not None:
         return fence_first(v, cfg, why=f"standby {peer} lost", acting="committing alone",
