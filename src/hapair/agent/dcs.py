@@ -139,7 +139,7 @@ class Etcd:
             session.cert = (access.cert, access.key)
             self.clients.append(Etcd3Client(host, int(port), scheme, timeout=timeout,
                                             api_path="/v3/", session=session))
-        self.tokens: dict[int, str] = {}
+        self.logged_in: set[int] = set()  # members whose token the session carries
 
     def _authenticate(self, i: int) -> None:
         c = self.clients[i]
@@ -150,20 +150,20 @@ class Etcd:
         if not token:
             raise EtcdError(f"etcd at {c.host} gave no token to {self.access.user}")
         c.session.headers["Authorization"] = token
-        self.tokens[i] = token
+        self.logged_in.add(i)
 
     def _txn(self, body: dict[str, Any]) -> dict[str, Any]:
         errors = []
         for i, c in enumerate(self.clients):
             for attempt in (1, 2):
                 try:
-                    if i not in self.tokens:
+                    if i not in self.logged_in:
                         self._authenticate(i)
                     return dict(c.transaction(body))
                 except (Etcd3Exception, requests.RequestException, ValueError) as exc:
                     said = _said(exc)
                     if attempt == 1 and _auth_problem(said):
-                        self.tokens.pop(i, None)  # the member restarted: a new token
+                        self.logged_in.discard(i)  # the member restarted: a new token
                         continue
                     errors.append(f"{c.host}: {said}")
                     break
