@@ -1,9 +1,11 @@
 """The witness in a lab of its own (examples/lab-witness.toml): a third
-machine running only etcd. Runs last, on a lab brought up here."""
+machine running etcd and the Gluster arbiter brick. Runs last, on a lab
+brought up here."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +43,34 @@ def test_etcd_refuses_clients_without_a_token_and_plain_http(wlab: Lab) -> None:
     assert wlab.sh("node1", curl) in ("400", "401")  # a valid certificate without a token: refused
     plain = wlab.exec("witness", "sh", "-c", "curl -s --max-time 3 http://127.0.0.1:2379/version")
     assert plain.returncode != 0 or "etcdserver" not in plain.stdout  # TLS only
+
+
+def test_the_arbiter_on_the_witness_keeps_the_static_files_from_splitting(wlab: Lab) -> None:
+    """Cut the nodes apart (both still reach the witness): the first side to
+    write a file wins it; the other side's write is refused instead of
+    making a second version; after the cut heals, one version everywhere."""
+    info = wlab.sh("node1", "gluster volume info static")
+    assert "Number of Bricks: 1 x (2 + 1) = 3" in info, info
+    assert "witness:/srv/gluster/static (arbiter)" in info, info
+    wlab.sh("node1", "echo one > /srv/static/arbiter-probe")
+    # The arbiter holds the file's name and metadata, not its data.
+    assert wlab.sh("witness", "stat -c %s /srv/gluster/static/arbiter-probe").strip() == "0"
+    cut = wlab.hapair("lab", "fault", "partition", str(wlab.spec), "node1", "node2")
+    assert cut.returncode == 0, cut.stderr
+    try:
+        time.sleep(4)  # the volume's ping-timeout (3 s): each side sees the other's brick gone
+        first = wlab.exec("node1", "sh", "-c", "echo two > /srv/static/arbiter-probe")
+        second = wlab.exec("node2", "sh", "-c", "echo three > /srv/static/arbiter-probe")
+    finally:
+        assert wlab.hapair("lab", "fault", "heal", str(wlab.spec)).returncode == 0
+    assert first.returncode == 0, first.stderr
+    assert second.returncode != 0, "the second side wrote its own version: a split-brain"
+    script = ("for i in $(seq 60); do gluster volume heal static info | grep -q "
+              "'Number of entries: [1-9]' || break; sleep 1; done; "
+              "gluster volume heal static info split-brain | grep -c 'entries: [1-9]'; "
+              "cat /srv/static/arbiter-probe")
+    for node in ("node1", "node2"):
+        assert wlab.sh(node, script).split() == ["0", "two"], node
 
 
 def test_the_witness_drills(wlab: Lab, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ comes from the spec reaches a command quoted."""
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +31,9 @@ HOSTILE = "/srv/data dir/$(reboot)"
 class FakeHost:
     name = "node1"
 
-    def __init__(self, facts: dict[type, Any], addresses: tuple[str, ...] = ()):
+    def __init__(self, facts: dict[type, Any]):
         self.facts = facts
-        self.data = {"addresses": addresses}
+        self.data = {"node": "node1"}
         self.noops: list[str] = []
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
@@ -68,40 +69,60 @@ def test_a_new_datadir_is_made_and_its_path_quoted() -> None:
     assert commands(ops.mariadb_datadir, host, HOSTILE) == [] and host.noops
 
 
-PLAN = GlusterPlan(volume="static", peers=("192.168.57.102", "192.168.57.103"),
-                   bricks=("192.168.57.102:/b", "192.168.57.103:/b"),
+PLAN = GlusterPlan(volume="static", peers=("node1", "node2"),
+                   bricks=("node1:/b", "node2:/b"),
                    create=("gluster", "volume", "create", "static", "replica", "2",
-                           "192.168.57.102:/b", "192.168.57.103:/b", "force"),
+                           "node1:/b", "node2:/b", "force"), add_arbiter=(),
                    options={"network.ping-timeout": "3", "cluster.heal-timeout": "10"},
                    mount_source="localhost:/static")
-MINE = ("192.168.57.102", "10.54.0.10")
+WAIT = ("for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge {} ] && break; "
+        "sleep 0.2; done")
+ARBITER = dataclasses.replace(
+    PLAN, peers=("node1", "node2", "w"), bricks=("node1:/b", "node2:/b", "w:/b"),
+    add_arbiter=("gluster", "volume", "add-brick", "static", "replica", "3", "arbiter", "1",
+                 "w:/b", "force"))
+STARTED = GlusterState(up=True, peers=frozenset({"node2"}), volume_exists=True,
+                       volume_started=True, bricks=("node1:/b", "node2:/b"),
+                       options=dict(PLAN.options))
 
 
-@pytest.mark.parametrize(("state", "want"), [
-    (GlusterState(up=True), [
-        "gluster peer probe 192.168.57.103",
-        "for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge 2 ] && break; "
-        "sleep 0.2; done",
-        "gluster volume create static replica 2 192.168.57.102:/b 192.168.57.103:/b force",
+@pytest.mark.parametrize(("plan", "state", "want"), [
+    (PLAN, GlusterState(up=True), [
+        "gluster peer probe node2",
+        WAIT.format(2),
+        "gluster volume create static replica 2 node1:/b node2:/b force",
         "gluster volume set static cluster.heal-timeout 10",
         "gluster volume set static network.ping-timeout 3",
         "gluster volume start static"]),
-    (GlusterState(up=True, peers=frozenset({"192.168.57.103"}), volume_exists=True,
-                  volume_started=True, options={"network.ping-timeout": "42",
-                                                "cluster.heal-timeout": "10"}),
+    (PLAN, dataclasses.replace(STARTED, options={"network.ping-timeout": "42",
+                                                 "cluster.heal-timeout": "10"}),
      ["gluster volume set static network.ping-timeout 3"]),
-    (GlusterState(up=True, peers=frozenset({"192.168.57.103"}), volume_exists=True,
-                  volume_started=True, options=dict(PLAN.options)), []),
+    (PLAN, STARTED, []),
+    # A live replica-2 volume gains the witness's arbiter, then a full heal.
+    (ARBITER, STARTED, [
+        "gluster peer probe w",
+        WAIT.format(3),
+        "gluster volume add-brick static replica 3 arbiter 1 w:/b force",
+        "gluster volume heal static full"]),
+    (ARBITER, dataclasses.replace(STARTED, peers=frozenset({"node2", "w"}),
+                                  bricks=ARBITER.bricks), []),
 ])
-def test_the_gluster_pool_converges(state: GlusterState, want: list[str]) -> None:
-    host = FakeHost({Gluster: state}, MINE)
-    assert commands(ops.gluster_pool, host, PLAN) == want
+def test_the_gluster_pool_converges(plan: GlusterPlan, state: GlusterState,
+                                    want: list[str]) -> None:
+    host = FakeHost({Gluster: state})
+    assert commands(ops.gluster_pool, host, plan) == want
     assert bool(host.noops) == (want == [])
+
+
+def test_an_arbiter_is_not_added_to_bricks_named_by_address() -> None:
+    old = dataclasses.replace(STARTED, bricks=("192.168.57.102:/b", "192.168.57.103:/b"))
+    with pytest.raises(OperationError, match="named by host .nothing was changed"):
+        commands(ops.gluster_pool, FakeHost({Gluster: old}), ARBITER)
 
 
 def test_a_silent_glusterd_stops_the_operation() -> None:
     with pytest.raises(OperationError, match="glusterd is not answering on node1"):
-        commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=False)}, MINE), PLAN)
+        commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=False)}), PLAN)
 
 
 def test_files_upload_only_when_content_or_mode_differ() -> None:

@@ -46,7 +46,7 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     # notify_fifo is a global keyword (inside an instance keepalived rejects it)
     assert text.index("notify_fifo /run/hapair/keepalived.fifo") < text.index("vrrp_instance")
     assert "init_file 1 overwrite" in text  # not eligible until the agent says so
-    assert "http://127.0.0.1:8008/health" in text
+    assert "http://127.0.0.1:8008/alive" in text  # liveness; the verdict is the file
     other = keepalived.render(m2l, node2)[0].content
     assert "unicast_src_ip 10.54.0.11" in other and "priority 100" in other
 
@@ -87,9 +87,9 @@ def test_gluster_plan_replica_two_favours_newest(m2l: ClusterSpec) -> None:
     p = gluster.plan(m2l, m2l.nodes[1])
     assert p.create == (
         "gluster", "volume", "create", "static", "replica", "2",
-        "192.168.57.102:/srv/data/gluster/static", "192.168.57.103:/srv/data/gluster/static",
-        "force",
+        "node1:/srv/data/gluster/static", "node2:/srv/data/gluster/static", "force",
     )
+    assert p.add_arbiter == ()
     assert p.options["network.ping-timeout"] == "3"
     assert p.options["cluster.favorite-child-policy"] == "mtime"
     assert p.mount_source == "192.168.57.103:/static"  # each node mounts from itself
@@ -98,14 +98,23 @@ def test_gluster_plan_replica_two_favours_newest(m2l: ClusterSpec) -> None:
 
 def test_gluster_plan_with_an_arbiter_on_the_witness(m2l: ClusterSpec) -> None:
     spec = m2l.model_copy(update={
-        "witness": Witness(name="arb", address="192.168.57.104"),  # type: ignore[arg-type]
+        "witness": Witness(name="arb", address="10.54.0.12"),  # type: ignore[arg-type]
         "volume": Volume(arbiter="arb"),
     })
     p = gluster.plan(spec, spec.nodes[0])
-    assert p.create[4:8] == ("replica", "3", "arbiter", "1")
-    assert p.bricks[-1].startswith("192.168.57.104:")
+    brick = spec.volume.brick_path
+    assert p.create[4:] == ("replica", "3", "arbiter", "1", f"node1:{brick}", f"node2:{brick}",
+                            f"arb:{brick}", "force")
+    assert p.add_arbiter == ("gluster", "volume", "add-brick", "static", "replica", "3",
+                             "arbiter", "1", f"arb:{brick}", "force")
     assert p.options["cluster.quorum-type"] == "auto"
-    assert "192.168.57.104" in p.peers
+    assert p.peers == ("node1", "node2", "arb")
+    # The names: the data on the interconnect; the witness, not on it, sees
+    # the nodes on the public network.
+    assert gluster.names(spec, on_witness=False) == [
+        ("192.168.57.102", "node1"), ("192.168.57.103", "node2"), ("10.54.0.12", "arb")]
+    assert gluster.names(spec, on_witness=True) == [
+        ("10.54.0.10", "node1"), ("10.54.0.11", "node2"), ("10.54.0.12", "arb")]
 
 
 def test_netplan_declares_both_bonds(m2l: ClusterSpec) -> None:

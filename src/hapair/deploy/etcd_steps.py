@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hapair.deploy.steps import Host_, Plan
 
 PACKAGES = ["etcd-server", "curl"]
+ARBITER_PACKAGES = ["glusterfs-server"]
 
 
 def etcd(plan: Plan) -> None:
@@ -30,7 +31,9 @@ def etcd(plan: Plan) -> None:
     members: list[Host_] = [*nodes, w]
     plan.op([w], "witness: hostname", server.hostname, hostname=w.name)
     if d.install_packages:
-        plan.op([w], "witness: packages", apt.packages, update=False, packages=PACKAGES)
+        arbiter = ARBITER_PACKAGES if spec.volume.arbiter == w.name else []
+        plan.op([w], "witness: packages", apt.packages, update=False,
+                packages=PACKAGES + arbiter)
     plan.op(members, "etcd: Debian's etcd.service stopped (hapair-etcd runs instead)",
             systemd.service, service="etcd", running=False, enabled=False)
     witness_files = tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, ("units", "etcd"))

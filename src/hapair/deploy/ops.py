@@ -86,21 +86,31 @@ def mariadb_datadir(datadir: str) -> Generator[Any, None, None]:
     yield f"mariadb-install-db --user=mysql --datadir={q} --skip-test-db >/dev/null"
 
 
+def _wait_connected(n: int) -> str:
+    """A new peer takes a moment to be Connected; volume changes need it."""
+    return ("for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge "
+            f"{n} ] && break; sleep 0.2; done")
+
+
 @operation()
 def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     st = host.get_fact(Gluster, volume=plan.volume)
     if not st.up:
         raise OperationError(f"glusterd is not answering on {host.name}")
-    mine = set(host.data.get("addresses", ()))
+    me = host.data.get("node")
     commands = [f"gluster peer probe {shlex.quote(p)}"
-                for p in plan.peers if p not in mine and p not in st.peers]
+                for p in plan.peers if p != me and p not in st.peers]
     if not st.volume_exists:
-        # A new peer takes a moment to be Connected; the volume needs it.
-        commands.append(
-            "for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge "
-            f"{len(plan.peers)} ] && break; sleep 0.2; done"
-        )
-        commands.append(shlex.join(plan.create))
+        commands += [_wait_connected(len(plan.peers)), shlex.join(plan.create)]
+    elif plan.add_arbiter and plan.bricks[-1] not in st.bricks:
+        if st.bricks != plan.bricks[:-1]:
+            raise OperationError(
+                f"volume {plan.volume} has bricks {', '.join(st.bricks)}, not "
+                f"{', '.join(plan.bricks[:-1])}: an arbiter is added only to a volume whose "
+                "bricks are named by host (nothing was changed)")
+        # The arbiter learns every file's name and metadata by a full heal.
+        commands += [_wait_connected(len(plan.peers)), shlex.join(plan.add_arbiter),
+                     f"gluster volume heal {shlex.quote(plan.volume)} full"]
     commands += [shlex.join(["gluster", "volume", "set", plan.volume, k, v])
                  for k, v in sorted(plan.options.items()) if st.options.get(k) != v]
     if not st.volume_started:
@@ -184,13 +194,9 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
                "sleep 1; done; exit 1")
 
 
-def node_addresses(node: Node) -> tuple[str, ...]:
-    return (str(node.interconnect), str(node.public))
-
-
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
-    "mariadb_replica_of", "network_apply", "node_addresses", "raid_create", "venv_from_wheels",
+    "mariadb_replica_of", "network_apply", "raid_create", "venv_from_wheels",
 ]
 
 

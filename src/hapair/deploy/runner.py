@@ -18,7 +18,6 @@ from pyinfra.context import ctx_host, ctx_state
 
 from hapair.deploy import steps
 from hapair.deploy.facts import MariaDB
-from hapair.deploy.ops import node_addresses
 from hapair.deploy.roles import choose_roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.probes.mariadb import MariaDBState
@@ -90,12 +89,10 @@ def _hosts(spec: ClusterSpec) -> list[tuple[str, str, str, int]]:
 
 def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
     hosts = []
-    addresses = {n.name: node_addresses(n) for n in spec.nodes}
     for name, target, user, port in _hosts(spec):
         data: dict[str, object] = {
             "ssh_user": user,
             "ssh_port": port,
-            "addresses": addresses.get(name, ()),
             "node": name,
         }
         if ssh.key is not None:

@@ -108,9 +108,7 @@ def for_nodes(calls: dict[str, tuple[Any, dict[str, Any]]]) -> Generator[Any, No
 def base(plan: Plan) -> None:
     spec, nodes = plan.d.spec, list(plan.d.spec.nodes)
     plan.op(nodes, "hostname", server.hostname, per_node=lambda n: {"hostname": n.name})
-    hosts = "\n".join(f"{x.interconnect} {x.name}" for x in nodes)
-    plan.op(nodes, "/etc/hosts: the nodes", files.block, path="/etc/hosts", content=hosts,
-            marker="# {mark} hapair " + spec.name)
+    hosts_file(plan)
     if plan.d.install_packages:
         plan.op(nodes, "packages", apt.packages, update=False,
                 packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
@@ -118,6 +116,21 @@ def base(plan: Plan) -> None:
     plan.op(nodes, f"user {APP_USER}", server.user, user=APP_USER, system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", create_home=False)
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
+
+
+def hosts_file(plan: Plan) -> None:
+    """The cluster's names in /etc/hosts, on the nodes and the witness: the
+    Gluster pool and bricks use them (each host sees the others where it
+    reaches them)."""
+    spec = plan.d.spec
+    hosts: list[Host_] = [*spec.nodes, *([spec.witness] if spec.witness else [])]
+
+    def lines(h: Host_) -> dict[str, Any]:
+        names = gluster_render.names(spec, on_witness=h is spec.witness)
+        return {"content": "\n".join(f"{a} {n}" for a, n in names)}
+
+    plan.op(hosts, "/etc/hosts: the cluster's names", files.block, path="/etc/hosts",
+            marker="# {mark} hapair " + spec.name, per_node=lines)
 
 
 # Which restart or reload each rendered component's files call for. The
@@ -217,9 +230,11 @@ def volume(plan: Plan) -> None:
     spec = plan.d.spec
     nodes = list(spec.nodes)
     vol = spec.volume
-    plan.op(nodes, "glusterd: running", systemd.service, service="glusterd", running=True,
+    arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
+    pool = nodes + [h for h in arbiter if h not in nodes]
+    plan.op(pool, "glusterd: running", systemd.service, service="glusterd", running=True,
             enabled=True)
-    bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)]
+    bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
     plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
     first = nodes[0]
     plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,

@@ -1,7 +1,13 @@
 """The GlusterFS plan: peers, the replicated volume, its options, the mounts.
 
 The volume is created once, from the first node; every node mounts it from
-its own address (a mount through a dead first server waits ~42 s)."""
+its own address (a mount through a dead first server waits ~42 s).
+
+The pool and the bricks are named by host name, never by address, and each
+host's /etc/hosts says where a name is (`names`): on the nodes, a node is its
+interconnect address (the data stays on the interconnect); on the witness,
+which is not on the interconnect, a node is its public address. So the
+witness can hold the arbiter brick (names and metadata only, no data)."""
 
 from __future__ import annotations
 
@@ -18,9 +24,12 @@ PLAN_PATH = "/etc/hapair/gluster-plan.json"
 @dataclass(frozen=True)
 class GlusterPlan:
     volume: str
-    peers: tuple[str, ...]  # interconnect addresses, first node first
-    bricks: tuple[str, ...]  # "address:/path", the arbiter last
+    peers: tuple[str, ...]  # host names, first node first
+    bricks: tuple[str, ...]  # "name:/path", the arbiter last
     create: tuple[str, ...]  # argv of `gluster volume create`
+    # argv that turns a live replica-2 volume into this one (the arbiter
+    # added), or () when the plan has no arbiter.
+    add_arbiter: tuple[str, ...]
     options: dict[str, str]
     mount_source: str
 
@@ -45,20 +54,26 @@ def options(spec: ClusterSpec) -> dict[str, str]:
     return opts
 
 
-def _address_of(spec: ClusterSpec, name: str) -> str:
-    if spec.witness is not None and spec.witness.name == name:
-        return str(spec.witness.address)
-    return str(spec.node(name).interconnect)
+def names(spec: ClusterSpec, *, on_witness: bool) -> list[tuple[str, str]]:
+    """(address, name) of every host of the pool, as one host resolves them:
+    the nodes by their interconnect addresses, or by their public ones on the
+    witness; the witness by its (public) address."""
+    out = [(str(n.public if on_witness else n.interconnect), n.name) for n in spec.nodes]
+    if spec.witness is not None:
+        out.append((str(spec.witness.address), spec.witness.name))
+    return out
 
 
 def plan(spec: ClusterSpec, node: Node) -> GlusterPlan:
     vol = spec.volume
-    data = [_address_of(spec, n) for n in vol.brick_nodes(spec.nodes)]
-    bricks = [f"{a}:{vol.brick_path}" for a in data]
+    bricks = [f"{n}:{vol.brick_path}" for n in vol.brick_nodes(spec.nodes)]
     layout = ["replica", str(len(bricks))]
+    add_arbiter: tuple[str, ...] = ()
     if vol.arbiter is not None:
-        bricks.append(f"{_address_of(spec, vol.arbiter)}:{vol.brick_path}")
+        arbiter = f"{vol.arbiter}:{vol.brick_path}"
+        bricks.append(arbiter)
         layout = ["replica", str(len(bricks)), "arbiter", "1"]
+        add_arbiter = ("gluster", "volume", "add-brick", vol.name, *layout, arbiter, "force")
     # force: bricks may sit on the root filesystem (the lab, small servers).
     create = ("gluster", "volume", "create", vol.name, *layout, *bricks, "force")
     peers = tuple(dict.fromkeys(a.split(":", 1)[0] for a in bricks))
@@ -67,6 +82,7 @@ def plan(spec: ClusterSpec, node: Node) -> GlusterPlan:
         peers=peers,
         bricks=tuple(bricks),
         create=create,
+        add_arbiter=add_arbiter,
         options=options(spec),
         mount_source=f"{node.interconnect}:/{vol.name}",
     )

@@ -296,5 +296,11 @@ class ClusterSpec(Frozen):
                 return n
         raise KeyError(name)
 
+    def host(self, name: str) -> Node | Witness:
+        """A node, or the witness, by name."""
+        if self.witness is not None and self.witness.name == name:
+            return self.witness
+        return self.node(name)
+
     def peer(self, node: Node) -> Node:
         return next(n for n in self.nodes if n.name != node.name)

@@ -242,11 +242,13 @@ def volume_nodes(s: Sections) -> Iterator[Finding]:
         elif vol.arbiter in vol.brick_nodes(nodes):
             yield Finding(("volume", "arbiter"), f"{vol.arbiter!r} already holds a data brick")
     else:
+        hint = (f'; the witness can hold the arbiter: arbiter = "{witness.name}"'
+                if witness else "")
         yield Finding(
             ("volume", "arbiter"),
             "a replica-2 volume without an arbiter can split-brain when the nodes "
             "lose each other; hapair sets favorite-child-policy=mtime so the newest "
-            "copy wins",
+            "copy wins" + hint,
             severity="warning",
         )
     if vol.brick_path.startswith(vol.mount_point.rstrip("/") + "/"):
