@@ -3,7 +3,10 @@ by the same calls apply makes): two keepers, node1 and node2, share it."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -85,3 +88,29 @@ def test_the_agents_user_is_confined_to_the_cluster_s_keys(server: EtcdServer) -
         Etcd(replace(server.access, password="wrong-password"), timeout=SLOW_OK).read("t")
     leader, _ = key_names("t")
     assert leader == "/hapair/t/leader"
+
+
+@contextmanager
+def _silent_member() -> Iterator[str]:
+    """A member that takes the connection and never says a word (a member
+    without a leader, or behind a dropped link, looks like this)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield f"https://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_silent_member_delays_a_read_by_the_hedge_not_its_timeout(server: EtcdServer) -> None:
+    """Asked in turn, a silent member first cost its whole timeout on every
+    read (seconds, during an etcd election); now the others are asked as soon
+    as it is slow, and it is not asked again while its request hangs."""
+    with _silent_member() as silent:
+        etcd = Etcd(replace(server.access, urls=(silent, *server.access.urls)), timeout=SLOW_OK)
+        took = []
+        for _ in range(3):
+            start = time.monotonic()
+            etcd.read("t")
+            took.append(time.monotonic() - start)
+        assert max(took) < SLOW_OK / 2, took
+        assert etcd.last == 1  # writes now go to the member that answers
+        assert etcd.swap("/hapair/t/probe", {"x": 1}, {"/hapair/t/probe": 0}) > 0

@@ -10,12 +10,19 @@ gRPC gateway, with TLS client certificates and a user's token).
 - ``/hapair/<cluster>/sync``: {"complete": ...}, written by the leader only:
   the node that holds every confirmed transaction ("" none).
 
-The parsers are pure and tested on etcd's own answers; ``Etcd`` is the I/O."""
+The parsers are pure and tested on etcd's own answers; ``Etcd`` is the I/O:
+a read goes to the member that answered last and, if it is slow, to every
+other member too: the first answer wins (while the members elect a new
+leader, which one answers first after the election is not known in advance:
+asking them in turn, each with its timeout, once added seconds to a
+failover). A write goes to the member that answered last, then to the others
+in turn."""
 
 from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +31,9 @@ from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import Etcd3Exception
 
 TIMEOUT_S = 0.5  # a request without a majority behind it hangs: give up soon
+# A read the last member has not answered this soon goes to the others too
+# (a read answers in a few milliseconds when a leader is there).
+HEDGE_S = 0.05
 
 
 class EtcdError(RuntimeError):
@@ -124,8 +134,9 @@ class EtcdAccess:
 
 
 class Etcd:
-    """etcd3gw clients for each member; the first that answers is used. A
-    token per member (etcd's simple tokens are the issuing member's own)."""
+    """etcd3gw clients for each member. A token per member (etcd's simple
+    tokens are the issuing member's own). At most one request in flight per
+    member: a member stuck in a request is not asked again until it ends."""
 
     def __init__(self, access: EtcdAccess, timeout: float = TIMEOUT_S) -> None:
         self.access = access
@@ -140,6 +151,10 @@ class Etcd:
             self.clients.append(Etcd3Client(host, int(port), scheme, timeout=timeout,
                                             api_path="/v3/", session=session))
         self.logged_in: set[int] = set()  # members whose token the session carries
+        self.pool = ThreadPoolExecutor(max_workers=max(1, len(self.clients)),
+                                       thread_name_prefix="etcd")
+        self.busy: dict[int, Future[dict[str, Any]]] = {}
+        self.last = 0  # the member that answered last
 
     def _authenticate(self, i: int) -> None:
         c = self.clients[i]
@@ -152,28 +167,75 @@ class Etcd:
         c.session.headers["Authorization"] = token
         self.logged_in.add(i)
 
-    def _txn(self, body: dict[str, Any]) -> dict[str, Any]:
-        errors = []
-        for i, c in enumerate(self.clients):
-            for attempt in (1, 2):
-                try:
-                    if i not in self.logged_in:
-                        self._authenticate(i)
-                    return dict(c.transaction(body))
-                except (Etcd3Exception, requests.RequestException, ValueError) as exc:
-                    said = _said(exc)
-                    if attempt == 1 and _auth_problem(said):
-                        self.logged_in.discard(i)  # the member restarted: a new token
-                        continue
-                    errors.append(f"{c.host}: {said}")
-                    break
+    def _ask(self, i: int, body: dict[str, Any]) -> dict[str, Any]:
+        """One member's answer (logged in again once if its token is gone)."""
+        c = self.clients[i]
+        for attempt in (1, 2):
+            try:
+                if i not in self.logged_in:
+                    self._authenticate(i)
+                return dict(c.transaction(body))
+            except (Etcd3Exception, requests.RequestException, ValueError) as exc:
+                said = _said(exc)
+                if attempt == 1 and _auth_problem(said):
+                    self.logged_in.discard(i)  # the member restarted: a new token
+                    continue
+                raise EtcdError(f"{c.host}: {said}") from exc
+        raise AssertionError("unreachable")
+
+    def _free(self) -> tuple[list[int], list[str]]:
+        """The members with no request in flight, the one that answered last
+        first; and a line for each busy one."""
+        order = [self.last, *(i for i in range(len(self.clients)) if i != self.last)]
+        free = [i for i in order if i not in self.busy or self.busy[i].done()]
+        busy = [f"{self.clients[i].host}: an earlier request is still waiting"
+                for i in order if i not in free]
+        return free, busy
+
+    def _one(self, i: int, body: dict[str, Any]) -> Future[dict[str, Any]]:
+        self.busy[i] = f = self.pool.submit(self._ask, i, body)
+        return f
+
+    def _hedged(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A read: the member that answered last; if it has not answered
+        within HEDGE_S, every other free member too; the first answer wins."""
+        free, errors = self._free()
+        if not free:
+            raise EtcdError("; ".join(errors))
+        first = self._one(free[0], body)
+        asked = {first: free[0]}
+        wait([first], timeout=HEDGE_S)
+        if not first.done() or first.exception() is not None:
+            asked.update({self._one(i, body): i for i in free[1:]})
+        for f in as_completed(asked):
+            try:
+                answer = f.result()
+            except EtcdError as exc:
+                errors.append(str(exc))
+                continue
+            self.last = asked[f]
+            return answer
+        raise EtcdError("; ".join(errors))
+
+    def _in_turn(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A write: one member at a time, never the same change sent twice
+        at once (a second copy would fail its compare and read as lost)."""
+        free, errors = self._free()
+        for i in free:
+            try:
+                answer = self._one(i, body).result()
+            except EtcdError as exc:
+                errors.append(str(exc))
+                continue
+            self.last = i
+            return answer
         raise EtcdError("; ".join(errors) or "no etcd member named")
 
     def read(self, cluster: str) -> Keys:
-        return parse_read(self._txn(read_request(cluster)))
+        return parse_read(self._hedged(read_request(cluster)))
 
     def swap(self, key: str, value: dict[str, Any], expect: dict[str, int]) -> int:
-        return parse_swap(self._txn(swap_request(key, value, expect)))
+        return parse_swap(self._in_turn(swap_request(key, value, expect)))
 
 
 def _said(exc: BaseException) -> str:
