@@ -321,3 +321,17 @@ def test_idle_connections_never_starve_the_api() -> None:
     for s in (*idle, extra, local):
         s.close()
     server.shutdown()
+
+
+def test_keepalived_s_check_asks_only_whether_the_agent_is_alive() -> None:
+    """Liveness, not eligibility (that goes through the tracked file at once):
+    a node ineligible for a while must not wait out `rise` checks after."""
+    from types import SimpleNamespace
+
+    from hapair.agent.guard import STALL_S, alive
+
+    fresh = SimpleNamespace(cycle_started=100.0, guard_tick=100.0)
+    assert alive(fresh, 100.0 + STALL_S - 0.1) == (True, "alive\n")  # type: ignore[arg-type]
+    stuck = SimpleNamespace(cycle_started=100.0, guard_tick=100.0 + STALL_S)
+    ok, why = alive(stuck, 100.0 + STALL_S + 1)  # type: ignore[arg-type]
+    assert not ok and "loop has not turned for 11.0s" in why

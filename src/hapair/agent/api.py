@@ -1,7 +1,8 @@
 """The agent's HTTP interface on every node.
 
-Read-only, for keepalived, load balancers and Prometheus: /health (may hold
-the VIP), /primary, /replica (200 or 503), /metrics, /status (JSON).
+Read-only, for keepalived, load balancers and Prometheus: /alive (the loop
+turns: keepalived's backstop check), /health (may hold the VIP), /primary,
+/replica (200 or 503), /metrics, /status (JSON).
 Changes need the cluster's API token (Bearer): POST /fence, /switchover,
 /pause, /resume, /degrade, and GET /backup (the data itself)."""
 
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from hapair.agent.commands import command
+from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ log = logging.getLogger("hapair.agent")
 
 # Idle and slow connections are cut after IDLE_S; at most MAX_REMOTE remote
 # connections are served at once (more are closed at once), while loopback
-# (keepalived's check of /health) is always served: a flood of idle
+# (keepalived's check of /alive) is always served: a flood of idle
 # connections must never make this node look unhealthy.
 IDLE_S = 5.0
 BACKUP_IDLE_S = 60.0  # a rebuild's reader may pause longer
@@ -98,6 +100,9 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 if self._authed() and self.headers.get("X-Hapair-Node") == agent.cfg.peer:
                     agent.contact.seen(time.monotonic())
                 self._send(200, agent.status().model_dump(mode="json"))
+            elif path == "/alive":
+                ok, why = alive(agent, time.monotonic())
+                self._send(200 if ok else 503, why, "text/plain")
             elif path in ("/health", "/primary", "/replica"):
                 ok, why = endpoint_verdict(path[1:], agent.view, agent.decision)
                 self._send(200 if ok else 503, why + "\n", "text/plain")

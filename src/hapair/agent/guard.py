@@ -34,13 +34,25 @@ def run(agent: Agent) -> None:
             log.exception("lease guard")
 
 
+def alive(agent: Agent, now: float) -> tuple[bool, str]:
+    """The loop goes round and the guard keeps ticking: systemd's watchdog is
+    pinged, and keepalived's backstop check (/alive) passes. Only liveness:
+    whether this node may hold the VIP reaches keepalived at once through the
+    tracked file. (When the check followed that verdict, a node that had been
+    ineligible for a while waited out `rise` checks, two more seconds, before
+    it could take the VIP.)"""
+    for what, since in (("loop", agent.cycle_started), ("guard", agent.guard_tick)):
+        if now - since >= STALL_S:
+            return False, f"the agent's {what} has not turned for {now - since:.1f}s\n"
+    return True, "alive\n"
+
+
 def pinger(agent: Agent) -> None:
     """systemd's watchdog, pinged from a thread that never blocks, while the
-    loop goes round and the guard keeps ticking."""
+    agent is alive."""
     while True:
         time.sleep(TICK_S)
-        now = time.monotonic()
-        if now - agent.cycle_started < STALL_S and now - agent.guard_tick < STALL_S:
+        if alive(agent, time.monotonic())[0]:
             agent.watchdog.notify()
 
 

@@ -15,11 +15,12 @@ def _seconds(value: float) -> str:
 
 
 def health_check_command(spec: ClusterSpec) -> str:
-    """The vrrp_script: asks the local agent whether this node may hold the VIP."""
+    """The vrrp_script: asks the local agent whether its loop is turning (the
+    verdict itself comes through the tracked file)."""
     t = spec.timing
     return (
         f"/usr/bin/curl -fsS -o /dev/null --max-time {_seconds(t.check_timeout_s)} "
-        f"http://127.0.0.1:{spec.agent.port}/health"
+        f"http://127.0.0.1:{spec.agent.port}/alive"
     )
 
 
@@ -53,7 +54,8 @@ vrrp_track_file agent_verdict {{
     init_file 1 overwrite
 }}
 
-# The backstop: an agent that stops answering loses the VIP.
+# The backstop: an agent that stops answering, or whose loop stops turning,
+# loses the VIP.
 vrrp_script chk_agent {{
     script "{health_check_command(spec)}"
     interval {_seconds(t.check_interval_s)}
