@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml packaging/apt-packages.txt packaging/install.sh
 	bash packaging/install.sh
 	@touch $(STAMP)
 
-# The guide's cluster as a lab of real machines on this host, deployed by apply.
+# The guide's cluster as a lab of real machines on this host (the two nodes
+# and a witness), deployed by apply. The example labs share their addresses:
+# any other one running is taken down first.
 demo: install
-	@$(HAPAIR) lab down examples/lab.toml >/dev/null 2>&1 || true
+	@for s in examples/lab*.toml; do $(HAPAIR) lab down $$s >/dev/null 2>&1 || true; done
 	$(HAPAIR) lab up examples/lab.toml
 	$(HAPAIR) lab status examples/lab.toml
 	@echo "Sign in as demo@roombook.test; the password is ROOMBOOK_DEMO_PASSWORD in"

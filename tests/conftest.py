@@ -22,4 +22,4 @@ def m2l() -> ClusterSpec:
 
 @pytest.fixture(scope="session")
 def lab() -> ClusterSpec:
-    return load_spec(EXAMPLES / "lab.toml").spec
+    return load_spec(EXAMPLES / "lab-pair.toml").spec

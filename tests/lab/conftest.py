@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 
-SPEC = EXAMPLES / "lab.toml"
+SPEC = EXAMPLES / "lab-pair.toml"
 
 
 # The shared lab's history matters: the tests that assume node1 is the primary
@@ -25,7 +25,7 @@ SPEC = EXAMPLES / "lab.toml"
 ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py",
          "test_fencing.py", "test_witness.py")
 # Every lab spec the tests bring up (one lab at a time on a host).
-SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab-witness.toml")
+SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

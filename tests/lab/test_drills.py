@@ -21,6 +21,6 @@ def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> 
 
 def test_a_drill_refuses_a_lab_that_is_not_up(lab: Lab, tmp_path: Path) -> None:
     spec = tmp_path / "other.toml"
-    spec.write_text(lab.spec.read_text().replace('name = "lab"', 'name = "otherlab"'))
+    spec.write_text(lab.spec.read_text().replace('name = "pair"', 'name = "otherlab"'))
     r = lab.hapair("drill", str(spec), "--scenario", "partition")
     assert r.returncode != 0 and "not up" in r.stderr

@@ -1,4 +1,4 @@
-"""The witness in a lab of its own (examples/lab-witness.toml): a third
+"""The witness in a lab of its own (examples/lab.toml, the demo): a third
 machine running etcd and the Gluster arbiter brick. Runs last, on a lab
 brought up here."""
 
@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.lab.conftest import Lab, running, scenarios
 
-WITNESSED = EXAMPLES / "lab-witness.toml"
+WITNESSED = EXAMPLES / "lab.toml"
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
 from tests.unit.test_decide import peer_primary, replica_db
 
-SPEC = load_spec(EXAMPLES / "lab.toml").spec
+SPEC = load_spec(EXAMPLES / "lab-pair.toml").spec
 
 
 class FakeDB:

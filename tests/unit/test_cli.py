@@ -74,7 +74,7 @@ def test_render_replaces_a_previous_tree(tmp_path: Path) -> None:
     stale = out / "node1/etc/stale.conf"
     stale.parent.mkdir(parents=True)
     stale.write_text("old")
-    result = runner.invoke(app, ["render", str(EXAMPLES / "lab.toml"), "--out", str(out)])
+    result = runner.invoke(app, ["render", str(EXAMPLES / "lab-pair.toml"), "--out", str(out)])
     assert result.exit_code == 0
     assert not stale.exists()
 
@@ -135,13 +135,13 @@ def test_operator_commands_need_only_the_api_token(tmp_path: Path) -> None:
 
 
 def test_a_witness_drill_needs_a_witness() -> None:
-    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab.toml"), "--scenario",
+    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab-pair.toml"), "--scenario",
                             "power-cut-witness"])
     assert r.exit_code == 2 and "names no witness" in r.output
 
 
 def test_the_witness_s_scenarios_are_listed() -> None:
-    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab-witness.toml"), "--list"])
+    r = runner.invoke(app, ["drill", str(EXAMPLES / "lab.toml"), "--list"])
     assert r.exit_code == 0
     for name in ("power-cut-witness", "partition-witness", "isolate-primary",
                  "standby-out-60s", "witness-then-standby"):

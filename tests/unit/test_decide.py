@@ -32,7 +32,7 @@ from hapair.probes.mariadb import SemiSync, SlaveStatus, Thread
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
 
-SPEC = load_spec(EXAMPLES / "lab.toml").spec
+SPEC = load_spec(EXAMPLES / "lab-pair.toml").spec
 CFG = from_spec(SPEC, SPEC.node("node2"))  # node2's agent; node1 is its peer
 CFG1 = from_spec(SPEC, SPEC.node("node1"))
 NOW = 1000.0

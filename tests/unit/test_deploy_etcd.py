@@ -91,9 +91,7 @@ def test_an_etcd_that_does_not_answer_is_a_clear_error() -> None:
 
 
 def test_apply_reaches_the_witness_too() -> None:
-    spec = load_spec(EXAMPLES / "lab.toml").spec
-    assert [h[0] for h in _hosts(spec)] == ["node1", "node2"]
-    from hapair.spec.models import Witness
-    w = spec.model_copy(update={"witness": Witness(name="witness", address="10.54.0.12",
-                                                   ssh="10.99.0.12")})
-    assert _hosts(w)[-1] == ("witness", "10.99.0.12", "root", 22)
+    pair = load_spec(EXAMPLES / "lab-pair.toml").spec
+    assert [h[0] for h in _hosts(pair)] == ["node1", "node2"]
+    assert _hosts(load_spec(EXAMPLES / "lab.toml").spec)[-1] == (
+        "witness", "10.99.0.12", "root", 22)

@@ -171,7 +171,7 @@ def test_the_agent_gets_the_etcd_agent_password_never_root_s(tmp_path: Path) -> 
     from hapair.spec import load_spec
     from tests.conftest import EXAMPLES
 
-    spec = load_spec(EXAMPLES / "lab-witness.toml").spec
+    spec = load_spec(EXAMPLES / "lab.toml").spec
     path = tmp_path / "s.toml"
     new_secrets_file(path, ca_for=spec.name)
     secrets = load_secrets(path, environ={})

@@ -11,7 +11,7 @@ from hapair.spec import ClusterSpec
 
 def test_lab_plan_of_the_lab_spec(lab: ClusterSpec) -> None:
     plan = plan_lab(lab)
-    assert plan.core == "hapair-lab"
+    assert plan.core == "hapair-pair"
     assert [m.name for m in plan.machines] == ["node1", "node2"]
     assert plan.link("node2", "public").outside == "vm1-pub"
     assert plan.link("node1", "interconnect").inside == "ic0"
