@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -55,13 +56,113 @@ def test_book_and_meet_a_conflict(served: str, tmp_path: Path) -> None:
         assert page.locator("td", has_text="Design review").count() == 1
 
         page.goto(f"{served}/rooms/2?date={day}")
-        assert page.locator("td.mine").count() == 2
+        mine = page.locator("td.mine")  # the booking's two slots: one cell
+        assert mine.count() == 1 and mine.get_attribute("colspan") == "2"
         page.select_option("select[name=start]", "14:30")
         page.select_option("select[name=end]", "16:00")
         page.click("#book button[type=submit]")
         error = page.locator(".flash.error").inner_text()
         assert "already booked" in error
+        assert page.locator(".suggest a.chip", has_text="16:00-17:30").count() == 1
         page.screenshot(path=str(tmp_path / "conflict.png"), full_page=True)
         browser.close()
     assert (tmp_path / "conflict.png").stat().st_size > 0
     shutil.copy(tmp_path / "conflict.png", "/tmp/roombook-conflict.png")
+
+
+SCREENS = Path("/tmp/roombook-screens")  # kept after the run, for a person to look at
+
+
+def _signed_in(p: Any, served: str, **context: Any) -> Any:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: run `make install`")
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_page(**context)
+    page.goto(f"{served}/login")
+    page.fill("input[name=email]", "alice@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENS / name), full_page=True)
+
+
+def test_drag_across_free_slots_in_the_day_view_then_book(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(6)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/?date={day}")
+        row = page.locator("tr", has=page.locator("th a", has_text="Curie"))
+        first = row.locator("td.free a[href*='start=10:00']")
+        last = row.locator("td.free a[href*='start=11:00']")
+        first.hover()
+        page.mouse.down()
+        last.hover()
+        page.mouse.up()
+        page.wait_for_url("**/rooms/3?**")
+        assert page.locator("select[name=start]").input_value() == "10:00"
+        assert page.locator("select[name=end]").input_value() == "11:30"
+        page.fill("input[name=title]", "Planning")
+        page.click("#book button[type=submit]")
+        assert "Booked: 10:00-11:30" in page.locator(".flash.ok").inner_text()
+        page.goto(f"{served}/?date={day}")
+        cell = row.locator("td.mine")
+        assert cell.get_attribute("colspan") == "3" and "Planning · Alice" in cell.inner_text()
+        _shot(page, "day-view.png")
+        page.context.browser.close()
+
+
+def test_book_with_the_keyboard_alone(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(7)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/?date={day}")
+        for _ in range(40):  # Tab until a free slot has the focus
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.closest('td.free') !== null"):
+                break
+        else:
+            pytest.fail("no free slot can be reached with Tab")
+        label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/rooms/*start=*")
+        page.keyboard.type("Call")  # the title field has the focus on a prefilled form
+        page.keyboard.press("Enter")
+        ok = page.locator(".flash.ok").inner_text()
+        assert ok.startswith("Booked: ") and label.split(", ")[-1].replace(" to ", "-") in ok
+        page.context.browser.close()
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_no_page_scrolls_sideways_on_a_phone(served: str, width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(8)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, viewport={"width": width, "height": 800})
+        page.goto(f"{served}/rooms/1?date={day}")
+        page.select_option("select[name=start]", "09:00")
+        page.select_option("select[name=end]", "10:00")
+        page.fill("input[name=title]", "A rather long title for a small screen")
+        page.click("#book button[type=submit]")
+        wide = {}
+        for path in ("/", f"/?date={day}", f"/rooms/1?date={day}", f"/rooms/1/week?date={day}",
+                     "/bookings"):
+            page.goto(served + path)
+            over = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if over > 0:
+                wide[path] = over
+            header = page.evaluate("document.querySelector('header').getBoundingClientRect().width")
+            assert header >= width - 1, f"{path}: the header bar stops short"
+        _shot(page, f"bookings-{width}.png")
+        page.goto(f"{served}/?date={day}")
+        _shot(page, f"day-view-{width}.png")
+        page.context.browser.close()
+    assert not wide, f"wider than {width} px: {wide}"

@@ -66,7 +66,7 @@ def test_resubmitting_the_same_form_books_once(app: Flask) -> None:
     form = {"csrf_token": csrf(page), "key": key, "date": DAY, "start": "11:00", "end": "12:00"}
     assert alice.post("/rooms/1/book", data=form).status_code == 302
     assert alice.post("/rooms/1/book", data=form).status_code == 302
-    assert alice.get("/bookings").data.count(b"<td>11:00-12:00</td>") == 1
+    assert alice.get("/bookings").data.count(b"<td data-th=\"Time\">11:00-12:00</td>") == 1
 
 
 def test_cancel_from_the_list(app: Flask) -> None:
@@ -105,7 +105,9 @@ def admin_post_room(client: FlaskClient, name: str, photo: bytes, filename: str 
 def test_photo_upload_is_checked_and_served(app: Flask) -> None:
     admin = signed_in(app, "admin@example.com")
     assert "Room Eiffel added" in admin_post_room(admin, "Eiffel", png())
-    page = admin.get("/").data.decode()
+    day_view = admin.get("/").data.decode()
+    link = re.search(r'href="(/rooms/\d+)\?[^"]*"[^>]*>Eiffel<', day_view).group(1)  # type: ignore[union-attr]
+    page = admin.get(link).data.decode()
     src = re.search(r'src="(/photos/[0-9a-f]+\.png)"', page).group(1)  # type: ignore[union-attr]
     assert admin.get(src).data == png()
     assert "not an image" in admin_post_room(admin, "Fake", b"GIF89a not really", "x.gif")
@@ -117,3 +119,44 @@ def test_photo_upload_is_checked_and_served(app: Flask) -> None:
 
 def test_only_admins_administer(app: Flask) -> None:
     assert signed_in(app).get("/admin").status_code == 403
+
+
+def test_the_day_view_shows_every_room_and_who_holds_what(app: Flask) -> None:
+    alice = signed_in(app)
+    assert book_form(alice, room=1, start="09:00", end="10:00")[0] == 200
+    page = signed_in(app, "bob@example.com").get(f"/?date={DAY}").data.decode()
+    rows = re.findall(r'<th scope="row" class="rowhead">', page)
+    assert len(rows) >= 3  # the sample rooms, one row each
+    # Alice's booking is one cell over its two slots, with its title and her name.
+    assert re.search(r'<td class="taken" colspan="2" title="09:00-10:00: Review · Alice">', page)
+    # A free slot is a link to the booking form, prefilled.
+    assert f'href="/rooms/1?date={DAY}&amp;start=10:00&amp;end=10:30"' in page
+    assert "Times in Europe/Paris" in page and "<h1>Rooms <small>" in page
+
+
+def test_a_clicked_slot_prefills_the_form_and_bad_times_are_ignored(app: Flask) -> None:
+    alice = signed_in(app)
+    page = alice.get(f"/rooms/2?date={DAY}&start=14:00&end=15:30").data.decode()
+    assert "<option selected>14:00</option>" in page and "<option selected>15:30</option>" in page
+    page = alice.get(f"/rooms/2?date={DAY}&start=14:10&end=<b>").data.decode()
+    assert "<option selected>" not in page
+
+
+def test_a_week_view_of_one_room(app: Flask) -> None:
+    alice = signed_in(app)
+    book_form(alice, room=2, start="12:00", end="13:00")
+    page = alice.get(f"/rooms/2/week?date={DAY}").data.decode()
+    assert page.count('<th scope="row" class="rowhead">') == 7
+    assert 'class="mine" colspan="2"' in page
+    assert alice.get("/rooms/999/week").status_code == 404
+
+
+def test_a_conflict_suggests_free_times_and_other_rooms(app: Flask) -> None:
+    alice = signed_in(app)
+    book_form(alice, room=1, start="09:00", end="11:00")
+    status, page = book_form(signed_in(app, "bob@example.com"), room=1, start="10:00",
+                             end="11:00")
+    assert status == 409
+    assert f'href="/rooms/1?date={DAY}&amp;start=11:00&amp;end=12:00">11:00-12:00' in page
+    assert f'href="/rooms/1?date={DAY}&amp;start=08:00&amp;end=09:00">08:00-09:00' in page
+    assert re.search(rf'href="/rooms/2\?date={DAY}&amp;start=10:00&amp;end=11:00">', page)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.db import writable
+from roombook.grid import Holder
 from roombook.models import BookedSlot, Booking, Room, User
 from roombook.slots import SlotRange
 
@@ -163,3 +164,19 @@ def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
     rows = s.execute(select(BookedSlot.slot, BookedSlot.booking_id).where(
         BookedSlot.room_id == room_id, BookedSlot.day == day))
     return {slot: bid for slot, bid in rows}
+
+
+def holders(s: Session, first: date, last: date, me: int,
+            room_id: int | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
+    """(room id, day) -> slot -> the booking holding it, from first to last."""
+    q = (select(BookedSlot.room_id, BookedSlot.day, BookedSlot.slot, Booking.id, Booking.title,
+                User.name, Booking.user_id)
+         .join(Booking, BookedSlot.booking_id == Booking.id)
+         .join(User, Booking.user_id == User.id)
+         .where(BookedSlot.day >= first, BookedSlot.day <= last))
+    if room_id is not None:
+        q = q.where(BookedSlot.room_id == room_id)
+    out: dict[tuple[int, date], dict[int, Holder]] = {}
+    for rid, day, slot, bid, title, name, uid in s.execute(q):
+        out.setdefault((rid, day), {})[slot] = Holder(bid, title, name, uid == me)
+    return out

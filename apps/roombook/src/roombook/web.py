@@ -22,11 +22,11 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from roombook import auth, photos
+from roombook import auth, grid, photos
 from roombook.app import state, utcnow
-from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, taken
+from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, holders
 from roombook.models import EMAIL_MAX, NAME_MAX, TITLE_MAX, Booking, Room, User
-from roombook.slots import BadTime, parse_day, parse_range, time_of
+from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
 
 web = Blueprint("web", __name__)
 
@@ -85,58 +85,124 @@ def logout() -> Any:
     return redirect(url_for("web.login"))
 
 
+@web.app_template_filter("longdate")
+def longdate(d: date) -> str:
+    """Every page says a day this one way: Thu 26 Nov 2026."""
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
+
 def _day() -> date:
-    return parse_day(request.args.get("date"), state().settings, datetime.now(UTC))
+    """The day asked for (?date=), today in the site's time zone without one
+    or with a bad one (said in a message)."""
+    st = state().settings
+    try:
+        return parse_day(request.args.get("date"), st, datetime.now(UTC))
+    except BadTime as exc:
+        flash(str(exc), "error")
+        return datetime.now(UTC).astimezone(st.tz).date()
+
+
+def _times() -> list[str]:
+    st = state().settings
+    return [f"{time_of(st, i):%H:%M}" for i in range(st.slots_per_day + 1)]
+
+
+def _grid_context(day: date) -> dict[str, Any]:
+    """What every grid needs: the hour header (the current hour marked on
+    today's grid) and the slot times."""
+    st = state().settings
+    now = datetime.now(UTC).astimezone(st.tz)
+    hours = grid.hours(st)
+    now_hour = -1
+    if now.date() == day:
+        now_hour = next((k for k, (label, _, _) in enumerate(hours) if label == f"{now:%H}"), -1)
+    return {"hours": hours, "now_hour": now_hour, "times": _times(),
+            "now_text": f"{now:%H:%M}" if now_hour >= 0 else ""}
+
+
+def _rows(s: Any, rooms: list[Room], days: list[date], room_id: int | None = None
+          ) -> list[tuple[Room, date, list[grid.Cell]]]:
+    st = state().settings
+    held = holders(s, days[0], days[-1], g.user.id, room_id)
+    now = datetime.now(UTC)
+    return [(r, d, grid.row(held.get((r.id, d), {}), st.slots_per_day,
+                            grid.first_open(st, d, now)))
+            for r in rooms for d in days]
 
 
 @web.get("/")
 @signed_in()
 def rooms() -> Any:
-    try:
-        day = _day()
-    except BadTime as exc:
-        flash(str(exc), "error")
-        day = datetime.now(UTC).astimezone(state().settings.tz).date()
-    st = state()
-    with st.maker() as s:
+    """The day of every room: rooms as rows, the day's slots as columns."""
+    day = _day()
+    with state().maker() as s:
         all_rooms = list(s.scalars(select(Room).order_by(Room.name)))
-        free = {r.id: st.settings.slots_per_day - len(taken(s, r.id, day)) for r in all_rooms}
-    return page("rooms.html", rooms=all_rooms, day=day, free=free,
-                prev=day - timedelta(days=1), next=day + timedelta(days=1))
+        rows = _rows(s, all_rooms, [day])
+    return page("rooms.html", rows=rows, day=day, prev=day - timedelta(days=1),
+                next=day + timedelta(days=1), **_grid_context(day))
 
 
-def _grid(room_id: int, day: date) -> list[dict[str, Any]]:
-    st = state()
-    with st.maker() as s:
-        held = taken(s, room_id, day)
-        mine = set(s.scalars(select(Booking.id).where(Booking.user_id == g.user.id,
-                                                      Booking.day == day)))
-    return [{"start": f"{time_of(st.settings, i):%H:%M}",
-             "end": f"{time_of(st.settings, i + 1):%H:%M}",
-             "state": "free" if i not in held else ("mine" if held[i] in mine else "taken")}
-            for i in range(st.settings.slots_per_day)]
-
-
-def _room_page(room_id: int, day: date, status: int = 200, **form: Any) -> Any:
+@web.get("/rooms/<int(min=1, max=2147483647):room_id>/week")
+@signed_in()
+def week(room_id: int) -> Any:
+    """One room's week, Monday to Sunday: days as rows."""
+    day = _day()
+    monday = day - timedelta(days=day.weekday())
+    days = [monday + timedelta(days=i) for i in range(7)]
     with state().maker() as s:
         room = s.get(Room, room_id)
-    if room is None:
-        abort(404)
+        if room is None:
+            abort(404)
+        rows = _rows(s, [room], days, room_id)
+    return page("week.html", room=room, rows=rows, monday=monday,
+                prev=monday - timedelta(days=7), next=monday + timedelta(days=7),
+                **_grid_context(day))
+
+
+def _prefill(start: str, end: str) -> dict[str, str]:
+    """A start and end from a link (a clicked slot), kept only if they are
+    times of the grid."""
+    times = _times()
+    if start in times[:-1] and end in times[1:] and start < end:
+        return {"start": start, "end": end}
+    return {}
+
+
+def _suggestions(room_id: int, rng: SlotRange) -> dict[str, Any]:
+    """After a conflict: the nearest free ranges of the same length in this
+    room, and the rooms free for the very same range."""
     st = state().settings
-    times = [f"{time_of(st, i):%H:%M}" for i in range(st.slots_per_day + 1)]
-    return page("room.html", status, room=room, day=day, grid=_grid(room_id, day),
-                times=times, key=secrets.token_urlsafe(16), form=form)
+    length = rng.end - rng.start
+    first = grid.first_open(st, rng.day, datetime.now(UTC))
+    times = _times()
+    with state().maker() as s:
+        held = holders(s, rng.day, rng.day, g.user.id)
+        others = [r for r in s.scalars(select(Room).order_by(Room.name)) if r.id != room_id]
+    starts = grid.nearest_free(held.get((room_id, rng.day), {}), rng.start, length,
+                               st.slots_per_day, first)
+    return {"same_room": [(times[a], times[a + length]) for a in sorted(starts)],
+            "other_rooms": [r for r in others
+                            if grid.free_for(held.get((r.id, rng.day), {}), rng.start, length)],
+            "start": times[rng.start], "end": times[rng.end]}
+
+
+def _room_page(room_id: int, day: date, status: int = 200, suggest: dict[str, Any] | None = None,
+               **form: Any) -> Any:
+    with state().maker() as s:
+        room = s.get(Room, room_id)
+        if room is None:
+            abort(404)
+        rows = _rows(s, [room], [day], room_id)
+    return page("room.html", status, room=room, day=day, rows=rows, suggest=suggest,
+                key=secrets.token_urlsafe(16), form=form, **_grid_context(day))
 
 
 @web.get("/rooms/<int(min=1, max=2147483647):room_id>")
 @signed_in()
 def room(room_id: int) -> Any:
-    try:
-        day = _day()
-    except BadTime as exc:
-        flash(str(exc), "error")
-        day = datetime.now(UTC).astimezone(state().settings.tz).date()
-    return _room_page(room_id, day)
+    day = _day()
+    return _room_page(room_id, day, **_prefill(request.args.get("start", ""),
+                                                request.args.get("end", "")))
 
 
 @web.post("/rooms/<int(min=1, max=2147483647):room_id>/book")
@@ -167,15 +233,15 @@ def book_room(room_id: int) -> Any:
         flash(str(exc), "error")
         return _room_page(room_id, day, 400, **form)
     except Conflict:
-        flash(f"Sorry: this room is already booked for part of {start}-{end} on {day}. "
-              "Pick another time or another room.", "error")
-        return _room_page(room_id, day, 409, **form)
+        flash(f"Sorry: this room is already booked for part of {start}-{end} on "
+              f"{longdate(day)}. Pick another time or another room.", "error")
+        return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng), **form)
     except KeyReused:
         flash("This form was already used for another booking; please try again.", "error")
         return _room_page(room_id, day, 422, **form)
     except NotFound:
         abort(404)
-    flash(f"Booked: {start}-{end} on {day}.", "ok")
+    flash(f"Booked: {start}-{end} on {longdate(day)}.", "ok")
     return redirect(url_for("web.bookings", booked=outcome.booking.id))
 
 
