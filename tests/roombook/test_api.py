@@ -208,3 +208,51 @@ def test_only_the_owner_edits_and_never_a_cancelled_booking(
     assert client.delete(f"/api/bookings/{b['id']}", headers=alice).status_code == 200
     r = client.patch(f"/api/bookings/{b['id']}", headers=alice, json={"title": "back"})
     assert r.status_code == 409 and r.json["error"] == "cancelled"
+
+
+def series(client: FlaskClient, headers: dict[str, str], key: str | None = None,
+           **fields: Any) -> Any:
+    payload = {"room_id": 2, "date": DAY, "start": "13:00", "end": "14:00", "repeat": "weekly",
+               "until": future_day(10 + 21), **fields}
+    return client.post("/api/series", json=payload,
+                       headers={**headers, "Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def test_a_series_all_or_nothing_then_its_free_dates(client: FlaskClient,
+                                                     alice: dict[str, str]) -> None:
+    bob = {"Authorization": f"Bearer {token_for(client, 'bob@example.com')}"}
+    third = future_day(10 + 14)
+    assert booking(client, bob, room_id=2, date=third, start="13:30", end="14:30"
+                   ).status_code == 201
+    r = series(client, alice, preview=True)
+    assert r.status_code == 200 and [d["free"] for d in r.json["dates"]] == [
+        True, True, False, True]
+    r = series(client, alice)
+    assert r.status_code == 409 and third in r.json["message"]
+    key = uuid.uuid4().hex
+    r = series(client, alice, key=key, on_conflict="skip")
+    assert r.status_code == 201 and r.json["skipped"] == [third] and len(r.json["booked"]) == 3
+    again = series(client, alice, key=key, on_conflict="skip")
+    assert again.status_code == 200 and again.json["replayed"] and again.json["id"] == r.json["id"]
+    assert series(client, alice, key=key, start="15:00", end="16:00").status_code == 422
+    mine = client.get("/api/bookings", headers=alice).json
+    assert sum(1 for b in mine if b["start"] == "13:00" and b["room_id"] == 2) == 3
+    # Cancelled from the second date on: one stays.
+    second = r.json["booked"][1]
+    gone = client.delete(f"/api/series/{r.json['id']}?from={second}", headers=alice)
+    assert gone.status_code == 200 and gone.json == {"cancelled": 2}
+    assert client.delete(f"/api/series/{r.json['id']}", headers=bob).status_code == 404
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ({"repeat": "monthly"}, "repeat must be one of"),
+    ({"until": "soon"}, "not a date"),
+    ({"until": future_day(1)}, "before the first date"),
+    ({"repeat": "daily", "until": future_day(300)}, "at most 52 dates"),
+    ({"on_conflict": "maybe"}, "on_conflict"),
+    ({"every": "week"}, "unknown fields: every"),
+])
+def test_a_bad_series_is_a_clear_400(client: FlaskClient, alice: dict[str, str],
+                                     fields: dict[str, Any], words: str) -> None:
+    r = series(client, alice, **fields)
+    assert r.status_code == 400 and words in r.json["message"], r.json

@@ -166,3 +166,27 @@ def test_no_page_scrolls_sideways_on_a_phone(served: str, width: int) -> None:
         _shot(page, f"day-view-{width}.png")
         page.context.browser.close()
     assert not wide, f"wider than {width} px: {wide}"
+
+
+def test_book_a_weekly_series_seeing_its_dates_first(served: str) -> None:
+    from datetime import date, timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(9)
+    until = (date.fromisoformat(day) + timedelta(weeks=3)).isoformat()
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/4?date={day}&start=16:00&end=17:00")
+        page.fill("input[name=title]", "Team sync")
+        page.select_option("select[name=repeat]", "weekly")
+        page.fill("input[name=until]", until)
+        page.click("#book button[type=submit]")
+        assert page.locator("tr.free").count() == 4
+        page.click("#confirm button[name=confirm]")
+        assert "Booked 4 dates, 16:00-17:00 every week" in page.locator(".flash.ok").inner_text()
+        assert page.locator("text=(a series)").count() == 4
+        page.locator("button", has_text="Cancel this and later dates").nth(2).click()
+        assert "Cancelled 2 dates of the series" in page.locator(".flash.ok").inner_text()
+        _shot(page, "series.png")
+        page.context.browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from roombook.config import Settings
@@ -56,3 +57,19 @@ def test_suggestions_are_the_nearest_free_ranges_of_the_same_length() -> None:
     assert nearest_free(held, 4, 2, 24, first=3) == [7, 8, 11]
     assert nearest_free(set(range(24)), 4, 2, 24) == []
     assert free_for(held, 7, 3) and not free_for(held, 8, 3)
+
+
+def test_the_dates_of_a_series() -> None:
+    from roombook.series import MAX_DATES, dates
+    from roombook.slots import BadTime
+
+    first = date(2026, 12, 3)
+    assert dates(first, date(2026, 12, 24), "weekly") == [
+        date(2026, 12, 3), date(2026, 12, 10), date(2026, 12, 17), date(2026, 12, 24)]
+    assert dates(first, date(2026, 12, 9), "weekly") == [first]
+    assert len(dates(first, date(2026, 12, 9), "daily")) == 7
+    for until, every, words in ((date(2026, 12, 2), "daily", "before the first date"),
+                                (date(2099, 1, 1), "daily", f"at most {MAX_DATES} dates"),
+                                (date(2027, 1, 1), "monthly", "repeat must be one of")):
+        with pytest.raises(BadTime, match=words):
+            dates(first, until, every)

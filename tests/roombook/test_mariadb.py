@@ -141,3 +141,46 @@ def test_fifty_concurrent_moves_into_one_slot_one_wins(gunicorn_on_mariadb: str)
     assert isinstance(mine, list)
     moved = [b for b in mine if b["room_id"] == 3 and b["date"] == target["date"]]
     assert len(moved) == 1 and len([b for b in mine if b["room_id"] == 4]) == 49
+
+
+def test_fifty_concurrent_series_into_the_same_slots_one_wins(gunicorn_on_mariadb: str) -> None:
+    """Fifty weekly series over the same four dates, half skipping taken
+    dates: one books all four, every other is refused, no slot held twice."""
+    base = gunicorn_on_mariadb
+    status, body = call(base, "/api/login", {"email": "bob@example.com", "password": PASSWORD})
+    assert status == 200
+    auth = {"Authorization": f"Bearer {body['token']}"}
+    wanted = {"room_id": 1, "date": future_day(120), "start": "17:00", "end": "18:00",
+              "repeat": "weekly", "until": future_day(120 + 21)}
+    barrier = threading.Barrier(50)
+    results: list[tuple[int, object]] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        payload = {**wanted, "on_conflict": "skip" if i % 2 else "none"}
+        req = urllib.request.Request(f"{base}/api/series", method="POST",
+                                     data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Idempotency-Key": uuid.uuid4().hex, **auth})
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                code, answer = r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            code, answer = e.code, e.read()
+        with lock:
+            results.append((code, answer))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    codes = sorted(code for code, _ in results)
+    assert codes == [201] + [409] * 49, codes
+    won = next(answer for code, answer in results if code == 201)
+    assert isinstance(won, dict) and len(won["booked"]) == 4 and won["skipped"] == []
+    _, mine = call(base, "/api/bookings", headers=auth)
+    assert isinstance(mine, list)
+    held = [(b["date"], b["start"]) for b in mine if b["room_id"] == 1 and b["start"] == "17:00"]
+    assert len(held) == len(set(held)) == 4

@@ -160,3 +160,68 @@ def test_a_conflict_suggests_free_times_and_other_rooms(app: Flask) -> None:
     assert f'href="/rooms/1?date={DAY}&amp;start=11:00&amp;end=12:00">11:00-12:00' in page
     assert f'href="/rooms/1?date={DAY}&amp;start=08:00&amp;end=09:00">08:00-09:00' in page
     assert re.search(rf'href="/rooms/2\?date={DAY}&amp;start=10:00&amp;end=11:00">', page)
+
+
+def _series_post(client: FlaskClient, room: int, start: str, end: str, until: str,
+                 confirm: str = "", repeat: str = "weekly", key: str = "") -> tuple[int, str]:
+    page = client.get(f"/rooms/{room}?date={DAY}").data
+    key = key or re.search(rb'name="key" value="([^"]+)"', page).group(1).decode()  # type: ignore[union-attr]
+    r = client.post(f"/rooms/{room}/book", data={
+        "csrf_token": csrf(page), "key": key, "date": DAY, "start": start, "end": end,
+        "title": "Weekly", "repeat": repeat, "until": until, "confirm": confirm},
+        follow_redirects=True)
+    return r.status_code, r.data.decode()
+
+
+def test_a_weekly_series_shows_its_dates_then_books_the_free_ones(app: Flask) -> None:
+    from datetime import date, timedelta
+
+    first = date.fromisoformat(DAY)
+    until = (first + timedelta(weeks=3)).isoformat()
+    bob = signed_in(app, "bob@example.com")
+    # Bob holds the third week's date.
+    page = bob.get(f"/rooms/3?date={first + timedelta(weeks=2)}").data
+    key = re.search(rb'name="key" value="([^"]+)"', page).group(1).decode()  # type: ignore[union-attr]
+    bob.post("/rooms/3/book", data={"csrf_token": csrf(page), "key": key,
+                                    "date": (first + timedelta(weeks=2)).isoformat(),
+                                    "start": "10:00", "end": "11:00"})
+    alice = signed_in(app)
+    status, page = _series_post(alice, 3, "10:00", "11:00", until)
+    assert status == 200 and page.count('<tr class="free">') == 3
+    assert page.count('<tr class="taken">') == 1 and "Book the 3 free dates" in page
+    key = re.search(r'name="key" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    status, page = _series_post(alice, 3, "10:00", "11:00", until, "free", key=key)
+    assert status == 200 and "Booked 3 dates" in page and "not booked, taken" in page
+    # The same confirmation again (a double click, a retry): still three.
+    _series_post(alice, 3, "10:00", "11:00", until, "free", key=key)
+    assert alice.get("/bookings").data.decode().count("(a series)") == 3
+    # Asking for all of them when one is taken books nothing.
+    status, page = _series_post(alice, 3, "12:00", "13:00", until, "all")
+    assert status == 200 and "Booked 4 dates" in page
+    status, page = _series_post(bob, 3, "12:00", "13:00", until, "all")
+    assert status == 409 and "Taken meanwhile" in page
+
+
+def test_a_series_is_cancelled_from_a_date_on(app: Flask) -> None:
+    from datetime import date, timedelta
+
+    first = date.fromisoformat(DAY)
+    alice = signed_in(app)
+    until = (first + timedelta(days=4)).isoformat()
+    status, page = _series_post(alice, 4, "15:00", "16:00", until, "all", repeat="daily")
+    assert "Booked 5 dates" in page
+    mine = alice.get("/bookings").data.decode()
+    series_id = re.search(r'action="/series/(\d+)/cancel"', mine).group(1)  # type: ignore[union-attr]
+    r = alice.post(f"/series/{series_id}/cancel", data={
+        "csrf_token": csrf(mine.encode()), "from": (first + timedelta(days=2)).isoformat()},
+        follow_redirects=True)
+    assert "Cancelled 3 dates of the series" in r.data.decode()
+    assert signed_in(app, "bob@example.com").post(
+        f"/series/{series_id}/cancel", data={"csrf_token": csrf(mine.encode()),
+                                             "from": DAY}).status_code in (400, 404)
+
+
+def test_a_series_has_at_most_52_dates(app: Flask) -> None:
+    status, page = _series_post(signed_in(app), 1, "08:00", "09:00", "2099-01-01",
+                                repeat="daily")
+    assert status == 400 and ("at most 52 dates" in page or "a year ahead" in page)

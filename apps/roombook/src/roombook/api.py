@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -24,11 +24,13 @@ from roombook.booking import (
 )
 from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User
 from roombook.openapi import document
-from roombook.slots import BadTime, local_start, parse_day, parse_range, time_of
+from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
+from roombook.slots import BadTime, SlotRange, local_start, parse_day, parse_range, time_of
 
 api = Blueprint("api", __name__, url_prefix="/api")
 KEY_RE = re.compile(rf"^[A-Za-z0-9_.:-]{{8,{KEY_MAX}}}$")
 PUBLIC = {"api.login", "api.openapi"}
+SERIES_FIELDS = frozenset({"repeat", "until", "on_conflict", "preview"})
 
 
 def now() -> datetime:
@@ -155,14 +157,18 @@ def my_bookings() -> Response:
         return jsonify([booking_json(b) for b in rows])
 
 
-@api.post("/bookings")
-def create_booking() -> object:
+def _key() -> str:
     key = request.headers.get("Idempotency-Key", "")
     if not KEY_RE.match(key):
         raise BadRequest(f"send an Idempotency-Key header: 8 to {KEY_MAX} letters, digits "
                          "or _.:- (the same key when you retry the same request)")
-    data = body()
-    unknown = set(data) - {"room_id", "date", "start", "end", "title"}
+    return key
+
+
+def _new(data: dict[str, Any], extra: frozenset[str] = frozenset()
+         ) -> tuple[int, str, SlotRange]:
+    """A new booking's or series' room, title and first range, checked."""
+    unknown = set(data) - {"room_id", "date", "start", "end", "title"} - extra
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     room_id, title = data.get("room_id"), data.get("title", "")
@@ -173,17 +179,72 @@ def create_booking() -> object:
     fields = [data.get(f) for f in ("date", "start", "end")]
     if not all(isinstance(f, str) for f in fields):
         raise BadRequest("date, start and end are required, as text: 2026-12-01, 09:00, 10:30")
-    st = state()
-    rng = parse_range(st.settings, *fields, now=now())  # type: ignore[arg-type]
+    return room_id, title.strip(), parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
+
+
+@api.post("/bookings")
+def create_booking() -> object:
+    key = _key()
+    room_id, title, rng = _new(body())
     try:
-        outcome = book(st.maker, user_id=g.user.id, room_id=room_id, rng=rng,
-                       title=title.strip(), key=key, now=utcnow())
+        outcome = book(state().maker, user_id=g.user.id, room_id=room_id, rng=rng,
+                       title=title, key=key, now=utcnow())
     except Conflict as exc:
         return error(409, "conflict", str(exc))
     except KeyReused as exc:
         return error(422, "idempotency_key_reused", str(exc))
     status = 201 if outcome.created else 200
     return jsonify(booking_json(outcome.booking, replayed=not outcome.created)), status
+
+
+@api.post("/series")
+def create_series() -> object:
+    """A recurring booking: every date (on_conflict "none": all or nothing) or
+    every free date (on_conflict "skip"), in one transaction; preview: only
+    say which dates are free."""
+    data = body()
+    room_id, title, rng = _new(data, SERIES_FIELDS)
+    repeat, until, mode = data.get("repeat"), data.get("until"), data.get("on_conflict", "none")
+    preview = data.get("preview", False)
+    if not isinstance(repeat, str) or not isinstance(until, str):
+        raise BadRequest("repeat (daily or weekly) and until (a date) are required")
+    if mode not in ("none", "skip") or not isinstance(preview, bool):
+        raise BadRequest('on_conflict is "none" or "skip"; preview is true or false')
+    try:
+        last = date.fromisoformat(until)
+    except ValueError:
+        raise BadRequest(f"until {until!r} is not a date like 2026-12-01") from None
+    days = dates(rng.day, last, repeat)
+    st = state()
+    if preview:
+        with st.maker() as s:
+            _room(s, room_id)
+            busy = taken_days(s, room_id, days, rng)
+        return jsonify(dates=[{"date": d.isoformat(), "free": d not in busy} for d in days])
+    try:
+        done = book_series(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, until=last,
+                           every=repeat, title=title, key=_key(), skip_taken=mode == "skip",
+                           now=utcnow())
+    except SeriesConflict as exc:
+        return error(409, "conflict", str(exc))
+    except KeyReused as exc:
+        return error(422, "idempotency_key_reused", str(exc))
+    return jsonify(id=done.series.id, booked=[d.isoformat() for d in done.booked],
+                   skipped=[d.isoformat() for d in done.skipped],
+                   replayed=not done.created), 201 if done.created else 200
+
+
+@api.delete("/series/<int(min=1, max=2147483647):series_id>")
+def delete_series(series_id: int) -> Response:
+    """Cancel a series' dates from a date on (?from=; default: all of them)."""
+    text = request.args.get("from", "")
+    try:
+        first = date.fromisoformat(text) if text else date.min
+    except ValueError:
+        raise BadRequest(f"from {text!r} is not a date like 2026-12-01") from None
+    n = cancel_series(state().maker, series_id=series_id, user=g.user, from_day=first,
+                      now=utcnow())
+    return jsonify(cancelled=n)
 
 
 @api.get("/bookings/<int(min=1, max=2147483647):booking_id>")

@@ -60,11 +60,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
 
     from roombook.api import api
     from roombook.web import web
+    from roombook.web_series import series_web
 
     csrf = CSRFProtect(app)
     csrf.exempt(api)  # bearer tokens, not cookies: no cross-site forgery
     app.register_blueprint(api)
     app.register_blueprint(web)
+    app.register_blueprint(series_web)
     _health(app)
     _errors(app)
     return app

@@ -48,7 +48,7 @@ class Outcome:
     created: bool  # False: the request was a retry and returns the earlier booking
 
 
-def _transient(exc: OperationalError) -> bool:
+def is_transient(exc: OperationalError) -> bool:
     code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
     return code in TRANSIENT or "database is locked" in str(exc.orig)
 
@@ -63,10 +63,16 @@ def _replay(s: Session, existing: Booking, room_id: int, rng: SlotRange) -> Outc
         room_id, rng.day, rng.start, rng.end)
     if not same:
         raise KeyReused("this Idempotency-Key was already used for another booking")
+    confirm_replay(s)
+    return Outcome(existing, False)
+
+
+def confirm_replay(s: Session) -> None:
+    """A retry is confirmed only from a database that accepts writes (see
+    NotWritable)."""
     bind = s.get_bind()
     if not writable(bind if isinstance(bind, Engine) else bind.engine):
         raise NotWritable("the database does not accept writes: retry")
-    return Outcome(existing, False)
 
 
 def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
@@ -96,7 +102,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                     return _replay(s, existing, room_id, rng)
             raise Conflict("the room is already booked for part of that time") from None
         except OperationalError as exc:
-            if not _transient(exc) or attempt == RETRIES - 1:
+            if not is_transient(exc) or attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 

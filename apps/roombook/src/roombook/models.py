@@ -49,6 +49,26 @@ class Room(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Series(Base):
+    """A recurring booking: the same room and times every day or every week
+    from first_day until until_day; its dates are bookings of their own."""
+
+    __tablename__ = "series"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_series_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    until_day: Mapped[date] = mapped_column(Date)
+    every: Mapped[str] = mapped_column(String(8))  # "daily" or "weekly"
+    start_slot: Mapped[int] = mapped_column(SmallInteger)
+    end_slot: Mapped[int] = mapped_column(SmallInteger)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    idempotency_key: Mapped[str] = mapped_column(String(KEY_MAX))
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+
+
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_booking_key"),)
@@ -64,6 +84,8 @@ class Booking(Base):
     idempotency_key: Mapped[str] = mapped_column(String(KEY_MAX))
     created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True,
+                                                  index=True)
 
     room: Mapped[Room] = relationship()
     user: Mapped[User] = relationship()

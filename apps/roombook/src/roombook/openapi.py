@@ -19,6 +19,15 @@ BOOKING_FIELDS: dict[str, Any] = {
 }
 
 
+# What a new series sends besides a booking's fields.
+SERIES_FIELDS: dict[str, Any] = {
+    "repeat": {"type": "string", "enum": ["daily", "weekly"]},
+    "until": {"type": "string", "example": "2027-03-01"},
+    "on_conflict": {"type": "string", "enum": ["none", "skip"], "default": "none"},
+    "preview": {"type": "boolean", "default": False},
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -34,6 +43,11 @@ def document() -> dict[str, Any]:
                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     booking_id = {"name": "booking_id", "in": "path", "required": True,
                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    series_id = {"name": "series_id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    key = {"name": "Idempotency-Key", "in": "header", "required": True,
+           "schema": {"type": "string", "minLength": 8, "maxLength": KEY_MAX}}
+    dates = {"type": "array", "items": {"type": "string", "format": "date"}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "roombook", "version": "1"},
@@ -58,6 +72,13 @@ def document() -> dict[str, Any]:
                                "additionalProperties": False, "properties": BOOKING_FIELDS},
                 "BookingChange": {"type": "object", "minProperties": 1,
                                   "additionalProperties": False, "properties": BOOKING_FIELDS},
+                "NewSeries": {"type": "object",
+                              "required": ["room_id", "date", "start", "end", "repeat", "until"],
+                              "additionalProperties": False,
+                              "properties": {**BOOKING_FIELDS, **SERIES_FIELDS}},
+                "Series": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "booked": dates, "skipped": dates,
+                    "replayed": {"type": "boolean"}}},
             },
         },
         "security": [{"bearer": []}],
@@ -84,9 +105,7 @@ def document() -> dict[str, Any]:
                 "get": {"responses": {"200": _json({"type": "array", "items": {
                     "$ref": "#/components/schemas/Booking"}}, "my bookings"), **_errors(401)}},
                 "post": {
-                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
-                                    "schema": {"type": "string", "minLength": 8,
-                                               "maxLength": KEY_MAX}}],
+                    "parameters": [key],
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/NewBooking"}}}},
                     "responses": {
@@ -108,5 +127,22 @@ def document() -> dict[str, Any]:
                 "delete": {"parameters": [booking_id], "responses": {
                     "200": _json({"$ref": "#/components/schemas/Booking"}, "cancelled"),
                     **_errors(401, 404, 503)}}},
+            "/api/series": {"post": {
+                "description": "A recurring booking, in one transaction: every date "
+                               "(on_conflict none) or every free one (skip); with preview, "
+                               "only which dates are free (no key needed).",
+                "parameters": [{**key, "required": False}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/NewSeries"}}}},
+                "responses": {
+                    "201": _json({"$ref": "#/components/schemas/Series"}, "booked"),
+                    "200": _json({"type": "object"}, "a retry, or a preview's dates"),
+                    **_errors(400, 401, 404, 409, 422, 503)}}},
+            "/api/series/{series_id}": {"delete": {
+                "parameters": [series_id, {"name": "from", "in": "query", "required": False,
+                                           "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "cancelled": {"type": "integer"}}}, "how many dates were cancelled"),
+                    **_errors(400, 401, 404, 503)}}},
         },
     }

@@ -225,8 +225,13 @@ def book_room(room_id: int) -> Any:
     if len(key) < 8:
         flash("The form was incomplete; please try again.", "error")
         return _room_page(room_id, day, 400, **form)
+    form.update(repeat=f.get("repeat", ""), until=f.get("until", ""))
     try:
         rng = parse_range(st.settings, day_text, start, end, datetime.now(UTC))
+        if form["repeat"]:
+            from roombook.web_series import book_series_form
+
+            return book_series_form(room_id, rng, form, key)
         outcome = book(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, title=title,
                        key=key, now=utcnow())
     except BadTime as exc:

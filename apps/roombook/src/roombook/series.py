@@ -1,0 +1,133 @@
+"""Recurring bookings: the same room and times every day or every week until
+a date. A series is booked in one transaction (all its free dates or none of
+them), under one idempotency key; each date is a booking of its own, held by
+its slot rows like any other, so a series can never double-book a slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from roombook.booking import RETRIES, KeyReused, NotFound, confirm_replay, is_transient
+from roombook.models import BookedSlot, Booking, Room, Series, User
+from roombook.slots import BadTime, SlotRange
+
+MAX_DATES = 52
+STEP = {"daily": 1, "weekly": 7}
+
+
+def dates(first: date, until: date, every: str) -> list[date]:
+    """The dates of a series (pure); BadTime says what is wrong."""
+    if every not in STEP:
+        raise BadTime(f"repeat must be one of {', '.join(STEP)}")
+    if until < first:
+        raise BadTime(f"until {until} is before the first date {first}")
+    n = (until - first).days // STEP[every] + 1
+    if n > MAX_DATES:
+        raise BadTime(f"a series has at most {MAX_DATES} dates; this one would have {n}")
+    return [first + timedelta(days=i * STEP[every]) for i in range(n)]
+
+
+class SeriesConflict(Exception):
+    """Dates of the series that are taken (all of them, when nothing is free)."""
+
+    def __init__(self, taken: list[date]) -> None:
+        super().__init__(f"the room is taken then on {', '.join(map(str, taken))}")
+        self.taken = taken
+
+
+@dataclass(frozen=True)
+class SeriesOutcome:
+    series: Series
+    booked: list[date]
+    skipped: list[date]  # taken when the series was booked
+    created: bool  # False: a retry of the same request
+
+
+def taken_days(s: Session, room_id: int, days: list[date], rng: SlotRange) -> set[date]:
+    """The dates on which part of the range is held in that room."""
+    rows = s.scalars(select(BookedSlot.day).where(
+        BookedSlot.room_id == room_id, BookedSlot.day.in_(days),
+        BookedSlot.slot >= rng.start, BookedSlot.slot < rng.end))
+    return set(rows)
+
+
+def _replay(s: Session, series: Series, room_id: int, rng: SlotRange, until: date,
+            every: str) -> SeriesOutcome:
+    same = (series.room_id, series.first_day, series.start_slot, series.end_slot,
+            series.until_day, series.every) == (room_id, rng.day, rng.start, rng.end, until, every)
+    if not same:
+        raise KeyReused("this Idempotency-Key was already used for another series")
+    confirm_replay(s)
+    booked = sorted(s.scalars(select(Booking.day).where(Booking.series_id == series.id)))
+    all_days = dates(series.first_day, series.until_day, series.every)
+    return SeriesOutcome(series, booked, [d for d in all_days if d not in booked], False)
+
+
+def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
+                until: date, every: str, title: str, key: str, skip_taken: bool,
+                now: datetime) -> SeriesOutcome:
+    """Book every date of the series, or (skip_taken) every free one. A date
+    taken by someone else between the look and the insert makes the insert
+    fail whole; it is looked at again and, when skipping, left out."""
+    days = dates(rng.day, until, every)
+    for attempt in range(RETRIES):
+        with maker() as s:
+            existing = s.scalar(select(Series).where(Series.user_id == user_id,
+                                                     Series.idempotency_key == key))
+            if existing is not None:
+                return _replay(s, existing, room_id, rng, until, every)
+            if s.get(Room, room_id) is None:
+                raise NotFound(f"no room {room_id}")
+            busy = taken_days(s, room_id, days, rng)
+        free = [d for d in days if d not in busy]
+        if (busy and not skip_taken) or not free:
+            raise SeriesConflict(sorted(busy))
+        try:
+            with maker.begin() as s:
+                series = Series(room_id=room_id, user_id=user_id, first_day=rng.day,
+                                until_day=until, every=every, start_slot=rng.start,
+                                end_slot=rng.end, title=title, idempotency_key=key,
+                                created_at=now)
+                s.add(series)
+                s.flush()
+                bookings = [Booking(room_id=room_id, user_id=user_id, day=d,
+                                    start_slot=rng.start, end_slot=rng.end, title=title,
+                                    status="confirmed", series_id=series.id,
+                                    idempotency_key=f"series-{series.id}-{d.isoformat()}",
+                                    created_at=now) for d in free]
+                s.add_all(bookings)
+                s.flush()
+                # In (day, slot) order, so that concurrent series lock in one order.
+                s.add_all(BookedSlot(room_id=room_id, day=b.day, slot=slot, booking_id=b.id)
+                          for b in bookings for slot in rng.slots)
+                s.flush()
+            return SeriesOutcome(series, free, sorted(busy), True)
+        except IntegrityError:
+            continue  # a date was taken meanwhile (or the same request won): look again
+        except OperationalError as exc:
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+    with maker() as s:
+        raise SeriesConflict(sorted(taken_days(s, room_id, days, rng)))
+
+
+def cancel_series(maker: sessionmaker[Session], *, series_id: int, user: User, from_day: date,
+                  now: datetime) -> int:
+    """Cancel the series' bookings on from_day and later; how many were."""
+    with maker.begin() as s:
+        series = s.get(Series, series_id)
+        if series is None or (series.user_id != user.id and not user.is_admin):
+            raise NotFound(f"no series {series_id}")
+        ids = list(s.scalars(select(Booking.id).where(
+            Booking.series_id == series_id, Booking.day >= from_day,
+            Booking.status == "confirmed").with_for_update()))
+        if ids:
+            s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
+            s.execute(update(Booking).where(Booking.id.in_(ids))
+                      .values(status="cancelled", cancelled_at=now))
+        return len(ids)

@@ -1,0 +1,81 @@
+"""The pages of recurring bookings: a series is first shown date by date
+(which are free, which are taken), then booked whole or for its free dates;
+a series is cancelled from a date on."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, request, url_for
+
+from roombook.app import state, utcnow
+from roombook.booking import KeyReused, NotFound
+from roombook.models import Room
+from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
+from roombook.slots import BadTime, SlotRange
+from roombook.web import longdate, page, signed_in
+
+series_web = Blueprint("series", __name__)
+EVERY_WORDS = {"daily": "every day", "weekly": "every week"}
+
+
+def _until(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadTime(f"until {text!r} is not a date like 2026-12-01") from None
+
+
+def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: str) -> Any:
+    """The room form with a repeat: the dates first, then (confirm=all or
+    free) the series itself. BadTime goes back to the room page."""
+    until = _until(form["until"])
+    days = dates(rng.day, until, form["repeat"])
+    confirm = request.form.get("confirm", "")
+    st = state()
+    status = 200
+    if confirm in ("all", "free"):
+        try:
+            done = book_series(st.maker, user_id=g.user.id, room_id=room_id, rng=rng,
+                               until=until, every=form["repeat"], title=form["title"], key=key,
+                               skip_taken=confirm == "free", now=utcnow())
+        except SeriesConflict as exc:
+            flash(f"Taken meanwhile: {', '.join(map(longdate, exc.taken))}. Look again.",
+                  "error")
+            status = 409
+        except KeyReused:
+            flash("This form was already used for another series; please try again.", "error")
+            status = 422
+        except NotFound:
+            abort(404)
+        else:
+            skipped = (f"; not booked, taken: {', '.join(map(longdate, done.skipped))}"
+                       if done.skipped else "")
+            flash(f"Booked {len(done.booked)} dates, {form['start']}-{form['end']} "
+                  f"{EVERY_WORDS[form['repeat']]} from {longdate(rng.day)} until "
+                  f"{longdate(until)}{skipped}.", "ok")
+            return redirect(url_for("web.bookings"))
+    with st.maker() as s:
+        room = s.get(Room, room_id)
+        if room is None:
+            abort(404)
+        busy = taken_days(s, room_id, days, rng)
+    return page("series.html", status, room=room, rows=[(d, d not in busy) for d in days],
+                n_free=len(days) - len(busy), form=form, day=rng.day, until=until, key=key,
+                every=EVERY_WORDS[form["repeat"]])
+
+
+@series_web.post("/series/<int(min=1, max=2147483647):series_id>/cancel")
+@signed_in()
+def cancel(series_id: int) -> Any:
+    try:
+        from_day = date.fromisoformat(request.form.get("from", ""))
+        n = cancel_series(state().maker, series_id=series_id, user=g.user, from_day=from_day,
+                          now=utcnow())
+    except ValueError:
+        abort(400)
+    except NotFound:
+        abort(404)
+    flash(f"Cancelled {n} dates of the series, from {longdate(from_day)} on.", "ok")
+    return redirect(url_for("web.bookings"))
