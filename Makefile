@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml packaging/apt-packages.txt packaging/install.sh
+$(STAMP): pyproject.toml apps/roombook/pyproject.toml packaging/apt-packages.txt packaging/install.sh
 	bash packaging/install.sh
 	@touch $(STAMP)
 

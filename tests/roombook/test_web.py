@@ -216,12 +216,47 @@ def test_a_series_is_cancelled_from_a_date_on(app: Flask) -> None:
         "csrf_token": csrf(mine.encode()), "from": (first + timedelta(days=2)).isoformat()},
         follow_redirects=True)
     assert "Cancelled 3 dates of the series" in r.data.decode()
-    assert signed_in(app, "bob@example.com").post(
-        f"/series/{series_id}/cancel", data={"csrf_token": csrf(mine.encode()),
-                                             "from": DAY}).status_code in (400, 404)
+    bob = signed_in(app, "bob@example.com")
+    theirs = csrf(bob.get("/bookings").data)
+    assert bob.post(f"/series/{series_id}/cancel",
+                    data={"csrf_token": theirs, "from": DAY}).status_code == 404
 
 
 def test_a_series_has_at_most_52_dates(app: Flask) -> None:
     status, page = _series_post(signed_in(app), 1, "08:00", "09:00", "2099-01-01",
                                 repeat="daily")
     assert status == 400 and ("at most 52 dates" in page or "a year ahead" in page)
+
+
+def _new_feed(client: FlaskClient, room: int | None = None) -> str:
+    page = client.get("/bookings").data
+    data = {"csrf_token": csrf(page), **({"room_id": str(room)} if room else {})}
+    answer = client.post("/feeds", data=data, follow_redirects=True).data.decode()
+    return re.search(r"(http://localhost/feeds/[A-Za-z0-9_-]{32}\.ics)", answer).group(1)  # type: ignore[union-attr]
+
+
+def test_calendar_feeds_a_person_s_and_a_room_s_revocable(app: Flask) -> None:
+    from icalendar import Calendar
+
+    alice, bob = signed_in(app), signed_in(app, "bob@example.com")
+    book_form(alice, room=2, start="09:00", end="10:30")
+    book_form(bob, room=2, start="11:00", end="12:00")
+    mine = _new_feed(alice)
+    cal = Calendar.from_ical(app.test_client().get(mine).data)  # no sign-in: the token is the key
+    events = [e for e in cal.walk("VEVENT")]
+    assert len(events) == 1 and str(events[0]["summary"]) == "Review (Babbage)"
+    start, end = events[0].decoded("dtstart"), events[0].decoded("dtend")
+    assert (f"{start:%Y-%m-%d %H:%M}", (end - start).seconds) == (f"{DAY} 09:00", 5400)
+    assert str(start.tzinfo) == "Europe/Paris"
+    room = _new_feed(alice, room=2)
+    got = Calendar.from_ical(app.test_client().get(room).data).walk("VEVENT")
+    assert sorted(str(e["description"]) for e in got) == ["Booked by Alice", "Booked by Bob"]
+    # Revoked: the address answers no more; an unknown one never did.
+    page = alice.get("/bookings").data.decode()
+    feed_id = re.search(r'action="/feeds/(\d+)/revoke"', page).group(1)  # type: ignore[union-attr]
+    assert alice.post(f"/feeds/{feed_id}/revoke",
+                      data={"csrf_token": csrf(page.encode())}).status_code == 302
+    assert app.test_client().get(mine).status_code == 404
+    assert app.test_client().get("/feeds/" + "A" * 32 + ".ics").status_code == 404
+    theirs = csrf(bob.get("/bookings").data)
+    assert bob.post(f"/feeds/{feed_id}/revoke", data={"csrf_token": theirs}).status_code == 404

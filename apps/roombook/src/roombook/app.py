@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
         db.seed_rooms(app.extensions["roombook"].maker)
 
     from roombook.api import api
+    from roombook.feeds import feeds
+    from roombook.pages import longdate
     from roombook.web import web
     from roombook.web_series import series_web
 
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.register_blueprint(series_web)
+    app.register_blueprint(feeds)
+    app.add_template_filter(longdate, "longdate")
     _health(app)
     _errors(app)
     return app

@@ -100,3 +100,19 @@ class BookedSlot(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+
+
+class Feed(Base):
+    """A calendar feed's secret address: a person's bookings, or a room's.
+    Only the token's SHA-256 is kept; revoking it ends the feed at once."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # who made it
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    room: Mapped[Room | None] = relationship()

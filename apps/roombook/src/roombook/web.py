@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from functools import wraps
 from typing import Any
 
 from flask import (
@@ -13,7 +12,6 @@ from flask import (
     flash,
     g,
     redirect,
-    render_template,
     request,
     send_from_directory,
     session,
@@ -25,8 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from roombook import auth, grid, photos
 from roombook.app import state, utcnow
 from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, holders
+from roombook.feeds import mine as my_feeds
 from roombook.models import EMAIL_MAX, NAME_MAX, TITLE_MAX, Booking, Room, User
+from roombook.pages import longdate, page, signed_in
 from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
+from roombook.web_series import book_series_form
 
 web = Blueprint("web", __name__)
 
@@ -38,23 +39,6 @@ def load_user() -> None:
     if isinstance(uid, int) and not request.path.startswith("/api/"):
         with state().maker() as s:
             g.user = s.get(User, uid)
-
-
-def signed_in(admin: bool = False) -> Any:
-    def wrap(view: Any) -> Any:
-        @wraps(view)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            if g.user is None:
-                return redirect(url_for("web.login", next=request.path))
-            if admin and not g.user.is_admin:
-                abort(403)
-            return view(*args, **kwargs)
-        return inner
-    return wrap
-
-
-def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    return render_template(template, user=g.user, settings=state().settings, **context), status
 
 
 @web.get("/login")
@@ -83,12 +67,6 @@ def login_post() -> Any:
 def logout() -> Any:
     session.clear()
     return redirect(url_for("web.login"))
-
-
-@web.app_template_filter("longdate")
-def longdate(d: date) -> str:
-    """Every page says a day this one way: Thu 26 Nov 2026."""
-    return f"{d:%a} {d.day} {d:%b %Y}"
 
 
 def _day() -> date:
@@ -229,8 +207,6 @@ def book_room(room_id: int) -> Any:
     try:
         rng = parse_range(st.settings, day_text, start, end, datetime.now(UTC))
         if form["repeat"]:
-            from roombook.web_series import book_series_form
-
             return book_series_form(room_id, rng, form, key)
         outcome = book(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, title=title,
                        key=key, now=utcnow())
@@ -257,9 +233,10 @@ def bookings() -> Any:
     with st.maker() as s:
         rows = list(s.execute(select(Booking, Room.name).join(Room).where(
             Booking.user_id == g.user.id).order_by(Booking.day, Booking.start_slot)))
+        feeds = [(f, f.room.name if f.room else None) for f in my_feeds(s, g.user.id)]
     items = [{"b": b, "room": name, "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
               "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, name in rows]
-    return page("bookings.html", items=items)
+    return page("bookings.html", items=items, feeds=feeds)
 
 
 @web.post("/bookings/<int(min=1, max=2147483647):booking_id>/cancel")

@@ -12,9 +12,9 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from roombook.app import state, utcnow
 from roombook.booking import KeyReused, NotFound
 from roombook.models import Room
+from roombook.pages import longdate, page, signed_in
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange
-from roombook.web import longdate, page, signed_in
 
 series_web = Blueprint("series", __name__)
 EVERY_WORDS = {"daily": "every day", "weekly": "every week"}
