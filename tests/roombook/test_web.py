@@ -260,3 +260,55 @@ def test_calendar_feeds_a_person_s_and_a_room_s_revocable(app: Flask) -> None:
     assert app.test_client().get("/feeds/" + "A" * 32 + ".ics").status_code == 404
     theirs = csrf(bob.get("/bookings").data)
     assert bob.post(f"/feeds/{feed_id}/revoke", data={"csrf_token": theirs}).status_code == 404
+
+
+def test_an_admin_edits_and_removes_a_room_with_bookings_to_come(app: Flask) -> None:
+    alice, admin = signed_in(app), signed_in(app, "admin@example.com")
+    book_form(alice, room=4, start="09:00", end="10:00")
+    page = admin.get("/admin/rooms/4").data.decode()
+    assert "has 1 bookings to come" in page
+    token = csrf(page.encode())
+    r = admin.post("/admin/rooms/4", data={"csrf_token": token, "name": "Darwin hall",
+                                           "capacity": "30", "equipment": "stage"},
+                   follow_redirects=True)
+    assert "Room Darwin hall saved" in r.data.decode()
+    # Not without saying what becomes of its booking.
+    r = admin.post("/admin/rooms/4/remove", data={"csrf_token": token}, follow_redirects=True)
+    assert "choose to cancel them" in r.data.decode()
+    assert "Darwin hall" in alice.get(f"/?date={DAY}").data.decode()
+    r = admin.post("/admin/rooms/4/remove", data={"csrf_token": token, "future": "cancel"},
+                   follow_redirects=True)
+    assert "1 bookings to come cancelled" in r.data.decode()
+    assert "Darwin hall" not in alice.get(f"/?date={DAY}").data.decode()
+    assert alice.get(f"/rooms/4?date={DAY}").status_code == 404
+    assert 'class="cancelled"' in alice.get("/bookings").data.decode()
+    assert signed_in(app).get("/admin/rooms/1").status_code == 403
+
+
+def test_an_admin_removes_a_person_and_sees_every_booking(app: Flask) -> None:
+    bob, admin = signed_in(app, "bob@example.com"), signed_in(app, "admin@example.com")
+    book_form(bob, room=1, start="14:00", end="15:00")
+    book_form(signed_in(app), room=2, start="16:00", end="17:00")
+    day = admin.get(f"/admin/bookings?date={DAY}").data.decode()
+    assert "Bob &lt;bob@example.com&gt;" in day and "14:00-15:00" in day
+    theirs = re.findall(r'action="/admin/bookings/(\d+)/cancel"', day)
+    assert len(theirs) == 2
+    r = admin.post(f"/admin/bookings/{theirs[0]}/cancel", data={"csrf_token": csrf(day.encode())},
+                   follow_redirects=True)
+    assert f"Booking {theirs[0]} cancelled" in r.data.decode()
+    page = admin.get("/admin").data.decode()
+    bob_id = re.search(r'href="/admin/users/(\d+)">bob@example.com', page).group(1)  # type: ignore[union-attr]
+    token = csrf(page.encode())
+    r = admin.post(f"/admin/users/{bob_id}", data={"csrf_token": token, "email": "bob",
+                                                   "name": "Bob"}, follow_redirects=True)
+    assert "like name@example.org" in r.data.decode()
+    r = admin.post(f"/admin/users/{bob_id}/remove", data={"csrf_token": token, "future": "cancel"},
+                   follow_redirects=True)
+    assert "cannot sign in any more" in r.data.decode()
+    # Signed out at once, and cannot sign in again.
+    assert bob.get("/").status_code == 302
+    login = app.test_client()
+    r = login.post("/login", data={"email": "bob@example.com", "password": PASSWORD,
+                                   "csrf_token": csrf(login.get("/login").data)})
+    assert r.status_code == 401
+    assert 'class="cancelled"' in admin.get(f"/admin/bookings?date={DAY}").data.decode()

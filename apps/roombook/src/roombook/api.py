@@ -22,7 +22,7 @@ from roombook.booking import (
     edit,
     taken,
 )
-from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User
+from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User, active, bookable, room_list
 from roombook.openapi import document
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange, local_start, parse_day, parse_range, time_of
@@ -50,7 +50,7 @@ def authenticate() -> object:
                               st.settings.token_hours * 3600)
     if uid is not None:
         with st.maker() as s:
-            g.user = s.get(User, uid)
+            g.user = active(s.get(User, uid))
     if g.user is None:
         return error(401, "unauthorized", "sign in first: POST /api/login, then send "
                                           "Authorization: Bearer TOKEN")
@@ -104,6 +104,7 @@ def login() -> object:
         raise BadRequest("email and password are required strings")
     with state().maker() as s:
         user = s.scalar(select(User).where(User.email == email.strip().lower()[:254]))
+    user = active(user)
     if not auth.check_password(user.password_hash if user else None, password[:1024]):
         return error(401, "unauthorized", "unknown email or wrong password")
     assert user is not None
@@ -114,11 +115,11 @@ def login() -> object:
 @api.get("/rooms")
 def rooms() -> Response:
     with state().maker() as s:
-        return jsonify([room_json(r) for r in s.scalars(select(Room).order_by(Room.name))])
+        return jsonify([room_json(r) for r in s.scalars(room_list())])
 
 
 def _room(s: Any, room_id: int) -> Room:
-    room = s.get(Room, room_id)
+    room = bookable(s, room_id)
     if room is None:
         raise NotFound(f"no room {room_id}")
     return room

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.db import writable
 from roombook.grid import Holder
-from roombook.models import BookedSlot, Booking, Room, User
+from roombook.models import BookedSlot, Booking, User, bookable
 from roombook.slots import SlotRange
 
 RETRIES = 4
@@ -83,7 +83,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                 existing = _by_key(s, user_id, key)
                 if existing is not None:
                     return _replay(s, existing, room_id, rng)
-                if s.get(Room, room_id) is None:
+                if bookable(s, room_id) is None:
                     raise NotFound(f"no room {room_id}")
                 b = Booking(room_id=room_id, user_id=user_id, day=rng.day,
                             start_slot=rng.start, end_slot=rng.end, title=title,
@@ -133,7 +133,7 @@ def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: C
             if b.status != "confirmed":
                 raise Cancelled(f"booking {booking_id} is cancelled")
             room_id = b.room_id if change.room_id is None else change.room_id
-            if change.room_id is not None and s.get(Room, room_id) is None:
+            if change.room_id is not None and bookable(s, room_id) is None:
                 raise NotFound(f"no room {room_id}")
             rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
             moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))

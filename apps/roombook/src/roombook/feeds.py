@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.app import state, utcnow
 from roombook.config import Settings
-from roombook.models import Booking, Feed, Room, User
+from roombook.models import Booking, Feed, Room, User, bookable
 from roombook.pages import signed_in
 from roombook.slots import local_start
 
@@ -69,7 +69,7 @@ def make(maker: sessionmaker[Session], user: User, room_id: int | None) -> str:
     """A new feed of the user's bookings (or of a room's); its token."""
     token = secrets.token_urlsafe(24)
     with maker.begin() as s:
-        if room_id is not None and s.get(Room, room_id) is None:
+        if room_id is not None and bookable(s, room_id) is None:
             abort(404)
         s.add(Feed(token_hash=token_hash(token), user_id=user.id, room_id=room_id,
                    created_at=utcnow()))

@@ -11,11 +11,13 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    Select,
     SmallInteger,
     String,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 NAME_MAX = 80
 TITLE_MAX = 100
@@ -36,6 +38,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # A removed person cannot sign in; their bookings stay in the history.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Room(Base):
@@ -47,6 +51,9 @@ class Room(Base):
     equipment: Mapped[str] = mapped_column(String(200), default="")
     photo: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # A removed room takes no booking and leaves every list; its past
+    # bookings keep it in the history.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Series(Base):
@@ -116,3 +123,19 @@ class Feed(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     room: Mapped[Room | None] = relationship()
+
+
+def bookable(s: Session, room_id: int) -> Room | None:
+    """The room, unless there is none or it was removed."""
+    room = s.get(Room, room_id)
+    return room if room is not None and room.removed_at is None else None
+
+
+def room_list() -> Select[tuple[Room]]:
+    """Every room that has not been removed, by name."""
+    return select(Room).where(Room.removed_at.is_(None)).order_by(Room.name)
+
+
+def active(user: User | None) -> User | None:
+    """The user, unless removed."""
+    return user if user is not None and user.disabled_at is None else None

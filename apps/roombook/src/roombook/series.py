@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.booking import RETRIES, KeyReused, NotFound, confirm_replay, is_transient
-from roombook.models import BookedSlot, Booking, Room, Series, User
+from roombook.models import BookedSlot, Booking, Series, User, bookable
 from roombook.slots import BadTime, SlotRange
 
 MAX_DATES = 52
@@ -81,7 +81,7 @@ def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng
                                                      Series.idempotency_key == key))
             if existing is not None:
                 return _replay(s, existing, room_id, rng, until, every)
-            if s.get(Room, room_id) is None:
+            if bookable(s, room_id) is None:
                 raise NotFound(f"no room {room_id}")
             busy = taken_days(s, room_id, days, rng)
         free = [d for d in days if d not in busy]

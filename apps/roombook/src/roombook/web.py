@@ -18,13 +18,21 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from roombook import auth, grid, photos
+from roombook import auth, grid
 from roombook.app import state, utcnow
 from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, holders
 from roombook.feeds import mine as my_feeds
-from roombook.models import EMAIL_MAX, NAME_MAX, TITLE_MAX, Booking, Room, User
+from roombook.models import (
+    EMAIL_MAX,
+    TITLE_MAX,
+    Booking,
+    Room,
+    User,
+    active,
+    bookable,
+    room_list,
+)
 from roombook.pages import longdate, page, signed_in
 from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
 from roombook.web_series import book_series_form
@@ -38,7 +46,7 @@ def load_user() -> None:
     uid = session.get("uid")
     if isinstance(uid, int) and not request.path.startswith("/api/"):
         with state().maker() as s:
-            g.user = s.get(User, uid)
+            g.user = active(s.get(User, uid))
 
 
 @web.get("/login")
@@ -52,6 +60,7 @@ def login_post() -> Any:
     password = request.form.get("password", "")[:1024]
     with state().maker() as s:
         user = s.scalar(select(User).where(User.email == email))
+    user = active(user)
     if not auth.check_password(user.password_hash if user else None, password):
         flash("Unknown email or wrong password.", "error")
         return page("login.html", 401, email=email)
@@ -114,7 +123,7 @@ def rooms() -> Any:
     """The day of every room: rooms as rows, the day's slots as columns."""
     day = _day()
     with state().maker() as s:
-        all_rooms = list(s.scalars(select(Room).order_by(Room.name)))
+        all_rooms = list(s.scalars(room_list()))
         rows = _rows(s, all_rooms, [day])
     return page("rooms.html", rows=rows, day=day, prev=day - timedelta(days=1),
                 next=day + timedelta(days=1), **_grid_context(day))
@@ -128,7 +137,7 @@ def week(room_id: int) -> Any:
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=i) for i in range(7)]
     with state().maker() as s:
-        room = s.get(Room, room_id)
+        room = bookable(s, room_id)
         if room is None:
             abort(404)
         rows = _rows(s, [room], days, room_id)
@@ -155,7 +164,7 @@ def _suggestions(room_id: int, rng: SlotRange) -> dict[str, Any]:
     times = _times()
     with state().maker() as s:
         held = holders(s, rng.day, rng.day, g.user.id)
-        others = [r for r in s.scalars(select(Room).order_by(Room.name)) if r.id != room_id]
+        others = [r for r in s.scalars(room_list()) if r.id != room_id]
     starts = grid.nearest_free(held.get((room_id, rng.day), {}), rng.start, length,
                                st.slots_per_day, first)
     return {"same_room": [(times[a], times[a + length]) for a in sorted(starts)],
@@ -167,7 +176,7 @@ def _suggestions(room_id: int, rng: SlotRange) -> dict[str, Any]:
 def _room_page(room_id: int, day: date, status: int = 200, suggest: dict[str, Any] | None = None,
                **form: Any) -> Any:
     with state().maker() as s:
-        room = s.get(Room, room_id)
+        room = bookable(s, room_id)
         if room is None:
             abort(404)
         rows = _rows(s, [room], [day], room_id)
@@ -254,71 +263,3 @@ def cancel_booking(booking_id: int) -> Any:
 def photo(name: str) -> Any:
     # Behind Apache the volume serves these directly; this is the fallback.
     return send_from_directory(state().settings.upload_dir, name)
-
-
-@web.get("/admin")
-@signed_in(admin=True)
-def admin() -> Any:
-    with state().maker() as s:
-        return page("admin.html", rooms=list(s.scalars(select(Room).order_by(Room.name))),
-                    users=list(s.scalars(select(User).order_by(User.email))))
-
-
-def _int(value: str, lo: int, hi: int, what: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise BadTime(f"{what} must be a whole number") from None
-    if not lo <= n <= hi:
-        raise BadTime(f"{what} must be between {lo} and {hi}")
-    return n
-
-
-@web.post("/admin/rooms")
-@signed_in(admin=True)
-def add_room() -> Any:
-    f = request.form
-    name, equipment = f.get("name", "").strip(), f.get("equipment", "").strip()
-    try:
-        if not 0 < len(name) <= NAME_MAX or len(equipment) > 200:
-            raise BadTime(f"a name of 1 to {NAME_MAX} characters, equipment of at most 200")
-        capacity = _int(f.get("capacity", ""), 1, 1000, "capacity")
-        upload = request.files.get("photo")
-        stored = None
-        if upload is not None and upload.filename:
-            stored = photos.store(upload.read(), state().settings.upload_dir,
-                                  state().settings.max_upload_bytes)
-        with state().maker.begin() as s:
-            s.add(Room(name=name, capacity=capacity, equipment=equipment, photo=stored,
-                       created_at=utcnow()))
-    except (BadTime, photos.BadPhoto) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("web.admin")), 303
-    except IntegrityError:
-        flash(f"A room named {name!r} exists already.", "error")
-        return redirect(url_for("web.admin")), 303
-    flash(f"Room {name} added.", "ok")
-    return redirect(url_for("web.admin")), 303
-
-
-@web.post("/admin/users")
-@signed_in(admin=True)
-def add_user() -> Any:
-    f = request.form
-    email, name, password = (f.get("email", "").strip().lower(), f.get("name", "").strip(),
-                             f.get("password", ""))
-    try:
-        if "@" not in email or len(email) > EMAIL_MAX or not 0 < len(name) <= NAME_MAX:
-            raise BadTime("an email address and a name are required")
-        if not 10 <= len(password) <= 1024:
-            raise BadTime("the password needs at least 10 characters")
-        with state().maker.begin() as s:
-            s.add(User(email=email, name=name, password_hash=auth.hash_password(password),
-                       is_admin=bool(f.get("is_admin")), created_at=utcnow()))
-    except BadTime as exc:
-        flash(str(exc), "error")
-    except IntegrityError:
-        flash(f"{email} has an account already.", "error")
-    else:
-        flash(f"Account for {email} created.", "ok")
-    return redirect(url_for("web.admin")), 303

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 
 from roombook.app import state, utcnow
 from roombook.booking import KeyReused, NotFound
-from roombook.models import Room
+from roombook.models import bookable
 from roombook.pages import longdate, page, signed_in
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange
@@ -57,7 +57,7 @@ def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: st
                   f"{longdate(until)}{skipped}.", "ok")
             return redirect(url_for("web.bookings"))
     with st.maker() as s:
-        room = s.get(Room, room_id)
+        room = bookable(s, room_id)
         if room is None:
             abort(404)
         busy = taken_days(s, room_id, days, rng)
