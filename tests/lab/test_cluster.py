@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 import tomllib
 import urllib.request
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
+from hapair.lab.plan import STATE_ROOT
+from hapair.spec import load_spec
 from tests.lab.conftest import Lab
 
 VIP = "10.54.0.100"
@@ -38,12 +42,27 @@ def test_forwarder_reaches_the_vip_from_the_host(lab: Lab) -> None:
         assert "Sign in" in r.read().decode()
 
 
-def test_a_booking_through_the_vip_is_on_both_nodes(lab: Lab) -> None:
-    secrets = tomllib.loads(Path("/var/lib/hapair/lab/lab/secrets.toml").read_text())
+def _token(lab: Lab) -> str:
+    """The demo account's API token, signed in through the VIP."""
+    name = load_spec(lab.spec).spec.name
+    secrets = tomllib.loads((Path(STATE_ROOT) / name / "secrets.toml").read_text())
     password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
     login = json.dumps({"email": "demo@roombook.test", "password": password})
-    token = json.loads(lab.sh("client", f"curl -sS -m 5 -H 'Content-Type: application/json' "
-                                        f"-d '{login}' http://{VIP}/api/login"))["token"]
+    return str(json.loads(lab.sh("client", f"curl -sS -m 5 -H 'Content-Type: application/json' "
+                                           f"-d '{login}' http://{VIP}/api/login"))["token"])
+
+
+def _api(lab: Lab, token: str, method: str, path: str, body: object = None) -> Any:
+    data = f"-d '{json.dumps(body)}' " if body is not None else ""
+    return json.loads(lab.sh("client", f"curl -sS -m 10 -X {method} "
+                                       f"-H 'Authorization: Bearer {token}' "
+                                       f"-H 'Content-Type: application/json' "
+                                       f"-H 'Idempotency-Key: {uuid.uuid4().hex}' {data}"
+                                       f"http://{VIP}{path}"))
+
+
+def test_a_booking_through_the_vip_is_on_both_nodes(lab: Lab) -> None:
+    token = _token(lab)
     day = (date.today() + timedelta(days=30)).isoformat()
     request = json.dumps({"room_id": 1, "date": day, "start": "10:00", "end": "11:00"})
     key = uuid.uuid4().hex
@@ -54,6 +73,52 @@ def test_a_booking_through_the_vip_is_on_both_nodes(lab: Lab) -> None:
     assert made["status"] == "confirmed" and made["replayed"] is False
     assert read_on(lab, "node2", "SELECT idempotency_key FROM roombook.bookings "
                                  f"WHERE id={made['id']}") == key
+
+
+def test_roombook_s_series_edits_and_feeds_through_the_vip(lab: Lab) -> None:
+    """The application's newer features, deployed: migrations on MariaDB, the
+    wheel with its dependencies, and their data on the standby too."""
+    from icalendar import Calendar
+
+    token = _token(lab)
+    first = date.today() + timedelta(days=40)
+    made = _api(lab, token, "POST", "/api/series", {
+        "room_id": 2, "date": first.isoformat(), "start": "08:00", "end": "09:00",
+        "repeat": "weekly", "until": (first + timedelta(weeks=2)).isoformat()})
+    assert len(made["booked"]) == 3, made
+    mine = [b for b in _api(lab, token, "GET", "/api/bookings")
+            if b["room_id"] == 2 and b["start"] == "08:00"]
+    moved = _api(lab, token, "PATCH", f"/api/bookings/{mine[0]['id']}",
+                 {"room_id": 3, "title": "Moved"})
+    assert (moved["room_id"], moved["title"]) == (3, "Moved")
+    assert read_on(lab, "node2", "SELECT COUNT(*) FROM roombook.bookings "
+                                 f"WHERE series_id={made['id']}") == "3"
+    # A room's calendar address, made through the pages, read as a calendar client would.
+    cal = Calendar.from_ical(_feed_of_room(lab, 3))
+    assert any(str(e["summary"]) == "Moved (Curie)" for e in cal.walk("VEVENT"))
+
+
+FEED_SCRIPT = r"""set -e
+jar=$(mktemp); base=http://VIP
+token() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
+t=$(curl -sS -m 5 -c $jar -b $jar $base/login | token)
+curl -sS -m 5 -c $jar -b $jar -o /dev/null --data-urlencode "csrf_token=$t" \
+  --data-urlencode email=demo@roombook.test --data-urlencode "password=$PASSWORD" $base/login
+t=$(curl -sS -m 5 -c $jar -b $jar "$base/rooms/ROOM" | token)
+url=$(curl -sS -m 5 -c $jar -b $jar -L --data-urlencode "csrf_token=$t" -d room_id=ROOM \
+  $base/feeds | grep -o 'http://[^ <]*/feeds/[A-Za-z0-9_-]*[.]ics' | head -1)
+curl -sS -m 5 "$url"
+"""
+
+
+def _feed_of_room(lab: Lab, room: int) -> bytes:
+    """Sign in with the page's form (CSRF token and all), ask for a room's
+    calendar address, and fetch it."""
+    name = load_spec(lab.spec).spec.name
+    secrets = tomllib.loads((Path(STATE_ROOT) / name / "secrets.toml").read_text())
+    password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
+    script = FEED_SCRIPT.replace("VIP", VIP).replace("ROOM", str(room))
+    return lab.sh("client", f"PASSWORD={shlex.quote(password)}\n{script}").encode()
 
 
 def test_a_row_written_on_node1_is_read_on_node2(lab: Lab) -> None:
