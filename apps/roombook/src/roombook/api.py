@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 
-from roombook import auth
+from roombook import auth, throttle
 from roombook.app import error, state, utcnow
 from roombook.booking import (
     Cancelled,
@@ -24,6 +24,7 @@ from roombook.booking import (
 )
 from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User, active, bookable, room_list
 from roombook.openapi import document
+from roombook.pages import sign_out
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange, local_start, parse_day, parse_range, time_of
 
@@ -44,13 +45,16 @@ def authenticate() -> object:
         return None
     header = request.headers.get("Authorization", "")
     st = state()
-    uid = None
+    found = None
     if header.startswith("Bearer "):
-        uid = auth.read_token(st.settings.secret_key, header[7:].strip(),
-                              st.settings.token_hours * 3600)
-    if uid is not None:
+        found = auth.read_token(st.settings.secret_key, header[7:].strip(),
+                                st.settings.token_hours * 3600)
+    if found is not None:
+        uid, made = found
         with st.maker() as s:
-            g.user = active(s.get(User, uid))
+            user = active(s.get(User, uid))
+        if user is not None and auth.still_valid(made, user.tokens_after):
+            g.user = user
     if g.user is None:
         return error(401, "unauthorized", "sign in first: POST /api/login, then send "
                                           "Authorization: Bearer TOKEN")
@@ -102,14 +106,24 @@ def login() -> object:
     email, password = data.get("email"), data.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise BadRequest("email and password are required strings")
-    with state().maker() as s:
-        user = s.scalar(select(User).where(User.email == email.strip().lower()[:254]))
-    user = active(user)
-    if not auth.check_password(user.password_hash if user else None, password[:1024]):
+    tried = throttle.attempt(state().maker, email.strip().lower()[:254], password[:1024],
+                             request, utcnow())
+    if tried.wait_s:
+        answer = error(429, "too_many_attempts",
+                       f"too many failed sign-ins: try again in {tried.wait_s:.0f} s")
+        return answer[0], 429, {"Retry-After": str(int(tried.wait_s) + 1)}
+    user = tried.user
+    if user is None:
         return error(401, "unauthorized", "unknown email or wrong password")
-    assert user is not None
     return jsonify(token=auth.make_token(state().settings.secret_key, user.id),
                    user={"id": user.id, "name": user.name, "email": user.email})
+
+
+@api.post("/logout")
+def logout() -> Response:
+    """End every API token and web session of the caller made before now."""
+    sign_out(g.user.id)
+    return jsonify(signed_out=True)
 
 
 @api.get("/rooms")

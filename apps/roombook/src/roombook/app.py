@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind TLS (ROOMBOOK_SECURE_COOKIES=1) the session never travels in clear.
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         # Forms stay valid across a failover: the token is signed with the
         # shared secret, not tied to one node's memory.
         WTF_CSRF_TIME_LIMIT=None,
@@ -75,7 +77,25 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.add_template_filter(longdate, "longdate")
     _health(app)
     _errors(app)
+    _headers(app)
     return app
+
+
+# Pages load only this site's own styles, scripts and images; no other site
+# may frame them (clickjacking) or have them sniffed as another type.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _headers(app: Flask) -> None:
+    @app.after_request
+    def secure(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        return response
 
 
 def _health(app: Flask) -> None:

@@ -3,6 +3,9 @@ stay valid on whichever node answers), and who is asking."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -31,10 +34,28 @@ def make_token(secret: str, user_id: int) -> str:
     return _signer(secret).dumps({"uid": user_id})
 
 
-def read_token(secret: str, token: str, max_age_s: int) -> int | None:
+def read_token(secret: str, token: str, max_age_s: int) -> tuple[int, datetime] | None:
+    """The user id a token names, and when it was made (naive UTC, whole
+    seconds); None for a forged, damaged or expired token."""
     try:
-        data = _signer(secret).loads(token, max_age=max_age_s)
+        data, made = _signer(secret).loads(token, max_age=max_age_s, return_timestamp=True)
     except BadSignature:
         return None
     uid = data.get("uid") if isinstance(data, dict) else None
-    return uid if isinstance(uid, int) else None
+    if not isinstance(uid, int):
+        return None
+    return uid, made.astimezone(UTC).replace(tzinfo=None)
+
+
+def still_valid(made: datetime, revoked_before: datetime | None) -> bool:
+    """A token or session made at `made` outlives a sign-out at
+    `revoked_before` only if made in that second or later (tokens carry whole
+    seconds)."""
+    return revoked_before is None or made >= revoked_before.replace(microsecond=0)
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def valid_email(email: str) -> bool:
+    return len(email) <= 254 and EMAIL.match(email) is not None

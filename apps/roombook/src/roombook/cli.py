@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import sys
 
 import click
@@ -37,10 +38,14 @@ def serve(host: str, port: int) -> None:
     maker = app.extensions["roombook"].maker
     db.seed_rooms(maker)
     email = "demo@roombook.test"
-    password = os.environ.get("ROOMBOOK_DEMO_PASSWORD") or "demo-password"
-    _ensure_user(maker, email, "Demo", password, admin=True)
-    click.echo(f"roombook on http://{host}:{port}/  (sign in as {email}; the password is "
-               "ROOMBOOK_DEMO_PASSWORD, or demo-password when unset)")
+    password = os.environ.get("ROOMBOOK_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    if _ensure_user(maker, email, "Demo", password, admin=True):
+        said = ("ROOMBOOK_DEMO_PASSWORD" if os.environ.get("ROOMBOOK_DEMO_PASSWORD")
+                else password)
+        click.echo(f"roombook on http://{host}:{port}/  (sign in as {email}, password {said})")
+    else:
+        click.echo(f"roombook on http://{host}:{port}/  ({email} exists already: its password "
+                   "is unchanged)")
     app.run(host=host, port=port, threaded=True)
 
 
@@ -81,6 +86,8 @@ def seed(sample_rooms: bool, demo_user: str | None) -> None:
 @click.option("--admin", is_flag=True)
 def add_user(email: str, name: str, admin: bool) -> None:
     """Create an account; the password is asked for (or ROOMBOOK_NEW_PASSWORD)."""
+    if not auth.valid_email(email.strip().lower()):
+        raise click.ClickException(f"{email!r} is not an email address like name@example.org")
     password = os.environ.get("ROOMBOOK_NEW_PASSWORD") or getpass.getpass("Password: ")
     if len(password) < 10:
         raise click.ClickException("the password needs at least 10 characters")

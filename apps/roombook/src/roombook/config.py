@@ -25,6 +25,7 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     token_hours: int = 12
     seed_sample_rooms: bool = False
+    secure_cookies: bool = False  # set when the site is served over TLS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -59,6 +60,8 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 kwargs[attr] = int(env[f"ROOMBOOK_{var}"])
             except ValueError:
                 raise ConfigError(f"ROOMBOOK_{var}: not a whole number") from None
+    if "ROOMBOOK_SECURE_COOKIES" in env:
+        kwargs["secure_cookies"] = env["ROOMBOOK_SECURE_COOKIES"].lower() in ("1", "true", "yes")
     for var, attr in {"DAY_START": "day_start", "DAY_END": "day_end"}.items():
         if f"ROOMBOOK_{var}" in env:
             kwargs[attr] = _time(f"ROOMBOOK_{var}", env[f"ROOMBOOK_{var}"])

@@ -40,6 +40,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # A removed person cannot sign in; their bookings stay in the history.
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Signing out ends every session and API token made before (UTC).
+    tokens_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Room(Base):
@@ -123,6 +125,17 @@ class Feed(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     room: Mapped[Room | None] = relationship()
+
+
+class LoginFailure(Base):
+    """Failed sign-ins in a row, per account or per address: the next try
+    waits (see throttle.py); a success clears the account's."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
 
 
 def bookable(s: Session, room_id: int) -> Room | None:

@@ -34,7 +34,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     words = {400: "bad input", 401: "not signed in", 404: "not found", 409: "conflict",
-             422: "idempotency key reused", 503: "the database does not accept writes"}
+             422: "idempotency key reused", 429: "too many failed sign-ins: wait",
+             503: "the database does not accept writes"}
     return {str(c): _json(ERROR, words[c]) for c in codes}
 
 
@@ -89,7 +90,12 @@ def document() -> dict[str, Any]:
                     "type": "object", "required": ["email", "password"], "properties": {
                         "email": {"type": "string"}, "password": {"type": "string"}}}}}},
                 "responses": {"200": _json({"type": "object", "properties": {
-                    "token": {"type": "string"}}}, "a bearer token"), **_errors(400, 401)}}},
+                    "token": {"type": "string"}}}, "a bearer token"),
+                    **_errors(400, 401, 429)}}},
+            "/api/logout": {"post": {
+                "description": "Ends every API token and web session of the caller.",
+                "responses": {"200": _json({"type": "object"}, "signed out"),
+                              **_errors(401)}}},
             "/api/rooms": {"get": {"responses": {
                 "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Room"}},
                              "every room"), **_errors(401)}}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from roombook import auth, grid
+from roombook import auth, grid, throttle
 from roombook.app import state, utcnow
 from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, holders
 from roombook.feeds import mine as my_feeds
@@ -33,7 +34,7 @@ from roombook.models import (
     bookable,
     room_list,
 )
-from roombook.pages import longdate, page, signed_in
+from roombook.pages import longdate, page, safe_next, sign_out, signed_in
 from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
 from roombook.web_series import book_series_form
 
@@ -43,10 +44,13 @@ web = Blueprint("web", __name__)
 @web.before_app_request
 def load_user() -> None:
     g.user = None
-    uid = session.get("uid")
-    if isinstance(uid, int) and not request.path.startswith("/api/"):
+    uid, at = session.get("uid"), session.get("at")
+    if isinstance(uid, int) and isinstance(at, int) and not request.path.startswith("/api/"):
         with state().maker() as s:
-            g.user = active(s.get(User, uid))
+            user = active(s.get(User, uid))
+        made = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
+        if user is not None and auth.still_valid(made, user.tokens_after):
+            g.user = user
 
 
 @web.get("/login")
@@ -58,22 +62,23 @@ def login() -> Any:
 def login_post() -> Any:
     email = request.form.get("email", "").strip().lower()[:EMAIL_MAX]
     password = request.form.get("password", "")[:1024]
-    with state().maker() as s:
-        user = s.scalar(select(User).where(User.email == email))
-    user = active(user)
-    if not auth.check_password(user.password_hash if user else None, password):
+    tried = throttle.attempt(state().maker, email, password, request, utcnow())
+    if tried.wait_s:
+        flash(f"Too many failed sign-ins: try again in {tried.wait_s:.0f} s.", "error")
+        return page("login.html", 429, email=email)
+    if tried.user is None:
         flash("Unknown email or wrong password.", "error")
         return page("login.html", 401, email=email)
-    assert user is not None
     session.clear()
-    session["uid"] = user.id
-    nxt = request.args.get("next", "")
-    safe = nxt.startswith("/") and not nxt.startswith("//")
-    return redirect(nxt if safe else url_for("web.rooms"))
+    session["uid"], session["at"] = tried.user.id, int(time.time())
+    return redirect(safe_next(request.args.get("next", "")) or url_for("web.rooms"))
 
 
 @web.post("/logout")
 def logout() -> Any:
+    """Sign out everywhere: this session, the others, and every API token."""
+    if g.user is not None:
+        sign_out(g.user.id)
     session.clear()
     return redirect(url_for("web.login"))
 

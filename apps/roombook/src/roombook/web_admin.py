@@ -16,7 +16,6 @@ from roombook import auth, photos
 from roombook.app import state, utcnow
 from roombook.booking import NotFound, cancel
 from roombook.models import (
-    EMAIL_MAX,
     NAME_MAX,
     BookedSlot,
     Booking,
@@ -164,8 +163,7 @@ def remove_room(room_id: int) -> Any:
 def _user_fields(f: Any, new: bool) -> tuple[str, str, str]:
     email, name, password = (f.get("email", "").strip().lower(), f.get("name", "").strip(),
                              f.get("password", ""))
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > EMAIL_MAX or " " in email:
+    if not auth.valid_email(email):
         raise BadTime("an email address like name@example.org is required")
     if not 0 < len(name) <= NAME_MAX:
         raise BadTime(f"a name of 1 to {NAME_MAX} characters is required")
