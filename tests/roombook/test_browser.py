@@ -73,13 +73,13 @@ def test_book_and_meet_a_conflict(served: str, tmp_path: Path) -> None:
 SCREENS = Path("/tmp/roombook-screens")  # kept after the run, for a person to look at
 
 
-def _signed_in(p: Any, served: str, **context: Any) -> Any:
+def _signed_in(p: Any, served: str, email: str = "alice@example.com", **context: Any) -> Any:
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: run `make install`")
     browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     page = browser.new_page(**context)
     page.goto(f"{served}/login")
-    page.fill("input[name=email]", "alice@example.com")
+    page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     return page
@@ -190,3 +190,79 @@ def test_book_a_weekly_series_seeing_its_dates_first(served: str) -> None:
         assert "Cancelled 2 dates of the series" in page.locator(".flash.ok").inner_text()
         _shot(page, "series.png")
         page.context.browser.close()
+
+
+def _wider_than_the_screen(page: Any, served: str, paths: list[str]) -> dict[str, int]:
+    wide = {}
+    for path in paths:
+        page.goto(served + path)
+        over = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if over > 0:
+            wide[path] = over
+    return wide
+
+
+def test_move_a_booking_then_see_it_in_the_week(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(11)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, viewport={"width": 390, "height": 800})
+        page.goto(f"{served}/rooms/1?date={day}&start=09:00&end=10:00")
+        page.fill("input[name=title]", "Retro")
+        page.click("#book button[type=submit]")
+        page.click("a:has-text('Edit')")
+        edit_url = page.url
+        page.select_option("select[name=room_id]", label="Babbage")
+        page.select_option("select[name=start]", "13:00")
+        page.select_option("select[name=end]", "14:30")
+        page.click("#edit button[type=submit]")
+        assert "Booking moved: 13:00-14:30" in page.locator(".flash.ok").inner_text()
+        page.goto(f"{served}/rooms/2/week?date={day}")
+        assert page.locator("tr td.mine", has_text="Retro").count() == 1
+        assert page.locator("th.rowhead").count() == 8  # the header's and seven days
+        wide = _wider_than_the_screen(page, served, [edit_url, f"/rooms/2/week?date={day}"])
+        _shot(page, "week-390.png")
+        page.context.browser.close()
+    assert not wide, wide
+
+
+def test_a_calendar_address_made_read_then_revoked(served: str) -> None:
+    from icalendar import Calendar
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(12)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/3?date={day}&start=15:00&end=16:00")
+        page.fill("input[name=title]", "Board")
+        page.click("#book button[type=submit]")
+        page.click("button:has-text('New address for my bookings')")
+        said = page.locator(".flash.ok").inner_text()
+        url = said[said.index("http"):].split()[0]
+        got = page.request.get(url)
+        assert got.status == 200 and got.headers["content-type"].startswith("text/calendar")
+        events = Calendar.from_ical(got.body()).walk("VEVENT")
+        assert [str(e["summary"]) for e in events] == ["Board (Curie)"]
+        page.click("button:has-text('Revoke')")
+        assert page.request.get(url).status == 404
+        page.context.browser.close()
+
+
+def test_an_administrator_on_a_phone(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        page = _signed_in(p, served, "admin@example.com", viewport={"width": 360, "height": 800})
+        page.goto(f"{served}/admin")
+        page.click("a:has-text('Ada')")
+        page.fill("input[name=equipment]", "screen, plants")
+        page.click("button:has-text('Save')")
+        assert "Room Ada saved" in page.locator(".flash.ok").inner_text()
+        page.click("a:has-text('bob@example.com')")
+        person = page.url.removeprefix(served)
+        wide = _wider_than_the_screen(page, served, ["/admin", "/admin/rooms/1", person,
+                                                     "/admin/bookings", "/bookings"])
+        _shot(page, "admin-360.png")
+        page.context.browser.close()
+    assert not wide, wide

@@ -312,3 +312,21 @@ def test_an_admin_removes_a_person_and_sees_every_booking(app: Flask) -> None:
                                    "csrf_token": csrf(login.get("/login").data)})
     assert r.status_code == 401
     assert 'class="cancelled"' in admin.get(f"/admin/bookings?date={DAY}").data.decode()
+
+
+def test_a_booking_is_moved_from_its_page_only_into_free_slots(app: Flask) -> None:
+    alice, bob = signed_in(app), signed_in(app, "bob@example.com")
+    book_form(alice, room=1, start="09:00", end="10:00")
+    book_form(bob, room=2, start="09:00", end="10:00")
+    mine = alice.get("/bookings").data.decode()
+    edit = re.search(r'href="(/bookings/\d+/edit)"', mine).group(1)  # type: ignore[union-attr]
+    page = alice.get(edit).data
+    form = {"csrf_token": csrf(page), "date": DAY, "start": "09:00", "end": "10:00",
+            "room_id": "2", "title": "Moved"}
+    r = alice.post(edit, data=form)
+    assert r.status_code == 409 and "the booking is unchanged" in r.data.decode()
+    r = alice.post(edit, data={**form, "start": "10:00", "end": "11:30"}, follow_redirects=True)
+    assert "Booking moved: 10:00-11:30" in r.data.decode()
+    day = alice.get(f"/?date={DAY}").data.decode()
+    assert 'class="mine" colspan="3" title="10:00-11:30: Moved · Alice"' in day
+    assert bob.get(edit).status_code == 404  # not his

@@ -22,7 +22,17 @@ from sqlalchemy import select
 
 from roombook import auth, grid, throttle
 from roombook.app import state, utcnow
-from roombook.booking import Conflict, KeyReused, NotFound, book, cancel, holders
+from roombook.booking import (
+    Cancelled,
+    Change,
+    Conflict,
+    KeyReused,
+    NotFound,
+    book,
+    cancel,
+    edit,
+    holders,
+)
 from roombook.feeds import mine as my_feeds
 from roombook.models import (
     EMAIL_MAX,
@@ -261,6 +271,62 @@ def cancel_booking(booking_id: int) -> Any:
     except NotFound:
         abort(404)
     flash("Booking cancelled.", "ok")
+    return redirect(url_for("web.bookings"))
+
+
+def _edit_page(b: Booking, status: int = 200, **form: str) -> Any:
+    st = state().settings
+    with state().maker() as s:
+        rooms = list(s.scalars(room_list()))
+    current = {"date": b.day.isoformat(), "start": f"{time_of(st, b.start_slot):%H:%M}",
+               "end": f"{time_of(st, b.end_slot):%H:%M}", "room_id": str(b.room_id),
+               "title": b.title}
+    return page("edit.html", status, b=b, rooms=rooms, times=_times(),
+                form={**current, **form})
+
+
+def _mine(booking_id: int) -> Booking:
+    with state().maker() as s:
+        b = s.get(Booking, booking_id)
+    if b is None or (b.user_id != g.user.id and not g.user.is_admin) or b.status != "confirmed":
+        abort(404)
+    return b
+
+
+@web.get("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
+@signed_in()
+def edit_booking(booking_id: int) -> Any:
+    return _edit_page(_mine(booking_id))
+
+
+@web.post("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
+@signed_in()
+def edit_booking_post(booking_id: int) -> Any:
+    """Move (time, room) or retitle in one transaction: the booking moves only
+    if its new slots are free, never half-moved."""
+    b = _mine(booking_id)
+    f = request.form
+    form = {k: f.get(k, "") for k in ("date", "start", "end", "room_id", "title")}
+    form["title"] = form["title"].strip()
+    try:
+        if len(form["title"]) > TITLE_MAX:
+            raise BadTime(f"the title may have at most {TITLE_MAX} characters")
+        if not form["room_id"].isdigit():
+            raise BadTime("choose a room")
+        rng = parse_range(state().settings, form["date"], form["start"], form["end"],
+                          datetime.now(UTC))
+        edit(state().maker, booking_id=booking_id, user=g.user,
+             change=Change(room_id=int(form["room_id"]), rng=rng, title=form["title"]))
+    except BadTime as exc:
+        flash(str(exc), "error")
+        return _edit_page(b, 400, **form)
+    except Conflict:
+        flash(f"Sorry: that room is already booked for part of {form['start']}-{form['end']} "
+              f"on {longdate(rng.day)}; the booking is unchanged.", "error")
+        return _edit_page(b, 409, **form)
+    except (NotFound, Cancelled):
+        abort(404)
+    flash(f"Booking moved: {form['start']}-{form['end']} on {longdate(rng.day)}.", "ok")
     return redirect(url_for("web.bookings"))
 
 
