@@ -74,6 +74,9 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     priority {node.priority}
     advert_int {_seconds(t.advert_interval_s)}
     unicast_src_ip {node.address(spec.vip.network)}
+    # Adverts only from the peer's address: another host on the public
+    # network cannot claim the VIP by advertising a higher priority.
+    check_unicast_src
     unicast_peer {{
         {peer.address(spec.vip.network)}
     }}
