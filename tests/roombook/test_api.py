@@ -256,3 +256,36 @@ def test_a_bad_series_is_a_clear_400(client: FlaskClient, alice: dict[str, str],
                                      fields: dict[str, Any], words: str) -> None:
     r = series(client, alice, **fields)
     assert r.status_code == 400 and words in r.json["message"], r.json
+
+
+def test_a_booking_is_two_statements_and_a_commit(app: Any, client: FlaskClient,
+                                                  alice: dict[str, str]) -> None:
+    """The booking's own transaction: the booking row (only if its room may
+    be booked), its slot rows in one INSERT, the commit. Retries and
+    conflicts look further, only when the insert fails."""
+    from sqlalchemy import event
+
+    engine = app.extensions["roombook"].engine
+    seen: list[str] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, *rest: Any) -> None:
+        seen.append(sql.split()[0].upper())
+
+    def commit(conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    from roombook.app import utcnow
+    from roombook.booking import book
+    from roombook.slots import SlotRange
+
+    try:
+        from datetime import date
+        book(app.extensions["roombook"].maker, user_id=1, room_id=3,
+             rng=SlotRange(date.fromisoformat(DAY), 4, 7), title="t", key="k" * 16,
+             now=utcnow())
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert seen == ["INSERT", "INSERT", "COMMIT"], seen

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.db import writable
 from roombook.grid import Holder
-from roombook.models import BookedSlot, Booking, User, bookable
+from roombook.models import BookedSlot, Booking, Room, User, bookable
 from roombook.slots import SlotRange
 
 RETRIES = 4
@@ -75,30 +75,47 @@ def confirm_replay(s: Session) -> None:
         raise NotWritable("the database does not accept writes: retry")
 
 
+BOOKING_COLUMNS = ("room_id", "user_id", "day", "start_slot", "end_slot", "title", "status",
+                   "idempotency_key", "created_at")
+
+
+def _insert(s: Session, values: tuple[object, ...], rng: SlotRange) -> Booking | None:
+    """The booking and its slots in two statements (three round trips with
+    the commit): the booking row only if its room may be booked (None if
+    not), then its slot rows in one multi-row INSERT, in slot order so that
+    concurrent bookings lock in one order."""
+    fields = dict(zip(BOOKING_COLUMNS, values, strict=True))
+    room = select(*(literal(v) for v in values)).where(
+        Room.id == fields["room_id"], Room.removed_at.is_(None))
+    made = s.execute(insert(Booking).from_select(BOOKING_COLUMNS, room))
+    if made.rowcount == 0:
+        return None
+    bid = made.lastrowid
+    s.execute(insert(BookedSlot), [{"room_id": fields["room_id"], "day": rng.day, "slot": slot,
+                                    "booking_id": bid} for slot in rng.slots])
+    return Booking(id=bid, **fields)
+
+
 def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
          title: str, key: str, now: datetime) -> Outcome:
+    """Insert first, look only when that fails: a retry's key or a held slot
+    makes the insert fail whole (IntegrityError), and only then is the
+    earlier booking of that key looked up."""
+    values = (room_id, user_id, rng.day, rng.start, rng.end, title, "confirmed", key, now)
     for attempt in range(RETRIES):
         try:
             with maker.begin() as s:
-                existing = _by_key(s, user_id, key)
-                if existing is not None:
-                    return _replay(s, existing, room_id, rng)
-                if bookable(s, room_id) is None:
+                b = _insert(s, values, rng)
+                if b is None:
+                    existing = _by_key(s, user_id, key)
+                    if existing is not None:  # its room was removed since
+                        return _replay(s, existing, room_id, rng)
                     raise NotFound(f"no room {room_id}")
-                b = Booking(room_id=room_id, user_id=user_id, day=rng.day,
-                            start_slot=rng.start, end_slot=rng.end, title=title,
-                            status="confirmed", idempotency_key=key, created_at=now)
-                s.add(b)
-                s.flush()
-                # In slot order, so that concurrent bookings lock in one order.
-                s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
-                          for slot in rng.slots)
-                s.flush()
             return Outcome(b, True)
         except IntegrityError:
             with maker() as s:
                 existing = _by_key(s, user_id, key)
-                if existing is not None:  # a concurrent try of the same request won
+                if existing is not None:  # a retry, or a concurrent try of the same request
                     return _replay(s, existing, room_id, rng)
             raise Conflict("the room is already booked for part of that time") from None
         except OperationalError as exc:
@@ -124,31 +141,41 @@ def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: C
     """Move or retitle a booking in one transaction: its old slots are freed
     and its new ones taken together, so it is never half-moved, and a slot
     held by another booking fails the whole edit (Conflict), never doubles.
-    The same edit sent twice gives the same booking."""
-    try:
-        with maker.begin() as s:
-            b = s.get(Booking, booking_id, with_for_update=True)
-            if b is None or (b.user_id != user.id and not user.is_admin):
-                raise NotFound(f"no booking {booking_id}")
-            if b.status != "confirmed":
-                raise Cancelled(f"booking {booking_id} is cancelled")
-            room_id = b.room_id if change.room_id is None else change.room_id
-            if change.room_id is not None and bookable(s, room_id) is None:
-                raise NotFound(f"no room {room_id}")
-            rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
-            moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))
-            if moved:
-                s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
-                s.flush()
-                b.room_id, b.day, b.start_slot, b.end_slot = room_id, rng.day, rng.start, rng.end
-                s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
-                          for slot in rng.slots)
-            if change.title is not None:
-                b.title = change.title
+    The same edit sent twice gives the same booking. A deadlock between
+    concurrent moves is tried again, as a booking is."""
+    for attempt in range(RETRIES):
+        try:
+            return _edit(maker, booking_id, user, change)
+        except IntegrityError:
+            raise Conflict("the room is already booked for part of that time") from None
+        except OperationalError as exc:
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Change) -> Booking:
+    with maker.begin() as s:
+        b = s.get(Booking, booking_id, with_for_update=True)
+        if b is None or (b.user_id != user.id and not user.is_admin):
+            raise NotFound(f"no booking {booking_id}")
+        if b.status != "confirmed":
+            raise Cancelled(f"booking {booking_id} is cancelled")
+        room_id = b.room_id if change.room_id is None else change.room_id
+        if change.room_id is not None and bookable(s, room_id) is None:
+            raise NotFound(f"no room {room_id}")
+        rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
+        moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))
+        if moved:
+            s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
             s.flush()
-        return b
-    except IntegrityError:
-        raise Conflict("the room is already booked for part of that time") from None
+            b.room_id, b.day, b.start_slot, b.end_slot = room_id, rng.day, rng.start, rng.end
+            s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
+                      for slot in rng.slots)
+        if change.title is not None:
+            b.title = change.title
+        s.flush()
+    return b
 
 
 def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
