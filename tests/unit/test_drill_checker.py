@@ -112,3 +112,13 @@ def test_node_probes(tmp_path: Path) -> None:
     (tmp_path / "pub0" / "carrier").write_text("1\n")
     assert has_carrier("pub0", str(tmp_path)) and not has_carrier("nope", str(tmp_path))
     assert binlog_gtid("mariadb-bin.000003\t1234\t0-1-55\n") == "0-1-55"
+
+
+def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first() -> None:
+    """A 60 s outage run started 280 days ahead once booked past roombook's
+    one-year horizon: its last 23 s were refusals, read as a pause."""
+    from hapair.drill.runner import fits
+
+    assert fits(10, 25) and fits(200, 25)
+    assert not fits(280, 90)  # standby-out-60s: about 90 s of booking
+    assert not fits(364, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from hapair import gtid
 from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
+from hapair.drill.workload import ROOMS, SLOTS_PER_DAY
 from hapair.lab import machine as m
 from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
@@ -160,16 +162,30 @@ class Samplers:
         return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}
 
 
-def fresh_days(lab: Lab, primary: str) -> int:
+# roombook takes bookings at most a year ahead; a run books at most this many a
+# second (8 clients on two cores book about 200).
+HORIZON_DAYS = 365
+MAX_BOOKINGS_PER_S = 300
+
+
+def fits(ahead: int, seconds: float) -> bool:
+    """Whether a run of this length, booking from ahead + 1 days on, stays
+    inside the booking horizon (pure)."""
+    needed = math.ceil(seconds * MAX_BOOKINGS_PER_S / (SLOTS_PER_DAY * len(ROOMS))) + 1
+    return ahead + needed < HORIZON_DAYS
+
+
+def fresh_days(lab: Lab, primary: str, seconds: float) -> int:
     """Days ahead from which no booking exists yet: each run books slots of its
-    own. Past the booking horizon, the drills' bookings are cleared first."""
+    own. When the run could book past the horizon (its later bookings would
+    be refused, and read as a pause), the drills' bookings are cleared first."""
     sql = "SELECT COALESCE(DATEDIFF(MAX(day), CURDATE()), 0) FROM bookings"
     machine = lab.plan.machine(primary)
     r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", "-N", "-B", lab.database,
                                                        "-e", sql]),
                        capture_output=True, text=True, timeout=60)
     ahead = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
-    if ahead < 300:
+    if fits(ahead, seconds):
         return ahead + 1
     subprocess.run(m.exec_argv(lab.plan, machine, [
         "mariadb", lab.database, "-e",
@@ -223,7 +239,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     samplers.start()
     started = time.time()
     workload = start_workload(lab, seconds, history_file, seed + run, clients,
-                              fresh_days(lab, primary))
+                              fresh_days(lab, primary, seconds))
     done: list[dict[str, Any]] = []
     try:
         time.sleep(warmup_s)
