@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
 
 SPEC = EXAMPLES / "lab-pair.toml"
@@ -42,6 +43,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @dataclass(frozen=True)
 class Lab:
     spec: Path
+
+    @property
+    def name(self) -> str:
+        """The cluster's name (the spec's)."""
+        return load_spec(self.spec).spec.name
 
     def hapair(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "hapair", *args], capture_output=True,
@@ -82,7 +88,7 @@ def leftovers() -> list[str]:
     """What a lab could leave on the host: namespaces, mounts, machines, veths."""
     found = []
     if os.path.isdir("/run/netns"):
-        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-lab")]
+        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-")]
     with open("/proc/self/mounts") as mounts:
         found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
     ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:8080"], capture_output=True,

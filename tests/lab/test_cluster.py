@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from hapair.lab.plan import STATE_ROOT
-from hapair.spec import load_spec
 from tests.lab.conftest import Lab
 
 VIP = "10.54.0.100"
@@ -44,8 +43,7 @@ def test_forwarder_reaches_the_vip_from_the_host(lab: Lab) -> None:
 
 def _token(lab: Lab) -> str:
     """The demo account's API token, signed in through the VIP."""
-    name = load_spec(lab.spec).spec.name
-    secrets = tomllib.loads((Path(STATE_ROOT) / name / "secrets.toml").read_text())
+    secrets = tomllib.loads((Path(STATE_ROOT) / lab.name / "secrets.toml").read_text())
     password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
     login = json.dumps({"email": "demo@roombook.test", "password": password})
     return str(json.loads(lab.sh("client", f"curl -sS -m 5 -H 'Content-Type: application/json' "
@@ -114,8 +112,7 @@ curl -sS -m 5 "$url"
 def _feed_of_room(lab: Lab, room: int) -> bytes:
     """Sign in with the page's form (CSRF token and all), ask for a room's
     calendar address, and fetch it."""
-    name = load_spec(lab.spec).spec.name
-    secrets = tomllib.loads((Path(STATE_ROOT) / name / "secrets.toml").read_text())
+    secrets = tomllib.loads((Path(STATE_ROOT) / lab.name / "secrets.toml").read_text())
     password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
     script = FEED_SCRIPT.replace("VIP", VIP).replace("ROOM", str(room))
     return lab.sh("client", f"PASSWORD={shlex.quote(password)}\n{script}").encode()

@@ -74,7 +74,7 @@ def test_a_switchover_is_heard_by_each_node_s_hooks(lab: Lab) -> None:
         time.sleep(1)  # hooks run beside the loop
         heard = {n: lab.sh(n, "cat /run/hapair-hooks.log || true").splitlines()
                  for n in ("node1", "node2")}
-        assert f"role-change {after} primary lab" in heard[after], heard
+        assert f"role-change {after} primary {lab.name}" in heard[after], heard
         assert any(line.startswith(f"role-change {before} ") and " primary " not in line
                    for line in heard[before]), heard
         assert any(line.startswith("fenced ") for line in heard[before]), heard
