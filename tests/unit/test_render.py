@@ -48,6 +48,7 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     assert "init_file 1 overwrite" in text  # not eligible until the agent says so
     assert "http://127.0.0.1:8008/alive" in text  # liveness; the verdict is the file
     assert "    check_unicast_src\n" in text  # adverts from the peer only
+    assert "vrrp_higher_prio_send_advert true" in text  # the winner re-announces after a split
     other = keepalived.render(m2l, node2)[0].content
     assert "unicast_src_ip 10.54.0.11" in other and "priority 100" in other
 

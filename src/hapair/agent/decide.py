@@ -26,7 +26,13 @@ from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
 from hapair.agent.view import View
-from hapair.agent.witness_rules import go_alone, named_elsewhere, primary_upkeep, witnessed
+from hapair.agent.witness_rules import (
+    announce,
+    go_alone,
+    named_elsewhere,
+    primary_upkeep,
+    witnessed,
+)
 
 HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
 HEAL_EVERY_S = 15.0
@@ -125,6 +131,10 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
     acts = (*acts, *primary_upkeep(v, cfg, want))
+    if cfg.semi_sync and not want:
+        # Committing alone: the peer is away or rejoining, and may have held
+        # the VIP during a partition (it then drops it: clients must come back).
+        acts = (*acts, *announce(v))
     return Decision(actions=acts, reason=_primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY, problem=m.degraded or not want and cfg.semi_sync)
 

@@ -108,13 +108,21 @@ def go_alone(v: View, cfg: AgentConfig, role: Role) -> Decision:
         acts = (Reopen(semi_sync=False),)
     elif v.db.semi_sync_master:
         acts = (SetSemiSync(on=False),)
-    if v.holds_vip and v.now - v.memory.announced_at >= ANNOUNCE_EVERY_S:
-        # A standby cut off by a partition held the VIP a moment (and drops
-        # it, the witness refusing it): clients may still send there.
-        acts = (*acts, Announce())
+    # A standby cut off by a partition held the VIP a moment (and drops it,
+    # the witness refusing it): clients may still send there.
+    acts = (*acts, *announce(v))
     return Decision(actions=acts, reason=f"standby {peer} lost; the witness agrees: committing "
                     "alone until it is back", eligible=True, role=Role.PRIMARY, problem=True,
                     condition=Condition.STANDBY_LOST)
+
+
+def announce(v: View) -> tuple[Action, ...]:
+    """Say where the VIP is again, every ANNOUNCE_EVERY_S while this node
+    holds it and commits alone: after a partition the other node may have
+    held it a moment, and its gratuitous ARPs may be the clients' last."""
+    if v.holds_vip and v.now - v.memory.announced_at >= ANNOUNCE_EVERY_S:
+        return (Announce(),)
+    return ()
 
 
 def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision:

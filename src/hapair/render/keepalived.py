@@ -42,6 +42,12 @@ global_defs {{
     # former holder whose keepalived died has its VIP removed by the agent).
     vrrp_garp_master_delay 1
     vrrp_garp_master_repeat 3
+    # After a partition both nodes may have been MASTER, and the clients'
+    # last gratuitous ARPs may be the loser's: the one that yields sends an
+    # advert first, so that the one that keeps the VIP announces it again
+    # (vrrp_garp_lower_prio_repeat defaults to the repeat above). Without it
+    # clients sent to the VIP go to the loser until their ARP entry expires.
+    vrrp_higher_prio_send_advert true
     # Every transition, in order, to the agent.
     notify_fifo {NOTIFY_FIFO}
 }}
