@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, delete, insert, literal, select
+from sqlalchemy import Engine, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -190,6 +190,15 @@ def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
             b.status = "cancelled"
             b.cancelled_at = now
     return b
+
+
+def cancel_all(s: Session, ids: list[int], now: datetime) -> None:
+    """Cancel these bookings in the session's transaction: their slots free
+    at once (an administrator's removals, a series from a date on)."""
+    if ids:
+        s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
+        s.execute(update(Booking).where(Booking.id.in_(ids))
+                  .values(status="cancelled", cancelled_at=now))
 
 
 def taken(s: Session, room_id: int, day: date) -> dict[int, int]:

@@ -8,11 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook.booking import RETRIES, KeyReused, NotFound, confirm_replay, is_transient
+from roombook.booking import (
+    RETRIES,
+    KeyReused,
+    NotFound,
+    cancel_all,
+    confirm_replay,
+    is_transient,
+)
 from roombook.models import BookedSlot, Booking, Series, User, bookable
 from roombook.slots import BadTime, SlotRange
 
@@ -126,8 +133,5 @@ def cancel_series(maker: sessionmaker[Session], *, series_id: int, user: User, f
         ids = list(s.scalars(select(Booking.id).where(
             Booking.series_id == series_id, Booking.day >= from_day,
             Booking.status == "confirmed").with_for_update()))
-        if ids:
-            s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
-            s.execute(update(Booking).where(Booking.id.in_(ids))
-                      .values(status="cancelled", cancelled_at=now))
+        cancel_all(s, ids, now)
         return len(ids)

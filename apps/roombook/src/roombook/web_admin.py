@@ -8,16 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roombook import auth, photos
 from roombook.app import state, utcnow
-from roombook.booking import NotFound, cancel
+from roombook.booking import NotFound, cancel, cancel_all
 from roombook.models import (
     NAME_MAX,
-    BookedSlot,
     Booking,
     Room,
     User,
@@ -53,13 +52,6 @@ def _future(s: Session, today: date, **where: int) -> list[int]:
     for column, value in where.items():
         q = q.where(getattr(Booking, column) == value)
     return list(s.scalars(q))
-
-
-def _cancel_all(s: Session, ids: list[int]) -> None:
-    if ids:
-        s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
-        s.execute(update(Booking).where(Booking.id.in_(ids))
-                  .values(status="cancelled", cancelled_at=utcnow()))
 
 
 @admin.get("")
@@ -152,7 +144,7 @@ def remove_room(room_id: int) -> Any:
             flash(f"{r.name} has {len(future)} bookings to come: choose to cancel them to "
                   "remove it.", "error")
             return _back("admin.room", room_id=room_id)
-        _cancel_all(s, future)
+        cancel_all(s, future, utcnow())
         r.removed_at = utcnow()
         # The name is free again for a new room.
         r.name = f"{r.name[:NAME_MAX - 12]} (removed {r.id})"
@@ -238,7 +230,7 @@ def remove_user(user_id: int) -> Any:
             return _back("admin.person", user_id=user_id)
         future = _future(s, _today(), user_id=user_id)
         if request.form.get("future") == "cancel":
-            _cancel_all(s, future)
+            cancel_all(s, future, utcnow())
             kept = 0
         else:
             kept = len(future)
