@@ -78,6 +78,11 @@ class Lab:
             assert row["confirmed"] > 0, row
         return summary
 
+    def reach(self, source: str, address: str, port: int = 3306) -> bool:
+        """Whether source opens a TCP connection to address:port within 2 s."""
+        r = self.exec(source, "timeout", "2", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}")
+        return r.returncode == 0
+
     def sh(self, target: str, script: str) -> str:
         r = self.exec(target, "sh", "-c", script)
         assert r.returncode == 0, f"{target}: {script}: {r.stderr}"

@@ -149,6 +149,22 @@ def test_secrets_are_root_only_on_the_nodes(lab: Lab) -> None:
     assert modes.split() == ["600", "root", "600", "root"]
 
 
+def test_the_firewall_lets_clients_reach_the_web_only(lab: Lab) -> None:
+    """nftables on each node: the client (public network) reaches the web and
+    SSH, never the database, the agent or Gluster; the peer reaches them; the
+    control point (firewall.admin_from) reaches the agent."""
+    for address in ("10.54.0.10", "10.54.0.11", VIP):
+        assert lab.reach("client", address, 80), address
+        for port in (3306, 8008, 24007):
+            assert not lab.reach("client", address, port), (address, port)
+    assert lab.reach("node2", "192.168.57.102", 3306)
+    assert lab.reach("node2", "10.54.0.10", 8008)
+    assert lab.reach("control", "10.99.0.10", 8008)
+    assert not lab.reach("control", "10.99.0.10", 3306)
+    rules = lab.sh("node1", "nft list table inet hapair")
+    assert "policy drop" in rules
+
+
 def test_a_second_apply_changes_nothing(lab: Lab) -> None:
     result = lab.hapair("lab", "apply", str(lab.spec))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

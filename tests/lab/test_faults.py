@@ -10,35 +10,29 @@ import time
 from tests.lab.conftest import Lab
 
 
-def reach(lab: Lab, source: str, address: str, port: int = 3306) -> bool:
-    """Whether source opens a TCP connection to address:port within a second."""
-    r = lab.exec(source, "timeout", "2", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}")
-    return r.returncode == 0
-
-
 def test_partition_on_one_network_and_heal(lab: Lab) -> None:
-    assert reach(lab, "node2", "192.168.57.102")
+    assert lab.reach("node2", "192.168.57.102")
     cut = lab.hapair("lab", "fault", "partition", str(lab.spec), "node1", "node2",
                      "--network", "interconnect")
     assert cut.returncode == 0, cut.stderr
     try:
-        assert not reach(lab, "node2", "192.168.57.102")
-        assert reach(lab, "node2", "10.54.0.10")  # the public network still works
+        assert not lab.reach("node2", "192.168.57.102")
+        assert lab.reach("node2", "10.54.0.10")  # the public network still works
     finally:
         assert lab.hapair("lab", "fault", "heal", str(lab.spec)).returncode == 0
-    assert reach(lab, "node2", "192.168.57.102")
+    assert lab.reach("node2", "192.168.57.102")
 
 
 def test_link_down_and_up(lab: Lab) -> None:
     assert lab.hapair("lab", "fault", "link-down", str(lab.spec), "node2", "public"
                       ).returncode == 0
     try:
-        assert not reach(lab, "client", "10.54.0.11", 22)
+        assert not lab.reach("client", "10.54.0.11", 22)
     finally:
         assert lab.hapair("lab", "fault", "link-up", str(lab.spec), "node2", "public"
                           ).returncode == 0
     deadline = time.monotonic() + 10
-    while not reach(lab, "client", "10.54.0.11", 22):
+    while not lab.reach("client", "10.54.0.11", 22):
         assert time.monotonic() < deadline, "node2's public link did not come back"
         time.sleep(0.2)
 

@@ -14,7 +14,7 @@ from hapair.render import etcd as render
 if TYPE_CHECKING:
     from hapair.deploy.steps import Host_, Plan
 
-PACKAGES = ["etcd-server", "curl"]
+PACKAGES = ["etcd-server", "curl", "nftables"]
 ARBITER_PACKAGES = ["glusterfs-server"]
 
 

@@ -29,6 +29,7 @@ from hapair.paths import (
     HAPAIR_VENV,
     WEBHOOK_SECRET_ENV,
 )
+from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
 from hapair.render.files import RenderedFile
@@ -42,6 +43,7 @@ PACKAGES = [
     "keepalived", "mariadb-server", "mariadb-client", "mariadb-backup", "apache2",
     "glusterfs-server", "glusterfs-client", "python3-venv", "curl", "netplan.io",
     "iputils-arping",  # the agent re-announces the VIP after fencing its peer
+    "nftables",
 ]
 FENCE_PACKAGES = ["fence-agents"]
 WHEELS_DIR = "/opt/hapair/wheels"
@@ -138,7 +140,7 @@ def hosts_file(plan: Plan) -> None:
 COMPONENT_KEYS: dict[str, tuple[str, ...]] = {
     "keepalived": ("keepalived",), "mariadb": ("mariadb",), "apache": ("apache",),
     "network": ("network",), "raid": ("raid",), "gluster": (), "hapair": ("agent",),
-    "etcd": ("units", "etcd"),
+    "etcd": ("units", "etcd"), "firewall": ("firewall",),
 }
 
 
@@ -152,6 +154,8 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
         return ("app",)
     if f.path.endswith("/agent-secrets.env"):
         return ("agent",)
+    if f.path == firewall_render.UNIT_PATH:
+        return ("units", "firewall")
     return COMPONENT_KEYS.get(f.component, ("units",))
 
 
@@ -299,8 +303,26 @@ def failover(plan: Plan) -> None:
                    "systemctl reload keepalived")
 
 
+def firewall(plan: Plan) -> None:
+    """Last, once every service is in place: each host's nftables rules,
+    reloaded in one transaction when they changed (never a moment without)."""
+    spec = plan.d.spec
+    hosts: list[Host_] = list(spec.nodes)
+    if spec.witness is not None:
+        w = spec.witness
+        hosts.append(w)
+        plan.op([w], "witness: firewall files", ops.put_files, files=tuple(
+            ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
+            for f in firewall_render.render_witness(spec)))
+        plan.on_change([w], "units", "systemd: daemon-reload", "systemctl daemon-reload")
+    plan.op(hosts, "firewall: rules loaded", systemd.service, service=firewall_render.UNIT,
+            running=True, enabled=True)
+    plan.on_change(hosts, "firewall", "firewall: reload the rules",
+                   f"systemctl reload-or-restart {firewall_render.UNIT}")
+
+
 PHASES = (base, rendered_files, network, etcd_steps.etcd, database, volume, python_envs, web,
-          failover)
+          failover, firewall)
 
 
 def add_all(state: State, d: Deployment) -> Plan:

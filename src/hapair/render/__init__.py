@@ -7,7 +7,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hapair.paths import SPEC_JSON
-from hapair.render import apache, etcd, gluster, keepalived, mariadb, network, raid, systemd
+from hapair.render import (
+    apache,
+    etcd,
+    firewall,
+    gluster,
+    keepalived,
+    mariadb,
+    network,
+    raid,
+    systemd,
+)
 from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
@@ -22,6 +32,7 @@ RENDERERS: tuple[Renderer, ...] = (
     network.render,
     raid.render,
     systemd.render,
+    firewall.render,
 )
 
 

@@ -270,6 +270,16 @@ class Alerts(Frozen):
     retries: int = Field(default=3, ge=0, le=10)  # of a POST that failed
 
 
+class Firewall(Frozen):
+    """nftables rules on every node and the witness: web and SSH from
+    anywhere; the database, the agents' API, etcd, Gluster and VRRP only from
+    the cluster's own hosts; the agents' API also from `admin_from` (the
+    operators' hosts, monitoring); everything else dropped."""
+
+    enabled: bool = True
+    admin_from: tuple[IPv4Network, ...] = ()
+
+
 class ClusterSpec(Frozen):
     name: HostName
     nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
@@ -284,6 +294,7 @@ class ClusterSpec(Frozen):
     storage: Storage | None = None
     witness: Witness | None = None
     fencing: Fencing = Fencing()
+    firewall: Firewall = Firewall()
 
     @property
     def fenced(self) -> bool:

@@ -1,0 +1,152 @@
+"""nftables rules for every node and the witness: one table of hapair's own
+(`inet hapair`), replaced whole in one transaction, loaded at boot by
+`hapair-firewall.service` before the network comes up.
+
+What each host accepts: loopback and the replies to its own connections;
+ICMP; SSH and the web from anywhere; from the cluster's own hosts (the peer's
+two addresses, the witness) the database, the agents' API, etcd, Gluster and
+VRRP; the agents' API from `firewall.admin_from` too. Everything else is
+dropped. Packets of a connection the host does not know (a client's after
+the VIP moved) are not dropped as invalid: the web port answers them with a
+reset, so the client reconnects at once instead of waiting out a retransmit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hapair.render import etcd
+from hapair.render.files import RenderedFile, header, host_header
+from hapair.spec.models import ClusterSpec, Node
+
+RULES_PATH = "/etc/hapair/firewall.nft"
+UNIT = "hapair-firewall.service"
+UNIT_PATH = f"/etc/systemd/system/{UNIT}"
+TABLE = "inet hapair"
+WEB_PORTS = (80,)
+GLUSTER_PORTS = ("24007-24008", "49152-60999")  # glusterd, then the bricks
+VRRP = 112  # keepalived's adverts (IP protocol)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one host lets in (pure data; `text` writes it as nftables)."""
+
+    open_tcp: tuple[str, ...]  # from anywhere
+    cluster: tuple[str, ...]  # addresses of the cluster's other hosts
+    cluster_tcp: tuple[str, ...]
+    vrrp: bool
+    admin: tuple[str, ...]  # networks of the operators' hosts
+    admin_tcp: tuple[str, ...]
+
+
+def _ports(values: list[int | str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(v) for v in values))
+
+
+def _etcd_ports(spec: ClusterSpec) -> list[int | str]:
+    if spec.witness is None:
+        return []
+    client, peer = etcd.ports(spec)
+    return [client, peer]
+
+
+def for_node(spec: ClusterSpec, node: Node) -> Rules:
+    peer = spec.peer(node)
+    cluster = [str(peer.interconnect), str(peer.public)]
+    if spec.witness is not None:
+        cluster.append(str(spec.witness.address))
+    return Rules(
+        open_tcp=_ports([22, node.ssh_port, *WEB_PORTS]),
+        cluster=tuple(dict.fromkeys(cluster)),
+        cluster_tcp=_ports([spec.database.port, spec.agent.port, *_etcd_ports(spec),
+                            *GLUSTER_PORTS]),
+        vrrp=True,
+        admin=tuple(str(n) for n in spec.firewall.admin_from),
+        admin_tcp=_ports([spec.agent.port]),
+    )
+
+
+def for_witness(spec: ClusterSpec) -> Rules:
+    assert spec.witness is not None
+    w = spec.witness
+    cluster = [str(a) for n in spec.nodes for a in (n.interconnect, n.public)]
+    gluster = list(GLUSTER_PORTS) if spec.volume.arbiter == w.name else []
+    return Rules(open_tcp=_ports([22, w.ssh_port]), cluster=tuple(dict.fromkeys(cluster)),
+                 cluster_tcp=_ports([*_etcd_ports(spec), *gluster]), vrrp=False,
+                 admin=(), admin_tcp=())
+
+
+def _set(name: str, kind: str, elements: tuple[str, ...], interval: bool = False) -> list[str]:
+    lines = [f"\tset {name} {{", f"\t\ttype {kind}"]
+    if interval:
+        lines.append("\t\tflags interval")
+    lines += [f"\t\telements = {{ {', '.join(elements)} }}", "\t}"]
+    return lines
+
+
+def text(rules: Rules, head: str) -> str:
+    """The rules as an nftables script: the table dropped and made again in
+    one transaction (`add` first, so that the delete never fails)."""
+    body = [f"table {TABLE}", f"delete table {TABLE}", f"table {TABLE} {{"]
+    if rules.cluster:
+        body += _set("cluster", "ipv4_addr", rules.cluster)
+    if rules.admin and rules.admin_tcp:
+        body += _set("admin", "ipv4_addr", rules.admin, interval=True)
+    body += [
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy drop;",
+        '\t\tiif "lo" accept',
+        "\t\tct state established,related accept",
+        "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
+        "\t\tudp sport 67 udp dport 68 accept",
+        f"\t\ttcp dport {{ {', '.join(rules.open_tcp)} }} accept",
+    ]
+    if rules.cluster and rules.vrrp:
+        body.append(f"\t\tip saddr @cluster ip protocol {VRRP} accept")
+    if rules.cluster and rules.cluster_tcp:
+        body.append(f"\t\tip saddr @cluster tcp dport {{ {', '.join(rules.cluster_tcp)} }} accept")
+    if rules.admin and rules.admin_tcp:
+        body.append(f"\t\tip saddr @admin tcp dport {{ {', '.join(rules.admin_tcp)} }} accept")
+    body += ["\t\tcounter drop", "\t}", "}"]
+    return head + "\n".join(body) + "\n"
+
+
+def off(head: str) -> str:
+    """firewall.enabled = false: hapair's table removed, nothing else touched."""
+    return head + f"table {TABLE}\ndelete table {TABLE}\n"
+
+
+def unit(head: str) -> str:
+    return head + f"""[Unit]
+Description=hapair: this host's nftables rules ({RULES_PATH})
+DefaultDependencies=no
+Before=network-pre.target shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f {RULES_PATH}
+ExecReload=/usr/sbin/nft -f {RULES_PATH}
+ExecStop=-/usr/sbin/nft delete table {TABLE}
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+
+def _files(spec: ClusterSpec, rules: Rules, head: str) -> list[RenderedFile]:
+    rules_text = text(rules, head) if spec.firewall.enabled else off(head)
+    return [RenderedFile(RULES_PATH, rules_text, 0o644, "firewall"),
+            RenderedFile(UNIT_PATH, unit(head), 0o644, "firewall")]
+
+
+def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
+    return _files(spec, for_node(spec, node), header(spec, node))
+
+
+def render_witness(spec: ClusterSpec) -> list[RenderedFile]:
+    if spec.witness is None:
+        return []
+    return _files(spec, for_witness(spec), host_header(spec, f"witness {spec.witness.name}"))
