@@ -127,6 +127,18 @@ CASES = [
     row("replica moves replication to the public network",
         view(replica_db(), peer_primary(), paths=("public",)), (Follow(path="public"),),
         eligible=True, role=R, problem=False, words="moves to the public network"),
+    row("replica on the public network keeps it while the interconnect is newly back",
+        view(replica_db(slave=replace(replica_db().slave, master_host=NODE1_PUB)),
+             peer_primary(), memory=Memory(complete=True, lease_renewed=NOW - 0.1,
+                                           peer_seen=NOW - 0.1, interconnect_since=NOW - 5)),
+        (), eligible=True, role=R, problem=False,
+        words="replica of node1 over the public network"),
+    row("replica returns to the interconnect once it has answered steadily",
+        view(replica_db(slave=replace(replica_db().slave, master_host=NODE1_PUB)),
+             peer_primary(), memory=Memory(complete=True, lease_renewed=NOW - 0.1,
+                                           peer_seen=NOW - 0.1, interconnect_since=NOW - 31)),
+        (Follow(path="interconnect"),), eligible=True, role=R, problem=False,
+        words="the interconnect path has answered for 30s"),
     row("replica rejoins a new primary",
         view(replica_db(slave=SlaveStatus()), peer_primary(epoch=4), memory=Memory()),
         (Follow(path="interconnect"),), eligible=False, role=R, problem=False,
@@ -520,3 +532,14 @@ def test_learn_keeps_what_it_does_not_learn() -> None:
     for name in ("paused", "switchover_to", "force", "last_heal", "task", "rebuild_after",
                  "lease_renewed", "peer_seen"):
         assert getattr(got, name) == getattr(m, name), name
+
+
+def test_learn_keeps_when_the_interconnect_started_answering() -> None:
+    fresh = learn(view(replica_db(), peer_primary(), memory=Memory()), CFG)
+    assert fresh.interconnect_since == NOW  # answering from now on
+    steady = learn(view(replica_db(), peer_primary(),
+                        memory=Memory(interconnect_since=NOW - 40)), CFG)
+    assert steady.interconnect_since == NOW - 40  # without a break since
+    cut = learn(view(replica_db(), peer_primary(), paths=("public",),
+                     memory=Memory(interconnect_since=NOW - 40)), CFG)
+    assert cut.interconnect_since == 0.0

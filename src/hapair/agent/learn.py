@@ -42,6 +42,8 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         fenced_by="" if settled else m.fenced_by,
         unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
         vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
+        interconnect_since=((m.interconnect_since or v.now) if "interconnect" in v.peer.paths
+                            else 0.0),
         degraded=m.degraded and not _peer_caught_up(v, cfg),
         # A fenced peer that answers again is back: fencing it is history.
         peer_off_at=0.0 if p is not None else m.peer_off_at,

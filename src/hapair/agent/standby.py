@@ -37,6 +37,11 @@ from hapair.agent.witness_rules import (
 RECONNECT_PATIENCE_S = 3.0
 
 
+# How long the interconnect must answer without a break before replication
+# returns to it from the public network.
+RETURN_AFTER_S = 30.0
+
+
 def best_path(v: View) -> Path:
     for path in PATHS:
         if path in v.peer.paths:
@@ -190,6 +195,13 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
         return say(f"replica: {peer}'s database is down, waiting", problem=True)
     path = best_path(v)
     current = cfg.peer_path_of(s.master_host)
+    if (current is not None and current != path and current in v.peer.paths
+            and v.now - v.memory.interconnect_since < RETURN_AFTER_S):
+        # Each move stops replication, and the primary's commits wait for the
+        # new connection's first acknowledgement: a working path is kept
+        # until the preferred one has answered steadily (no flapping back
+        # into a link that has just come back).
+        path = current
     why_rebuild = s.broken
     if not why_rebuild and current != path:
         try:  # what a Follow would meet: transactions the primary never had
@@ -212,8 +224,9 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
         return say(f"{peer} is the primary: rejoining as its replica over the {path} network")
     if current != path:
         acts.append(Follow(path=path))
-        return say(f"replication moves to the {path} network (the {current} path does not "
-                   "answer)")
+        why = (f"the {current} path does not answer" if current not in v.peer.paths else
+               f"the {path} path has answered for {RETURN_AFTER_S:.0f}s")
+        return say(f"replication moves to the {path} network ({why})")
     if s.stopped:
         acts.append(StartReplication())
         return say(f"replication from {peer} stopped: starting it", problem=True)

@@ -98,6 +98,9 @@ class Memory:
     fence_note: str = ""
     fence_check: str = ""
     announced_at: float = 0.0  # when this node last said where the VIP is
+    # Since when the peer has answered on the interconnect without a break
+    # (0: it does not now): replication returns to it only once it is steady.
+    interconnect_since: float = 0.0
 
 
 @dataclass(frozen=True)

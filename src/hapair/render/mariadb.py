@@ -42,6 +42,10 @@ def settings(spec: ClusterSpec, node: Node) -> dict[str, str]:
         # thread); the agent switches it on when it promotes a node.
         "rpl_semi_sync_master_enabled": "OFF",
         "rpl_semi_sync_slave_enabled": "ON" if semi else "OFF",
+        # STOP SLAVE (a move to the other network) first asks the primary to
+        # end its dump thread, over the path being left: when that path is
+        # dead, give up after 1 s (5 s by default) while commits wait.
+        "rpl_semi_sync_slave_kill_conn_timeout": "1",
         # AFTER_SYNC: no other session sees a commit before the replica has it.
         "rpl_semi_sync_master_wait_point": "AFTER_SYNC",
         "rpl_semi_sync_master_wait_no_slave": "ON",
