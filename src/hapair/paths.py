@@ -29,3 +29,9 @@ ETCD_AGENT_CERT = f"{ETCD_CERT_DIR}/agent.crt"
 ETCD_AGENT_KEY = f"{ETCD_CERT_DIR}/agent.key"
 ETCD_AGENT_USER = "hapair-agent"  # reads and writes under /hapair/<cluster>/ only
 ETCD_PASSWORD_ENV = "HAPAIR_ETCD_PASSWORD"  # in AGENT_SECRETS_ENV: the agents' etcd user
+# The agents' API over TLS: each node's certificate from the cluster CA (its
+# names and addresses), and the CA that peers and operators check it against.
+AGENT_TLS_DIR = f"{ETC_DIR}/tls"
+AGENT_CA = f"{AGENT_TLS_DIR}/ca.crt"
+AGENT_CERT = f"{AGENT_TLS_DIR}/agent.crt"
+AGENT_KEY = f"{AGENT_TLS_DIR}/agent.key"

@@ -7,6 +7,8 @@ str() and repr() are masked, so a secret cannot slip into a log line or error.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import secrets as _random
 import stat
@@ -46,7 +48,7 @@ class Secrets(BaseModel):
     fence_passwords: dict[str, SecretStr] = Field(default_factory=dict)
     # The key that signs the alerts' webhook posts (X-Hapair-Signature).
     webhook_secret: SecretStr | None = Field(default=None, min_length=24)
-    # The cluster CA: made with the secrets when the spec has a witness.
+    # The cluster CA (the agents' TLS, the witness's etcd): made with the secrets.
     pki: ClusterCA | None = None
 
     def missing_app_secrets(self, names: tuple[str, ...]) -> list[str]:
@@ -96,6 +98,27 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
 
 
+def read_token(api_token: str) -> str:
+    """The read-only credential of the agents' API, derived from the admin
+    token: it reads /status in full (the agents' polls of each other, the
+    operator's status) and changes nothing. Whoever holds it cannot work the
+    admin token out of it."""
+    return hmac.new(api_token.encode(), b"hapair read-only credential",
+                    hashlib.sha256).hexdigest()
+
+
+def load_ca_cert(path: Path | None) -> str:
+    """The cluster CA's certificate (PEM) from the secrets file: what the
+    operator's commands check the agents' TLS certificates against."""
+    found = _read_file(path).get("pki") if path is not None else None
+    cert = found.get("ca_cert") if isinstance(found, dict) else None
+    if not isinstance(cert, str) or "BEGIN CERTIFICATE" not in cert:
+        where = f"{path} has no [pki] ca_cert" if path else "no secrets file given"
+        raise SecretsError(f"{where}: the agents' API is TLS from the cluster CA; pass "
+                           "--secrets FILE, or add the CA with `hapair secrets ca FILE SPEC`")
+    return cert
+
+
 def load_api_token(path: Path | None, environ: Mapping[str, str] | None = None) -> str:
     """Only the agents' API token: what the operator's commands need
     (HAPAIR_API_TOKEN, or the file's api_token)."""
@@ -141,7 +164,8 @@ def ca_lines(cluster: str) -> list[str]:
     from hapair import pki  # the control side only: the nodes do without cryptography
 
     ca = pki.new_ca(cluster, dt.datetime.now(dt.UTC))
-    return ["\n# the witness's etcd: the cluster's certificate authority, etcd's passwords\n",
+    return ["\n# the cluster's certificate authority (the agents' API, the witness's etcd), "
+            "etcd's passwords\n",
             "[pki]\n",
             f'ca_cert = """\n{ca.cert}"""\n', f'ca_key = """\n{ca.key}"""\n',
             f'etcd_root_password = "{_random.token_urlsafe(24)}"\n',

@@ -94,12 +94,28 @@ def test_switchover_to_an_unknown_node_is_refused(lab: Lab) -> None:
 
 def test_changes_need_the_api_token(lab: Lab) -> None:
     node = "10.99.0.10"
-    r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                 f"http://{node}:8008/pause")
+    r = lab.exec("control", "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                 "-d", "{}", f"https://{node}:8008/pause")
     assert r.stdout == "401"
-    r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                 "-H", "Authorization: Bearer wrong", f"http://{node}:8008/backup")
+    r = lab.exec("control", "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                 "-H", "Authorization: Bearer wrong", f"https://{node}:8008/backup")
     assert r.stdout == "401"
+    # Without the read credential, /status is a summary: no positions, no errors.
+    summary = json.loads(lab.exec("control", "curl", "-sk", f"https://{node}:8008/status").stdout)
+    assert summary["summary"] is True and "gtid_binlog_pos" not in summary
+
+
+def test_the_agent_speaks_tls_on_the_node_s_addresses_only(lab: Lab) -> None:
+    """Its certificate is checked (the lab's CA); plain HTTP only on loopback
+    (keepalived's check); nothing on the VIP or on every address."""
+    listening = lab.sh("node1", "ss -Hltn 'sport = :8008'")
+    bound = sorted(line.split()[3] for line in listening.splitlines())
+    assert bound == sorted(f"{a}:8008" for a in ("127.0.0.1", "192.168.57.102", "10.54.0.10",
+                                                  "10.99.0.10")), listening
+    assert lab.exec("control", "curl", "-s", "http://10.99.0.10:8008/alive").returncode != 0
+    assert lab.exec("node1", "curl", "-sf", "http://127.0.0.1:8008/alive").returncode == 0
+    status = lab.hapair("status", str(lab.spec))  # verifies with the lab's CA
+    assert status.returncode == 0 and "unreachable" not in status.stdout, status.stdout
 
 
 def test_role_endpoints_and_metrics(lab: Lab) -> None:
@@ -109,14 +125,15 @@ def test_role_endpoints_and_metrics(lab: Lab) -> None:
     for node, address in addresses.items():
         codes = {}
         for path in ("primary", "replica", "health"):
-            r = lab.exec("control", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                         f"http://{address}:8008/{path}")
+            r = lab.exec("control", "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                         f"https://{address}:8008/{path}")
             codes[path] = r.stdout
         if node == primary:
             assert codes == {"primary": "200", "replica": "503", "health": "200"}
         else:
             assert codes == {"primary": "503", "replica": "200", "health": "200"}
-    metrics = lab.exec("control", "curl", "-s", f"http://{addresses[primary]}:8008/metrics").stdout
+    metrics = lab.exec("control", "curl", "-sk",
+                       f"https://{addresses[primary]}:8008/metrics").stdout
     assert 'hapair_role{role="primary"} 1.0' in metrics
     assert "hapair_read_only 0.0" in metrics
 

@@ -94,6 +94,7 @@ def test_secrets_new_and_check(tmp_path: Path) -> None:
     value = file.read_text().split('"')[1]
     check = runner.invoke(app, ["secrets", "check", str(file)])
     assert check.exit_code == 0 and value not in check.output
+    assert "[pki]" in file.read_text()  # the cluster CA, for the agents' TLS
     again = runner.invoke(app, ["secrets", "new", str(file)])
     assert again.exit_code == 2 and file.read_text().split('"')[1] == value
 
@@ -132,6 +133,23 @@ def test_operator_commands_need_only_the_api_token(tmp_path: Path) -> None:
     for path in (empty, None):
         with pytest.raises(SecretsError, match="pass --secrets FILE .* or set HAPAIR_API_TOKEN"):
             load_api_token(path, environ={})
+
+
+def test_the_ca_for_the_agents_tls_comes_from_the_secrets_file(tmp_path: Path) -> None:
+    import pytest
+
+    from hapair.secrets import SecretsError, load_ca_cert
+
+    file = tmp_path / "s.toml"
+    assert runner.invoke(app, ["secrets", "new", str(file)]).exit_code == 0
+    assert load_ca_cert(file).startswith("-----BEGIN CERTIFICATE-----")
+    bare = tmp_path / "bare.toml"
+    bare.write_text(file.read_text().split("\n[pki]")[0].rsplit("\n#", 1)[0] + "\n")
+    bare.chmod(0o600)
+    with pytest.raises(SecretsError, match="hapair secrets ca"):
+        load_ca_cert(bare)
+    r = runner.invoke(app, ["apply", str(EXAMPLES / "lab-pair.toml"), "--secrets", str(bare)])
+    assert r.exit_code == 2 and "hapair secrets ca" in r.output, r.output
 
 
 def test_a_witness_drill_needs_a_witness() -> None:

@@ -1,10 +1,17 @@
 """The agent's HTTP interface on every node.
 
-Read-only, for keepalived, load balancers and Prometheus: /alive (the loop
-turns: keepalived's backstop check), /health (may hold the VIP), /primary,
-/replica (200 or 503), /metrics, /status (JSON).
-Changes need the cluster's API token (Bearer): POST /fence, /switchover,
-/pause, /resume, /degrade, and GET /backup (the data itself)."""
+It listens on the node's own addresses over TLS (its certificate from the
+cluster CA), and on loopback in plain HTTP for keepalived's check and local
+tools; never on the VIP or other addresses.
+
+Open to all who reach it, for keepalived, load balancers and Prometheus:
+/alive (the loop turns: keepalived's backstop check), /health (may hold the
+VIP), /primary, /replica (200 or 503), /metrics, and /status in summary (who
+is what, no positions, errors or history).
+The read-only credential (Bearer, derived from the API token; the agents'
+polls of each other and the operator's status) reads /status in full.
+Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
+/degrade, and GET /backup (the data itself)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ import ipaddress
 import json
 import logging
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -23,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from hapair.agent.commands import command
 from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict
+from hapair.secrets import read_token
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
@@ -44,10 +54,33 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], handler_class: Any) -> None:
+    def __init__(self, address: tuple[str, int], handler_class: Any,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         super().__init__(address, handler_class)
         self.remote: set[int] = set()  # the remote connections being served
         self.remote_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        # An address not up yet (its link comes later at boot) is bound anyway.
+        self.socket.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_FREEBIND", 15), 1)
+        super().server_bind()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """The TLS handshake in the connection's own thread, under its
+        timeout: a slow or silent client never holds up the others."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(IDLE_S)
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return  # not TLS, or too slow: closed by shutdown_request
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
 
     def local(self, client_address: Any) -> bool:
         return ipaddress.ip_address(client_address[0]).is_loopback
@@ -69,18 +102,37 @@ class Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
-def serve(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
-    return Server((host, port), handler(agent))
+def serve(agent: Agent, host: str, port: int,
+          tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
+    return Server((host, port), handler(agent), tls)
+
+
+# What /status tells whoever asks without the read credential.
+SUMMARY = ("version", "node", "time", "role", "reason", "db_up", "read_only", "holds_vip",
+           "eligible", "complete", "paused", "degraded", "problem", "condition", "witness")
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in SUMMARY if k in doc} | {"summary": True}
 
 
 def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
+    reader = read_token(agent.token)
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "hapair-agent"
         timeout = IDLE_S  # the socket's: an idle or slow client is cut
 
         def _authed(self) -> bool:
+            """The API token itself: for changes and the data."""
             given = self.headers.get("Authorization", "")
             return hmac.compare_digest(given.encode(), f"Bearer {agent.token}".encode())
+
+        def _may_read(self) -> bool:
+            """The read-only credential, or the API token."""
+            given = self.headers.get("Authorization", "").encode()
+            return (hmac.compare_digest(given, f"Bearer {reader}".encode())
+                    or self._authed())
 
         def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
             data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
@@ -97,7 +149,10 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?")[0]
             if path == "/status":
-                if self._authed() and self.headers.get("X-Hapair-Node") == agent.cfg.peer:
+                if not self._may_read():
+                    self._send(200, summary(agent.status().model_dump(mode="json")))
+                    return
+                if self.headers.get("X-Hapair-Node") == agent.cfg.peer:
                     agent.contact.seen(time.monotonic())
                 self._send(200, agent.status().model_dump(mode="json"))
             elif path == "/alive":
@@ -118,9 +173,8 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
-            if not self._authed():
-                self._send(401, {"error": "a valid API token is required"})
-                return
+            # The body is read before any answer: a reply over TLS to a
+            # request whose body is still unread is lost in the reset.
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 <= length <= MAX_BODY:
@@ -131,6 +185,9 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                     raise ValueError("not an object")
             except ValueError:
                 self._send(400, {"error": "the body is not a JSON object"})
+                return
+            if not self._authed():
+                self._send(401, {"error": "a valid API token is required"})
                 return
             path = self.path.split("?")[0]
             try:

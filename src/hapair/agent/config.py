@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from dataclasses import dataclass
 
 from hapair.agent.view import PATHS, Path
@@ -42,6 +44,7 @@ class AgentConfig:
     vip_device: str
     vip_prefix: int
     fence: PeerFence | None = None  # None: the pair has no fence devices
+    listen: tuple[str, ...] = ()  # the API's TLS addresses (loopback is served plain)
 
     def peer_path_of(self, host: str) -> Path | None:
         """Which path a replication source address belongs to."""
@@ -52,6 +55,16 @@ class AgentConfig:
 
     def is_my_address(self, host: str) -> bool:
         return host in self.my_addresses.values()
+
+
+def agent_addresses(node: Node) -> tuple[str, ...]:
+    """Where the node's agent is reached (its certificate names them): the
+    interconnect and public addresses, and the SSH address when it is one."""
+    found = [str(node.interconnect), str(node.public)]
+    # A host name: the certificate names the node (its CN) instead.
+    with contextlib.suppress(ValueError):
+        found.append(str(ipaddress.ip_address(node.ssh)))
+    return tuple(dict.fromkeys(found))
 
 
 def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
@@ -79,4 +92,5 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         vip_prefix=net.cidr.prefixlen,
         fence=PeerFence(peer.fence.agent, dict(peer.fence.options), spec.fencing.delay_s,
                         spec.fencing.timeout_s) if spec.fenced and peer.fence else None,
+        listen=agent_addresses(node),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
-from hapair.agent import guard, observe, witness
+from hapair.agent import guard, observe, tls, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -34,7 +34,16 @@ from hapair.agent.roles import Condition
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import Memory, Peer, View
-from hapair.paths import APP_USER, INTENT_FILE, NOTIFY_FIFO, TRACK_FILE
+from hapair.paths import (
+    AGENT_CA,
+    AGENT_CERT,
+    AGENT_KEY,
+    APP_USER,
+    INTENT_FILE,
+    NOTIFY_FIFO,
+    TRACK_FILE,
+)
+from hapair.secrets import read_token
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
@@ -56,7 +65,7 @@ class Agent:
         self.db = Database(Endpoint(cfg.admin_user, admin_password))
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
-        self.peer_client = PeerClient(cfg, token)
+        self.peer_client = PeerClient(cfg, read_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
         self.intent = IntentStore(intent_file)
@@ -107,8 +116,12 @@ class Agent:
     # ---- threads ------------------------------------------------------------------------
 
     def run(self) -> None:
-        server = serve(self, "0.0.0.0", self.cfg.agent_port)
-        threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
+        self.peer_client.context()
+        port, context = self.cfg.agent_port, tls.server_context(AGENT_CERT, AGENT_KEY)
+        servers = [serve(self, "127.0.0.1", port)]
+        servers += [serve(self, address, port, context) for address in self.cfg.listen]
+        for server in servers:
+            threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
         self.fifo.start()
         threading.Thread(target=self._poller, name="poller", daemon=True).start()
         threading.Thread(target=self.health.run, name="health", daemon=True).start()

@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from hapair.agent import status
+from hapair.agent import status, tls
 from hapair.agent.config import AgentConfig
 from hapair.agent.view import PATHS, Path, Peer, PeerStatus
 
@@ -52,9 +53,17 @@ class Contact:
 
 
 class PeerClient:
-    def __init__(self, cfg: AgentConfig, token: str, timeout: float = 0.5):
+    """The peer's agent over TLS (its certificate checked against the cluster
+    CA): polls with the read-only credential, commands and the rebuild's
+    stream with the API token."""
+
+    def __init__(self, cfg: AgentConfig, reader: str, token: str, ca_file: str,
+                 timeout: float = 0.5):
         self.cfg = cfg
+        self.reader = reader
         self.token = token
+        self.ca_file = ca_file
+        self._tls: ssl.SSLContext | None = None  # made at first use (the file is apply's)
         self.timeout = timeout
         self._reported = ""
         self.pool = ThreadPoolExecutor(max_workers=2 * len(PATHS), thread_name_prefix="peer")
@@ -63,11 +72,20 @@ class PeerClient:
                  timeout: float | None = None) -> Any:
         host = self.cfg.peer_addresses[path]
         data = json.dumps(body).encode() if body is not None else None
+        credential = self.reader if (method, url_path) == ("GET", "/status") else self.token
         req = urllib.request.Request(
-            f"http://{host}:{self.cfg.agent_port}{url_path}", data=data, method=method,
-            headers={"Authorization": f"Bearer {self.token}", "X-Hapair-Node": self.cfg.node,
+            f"https://{host}:{self.cfg.agent_port}{url_path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {credential}", "X-Hapair-Node": self.cfg.node,
                      "Content-Type": "application/json"})
-        return urllib.request.urlopen(req, timeout=timeout or self.timeout)
+        return urllib.request.urlopen(req, timeout=timeout or self.timeout,
+                                      context=self.context())
+
+    def context(self) -> ssl.SSLContext:
+        """The TLS context (the agent makes it at start: a missing CA file
+        stops the agent there, with its name, not silently at every poll)."""
+        if self._tls is None:
+            self._tls = tls.client_context(ca_file=self.ca_file)
+        return self._tls
 
     def _status(self, path: Path) -> PeerStatus | None:
         try:

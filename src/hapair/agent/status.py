@@ -72,6 +72,9 @@ class StatusDoc(BaseModel):
     witness_complete: str = ""  # the node the sync record names complete
     witness_key_age_s: float = 0.0  # since the leader key last changed, as seen here
     history: list[dict[str, Any]] = []
+    # The summary served without the read credential: no positions, errors
+    # or history (their defaults stand in).
+    summary: bool = False
 
     @property
     def writable(self) -> bool:
@@ -103,6 +106,9 @@ def read(data: object) -> tuple[StatusDoc, list[str]]:
     if doc.model_extra:
         notes.append("unknown keys: " + ", ".join(sorted(doc.model_extra)))
     missing = set(StatusDoc.model_fields) - set(data) - {"version"}
-    if missing:
+    if doc.summary:
+        notes.append("a summary only: the agent refused the read credential "
+                     "(the secrets file of another cluster?)")
+    elif missing:
         notes.append("missing keys: " + ", ".join(sorted(missing)))
     return doc, notes

@@ -62,6 +62,11 @@ def apply_cmd(
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if sec.pki is None:
+        err.print(f"[red]error[/red] {secrets or 'the secrets'} has no [pki] table (the cluster "
+                  f"CA: the agents' API is TLS): run `hapair secrets ca {secrets or 'FILE'} "
+                  f"{spec}` (nothing was changed)", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         app_wheels, hapair_wheels = wheelhouses(loaded.spec, spec, wheelhouse)
         report = apply(

@@ -103,7 +103,11 @@ def _lab(spec: Path) -> Any:
         raise typer.Exit(EXIT_BAD_INPUT)
     # Agents are reached from the lab's control point, never from the host.
     enter_netns(plan.control.name)
-    agents = Agents(cluster, secrets.api_token.get_secret_value())
+    if secrets.pki is None:
+        err.print("[red]error[/red] the lab's secrets have no [pki] table: take the lab down "
+                  "and up again (its secrets are made with the cluster CA)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    agents = Agents(cluster, secrets.api_token.get_secret_value(), secrets.pki.ca_cert)
     return Lab(plan, agents, password.get_secret_value(), cluster.database.name)
 
 

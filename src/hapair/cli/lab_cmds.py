@@ -85,7 +85,7 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         if not files.secrets.exists():
             new_secrets_file(files.secrets, cluster.web.secrets,
                              tuple(n.name for n in cluster.nodes if n.fence),
-                             ca_for=cluster.name if cluster.witness else "")
+                             ca_for=cluster.name)
         passwords = {k: v.get_secret_value()
                      for k, v in load_secrets(files.secrets).fence_passwords.items()}
         for b in bmc.start(plan, cluster, passwords, files.spec):

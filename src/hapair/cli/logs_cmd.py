@@ -20,7 +20,7 @@ def logs(spec: SpecArg, follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="keep printing new decisions (Ctrl-C ends)")] = False,
          secrets: SecretsOpt = None) -> None:
     """Both agents' recent decisions, merged by time (each agent keeps its last 30)."""
-    agents = connect(spec, secrets, token_needed=False)
+    agents = connect(spec, secrets)
     seen: set[Line] = set()
     try:
         while True:

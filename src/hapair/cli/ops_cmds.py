@@ -18,7 +18,7 @@ from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
 from hapair.ops.report import lag, summarize, witness_line
-from hapair.secrets import Secrets, SecretsError, load_api_token, load_secrets
+from hapair.secrets import Secrets, SecretsError, load_api_token, load_ca_cert, load_secrets
 from hapair.spec.models import ClusterSpec
 
 SecretsOpt = Annotated[Path | None, typer.Option(
@@ -31,14 +31,13 @@ def register(app: typer.Typer) -> None:
         app.command()(fn)
 
 
-def connect(spec: Path, secrets: Path | None, token_needed: bool = True) -> Agents:
+def connect(spec: Path, secrets: Path | None) -> Agents:
     """The agents of SPEC's cluster. For a lab that is up, from its control
-    point. Reading their status needs no token; changing anything does."""
+    point. The secrets file gives the cluster CA (the agents' API is TLS) and
+    the token (its read-only credential reads the status; changes need it)."""
     cluster, path = locate(spec, secrets)
-    if not token_needed and path is None and "HAPAIR_API_TOKEN" not in os.environ:
-        return Agents(cluster, "")
     try:
-        return Agents(cluster, load_api_token(path))
+        return Agents(cluster, load_api_token(path), load_ca_cert(path))
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -79,7 +78,7 @@ def _yn(value: object) -> str:
 
 def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
     """Who holds the VIP, each node's role and replication, recent decisions, problems."""
-    agents = connect(spec, secrets, token_needed=False)
+    agents = connect(spec, secrets)
     statuses = agents.statuses()
     summary = summarize(statuses)
     if as_json:

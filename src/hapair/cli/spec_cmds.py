@@ -112,7 +112,7 @@ def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
     fenced = tuple(n.name for n in cluster.nodes if n.fence) if cluster else ()
     try:
         new_secrets_file(file, app_names, fenced,
-                         ca_for=cluster.name if cluster and cluster.witness else "")
+                         ca_for=cluster.name if cluster else "hapair")
     except FileExistsError:
         err.print(f"[red]{file} exists already; nothing was written[/red]")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -120,7 +120,7 @@ def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
 
 
 def secrets_ca(file: SecretsArg, spec: SpecArg) -> None:
-    """Add the cluster's certificate authority (etcd's TLS, for a witness) to an
+    """Add the cluster's certificate authority (the agents' TLS, the witness's etcd) to an
     existing secrets file that has none; nothing else in it changes."""
     cluster = load_or_exit(spec, False).spec
     try:

@@ -5,7 +5,6 @@ root-only file removed at once, never on a command line."""
 
 from __future__ import annotations
 
-import datetime as dt
 import shlex
 from collections.abc import Generator, Iterable
 from io import StringIO
@@ -18,8 +17,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from hapair import pki
-from hapair.deploy.facts import FileText
-from hapair.deploy.ops import note
+from hapair.deploy.cert_ops import Wanted, converge
 from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_CA
 from hapair.render import etcd as render
 
@@ -47,36 +45,15 @@ class EtcdAuthState(FactBase[str]):
         return "\n".join(output).strip()
 
 
-def _upload(text: str, path: str, mode: str, owner: str) -> Generator[Any, None, None]:
-    yield StringCommand(f"install -d -m 755 {render.CERT_DIR} && install -m {mode} -o {owner} "
-                        f"-g {owner} /dev/null {path}")
-    yield FileUploadCommand(StringIO(text), path)
-
-
 @operation()
 def certificates(ca_cert: str, ca_key: str, cn: str, addresses: tuple[str, ...],
                  agent: bool) -> Generator[Any, None, None]:
     """The member's certificate (and, on a node, the agent's client one)."""
-    now = dt.datetime.now(dt.UTC)
-    ca = pki.Pair(ca_cert, ca_key)
-    changed = []
-    if host.get_fact(FileText, path=ETCD_CA).strip() != ca_cert.strip():
-        yield from _upload(ca_cert, ETCD_CA, "644", "root")
-        changed.append("CA")
-    wanted = [(render.CERT_FILE, render.KEY_FILE, cn, addresses, False, "etcd")]
+    wanted = [Wanted(render.CERT_FILE, render.KEY_FILE, cn, addresses, owner="etcd")]
     if agent:
-        wanted.append((ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), True, "root"))
-    for cert_path, key_path, name, where, client, owner in wanted:
-        why = pki.unfit(host.get_fact(FileText, path=cert_path), ca, name, where, now)
-        if why or changed:
-            pair = pki.issue(ca, name, where, now, client=client)
-            yield from _upload(pair.key, key_path, "600", owner)
-            yield from _upload(pair.cert, cert_path, "644", "root")
-            changed.append(f"{name} ({why or 'new CA'})")
-    if not changed:
-        host.noop("etcd's certificates fit")
-        return
-    yield note(("etcd",))
+        wanted.append(Wanted(ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), client=True))
+    yield from converge(pki.Pair(ca_cert, ca_key), ETCD_CA, tuple(wanted),
+                        "etcd's certificates", ("etcd",))
 
 
 @operation()

@@ -17,7 +17,8 @@ from pyinfra.api.state import State
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
-from hapair.deploy import etcd_steps, ops
+from hapair.agent.config import agent_addresses
+from hapair.deploy import cert_ops, etcd_steps, ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
@@ -204,6 +205,17 @@ def agent_secrets(d: Deployment, node: Node) -> str:
     return env_file(values)
 
 
+def agent_tls(plan: Plan) -> None:
+    """The agents' API is TLS: each node's certificate from the cluster CA."""
+    ca = plan.d.secrets.pki
+    if ca is None:
+        raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
+                         "TLS): run `hapair secrets ca SECRETS SPEC` (nothing was changed)")
+    plan.op(list(plan.d.spec.nodes), "agent: TLS certificate from the cluster CA",
+            cert_ops.agent_certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
+            per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
+
+
 def network(plan: Plan) -> None:
     nodes = list(plan.d.spec.nodes)
     plan.op(nodes, "network: apply the netplan file", ops.network_apply, spec=plan.d.spec)
@@ -321,8 +333,8 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, network, etcd_steps.etcd, database, volume, python_envs, web,
-          failover, firewall)
+PHASES = (base, rendered_files, agent_tls, network, etcd_steps.etcd, database, volume,
+          python_envs, web, failover, firewall)
 
 
 def add_all(state: State, d: Deployment) -> Plan:

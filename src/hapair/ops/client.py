@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from hapair.agent import tls
 from hapair.agent.status import StatusDoc
 from hapair.agent.status import read as read_status
+from hapair.secrets import read_token
 from hapair.spec.models import ClusterSpec, Node
 
 CLONE_NEWNET = 0x40000000
@@ -47,17 +49,24 @@ def enter_netns(name: str) -> None:
 
 
 class Agents:
-    def __init__(self, spec: ClusterSpec, token: str, timeout: float = 3.0):
+    """The agents over TLS, their certificates checked against the cluster CA
+    (`ca_pem`, from the secrets file); status read with the read-only
+    credential derived from `token`, changes made with the token."""
+
+    def __init__(self, spec: ClusterSpec, token: str, ca_pem: str, timeout: float = 3.0):
         self.spec = spec
         self.token = token
+        self.tls = tls.client_context(ca_pem=ca_pem)
         self.timeout = timeout
 
     def url(self, node: Node, path: str) -> str:
-        return f"http://{node.ssh}:{self.spec.agent.port}{path}"
+        return f"https://{node.ssh}:{self.spec.agent.port}{path}"
 
     def status(self, node: Node) -> NodeStatus:
+        req = urllib.request.Request(self.url(node, "/status"), headers={
+            "Authorization": f"Bearer {read_token(self.token)}"})
         try:
-            with urllib.request.urlopen(self.url(node, "/status"), timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.tls) as r:
                 doc, notes = read_status(json.load(r))
         except urllib.error.HTTPError as exc:
             # Something answers, but not a hapair agent's status: say what it said.
@@ -79,7 +88,7 @@ class Agents:
             headers={"Authorization": f"Bearer {self.token}",
                      "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.tls) as r:
                 return dict(json.load(r))
         except urllib.error.HTTPError as exc:
             try:

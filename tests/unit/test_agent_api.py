@@ -1,0 +1,116 @@
+"""The agents' API over TLS: who may read what, who may change anything, and
+a client that never finishes its handshake holds up no one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from hapair import pki
+from hapair.agent import api, tls
+from hapair.agent.status import StatusDoc, read
+from hapair.secrets import read_token
+
+TOKEN = "admin-token-" + "x" * 30
+NOW = dt.datetime.now(dt.UTC)
+
+
+class FakeAgent(SimpleNamespace):
+    def status(self) -> StatusDoc:
+        return StatusDoc(node="node1", gtid_binlog_pos="0-1-42", last_io_error="boom",
+                         history=[{"event": "promoted"}])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[str]]]:
+    """An agent API on 127.0.0.1 over TLS; (base URL, CA PEM, commands run)."""
+    ca = pki.new_ca("t", NOW)
+    pair = pki.issue(ca, "node1", ("127.0.0.1",), NOW)
+    d: Path = tmp_path_factory.mktemp("tls")
+    (d / "agent.crt").write_text(pair.cert)
+    (d / "agent.key").write_text(pair.key)
+    seen: list[str] = []
+    agent = FakeAgent(token=TOKEN, cfg=SimpleNamespace(peer="node2"),
+                      contact=SimpleNamespace(seen=lambda when: seen.append("seen")),
+                      backup_lock=threading.Lock())
+    context = tls.server_context(str(d / "agent.crt"), str(d / "agent.key"))
+    server = api.serve(agent, "127.0.0.1", 0, context)  # type: ignore[arg-type]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", ca.cert, seen
+    server.shutdown()
+
+
+def ask(base: str, ca: str, path: str, credential: str = "", method: str = "GET",
+        node: str = "") -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+    if node:
+        headers["X-Hapair-Node"] = node
+    req = urllib.request.Request(base + path, method=method, headers=headers,
+                                 data=b"{}" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=3,
+                                    context=tls.client_context(ca_pem=ca)) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_status_without_the_read_credential_is_a_summary(served: Any) -> None:
+    base, ca, _ = served
+    code, doc = ask(base, ca, "/status")
+    assert code == 200 and doc["summary"] is True and doc["node"] == "node1"
+    assert "gtid_binlog_pos" not in doc and "last_io_error" not in doc and "history" not in doc
+    parsed, notes = read(doc)
+    assert parsed.summary and any("summary only" in n for n in notes)
+
+
+def test_the_read_credential_reads_everything_and_changes_nothing(served: Any) -> None:
+    base, ca, seen = served
+    code, doc = ask(base, ca, "/status", read_token(TOKEN), node="node2")
+    assert code == 200 and doc["gtid_binlog_pos"] == "0-1-42" and not doc["summary"]
+    assert seen == ["seen"]  # the peer's poll counts as contact
+    assert ask(base, ca, "/pause", read_token(TOKEN), "POST")[0] == 401
+    assert ask(base, ca, "/backup", read_token(TOKEN))[0] == 401
+    assert ask(base, ca, "/status", "wrong")[1]["summary"] is True
+
+
+def test_another_ca_s_client_does_not_trust_the_agent(served: Any) -> None:
+    base, _, _ = served
+    other = pki.new_ca("other", NOW)
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        ask(base, other.cert, "/status")
+
+
+def test_a_stalled_handshake_holds_up_no_one(served: Any) -> None:
+    base, ca, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+    plain = socket.create_connection(("127.0.0.1", port))
+    plain.sendall(b"GET /status HTTP/1.0\r\n\r\n")  # not TLS: refused, not served
+    started = time.monotonic()
+    assert ask(base, ca, "/status")[0] == 200
+    assert time.monotonic() - started < 1.0
+    plain.settimeout(3)
+    try:
+        answer = plain.recv(100)
+    except ConnectionResetError:
+        answer = b""
+    assert b"HTTP/1." not in answer
+    for s in (*silent, plain):
+        s.close()
+
+
+def test_the_read_credential_is_derived_not_the_token() -> None:
+    assert read_token(TOKEN) == read_token(TOKEN) != TOKEN
+    assert TOKEN not in read_token(TOKEN) and read_token(TOKEN) != read_token(TOKEN + "y")
