@@ -39,14 +39,23 @@ def contains(have: str, want: str) -> bool:
     return all(d in h and h[d].seq >= g.seq for d, g in parse(want).items())
 
 
-def errant(local: str, primary: str) -> list[str]:
+def errant(local: str, primary: str, primary_server: int = 0) -> list[str]:
     """GTIDs of ``local`` that the primary cannot have: a sequence number
     beyond the primary's in some domain, or the same number written by
-    another server. Empty when ``local`` may simply be behind."""
+    another server. Empty when ``local`` may simply be behind.
+
+    ``primary_server``: the primary's server id. A GTID it wrote itself,
+    beyond the position it reported, is newer than the report (under load the
+    report is a poll old while this node's own position is read now), not
+    errant; should the primary truly lack it (it crashed before the
+    acknowledgement and truncated it), MariaDB refuses the connection
+    (error 1236) and the replica is rebuilt from that."""
     p = parse(primary)
     out = []
     for d, g in parse(local).items():
         theirs = p.get(d)
+        if theirs is not None and g.seq > theirs.seq and g.server == primary_server:
+            continue
         if theirs is None or g.seq > theirs.seq or (g.seq == theirs.seq and g != theirs):
             out.append(str(g))
     return out

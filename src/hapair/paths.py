@@ -11,6 +11,10 @@ ETC_DIR = "/etc/hapair"
 SPEC_JSON = f"{ETC_DIR}/cluster.json"
 APP_ENV = f"{ETC_DIR}/app.env"
 APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
+# The variables that name the database account, for web.setup's commands
+# only: the migration account's (it may change tables; the application's
+# account may not).
+APP_MIGRATION_ENV = f"{ETC_DIR}/app-migration.env"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
 WEBHOOK_SECRET_ENV = "HAPAIR_WEBHOOK_SECRET"  # in AGENT_SECRETS_ENV: signs alert posts
 FENCE_PASSWORD_ENV = "HAPAIR_PEER_FENCE_PASSWORD"  # in AGENT_SECRETS_ENV: the peer's device

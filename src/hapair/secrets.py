@@ -51,6 +51,14 @@ class Secrets(BaseModel):
     # The cluster CA (the agents' TLS, the witness's etcd): made with the secrets.
     pki: ClusterCA | None = None
 
+    @property
+    def db_migration_password(self) -> SecretStr:
+        """The migration account's password, derived from the admin one (no
+        new line in existing secrets files; the admin account can do more)."""
+        admin = self.db_admin_password.get_secret_value().encode()
+        return SecretStr(hmac.new(admin, b"hapair migration account",
+                                  hashlib.sha256).hexdigest()[:32])
+
     def missing_app_secrets(self, names: tuple[str, ...]) -> list[str]:
         return [n for n in names if n not in self.app]
 

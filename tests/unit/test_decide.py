@@ -159,6 +159,14 @@ CASES = [
              peer_primary(epoch=4, gtid_current_pos="0-1-100"), memory=Memory()),
         (Rebuild(path="interconnect"),), eligible=False, role=R, problem=True,
         words="holds transactions 0-2-101 that the primary lacks"),
+    row("the primary's own transactions beyond its last report: follow, not rebuild",
+        view(replica_db(slave=replace(replica_db().slave, master_host=NODE1_PUB),
+                        gtid_current_pos="0-1-105"),
+             peer_primary(gtid_current_pos="0-1-100"), paths=("interconnect", "public"),
+             memory=Memory(complete=True, lease_renewed=NOW - 0.1, peer_seen=NOW - 0.1,
+                           interconnect_since=NOW - 60)),
+        (Follow(path="interconnect"),), eligible=True, role=R, problem=False,
+        words="moves to the interconnect network"),
     row("a failed rebuild waits before the next try",
         view(replica_db(slave=SlaveStatus(), gtid_current_pos="0-2-101"),
              peer_primary(epoch=4), memory=Memory(rebuild_after=NOW + 12)),
@@ -459,6 +467,11 @@ def test_gtid_positions() -> None:
     assert gtid.errant("0-1-11", "0-2-10") == ["0-1-11"]
     assert gtid.errant("0-1-10", "0-2-10") == ["0-1-10"]  # same number, another writer
     assert gtid.errant("0-1-9", "0-2-10") == []
+    # Beyond the primary's report but written by the primary itself: the
+    # report is a poll old; not errant (MariaDB's own check covers the rest).
+    assert gtid.errant("0-1-13621", "0-1-13619", primary_server=1) == []
+    assert gtid.errant("0-2-13621", "0-1-13619", primary_server=1) == ["0-2-13621"]
+    assert gtid.errant("0-1-13619", "0-3-13619", primary_server=1) == ["0-1-13619"]
     assert gtid.behind("0-1-7", "0-2-10") == 3
     with pytest.raises(ValueError):
         gtid.parse("0-1")

@@ -76,6 +76,30 @@ def test_app_account_cannot_bypass_read_only(lab: ClusterSpec) -> None:
     for grant in (g for a in app for g in a.grants):
         assert "SUPER" not in grant and "READ_ONLY ADMIN" not in grant and "ALL" not in grant
         assert grant.endswith("ON `roombook`.*")
+        # Data changes only: the tables are the migration account's to change.
+        for ddl in ("CREATE,", "ALTER", "DROP", "INDEX", "REFERENCES"):
+            assert ddl not in grant
+
+
+def test_the_migration_account_changes_tables_but_not_read_only(lab: ClusterSpec) -> None:
+    mig = [a for a in sql.accounts(lab) if a.user == "roombook_migrate"]
+    assert {a.host for a in mig} == {"localhost", "127.0.0.1"}
+    (grant,) = {g for a in mig for g in a.grants}
+    assert "ALTER" in grant and "DROP" in grant and grant.endswith("ON `roombook`.*")
+    assert "SUPER" not in grant and "READ_ONLY ADMIN" not in grant
+    password = SECRETS.db_migration_password.get_secret_value()
+    assert password == SECRETS.db_migration_password.get_secret_value()  # derived, stable
+    assert password not in (SECRETS.db_admin_password.get_secret_value(),
+                            SECRETS.db_app_password.get_secret_value())
+
+
+def test_an_application_account_that_may_change_tables_loses_that(lab: ClusterSpec) -> None:
+    present = frozenset(a.key for a in sql.accounts(lab))
+    schemas = frozenset({"roombook", "hapair"})
+    old = frozenset({"roombook@localhost roombook", "roombook_migrate@localhost roombook"})
+    assert sql.bootstrap_sql(lab, SECRETS, present, schemas, old) == [
+        "REVOKE CREATE, ALTER, INDEX, DROP, REFERENCES ON `roombook`.* FROM "
+        "'roombook'@'localhost'"]
 
 
 def test_replication_accounts_only_from_node_addresses(lab: ClusterSpec) -> None:
@@ -181,3 +205,24 @@ def test_the_agent_gets_the_etcd_agent_password_never_root_s(tmp_path: Path) -> 
     assert f"{ETCD_PASSWORD_ENV}={secrets.pki.etcd_agent_password.get_secret_value()}" in env
     assert secrets.pki.etcd_root_password.get_secret_value() not in env
     assert "PRIVATE KEY" not in env and "BEGIN CERTIFICATE" not in env
+
+
+def test_setup_commands_run_with_the_migration_account(lab: ClusterSpec) -> None:
+    from hapair.deploy import steps
+    from hapair.deploy.roles import Roles
+    from hapair.paths import APP_MIGRATION_ENV, APP_SECRETS_ENV
+
+    d = steps.Deployment(spec=lab, secrets=SECRETS, hosts={}, rendered={},
+                         roles=Roles(lab.nodes[0], lab.nodes[1], True, ""),
+                         app_wheels=None, hapair_wheels=None)
+    env = steps.migration_env(d, lab.nodes[0])
+    password = SECRETS.db_migration_password.get_secret_value()
+    assert env.startswith("ROOMBOOK_DATABASE_URL=")
+    assert f"roombook_migrate:{password}@127.0.0.1:3306/roombook" in env
+    assert "ROOMBOOK_UPLOAD_DIR" not in env  # only what names the account
+    app = steps.app_secrets(d, lab.nodes[0])
+    assert "roombook:" + "p" * 20 in app and "roombook_migrate" not in app
+    command = steps.app_setup_command(lab)
+    # The migration account's variables are read last: they win for setup.
+    assert command.index(APP_SECRETS_ENV) < command.index(APP_MIGRATION_ENV) < command.index(
+        "runuser")

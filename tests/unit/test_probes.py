@@ -32,6 +32,16 @@ def test_mariadb_primary_state() -> None:
     assert not st.slave.configured
 
 
+def test_mariadb_accounts_that_may_change_tables() -> None:
+    """Captured from the lab's primary after apply: only the migration
+    account (and the agent, on its own schema) may change tables."""
+    st = mariadb.parse_state(text("mariadb/state-primary-accounts.txt"))
+    assert "roombook_migrate@localhost roombook" in st.ddl
+    assert not any(d.startswith("roombook@") for d in st.ddl)
+    assert {"roombook@localhost", "roombook_migrate@127.0.0.1"} <= st.users
+    assert "roombook" in st.schemas and st.gtid_binlog_pos == "0-1-16282"
+
+
 def test_mariadb_down() -> None:
     st = mariadb.parse_state(text("mariadb/state-down.txt"))
     assert not st.up and "Can't connect" in st.error

@@ -205,7 +205,8 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
     why_rebuild = s.broken
     if not why_rebuild and current != path:
         try:  # what a Follow would meet: transactions the primary never had
-            wrong = gtid.errant(db.gtid_current_pos, p.gtid_current_pos or p.gtid_binlog_pos)
+            wrong = gtid.errant(db.gtid_current_pos, p.gtid_current_pos or p.gtid_binlog_pos,
+                                cfg.peer_server_id)
         except ValueError as exc:
             return say(f"cannot compare GTIDs with {peer} ({exc}): not following", False, True)
         if wrong:

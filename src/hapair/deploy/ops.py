@@ -47,7 +47,7 @@ def _state() -> Any:
 def mariadb_bootstrap(spec: ClusterSpec, secrets: Secrets) -> Generator[Any, None, None]:
     """Schemas and accounts on the primary (they replicate to the other node)."""
     st = _state()
-    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas)
+    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas, st.ddl)
     if not statements:
         host.noop("schemas and accounts present")
         return

@@ -42,10 +42,17 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
     users = db.users
     node_hosts = sorted({str(a) for n in spec.nodes for a in (n.interconnect, n.public)})
     app_grants = (
-        # Enough to run the application and its migrations, nothing more: no
-        # SUPER, no READ_ONLY ADMIN, so read_only binds it.
+        # Data changes only, nothing more: no table changes (those are the
+        # migration account's), no SUPER, no READ_ONLY ADMIN, so read_only
+        # binds it.
+        f"SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES "
+        f"ON {ident(db.name)}.*",
+    )
+    migration_grants = (
+        # web.setup's commands (the schema's migrations), on the primary only:
+        # no READ_ONLY ADMIN either.
         f"SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, "
-        f"CREATE TEMPORARY TABLES, LOCK TABLES ON {ident(db.name)}.*",
+        f"CREATE VIEW, SHOW VIEW, CREATE TEMPORARY TABLES, LOCK TABLES ON {ident(db.name)}.*",
     )
     repl_grants = ("REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR ON *.*",)
     admin_grants = (
@@ -55,7 +62,10 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
         "BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD, SUPER ON *.*",
         f"ALL PRIVILEGES ON {ident(META_SCHEMA)}.*",
     )
-    out = [Account(users.app, h, "db_app_password", app_grants) for h in ("localhost", "127.0.0.1")]
+    local = ("localhost", "127.0.0.1")
+    out = [Account(users.app, h, "db_app_password", app_grants) for h in local]
+    out += [Account(users.migration, h, "db_migration_password", migration_grants)
+            for h in local]
     out += [Account(users.replication, h, "db_replication_password", repl_grants)
             for h in node_hosts]
     out += [Account(users.admin, h, "db_admin_password", admin_grants)
@@ -64,8 +74,10 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
 
 
 def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
-                  schemas: frozenset[str]) -> list[str]:
-    """What the first primary runs once: schemas, then the accounts not yet there."""
+                  schemas: frozenset[str], ddl: frozenset[str] = frozenset()) -> list[str]:
+    """What the first primary runs once: schemas, then the accounts not yet
+    there (and an application account that may still change tables loses
+    that: `ddl` holds "user@host schema" of the accounts that may)."""
     out = []
     for schema in (spec.database.name, META_SCHEMA):
         if schema not in schemas:
@@ -84,6 +96,11 @@ def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
         )
     for acc in accounts(spec):
         if acc.key in present:
+            if acc.user == spec.database.users.app and f"{acc.key} {spec.database.name}" in ddl:
+                # Made by an earlier hapair, which let it change tables.
+                out.append(f"REVOKE CREATE, ALTER, INDEX, DROP, REFERENCES ON "
+                           f"{ident(spec.database.name)}.* FROM "
+                           f"{literal(acc.user)}@{literal(acc.host)}")
             continue
         password = getattr(secrets, acc.secret).get_secret_value()
         who = f"{literal(acc.user)}@{literal(acc.host)}"

@@ -23,6 +23,7 @@ from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
     AGENT_SECRETS_ENV,
+    APP_MIGRATION_ENV,
     APP_SECRETS_ENV,
     APP_USER,
     ETCD_PASSWORD_ENV,
@@ -32,7 +33,7 @@ from hapair.paths import (
 )
 from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
-from hapair.render.appenv import SECRET_FIELDS, env_file, plain_values, split_env
+from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
 from hapair.secrets import Secrets
@@ -155,6 +156,8 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
         return ("app",)
     if f.path.endswith("/agent-secrets.env"):
         return ("agent",)
+    if f.path == APP_MIGRATION_ENV:
+        return ("setup",)
     if f.path == firewall_render.UNIT_PATH:
         return ("units", "firewall")
     return COMPONENT_KEYS.get(f.component, ("units",))
@@ -166,6 +169,7 @@ def rendered_files(plan: Plan) -> None:
     def files_of(n: Node) -> dict[str, Any]:
         rendered = [*d.rendered[n.name],
                     RenderedFile(APP_SECRETS_ENV, app_secrets(d, n), 0o600, "secrets"),
+                    RenderedFile(APP_MIGRATION_ENV, migration_env(d, n), 0o600, "migration"),
                     RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d, n), 0o600, "secrets")]
         return {"files": tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
                                for f in rendered)}
@@ -176,14 +180,30 @@ def rendered_files(plan: Plan) -> None:
                    "systemctl daemon-reload && systemd-tmpfiles --create hapair.conf")
 
 
-def app_secrets(d: Deployment, node: Node) -> str:
+def _placeholders(d: Deployment, node: Node) -> dict[str, str]:
+    """Every placeholder of web.env with its value, the secret ones included."""
     values = plain_values(d.spec, node)
     for placeholder, field in SECRET_FIELDS.items():
         values[placeholder] = getattr(d.secrets, field).get_secret_value()
+    return values
+
+
+def app_secrets(d: Deployment, node: Node) -> str:
+    values = _placeholders(d, node)
     _, templates = split_env(d.spec, node)
     variables = {k: t.format(**values) for k, t in templates.items()}
     variables.update({k: v.get_secret_value() for k, v in d.secrets.app.items()})
     return env_file(variables)
+
+
+def migration_env(d: Deployment, node: Node) -> str:
+    """The variables that name the database account, as web.setup's commands
+    see them: with the migration account instead of the application's."""
+    values = _placeholders(d, node) | {
+        "db_user": d.spec.database.users.migration,
+        "db_password": d.secrets.db_migration_password.get_secret_value()}
+    return env_file({k: t.format(**values) for k, t in d.spec.web.env.items()
+                     if fields_of(t) & {"db_user", "db_password"}})
 
 
 def agent_secrets(d: Deployment, node: Node) -> str:
@@ -291,8 +311,8 @@ def app_setup_command(spec: ClusterSpec) -> str:
         shlex.join(["runuser", "-u", APP_USER, "--", f"{spec.web.venv}/bin/{argv[0]}",
                     *argv[1:]])
         for argv in map(shlex.split, spec.web.setup))
-    return (f"( set -a; . /etc/hapair/app.env; . {APP_SECRETS_ENV}; set +a; "
-            f"cd /tmp && {steps} )")
+    return (f"( set -a; . /etc/hapair/app.env; . {APP_SECRETS_ENV}; . {APP_MIGRATION_ENV}; "
+            f"set +a; cd /tmp && {steps} )")
 
 
 def web(plan: Plan) -> None:

@@ -81,6 +81,10 @@ def roles(agents: Agents) -> tuple[str | None, str | None, str]:
         problems.append(f"{standby} is {s.reason}")
     elif not gtid.contains(s.gtid_slave_pos, p.gtid_binlog_pos):
         problems.append(f"{standby} is behind")
+    elif s.master_host != str(agents.spec.node(primary).interconnect):
+        # Back on the interconnect first (it returns there after it has
+        # answered steadily): a run must not start from the other path.
+        problems.append(f"{standby} replicates over the public network")
     return primary, standby, "; ".join(problems)
 
 

@@ -38,6 +38,9 @@ STATE_SQL = " UNION ALL ".join(
     + ["SELECT CONCAT('status.', variable_name), variable_value FROM "
        "information_schema.GLOBAL_STATUS WHERE variable_name LIKE 'RPL_SEMI_SYNC%'",
        "SELECT 'user', CONCAT(user, '@', host) FROM mysql.user",
+       # Accounts that may change a schema's tables (the application's must not).
+       "SELECT 'ddl', CONCAT(user, '@', host, ' ', db) FROM mysql.db WHERE 'Y' IN "
+       "(Create_priv, Drop_priv, Alter_priv, Index_priv, References_priv)",
        "SELECT 'schema', schema_name FROM information_schema.schemata"])
 EPOCH_LINE_SQL = ("SELECT 'epoch', CONCAT_WS(' ', epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, "
                   "changed_at, NOW(3)) / 1000000) FROM hapair.epoch WHERE id = 1")
@@ -132,6 +135,7 @@ class MariaDBState:
     semi_sync_slave: bool = False
     users: frozenset[str] = field(default_factory=frozenset)
     schemas: frozenset[str] = field(default_factory=frozenset)
+    ddl: frozenset[str] = field(default_factory=frozenset)  # "user@host schema"
     slave: SlaveStatus = SlaveStatus()
     semi: SemiSync = SemiSync()
     epoch: int = 0  # hapair's promotion epoch, 0 before apply made the table
@@ -209,7 +213,8 @@ def parse_semi_sync(text: str) -> SemiSync:
 def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: SemiSync,
                  epoch: Mapping[str, object],
                  users: frozenset[str] = frozenset(),
-                 schemas: frozenset[str] = frozenset()) -> MariaDBState:
+                 schemas: frozenset[str] = frozenset(),
+                 ddl: frozenset[str] = frozenset()) -> MariaDBState:
     """The state from the probe's answers: VARIABLES by name, the parsed
     replication and semi-sync status, the epoch row (empty where none)."""
     age = epoch.get("age")
@@ -222,7 +227,7 @@ def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: Semi
         gtid_current_pos=str(variables.get("gtid_current_pos") or ""),
         semi_sync_master=_flag(variables.get("semi_sync_master", "0")),
         semi_sync_slave=_flag(variables.get("semi_sync_slave", "0")),
-        users=users, schemas=schemas,
+        users=users, schemas=schemas, ddl=ddl,
         slave=slave,
         semi=semi,
         epoch=_int(epoch.get("epoch")),
@@ -240,16 +245,13 @@ def parse_state(output: str) -> MariaDBState:
     values: dict[str, str] = {}
     status: dict[str, str] = {}
     epoch: dict[str, str] = {}
-    users: set[str] = set()
-    schemas: set[str] = set()
+    sets: dict[str, set[str]] = {"user": set(), "schema": set(), "ddl": set()}
     for line in head.splitlines():
         key, sep, value = line.partition("\t")
         if not sep:
             continue
-        if key == "user":
-            users.add(value)
-        elif key == "schema":
-            schemas.add(value)
+        if key in sets:
+            sets[key].add(value)
         elif key.startswith("status."):
             status[key.removeprefix("status.")] = value
         elif key == "epoch":
@@ -258,4 +260,5 @@ def parse_state(output: str) -> MariaDBState:
         else:
             values[key] = value
     return from_answers(values, parse_slave_status(slave_text), semi_sync(status), epoch,
-                        frozenset(users), frozenset(schemas))
+                        frozenset(sets["user"]), frozenset(sets["schema"]),
+                        frozenset(sets["ddl"]))

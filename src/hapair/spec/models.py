@@ -133,7 +133,8 @@ class Storage(Frozen):
 
 
 class DbUsers(Frozen):
-    app: SqlName = "roombook"
+    app: SqlName = "roombook"  # the application at run time: data changes only
+    migration: SqlName = "roombook_migrate"  # web.setup (migrations): may change tables
     replication: SqlName = "repl"
     admin: SqlName = "hapair"
 
