@@ -110,6 +110,13 @@ class Database:
             "(user = %s OR state LIKE 'Waiting for semi-sync%%')", (app_user,))
         return [int(r["id"]) for r in rows]
 
+    def dumps_to(self, address: str) -> list[int]:
+        """The binary log dump threads serving a replica at this address."""
+        rows = self._run(
+            "SELECT id FROM information_schema.PROCESSLIST WHERE command LIKE 'Binlog Dump%%' "
+            "AND host LIKE %s", (f"{address}:%",))
+        return [int(r["id"]) for r in rows]
+
     def kill(self, ids: list[int]) -> None:
         for i in ids:
             try:
