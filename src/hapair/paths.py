@@ -39,3 +39,6 @@ AGENT_TLS_DIR = f"{ETC_DIR}/tls"
 AGENT_CA = f"{AGENT_TLS_DIR}/ca.crt"
 AGENT_CERT = f"{AGENT_TLS_DIR}/agent.crt"
 AGENT_KEY = f"{AGENT_TLS_DIR}/agent.key"
+# Apache's certificate when web.tls is "cluster-ca" (for the VIP and server_name).
+WEB_CERT = f"{AGENT_TLS_DIR}/web.crt"
+WEB_KEY = f"{AGENT_TLS_DIR}/web.key"

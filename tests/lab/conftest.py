@@ -96,9 +96,9 @@ def leftovers() -> list[str]:
         found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-")]
     with open("/proc/self/mounts") as mounts:
         found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
-    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:8080"], capture_output=True,
-                        text=True).stdout
-    found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "8080" in p]
+    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:(8080|8443)"],
+                        capture_output=True, text=True).stdout
+    found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "TCP-LISTEN:8" in p]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     found += [f"link {line.split()[0]}" for line in links.splitlines()
               if line.split()[0].startswith(("vm0-", "vm1-", "vm2-", "vb-", "br-mgmt", "br-pub",

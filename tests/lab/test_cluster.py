@@ -29,14 +29,34 @@ def read_on(lab: Lab, node: str, query: str, seconds: float = 5) -> str:
         time.sleep(0.1)
 
 
+def ca(lab: Lab) -> str:
+    """The lab's CA file: curl in the client checks the VIP's certificate with it."""
+    return f"{STATE_ROOT}/{lab.name}/ca.crt"
+
+
+def curl(lab: Lab) -> str:
+    return f"curl -sS --cacert {ca(lab)}"
+
+
 def test_vip_answers_from_the_active_node(lab: Lab) -> None:
-    answer = lab.sh("client", f"curl -sS -m 5 -D - http://{VIP}/healthz")
-    assert "X-Served-By: node1" in answer
+    answer = lab.sh("client", f"{curl(lab)} -m 5 -D - https://{VIP}/healthz")
+    assert "X-Served-By: node1" in answer and "Strict-Transport-Security" in answer
     assert answer.rstrip().endswith("ok")
 
 
+def test_plain_http_is_sent_to_https_but_health_checks(lab: Lab) -> None:
+    moved = lab.sh("client", f"curl -sS -m 5 -o /dev/null -w '%{{http_code}} %{{redirect_url}}' "
+                             f"http://{VIP}/login")
+    assert moved == f"301 https://{VIP}/login"
+    assert lab.sh("client", f"curl -sS -m 5 http://{VIP}/healthz").strip() == "ok"
+
+
 def test_forwarder_reaches_the_vip_from_the_host(lab: Lab) -> None:
-    with urllib.request.urlopen("http://127.0.0.1:8080/login", timeout=5) as r:
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca(lab))
+    with urllib.request.urlopen("https://127.0.0.1:8443/login", timeout=5,
+                                context=context) as r:
         assert r.headers["X-Served-By"] == "node1"
         assert "Sign in" in r.read().decode()
 
@@ -46,17 +66,18 @@ def _token(lab: Lab) -> str:
     secrets = tomllib.loads((Path(STATE_ROOT) / lab.name / "secrets.toml").read_text())
     password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
     login = json.dumps({"email": "demo@roombook.test", "password": password})
-    return str(json.loads(lab.sh("client", f"curl -sS -m 5 -H 'Content-Type: application/json' "
-                                           f"-d '{login}' http://{VIP}/api/login"))["token"])
+    return str(json.loads(lab.sh("client", f"{curl(lab)} -m 5 "
+                                           "-H 'Content-Type: application/json' "
+                                           f"-d '{login}' https://{VIP}/api/login"))["token"])
 
 
 def _api(lab: Lab, token: str, method: str, path: str, body: object = None) -> Any:
     data = f"-d '{json.dumps(body)}' " if body is not None else ""
-    return json.loads(lab.sh("client", f"curl -sS -m 10 -X {method} "
+    return json.loads(lab.sh("client", f"{curl(lab)} -m 10 -X {method} "
                                        f"-H 'Authorization: Bearer {token}' "
                                        f"-H 'Content-Type: application/json' "
                                        f"-H 'Idempotency-Key: {uuid.uuid4().hex}' {data}"
-                                       f"http://{VIP}{path}"))
+                                       f"https://{VIP}{path}"))
 
 
 def test_a_booking_through_the_vip_is_on_both_nodes(lab: Lab) -> None:
@@ -64,10 +85,10 @@ def test_a_booking_through_the_vip_is_on_both_nodes(lab: Lab) -> None:
     day = (date.today() + timedelta(days=30)).isoformat()
     request = json.dumps({"room_id": 1, "date": day, "start": "10:00", "end": "11:00"})
     key = uuid.uuid4().hex
-    made = json.loads(lab.sh("client", f"curl -sS -m 5 -H 'Authorization: Bearer {token}' "
+    made = json.loads(lab.sh("client", f"{curl(lab)} -m 5 -H 'Authorization: Bearer {token}' "
                                        f"-H 'Content-Type: application/json' "
                                        f"-H 'Idempotency-Key: {key}' -d '{request}' "
-                                       f"http://{VIP}/api/bookings"))
+                                       f"https://{VIP}/api/bookings"))
     assert made["status"] == "confirmed" and made["replayed"] is False
     assert read_on(lab, "node2", "SELECT idempotency_key FROM roombook.bookings "
                                  f"WHERE id={made['id']}") == key
@@ -97,14 +118,15 @@ def test_roombook_s_series_edits_and_feeds_through_the_vip(lab: Lab) -> None:
 
 
 FEED_SCRIPT = r"""set -e
-jar=$(mktemp); base=http://VIP
+jar=$(mktemp); base=https://VIP
+curl() { command curl --cacert CA "$@"; }
 token() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
 t=$(curl -sS -m 5 -c $jar -b $jar $base/login | token)
 curl -sS -m 5 -c $jar -b $jar -o /dev/null --data-urlencode "csrf_token=$t" \
   --data-urlencode email=demo@roombook.test --data-urlencode "password=$PASSWORD" $base/login
 t=$(curl -sS -m 5 -c $jar -b $jar "$base/rooms/ROOM" | token)
 url=$(curl -sS -m 5 -c $jar -b $jar -L --data-urlencode "csrf_token=$t" -d room_id=ROOM \
-  $base/feeds | grep -o 'http://[^ <]*/feeds/[A-Za-z0-9_-]*[.]ics' | head -1)
+  $base/feeds | grep -o 'https://[^ <]*/feeds/[A-Za-z0-9_-]*[.]ics' | head -1)
 curl -sS -m 5 "$url"
 """
 
@@ -114,7 +136,7 @@ def _feed_of_room(lab: Lab, room: int) -> bytes:
     calendar address, and fetch it."""
     secrets = tomllib.loads((Path(STATE_ROOT) / lab.name / "secrets.toml").read_text())
     password = secrets["app"]["ROOMBOOK_DEMO_PASSWORD"]
-    script = FEED_SCRIPT.replace("VIP", VIP).replace("ROOM", str(room))
+    script = FEED_SCRIPT.replace("VIP", VIP).replace("ROOM", str(room)).replace("CA", ca(lab))
     return lab.sh("client", f"PASSWORD={shlex.quote(password)}\n{script}").encode()
 
 

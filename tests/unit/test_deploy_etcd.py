@@ -63,7 +63,7 @@ def test_fitting_certificates_are_left_alone() -> None:
     agent = pki.issue(CA, "agent", (), NOW, client=True)
     host = Host({ETCD_CA: CA.cert, render.CERT_FILE: member.cert, ETCD_AGENT_CERT: agent.cert})
     assert run(etcd_ops.certificates, host, agent=True, **CERTS) == []
-    assert host.noops == ["etcd's certificates fit"]
+    assert host.noops == ["etcd's certificates: in place and valid"]
 
 
 def test_a_member_certificate_for_another_address_is_issued_again() -> None:
@@ -95,3 +95,25 @@ def test_apply_reaches_the_witness_too() -> None:
     assert [h[0] for h in _hosts(pair)] == ["node1", "node2"]
     assert _hosts(load_spec(EXAMPLES / "lab.toml").spec)[-1] == (
         "witness", "10.99.0.12", "root", 22)
+
+
+def test_a_server_certificate_from_the_cluster_ca_and_its_renewal() -> None:
+    """The agent's and Apache's certificates (cert_ops.certificate)."""
+    from hapair.deploy import cert_ops
+    from hapair.paths import AGENT_CA, WEB_CERT, WEB_KEY
+
+    args = {"ca_cert": CA.cert, "ca_key": CA.key, "cert_path": WEB_CERT, "key_path": WEB_KEY,
+            "cn": "booking.example", "addresses": ("10.54.0.100", "10.54.0.10"),
+            "what": "the web server's certificate", "keys": ("apache",)}
+    out = run(cert_ops.certificate, Host({}), **args)
+    assert [c for c in out if c.startswith("upload")] == [
+        f"upload {AGENT_CA}", f"upload {WEB_KEY}", f"upload {WEB_CERT}"]
+    assert any("-m 600" in c and WEB_KEY in c for c in out) and "pending/apache" in out[-1]
+    fits = pki.issue(CA, "booking.example", ("10.54.0.100", "10.54.0.10"), NOW)
+    host = Host({AGENT_CA: CA.cert, WEB_CERT: fits.cert})
+    assert run(cert_ops.certificate, host, **args) == []
+    assert host.noops == ["the web server's certificate: in place and valid"]
+    expiring = pki.issue(CA, "booking.example", ("10.54.0.100", "10.54.0.10"),
+                         NOW - dt.timedelta(days=pki.CERT_DAYS - 10))
+    again = run(cert_ops.certificate, Host({AGENT_CA: CA.cert, WEB_CERT: expiring.cert}), **args)
+    assert f"upload {WEB_CERT}" in again

@@ -28,7 +28,7 @@ def with_witness(spec: ClusterSpec) -> ClusterSpec:
 
 def test_a_node_opens_web_and_ssh_to_all_and_the_rest_to_its_peer_only(m2l: ClusterSpec) -> None:
     r = firewall.for_node(m2l, m2l.nodes[0])
-    assert r.open_tcp == ("22", "80")
+    assert r.open_tcp == ("22", "80", "443")
     assert r.cluster == ("192.168.57.103", "10.54.0.11")  # node2's two addresses
     assert "3306" in r.cluster_tcp and "8008" in r.cluster_tcp and "24007-24008" in r.cluster_tcp
     assert "3306" not in r.open_tcp and "8008" not in r.open_tcp

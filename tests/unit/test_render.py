@@ -85,6 +85,25 @@ def test_apache_proxies_and_serves_static_from_the_volume(m2l: ClusterSpec) -> N
     assert "ServerName booking.m2l.example" in text
 
 
+def test_apache_serves_https_and_sends_plain_http_there(m2l: ClusterSpec) -> None:
+    from hapair.render import apache
+
+    text = file_at(render_node(m2l, m2l.nodes[0]), apache.SITE_PATH)
+    plain, tls = text.split("<VirtualHost *:443>")
+    assert "RewriteRule ^ https://%{SERVER_NAME}%{REQUEST_URI} [R=301,L]" in plain
+    assert "RewriteCond %{REQUEST_URI} !=/healthz" in plain  # local checks stay on HTTP
+    assert "ProxyPass / " not in plain  # nothing but /healthz is served in clear
+    assert "SSLCertificateFile /etc/hapair/tls/web.crt" in tls
+    assert 'X-Forwarded-Proto "https"' in tls and "Strict-Transport-Security" in tls
+    assert apache.modules(m2l)[-2:] == ("ssl", "rewrite")
+    own = m2l.model_copy(update={"web": m2l.web.model_copy(update={
+        "tls": "files", "tls_cert": "/etc/ssl/b.pem", "tls_key": "/etc/ssl/b.key"})})
+    assert "SSLCertificateKeyFile /etc/ssl/b.key" in apache.render(own, own.nodes[0])[0].content
+    off = m2l.model_copy(update={"web": m2l.web.model_copy(update={"tls": "off"})})
+    text = apache.render(off, off.nodes[0])[0].content
+    assert "443" not in text and "Rewrite" not in text and "ssl" not in apache.modules(off)
+
+
 def test_gluster_plan_replica_two_favours_newest(m2l: ClusterSpec) -> None:
     p = gluster.plan(m2l, m2l.nodes[1])
     assert p.create == (

@@ -36,6 +36,13 @@ CASES: list[tuple[str, str, str]] = [
     ("server_name with a quote", M2L.replace('"booking.m2l.example"', '"a\\"b"'),
      "web.server_name"),
     ("env key with a space", web('env = { "A B" = "1" }'), "web.env.A B"),
+    ("TLS from files without the key", web('tls = "files"\ntls_cert = "/etc/ssl/a.pem"'),
+     "web.tls_key"),
+    ("a TLS certificate path with a space", web('tls = "files"\ntls_cert = "/a b"\n'
+                                                 'tls_key = "/k"'), "web.tls_cert"),
+    ("an unknown TLS source", web('tls = "letsencrypt"'), "web.tls"),
+    ("a certificate path while TLS comes from the cluster CA", web('tls_cert = "/etc/a.pem"'),
+     "web.tls_cert"),
     ("env key with a shell expansion", web('env = { "A$(id)" = "1" }'), "web.env.A$(id)"),
     ("env value with a newline", web('env = { A = "1\\nB=2" }'), "web.env.A"),
     ("env value with NUL", web('env = { A = "1\\u0000" }'), "web.env.A"),

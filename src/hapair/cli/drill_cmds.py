@@ -108,7 +108,9 @@ def _lab(spec: Path) -> Any:
                   "and up again (its secrets are made with the cluster CA)")
         raise typer.Exit(EXIT_BAD_INPUT)
     agents = Agents(cluster, secrets.api_token.get_secret_value(), secrets.pki.ca_cert)
-    return Lab(plan, agents, password.get_secret_value(), cluster.database.name)
+    ca = files_of(plan).ca
+    ca.write_text(secrets.pki.ca_cert)
+    return Lab(plan, agents, password.get_secret_value(), cluster.database.name, str(ca))
 
 
 def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path

@@ -24,7 +24,7 @@ from hapair.cli.common import (
 from hapair.deploy import wheels
 from hapair.lab import bmc, faults, lifecycle, net
 from hapair.lab import machine as m
-from hapair.lab.plan import FORWARD_PORT, LabPlan, LabPlanError, plan_lab
+from hapair.lab.plan import FORWARD_PORT, FORWARD_TLS_PORT, LabPlan, LabPlanError, plan_lab
 from hapair.lab.sh import LabError, in_netns, run
 from hapair.secrets import load_secrets, new_secrets_file
 from hapair.spec.models import ClusterSpec
@@ -86,8 +86,10 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
             new_secrets_file(files.secrets, cluster.web.secrets,
                              tuple(n.name for n in cluster.nodes if n.fence),
                              ca_for=cluster.name)
-        passwords = {k: v.get_secret_value()
-                     for k, v in load_secrets(files.secrets).fence_passwords.items()}
+        secrets = load_secrets(files.secrets)
+        if secrets.pki is not None:
+            files.ca.write_text(secrets.pki.ca_cert)
+        passwords = {k: v.get_secret_value() for k, v in secrets.fence_passwords.items()}
         for b in bmc.start(plan, cluster, passwords, files.spec):
             say(f"{b.node}: BMC (ipmi_sim) on {b.ip}:{b.port}")
         if deploy:
@@ -98,15 +100,24 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
                                f"hapair lab status {spec}")
             took = lifecycle.wait_for_vip(plan, str(cluster.vip.address))
             say(f"the VIP {cluster.vip.address} answers ({took:.1f}s after apply)")
-            lifecycle.start_forwarder(plan, str(cluster.vip.address))
+            lifecycle.start_forwarder(plan, str(cluster.vip.address), *forwarded(cluster))
     except (LabError, wheels.WheelError) as exc:
         raise _fail(exc) from None
     total = time.monotonic() - started
     out.print(f"[green]lab {plan.cluster} is up[/green] in {total:.1f}s: "
               f"{', '.join(m_.name for m_ in plan.machines)}; client {plan.client.link.address}")
     if deploy:
-        out.print(f"open http://127.0.0.1:{FORWARD_PORT}/ (forwarded to the VIP "
-                  f"{cluster.vip.address} from inside the client)")
+        port, vip_port = forwarded(cluster)
+        scheme = "http" if vip_port == 80 else "https"
+        out.print(f"open {scheme}://127.0.0.1:{port}/ (forwarded to the VIP "
+                  f"{cluster.vip.address}:{vip_port} from inside the client)")
+        if scheme == "https":
+            out.print(f"  its certificate is from the lab's own CA: {lifecycle.files_of(plan).ca}")
+
+
+def forwarded(cluster: ClusterSpec) -> tuple[int, int]:
+    """(the host's port, the VIP's) of the lab's forwarder."""
+    return (FORWARD_PORT, 80) if cluster.web.tls == "off" else (FORWARD_TLS_PORT, 443)
 
 
 def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:

@@ -19,7 +19,7 @@ from pyinfra.context import host
 from hapair import pki
 from hapair.deploy.facts import FileText
 from hapair.deploy.ops import note
-from hapair.paths import AGENT_CA, AGENT_CERT, AGENT_KEY
+from hapair.paths import AGENT_CA
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,15 @@ def converge(ca: pki.Pair, ca_path: str, wanted: tuple[Wanted, ...], what: str,
             yield from upload(pair.cert, w.cert_path, "644", "root")
             changed.append(f"{w.cn} ({why or 'new CA'})")
     if not changed:
-        host.noop(f"{what} fit")
+        host.noop(f"{what}: in place and valid")
         return
     yield note(keys)
 
 
 @operation()
-def agent_certificate(ca_cert: str, ca_key: str, cn: str,
-                      addresses: tuple[str, ...]) -> Generator[Any, None, None]:
-    """The agent's TLS certificate: its node's name and addresses."""
+def certificate(ca_cert: str, ca_key: str, cert_path: str, key_path: str, cn: str,
+                addresses: tuple[str, ...], what: str,
+                keys: tuple[str, ...]) -> Generator[Any, None, None]:
+    """One server certificate from the cluster CA (the agent's API, Apache)."""
     yield from converge(pki.Pair(ca_cert, ca_key), AGENT_CA,
-                        (Wanted(AGENT_CERT, AGENT_KEY, cn, addresses),),
-                        "the agent's certificates", ("agent",))
+                        (Wanted(cert_path, key_path, cn, addresses),), what, keys)

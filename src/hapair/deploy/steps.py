@@ -22,6 +22,8 @@ from hapair.deploy import cert_ops, etcd_steps, ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
+    AGENT_CERT,
+    AGENT_KEY,
     AGENT_SECRETS_ENV,
     APP_MIGRATION_ENV,
     APP_SECRETS_ENV,
@@ -29,8 +31,11 @@ from hapair.paths import (
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
     HAPAIR_VENV,
+    WEB_CERT,
+    WEB_KEY,
     WEBHOOK_SECRET_ENV,
 )
+from hapair.render import apache as apache_render
 from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
@@ -49,7 +54,6 @@ PACKAGES = [
 ]
 FENCE_PACKAGES = ["fence-agents"]
 WHEELS_DIR = "/opt/hapair/wheels"
-APACHE_MODULES = ("proxy", "proxy_http", "headers")
 
 
 @dataclass(frozen=True)
@@ -232,8 +236,9 @@ def agent_tls(plan: Plan) -> None:
         raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
                          "TLS): run `hapair secrets ca SECRETS SPEC` (nothing was changed)")
     plan.op(list(plan.d.spec.nodes), "agent: TLS certificate from the cluster CA",
-            cert_ops.agent_certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
-            per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
+            cert_ops.certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
+            cert_path=AGENT_CERT, key_path=AGENT_KEY, what="the agent's certificate",
+            keys=("agent",), per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
 
 
 def network(plan: Plan) -> None:
@@ -317,7 +322,15 @@ def app_setup_command(spec: ClusterSpec) -> str:
 
 def web(plan: Plan) -> None:
     nodes = list(plan.d.spec.nodes)
-    plan.op(nodes, "apache: modules and site", ops.apache_links, modules=APACHE_MODULES,
+    spec, ca = plan.d.spec, plan.d.secrets.pki
+    if spec.web.tls == "cluster-ca" and ca is not None:
+        plan.op(nodes, "apache: TLS certificate from the cluster CA", cert_ops.certificate,
+                ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(), cert_path=WEB_CERT,
+                key_path=WEB_KEY, what="the web server's certificate", keys=("apache",),
+                cn=spec.web.server_name or spec.name,
+                per_node=lambda n: {"addresses": (str(spec.vip.address), str(n.public))})
+    plan.op(nodes, "apache: modules and site", ops.apache_links,
+            modules=apache_render.modules(spec),
             site="hapair")
     plan.op(nodes, "apache: running", systemd.service, service="apache2", running=True,
             enabled=True)

@@ -37,6 +37,7 @@ class Lab:
     agents: Agents
     password: str  # the workload's roombook account
     database: str
+    ca_file: str = ""  # the cluster CA (the web's HTTPS), when web.tls is on
 
 
 @dataclass
@@ -201,8 +202,11 @@ def fresh_days(lab: Lab, primary: str, seconds: float) -> int:
 def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int,
                    first_day: int) -> subprocess.Popen[str]:
     vip = lab.agents.spec.vip.address
+    tls = lab.agents.spec.web.tls != "off"
     argv = in_netns(lab.plan.client.name, [
-        sys.executable, "-m", "hapair.drill.workload", "--base", f"http://{vip}",
+        sys.executable, "-m", "hapair.drill.workload",
+        "--base", f"https://{vip}" if tls else f"http://{vip}",
+        *(["--ca", lab.ca_file] if tls and lab.ca_file else []),
         "--clients", str(clients), "--seconds", f"{seconds:.1f}", "--seed", str(seed),
         "--first-day", str(first_day), "--out", str(out)])
     env = {**os.environ, "ROOMBOOK_PASSWORD": lab.password}

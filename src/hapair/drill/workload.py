@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import random
+import ssl
 import sys
 import threading
 import time
@@ -41,10 +42,20 @@ def slot_request(index: int, first_day: int = 1, rooms: tuple[int, ...] = ROOMS
             "end": f"{8 + (slot + 1) // 2:02d}:{30 * ((slot + 1) % 2):02d}"}
 
 
+def connect(base: str, timeout: float, ca: str = "") -> http.client.HTTPConnection:
+    """A connection to base (http or https: the server's certificate checked
+    against the CA file, the system's without one)."""
+    u = urlsplit(base)
+    if u.scheme == "https":
+        context = ssl.create_default_context(cafile=ca or None)
+        return http.client.HTTPSConnection(u.hostname or "", u.port or 443, timeout=timeout,
+                                           context=context)
+    return http.client.HTTPConnection(u.hostname or "", u.port or 80, timeout=timeout)
+
+
 class Client:
-    def __init__(self, base: str, token: str, timeout: float):
-        u = urlsplit(base)
-        self.host, self.port = u.hostname or "", u.port or 80
+    def __init__(self, base: str, token: str, timeout: float, ca: str = ""):
+        self.base, self.ca = base, ca
         self.token = token
         self.timeout = timeout
         self.conn: http.client.HTTPConnection | None = None
@@ -52,7 +63,7 @@ class Client:
     def post(self, body: dict[str, Any], key: str) -> tuple[int, dict[str, Any], str]:
         """(status, JSON, node that served it); raises OSError on no answer."""
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.conn = connect(self.base, self.timeout, self.ca)
         try:
             self.conn.request("POST", "/api/bookings", json.dumps(body),
                               {"Content-Type": "application/json", "Idempotency-Key": key,
@@ -70,11 +81,10 @@ class Client:
         return r.status, data if isinstance(data, dict) else {}, r.getheader("X-Served-By", "")
 
 
-def login(base: str, email: str, password: str, deadline: float) -> str:
-    u = urlsplit(base)
+def login(base: str, email: str, password: str, deadline: float, ca: str = "") -> str:
     while True:
         try:
-            conn = http.client.HTTPConnection(u.hostname or "", u.port or 80, timeout=3)
+            conn = connect(base, 3, ca)
             conn.request("POST", "/api/login", json.dumps({"email": email, "password": password}),
                          {"Content-Type": "application/json"})
             r = conn.getresponse()
@@ -129,14 +139,14 @@ def one_operation(client: Client, index: int, give_up_s: float, first_day: int =
 
 
 def run(base: str, token: str, clients: int, seconds: float, window: int, seed: int,
-        out: Any, give_up_s: float, first_day: int = 1) -> int:
+        out: Any, give_up_s: float, first_day: int = 1, ca: str = "") -> int:
     rng = random.Random(seed)
     lock = threading.Lock()
     state = {"next": 0, "count": 0}
     stop = time.monotonic() + seconds
 
     def worker(n: int) -> None:
-        client = Client(base, token, timeout=1.0)
+        client = Client(base, token, timeout=1.0, ca=ca)
         local = random.Random(rng.random() + n)
         while time.monotonic() < stop:
             with lock:
@@ -168,13 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--give-up", type=float, default=20.0)
     ap.add_argument("--first-day", type=int, default=1, help="book from this many days ahead")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--ca", default="", help="the CA file that signed the HTTPS certificate")
     a = ap.parse_args(argv)
     password = os.environ.get("ROOMBOOK_PASSWORD", "")
-    token = login(a.base, a.email, password, time.monotonic() + 30)
+    token = login(a.base, a.email, password, time.monotonic() + 30, a.ca)
     with open(a.out, "a") as out:
         print("ready", flush=True)
         n = run(a.base, token, a.clients, a.seconds, a.window, a.seed, out, a.give_up,
-                a.first_day)
+                a.first_day, a.ca)
     print(f"{n} operations", file=sys.stderr)
 
 

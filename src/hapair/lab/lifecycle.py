@@ -38,6 +38,12 @@ class LabFiles:
         return self.state_dir / "spec.toml"
 
     @property
+    def ca(self) -> Path:
+        """The cluster CA's certificate (public): what a browser, curl or the
+        drills' workload trusts for the lab's HTTPS."""
+        return self.state_dir / "ca.crt"
+
+    @property
     def forwarder_pid(self) -> Path:
         return self.state_dir / "forwarder.pid"
 
@@ -83,11 +89,13 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
         raise
 
 
-def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT) -> int:
-    """127.0.0.1:port on the host -> VIP:80, each connection made from inside the client."""
+def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT,
+                    vip_port: int = 80) -> int:
+    """127.0.0.1:port on the host -> VIP:vip_port, each connection made from
+    inside the client."""
     # socat's EXEC cannot carry the inner address's colons: a script can.
     script = files_of(plan).state_dir / "forward.sh"
-    inner = shlex.join(in_netns(plan.client.name, ["socat", "STDIO", f"TCP:{vip}:80"]))
+    inner = shlex.join(in_netns(plan.client.name, ["socat", "STDIO", f"TCP:{vip}:{vip_port}"]))
     script.write_text(f"#!/bin/sh\nexec {inner}\n")
     script.chmod(0o700)
     proc = subprocess.Popen(

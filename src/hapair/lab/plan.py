@@ -14,7 +14,8 @@ from hapair.spec.models import ClusterSpec
 MGMT_NET = IPv4Network("10.99.0.0/24")
 CONTROL_ADDR = IPv4Address("10.99.0.2")
 STATE_ROOT = "/var/lib/hapair/lab"
-FORWARD_PORT = 8080
+FORWARD_PORT = 8080  # to the VIP's port 80 (web.tls = "off")
+FORWARD_TLS_PORT = 8443  # to the VIP's port 443
 
 
 @dataclass(frozen=True)

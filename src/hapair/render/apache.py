@@ -1,26 +1,37 @@
 """The Apache site: static files from the shared volume, the rest proxied to
-the application server on the node's loopback."""
+the application server on the node's loopback; over HTTPS when web.tls is on,
+with plain HTTP redirected to it (but /healthz, which local checks ask)."""
 
 from __future__ import annotations
 
+from hapair.paths import WEB_CERT, WEB_KEY
 from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 SITE_PATH = "/etc/apache2/sites-available/hapair.conf"
 MODULES = ("proxy", "proxy_http", "headers", "alias")
+TLS_MODULES = ("ssl", "rewrite")
 
 
-def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
+def cert_files(spec: ClusterSpec) -> tuple[str, str] | None:
+    """(certificate, key) paths on the nodes, or None without TLS."""
+    web = spec.web
+    if web.tls == "off":
+        return None
+    if web.tls == "files":
+        assert web.tls_cert and web.tls_key  # the spec's rules say so
+        return web.tls_cert, web.tls_key
+    return WEB_CERT, WEB_KEY
+
+
+def _site(spec: ClusterSpec, node: Node, proto: str) -> str:
+    """What both virtual hosts serve: the volume's files, the rest proxied."""
     web = spec.web
     static_dir = spec.volume.mount_point
     backend = f"http://127.0.0.1:{web.port}/"
-    server_name = f"    ServerName {web.server_name}\n" if web.server_name else ""
-    text = f"""{header(spec, node)}
-# Listens on every address so that it serves the VIP wherever it lands.
-<VirtualHost *:80>
-{server_name}    ProxyRequests Off
+    return f"""    ProxyRequests Off
     ProxyPreserveHost On
-    RequestHeader set X-Forwarded-Proto "http"
+    RequestHeader set X-Forwarded-Proto "{proto}"
     # Which node answered: what a person or a drill sees across a failover.
     Header always set X-Served-By "{node.name}"
 
@@ -38,6 +49,43 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
 
     ErrorLog /var/log/apache2/hapair-error.log
     CustomLog /var/log/apache2/hapair-access.log combined
+"""
+
+
+def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
+    web = spec.web
+    server_name = f"    ServerName {web.server_name}\n" if web.server_name else ""
+    files = cert_files(spec)
+    if files is None:
+        text = f"""{header(spec, node)}
+# Listens on every address so that it serves the VIP wherever it lands.
+<VirtualHost *:80>
+{server_name}{_site(spec, node, "http")}</VirtualHost>
+"""
+        return [RenderedFile(SITE_PATH, text, 0o644, "apache")]
+    cert, key = files
+    text = f"""{header(spec, node)}
+# Listens on every address so that it serves the VIP wherever it lands.
+# Plain HTTP only sends people to HTTPS (the same host, port 443); /healthz
+# stays answered for the local checks.
+<VirtualHost *:80>
+{server_name}    Header always set X-Served-By "{node.name}"
+    RewriteEngine On
+    RewriteCond %{{REQUEST_URI}} !=/healthz
+    RewriteRule ^ https://%{{SERVER_NAME}}%{{REQUEST_URI}} [R=301,L]
+    ProxyPass /healthz http://127.0.0.1:{web.port}/healthz connectiontimeout=2 timeout=5 retry=0
 </VirtualHost>
+
+<VirtualHost *:443>
+{server_name}    SSLEngine on
+    SSLCertificateFile {cert}
+    SSLCertificateKeyFile {key}
+    SSLProtocol -all +TLSv1.2 +TLSv1.3
+    Header always set Strict-Transport-Security "max-age=31536000"
+{_site(spec, node, "https")}</VirtualHost>
 """
     return [RenderedFile(SITE_PATH, text, 0o644, "apache")]
+
+
+def modules(spec: ClusterSpec) -> tuple[str, ...]:
+    return MODULES + (TLS_MODULES if cert_files(spec) is not None else ())

@@ -22,7 +22,7 @@ RULES_PATH = "/etc/hapair/firewall.nft"
 UNIT = "hapair-firewall.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 TABLE = "inet hapair"
-WEB_PORTS = (80,)
+WEB_PORTS = (80, 443)
 GLUSTER_PORTS = ("24007-24008", "49152-60999")  # glusterd, then the bricks
 VRRP = 112  # keepalived's adverts (IP protocol)
 

@@ -176,6 +176,13 @@ class Web(Frozen):
     port: Port = 8000
     static_url: str = Field(default="/static", pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*$")
     server_name: DnsName | None = None
+    # HTTPS on 443, plain HTTP redirected to it (but /healthz, for local
+    # checks): "cluster-ca" (a certificate from the cluster CA, made by apply,
+    # for the VIP and server_name), "files" (the operator's own, at tls_cert and
+    # tls_key on every node: a public CA's, certbot's), or "off".
+    tls: Literal["cluster-ca", "files", "off"] = "cluster-ca"
+    tls_cert: AbsPath | None = None
+    tls_key: AbsPath | None = None
     venv: AbsPath = "/opt/hapair/app"
     # Where apply gets the application: a source folder (with a pyproject) or a
     # wheel, relative to the spec file; without it apply leaves the app alone.

@@ -363,3 +363,11 @@ def web_templates_and_commands(s: Sections) -> Iterator[Finding]:
             shlex.split(command)
         except ValueError as exc:
             yield Finding(("web", "setup", i), f"cannot be split into words ({exc})")
+    if web.tls == "files":
+        for field in ("tls_cert", "tls_key"):
+            if getattr(web, field) is None:
+                yield Finding(("web", field), 'tls = "files" needs the certificate and its key '
+                              "(tls_cert, tls_key: paths on every node)")
+    elif web.tls_cert or web.tls_key:
+        yield Finding(("web", "tls_cert" if web.tls_cert else "tls_key"),
+                      f'is used only with tls = "files" (tls is "{web.tls}")')
