@@ -118,6 +118,48 @@ def test_the_agent_speaks_tls_on_the_node_s_addresses_only(lab: Lab) -> None:
     assert status.returncode == 0 and "unreachable" not in status.stdout, status.stdout
 
 
+FLOOD = """
+import socket, ssl, sys, time
+addr, n, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held = []
+for i in range(n):
+    s = socket.create_connection((addr, 8008), timeout=2)
+    if i % 4 == 0:
+        s.sendall(bytes([0x16, 0x03, 0x01]))  # a TLS handshake begun, never finished
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(seconds)
+"""
+
+
+def test_idle_and_slow_connections_do_not_move_the_vip(lab: Lab) -> None:
+    """Hundreds of idle connections and stalled handshakes against the
+    primary's agent, while keepalived's check and the peer's polls go on:
+    the VIP stays, the primary stays open, the API still answers."""
+    import subprocess
+    import sys
+
+    before = primary_of(settled(lab))
+    address = {"node1": "10.99.0.10", "node2": "10.99.0.11"}[before]
+    flood = subprocess.Popen(
+        [sys.executable, "-m", "hapair", "lab", "exec", str(lab.spec), "control", "--",
+         "python3", "-c", FLOOD, address, "200", "12"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert flood.stdout is not None and int(flood.stdout.readline()) == 200
+        for _ in range(8):
+            alive = lab.exec(before, "curl", "-sf", "-m", "1", "http://127.0.0.1:8008/alive")
+            assert alive.returncode == 0, alive.stdout + alive.stderr
+            time.sleep(1)
+            # From the node itself: the flood fills the remote slots, which
+            # the peer's polls do not need (its addresses are always served).
+            doc = json.loads(lab.exec(before, "curl", "-s", "-m", "1",
+                                      "http://127.0.0.1:8008/status").stdout)
+            assert doc["holds_vip"] and not doc["read_only"] and doc["role"] == "primary", doc
+    finally:
+        flood.wait(timeout=60)
+    assert primary_of(settled(lab)) == before
+
+
 def test_role_endpoints_and_metrics(lab: Lab) -> None:
     s = settled(lab)
     primary = primary_of(s)

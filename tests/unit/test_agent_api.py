@@ -41,7 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     (d / "agent.crt").write_text(pair.cert)
     (d / "agent.key").write_text(pair.key)
     seen: list[str] = []
-    agent = FakeAgent(token=TOKEN, cfg=SimpleNamespace(peer="node2"),
+    agent = FakeAgent(token=TOKEN, cfg=SimpleNamespace(peer="node2", peer_addresses={}),
                       contact=SimpleNamespace(seen=lambda when: seen.append("seen")),
                       backup_lock=threading.Lock())
     context = tls.server_context(str(d / "agent.crt"), str(d / "agent.key"))
@@ -114,3 +114,17 @@ def test_a_stalled_handshake_holds_up_no_one(served: Any) -> None:
 def test_the_read_credential_is_derived_not_the_token() -> None:
     assert read_token(TOKEN) == read_token(TOKEN) != TOKEN
     assert TOKEN not in read_token(TOKEN) and read_token(TOKEN) != read_token(TOKEN + "y")
+
+
+def test_loopback_and_the_peer_are_always_served() -> None:
+    """A flood that fills the remote slots must not silence the peer's polls
+    (they keep the pair's leases) nor keepalived's check on loopback."""
+    server = api.Server(("127.0.0.1", 0), api.handler(FakeAgent(  # type: ignore[arg-type]
+        token=TOKEN, cfg=SimpleNamespace(peer="node2"))),
+        trusted=frozenset({"192.168.57.103", "10.54.0.11"}))
+    try:
+        assert server.local(("127.0.0.1", 4000)) and server.local(("10.54.0.11", 4000))
+        assert server.local(("192.168.57.103", 4000))
+        assert not server.local(("10.54.0.254", 4000)) and not server.local(("10.99.0.2", 1))
+    finally:
+        server.server_close()

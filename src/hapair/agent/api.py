@@ -42,8 +42,9 @@ log = logging.getLogger("hapair.agent")
 
 # Idle and slow connections are cut after IDLE_S; at most MAX_REMOTE remote
 # connections are served at once (more are closed at once), while loopback
-# (keepalived's check of /alive) is always served: a flood of idle
-# connections must never make this node look unhealthy.
+# (keepalived's check of /alive) and the peer (its polls keep the pair's
+# leases) are always served: a flood of idle connections from anywhere else
+# must never make this node look unhealthy or silent.
 IDLE_S = 5.0
 BACKUP_IDLE_S = 60.0  # a rebuild's reader may pause longer
 MAX_REMOTE = 32
@@ -55,8 +56,10 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, address: tuple[str, int], handler_class: Any,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, trusted: frozenset[str] = frozenset()
+                 ) -> None:
         self.tls = tls
+        self.trusted = trusted  # addresses always served, as loopback is
         super().__init__(address, handler_class)
         self.remote: set[int] = set()  # the remote connections being served
         self.remote_lock = threading.Lock()
@@ -83,7 +86,9 @@ class Server(ThreadingHTTPServer):
             wrapped.close()
 
     def local(self, client_address: Any) -> bool:
-        return ipaddress.ip_address(client_address[0]).is_loopback
+        """Served whatever else is connected: loopback, and the peer."""
+        return (client_address[0] in self.trusted
+                or ipaddress.ip_address(client_address[0]).is_loopback)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.local(client_address):
@@ -104,7 +109,8 @@ class Server(ThreadingHTTPServer):
 
 def serve(agent: Agent, host: str, port: int,
           tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
-    return Server((host, port), handler(agent), tls)
+    trusted = frozenset(agent.cfg.peer_addresses.values())
+    return Server((host, port), handler(agent), tls, trusted)
 
 
 # What /status tells whoever asks without the read credential.
