@@ -119,7 +119,8 @@ def test_roombook_s_series_edits_and_feeds_through_the_vip(lab: Lab) -> None:
 
 FEED_SCRIPT = r"""set -e
 jar=$(mktemp); base=https://VIP
-curl() { command curl --cacert CA "$@"; }
+# Over HTTPS the forms' CSRF check wants a Referer of the same site, as a browser sends.
+curl() { command curl --cacert CA -e "$base/" "$@"; }
 token() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
 t=$(curl -sS -m 5 -c $jar -b $jar $base/login | token)
 curl -sS -m 5 -c $jar -b $jar -o /dev/null --data-urlencode "csrf_token=$t" \
