@@ -39,6 +39,10 @@ AGENT_TLS_DIR = f"{ETC_DIR}/tls"
 AGENT_CA = f"{AGENT_TLS_DIR}/ca.crt"
 AGENT_CERT = f"{AGENT_TLS_DIR}/agent.crt"
 AGENT_KEY = f"{AGENT_TLS_DIR}/agent.key"
+# MariaDB's certificate (replication and the agents' remote connections are
+# TLS; the key is the mysql user's).
+DB_CERT = f"{AGENT_TLS_DIR}/mariadb.crt"
+DB_KEY = f"{AGENT_TLS_DIR}/mariadb.key"
 # Apache's certificate when web.tls is "cluster-ca" (for the VIP and server_name).
 WEB_CERT = f"{AGENT_TLS_DIR}/web.crt"
 WEB_KEY = f"{AGENT_TLS_DIR}/web.key"

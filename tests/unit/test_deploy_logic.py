@@ -107,6 +107,20 @@ def test_replication_accounts_only_from_node_addresses(lab: ClusterSpec) -> None
     assert hosts == {"192.168.57.102", "192.168.57.103", "10.54.0.10", "10.54.0.11"}
 
 
+def test_accounts_used_across_the_networks_require_tls(lab: ClusterSpec) -> None:
+    tls = {a.key for a in sql.accounts(lab) if a.tls}
+    assert "repl@10.54.0.10" in tls and "hapair@192.168.57.103" in tls
+    assert "hapair@localhost" not in tls and "roombook@127.0.0.1" not in tls
+    every = sql.bootstrap_sql(lab, SECRETS, frozenset(), frozenset())
+    assert any(s.startswith("CREATE USER IF NOT EXISTS 'repl'@'10.54.0.10'")
+               and s.endswith(" REQUIRE SSL") for s in every)
+    # An account made before, without the requirement, is given it.
+    present = frozenset(a.key for a in sql.accounts(lab))
+    again = sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"}),
+                              plain=frozenset({"repl@10.54.0.10", "hapair@localhost"}))
+    assert again == ["ALTER USER 'repl'@'10.54.0.10' REQUIRE SSL"]
+
+
 def test_bootstrap_creates_only_what_is_missing(lab: ClusterSpec) -> None:
     every = sql.bootstrap_sql(lab, SECRETS, frozenset(), frozenset())
     assert any("CREATE DATABASE IF NOT EXISTS `roombook`" in s for s in every)
@@ -119,6 +133,8 @@ def test_replication_password_is_escaped(lab: ClusterSpec) -> None:
     change = sql.replicate_from(lab, SECRETS, lab.nodes[0])[1]
     assert "MASTER_HOST='192.168.57.102'" in change and "MASTER_USE_GTID=slave_pos" in change
     assert "MASTER_PASSWORD='r\\'pl\\\\x" in change
+    assert "MASTER_SSL=1, MASTER_SSL_CA='/etc/hapair/tls/ca.crt'" in change
+    assert "MASTER_SSL_VERIFY_SERVER_CERT=1" in change
 
 
 def test_app_env_keeps_secrets_apart(lab: ClusterSpec) -> None:

@@ -169,10 +169,14 @@ def test_replication_is_set_only_when_not_already_following(lab: ClusterSpec) ->
                       db_app_password="p" * 20, api_token="t" * 30,
                       app_secret_key="k" * 30)  # type: ignore[arg-type]
     primary = lab.node("node1")
-    following = replica_state(slave=SlaveStatus(io=Thread.CONNECTING,
+    following = replica_state(slave=SlaveStatus(io=Thread.CONNECTING, ssl=True,
                                                 master_host=str(primary.interconnect)))
     host = FakeHost({MariaDB: following})
     assert commands(ops.mariadb_replica_of, host, lab, secrets, primary) == [] and host.noops
+    # Following, but in clear (an older apply): set again, over TLS.
+    clear = replica_state(slave=SlaveStatus(io=Thread.RUNNING,
+                                            master_host=str(primary.interconnect)))
+    assert commands(ops.mariadb_replica_of, FakeHost({MariaDB: clear}), lab, secrets, primary)
     got = commands(ops.mariadb_replica_of, FakeHost({MariaDB: replica_state()}), lab, secrets,
                    primary)
     # The password goes through a root-only file, never a command line.

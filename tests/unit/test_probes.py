@@ -133,3 +133,13 @@ def test_keepalived_fifo_odd_lines() -> None:
     assert keepalived.parse_line("NOTICE something") is None
     odd = keepalived.parse_line('INSTANCE "X" SOMETHING 1')
     assert odd is not None and odd.state == "UNKNOWN"
+
+
+def test_replication_over_tls_and_accounts_without_it() -> None:
+    captured = text("mariadb/slave-status-running.txt")
+    assert not mariadb.parse_slave_status(captured).ssl  # captured before TLS
+    tls = captured.replace("Master_SSL_Allowed: No", "Master_SSL_Allowed: Yes")
+    assert mariadb.parse_slave_status(tls).ssl
+    st = mariadb.parse_state(text("mariadb/state-primary-accounts.txt").replace(
+        "--slave--", "plain\trepl@10.54.0.10\n--slave--"))
+    assert st.plain == frozenset({"repl@10.54.0.10"})

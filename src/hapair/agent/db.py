@@ -15,6 +15,7 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
+from hapair.paths import AGENT_CA
 from hapair.probes import mariadb
 from hapair.probes.mariadb import MariaDBState
 
@@ -33,8 +34,11 @@ class Endpoint:
     port: int = 3306
 
     def connect(self, timeout: float = 2.0) -> pymysql.connections.Connection[Any]:
-        where: dict[str, Any] = ({"host": self.host, "port": self.port} if self.host
-                                 else {"unix_socket": SOCKET})
+        # The peer's server over TLS (its accounts for us REQUIRE SSL), its
+        # certificate checked against the cluster CA and its address.
+        where: dict[str, Any] = ({"host": self.host, "port": self.port,
+                                  "ssl": {"ca": AGENT_CA, "check_hostname": True}}
+                                 if self.host else {"unix_socket": SOCKET})
         try:
             return pymysql.connect(
                 user=self.user, password=self.password, autocommit=True,
@@ -217,7 +221,8 @@ class Database:
         self.execute(
             "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
             f"MASTER_PASSWORD = %s, MASTER_USE_GTID = {use}, MASTER_CONNECT_RETRY = 1, "
-            "MASTER_HEARTBEAT_PERIOD = 1", (host, port, user, password))
+            "MASTER_HEARTBEAT_PERIOD = 1, MASTER_SSL = 1, MASTER_SSL_CA = %s, "
+            "MASTER_SSL_VERIFY_SERVER_CERT = 1", (host, port, user, password, AGENT_CA))
         # Acknowledge as a semi-sync replica (a former primary may have it off).
         self.execute(f"SET GLOBAL rpl_semi_sync_slave_enabled = {'ON' if semi_sync else 'OFF'}")
         self.execute("START SLAVE")

@@ -62,8 +62,9 @@ def converge(ca: pki.Pair, ca_path: str, wanted: tuple[Wanted, ...], what: str,
 
 @operation()
 def certificate(ca_cert: str, ca_key: str, cert_path: str, key_path: str, cn: str,
-                addresses: tuple[str, ...], what: str,
-                keys: tuple[str, ...]) -> Generator[Any, None, None]:
-    """One server certificate from the cluster CA (the agent's API, Apache)."""
+                addresses: tuple[str, ...], what: str, keys: tuple[str, ...],
+                owner: str = "root") -> Generator[Any, None, None]:
+    """One server certificate from the cluster CA (the agent's API, MariaDB,
+    Apache); its key readable by `owner` alone."""
     yield from converge(pki.Pair(ca_cert, ca_key), AGENT_CA,
-                        (Wanted(cert_path, key_path, cn, addresses),), what, keys)
+                        (Wanted(cert_path, key_path, cn, addresses, owner=owner),), what, keys)

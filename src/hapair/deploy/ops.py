@@ -47,7 +47,7 @@ def _state() -> Any:
 def mariadb_bootstrap(spec: ClusterSpec, secrets: Secrets) -> Generator[Any, None, None]:
     """Schemas and accounts on the primary (they replicate to the other node)."""
     st = _state()
-    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas, st.ddl)
+    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas, st.ddl, st.plain)
     if not statements:
         host.noop("schemas and accounts present")
         return
@@ -61,7 +61,8 @@ def mariadb_replica_of(
     """Replicate from the primary by GTID, unless already doing so."""
     st = _state()
     hosts = {str(primary.interconnect), str(primary.public)}
-    if st.slave.master_host in hosts and st.slave.io in (Thread.RUNNING, Thread.CONNECTING):
+    if (st.slave.master_host in hosts and st.slave.io in (Thread.RUNNING, Thread.CONNECTING)
+            and st.slave.ssl):
         host.noop(f"already a replica of {primary.name} ({st.slave.master_host})")
         return
     yield from run_sql(sql.replicate_from(spec, secrets, primary))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hapair.paths import AGENT_CA
 from hapair.probes.mariadb import META_SCHEMA
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
@@ -31,6 +32,7 @@ class Account:
     host: str
     secret: str  # which Secrets field holds its password
     grants: tuple[str, ...]  # "PRIVS ON target"
+    tls: bool = False  # REQUIRE SSL: every account used across the networks
 
     @property
     def key(self) -> str:
@@ -66,18 +68,22 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
     out = [Account(users.app, h, "db_app_password", app_grants) for h in local]
     out += [Account(users.migration, h, "db_migration_password", migration_grants)
             for h in local]
-    out += [Account(users.replication, h, "db_replication_password", repl_grants)
+    out += [Account(users.replication, h, "db_replication_password", repl_grants, tls=True)
             for h in node_hosts]
-    out += [Account(users.admin, h, "db_admin_password", admin_grants)
-            for h in ("localhost", *node_hosts)]
+    out += [Account(users.admin, "localhost", "db_admin_password", admin_grants)]
+    out += [Account(users.admin, h, "db_admin_password", admin_grants, tls=True)
+            for h in node_hosts]
     return tuple(out)
 
 
 def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
-                  schemas: frozenset[str], ddl: frozenset[str] = frozenset()) -> list[str]:
+                  schemas: frozenset[str], ddl: frozenset[str] = frozenset(),
+                  plain: frozenset[str] = frozenset()) -> list[str]:
     """What the first primary runs once: schemas, then the accounts not yet
     there (and an application account that may still change tables loses
-    that: `ddl` holds "user@host schema" of the accounts that may)."""
+    that: `ddl` holds "user@host schema" of the accounts that may; an account
+    used across the networks that does not require TLS yet is made to:
+    `plain` holds those that do not)."""
     out = []
     for schema in (spec.database.name, META_SCHEMA):
         if schema not in schemas:
@@ -96,6 +102,8 @@ def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
         )
     for acc in accounts(spec):
         if acc.key in present:
+            if acc.tls and acc.key in plain:
+                out.append(f"ALTER USER {literal(acc.user)}@{literal(acc.host)} REQUIRE SSL")
             if acc.user == spec.database.users.app and f"{acc.key} {spec.database.name}" in ddl:
                 # Made by an earlier hapair, which let it change tables.
                 out.append(f"REVOKE CREATE, ALTER, INDEX, DROP, REFERENCES ON "
@@ -104,7 +112,8 @@ def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
             continue
         password = getattr(secrets, acc.secret).get_secret_value()
         who = f"{literal(acc.user)}@{literal(acc.host)}"
-        out.append(f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {literal(password)}")
+        out.append(f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {literal(password)}"
+                   + (" REQUIRE SSL" if acc.tls else ""))
         out += [f"GRANT {g} TO {who}" for g in acc.grants]
     return out
 
@@ -119,9 +128,15 @@ def replicate_from(spec: ClusterSpec, secrets: Secrets, primary: Node,
         f"CHANGE MASTER TO MASTER_HOST={literal(host)}, MASTER_PORT={spec.database.port}, "
         f"MASTER_USER={literal(spec.database.users.replication)}, "
         f"MASTER_PASSWORD={literal(password)}, MASTER_USE_GTID=slave_pos, "
-        "MASTER_CONNECT_RETRY=1",
+        f"MASTER_CONNECT_RETRY=1, {MASTER_SSL}",
         "START SLAVE",
     ]
+
+
+# Replication over TLS, the primary's certificate checked against the cluster
+# CA and its address (the certificates name the nodes' addresses).
+MASTER_SSL = (f"MASTER_SSL=1, MASTER_SSL_CA={literal(AGENT_CA)}, "
+              "MASTER_SSL_VERIFY_SERVER_CERT=1")
 
 
 def open_primary(spec: ClusterSpec) -> list[str]:

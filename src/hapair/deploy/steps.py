@@ -28,6 +28,8 @@ from hapair.paths import (
     APP_MIGRATION_ENV,
     APP_SECRETS_ENV,
     APP_USER,
+    DB_CERT,
+    DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
     HAPAIR_VENV,
@@ -230,15 +232,19 @@ def agent_secrets(d: Deployment, node: Node) -> str:
 
 
 def agent_tls(plan: Plan) -> None:
-    """The agents' API is TLS: each node's certificate from the cluster CA."""
+    """The agents' API and MariaDB are TLS: each node's certificates from the
+    cluster CA (before the database's restart on its new config)."""
     ca = plan.d.secrets.pki
     if ca is None:
         raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
                          "TLS): run `hapair secrets ca SECRETS SPEC` (nothing was changed)")
-    plan.op(list(plan.d.spec.nodes), "agent: TLS certificate from the cluster CA",
-            cert_ops.certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
-            cert_path=AGENT_CERT, key_path=AGENT_KEY, what="the agent's certificate",
-            keys=("agent",), per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
+    for label, cert, key, owner, keys in (("agent", AGENT_CERT, AGENT_KEY, "root", ("agent",)),
+                                          ("mariadb", DB_CERT, DB_KEY, "mysql", ("mariadb",))):
+        plan.op(list(plan.d.spec.nodes), f"{label}: TLS certificate from the cluster CA",
+                cert_ops.certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
+                cert_path=cert, key_path=key, what=f"{label}'s certificate", keys=keys,
+                owner=owner,
+                per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
 
 
 def network(plan: Plan) -> None:

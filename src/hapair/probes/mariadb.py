@@ -38,6 +38,8 @@ STATE_SQL = " UNION ALL ".join(
     + ["SELECT CONCAT('status.', variable_name), variable_value FROM "
        "information_schema.GLOBAL_STATUS WHERE variable_name LIKE 'RPL_SEMI_SYNC%'",
        "SELECT 'user', CONCAT(user, '@', host) FROM mysql.user",
+       # Accounts that may log in without TLS (ssl_type empty).
+       "SELECT 'plain', CONCAT(user, '@', host) FROM mysql.user WHERE ssl_type = ''",
        # Accounts that may change a schema's tables (the application's must not).
        "SELECT 'ddl', CONCAT(user, '@', host, ' ', db) FROM mysql.db WHERE 'Y' IN "
        "(Create_priv, Drop_priv, Alter_priv, Index_priv, References_priv)",
@@ -87,6 +89,7 @@ class SlaveStatus:
     gtid_io_pos: str = ""
     io_errno: int = 0
     sql_errno: int = 0
+    ssl: bool = False  # the replication connection is configured for TLS
 
     @property
     def configured(self) -> bool:
@@ -136,6 +139,7 @@ class MariaDBState:
     users: frozenset[str] = field(default_factory=frozenset)
     schemas: frozenset[str] = field(default_factory=frozenset)
     ddl: frozenset[str] = field(default_factory=frozenset)  # "user@host schema"
+    plain: frozenset[str] = field(default_factory=frozenset)  # accounts not requiring TLS
     slave: SlaveStatus = SlaveStatus()
     semi: SemiSync = SemiSync()
     epoch: int = 0  # hapair's promotion epoch, 0 before apply made the table
@@ -172,6 +176,7 @@ def slave_status(row: Mapping[str, object]) -> SlaveStatus:
         gtid_io_pos=values.get("Gtid_IO_Pos", ""),
         io_errno=_int(values.get("Last_IO_Errno")),
         sql_errno=_int(values.get("Last_SQL_Errno")),
+        ssl=values.get("Master_SSL_Allowed", "") == "Yes",
     )
 
 
@@ -214,7 +219,8 @@ def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: Semi
                  epoch: Mapping[str, object],
                  users: frozenset[str] = frozenset(),
                  schemas: frozenset[str] = frozenset(),
-                 ddl: frozenset[str] = frozenset()) -> MariaDBState:
+                 ddl: frozenset[str] = frozenset(),
+                 plain: frozenset[str] = frozenset()) -> MariaDBState:
     """The state from the probe's answers: VARIABLES by name, the parsed
     replication and semi-sync status, the epoch row (empty where none)."""
     age = epoch.get("age")
@@ -227,7 +233,7 @@ def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: Semi
         gtid_current_pos=str(variables.get("gtid_current_pos") or ""),
         semi_sync_master=_flag(variables.get("semi_sync_master", "0")),
         semi_sync_slave=_flag(variables.get("semi_sync_slave", "0")),
-        users=users, schemas=schemas, ddl=ddl,
+        users=users, schemas=schemas, ddl=ddl, plain=plain,
         slave=slave,
         semi=semi,
         epoch=_int(epoch.get("epoch")),
@@ -245,7 +251,7 @@ def parse_state(output: str) -> MariaDBState:
     values: dict[str, str] = {}
     status: dict[str, str] = {}
     epoch: dict[str, str] = {}
-    sets: dict[str, set[str]] = {"user": set(), "schema": set(), "ddl": set()}
+    sets: dict[str, set[str]] = {"user": set(), "schema": set(), "ddl": set(), "plain": set()}
     for line in head.splitlines():
         key, sep, value = line.partition("\t")
         if not sep:
@@ -261,4 +267,4 @@ def parse_state(output: str) -> MariaDBState:
             values[key] = value
     return from_answers(values, parse_slave_status(slave_text), semi_sync(status), epoch,
                         frozenset(sets["user"]), frozenset(sets["schema"]),
-                        frozenset(sets["ddl"]))
+                        frozenset(sets["ddl"]), frozenset(sets["plain"]))

@@ -3,6 +3,7 @@ node starting read-only until the agent opens the primary."""
 
 from __future__ import annotations
 
+from hapair.paths import AGENT_CA, DB_CERT, DB_KEY
 from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
@@ -19,6 +20,12 @@ def settings(spec: ClusterSpec, node: Node) -> dict[str, str]:
         "port": str(db.port),
         "datadir": db.datadir,
         "skip_name_resolve": "ON",
+        # TLS from the cluster CA: replication and the agents' connections
+        # from the peer require it (their accounts say REQUIRE SSL).
+        "ssl_ca": AGENT_CA,
+        "ssl_cert": DB_CERT,
+        "ssl_key": DB_KEY,
+        "tls_version": "TLSv1.2,TLSv1.3",
         "character_set_server": "utf8mb4",
         "collation_server": "utf8mb4_unicode_ci",
         # Every node starts read-only; the agent opens the one primary.
