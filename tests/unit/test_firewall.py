@@ -30,12 +30,12 @@ def test_a_node_opens_web_and_ssh_to_all_and_the_rest_to_its_peer_only(m2l: Clus
     r = firewall.for_node(m2l, m2l.nodes[0])
     assert r.open_tcp == ("22", "80", "443")
     assert r.cluster == ("192.168.57.103", "10.54.0.11")  # node2's two addresses
-    assert "3306" in r.cluster_tcp and "8008" in r.cluster_tcp and "24007-24008" in r.cluster_tcp
     assert "3306" not in r.open_tcp and "8008" not in r.open_tcp
-    assert r.vrrp and r.admin == ("10.54.0.0/24",)  # the example's operators
+    assert r.admin == ("10.54.0.0/24",)  # the example's operators
     text = rules_text(m2l.model_copy(update={"firewall": Firewall()}))
     assert "policy drop;" in text
-    assert "ip saddr @cluster ip protocol 112 accept" in text
+    # The cluster's hosts whole (connections older than the rules included).
+    assert "ip saddr @cluster accept" in text
     assert "@admin" not in text  # no admin networks: no rule for them
     # A packet of a connection this host does not know is not dropped as
     # invalid (the web port answers it with a reset after a failover).
@@ -47,17 +47,15 @@ def test_the_witness_and_the_admin_networks(m2l: ClusterSpec) -> None:
         admin_from=(IPv4Network("10.99.0.0/24"),))})
     node = firewall.for_node(spec, spec.nodes[1])
     assert node.cluster == ("192.168.57.102", "10.54.0.10", "10.54.0.12")
-    assert {"2379", "2380"} <= set(node.cluster_tcp)
     assert node.admin == ("10.99.0.0/24",) and node.admin_tcp == ("8008",)
     assert "ip saddr @admin tcp dport { 8008 } accept" in rules_text(spec, 1)
     w = firewall.for_witness(spec)
     assert w.cluster == ("192.168.57.102", "10.54.0.10", "192.168.57.103", "10.54.0.11")
-    assert w.cluster_tcp == ("2379", "2380", "24007-24008", "49152-60999")
-    assert not w.vrrp and w.admin == ()
+    assert w.admin == () and w.open_tcp == ("22",)
     wtext = next(f.content for f in firewall.render_witness(spec)
                  if f.path == firewall.RULES_PATH)
-    assert "witness arb" in wtext and "protocol 112" not in wtext
-    assert "3306" not in wtext
+    assert "witness arb" in wtext and "ip saddr @cluster accept" in wtext
+    assert "8008" not in wtext
 
 
 def test_turned_off_it_removes_only_its_own_table(m2l: ClusterSpec) -> None:

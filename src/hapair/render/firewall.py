@@ -3,18 +3,24 @@
 `hapair-firewall.service` before the network comes up.
 
 What each host accepts: loopback and the replies to its own connections;
-ICMP; SSH and the web from anywhere; from the cluster's own hosts (the peer's
-two addresses, the witness) the database, the agents' API, etcd, Gluster and
-VRRP; the agents' API from `firewall.admin_from` too. Everything else is
-dropped. Packets of a connection the host does not know (a client's after
-the VIP moved) are not dropped as invalid: the web port answers them with a
+ICMP; SSH and the web from anywhere; everything from the cluster's own hosts
+(the peer's two addresses, the witness: the database, the agents' API, etcd,
+Gluster, VRRP); the agents' API from `firewall.admin_from` too. Everything
+else is dropped. The cluster's hosts are let in whole, not port by port:
+connections made before the rules were first loaded are unknown to
+connection tracking, and a packet of theirs that arrives first from the
+other side (a Gluster brick's, a primary's binlog stream) would otherwise
+be dropped as new, stalling them until they time out (seen in the lab: the
+arbiter's write check right after apply).
+
+Packets of a connection the host does not know (a client's after the VIP
+moved) are not dropped as invalid: the web port answers them with a
 reset, so the client reconnects at once instead of waiting out a retransmit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapair.render import etcd
 from hapair.render.files import RenderedFile, header, host_header
 from hapair.spec.models import ClusterSpec, Node
 
@@ -23,8 +29,6 @@ UNIT = "hapair-firewall.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 TABLE = "inet hapair"
 WEB_PORTS = (80, 443)
-GLUSTER_PORTS = ("24007-24008", "49152-60999")  # glusterd, then the bricks
-VRRP = 112  # keepalived's adverts (IP protocol)
 
 
 @dataclass(frozen=True)
@@ -32,22 +36,13 @@ class Rules:
     """What one host lets in (pure data; `text` writes it as nftables)."""
 
     open_tcp: tuple[str, ...]  # from anywhere
-    cluster: tuple[str, ...]  # addresses of the cluster's other hosts
-    cluster_tcp: tuple[str, ...]
-    vrrp: bool
+    cluster: tuple[str, ...]  # addresses of the cluster's other hosts: all let in
     admin: tuple[str, ...]  # networks of the operators' hosts
     admin_tcp: tuple[str, ...]
 
 
 def _ports(values: list[int | str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(v) for v in values))
-
-
-def _etcd_ports(spec: ClusterSpec) -> list[int | str]:
-    if spec.witness is None:
-        return []
-    client, peer = etcd.ports(spec)
-    return [client, peer]
 
 
 def for_node(spec: ClusterSpec, node: Node) -> Rules:
@@ -58,9 +53,6 @@ def for_node(spec: ClusterSpec, node: Node) -> Rules:
     return Rules(
         open_tcp=_ports([22, node.ssh_port, *WEB_PORTS]),
         cluster=tuple(dict.fromkeys(cluster)),
-        cluster_tcp=_ports([spec.database.port, spec.agent.port, *_etcd_ports(spec),
-                            *GLUSTER_PORTS]),
-        vrrp=True,
         admin=tuple(str(n) for n in spec.firewall.admin_from),
         admin_tcp=_ports([spec.agent.port]),
     )
@@ -70,9 +62,7 @@ def for_witness(spec: ClusterSpec) -> Rules:
     assert spec.witness is not None
     w = spec.witness
     cluster = [str(a) for n in spec.nodes for a in (n.interconnect, n.public)]
-    gluster = list(GLUSTER_PORTS) if spec.volume.arbiter == w.name else []
     return Rules(open_tcp=_ports([22, w.ssh_port]), cluster=tuple(dict.fromkeys(cluster)),
-                 cluster_tcp=_ports([*_etcd_ports(spec), *gluster]), vrrp=False,
                  admin=(), admin_tcp=())
 
 
@@ -101,10 +91,8 @@ def text(rules: Rules, head: str) -> str:
         "\t\tudp sport 67 udp dport 68 accept",
         f"\t\ttcp dport {{ {', '.join(rules.open_tcp)} }} accept",
     ]
-    if rules.cluster and rules.vrrp:
-        body.append(f"\t\tip saddr @cluster ip protocol {VRRP} accept")
-    if rules.cluster and rules.cluster_tcp:
-        body.append(f"\t\tip saddr @cluster tcp dport {{ {', '.join(rules.cluster_tcp)} }} accept")
+    if rules.cluster:
+        body.append("\t\tip saddr @cluster accept")
     if rules.admin and rules.admin_tcp:
         body.append(f"\t\tip saddr @admin tcp dport {{ {', '.join(rules.admin_tcp)} }} accept")
     body += ["\t\tcounter drop", "\t}", "}"]
