@@ -58,7 +58,10 @@ def test_the_arbiter_on_the_witness_keeps_the_static_files_from_splitting(wlab: 
     cut = wlab.hapair("lab", "fault", "partition", str(wlab.spec), "node1", "node2")
     assert cut.returncode == 0, cut.stderr
     try:
-        time.sleep(4)  # the volume's ping-timeout (3 s): each side sees the other's brick gone
+        # Past the volume's ping-timeout (3 s) with room to spare: each side's
+        # client must see the other's brick gone (right after a lab comes up,
+        # with everything starting at once, 4 s was not always enough).
+        time.sleep(8)
         first = wlab.exec("node1", "sh", "-c", "echo two > /srv/static/arbiter-probe")
         second = wlab.exec("node2", "sh", "-c", "echo three > /srv/static/arbiter-probe")
     finally:

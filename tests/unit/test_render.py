@@ -129,6 +129,7 @@ def test_gluster_plan_with_an_arbiter_on_the_witness(m2l: ClusterSpec) -> None:
     assert p.add_arbiter == ("gluster", "volume", "add-brick", "static", "replica", "3",
                              "arbiter", "1", f"arb:{brick}", "force")
     assert p.options["cluster.quorum-type"] == "auto"
+    assert p.options["cluster.post-op-delay-secs"] == "0"
     assert p.peers == ("node1", "node2", "arb")
     # The names: the data on the interconnect; the witness, not on it, sees
     # the nodes on the public network.
