@@ -96,7 +96,7 @@ def leftovers() -> list[str]:
         found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-")]
     with open("/proc/self/mounts") as mounts:
         found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
-    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:(8080|8443)"],
+    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:(8080|8443|801[0-9])"],
                         capture_output=True, text=True).stdout
     found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "TCP-LISTEN:8" in p]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout

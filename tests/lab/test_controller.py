@@ -4,10 +4,24 @@ API, and the standby-lost path (writes pause; degrade on purpose)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import ssl
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from hapair.cli.lab_cmds import pages
+from hapair.lab.lifecycle import files_of
+from hapair.lab.plan import plan_lab
+from hapair.secrets import load_api_token, read_token
+from hapair.spec import load_spec
 from tests.lab.conftest import Lab
+from tests.roombook.test_browser import ARGS, CHROMIUM
 
 
 def status(lab: Lab) -> dict[str, Any]:
@@ -56,6 +70,44 @@ def test_planned_switchover_there_and_back(lab: Lab) -> None:
     back = lab.hapair("switchover", str(lab.spec), "--to", before)
     assert back.returncode == 0, back.stdout + back.stderr
     assert primary_of(settled(lab)) == before
+
+
+def test_the_status_page_in_a_browser(lab: Lab, tmp_path: Path) -> None:
+    """Each agent's page (forwarded by the lab from the operators' network):
+    TLS from the cluster CA, a password, the cluster at a glance in chromium,
+    refreshing by itself; after the switchovers above, a promotion with its time."""
+    s = settled(lab)
+    cluster = load_spec(lab.spec).spec
+    files = files_of(plan_lab(cluster))
+    password = read_token(load_api_token(files.secrets))
+    context = ssl.create_default_context(cafile=str(files.ca))
+    for port, node in pages(cluster):
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=5, context=context)  # no password: 401
+        assert refused.value.code == 401, node.name
+    from playwright.sync_api import sync_playwright
+
+    port, node = pages(cluster)[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        # The lab's CA is not in chromium's store; urllib checked the certificate above.
+        page = browser.new_context(
+            http_credentials={"username": "operator", "password": password},
+            ignore_https_errors=True, viewport={"width": 1280, "height": 720}).new_page()
+        page.goto(f"https://127.0.0.1:{port}/")
+        assert page.title() == f"hapair {cluster.name}"
+        assert page.locator("#vip-holder").inner_text() == primary_of(s)
+        assert page.locator("#nodes tr").count() == 3  # the header and a row a node
+        assert "Healthy" in page.locator(".banner").first.inner_text()
+        assert "became the primary in" in page.content()
+        first = page.locator(".sub").inner_text()
+        page.wait_for_timeout(3500)  # the page refreshes itself every 2 s
+        assert page.locator(".sub").inner_text() != first
+        page.screenshot(path=str(tmp_path / "status-page.png"), full_page=True)
+        browser.close()
+    if os.environ.get("HAPAIR_DOCS_SHOT"):
+        shutil.copy(tmp_path / "status-page.png", os.environ["HAPAIR_DOCS_SHOT"])
 
 
 HOOK = ("mkdir -p /etc/hapair/hooks.d && rm -f /run/hapair-hooks.log && "

@@ -41,7 +41,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     (d / "agent.crt").write_text(pair.cert)
     (d / "agent.key").write_text(pair.key)
     seen: list[str] = []
-    agent = FakeAgent(token=TOKEN, cfg=SimpleNamespace(peer="node2", peer_addresses={}),
+    cfg = SimpleNamespace(peer="node2", peer_addresses={}, cluster="t")
+    agent = FakeAgent(token=TOKEN, cfg=cfg,
                       contact=SimpleNamespace(seen=lambda when: seen.append("seen")),
                       backup_lock=threading.Lock())
     context = tls.server_context(str(d / "agent.crt"), str(d / "agent.key"))

@@ -105,7 +105,7 @@ def test_a_rebuild_runs_beside_the_loop(tmp_path: Path, monkeypatch: pytest.Monk
     assert doc.role is Role.REBUILDING and doc.task == "rebuilding from node1"
     assert not doc.db_up and not doc.complete and doc.task_s >= 0
     assert agent.decision is not None and "[held: Rebuild]" in agent.decision.reason
-    assert any("under way" in h["reason"] for h in agent.history)
+    assert any("under way" in h["reason"] for h in agent.journal.recent(30)[0])
     release.set()
     wait_until(lambda: agent.memory.task is None)
     assert "follow 192.168.57.102" in db.sent and agent.memory.rebuild_after == 0

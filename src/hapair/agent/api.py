@@ -9,7 +9,8 @@ Open to all who reach it, for keepalived, load balancers and Prometheus:
 VIP), /primary, /replica (200 or 503), /metrics, and /status in summary (who
 is what, no positions, errors or history).
 The read-only credential (Bearer, derived from the API token; the agents'
-polls of each other and the operator's status) reads /status in full.
+polls of each other and the operator's status) reads /status in full, and
+(as a Basic password, for browsers) the status page on /.
 Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
 /degrade, and GET /backup (the data itself)."""
 
@@ -19,19 +20,17 @@ import hmac
 import ipaddress
 import json
 import logging
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from hapair.agent import backup_stream, ui
 from hapair.agent.commands import command
 from hapair.agent.guard import alive
-from hapair.agent.publish import endpoint_verdict
+from hapair.agent.publish import endpoint_verdict, summary
 from hapair.secrets import read_token
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ log = logging.getLogger("hapair.agent")
 # leases) are always served: a flood of idle connections from anywhere else
 # must never make this node look unhealthy or silent.
 IDLE_S = 5.0
-BACKUP_IDLE_S = 60.0  # a rebuild's reader may pause longer
 MAX_REMOTE = 32
 MAX_BODY = 64 * 1024
 
@@ -113,15 +111,6 @@ def serve(agent: Agent, host: str, port: int,
     return Server((host, port), handler(agent), tls, trusted)
 
 
-# What /status tells whoever asks without the read credential.
-SUMMARY = ("version", "node", "time", "role", "reason", "db_up", "read_only", "holds_vip",
-           "eligible", "complete", "paused", "degraded", "problem", "condition", "witness")
-
-
-def summary(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: doc[k] for k in SUMMARY if k in doc} | {"summary": True}
-
-
 def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
     reader = read_token(agent.token)
 
@@ -140,12 +129,23 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             return (hmac.compare_digest(given, f"Bearer {reader}".encode())
                     or self._authed())
 
-        def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
+        def _may_see(self) -> bool:
+            """The page: either as a Basic password (a browser), or as _may_read."""
+            password = ui.basic_password(self.headers.get("Authorization", ""))
+            if password is None:
+                return self._may_read()
+            return any(hmac.compare_digest(password.encode(), c.encode())
+                       for c in (reader, agent.token))
+
+        def _send(self, code: int, body: Any, ctype: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:
             data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
                 else body if isinstance(body, bytes) else str(body).encode()
             try:
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -167,6 +167,13 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             elif path in ("/health", "/primary", "/replica"):
                 ok, why = endpoint_verdict(path[1:], agent.view, agent.decision)
                 self._send(200 if ok else 503, why + "\n", "text/plain")
+            elif path in ("/", "/ui"):
+                if not self._may_see():
+                    self._send(401, "the status page needs the read-only credential as the "
+                               "password (`hapair secrets read-token`)\n", "text/plain",
+                               {"WWW-Authenticate": f'Basic realm="hapair {agent.cfg.cluster}"'})
+                    return
+                self._send(200, ui.html(agent), "text/html; charset=utf-8", ui.HEADERS)
             elif path == "/metrics":
                 body, ctype = agent.metrics.render()
                 self._send(200, body, ctype)
@@ -208,38 +215,9 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 self._send(409, {"error": "a backup is already being streamed"})
                 return
             try:
-                self._stream_backup()
+                backup_stream.send(self)
             finally:
                 agent.backup_lock.release()
-
-        def _stream_backup(self) -> None:
-            tool = shutil.which("mariadb-backup") or "mariadb-backup"
-            log.info("streaming a backup to %s", self.headers.get("X-Hapair-Node", "?"))
-            self.connection.settimeout(BACKUP_IDLE_S)
-            with tempfile.TemporaryFile() as errors:
-                proc = subprocess.Popen(
-                    [tool, "--backup", "--stream=xbstream", "--target-dir=/tmp", "--user=root"],
-                    stdout=subprocess.PIPE, stderr=errors)
-                assert proc.stdout is not None
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.end_headers()
-                try:
-                    shutil.copyfileobj(proc.stdout, self.wfile, 1 << 20)
-                except OSError as exc:
-                    # Never leave mariadb-backup holding its locks and connection.
-                    log.warning("backup stream cut (%s): stopping mariadb-backup", exc)
-                    proc.kill()
-                try:
-                    code = proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    code = proc.wait()
-                if code != 0:
-                    errors.seek(0)
-                    log.warning("mariadb-backup ended with %d: %s", code,
-                                errors.read().decode(errors="replace").strip()[-200:])
-                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             return

@@ -46,6 +46,7 @@ class AgentConfig:
     fence: PeerFence | None = None  # None: the pair has no fence devices
     listen: tuple[str, ...] = ()  # the API's TLS addresses (loopback is served plain)
     peer_server_id: int = 0  # its MariaDB server_id (the server part of its GTIDs)
+    cluster: str = ""  # the spec's name (the status page's title)
 
     def peer_path_of(self, host: str) -> Path | None:
         """Which path a replication source address belongs to."""
@@ -95,4 +96,5 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
                         spec.fencing.timeout_s) if spec.fenced and peer.fence else None,
         listen=agent_addresses(node),
         peer_server_id=peer.server_id,
+        cluster=spec.name,
     )

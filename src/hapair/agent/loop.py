@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +25,7 @@ from hapair.agent.fencing import Abort, watch_device
 from hapair.agent.fifo import FifoReader
 from hapair.agent.health import HealthChecker
 from hapair.agent.intent import Intent, IntentStore
+from hapair.agent.journal import Journal
 from hapair.agent.learn import learn
 from hapair.agent.metrics import Metrics
 from hapair.agent.peer import Contact, PeerClient, PeerError
@@ -87,7 +87,7 @@ class Agent:
                                           spec.name, node.name, webhook_secret))
         self.view: View | None = None
         self.decision: Decision | None = None
-        self.history: deque[dict[str, Any]] = deque(maxlen=30)
+        self.journal = Journal()
         self.metrics = Metrics()
         self.watchdog = WatchDog()  # systemd's (WatchdogSec); a no-op outside systemd
         self.cycle_started = self.guard_tick = time.monotonic()
@@ -226,13 +226,13 @@ class Agent:
         self.metrics.observe(v, d)
         if old is not None and old.role != d.role:
             self.alerts.emit("role-change", d.role.value, d.reason)
+            self.journal.role_changed(time.time(), old.role, d.role, d.reason)
         if d.condition is Condition.STANDBY_LOST and (old is None or old.condition != d.condition):
             self.alerts.emit("standby-lost", d.role.value, d.reason)
         if old is None or (old.reason, old.actions) != (d.reason, d.actions):
-            acts = ", ".join(type(a).__name__ for a in d.actions)
-            log.info("%s%s", d.reason, f" -> {acts}" if acts else "")
-            self.history.append({"at": time.time(), "role": d.role.value, "reason": d.reason,
-                                 "actions": [type(a).__name__ for a in d.actions]})
+            acts = [type(a).__name__ for a in d.actions]
+            log.info("%s%s", d.reason, f" -> {', '.join(acts)}" if acts else "")
+            self.journal.decided(time.time(), d.role, d.reason, acts)
 
     def write_track(self, eligible: bool) -> None:
         observe.write_if_changed(self.track_file, "0\n" if eligible else "1\n")
@@ -246,5 +246,5 @@ class Agent:
 
     def status(self) -> StatusDoc:
         return status_doc(self.cfg.node, self.view, self.decision, self.memory,
-                          list(self.history), time.monotonic(), time.time())
+                          self.journal.recent(10), time.monotonic(), time.time())
 

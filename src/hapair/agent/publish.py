@@ -12,7 +12,8 @@ from hapair.probes.mariadb import Thread
 
 
 def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
-               history: list[dict[str, Any]], now: float, wall: float) -> StatusDoc:
+               journal: tuple[list[dict[str, Any]], list[dict[str, Any]]], now: float,
+               wall: float) -> StatusDoc:
     db = v.db if v is not None else LocalDB(up=False, error="starting")
     s = db.slave
     doc = StatusDoc(
@@ -36,7 +37,7 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
-        history=history[-10:], **_witness(v, now))
+        history=journal[0], promotions=journal[1], **_witness(v, now))
     if m.task is not None and m.task.kind is Role.REBUILDING:
         # The primary must not wait for a node whose data is being replaced.
         doc = doc.model_copy(update={"db_up": False, "io_running": Thread.NONE,
@@ -65,3 +66,12 @@ def _witness(v: View | None, now: float) -> dict[str, Any]:
             "witness_leader": w.leader, "witness_epoch": w.leader_epoch,
             "witness_complete": w.complete,
             "witness_key_age_s": round(now - w.leader_seen, 1) if w.leader_seen else 0.0}
+
+
+# What /status tells whoever asks without the read credential.
+SUMMARY = ("version", "node", "time", "role", "reason", "db_up", "read_only", "holds_vip",
+           "eligible", "complete", "paused", "degraded", "problem", "condition", "witness")
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in SUMMARY if k in doc} | {"summary": True}

@@ -72,6 +72,9 @@ class StatusDoc(BaseModel):
     witness_complete: str = ""  # the node the sync record names complete
     witness_key_age_s: float = 0.0  # since the leader key last changed, as seen here
     history: list[dict[str, Any]] = []
+    # When this node became the primary, and how long from leaving the
+    # replica role ({"at", "took_s", "why"}; agent/journal.py).
+    promotions: list[dict[str, Any]] = []
     # The summary served without the read credential: no positions, errors
     # or history (their defaults stand in).
     summary: bool = False

@@ -24,10 +24,17 @@ from hapair.cli.common import (
 from hapair.deploy import wheels
 from hapair.lab import bmc, faults, lifecycle, net
 from hapair.lab import machine as m
-from hapair.lab.plan import FORWARD_PORT, FORWARD_TLS_PORT, LabPlan, LabPlanError, plan_lab
+from hapair.lab.plan import (
+    FORWARD_PAGE_PORT,
+    FORWARD_PORT,
+    FORWARD_TLS_PORT,
+    LabPlan,
+    LabPlanError,
+    plan_lab,
+)
 from hapair.lab.sh import LabError, in_netns, run
 from hapair.secrets import load_secrets, new_secrets_file
-from hapair.spec.models import ClusterSpec
+from hapair.spec.models import ClusterSpec, Node
 
 lab = App(help="The cluster as real machines on this host (systemd-nspawn).",
                   no_args_is_help=True)
@@ -101,6 +108,9 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
             took = lifecycle.wait_for_vip(plan, str(cluster.vip.address))
             say(f"the VIP {cluster.vip.address} answers ({took:.1f}s after apply)")
             lifecycle.start_forwarder(plan, str(cluster.vip.address), *forwarded(cluster))
+            for port, node in pages(cluster):
+                lifecycle.start_forwarder(plan, node.ssh, port, cluster.agent.port,
+                                          plan.control.name)
     except (LabError, wheels.WheelError) as exc:
         raise _fail(exc) from None
     total = time.monotonic() - started
@@ -113,11 +123,21 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
                   f"{cluster.vip.address}:{vip_port} from inside the client)")
         if scheme == "https":
             out.print(f"  its certificate is from the lab's own CA: {lifecycle.files_of(plan).ca}")
+        links = ", ".join(f"https://127.0.0.1:{port}/ ({node.name})"
+                          for port, node in pages(cluster))
+        out.print(f"status pages: {links}; any user name, the password from `hapair secrets "
+                  f"read-token {lifecycle.files_of(plan).secrets}`")
 
 
 def forwarded(cluster: ClusterSpec) -> tuple[int, int]:
     """(the host's port, the VIP's) of the lab's forwarder."""
     return (FORWARD_PORT, 80) if cluster.web.tls == "off" else (FORWARD_TLS_PORT, 443)
+
+
+def pages(cluster: ClusterSpec) -> list[tuple[int, Node]]:
+    """(the host's port, the node) of each agent's status page, forwarded
+    from the control point (the operators' network)."""
+    return [(FORWARD_PAGE_PORT + i, n) for i, n in enumerate(cluster.nodes, start=1)]
 
 
 def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:

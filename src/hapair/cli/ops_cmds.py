@@ -17,7 +17,15 @@ from rich.table import Table
 from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
 from hapair.ops.client import AgentError, Agents, enter_netns
-from hapair.ops.report import lag, summarize, witness_line
+from hapair.ops.report import (
+    COLUMNS,
+    decisions,
+    fence_lines,
+    promotions,
+    rows,
+    summarize,
+    witness_line,
+)
 from hapair.secrets import Secrets, SecretsError, load_api_token, load_ca_cert, load_secrets
 from hapair.spec.models import ClusterSpec
 
@@ -72,10 +80,6 @@ def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-def _yn(value: object) -> str:
-    return "yes" if value else "no"
-
-
 def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
     """Who holds the VIP, each node's role and replication, recent decisions, problems."""
     agents = connect(spec, secrets)
@@ -87,44 +91,41 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
         out.print_json(data={"nodes": nodes, **asdict(summary)})
         raise typer.Exit(EXIT_FAILED if summary.problems else 0)
     docs = [s.doc for s in statuses if s.doc is not None]
-    primary = next((d for d in docs if d.node in summary.writable), None)
     table = Table(title=f"cluster {agents.spec.name}: VIP {agents.spec.vip.address} on "
                   f"{', '.join(summary.vip_holders) or 'no node'}")
-    for col in ("node", "role", "read_only", "epoch", "GTID", "lag", "semi-sync", "app",
-                "peer via"):
+    for col in COLUMNS:
         table.add_column(col)
-    for s in statuses:
-        d = s.doc
-        if d is None:
-            table.add_row(s.node, f"[red]no status: {escape(s.unreachable)}[/red]", *[""] * 7)
+    for r in rows(statuses, summary):
+        if r.unreachable:
+            table.add_row(r.node, f"[red]no status: {escape(r.unreachable)}[/red]", *[""] * 7)
             continue
-        semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
-                "replica" if d.replicating else "off")
-        style = "red" if d.problem else "green"
-        role = d.role.value + (f" ({d.task}, {d.task_s:.0f}s)" if d.task else "")
-        health = "ok" if d.app_ok and d.apache_ok else f"[red]{d.health_problem or 'down'}[/red]"
-        table.add_row(d.node, f"[{style}]{role}[/{style}]", _yn(d.read_only),
-                      f"{d.epoch} ({d.epoch_primary})", d.gtid_binlog_pos, lag(d, primary),
-                      semi, health, ", ".join(d.peer_paths) or "[red]none[/red]")
+        cells = [escape(c) for c in r.cells()]
+        style = "green" if r.role_ok else "red"
+        cells[1] = f"[{style}]{cells[1]}[/{style}]"
+        if not r.app_ok:
+            cells[7] = f"[red]{cells[7]}[/red]"
+        if not r.peer_via:
+            cells[8] = "[red]none[/red]"
+        table.add_row(*cells)
     out.print(table)
-    for d in docs:
-        if d.fence_check or d.fence_note:
-            peer = agents.spec.peer(agents.spec.node(d.node)).name
-            out.print(f"[bold]fence[/bold] {d.node} checks {peer}'s device: "
-                      f"{d.fence_check or 'not yet'}"
-                      + (f"; last fence: {d.fence_note}" if d.fence_note else ""))
+    peer_of = {n.name: agents.spec.peer(n).name for n in agents.spec.nodes}
+    for line in fence_lines(docs, peer_of):
+        out.print(f"[bold]fence[/bold] {escape(line)}")
     for d in docs:
         if d.witness:
             style = "bold" if d.witness_ok else "bold red"
             out.print(f"[{style}]witness[/{style}] {escape(witness_line(d))}")
-    events = sorted(((e["at"], d.node, e) for d in docs for e in d.history),
-                    key=lambda x: x[0])[-8:]
+    events = decisions(docs)
     if events:
         out.print("[bold]last decisions[/bold]")
         for at, node, e in events:
             stamp = datetime.fromtimestamp(at).strftime("%H:%M:%S")
             acts = f" -> {', '.join(e['actions'])}" if e["actions"] else ""
-            out.print(f"  {stamp} {node}: {e['reason']}{acts}")
+            out.print(f"  {stamp} {node}: {escape(e['reason'] + acts)}")
+    for at, node, e in promotions(docs)[:3]:
+        stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+        out.print(f"[bold]promotion[/bold] {stamp} {node} in {e['took_s']:.2f}s: "
+                  f"{escape(e['why'])}")
     for p in summary.problems:
         out.print(f"[bold red]problem[/bold red] {p}")
     for h in summary.hints:

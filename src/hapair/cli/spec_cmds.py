@@ -23,7 +23,15 @@ from hapair.cli.common import (
 )
 from hapair.fence.check import device_findings
 from hapair.render import render_cluster, write_tree
-from hapair.secrets import CORE, SecretsError, add_ca, load_secrets, new_secrets_file
+from hapair.secrets import (
+    CORE,
+    SecretsError,
+    add_ca,
+    load_api_token,
+    load_secrets,
+    new_secrets_file,
+    read_token,
+)
 from hapair.spec.locate import key_lines, line_of
 
 
@@ -34,6 +42,7 @@ def register(app: typer.Typer) -> None:
     secrets_app.command("new")(secrets_new)
     secrets_app.command("check")(secrets_check)
     secrets_app.command("ca")(secrets_ca)
+    secrets_app.command("read-token")(secrets_read_token)
     app.add_typer(secrets_app, name="secrets")
 
 
@@ -130,6 +139,17 @@ def secrets_ca(file: SecretsArg, spec: SpecArg) -> None:
         raise typer.Exit(EXIT_BAD_INPUT) from None
     out.print(f"[green]added[/green] a CA for {cluster.name} to {file}" if added
               else f"{file} has a CA already; nothing was changed")
+
+
+def secrets_read_token(file: SecretsArg) -> None:
+    """Print the read-only credential: the status page's password (any user name), and a
+    Bearer token for /status and monitoring. It changes nothing on the cluster."""
+    try:
+        token = load_api_token(file)
+    except SecretsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    print(read_token(token))
 
 
 def secrets_check(file: SecretsArg, spec: SpecOpt = None) -> None:

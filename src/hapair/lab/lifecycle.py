@@ -89,13 +89,15 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
         raise
 
 
-def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT,
-                    vip_port: int = 80) -> int:
-    """127.0.0.1:port on the host -> VIP:vip_port, each connection made from
-    inside the client."""
+def start_forwarder(plan: LabPlan, address: str, port: int = FORWARD_PORT,
+                    target_port: int = 80, namespace: str = "") -> int:
+    """127.0.0.1:port on the host -> address:target_port, each connection made
+    from inside a lab namespace (the client's by default: the VIP as a
+    customer reaches it; the control point's for the agents' status pages)."""
     # socat's EXEC cannot carry the inner address's colons: a script can.
-    script = files_of(plan).state_dir / "forward.sh"
-    inner = shlex.join(in_netns(plan.client.name, ["socat", "STDIO", f"TCP:{vip}:{vip_port}"]))
+    script = files_of(plan).state_dir / f"forward-{port}.sh"
+    inner = shlex.join(in_netns(namespace or plan.client.name,
+                                ["socat", "STDIO", f"TCP:{address}:{target_port}"]))
     script.write_text(f"#!/bin/sh\nexec {inner}\n")
     script.chmod(0o700)
     proc = subprocess.Popen(
@@ -103,7 +105,8 @@ def start_forwarder(plan: LabPlan, vip: str, port: int = FORWARD_PORT,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    files_of(plan).forwarder_pid.write_text(f"{proc.pid}\n")
+    with files_of(plan).forwarder_pid.open("a") as pids:
+        pids.write(f"{proc.pid}\n")
     return proc.pid
 
 
@@ -142,8 +145,10 @@ def down(cluster: str, progress: Progress) -> DownReport:
     report = DownReport()
     pid_file = LabFiles(state_dir).forwarder_pid
     if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        for forwarder in pid_file.read_text().split():
+            with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+                os.killpg(int(forwarder), signal.SIGTERM)
+        pid_file.unlink()
     if bmc.stop(state_dir):
         progress("BMCs: stopped")
     for pid in m.nspawn_pids(state_dir):

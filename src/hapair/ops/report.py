@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hapair import gtid
 from hapair.agent.roles import Condition, Role
@@ -69,3 +70,67 @@ def lag(status: StatusDoc, primary: StatusDoc | None) -> str:
     except ValueError:
         return "?"
     return f"{n} tx"
+
+
+COLUMNS = ("node", "role", "read_only", "epoch", "GTID", "lag", "semi-sync", "app", "peer via")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One node's line of the status table (the CLI's and the page's)."""
+
+    node: str
+    role: str  # with a long action under way
+    role_ok: bool
+    read_only: str = ""
+    epoch: str = ""
+    gtid: str = ""
+    lag: str = ""
+    semi: str = ""
+    app: str = ""  # "ok" or what is wrong
+    app_ok: bool = True
+    peer_via: str = ""  # the paths its peer answers on ("" none)
+    unreachable: str = ""  # its agent did not answer: why
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.node, self.role, self.read_only, self.epoch, self.gtid, self.lag,
+                self.semi, self.app, self.peer_via or "none")
+
+
+def rows(statuses: list[NodeStatus], summary: Summary) -> list[Row]:
+    docs = [s.doc for s in statuses if s.doc is not None]
+    primary = next((d for d in docs if d.node in summary.writable), None)
+    out = []
+    for s in statuses:
+        d = s.doc
+        if d is None:
+            out.append(Row(s.node, "no status", False, unreachable=s.unreachable))
+            continue
+        semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
+                "replica" if d.replicating else "off")
+        out.append(Row(
+            d.node, d.role.value + (f" ({d.task}, {d.task_s:.0f}s)" if d.task else ""),
+            not d.problem, "yes" if d.read_only else "no", f"{d.epoch} ({d.epoch_primary})",
+            d.gtid_binlog_pos, lag(d, primary), semi,
+            "ok" if d.app_ok and d.apache_ok else d.health_problem or "down",
+            d.app_ok and d.apache_ok, ", ".join(d.peer_paths)))
+    return out
+
+
+def fence_lines(docs: list[StatusDoc], peer_of: dict[str, str]) -> list[str]:
+    return [f"{d.node} checks {peer_of.get(d.node, 'its peer')}'s device: "
+            f"{d.fence_check or 'not yet'}" + (f"; last fence: {d.fence_note}" if d.fence_note
+                                               else "")
+            for d in docs if d.fence_check or d.fence_note]
+
+
+def decisions(docs: list[StatusDoc], n: int = 8) -> list[tuple[float, str, dict[str, Any]]]:
+    """Both nodes' last n decisions, oldest first: (time, node, entry)."""
+    return sorted(((e["at"], d.node, e) for d in docs for e in d.history),
+                  key=lambda x: x[0])[-n:]
+
+
+def promotions(docs: list[StatusDoc]) -> list[tuple[float, str, dict[str, Any]]]:
+    """Every remembered promotion, newest first: (time, node, entry)."""
+    return sorted(((e["at"], d.node, e) for d in docs for e in d.promotions),
+                  key=lambda x: -x[0])
