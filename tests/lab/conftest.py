@@ -131,8 +131,18 @@ def running(spec: Path) -> Iterator[Lab]:
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
+    """The pair lab, from nothing. HAPAIR_LAB_REUSE=1 (a developer's loop)
+    uses one that is up already and leaves it up."""
+    if os.environ.get("HAPAIR_LAB_REUSE") == "1" and is_up(SPEC):
+        yield Lab(SPEC)
+        return
     with running(SPEC) as handle:
         yield handle
+
+
+def is_up(spec: Path) -> bool:
+    from hapair.lab.plan import plan_lab
+    return os.path.exists(f"/run/netns/{plan_lab(load_spec(spec).spec).control.name}")
 
 
 def scenarios(*names: str) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from hapair.cli.lab_cmds import pages
+from hapair.lab import alert_sink
 from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import plan_lab
 from hapair.secrets import load_api_token, read_token
@@ -100,7 +101,7 @@ def test_the_status_page_in_a_browser(lab: Lab, tmp_path: Path) -> None:
         assert page.locator("#vip-holder").inner_text() == primary_of(s)
         assert page.locator("#nodes tr").count() == 3  # the header and a row a node
         assert "Healthy" in page.locator(".banner").first.inner_text()
-        assert "became the primary in" in page.content()
+        assert "became the primary, writes open" in page.content()
         first = page.locator(".sub").inner_text()
         page.wait_for_timeout(3500)  # the page refreshes itself every 2 s
         assert page.locator(".sub").inner_text() != first
@@ -116,10 +117,12 @@ HOOK = ("mkdir -p /etc/hapair/hooks.d && rm -f /run/hapair-hooks.log && "
 
 
 def test_a_switchover_is_heard_by_each_node_s_hooks(lab: Lab) -> None:
+    """Each node's hooks, and the webhook (the lab's receiver): signed events."""
     before = primary_of(settled(lab))
     for n in ("node1", "node2"):
         lab.sh(n, HOOK)
     try:
+        asked = time.time()
         r = lab.hapair("switchover", str(lab.spec))
         assert r.returncode == 0, r.stdout + r.stderr
         after = primary_of(settled(lab))
@@ -130,6 +133,12 @@ def test_a_switchover_is_heard_by_each_node_s_hooks(lab: Lab) -> None:
         assert any(line.startswith(f"role-change {before} ") and " primary " not in line
                    for line in heard[before]), heard
         assert any(line.startswith("fenced ") for line in heard[before]), heard
+        posted = [a for a in alert_sink.read(files_of(plan_lab(load_spec(lab.spec).spec)).alerts)
+                  if a["received"] >= asked]
+        assert ("role-change", after, "primary") in {(a["event"], a["node"], a["role"])
+                                                     for a in posted}, posted
+        assert ("fenced", before) in {(a["event"], a["node"]) for a in posted}, posted
+        assert all(a["signed"] and a["cluster"] == lab.name for a in posted), posted
     finally:
         for n in ("node1", "node2"):
             lab.sh(n, "rm -f /etc/hapair/hooks.d/50-test")

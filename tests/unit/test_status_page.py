@@ -34,7 +34,8 @@ def test_a_healthy_pair_says_who_takes_the_bookings_and_where_the_vip_is() -> No
     assert 'class="banner good">Healthy: node1 takes the bookings' in text
     assert '<strong id="vip-holder">node1</strong>' in text
     assert "waits for 1" in text and "interconnect, public" in text
-    assert "node2 became the primary in 0.41 s: node1 is lost: promoting" in text
+    assert ("node2 became the primary, writes open 0.41 s after it decided to: node1 is lost: "
+            "promoting") in text
     assert '<meta http-equiv="refresh" content="2">' in text and "<script" not in text
 
 

@@ -74,8 +74,9 @@ def render(cluster: str, vip: str, statuses: list[NodeStatus], peer_of: dict[str
             for c, v in zip(css, r.cells(), strict=True)) + "</tr>")
     witness = [escape(witness_line(d)) for d in docs if d.witness]
     fences = [escape(line) for line in fence_lines(docs, peer_of)]
-    promoted = [f"{_clock(at, True)} {escape(node)} became the primary in "
-                f"{e['took_s']:.2f} s: {escape(e['why'])}" for at, node, e in promotions(docs)]
+    promoted = [f"{_clock(at, True)} {escape(node)} became the primary, writes open "
+                f"{e['took_s']:.2f} s after it decided to: {escape(e['why'])}"
+                for at, node, e in promotions(docs)]
     decided = [f"{_clock(at)} {escape(node)}: {escape(e['reason'])}"
                + (f" &rarr; {escape(', '.join(e['actions']))}" if e["actions"] else "")
                for at, node, e in reversed(decisions(docs, 12))]

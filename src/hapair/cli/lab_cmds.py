@@ -100,6 +100,9 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         for b in bmc.start(plan, cluster, passwords, files.spec):
             say(f"{b.node}: BMC (ipmi_sim) on {b.ip}:{b.port}")
         if deploy:
+            lifecycle.files_of(plan).alerts.unlink(missing_ok=True)
+            sink = lifecycle.start_alert_sink(plan)
+            say(f"alerts: the lab's webhook receiver on {sink}")
             say("apply: from the control point, over SSH")
             code = run_apply(plan, spec, house, files)
             if code != 0:

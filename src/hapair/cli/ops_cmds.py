@@ -124,8 +124,8 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
             out.print(f"  {stamp} {node}: {escape(e['reason'] + acts)}")
     for at, node, e in promotions(docs)[:3]:
         stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
-        out.print(f"[bold]promotion[/bold] {stamp} {node} in {e['took_s']:.2f}s: "
-                  f"{escape(e['why'])}")
+        out.print(f"[bold]promotion[/bold] {stamp} {node}, writes open {e['took_s']:.2f}s "
+                  f"after it decided to: {escape(e['why'])}")
     for p in summary.problems:
         out.print(f"[bold red]problem[/bold red] {p}")
     for h in summary.hints:

@@ -17,6 +17,7 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Directory, File
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from hapair.deploy import sql
 from hapair.deploy.facts import FileDigests, FileText, Gluster, KernelHas, MariaDB
@@ -195,9 +196,21 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
                "sleep 1; done; exit 1")
 
 
+@operation()
+def unit_started(unit: str) -> Generator[Any, None, None]:
+    """A unit enabled and started (three tries, as when_noted's: the lab's
+    containers have failed a first start with 219/CGROUP)."""
+    name = unit if "." in unit else f"{unit}.service"
+    if not host.get_fact(SystemdEnabled, services=[name]).get(name):
+        yield f"systemctl enable {name}"
+    if not host.get_fact(SystemdStatus, services=[name]).get(name):
+        yield (f"for try in 1 2 3; do if systemctl start {name}; then exit 0; fi; sleep 1; "
+               "done; exit 1")
+
+
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
-    "mariadb_replica_of", "network_apply", "raid_create", "venv_from_wheels",
+    "mariadb_replica_of", "network_apply", "raid_create", "unit_started", "venv_from_wheels",
 ]
 
 

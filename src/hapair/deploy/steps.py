@@ -366,8 +366,7 @@ def firewall(plan: Plan) -> None:
             ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
             for f in firewall_render.render_witness(spec)))
         plan.on_change([w], "units", "systemd: daemon-reload", "systemctl daemon-reload")
-    plan.op(hosts, "firewall: rules loaded", systemd.service, service=firewall_render.UNIT,
-            running=True, enabled=True)
+    plan.op(hosts, "firewall: rules loaded", ops.unit_started, unit=firewall_render.UNIT)
     plan.on_change(hosts, "firewall", "firewall: reload the rules",
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 

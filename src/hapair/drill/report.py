@@ -31,6 +31,8 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "first_confirmed_s": spread([x["first_confirmed_after_fault_s"] for x in v
                                          if x["first_confirmed_after_fault_s"] is not None]),
             "resync_s": spread([r["resync_s"] for r in runs if r["resync_s"] is not None]),
+            "alert_s": spread([r["alert_s"] for r in runs if r.get("alert_s") is not None]),
+            "alerted": sum(1 for r in runs if r.get("alert_s") is not None),
             "safe": all(r["safe"] for r in runs),
         })
     return rows
@@ -78,18 +80,28 @@ def plot(result_runs: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def alert_cell(row: dict[str, Any]) -> str:
+    """The alert delay's median and max, or why there is none."""
+    a = row.get("alert_s")
+    if not row.get("alerted") or a is None:
+        return "none heard"
+    missed = row["runs"] - row["alerted"]
+    return f"{a['median']:.2f} / {a['max']:.2f}" + (f" ({missed} run(s) none)" if missed else "")
+
+
 def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
     lines = ["# hapair drill report", "",
              "| scenario | runs | lost | double | two writable | unknown (found) | "
              "unavailable median / p95 / max s | first booking after fault median s | "
-             "resync median s |", "|---|---|---|---|---|---|---|---|---|"]
+             "resync median s | alert median / max s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         u, f, s = r["unavailable_s"], r["first_confirmed_s"], r["resync_s"]
         lines.append(
             f"| {r['scenario']} | {r['runs']} | {r['lost']} | {r['double']} | "
             f"{r['two_writable']} | {r['unknown']} ({r['unknown_found']}) | "
             f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | {f['median']:.2f} | "
-            f"{s['median']:.1f} |")
+            f"{s['median']:.1f} | {alert_cell(r)} |")
     lines.append("")
     for name, png in plots.items():
         lines += [f"## {name}", "", f"![{name}]({png})", ""]

@@ -19,7 +19,9 @@ from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
 from hapair.drill.workload import ROOMS, SLOTS_PER_DAY
+from hapair.lab import alert_sink
 from hapair.lab import machine as m
+from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
 from hapair.ops.client import Agents
@@ -51,6 +53,10 @@ class RunResult:
     history_file: str
     samples_file: str
     notes: list[str] = field(default_factory=list)
+    # The first alert the lab's webhook receiver got after the fault: seconds
+    # from the fault, and which (None: the spec names no webhook, or none came).
+    alert_s: float | None = None
+    alert: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -92,8 +98,6 @@ def roles(agents: Agents) -> tuple[str | None, str | None, str]:
 def restore_power(plan: LabPlan) -> list[str]:
     """Boot every machine that is off (a fenced node stays off until someone acts)."""
     from hapair.lab import faults
-    from hapair.lab import machine as m
-    from hapair.lab.lifecycle import files_of
 
     off = [x.name for x in plan.machines if m.nspawn_pid(plan, x) is None]
     for name in off:
@@ -287,5 +291,16 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     finals = {n.name: final_rows(lab, n.name) for n in agents.spec.nodes}
     ended = max((op["ended"] for op in history), default=time.time())
     verdict = checker.check(history, finals, primary_end, samples, done[0]["at"], ended)
+    alert_s, alert = first_alert(alert_sink.read(files_of(lab.plan).alerts), done[0]["at"])
     return RunResult(scenario.name, run, verdict, done, resync_s, started, str(history_file),
-                     str(samples_file))
+                     str(samples_file), alert_s=alert_s, alert=alert)
+
+
+def first_alert(alerts: list[dict[str, Any]], fault_at: float) -> tuple[float | None, str]:
+    """The first alert that arrived after the fault: (seconds after it, what)."""
+    after = [a for a in alerts if a.get("received", 0) >= fault_at]
+    if not after:
+        return None, ""
+    a = min(after, key=lambda x: x["received"])
+    return (round(a["received"] - fault_at, 3),
+            f"{a.get('event', '?')} from {a.get('node', '?')} ({a.get('role', '')})")

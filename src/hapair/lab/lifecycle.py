@@ -8,6 +8,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from hapair.lab import bmc, net
 from hapair.lab import machine as m
-from hapair.lab.plan import FORWARD_PORT, STATE_ROOT, LabPlan
+from hapair.lab.plan import ALERT_PORT, CONTROL_ADDR, FORWARD_PORT, STATE_ROOT, LabPlan
 from hapair.lab.sh import LabError, in_netns, run
 
 Progress = Callable[[str], None]
@@ -45,7 +46,13 @@ class LabFiles:
 
     @property
     def forwarder_pid(self) -> Path:
+        """The lab's helper processes on the host: forwarders, the alert sink."""
         return self.state_dir / "forwarder.pid"
+
+    @property
+    def alerts(self) -> Path:
+        """The alerts the lab's webhook receiver got (lab/alert_sink.py)."""
+        return self.state_dir / "alerts.jsonl"
 
 
 def files_of(plan: LabPlan) -> LabFiles:
@@ -100,11 +107,25 @@ def start_forwarder(plan: LabPlan, address: str, port: int = FORWARD_PORT,
                                 ["socat", "STDIO", f"TCP:{address}:{target_port}"]))
     script.write_text(f"#!/bin/sh\nexec {inner}\n")
     script.chmod(0o700)
-    proc = subprocess.Popen(
-        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", f"EXEC:{script}"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return _helper(plan, ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+                          f"EXEC:{script}"])
+
+
+def start_alert_sink(plan: LabPlan) -> str:
+    """The lab's webhook receiver in the control point (lab/alert_sink.py);
+    its URL (the lab specs name it as their webhook)."""
+    files = files_of(plan)
+    _helper(plan, in_netns(plan.control.name, [
+        sys.executable, "-m", "hapair.lab.alert_sink", str(CONTROL_ADDR), str(ALERT_PORT),
+        str(files.alerts), str(files.secrets)]))
+    return f"http://{CONTROL_ADDR}:{ALERT_PORT}/alerts"
+
+
+def _helper(plan: LabPlan, argv: list[str]) -> int:
+    """A process of the lab's on the host (a forwarder, the alert sink), in its
+    own session; `down` ends it."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     with files_of(plan).forwarder_pid.open("a") as pids:
         pids.write(f"{proc.pid}\n")
     return proc.pid

@@ -16,6 +16,7 @@ CONTROL_ADDR = IPv4Address("10.99.0.2")
 STATE_ROOT = "/var/lib/hapair/lab"
 FORWARD_PORT = 8080  # to the VIP's port 80 (web.tls = "off")
 FORWARD_TLS_PORT = 8443  # to the VIP's port 443
+ALERT_PORT = 9099  # the lab's webhook receiver, on the control point's address
 FORWARD_PAGE_PORT = 8010  # + the node's place (8011, 8012): its agent's status page
 
 
