@@ -7,13 +7,18 @@ PY := $(VENV)/bin/python
 HAPAIR := $(VENV)/bin/hapair
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-down render test test-unit test-tools test-lab lint clean
+.PHONY: install install-cli demo demo-down render test test-unit test-tools test-lab lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml apps/roombook/pyproject.toml packaging/apt-packages.txt packaging/install.sh
 	bash packaging/install.sh
 	@touch $(STAMP)
+
+# The hapair command alone, for a control host that deploys real servers
+# (a laptop, a jump host): no lab, no test tools; `apply` installs the nodes'.
+install-cli:
+	bash packaging/install.sh --control-only
 
 # The guide's cluster as a lab of real machines on this host (the two nodes
 # and a witness), deployed by apply. The example labs share their addresses:

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs hapair's apt packages and its Python environment in .venv.
 # Run as root on Debian 12 or Ubuntu. Safe to run again: it only adds what is missing.
+#   install.sh                 everything: the lab, the demo, the tests
+#   install.sh --control-only  the hapair command alone, to deploy real servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=$(grep -v '^\s*#' packaging/apt-packages.txt | tr -s ' \n' ' ')
+list=packaging/apt-packages.txt
+extras=(-e '.[dev]' -e './apps/roombook[serve]')
+if [ "${1:-}" = "--control-only" ]; then
+  list=packaging/apt-control.txt
+  extras=(-e .)
+fi
+pkgs=$(grep -v '^\s*#' "$list" | tr -s ' \n' ' ')
 missing=()
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,5 +43,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> python: installing hapair and its dependencies into .venv"
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[dev]' -e './apps/roombook[serve]'
+.venv/bin/pip install -q "${extras[@]}"
 echo "==> install done"
