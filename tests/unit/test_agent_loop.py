@@ -335,3 +335,56 @@ def test_keepalived_s_check_asks_only_whether_the_agent_is_alive() -> None:
     stuck = SimpleNamespace(cycle_started=100.0, guard_tick=100.0 + STALL_S)
     ok, why = alive(stuck, 100.0 + STALL_S + 1)  # type: ignore[arg-type]
     assert not ok and "loop has not turned for 11.0s" in why
+
+
+def test_a_statement_on_a_connection_the_server_closed_is_sent_once_more() -> None:
+    """2006 (never sent) on a kept connection: a new one; other errors, or a
+    fresh connection failing, are not retried."""
+    import pymysql
+
+    from hapair.agent.db import Database, DBError, Endpoint, unsent
+
+    class Conn:
+        def __init__(self, error: Exception | None) -> None:
+            self.error, self.sent = error, []
+
+        def cursor(self) -> Any:
+            conn = self
+
+            class Cur:
+                def __enter__(self) -> Any:
+                    return self
+
+                def __exit__(self, *a: object) -> None:
+                    return None
+
+                def execute(self, sql: str, args: object) -> None:
+                    if conn.error is not None:
+                        raise conn.error
+                    conn.sent.append(sql)
+
+                def fetchall(self) -> list[dict[str, Any]]:
+                    return [{"ok": 1}]
+            return Cur()
+
+        def close(self) -> None:
+            pass
+
+    gone = pymysql.err.OperationalError(2006, "MySQL server has gone away")
+    lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+    assert unsent(gone) and not unsent(lost) and not unsent(None)
+    made: list[Conn] = []
+
+    class FakeEndpoint(Endpoint):
+        def connect(self, timeout: float = 2.0) -> Any:
+            made.append(Conn(None))
+            return made[-1]
+
+    db = Database(FakeEndpoint("u", "p"))
+    db._conn = Conn(gone)  # type: ignore[assignment]
+    db.execute("SET GLOBAL read_only = ON")
+    assert made[0].sent == ["SET GLOBAL read_only = ON"]
+    db._conn = Conn(lost)  # type: ignore[assignment]
+    with pytest.raises(DBError):
+        db.execute("INSERT ...")  # may have run: never twice
+    assert len(made) == 1

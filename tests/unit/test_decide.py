@@ -342,6 +342,14 @@ CASES = [
         node="node1", memory=Memory(fenced_by="node2", fenced_at=NOW)),
         (SetSemiSync(on=False), Follow(path="interconnect")), eligible=False, role=R,
         problem=False, words="rejoining", cfg=CFG1),
+    # Seen in the switchover drill: 14 ms after the fence, the old primary
+    # judged its last commit errant against the promoting peer's replica
+    # position and rebuilt itself (the new primary then committed alone).
+    row("fenced old primary waits for the fencer's epoch, judging nothing", view(
+        primary_db(read_only=True, gtid_binlog_pos="0-1-101", gtid_current_pos="0-1-101"),
+        peer_replica(gtid_binlog_pos="0-1-100", gtid_current_pos="0-1-100", io_running="Yes"),
+        node="node1", memory=Memory(fenced_by="node2", fenced_at=NOW, complete=True)),
+        (), eligible=False, role=R, problem=False, words="waiting for it to open", cfg=CFG1),
     row("database down: not eligible", view(LocalDB(up=False, error="gone"), peer_primary()),
         (), eligible=False, role=Role.DOWN, problem=True, words="does not answer"),
     row("database down, keepalived dead, VIP here: drop it",

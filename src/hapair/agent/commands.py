@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,13 @@ log = logging.getLogger("hapair.agent")
 
 Answer = tuple[int, dict[str, Any]]
 SWITCHOVER_WAIT_S = 30.0
+# A fenced node that holds the VIP keeps it this long: the requests in flight
+# here get their answer (a quick 503 now that the database is read-only, and
+# the client retries) before the address moves. An answer sent after it moved
+# never reaches its client, who waits out its own timeout instead (measured: a
+# planned switchover blocked bookings ~1.4 s, all of it clients' 1 s timeouts,
+# while the promotion took 0.08 s). Read-only, the node can confirm nothing.
+DRAIN_S = 0.25
 
 
 def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
@@ -41,6 +49,10 @@ def fenced(agent: Agent, by: str) -> Answer:
     task = agent.memory.task
     if task is not None and task.kind is Role.PROMOTING and cfg.node < by:
         return 409, {"error": f"{cfg.node} is promoting itself"}
+    v = agent.view
+    drain = v is not None and v.holds_vip and v.keepalived_running
+    if drain:  # the loop must not release the VIP before the drain either
+        agent.drain_until = time.monotonic() + DRAIN_S
     agent.edit(fenced_by=by, fenced_at=time.monotonic())
     # The database first: nothing below (a full disk, a missing address) may
     # stand between a fence and read_only=ON.
@@ -49,11 +61,17 @@ def fenced(agent: Agent, by: str) -> Answer:
         state = agent.fence_db.probe()
     except DBError as exc:
         log.warning("fenced by %s; the database does not answer (%s)", by, exc)
+        agent.drain_until = 0.0
         _release(agent)
         return 200, {"db_up": False}
-    _release(agent)
+    if drain:
+        threading.Timer(DRAIN_S, _release, (agent,)).start()
+        vip = f"VIP released in {DRAIN_S:g}s (answers in flight first)"
+    else:
+        _release(agent)
+        vip = "VIP released"
     agent.alert("fenced", f"by {by}")
-    log.info("fenced by %s: read_only=ON, application sessions killed, VIP released", by)
+    log.info("fenced by %s: read_only=ON, application sessions killed, %s", by, vip)
     return 200, {"db_up": state.up, "read_only": state.read_only,
                  "gtid_binlog_pos": state.gtid_binlog_pos}
 

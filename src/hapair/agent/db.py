@@ -50,6 +50,11 @@ class Endpoint:
             raise DBError(str(exc)) from exc
 
 
+def unsent(exc: BaseException | None) -> bool:
+    """Whether the statement never reached the server (2006, CR_SERVER_GONE_ERROR)."""
+    return isinstance(exc, pymysql.err.OperationalError) and exc.args[:1] == (2006,)
+
+
 class Database:
     """One server. Every call opens what it needs if the last connection died."""
 
@@ -62,18 +67,30 @@ class Database:
     def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
              ) -> list[dict[str, Any]]:
         with self._lock:
+            reused = self._conn is not None
             try:
-                if self._conn is None:
-                    self._conn = self.endpoint.connect(timeout)
-                with self._conn.cursor() as cur:
-                    cur.execute(sql, args or None)
-                    return list(cur.fetchall())
-            except (pymysql.MySQLError, OSError) as exc:
-                if self._conn is not None:
-                    with contextlib.suppress(Exception):  # closing a broken connection
-                        self._conn.close()
-                self._conn = None
-                raise DBError(str(exc)) from exc
+                return self._once(sql, args, timeout)
+            except DBError as exc:
+                # A kept connection the server closed meanwhile (a restart, a kill):
+                # once more on a new one (a fence failed so, and told the
+                # promoting peer that this database was down).
+                if not (reused and unsent(exc.__cause__)):
+                    raise
+                return self._once(sql, args, timeout)
+
+    def _once(self, sql: str, args: tuple[Any, ...], timeout: float) -> list[dict[str, Any]]:
+        try:
+            if self._conn is None:
+                self._conn = self.endpoint.connect(timeout)
+            with self._conn.cursor() as cur:
+                cur.execute(sql, args or None)
+                return list(cur.fetchall())
+        except (pymysql.MySQLError, OSError) as exc:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):  # closing a broken connection
+                    self._conn.close()
+            self._conn = None
+            raise DBError(str(exc)) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -68,6 +68,7 @@ class Agent:
         self.peer_client = PeerClient(cfg, read_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
+        self.drain_until = 0.0  # a fenced node keeps the VIP until then (commands.DRAIN_S)
         self.intent = IntentStore(intent_file)
         saved = self.intent.load()
         # What a fresh agent does not know it assumes on the safe side: its
@@ -105,9 +106,8 @@ class Agent:
 
     def save_intent(self) -> str:
         """Saves pause and degrade for a restart; the problem, or ""."""
-        m = self.memory
         try:
-            self.intent.save(Intent(paused=m.paused, degraded=m.degraded))
+            self.intent.save(Intent(paused=self.memory.paused, degraded=self.memory.degraded))
             return ""
         except OSError as exc:
             log.error("could not save the operator's intent to %s: %s", self.intent.path, exc)
@@ -189,7 +189,7 @@ class Agent:
             v = replace(v, memory=self.memory)
         d = decide(v, self.cfg)
         self._record(v, d)
-        if not d.eligible:
+        if not d.eligible and time.monotonic() >= self.drain_until:
             self.write_track(False)
         for action in d.actions:
             try:

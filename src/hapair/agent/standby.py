@@ -31,14 +31,10 @@ from hapair.agent.witness_rules import (
     witnessed,
 )
 
-# After (re)starting replication, how long the primary may take to count this
-# node as a semi-sync client before we reconnect (its count reaches us through
-# its own probe and our next poll of it).
+# After (re)starting replication, how long the primary may take to count this node
+# as a semi-sync client before we reconnect (the count comes through our poll of it).
 RECONNECT_PATIENCE_S = 3.0
-
-
-# How long the interconnect must answer without a break before replication
-# returns to it from the public network.
+# How long the interconnect answers without a break before replication returns to it.
 RETURN_AFTER_S = 30.0
 
 
@@ -59,8 +55,12 @@ def read_only(v: View, cfg: AgentConfig) -> Decision:
                         role=Role.PAUSED)
     if m.switchover_to == v.node or (holder and leader != v.node):
         return _promotion(v, cfg)
-    if leader == v.node and not m.fenced_by:
-        return _paused_primary(v, cfg)
+    if leader == v.node:
+        # Fenced: until the fencer publishes its epoch its position is a
+        # replica's, and neither following nor judging errant GTIDs by it holds.
+        return _paused_primary(v, cfg) if not m.fenced_by else Decision(
+            reason=f"fenced by {m.fenced_by}: waiting for it to open for writes",
+            eligible=False, role=Role.REPLICA)
     return _replica(v, cfg)
 
 
