@@ -169,6 +169,7 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
     peer_binlog = None
     if action.fence_peer:
         answer = fence_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths)
+        rt.edit(peer_fenced_at=time.monotonic())
         log.info("fenced %s (%s)", cfg.peer, answer.get("via", "by its agent"))
         if answer.get("db_up"):
             peer_binlog = str(answer.get("gtid_binlog_pos") or "")

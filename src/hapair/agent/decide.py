@@ -75,6 +75,11 @@ def _decide(v: View, cfg: AgentConfig) -> Decision:
     return read_only(v, cfg)
 
 
+# A peer this node has just fenced keeps the VIP a moment for the answers in
+# flight (commands.DRAIN_S, 0.25 s); its status reaches us a poll later.
+VIP_DRAIN_GRACE_S = 1.0
+
+
 def _vip_gone(v: View) -> tuple[Action, ...]:
     return (DropVip(),) if v.holds_vip else ()
 
@@ -104,7 +109,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
                         role=Role.PRIMARY)
     if not v.healthy:
         return _closing(f"{v.health_problem}: writes stop so that {peer} can take over")
-    if p is not None and p.holds_vip and not v.holds_vip:
+    if (p is not None and p.holds_vip and not v.holds_vip
+            and v.now - m.peer_fenced_at > VIP_DRAIN_GRACE_S):
         return _closing(f"{peer} holds the VIP: writes stop here")
     silent = v.now - m.lease_renewed
     lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)

@@ -80,6 +80,9 @@ class Memory:
     fenced_by: str = ""  # the peer that fenced us: we do not reopen until it is settled
     fenced_at: float = 0.0
     switchover_to: str = ""  # a planned switchover to this node, asked by the CLI
+    # When this node's promotion fenced the peer through its agent: the peer
+    # keeps the VIP a moment (commands.DRAIN_S) for the answers in flight.
+    peer_fenced_at: float = 0.0
     force: bool = False  # promote even if not known complete (operator)
     unhealthy_since: float = 0.0  # the application or Apache failing since (0: healthy)
     slow_since: float = 0.0  # a health check timing out since (0: not timing out)
