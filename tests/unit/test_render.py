@@ -41,7 +41,7 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     assert "unicast_src_ip 10.54.0.10" in text
     assert re.search(r"unicast_peer \{\s+10\.54\.0\.11\s+\}", text)
     assert "10.54.0.100/24 dev bond1" in text
-    assert "priority 150" in text and "advert_int 0.1" in text
+    assert "priority 254" in text and "advert_int 0.1" in text
     assert "enable_script_security" in text and "script_user nobody" in text
     # notify_fifo is a global keyword (inside an instance keepalived rejects it)
     assert text.index("notify_fifo /run/hapair/keepalived.fifo") < text.index("vrrp_instance")
@@ -50,7 +50,7 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     assert "    check_unicast_src\n" in text  # adverts from the peer only
     assert "vrrp_higher_prio_send_advert true" in text  # the winner re-announces after a split
     other = keepalived.render(m2l, node2)[0].content
-    assert "unicast_src_ip 10.54.0.11" in other and "priority 100" in other
+    assert "unicast_src_ip 10.54.0.11" in other and "priority 253" in other
 
 
 def test_mariadb_settings_are_safe_defaults(m2l: ClusterSpec) -> None:

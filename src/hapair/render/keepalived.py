@@ -24,6 +24,12 @@ def health_check_command(spec: ClusterSpec) -> str:
     )
 
 
+def vrrp_priority(spec: ClusterSpec, node: Node) -> int:
+    """254 for the node the spec prefers, 253 for the other (the spec's order;
+    equal priorities stay equal, and keepalived breaks the tie by address)."""
+    return 254 if node.priority >= spec.peer(node).priority else 253
+
+
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     t = spec.timing
     net = getattr(spec.networks, spec.vip.network)
@@ -77,7 +83,11 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     nopreempt
     interface {net.device}
     virtual_router_id {spec.vip.vrid}
-    priority {node.priority}
+    # The spec's order ({node.priority} against {peer.priority}), near the top: a
+    # backup takes over after the holder's priority-0 advert when VRRPv3's skew
+    # time, (256 - priority) x advert_int / 256, has passed: 61 ms at priority
+    # 100, during which the VIP is nowhere and new connections wait a SYN retry.
+    priority {vrrp_priority(spec, node)}
     advert_int {_seconds(t.advert_interval_s)}
     unicast_src_ip {node.address(spec.vip.network)}
     # Adverts only from the peer's address: another host on the public
