@@ -105,17 +105,21 @@ def one_operation(client: Client, index: int, give_up_s: float, first_day: int =
     body = slot_request(index, first_day)
     key = uuid.uuid4().hex
     op: dict[str, Any] = {"key": key, **body, "sent": time.time(), "attempts": 0,
-                          "outcome": "unknown", "booking_id": None, "node": "", "last_error": ""}
+                          "outcome": "unknown", "booking_id": None, "node": "", "last_error": "",
+                          "tries": []}
     deadline = time.monotonic() + give_up_s
     maybe_reached = False
     while True:
         op["attempts"] += 1
+        began = time.time()
         try:
             status, data, node = client.post(body, key)
         except OSError as exc:
             maybe_reached = maybe_reached or "refused" not in str(exc).lower()
             op["last_error"] = str(exc)[:120]
+            op["tries"].append([began, round(time.time() - began, 3), str(exc)[:40], ""])
         else:
+            op["tries"].append([began, round(time.time() - began, 3), status, node])
             op["node"] = node
             if status in (200, 201):
                 op.update(outcome="confirmed", booking_id=data.get("id"))
