@@ -42,6 +42,11 @@ def options(spec: ClusterSpec) -> dict[str, str]:
         # The self-heal daemon crawls every heal-timeout (600 s by default).
         "cluster.heal-timeout": str(vol.heal_timeout_s),
         "cluster.self-heal-daemon": "on",
+        # close() returns once the data is on the bricks: a write the volume
+        # refuses (the losing side of a cut, a full brick) fails the writer,
+        # not a background flush nobody hears of. Seen in the lab: a write
+        # from the arbiter's losing side "succeeded", its refusal unseen.
+        "performance.flush-behind": "off",
     }
     if vol.arbiter is None:
         # Replica 2: both sides of a partition accept writes; the newest copy
