@@ -15,6 +15,7 @@ from hapair.ops.backup import (
     folder_name,
     good,
     listing,
+    timer_units,
     to_remove,
     write_info,
 )
@@ -70,3 +71,22 @@ def test_retention_keeps_the_newest_good_ones_and_newer_failures() -> None:
         "20260101", "20260102", "20260103", "20260104"]
     assert to_remove(entries, keep=10) == []
     assert to_remove([e(1, ok=False)], keep=1) == []  # no good one: nothing goes
+
+
+def test_the_timer_runs_hapair_backup_on_the_schedule() -> None:
+    units = timer_units("pair", "*-*-* 02:30", ["/opt/py", "-m", "hapair", "backup",
+                                                 "/etc/my specs/pair.toml"])
+    assert set(units) == {"hapair-backup-pair.service", "hapair-backup-pair.timer"}
+    assert "ExecStart=/opt/py -m hapair backup '/etc/my specs/pair.toml'\n" in units[
+        "hapair-backup-pair.service"]
+    timer = units["hapair-backup-pair.timer"]
+    assert "OnCalendar=*-*-* 02:30\n" in timer and "Persistent=true" in timer
+
+
+@pytest.mark.parametrize("schedule", ["daily\nExecStart=/bin/sh", "daily; rm -rf /", "$(x)"])
+def test_a_schedule_cannot_reach_the_unit_file(schedule: str) -> None:
+    from pydantic import ValidationError
+
+    from hapair.spec.models import Backup
+    with pytest.raises(ValidationError):
+        Backup(schedule=schedule)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hapair.agent.rebuild import binlog_gtid, unpack
-from hapair.cli.common import EXIT_FAILED, JsonOpt, SpecArg, err, out
-from hapair.cli.ops_cmds import SecretsOpt, connect
+from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, out
+from hapair.cli.ops_cmds import SecretsOpt, connect, locate
 from hapair.ops.backup import (
     PARTIAL,
     BackupError,
@@ -26,11 +27,13 @@ from hapair.ops.backup import (
     folder_name,
     good,
     listing,
+    timer_units,
     to_remove,
     write_info,
 )
 from hapair.ops.client import AgentError, Agents
 
+UNIT_DIR = "/etc/systemd/system"
 ToOpt = Annotated[Path | None, typer.Option(
     "--to", help="the folder to keep backups in (default: the spec's backup.dir)")]
 
@@ -48,8 +51,14 @@ def backup(spec: SpecArg, to: ToOpt = None,
            = None,
            list_: Annotated[bool, typer.Option(
                "--list", help="show the backups that exist, and take none")] = False,
+           timer: Annotated[bool, typer.Option(
+               "--timer", help="install a systemd timer on this host that takes one on the "
+               "spec's backup.schedule, and take none now")] = False,
            secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
     """Take a backup of the database and the static files from the standby."""
+    if timer:
+        install_timer(spec, secrets, to, keep)
+        return
     agents = connect(spec, secrets)
     cluster = agents.spec
     root = to or Path(cluster.backup.dir)
@@ -73,6 +82,32 @@ def backup(spec: SpecArg, to: ToOpt = None,
     out.print(f"[green]backup taken[/green] in {info.took_s:.1f}s: {folder} (GTID {info.gtid}, "
               f"database {info.db_bytes / 1e6:.1f} MB, files {info.files_bytes / 1e3:.0f} kB)"
               + (f"; removed {len(removed)} older" if removed else ""))
+
+
+def install_timer(spec: Path, secrets: Path | None, to: Path | None, keep: int | None) -> None:
+    cluster, secrets_path = locate(spec, secrets)
+    argv = [sys.executable, "-m", "hapair", "backup", str(spec.resolve())]
+    if secrets_path is not None:
+        argv += ["--secrets", str(Path(secrets_path).resolve())]
+    argv += ["--to", str(to.resolve())] if to else []
+    argv += ["--keep", str(keep)] if keep else []
+    check = subprocess.run(["systemd-analyze", "calendar", cluster.backup.schedule],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        err.print(f"[red]error[/red] backup.schedule {cluster.backup.schedule!r} is not a "
+                  f"systemd calendar expression: {escape(check.stderr.strip())}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    units = timer_units(cluster.name, cluster.backup.schedule, argv)
+    for name, text in units.items():
+        Path(UNIT_DIR, name).write_text(text)
+    timer_unit = next(n for n in units if n.endswith(".timer"))
+    for cmd in (["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", timer_unit]):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            err.print(f"[red]error[/red] {' '.join(cmd)}: {escape(done.stderr.strip())}")
+            raise typer.Exit(EXIT_FAILED)
+    out.print(f"[green]timer installed[/green]: {timer_unit} ({cluster.backup.schedule}) runs "
+              f"{' '.join(argv)}; `systemctl disable --now {timer_unit}` stops it")
 
 
 def take(agents: Agents, node_name: str, root: Path) -> tuple[Path, BackupInfo]:

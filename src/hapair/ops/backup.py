@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -103,3 +104,36 @@ def to_remove(entries: list[tuple[Path, BackupInfo | None]], keep: int) -> list[
     oldest_kept, kept_paths = kept[0][0].name, {p for p, _ in kept}
     return [p for p, _ in entries
             if p not in kept_paths and p.name.removesuffix(PARTIAL) < oldest_kept]
+
+
+def timer_units(cluster: str, schedule: str, argv: list[str]) -> dict[str, str]:
+    """A systemd service and timer on this host that run `hapair backup`
+    (argv, absolute paths) on the spec's schedule; {unit file name: text}."""
+    name = f"hapair-backup-{cluster}"
+    command = " ".join(shlex.quote(a) for a in argv)
+    return {
+        f"{name}.service": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+[Unit]
+Description=hapair: a backup of cluster {cluster} from its standby
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart={command}
+Nice=10
+IOSchedulingClass=idle
+""",
+        f"{name}.timer": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+[Unit]
+Description=hapair: back up cluster {cluster} ({schedule})
+
+[Timer]
+OnCalendar={schedule}
+Persistent=true
+RandomizedDelaySec=300
+
+[Install]
+WantedBy=timers.target
+""",
+    }

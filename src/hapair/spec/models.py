@@ -294,6 +294,8 @@ class Backup(Frozen):
 
     dir: AbsPath = "/var/backups/hapair"
     keep: int = Field(default=7, ge=1, le=1000)
+    # When `hapair backup --timer` takes one: a systemd OnCalendar expression.
+    schedule: str = Field(default="daily", pattern=r"^[A-Za-z0-9 :*,./~-]{1,100}$")
 
 
 class ClusterSpec(Frozen):
