@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import tarfile
 import time
 import tomllib
 import urllib.request
@@ -164,6 +165,27 @@ def test_a_file_in_node1s_volume_is_read_on_node2(lab: Lab) -> None:
     token = uuid.uuid4().hex
     lab.sh("node1", f"echo {token} > /srv/static/{token}.txt")
     assert lab.sh("node2", f"cat /srv/static/{token}.txt").strip() == token
+
+
+def test_a_backup_is_taken_from_the_standby_verified_and_listed(lab: Lab) -> None:
+    """The database (prepared, so it restores) and the static files, from
+    node2 (the standby: node1's bookings never wait behind it)."""
+    token = uuid.uuid4().hex
+    lab.sh("node1", f"echo {token} > /srv/static/backup-{token}.txt")
+    r = lab.hapair("backup", str(lab.spec))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "from node2 (the standby" in r.stdout and "backup taken" in r.stdout
+    listed = json.loads(lab.hapair("backup", str(lab.spec), "--list", "--json").stdout)
+    newest = listed[-1]
+    assert newest["good"] and newest["verified"] and newest["node"] == "node2", newest
+    folder = Path(newest["folder"])
+    assert list((folder / "db" / "roombook").glob("bookings.*")), "no bookings table"
+    assert (folder / "db" / "xtrabackup_checkpoints").read_text().count("full-prepared") == 1
+    with tarfile.open(folder / "static.tar.gz") as tar:
+        assert f"static/backup-{token}.txt" in tar.getnames()
+    primary_pos = lab.sh("node1", "mariadb -N -e 'SELECT @@gtid_binlog_pos'").strip()
+    assert newest["gtid"] and newest["gtid"].split("-")[:2] == primary_pos.split("-")[:2]
+    assert oct(folder.stat().st_mode)[-3:] == "700"
 
 
 def test_secrets_are_root_only_on_the_nodes(lab: Lab) -> None:

@@ -12,7 +12,7 @@ The read-only credential (Bearer, derived from the API token; the agents'
 polls of each other and the operator's status) reads /status in full, and
 (as a Basic password, for browsers) the status page on /.
 Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
-/degrade, and GET /backup (the data itself)."""
+/degrade, and GET /backup and /files (the data itself)."""
 
 from __future__ import annotations
 
@@ -177,9 +177,12 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             elif path == "/metrics":
                 body, ctype = agent.metrics.render()
                 self._send(200, body, ctype)
-            elif path == "/backup":
+            elif path in ("/backup", "/files"):
                 if not self._authed():
                     self._send(401, {"error": "a valid API token is required"})
+                    return
+                if path == "/files":
+                    backup_stream.send_files(self, agent.cfg.static_dir)
                     return
                 self._backup()
             else:

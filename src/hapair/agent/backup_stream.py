@@ -1,12 +1,14 @@
 """GET /backup: this node's database as mariadb-backup's xbstream, streamed
-to the asker (a rebuilding peer), never leaving mariadb-backup running when
-the reader goes away."""
+to the asker (a rebuilding peer, `hapair backup`), never leaving
+mariadb-backup running when the reader goes away. GET /files: the static
+files' volume as a gzipped tar."""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from http.server import BaseHTTPRequestHandler
 
@@ -44,3 +46,18 @@ def send(handler: BaseHTTPRequestHandler) -> None:
             log.warning("mariadb-backup ended with %d: %s", code,
                         errors.read().decode(errors="replace").strip()[-200:])
         handler.close_connection = True
+
+
+def send_files(handler: BaseHTTPRequestHandler, root: str) -> None:
+    """The folder ``root`` (the mounted volume) as a tar.gz stream; what it
+    cannot read is left out and logged."""
+    handler.connection.settimeout(BACKUP_IDLE_S)
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/gzip")
+    handler.end_headers()
+    try:
+        with tarfile.open(fileobj=handler.wfile, mode="w|gz") as tar:
+            tar.add(root, arcname="static")
+    except OSError as exc:
+        log.warning("static files stream cut (%s)", exc)
+    handler.close_connection = True

@@ -47,6 +47,7 @@ class AgentConfig:
     listen: tuple[str, ...] = ()  # the API's TLS addresses (loopback is served plain)
     peer_server_id: int = 0  # its MariaDB server_id (the server part of its GTIDs)
     cluster: str = ""  # the spec's name (the status page's title)
+    static_dir: str = ""  # the static files' volume, mounted (GET /files)
 
     def peer_path_of(self, host: str) -> Path | None:
         """Which path a replication source address belongs to."""
@@ -97,4 +98,5 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         listen=agent_addresses(node),
         peer_server_id=peer.server_id,
         cluster=spec.name,
+        static_dir=spec.volume.mount_point,
     )

@@ -9,6 +9,7 @@ import typer
 from hapair import __version__
 from hapair.cli import (
     apply_cmds,
+    backup_cmd,
     drill_cmds,
     fence_cmds,
     lab_cmds,
@@ -28,6 +29,7 @@ apply_cmds.register(app)
 lab_cmds.register(app)
 ops_cmds.register(app)
 logs_cmd.register(app)
+backup_cmd.register(app)
 fence_cmds.register(app)
 drill_cmds.register(app)
 

@@ -9,9 +9,11 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from hapair.agent import tls
 from hapair.agent.status import StatusDoc
@@ -80,6 +82,19 @@ class Agents:
     def statuses(self) -> list[NodeStatus]:
         with ThreadPoolExecutor(len(self.spec.nodes)) as pool:
             return list(pool.map(self.status, self.spec.nodes))
+
+    @contextmanager
+    def stream(self, node: Node, path: str, timeout: float = 60.0) -> Iterator[IO[bytes]]:
+        """A GET whose answer is read as a stream (/backup, /files), with the token."""
+        req = urllib.request.Request(self.url(node, path),
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.tls) as r:
+                yield r
+        except urllib.error.HTTPError as exc:
+            raise AgentError(f"{node.name}: {path} answered HTTP {exc.code}") from None
+        except OSError as exc:
+            raise AgentError(f"{node.name}: {path}: {getattr(exc, 'reason', exc)}") from None
 
     def post(self, node: Node, path: str, body: dict[str, Any] | None = None,
              timeout: float = 40.0) -> dict[str, Any]:

@@ -288,6 +288,16 @@ class Firewall(Frozen):
     admin_from: tuple[IPv4Network, ...] = ()
 
 
+class Backup(Frozen):
+    """Where `hapair backup` keeps what it takes (on the host that runs it: the
+    operator's, or a backup host), and how many good backups it keeps."""
+
+    dir: AbsPath = "/var/backups/hapair"
+    keep: int = Field(default=7, ge=1, le=1000)
+    # When `hapair backup --timer` takes one: a systemd OnCalendar expression.
+    schedule: str = Field(default="daily", pattern=r"^[A-Za-z0-9 :*,./~-]{1,100}$")
+
+
 class ClusterSpec(Frozen):
     name: HostName
     nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
@@ -303,6 +313,7 @@ class ClusterSpec(Frozen):
     witness: Witness | None = None
     fencing: Fencing = Fencing()
     firewall: Firewall = Firewall()
+    backup: Backup = Backup()
 
     @property
     def fenced(self) -> bool:
