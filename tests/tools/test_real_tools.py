@@ -181,3 +181,13 @@ def test_ifupdown_reads_the_stanzas(rendered: dict[str, Path], example: str, nod
     r = run("ifquery", "-i", str(path), device)
     assert r.returncode == 0, r.stderr
     assert f"address: {spec.node(node).public}" in r.stdout
+
+
+def test_a_backup_stream_mbstream_refuses_is_an_error_with_its_words(tmp_path: Path) -> None:
+    """hapair backup and the rebuild unpack through mbstream: when it stops
+    reading, its own message is the error (not a bare broken pipe)."""
+    import io
+
+    from hapair.agent.rebuild import unpack
+    with pytest.raises(RuntimeError, match="mbstream failed: .+"):
+        unpack(io.BytesIO(b"x" * (4 << 20)), tmp_path / "missing" / "dir")

@@ -15,6 +15,7 @@ from hapair.ops.backup import (
     folder_name,
     good,
     listing,
+    size,
     timer_units,
     to_remove,
     write_info,
@@ -33,7 +34,7 @@ def info(**kw: object) -> BackupInfo:
 def test_the_standby_is_the_source_never_the_primary_unless_named() -> None:
     primary = node("node1", read_only=False, role="primary")
     standby = node("node2", complete=True)
-    assert choose_source([primary, standby]) == ("node2", "the standby (complete replica)")
+    assert choose_source([primary, standby]) == ("node2", "the standby, a complete replica")
     behind = node("node2", complete=False)
     with pytest.raises(BackupError, match="no complete standby.*node1: primary.*--from"):
         choose_source([primary, behind])
@@ -90,3 +91,8 @@ def test_a_schedule_cannot_reach_the_unit_file(schedule: str) -> None:
     from hapair.spec.models import Backup
     with pytest.raises(ValidationError):
         Backup(schedule=schedule)
+
+
+def test_sizes_for_a_person() -> None:
+    assert [size(n) for n in (0, 512, 3_400, 18_400_000, 2_100_000_000)] == [
+        "0 B", "512 B", "3.4 kB", "18.4 MB", "2.1 GB"]

@@ -4,6 +4,7 @@ aside (the newest two), so nothing is destroyed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
@@ -39,8 +40,11 @@ def unpack(stream: IO[bytes], into: Path) -> None:
     assert proc.stdin is not None and proc.stderr is not None
     try:
         shutil.copyfileobj(stream, proc.stdin, 1 << 20)
+    except BrokenPipeError:
+        pass  # mbstream stopped reading: its own words below say why
     finally:
-        proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
     err = proc.stderr.read().decode(errors="replace")
     if proc.wait(timeout=600) != 0:
         raise RuntimeError(f"mbstream failed: {err.strip()[-300:]}")

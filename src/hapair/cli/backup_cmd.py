@@ -27,6 +27,7 @@ from hapair.ops.backup import (
     folder_name,
     good,
     listing,
+    size,
     timer_units,
     to_remove,
     write_info,
@@ -71,7 +72,7 @@ def backup(spec: SpecArg, to: ToOpt = None,
     except (BackupError, AgentError, OSError, RuntimeError) as exc:
         err.print(f"[red]error[/red] backup not taken: {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED) from None
-    out.print(f"  from {node} ({why})")
+    out.print(f"  from {node}, {why}")
     if not info.verified:
         err.print(f"[red]error[/red] {folder}: mariadb-backup --prepare failed, this backup is "
                   f"not good: {escape(info.problem)}")
@@ -80,7 +81,7 @@ def backup(spec: SpecArg, to: ToOpt = None,
     for old in removed:
         shutil.rmtree(old)
     out.print(f"[green]backup taken[/green] in {info.took_s:.1f}s: {folder} (GTID {info.gtid}, "
-              f"database {info.db_bytes / 1e6:.1f} MB, files {info.files_bytes / 1e3:.0f} kB)"
+              f"database {size(info.db_bytes)}, files {size(info.files_bytes)})"
               + (f"; removed {len(removed)} older" if removed else ""))
 
 
@@ -118,6 +119,7 @@ def take(agents: Agents, node_name: str, root: Path) -> tuple[Path, BackupInfo]:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     work.mkdir(mode=0o700)
     out.print(f"  database: streaming mariadb-backup from {node_name}")
+    (work / "db").mkdir()
     with agents.stream(node, "/backup") as stream:
         unpack(stream, work / "db")
     gtid = binlog_gtid((work / "db" / "xtrabackup_binlog_info").read_text())
@@ -153,8 +155,8 @@ def show(root: Path, cluster: str, as_json: bool) -> None:
             table.add_row(p.name, "", "", "", "", "", "[red]incomplete (no backup.json)[/red]")
             continue
         state = "[green]good[/green]" if good((p, i)) else f"[red]not good: {escape(i.problem)}"
-        table.add_row(p.name, i.taken_at[:19], i.node, i.gtid, f"{i.db_bytes / 1e6:.1f} MB",
-                      f"{i.files_bytes / 1e3:.0f} kB", state)
+        table.add_row(p.name, i.taken_at[:19], i.node, i.gtid, size(i.db_bytes),
+                      size(i.files_bytes), state)
     out.print(table)
     if not any(good(e) for e in entries):
         out.print("no good backup: a restore has nothing to start from")

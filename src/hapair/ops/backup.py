@@ -41,6 +41,14 @@ class BackupInfo(BaseModel):
     problem: str = ""
 
 
+def size(n: int) -> str:
+    """Bytes for a person: 512 B, 3.4 kB, 18.4 MB, 2.1 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
 def folder_name(cluster: str, when: dt.datetime) -> str:
     return f"{cluster}-{when.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
 
@@ -58,7 +66,7 @@ def choose_source(statuses: list[NodeStatus], asked: str | None = None) -> tuple
         return asked, "asked for by name"
     for name, doc in docs.items():
         if doc is not None and doc.role is Role.REPLICA and doc.db_up and doc.complete:
-            return name, "the standby (complete replica)"
+            return name, "the standby, a complete replica"
     said = "; ".join(f"{s.node}: {s.doc.role.value if s.doc else s.unreachable}"
                      for s in statuses)
     raise BackupError(f"no complete standby to take it from ({said}); `--from NODE` takes it "
