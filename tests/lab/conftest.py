@@ -72,7 +72,9 @@ class Lab:
                         timeout=2400)
         print(r.stdout[-6000:])
         summary: list[dict[str, Any]] = json.loads((out / "summary.json").read_text())
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        unsafe = [line for line in r.stdout.splitlines() if "UNSAFE" in line or
+                  line.startswith("    ")]
+        assert r.returncode == 0, "\n".join(unsafe[:40]) + "\n" + r.stderr[-3000:]
         for row in summary:
             assert (row["lost"], row["double"], row["two_writable"]) == (0, 0, 0), row
             assert row["confirmed"] > 0, row

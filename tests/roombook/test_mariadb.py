@@ -184,3 +184,29 @@ def test_fifty_concurrent_series_into_the_same_slots_one_wins(gunicorn_on_mariad
     assert isinstance(mine, list)
     held = [(b["date"], b["start"]) for b in mine if b["room_id"] == 1 and b["start"] == "17:00"]
     assert len(held) == len(set(held)) == 4
+
+
+def test_the_drills_clear_keeps_every_other_booking_guarded(mariadb: MariaDB,
+                                                            tmp_path: Path) -> None:
+    """The drills clear their own bookings when they reach the booking horizon;
+    a booking of anyone else keeps its slots (the first version deleted every
+    slot row, and the next drill booked a test's slot a second time)."""
+    from hapair.drill.runner import CLEAR_SQL
+
+    client, token = signed_in(mariadb, tmp_path)
+    day = future_day(42)
+
+    def book(start: str, end: str, key: str) -> int:
+        return client.post("/api/bookings", json={"room_id": 3, "date": day, "start": start,
+                                                  "end": end},
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Idempotency-Key": key}).status_code
+
+    assert book("09:00", "10:00", "a-person-s-own-key") == 201
+    assert book("10:00", "11:00", uuid.uuid4().hex) == 201  # as a drill books
+    mariadb.root(f"USE roombook; {CLEAR_SQL}")
+    assert book("09:30", "10:00", uuid.uuid4().hex) == 409  # still held
+    assert book("10:00", "11:00", uuid.uuid4().hex) == 201  # the drill's: freed
+    kept = mariadb.root("SELECT COUNT(*) FROM roombook.bookings "
+                        "WHERE idempotency_key = 'a-person-s-own-key'")
+    assert kept.split()[-1] == "1"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
@@ -142,6 +143,8 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
                       f"resync {r.resync_s:.1f}s; first alert "
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
                          else "none heard"))
+            for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5])):
+                out.print(f"    [red]{escape(what)}[/red]")
             results.append(r.to_json())
             (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     return results

@@ -184,6 +184,17 @@ def fits(ahead: int, seconds: float) -> bool:
     return ahead + needed < HORIZON_DAYS
 
 
+# The drills' own bookings (their Idempotency-Keys are 32 hex digits) and only
+# their slots, in one transaction: a booking left without its slot rows (a
+# test's, a person's) would no longer guard its slot, and the next drill could
+# book it a second time.
+CLEAR_SQL = ("START TRANSACTION; "
+             "DELETE booked_slots FROM booked_slots JOIN bookings "
+             "ON bookings.id = booked_slots.booking_id "
+             "WHERE CHAR_LENGTH(bookings.idempotency_key) = 32; "
+             "DELETE FROM bookings WHERE CHAR_LENGTH(idempotency_key) = 32; COMMIT")
+
+
 def fresh_days(lab: Lab, primary: str, seconds: float) -> int:
     """Days ahead from which no booking exists yet: each run books slots of its
     own. When the run could book past the horizon (its later bookings would
@@ -196,10 +207,11 @@ def fresh_days(lab: Lab, primary: str, seconds: float) -> int:
     ahead = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
     if fits(ahead, seconds):
         return ahead + 1
-    subprocess.run(m.exec_argv(lab.plan, machine, [
-        "mariadb", lab.database, "-e",
-        "DELETE FROM booked_slots; DELETE FROM bookings WHERE CHAR_LENGTH(idempotency_key) = 32"]),
-        capture_output=True, timeout=120)
+    r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", lab.database, "-e", CLEAR_SQL]),
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise DrillError(f"could not clear the drills' earlier bookings on {primary}: "
+                         f"{r.stderr.strip()[-300:]}")
     return 1
 
 
