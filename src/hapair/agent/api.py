@@ -12,7 +12,7 @@ The read-only credential (Bearer, derived from the API token; the agents'
 polls of each other and the operator's status) reads /status in full, and
 (as a Basic password, for browsers) the status page on /.
 Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
-/degrade, and GET /backup and /files (the data itself)."""
+/degrade, /restore, and GET /backup, /files and /binlogs (the data itself)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
-from hapair.agent import backup_stream, ui
+from hapair.agent import backup_stream, restore, ui
 from hapair.agent.commands import command
 from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict, summary
@@ -177,18 +178,34 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             elif path == "/metrics":
                 body, ctype = agent.metrics.render()
                 self._send(200, body, ctype)
-            elif path in ("/backup", "/files"):
+            elif path in ("/backup", "/files", "/binlogs") or path.startswith("/binlogs/"):
                 if not self._authed():
                     self._send(401, {"error": "a valid API token is required"})
                     return
                 if path == "/files":
                     backup_stream.send_files(self, agent.cfg.static_dir)
-                    return
-                self._backup()
+                elif path == "/binlogs":
+                    self._send(200, restore.binlogs())
+                elif path.startswith("/binlogs/"):
+                    start = parse_qs(urlsplit(self.path).query).get("from", ["0"])[0]
+                    if not start.isdigit():
+                        self._send(400, {"error": "from= is a byte offset"})
+                        return
+                    restore.send_binlog(self, agent.datadir, path.removeprefix("/binlogs/"),
+                                        int(start))
+                else:
+                    self._backup()
             else:
                 self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] == "/restore":  # a stream, not a JSON object
+                if not self._authed():
+                    self._send(401, {"error": "a valid API token is required"})
+                    self.close_connection = True
+                    return
+                self._send(*restore.receive(self, agent))
+                return
             # The body is read before any answer: a reply over TLS to a
             # request whose body is still unread is lost in the reset.
             try:

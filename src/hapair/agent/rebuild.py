@@ -52,12 +52,15 @@ def unpack(stream: IO[bytes], into: Path) -> None:
         raise RuntimeError("the backup stream was incomplete (no xtrabackup_binlog_info)")
 
 
-def restore(stream: IO[bytes], datadir: str) -> str:
+def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
     """Unpack and prepare a backup stream, put it in place of ``datadir`` with
-    mariadb stopped, start it again. Returns the backup's GTID position."""
+    mariadb stopped, start it again. Returns the backup's GTID position.
+    ``keep``: a file of the stream that is not data, moved beside WORK first."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     unpack(stream, WORK)
+    if keep and (WORK / keep).exists():
+        shutil.move(str(WORK / keep), str(WORK.parent / keep))
     _run("mariadb-backup", "--prepare", f"--target-dir={WORK}")
     position = binlog_gtid((WORK / "xtrabackup_binlog_info").read_text())
     _run("systemctl", "stop", "mariadb")

@@ -15,6 +15,7 @@ from hapair.cli import (
     lab_cmds,
     logs_cmd,
     ops_cmds,
+    restore_cmd,
     spec_cmds,
 )
 from hapair.cli.common import EXIT_OK, App, out
@@ -30,6 +31,7 @@ lab_cmds.register(app)
 ops_cmds.register(app)
 logs_cmd.register(app)
 backup_cmd.register(app)
+restore_cmd.register(app)
 fence_cmds.register(app)
 drill_cmds.register(app)
 

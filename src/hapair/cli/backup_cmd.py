@@ -19,6 +19,7 @@ from rich.table import Table
 from hapair.agent.rebuild import binlog_gtid, unpack
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, connect, locate
+from hapair.ops import archive
 from hapair.ops.backup import (
     PARTIAL,
     BackupError,
@@ -55,6 +56,12 @@ def backup(spec: SpecArg, to: ToOpt = None,
            timer: Annotated[bool, typer.Option(
                "--timer", help="install a systemd timer on this host that takes one on the "
                "spec's backup.schedule, and take none now")] = False,
+           binlogs: Annotated[bool, typer.Option(
+               "--binlogs", help="archive the nodes' binary logs (what is new since the "
+               "last time), for `hapair restore --at`, instead of a backup")] = False,
+           follow: Annotated[float | None, typer.Option(
+               "--follow", min=1.0, help="with --binlogs: go on, every this many seconds")]
+           = None,
            secrets: SecretsOpt = None, as_json: JsonOpt = False) -> None:
     """Take a backup of the database and the static files from the standby."""
     if timer:
@@ -65,6 +72,9 @@ def backup(spec: SpecArg, to: ToOpt = None,
     root = to or Path(cluster.backup.dir)
     if list_:
         show(root, cluster.name, as_json)
+        return
+    if binlogs:
+        archive_binlogs(agents, root, follow)
         return
     try:
         node, why = choose_source(agents.statuses(), from_)
@@ -83,6 +93,29 @@ def backup(spec: SpecArg, to: ToOpt = None,
     out.print(f"[green]backup taken[/green] in {info.took_s:.1f}s: {folder} (GTID {info.gtid}, "
               f"database {size(info.db_bytes)}, files {size(info.files_bytes)})"
               + (f"; removed {len(removed)} older" if removed else ""))
+
+
+def archive_binlogs(agents: Agents, root: Path, every: float | None) -> None:
+    """Each answering node's new binary logs into the archive; with `every`,
+    again and again (a service's loop), a failed round said and retried."""
+    while True:
+        began = time.monotonic()
+        for node in agents.spec.nodes:
+            try:
+                files, got = archive.archive_node(agents, node, root,
+                                                  lambda m: out.print(f"  {escape(m)}"))
+            except (AgentError, OSError, ValueError) as exc:
+                err.print(f"[yellow]binary logs of {node.name} not archived[/yellow]: "
+                          f"{escape(str(exc))}")
+                if every is None:
+                    raise typer.Exit(EXIT_FAILED) from None
+                continue
+            if got or every is None:
+                out.print(f"binary logs of {node.name}: {files} file(s), {size(got)} new, in "
+                          f"{archive.folder_of(root, node.name)}")
+        if every is None:
+            return
+        time.sleep(max(0.0, every - (time.monotonic() - began)))
 
 
 def install_timer(spec: Path, secrets: Path | None, to: Path | None, keep: int | None) -> None:

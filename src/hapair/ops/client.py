@@ -102,6 +102,19 @@ class Agents:
             self.url(node, path), data=json.dumps(body or {}).encode(), method="POST",
             headers={"Authorization": f"Bearer {self.token}",
                      "Content-Type": "application/json"})
+        return self._answer(node, req, timeout)
+
+    def upload(self, node: Node, path: str, data: IO[bytes], length: int,
+               headers: dict[str, str], timeout: float = 600.0) -> dict[str, Any]:
+        """A POST whose body is a stream (a restore's backup), with the token."""
+        req = urllib.request.Request(
+            self.url(node, path), data=data, method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Length": str(length),
+                     "Content-Type": "application/octet-stream", **headers})
+        return self._answer(node, req, timeout)
+
+    def _answer(self, node: Node, req: urllib.request.Request, timeout: float
+                ) -> dict[str, Any]:
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.tls) as r:
                 return dict(json.load(r))
