@@ -23,8 +23,8 @@ SPEC = EXAMPLES / "lab-pair.toml"
 
 # The shared lab's history matters: the tests that assume node1 is the primary
 # run first, the failovers after them, the drills last.
-ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_drills.py",
-         "test_fencing.py", "test_witness.py")
+ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_restore.py",
+         "test_drills.py", "test_fencing.py", "test_witness.py")
 # Every lab spec the tests bring up (one lab at a time on a host).
 SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml")
 

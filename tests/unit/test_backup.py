@@ -76,12 +76,17 @@ def test_retention_keeps_the_newest_good_ones_and_newer_failures() -> None:
 
 def test_the_timer_runs_hapair_backup_on_the_schedule() -> None:
     units = timer_units("pair", "*-*-* 02:30", ["/opt/py", "-m", "hapair", "backup",
-                                                 "/etc/my specs/pair.toml"])
-    assert set(units) == {"hapair-backup-pair.service", "hapair-backup-pair.timer"}
+                                                 "/etc/my specs/pair.toml"], 15)
+    assert set(units) == {"hapair-backup-pair.service", "hapair-backup-pair.timer",
+                          "hapair-binlogs-pair.service"}
     assert "ExecStart=/opt/py -m hapair backup '/etc/my specs/pair.toml'\n" in units[
         "hapair-backup-pair.service"]
     timer = units["hapair-backup-pair.timer"]
     assert "OnCalendar=*-*-* 02:30\n" in timer and "Persistent=true" in timer
+    # The binary logs: archived all along, by a service that restarts.
+    archiver = units["hapair-binlogs-pair.service"]
+    assert ("ExecStart=/opt/py -m hapair backup '/etc/my specs/pair.toml' --binlogs "
+            "--follow 15\n") in archiver and "Restart=always" in archiver
 
 
 @pytest.mark.parametrize("schedule", ["daily\nExecStart=/bin/sh", "daily; rm -rf /", "$(x)"])

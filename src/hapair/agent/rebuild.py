@@ -76,6 +76,20 @@ def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
     _run("chown", "-R", "mysql:mysql", datadir)
     _run("systemctl", "start", "mariadb")
     shutil.rmtree(WORK, ignore_errors=True)
+    _upgrade_done(datadir)
     log.info("rebuilt the data directory from the primary's backup at GTID %s; the old data "
              "is kept in %s", position, aside)
     return position
+
+
+def _upgrade_done(datadir: str, within: float = 30.0) -> None:
+    """Debian's start script runs mysql_upgrade in the background, in full on
+    a data directory from a backup (mariadb-backup leaves out its
+    mysql_upgrade_info, which the upgrade writes last). A backup streamed
+    from this node meanwhile came out without its binary log position (seen:
+    the first rebuild from a freshly restored node failed): wait for it."""
+    if not Path("/etc/mysql/debian-start").exists():
+        return
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and not (Path(datadir) / "mysql_upgrade_info").exists():
+        time.sleep(0.2)

@@ -34,6 +34,7 @@ log = logging.getLogger("hapair.agent")
 INBOX = Path(STATE_DIR) / "restore.xbstream"
 REPLAY = "hapair-replay.sql"  # the replay's name inside the restore stream
 NAME = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9]{6}$")
+GTID = re.compile(r"^[0-9]+-[0-9]+-[0-9]+$")
 CHUNK = 1 << 20
 
 
@@ -68,7 +69,7 @@ def parse_events(text: str) -> tuple[str, str]:
         if parts[2] == "Gtid_list":
             start = parts[5].strip().strip("[]").replace(" ", "")
         elif parts[2] == "Gtid" and not first:
-            first = parts[5].split()[-1]
+            first = next((w for w in parts[5].split() if GTID.match(w)), "")
     return start, first
 
 

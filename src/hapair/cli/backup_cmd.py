@@ -131,17 +131,22 @@ def install_timer(spec: Path, secrets: Path | None, to: Path | None, keep: int |
         err.print(f"[red]error[/red] backup.schedule {cluster.backup.schedule!r} is not a "
                   f"systemd calendar expression: {escape(check.stderr.strip())}")
         raise typer.Exit(EXIT_BAD_INPUT)
-    units = timer_units(cluster.name, cluster.backup.schedule, argv)
+    units = timer_units(cluster.name, cluster.backup.schedule, argv,
+                        cluster.backup.binlogs_every_s)
     for name, text in units.items():
         Path(UNIT_DIR, name).write_text(text)
     timer_unit = next(n for n in units if n.endswith(".timer"))
-    for cmd in (["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", timer_unit]):
+    archiver = next(n for n in units if n.startswith("hapair-binlogs-"))
+    for cmd in (["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "--now", timer_unit, archiver]):
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             err.print(f"[red]error[/red] {' '.join(cmd)}: {escape(done.stderr.strip())}")
             raise typer.Exit(EXIT_FAILED)
     out.print(f"[green]timer installed[/green]: {timer_unit} ({cluster.backup.schedule}) runs "
-              f"{' '.join(argv)}; `systemctl disable --now {timer_unit}` stops it")
+              f"{' '.join(argv)}, and {archiver} archives the binary logs every "
+              f"{cluster.backup.binlogs_every_s:g}s; `systemctl disable --now {timer_unit} "
+              f"{archiver}` stops them")
 
 
 def take(agents: Agents, node_name: str, root: Path) -> tuple[Path, BackupInfo]:

@@ -77,8 +77,12 @@ def restore(spec: SpecArg,
         raise typer.Exit(EXIT_FAILED)
     with tempfile.TemporaryDirectory(prefix="hapair-restore-") as tmp:
         replay = Path(tmp) / REPLAY
-        count = _replay(Path(archive.folder_of(root, logs.node)), [f.name for f in files],
-                        chosen.gtid, moment, replay)
+        try:
+            count = _replay(archive.folder_of(root, logs.node), [f.name for f in files],
+                            chosen.gtid, moment, replay)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            err.print(f"[red]error[/red] nothing restored: {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from None
         out.print(f"restore {cluster.name} to {moment.isoformat(timespec='seconds')}: the "
                   f"backup {folder.name} (GTID {chosen.gtid}) and {count} transaction(s) "
                   f"from {logs.node}'s binary logs, on {target}; {target}'s peer is then "
@@ -114,7 +118,10 @@ def _replay(folder: Path, names: list[str], position: str, moment: dt.datetime,
     local = moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     with into.open("wb") as f:
         os.chmod(into, 0o600)
-        r = subprocess.run(["mariadb-binlog", f"--start-position={position}",
+        # Not strict: a backup whose position is the archive's last
+        # transaction has nothing to replay (strict, that is an error).
+        r = subprocess.run(["mariadb-binlog", "--skip-gtid-strict-mode",
+                            f"--start-position={position}",
                             f"--stop-datetime={local}", *(str(folder / n) for n in names)],
                            stdout=f, stderr=subprocess.PIPE, timeout=600)
     if r.returncode != 0:

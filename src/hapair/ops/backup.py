@@ -114,12 +114,29 @@ def to_remove(entries: list[tuple[Path, BackupInfo | None]], keep: int) -> list[
             if p not in kept_paths and p.name.removesuffix(PARTIAL) < oldest_kept]
 
 
-def timer_units(cluster: str, schedule: str, argv: list[str]) -> dict[str, str]:
+def timer_units(cluster: str, schedule: str, argv: list[str], binlogs_every_s: float = 10.0
+                ) -> dict[str, str]:
     """A systemd service and timer on this host that run `hapair backup`
-    (argv, absolute paths) on the spec's schedule; {unit file name: text}."""
+    (argv, absolute paths) on the spec's schedule, and a service that
+    archives the binary logs all along; {unit file name: text}."""
     name = f"hapair-backup-{cluster}"
     command = " ".join(shlex.quote(a) for a in argv)
     return {
+        f"hapair-binlogs-{cluster}.service": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+[Unit]
+Description=hapair: archive the binary logs of cluster {cluster} (for hapair restore --at)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart={command} --binlogs --follow {binlogs_every_s:g}
+Restart=always
+RestartSec=10
+Nice=10
+
+[Install]
+WantedBy=multi-user.target
+""",
         f"{name}.service": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
 [Unit]
 Description=hapair: a backup of cluster {cluster} from its standby

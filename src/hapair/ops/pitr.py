@@ -45,7 +45,15 @@ class Logged(BaseModel):
             reached = gtid.parse(position)
             return all(g.seq <= (reached[d].seq if d in reached else 0) + 1
                        for d, g in first.items())
-        return bool(self.start) and gtid.contains(position, self.start)
+        reached = gtid.parse(position)
+        # A Gtid_list names the last GTID of each server in a domain: the
+        # state is the highest.
+        state: dict[int, int] = {}
+        for part in filter(None, self.start.split(",")):
+            for d, g in gtid.parse(part).items():
+                state[d] = max(state.get(d, 0), g.seq)
+        return bool(state) and all(d in reached and reached[d].seq >= seq
+                                   for d, seq in state.items())
 
 
 class Archive(BaseModel):

@@ -296,6 +296,10 @@ class Backup(Frozen):
     keep: int = Field(default=7, ge=1, le=1000)
     # When `hapair backup --timer` takes one: a systemd OnCalendar expression.
     schedule: str = Field(default="daily", pattern=r"^[A-Za-z0-9 :*,./~-]{1,100}$")
+    # How often the archiving service (`--timer` installs it) fetches the
+    # nodes' new binary logs: a restore can reach at most this far back from
+    # the loss of both nodes.
+    binlogs_every_s: float = Field(default=10.0, ge=1.0, le=3600.0)
 
 
 class ClusterSpec(Frozen):
