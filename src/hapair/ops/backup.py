@@ -114,6 +114,9 @@ def to_remove(entries: list[tuple[Path, BackupInfo | None]], keep: int) -> list[
             if p not in kept_paths and p.name.removesuffix(PARTIAL) < oldest_kept]
 
 
+WRITTEN = "# Written by `hapair backup --timer`: edit the spec and run it again."
+
+
 def timer_units(cluster: str, schedule: str, argv: list[str], binlogs_every_s: float = 10.0
                 ) -> dict[str, str]:
     """A systemd service and timer on this host that run `hapair backup`
@@ -122,7 +125,7 @@ def timer_units(cluster: str, schedule: str, argv: list[str], binlogs_every_s: f
     name = f"hapair-backup-{cluster}"
     command = " ".join(shlex.quote(a) for a in argv)
     return {
-        f"hapair-binlogs-{cluster}.service": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+        f"hapair-binlogs-{cluster}.service": f"""{WRITTEN}
 [Unit]
 Description=hapair: archive the binary logs of cluster {cluster} (for hapair restore --at)
 After=network-online.target
@@ -137,7 +140,7 @@ Nice=10
 [Install]
 WantedBy=multi-user.target
 """,
-        f"{name}.service": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+        f"{name}.service": f"""{WRITTEN}
 [Unit]
 Description=hapair: a backup of cluster {cluster} from its standby
 After=network-online.target
@@ -149,7 +152,7 @@ ExecStart={command}
 Nice=10
 IOSchedulingClass=idle
 """,
-        f"{name}.timer": f"""# Written by `hapair backup --timer`: edit the spec and run it again.
+        f"{name}.timer": f"""{WRITTEN}
 [Unit]
 Description=hapair: back up cluster {cluster} ({schedule})
 
