@@ -130,3 +130,15 @@ def test_a_moment_without_a_zone_is_this_host_s_and_nonsense_names_the_option() 
     assert parse_moment("2026-11-26 14:05", UTC) == dt.datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
     with pytest.raises(PitrError, match="--at 'yesterday'"):
         parse_moment("yesterday")
+
+
+def test_the_listing_says_how_far_back_a_restore_can_go() -> None:
+    from hapair.ops.pitr import reach
+
+    old = backup(NOW - dt.timedelta(hours=5), gtid="0-1-5")  # before the archive begins
+    kept = backup(NOW - dt.timedelta(hours=1), gtid="0-1-60")
+    archived = Archive(node="node1", files=[logged("000002", start="0-1-50")],
+                       fetched_at=NOW.isoformat())
+    said = reach([old, kept], [archived])
+    assert "from 2026-11-26T20:00:10" in said and "to 2026-11-26T21:00:00" in said
+    assert "only to a backup's own moment" in reach([kept], [])

@@ -34,6 +34,7 @@ from hapair.ops.backup import (
     write_info,
 )
 from hapair.ops.client import AgentError, Agents
+from hapair.ops.pitr import reach
 
 UNIT_DIR = "/etc/systemd/system"
 ToOpt = Annotated[Path | None, typer.Option(
@@ -198,3 +199,11 @@ def show(root: Path, cluster: str, as_json: bool) -> None:
     out.print(table)
     if not any(good(e) for e in entries):
         out.print("no good backup: a restore has nothing to start from")
+        return
+    nodes = sorted(p.name for p in (root / "binlogs").glob("*") if "." not in p.name)
+    logs = archive.archives(root, nodes)
+    for a in logs:
+        out.print(f"binary logs of {a.node}: {len(a.files)} file(s), from "
+                  f"{a.files[0].first or a.files[0].start or 'the start' if a.files else '-'}, "
+                  f"archived up to {a.fetched_at[:19] or 'never'}")
+    out.print(reach([i for p, i in entries if i is not None and good((p, i))], logs))

@@ -227,6 +227,9 @@ def _target_argv(plan: LabPlan, target: str, argv: list[str]) -> list[str]:
         return m.exec_argv(plan, plan.machine(target), argv)
     except KeyError as exc:
         raise _fail(LabError(str(exc))) from None
+    except LabError as exc:  # a machine powered off: one line, with what to do
+        raise _fail(LabError(f"{exc} (`hapair lab fault start SPEC {target}` boots it)")) \
+            from None
 
 
 TargetArg = Annotated[str, typer.Argument(help="node, client or control", metavar="TARGET")]

@@ -149,3 +149,26 @@ def choose_archive(archives: list[Archive], position: str, at: dt.datetime,
         return a, chain
     raise PitrError("no archive of binary logs covers the backup's position "
                     f"{position} to {at.isoformat(timespec='seconds')}: " + "; ".join(said))
+
+
+def reach(backups: list[BackupInfo], archives: list[Archive]) -> str:
+    """What a restore could go back to, for a person: from the oldest good
+    backup an archive continues, to the newest fetch of such an archive."""
+    spans = []
+    for b in sorted((b for b in backups if b.verified), key=_finished):
+        ends = []
+        for a in archives:
+            if not a.fetched_at:
+                continue
+            try:
+                choose_archive([a], b.gtid, _finished(b))
+            except PitrError:
+                continue
+            ends.append(a.fetched_at)
+        if ends:
+            spans.append((_finished(b).isoformat(timespec="seconds"), max(ends)[:19]))
+    if not spans:
+        return ("a restore can go back only to a backup's own moment: no archive of binary "
+                "logs continues one (`hapair backup --binlogs`)")
+    return (f"a restore can go back to any moment from {spans[0][0][:19]} (the oldest backup "
+            f"the archive continues) to {max(e for _, e in spans)} (the last archiving)")
