@@ -4,6 +4,8 @@ either print the plan (--dry-run) or carry it out and say what changed."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,8 @@ from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec
 
 Progress = Callable[[str], None]
+# HAPAIR_APPLY_TIMING=1: each step's time across the hosts, as it ends.
+TIMING = os.environ.get("HAPAIR_APPLY_TIMING") == "1"
 
 
 class ApplyError(RuntimeError):
@@ -67,9 +71,18 @@ class _Progress(BaseStateCallback):
     def __init__(self, say: Progress, names: dict[str, str]) -> None:
         self.say = say
         self.names = names
+        self.began: dict[str, float] = {}
 
     def host_connect(self, state: State, host: object) -> None:  # type: ignore[override]
         self.say(f"{self.names.get(str(host), host)}: connected")
+
+    def operation_start(self, state: State, op_hash: str) -> None:  # type: ignore[override]
+        self.began[op_hash] = time.monotonic()
+
+    def operation_end(self, state: State, op_hash: str) -> None:  # type: ignore[override]
+        took = time.monotonic() - self.began.pop(op_hash, time.monotonic())
+        if TIMING:
+            self.say(f"{took:5.2f}s {', '.join(state.get_op_meta(op_hash).names)}")
 
     def operation_host_error(  # type: ignore[override]
         self, state: State, host: object, op_hash: str,
