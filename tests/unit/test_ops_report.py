@@ -99,3 +99,12 @@ def test_logs_merge_both_agents_by_time_each_line_once() -> None:
     later = node("node2", history=[entry(11.0, "b"), entry(13.0, "d")])
     (new,) = merge([one, later], seen)
     assert new.reason == "d" and new.text().endswith("node2 [replica] d -> Follow")
+
+
+def test_a_degraded_bond_or_array_and_a_missing_one_are_problems() -> None:
+    s = summarize([node("node1", read_only=False, holds_vip=True, role="primary",
+                        bonds=[{"name": "bond1", "problem": "bond1 degraded: eth0 down"}],
+                        arrays=[{"name": "md0", "problem": ""}]),
+                   node("node2", hardware_missing=["md0"])])
+    assert s.problems == ("node1: bond1 degraded: eth0 down",
+                          "node2: md0 is named by the spec but the kernel has none")

@@ -48,6 +48,8 @@ class AgentConfig:
     peer_server_id: int = 0  # its MariaDB server_id (the server part of its GTIDs)
     cluster: str = ""  # the spec's name (the status page's title)
     static_dir: str = ""  # the static files' volume, mounted (GET /files)
+    bonds: tuple[str, ...] = ()  # the spec's bonds, watched in /proc/net/bonding
+    array: str = ""  # the spec's RAID array ("md0"), watched in /proc/mdstat
 
     def peer_path_of(self, host: str) -> Path | None:
         """Which path a replication source address belongs to."""
@@ -99,4 +101,7 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         peer_server_id=peer.server_id,
         cluster=spec.name,
         static_dir=spec.volume.mount_point,
+        bonds=tuple(n.bond.name for n in (spec.networks.interconnect, spec.networks.public)
+                    if n.bond is not None),
+        array=spec.storage.array.rsplit("/", 1)[-1] if spec.storage else "",
     )

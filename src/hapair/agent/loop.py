@@ -13,7 +13,7 @@ from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
-from hapair.agent import guard, observe, tls, witness
+from hapair.agent import guard, hardware, observe, tls, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -96,7 +96,6 @@ class Agent:
         self.keeper = witness.keeper_for(spec, node, etcd_password)
 
     # ---- memory and the operator's intent -------------------------------------------
-
     def edit(self, **changes: Any) -> None:
         with self.mlock:
             self.memory = replace(self.memory, **changes)
@@ -114,7 +113,6 @@ class Agent:
             return str(exc)
 
     # ---- threads ------------------------------------------------------------------------
-
     def run(self) -> None:
         self.peer_client.context()
         port, context = self.cfg.agent_port, tls.server_context(AGENT_CERT, AGENT_KEY)
@@ -166,19 +164,17 @@ class Agent:
             time.sleep(max(0.0, self.cfg.interval_s - (time.monotonic() - start)))
 
     # ---- one cycle ------------------------------------------------------------------------
-
     def observe(self) -> View:
         cfg = self.cfg
         db = self.db.probe()
         app, apache = self.health.latest()
-        # Clients cannot reach a node whose VIP link is down, whatever keepalived says.
-        link = ("" if observe.has_carrier(cfg.vip_device)
-                else f"the {cfg.vip_device} link (the VIP's network) has no carrier")
+        hw = hardware.read(cfg.bonds, cfg.array)
+        link = observe.vip_link(cfg.vip_device, hardware.link_problem(hw, cfg.vip_device))
         return View(now=time.monotonic(), node=cfg.node, peer_name=cfg.peer,
                     keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
-                    witness=self.keeper.state if self.keeper else None)
+                    witness=self.keeper.state if self.keeper else None, hardware=hw)
 
     def cycle(self) -> None:
         v = self.observe()
@@ -221,8 +217,10 @@ class Agent:
         self.alerts.emit(event, d.role.value if d else "starting", detail)
 
     def _record(self, v: View, d: Decision) -> None:
-        old = self.decision
+        old, before = self.decision, self.view
         self.view, self.decision = v, d
+        for event, detail in hardware.alerts(before.hardware if before else None, v.hardware):
+            self.alerts.emit(f"hardware-{event}", d.role.value, detail)
         self.metrics.observe(v, d)
         if old is not None and old.role != d.role:
             self.alerts.emit("role-change", d.role.value, d.reason)

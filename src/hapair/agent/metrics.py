@@ -25,6 +25,14 @@ class Metrics:
                               "transaction", registry=r)
         self.peer = Gauge("hapair_peer_reachable", "the peer's agent answers on this path",
                           ["path"], registry=r)
+        self.slave_up = Gauge("hapair_bond_slave_up", "1 if the bond's slave has link",
+                              ["bond", "slave"], registry=r)
+        self.carrying = Gauge("hapair_bond_carrying", "1 if the bond passes traffic", ["bond"],
+                              registry=r)
+        self.md_degraded = Gauge("hapair_md_degraded", "1 if the array lacks a device",
+                                 ["array"], registry=r)
+        self.md_sync = Gauge("hapair_md_sync_percent", "a recovery or resync's progress "
+                             "(100: none under way)", ["array"], registry=r)
         self.actions = Counter("hapair_actions", "actions carried out", ["action"], registry=r)
         self.fences = Counter("hapair_fence_attempts", "fence attempts on the peer's device",
                               ["result"], registry=r)
@@ -43,6 +51,13 @@ class Metrics:
                         if v.db.slave.configured else 0)
         for path in PATHS:
             self.peer.labels(path).set(1 if path in v.peer.paths else 0)
+        for b in v.hardware.bonds:
+            self.carrying.labels(b.name).set(1 if b.carrying else 0)
+            for s in b.slaves:
+                self.slave_up.labels(b.name, s.name).set(1 if s.up else 0)
+        for a in v.hardware.arrays:
+            self.md_degraded.labels(a.name).set(1 if a.degraded else 0)
+            self.md_sync.labels(a.name).set(a.progress if a.progress is not None else 100)
 
     def acted(self, action: Action, ok: bool) -> None:
         name = type(action).__name__

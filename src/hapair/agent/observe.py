@@ -55,6 +55,14 @@ def announce(device: str, address: str, count: int = 2) -> None:
                      kwargs={"capture_output": True, "timeout": 5}).start()
 
 
+def vip_link(device: str, bond_problem: str) -> str:
+    """What keeps clients from reaching this node on the VIP's device ("" none),
+    whatever keepalived says: no carrier, or a bond with no slave carrying."""
+    if bond_problem:
+        return f"the VIP's network: {bond_problem}"
+    return "" if has_carrier(device) else f"the {device} link (the VIP's network) has no carrier"
+
+
 def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:
     """The link is up at the physical layer (a cut cable or a downed switch
     port reads 0). A device that cannot be read counts as down."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hapair.agent import hardware
 from hapair.agent.actions import Decision
 from hapair.agent.roles import Role
 from hapair.agent.status import StatusDoc
@@ -37,7 +38,8 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
-        history=journal[0], promotions=journal[1], **_witness(v, now))
+        history=journal[0], promotions=journal[1], **_witness(v, now),
+        **(hardware.to_status(v.hardware) if v is not None else {}))
     if m.task is not None and m.task.kind is Role.REBUILDING:
         # The primary must not wait for a node whose data is being replaced.
         doc = doc.model_copy(update={"db_up": False, "io_running": Thread.NONE,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hapair.agent.hardware import Hardware
 from hapair.agent.roles import Role
 from hapair.agent.status import StatusDoc
 from hapair.probes.keepalived import State
@@ -122,6 +123,7 @@ class View:
     apache_problem: str = ""
     link_problem: str = ""
     witness: Witness | None = None  # None: the spec names no witness
+    hardware: Hardware = field(default_factory=Hardware)  # the spec's bonds and array
 
     def _counts(self, problem: str) -> bool:
         """A timed-out check (every worker busy) counts only once it has

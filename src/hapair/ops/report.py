@@ -31,6 +31,11 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
             problems.append(f"{s.node}: {s.doc.reason}")
         if s.notes:
             problems.append(f"{s.node}: its status document differs ({'; '.join(s.notes)})")
+        if s.doc is not None:  # its bonds and RAID array (agent/hardware.py)
+            problems += [f"{s.node}: {x['problem']}" for x in (*s.doc.bonds, *s.doc.arrays)
+                         if x.get("problem")]
+            problems += [f"{s.node}: {name} is named by the spec but the kernel has none"
+                         for name in s.doc.hardware_missing]
     if len(writable) > 1:
         problems.append(f"two writable databases: {', '.join(writable)}")
     if len(holders) > 1:
