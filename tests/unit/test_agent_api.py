@@ -41,10 +41,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     (d / "agent.crt").write_text(pair.cert)
     (d / "agent.key").write_text(pair.key)
     seen: list[str] = []
-    cfg = SimpleNamespace(peer="node2", peer_addresses={}, cluster="t")
+    cfg = SimpleNamespace(node="node1", peer="node2", peer_addresses={}, cluster="t")
     agent = FakeAgent(token=TOKEN, cfg=cfg,
                       contact=SimpleNamespace(seen=lambda when: seen.append("seen")),
-                      backup_lock=threading.Lock())
+                      backup_lock=threading.Lock(), datadir=str(d),
+                      view=SimpleNamespace(db=SimpleNamespace(up=True, read_only=False)))
     context = tls.server_context(str(d / "agent.crt"), str(d / "agent.key"))
     server = api.serve(agent, "127.0.0.1", 0, context)  # type: ignore[arg-type]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -129,3 +130,17 @@ def test_loopback_and_the_peer_are_always_served() -> None:
         assert not server.local(("10.54.0.254", 4000)) and not server.local(("10.99.0.2", 1))
     finally:
         server.server_close()
+
+
+def test_binary_logs_and_a_restore_need_the_token_and_a_writable_node_refuses_one(
+        served: Any) -> None:
+    base, ca, _ = served
+    reader = read_token(TOKEN)
+    assert ask(base, ca, "/binlogs", reader)[0] == 401
+    assert ask(base, ca, "/binlogs/mariadb-bin.000001", reader)[0] == 401
+    assert ask(base, ca, "/restore", reader, "POST")[0] == 401
+    # The token, but this node is writable (a running primary): refused,
+    # nothing received.
+    code, said = ask(base, ca, "/restore", TOKEN, "POST")
+    assert code == 409 and "not read-only" in said["error"]
+    assert ask(base, ca, "/binlogs/mariadb-bin.000001?from=x", TOKEN)[0] == 400

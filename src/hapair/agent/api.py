@@ -201,8 +201,11 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             if self.path.split("?")[0] == "/restore":  # a stream, not a JSON object
                 if not self._authed():
-                    self._send(401, {"error": "a valid API token is required"})
+                    # A small body is read (over TLS an answer to an unread one is
+                    # lost); a large one from a stranger is not: the reset says no.
+                    restore.discard(self, MAX_BODY)
                     self.close_connection = True
+                    self._send(401, {"error": "a valid API token is required"})
                     return
                 self._send(*restore.receive(self, agent))
                 return

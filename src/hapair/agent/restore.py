@@ -106,15 +106,17 @@ def send_binlog(handler: BaseHTTPRequestHandler, datadir: str, name: str, start:
 def receive(handler: BaseHTTPRequestHandler, agent: Agent) -> tuple[int, dict[str, object]]:
     """The restore stream into a file first (a cut transfer touches nothing),
     then the restore as a long action. Refused on a writable node."""
-    v = agent.view
-    if v is None or not v.db.up or not v.db.read_only:
-        return 409, {"error": f"{agent.cfg.node}'s database is not read-only: fence the "
-                     "primary before restoring on it"}
     try:
         length = int(handler.headers.get("Content-Length") or 0)
         above = int(handler.headers.get("X-Hapair-Epoch-Above") or 0)
     except ValueError:
+        handler.close_connection = True
         return 400, {"error": "Content-Length and X-Hapair-Epoch-Above are numbers"}
+    v = agent.view
+    if v is None or not v.db.up or not v.db.read_only:
+        discard(handler)  # read first: over TLS an answer to an unread body is lost
+        return 409, {"error": f"{agent.cfg.node}'s database is not read-only: fence the "
+                     "primary before restoring on it"}
     INBOX.parent.mkdir(parents=True, exist_ok=True)
     with INBOX.open("wb") as f:
         INBOX.chmod(0o600)
@@ -130,6 +132,21 @@ def receive(handler: BaseHTTPRequestHandler, agent: Agent) -> tuple[int, dict[st
                              lambda exc: log.error("the restore failed: %s", exc)):
         return 409, {"error": "a long action is under way on this node: try again"}
     return 202, {"restoring": agent.cfg.node}
+
+
+def discard(handler: BaseHTTPRequestHandler, at_most: int = 1 << 40) -> None:
+    """Read the request's body and drop it (up to at_most bytes)."""
+    try:
+        length = int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        return
+    if length > at_most:
+        return
+    while length > 0:
+        data = handler.rfile.read(min(CHUNK, length))
+        if not data:
+            return
+        length -= len(data)
 
 
 def _restore(agent: Agent, above: int) -> None:
