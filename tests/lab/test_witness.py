@@ -45,6 +45,9 @@ def test_etcd_refuses_clients_without_a_token_and_plain_http(wlab: Lab) -> None:
     assert plain.returncode != 0 or "etcdserver" not in plain.stdout  # TLS only
 
 
+WRITE = "echo {} | dd of=/srv/static/arbiter-probe conv=fsync status=none"
+
+
 def test_the_arbiter_on_the_witness_keeps_the_static_files_from_splitting(wlab: Lab) -> None:
     """Cut the nodes apart (both still reach the witness): the first side to
     write a file wins it; the other side's write is refused instead of
@@ -62,8 +65,14 @@ def test_the_arbiter_on_the_witness_keeps_the_static_files_from_splitting(wlab: 
         # client must see the other's brick gone (right after a lab comes up,
         # with everything starting at once, 4 s was not always enough).
         time.sleep(8)
-        first = wlab.exec("node1", "sh", "-c", "echo two > /srv/static/arbiter-probe")
-        second = wlab.exec("node2", "sh", "-c", "echo three > /srv/static/arbiter-probe")
+        # dd with fsync: a shell's `>` ignores close()'s error, and Gluster's
+        # refusal comes at the flush (CI saw a refused write exit 0).
+        first = wlab.exec("node1", "sh", "-c", WRITE.format("two"))
+        # AFR records which brick a write left behind after the write, up to
+        # cluster.post-op-delay-secs (1 s) later: the arbiter refuses the other
+        # side only once it knows.
+        time.sleep(2)
+        second = wlab.exec("node2", "sh", "-c", WRITE.format("three"))
     finally:
         assert wlab.hapair("lab", "fault", "heal", str(wlab.spec)).returncode == 0
     assert first.returncode == 0, first.stderr
