@@ -131,15 +131,20 @@ def running(spec: Path) -> Iterator[Lab]:
         assert again.returncode == 0, "a second `lab down` must be harmless"
 
 
+def lab_of(spec: Path) -> Iterator[Lab]:
+    """A lab of this spec, from nothing. HAPAIR_LAB_REUSE=1 (a developer's
+    loop) uses one that is up already and leaves it up."""
+    if os.environ.get("HAPAIR_LAB_REUSE") == "1" and is_up(spec):
+        yield Lab(spec)
+        return
+    with running(spec) as handle:
+        yield handle
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
-    """The pair lab, from nothing. HAPAIR_LAB_REUSE=1 (a developer's loop)
-    uses one that is up already and leaves it up."""
-    if os.environ.get("HAPAIR_LAB_REUSE") == "1" and is_up(SPEC):
-        yield Lab(SPEC)
-        return
-    with running(SPEC) as handle:
-        yield handle
+    """The pair lab."""
+    yield from lab_of(SPEC)
 
 
 def is_up(spec: Path) -> bool:
