@@ -167,6 +167,11 @@ def _wait(agents: Agents, target: str, above: int, answering: list[str]) -> None
         time.sleep(0.5)
         docs = {s.node: s.doc for s in agents.statuses()}
         t = docs.get(target)
+        if t is not None and not resumed and not t.task and t.epoch <= above:
+            # Accepted as a long action, ended, and no new epoch: it failed.
+            raise RuntimeError(f"the restore failed on {target} (`hapair logs SPEC` says "
+                               "why; its data before it is kept in "
+                               "/var/lib/hapair/replaced-data)")
         if t is not None and not resumed and t.epoch > above and t.epoch_primary == target:
             out.print(f"  {target}: restored, epoch {t.epoch} names it the primary")
             for name in answering:
