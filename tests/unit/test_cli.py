@@ -164,3 +164,12 @@ def test_the_witness_s_scenarios_are_listed() -> None:
     for name in ("power-cut-witness", "partition-witness", "isolate-primary",
                  "standby-out-60s", "witness-then-standby"):
         assert name in r.output
+
+
+def test_a_restore_to_a_moment_that_is_not_one_is_bad_input_before_any_connection() -> None:
+    for moment, said in (("yesterday", "not a date and time"),
+                         ("2999-01-01 00:00", "has not come yet")):
+        result = runner.invoke(app, ["restore", str(EXAMPLES / "m2l.toml"), "--at", moment,
+                                     "--yes"])
+        assert result.exit_code == 2, result.output
+        assert said in result.output

@@ -46,14 +46,18 @@ def restore(spec: SpecArg,
             = False,
             yes: YesOpt = False, secrets: SecretsOpt = None) -> None:
     """Restore the database to a moment, on both nodes (asks first)."""
-    agents = connect(spec, secrets)
-    cluster = agents.spec
-    root = from_ or Path(cluster.backup.dir)
     started = time.monotonic()
     try:
         moment = parse_moment(at)
         if moment > dt.datetime.now(dt.UTC):
             raise PitrError(f"--at {at}: that moment has not come yet")
+    except PitrError as exc:
+        err.print(f"[red]error[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    agents = connect(spec, secrets)
+    cluster = agents.spec
+    root = from_ or Path(cluster.backup.dir)
+    try:
         statuses = agents.statuses()
         for s in statuses:
             if s.doc is not None:
