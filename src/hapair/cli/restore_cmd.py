@@ -22,7 +22,7 @@ from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, YesOpt, connect
 from hapair.ops import archive
-from hapair.ops.backup import good, listing
+from hapair.ops.backup import good, listing, size
 from hapair.ops.client import AgentError, Agents, NodeStatus
 from hapair.ops.pitr import PitrError, choose_archive, choose_backup, parse_moment
 
@@ -61,9 +61,9 @@ def restore(spec: SpecArg,
         statuses = agents.statuses()
         for s in statuses:
             if s.doc is not None:
-                fetched, size = archive.archive_node(agents, cluster.node(s.node), root,
+                fetched, got = archive.archive_node(agents, cluster.node(s.node), root,
                                                      lambda m: out.print(f"  {escape(m)}"))
-                out.print(f"  binary logs of {s.node}: {fetched} file(s), {size} bytes new")
+                out.print(f"  binary logs of {s.node}: {fetched} file(s), {size(got)} new")
         entries = [(p, i) for p, i in listing(root, cluster.name) if good((p, i))]
         chosen = choose_backup([i for _, i in entries if i is not None], moment)
         folder = next(p for p, i in entries if i == chosen)
@@ -79,7 +79,8 @@ def restore(spec: SpecArg,
         err.print("[red]error[/red] nothing restored: no node's agent answers with its "
                   "database up")
         raise typer.Exit(EXIT_FAILED)
-    with tempfile.TemporaryDirectory(prefix="hapair-restore-") as tmp:
+    # Beside the backups: the stream is made of hard links to the backup's files.
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=root) as tmp:
         replay = Path(tmp) / REPLAY
         try:
             count = _replay(archive.folder_of(root, logs.node), [f.name for f in files],
@@ -136,15 +137,11 @@ def _replay(folder: Path, names: list[str], position: str, moment: dt.datetime,
 
 def _carry_out(agents: Agents, statuses: list[NodeStatus], target: str, writable: list[str],
                db: Path, replay: Path, tmp: str) -> None:
+    """The stream first (a failure there leaves the cluster as it was), then
+    the pause, the fence, the upload, and the wait."""
     cluster = agents.spec
     above = max((s.doc.epoch for s in statuses if s.doc is not None), default=0)
     answering = [s.node for s in statuses if s.doc is not None]
-    for name in answering:
-        agents.post(cluster.node(name), "/pause")
-    out.print(f"  paused: {', '.join(answering)} (no automatic role change)")
-    for name in writable:
-        agents.post(cluster.node(name), "/fence", {"by": "restore"})
-        out.print(f"  {name}: writes stopped (read_only=ON)")
     stream = Path(tmp) / "restore.xbstream"
     stage = Path(tmp) / "stage"
     shutil.copytree(db, stage, copy_function=os.link)
@@ -155,6 +152,12 @@ def _carry_out(agents: Agents, statuses: list[NodeStatus], target: str, writable
                            stderr=subprocess.PIPE, timeout=1800)
     if r.returncode != 0:
         raise RuntimeError(f"mbstream: {r.stderr.decode(errors='replace')[-300:]}")
+    for name in answering:
+        agents.post(cluster.node(name), "/pause")
+    out.print(f"  paused: {', '.join(answering)} (no automatic role change)")
+    for name in writable:
+        agents.post(cluster.node(name), "/fence", {"by": "restore"})
+        out.print(f"  {name}: writes stopped (read_only=ON)")
     out.print(f"  sending the backup and the replay to {target} "
               f"({stream.stat().st_size // 1_000_000} MB)")
     with stream.open("rb") as f:
