@@ -18,6 +18,7 @@ log = logging.getLogger("hapair.agent")
 
 WORK = Path(REBUILD_WORK)
 KEPT = Path(REPLACED_DATA)
+DEBIAN_START = "/etc/mysql/debian-start"
 
 
 def binlog_gtid(info: str) -> str:
@@ -76,20 +77,22 @@ def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
     _run("chown", "-R", "mysql:mysql", datadir)
     _run("systemctl", "start", "mariadb")
     shutil.rmtree(WORK, ignore_errors=True)
-    _upgrade_done(datadir)
+    _upgrade_done()
     log.info("rebuilt the data directory from the primary's backup at GTID %s; the old data "
              "is kept in %s", position, aside)
     return position
 
 
-def _upgrade_done(datadir: str, within: float = 30.0) -> None:
-    """Debian's start script runs mysql_upgrade in the background, in full on
-    a data directory from a backup (mariadb-backup leaves out its
-    mysql_upgrade_info, which the upgrade writes last). A backup streamed
-    from this node meanwhile came out without its binary log position (seen:
-    the first rebuild from a freshly restored node failed): wait for it."""
-    if not Path("/etc/mysql/debian-start").exists():
+def _upgrade_done(within: float = 30.0) -> None:
+    """Debian's start script (`ExecStartPost`) goes on in the background: a
+    full mysql_upgrade on a data directory from a backup, then a check of the
+    root accounts. A backup streamed from this node meanwhile came out
+    without its binary log position (seen: the first rebuild from a freshly
+    restored node failed, and once more after waiting only for the upgrade's
+    mysql_upgrade_info): wait until the script is done."""
+    if not Path(DEBIAN_START).exists():
         return
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline and not (Path(datadir) / "mysql_upgrade_info").exists():
+    while time.monotonic() < deadline and subprocess.run(
+            ["pgrep", "-f", DEBIAN_START], capture_output=True).returncode == 0:
         time.sleep(0.2)
