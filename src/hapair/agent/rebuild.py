@@ -77,19 +77,20 @@ def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
     _run("chown", "-R", "mysql:mysql", datadir)
     _run("systemctl", "start", "mariadb")
     shutil.rmtree(WORK, ignore_errors=True)
-    _upgrade_done()
     log.info("rebuilt the data directory from the primary's backup at GTID %s; the old data "
              "is kept in %s", position, aside)
     return position
 
 
-def _upgrade_done(within: float = 30.0) -> None:
+def start_script_done(within: float = 30.0) -> None:
     """Debian's start script (`ExecStartPost`) goes on in the background: a
     full mysql_upgrade on a data directory from a backup, then a check of the
     root accounts. A backup streamed from this node meanwhile came out
     without its binary log position (seen: the first rebuild from a freshly
     restored node failed, and once more after waiting only for the upgrade's
-    mysql_upgrade_info): wait until the script is done."""
+    mysql_upgrade_info): a restored node, the source of the next rebuild, waits
+    until the script is done. A rebuilt replica need not: no one backs up
+    from it at once, and its return to replicating is not delayed."""
     if not Path(DEBIAN_START).exists():
         return
     deadline = time.monotonic() + within

@@ -154,6 +154,7 @@ def _restore(agent: Agent, above: int) -> None:
     with INBOX.open("rb") as stream:
         position = rebuild.restore(stream, agent.datadir, keep=REPLAY)
     INBOX.unlink(missing_ok=True)
+    rebuild.start_script_done()  # the peer's rebuild streams from here next
     db = agent.db
     db.wait_for("the database to start", lambda s: True, 60)
     db.execute("STOP SLAVE", timeout=10)
