@@ -142,3 +142,23 @@ def test_the_listing_says_how_far_back_a_restore_can_go() -> None:
     said = reach([old, kept], [archived])
     assert "from 2026-11-26T20:00:10" in said and "to 2026-11-26T21:00:00" in said
     assert "only to a backup's own moment" in reach([kept], [])
+
+
+def test_every_binary_log_s_beginning_comes_from_one_call(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from hapair.agent import restore
+
+    asked: list[str] = []
+    answers = {"SHOW BINARY LOGS": (FIX / "show-binary-logs.txt").read_text()}
+
+    def fake(sql: str) -> str:
+        asked.append(sql)
+        return answers.get(sql) or ((FIX / "binlog-events-rebuilt.txt").read_text()
+                                    + (FIX / "binlog-events-rotated.txt").read_text())
+
+    monkeypatch.setattr(restore, "_mariadb", fake)
+    assert restore.binlogs() == [
+        {"name": "mariadb-bin.000001", "size": 2506, "start": "", "first": "0-1-32619"},
+        {"name": "mariadb-bin.000002", "size": 405, "start": "0-1-32619,0-2-32621",
+         "first": ""}]
+    assert len(asked) == 2

@@ -56,11 +56,15 @@ def array_problem(a: mdstat.Array) -> str:
     return f"{a.name} {a.action} {a.progress:.1f}%" if doing and a.progress is not None else ""
 
 
+def missing_problem(name: str) -> str:
+    return f"{name} is named by the spec but the kernel has none"
+
+
 def problems(hw: Hardware) -> dict[str, str]:
     """{bond or array: what is wrong} for each that is not whole."""
     found = {b.name: bond_problem(b) for b in hw.bonds}
     found |= {a.name: array_problem(a) for a in hw.arrays}
-    found |= {name: f"{name} is named by the spec but the kernel has none" for name in hw.missing}
+    found |= {name: missing_problem(name) for name in hw.missing}
     return {k: v for k, v in found.items() if v}
 
 
@@ -77,7 +81,7 @@ def _states(hw: Hardware) -> dict[str, tuple[str, str]]:
              for b in hw.bonds if bond_problem(b)}
     found |= {a.name: ("degraded" if a.degraded else "syncing", array_problem(a))
               for a in hw.arrays if array_problem(a)}
-    return found | {n: ("missing", problems(hw)[n]) for n in hw.missing}
+    return found | {n: ("missing", missing_problem(n)) for n in hw.missing}
 
 
 def alerts(before: Hardware | None, after: Hardware) -> list[tuple[str, str]]:

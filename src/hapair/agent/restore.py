@@ -74,9 +74,17 @@ def parse_events(text: str) -> tuple[str, str]:
 
 
 def binlogs() -> list[dict[str, object]]:
+    """Each binary log with where it begins: the first events of all of them
+    in one call (the archive asks every few seconds); each row names its file."""
+    listed = parse_binary_logs(_mariadb("SHOW BINARY LOGS"))
+    events = _mariadb("".join(f"SHOW BINLOG EVENTS IN '{name}' LIMIT 10;"
+                              for name, _ in listed)) if listed else ""
+    rows: dict[str, list[str]] = {}
+    for line in events.splitlines():
+        rows.setdefault(line.split("\t", 1)[0], []).append(line)
     out: list[dict[str, object]] = []
-    for name, size in parse_binary_logs(_mariadb("SHOW BINARY LOGS")):
-        start, first = parse_events(_mariadb(f"SHOW BINLOG EVENTS IN '{name}' LIMIT 10"))
+    for name, size in listed:
+        start, first = parse_events("\n".join(rows.get(name, [])))
         out.append({"name": name, "size": size, "start": start, "first": first})
     return out
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hapair import gtid
+from hapair.agent.hardware import missing_problem
 from hapair.agent.roles import Condition, Role
 from hapair.agent.status import StatusDoc
 from hapair.ops.client import NodeStatus
@@ -34,8 +35,7 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
         if s.doc is not None:  # its bonds and RAID array (agent/hardware.py)
             problems += [f"{s.node}: {x['problem']}" for x in (*s.doc.bonds, *s.doc.arrays)
                          if x.get("problem")]
-            problems += [f"{s.node}: {name} is named by the spec but the kernel has none"
-                         for name in s.doc.hardware_missing]
+            problems += [f"{s.node}: {missing_problem(name)}" for name in s.doc.hardware_missing]
     if len(writable) > 1:
         problems.append(f"two writable databases: {', '.join(writable)}")
     if len(holders) > 1:
