@@ -21,5 +21,10 @@ def m2l() -> ClusterSpec:
 
 
 @pytest.fixture(scope="session")
+def lab_m2l() -> ClusterSpec:
+    return load_spec(EXAMPLES / "lab-m2l.toml").spec
+
+
+@pytest.fixture(scope="session")
 def lab() -> ClusterSpec:
     return load_spec(EXAMPLES / "lab-pair.toml").spec

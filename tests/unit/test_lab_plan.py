@@ -5,7 +5,7 @@ from ipaddress import IPv4Address, IPv4Interface
 import pytest
 
 from hapair.lab.net import partition_rules
-from hapair.lab.plan import LabPlanError, client_address, plan_lab
+from hapair.lab.plan import CONTAINER, VM, LabPlanError, client_address, plan_lab
 from hapair.spec import ClusterSpec
 
 
@@ -20,12 +20,45 @@ def test_lab_plan_of_the_lab_spec(lab: ClusterSpec) -> None:
     assert all(len(n) <= 15 for n in names) and len(set(names)) == len(names)
 
 
-def test_bonds_and_raid_are_refused_in_a_lab(m2l: ClusterSpec, lab: ClusterSpec) -> None:
+def test_the_guides_spec_needs_lab_addresses(m2l: ClusterSpec) -> None:
     with pytest.raises(LabPlanError, match="management network"):
         plan_lab(m2l)
-    bonded = m2l.model_copy(update={"nodes": lab.nodes})
-    with pytest.raises(LabPlanError, match="no bonding driver"):
-        plan_lab(bonded)
+
+
+def test_bonds_and_raid_make_vms_with_a_nic_per_bond_member(lab_m2l: ClusterSpec) -> None:
+    plan = plan_lab(lab_m2l)
+    node1 = plan.machine("node1")
+    assert node1.kind == VM and node1.disks == ("/dev/vdb", "/dev/vdc")
+    # the kernel names NICs in the order they are plugged: eth0..eth3, by the spec's names
+    assert [x.inside for x in node1.links] == ["eth0", "eth1", "eth2", "eth3"]
+    assert [x.network for x in node1.links] == ["interconnect"] * 2 + ["public"] * 2
+    assert [x.outside for x in plan.links("node2", "public")] == ["vm1-pub0", "vm1-pub1"]
+    names = [x.outside for m in plan.machines for x in m.links]
+    assert all(len(n) <= 15 for n in names) and len(set(names)) == len(names)
+
+
+def test_a_plain_lab_stays_containers(lab: ClusterSpec) -> None:
+    assert {m.kind for m in plan_lab(lab).machines} == {CONTAINER}
+
+
+def test_vm_nics_must_be_eth_in_order(lab_m2l: ClusterSpec) -> None:
+    public = lab_m2l.networks.public
+    bond = public.bond.model_copy(update={"interfaces": ("eth2", "eth5"), "primary": "eth2"})
+    gap = lab_m2l.model_copy(update={"networks": lab_m2l.networks.model_copy(
+        update={"public": public.model_copy(update={"bond": bond})})})
+    with pytest.raises(LabPlanError, match="eth0 to eth3, each once"):
+        plan_lab(gap)
+    bond = public.bond.model_copy(update={"interfaces": ("ens3", "ens4"), "primary": "ens3"})
+    named = lab_m2l.model_copy(update={"networks": lab_m2l.networks.model_copy(
+        update={"public": public.model_copy(update={"bond": bond})})})
+    with pytest.raises(LabPlanError, match="'ens3'"):
+        plan_lab(named)
+
+
+def test_vm_disks_are_virtio_after_the_root(lab_m2l: ClusterSpec) -> None:
+    storage = lab_m2l.storage.model_copy(update={"devices": ("/dev/sdb", "/dev/sdc")})
+    with pytest.raises(LabPlanError, match="storage.devices: .*/dev/vdb, /dev/vdc"):
+        plan_lab(lab_m2l.model_copy(update={"storage": storage}))
 
 
 def test_unknown_machine_is_named(lab: ClusterSpec) -> None:

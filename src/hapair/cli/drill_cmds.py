@@ -35,7 +35,7 @@ def drill(
     """Prove the cluster: faults under booking load, an independent checker, a report.
 
     Only against a lab (hapair lab up SPEC): a drill cuts power and links."""
-    from hapair.drill.scenarios import SCENARIOS, Scenario, random_scenario
+    from hapair.drill.scenarios import SCENARIOS, Scenario, hardware_of, random_scenario
 
     if list_:
         for name, s in SCENARIOS.items():
@@ -43,10 +43,12 @@ def drill(
         return
     cluster = load_or_exit(spec, False).spec
     fenced, witness = cluster.fenced, cluster.witness is not None
+    hardware = hardware_of(cluster)
     chosen: list[Scenario] = []
     if all_:  # what applies to this cluster
         chosen = [s for s in SCENARIOS.values()
-                  if (fenced or not s.fenced) and (witness or not s.witness)]
+                  if (fenced or not s.fenced) and (witness or not s.witness)
+                  and s.needs <= hardware]
     for name in scenario or []:
         if name not in SCENARIOS:
             err.print(f"[red]error[/red] --scenario: no scenario {name!r} "
@@ -58,6 +60,10 @@ def drill(
             raise typer.Exit(EXIT_BAD_INPUT)
         if SCENARIOS[name].witness and not witness:
             err.print(f"[red]error[/red] --scenario {name}: {spec} names no witness")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if not SCENARIOS[name].needs <= hardware:
+            missing = ", ".join(sorted(SCENARIOS[name].needs - hardware))
+            err.print(f"[red]error[/red] --scenario {name}: {spec} has no {missing}")
             raise typer.Exit(EXIT_BAD_INPUT)
         chosen.append(SCENARIOS[name])
     if random_seed is not None:

@@ -36,9 +36,9 @@ from hapair.lab.sh import LabError, in_netns, run
 from hapair.secrets import load_secrets, new_secrets_file
 from hapair.spec.models import ClusterSpec, Node
 
-lab = App(help="The cluster as real machines on this host (systemd-nspawn).",
+lab = App(help="The cluster as real machines on this host (nspawn; QEMU for bonds, RAID).",
                   no_args_is_help=True)
-fault = App(help="Faults for drills: power, links, partitions, processes.",
+fault = App(help="Faults for drills: power, links, partitions, processes, NICs, disks.",
                     no_args_is_help=True)
 lab.add_typer(fault, name="fault")
 WHEEL_CACHE = Path("/var/cache/hapair/wheels")
@@ -186,7 +186,7 @@ def down(spec: SpecArg) -> None:
 def vip_holders(plan: LabPlan, vip: str) -> list[str]:
     holders = []
     for machine in plan.machines:
-        if m.nspawn_pid(plan, machine) is None:
+        if m.pid_of(plan, machine) is None:
             continue
         addrs = run(m.exec_argv(plan, machine, ["ip", "-br", "-4", "addr"]), check=False).stdout
         if f" {vip}/" in addrs:
@@ -206,7 +206,7 @@ def status(spec: SpecArg) -> None:
     if cluster.witness is not None:
         addresses[cluster.witness.name] = ("", f"{cluster.witness.address} (witness)")
     for machine in plan.machines:
-        running = m.nspawn_pid(plan, machine) is not None
+        running = m.pid_of(plan, machine) is not None
         state = "[green]running[/green]" if running else "[red]stopped[/red]"
         if machine.name in holders:
             state += f" [bold]VIP {cluster.vip.address}[/bold]"
@@ -329,3 +329,32 @@ def kill(spec: SpecArg, node: NodeArg, process: str,
     """Send a signal to every process of that name in a machine."""
     _fault(spec, f"{node}: SIG{signal} {process}",
            lambda p: f"{faults.kill(p, node, process, signal)} processes")
+
+
+@fault.command("nic-down")
+def nic_down(spec: SpecArg, node: NodeArg, nic: str) -> None:
+    """Pull one NIC's virtual cable (a lab VM: eth0, ...); its bond carries on."""
+    _fault(spec, f"{node}: {nic} cable pulled", lambda p: faults.nic(p, node, nic, False))
+
+
+@fault.command("nic-up")
+def nic_up(spec: SpecArg, node: NodeArg, nic: str) -> None:
+    """Plug one NIC's virtual cable back."""
+    _fault(spec, f"{node}: {nic} cable plugged", lambda p: faults.nic(p, node, nic, True))
+
+
+@fault.command("disk-fail")
+def disk_fail(spec: SpecArg, node: NodeArg, disk: str) -> None:
+    """A data disk of a lab VM drops off the bus (/dev/vdb, ...): its array degrades."""
+    _fault(spec, f"{node}: {disk} failed", lambda p: faults.disk_fail(p, node, disk))
+
+
+@fault.command("disk-replace")
+def disk_replace(spec: SpecArg, node: NodeArg, disk: str) -> None:
+    """A blank disk in a failed one's place, added to the array: it rebuilds."""
+    cluster, _ = _plan(spec)
+    if cluster.storage is None:
+        raise _fail(LabError(f"{spec} has no storage: no array to add {disk} to"))
+    array = cluster.storage.array
+    _fault(spec, f"{node}: {disk} replaced, added to {array}",
+           lambda p: faults.disk_replace(p, node, disk, array))

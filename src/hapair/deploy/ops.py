@@ -18,6 +18,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Directory, File
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.operations import systemd
 
 from hapair.deploy import sql
 from hapair.deploy.facts import FileDigests, FileText, Gluster, KernelHas, MariaDB
@@ -245,6 +246,16 @@ def raid_create() -> Generator[Any, None, None]:
         host.noop("raid: skipped, the kernel has no md driver (/proc/mdstat is missing)")
         return
     yield f"/etc/hapair/raid-create.sh && rm -f {PENDING_DIR}/raid"
+
+
+@operation()
+def raid_mount(unit: str) -> Generator[Any, None, None]:
+    """The array mounted where the spec puts the data, now and at every boot
+    (before MariaDB: its drop-in requires the mount)."""
+    if not host.get_fact(KernelHas, what="md"):
+        host.noop("raid: not mounted, the kernel has no md driver")
+        return
+    yield from systemd.service._inner(service=unit, running=True, enabled=True)
 
 
 @operation()

@@ -250,8 +250,11 @@ def agent_tls(plan: Plan) -> None:
 def network(plan: Plan) -> None:
     nodes = list(plan.d.spec.nodes)
     plan.op(nodes, "network: apply the netplan file", ops.network_apply, spec=plan.d.spec)
-    if plan.d.spec.storage is not None:
+    storage = plan.d.spec.storage
+    if storage is not None:
         plan.op(nodes, "raid: create the array", ops.raid_create)
+        plan.op(nodes, f"raid: mount {storage.mount_point}", ops.raid_mount,
+                unit=f"{escape_path(storage.mount_point)}.mount")
 
 
 def database(plan: Plan) -> None:

@@ -99,12 +99,12 @@ def restore_power(plan: LabPlan) -> list[str]:
     """Boot every machine that is off (a fenced node stays off until someone acts)."""
     from hapair.lab import faults
 
-    off = [x.name for x in plan.machines if m.nspawn_pid(plan, x) is None]
+    off = [x.name for x in plan.machines if m.pid_of(plan, x) is None]
     for name in off:
         try:
             faults.start(plan, name, files_of(plan).key)
         except LabError:  # fenced again while booting: the peer had not acted yet
-            if m.nspawn_pid(plan, plan.machine(name)) is None:
+            if m.pid_of(plan, plan.machine(name)) is None:
                 faults.start(plan, name, files_of(plan).key)
     return off
 
@@ -142,7 +142,7 @@ class Samplers:
     def _keep(self, name: str) -> None:
         machine = self.plan.machine(name)
         while not self.stopping.is_set():
-            if m.nspawn_pid(self.plan, machine) is None:
+            if m.pid_of(self.plan, machine) is None:
                 time.sleep(0.5)
                 continue
             try:
@@ -165,7 +165,7 @@ class Samplers:
         for proc in self.procs.values():
             proc.kill()
         for mc in self.plan.machines:  # nsenter forked: stop the sampler itself
-            if m.nspawn_pid(self.plan, mc) is not None:
+            if m.pid_of(self.plan, mc) is not None:
                 subprocess.run(m.exec_argv(self.plan, mc, ["pkill", "-f", sampler.MARK]),
                                capture_output=True, timeout=30)
         return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}

@@ -11,6 +11,7 @@ from typing import Literal
 from hapair.lab import faults
 from hapair.lab.plan import LabPlan
 from hapair.ops.client import Agents
+from hapair.spec.models import ClusterSpec
 
 Target = Literal["primary", "standby"]
 
@@ -39,6 +40,7 @@ class Step:
     hold_s: float = 4.0  # how long the fault lasts before recovery
     fenced: bool = False  # only for a cluster whose nodes have fence devices
     witness: bool = False  # only for a cluster with a witness
+    needs: str = ""  # hardware it needs: "public-bond", "raid" (a lab of VMs)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ class Scenario:
     def witness(self) -> bool:
         return any(s.witness for s in self.steps)
 
+    @property
+    def needs(self) -> set[str]:
+        return {s.needs for s in self.steps if s.needs}
+
+
+def hardware_of(spec: ClusterSpec) -> set[str]:
+    """What a cluster has that a scenario may need."""
+    return ({"public-bond"} if spec.networks.public.bond else set()) | (
+        {"raid"} if spec.storage else set())
+
 
 def _start(c: Ctx) -> object:
     from hapair.lab.lifecycle import files_of
@@ -67,6 +79,50 @@ def _kill(process: str) -> Fn:
 
 def _link(network: str, up: bool) -> Fn:
     return lambda c: faults.link(c.plan, c.node, network, up)
+
+
+def _active_member(c: Ctx) -> str:
+    """The public bond's member carrying the traffic now, as the node's kernel says."""
+    from hapair.lab import machine as m
+    from hapair.lab.sh import run
+    from hapair.probes.bonding import parse
+
+    bond = c.agents.spec.networks.public.bond
+    assert bond is not None
+    text = run(m.exec_argv(c.plan, c.plan.machine(c.node),
+                           ["cat", f"/proc/net/bonding/{bond.name}"])).stdout
+    return parse(bond.name, text).active or bond.interfaces[0]
+
+
+def _nic_cut(c: Ctx) -> object:
+    nic = _active_member(c)
+    faults.nic(c.plan, c.node, nic, False)
+    return nic
+
+
+def _nics_back(c: Ctx) -> object:
+    bond = c.agents.spec.networks.public.bond
+    assert bond is not None
+    for nic in bond.interfaces:
+        faults.nic(c.plan, c.node, nic, True)
+    return None
+
+
+def _disk(c: Ctx) -> tuple[str, str]:
+    storage = c.agents.spec.storage
+    assert storage is not None
+    return storage.array, storage.devices[-1]
+
+
+def _disk_fail(c: Ctx) -> object:
+    faults.disk_fail(c.plan, c.node, _disk(c)[1])
+    return _disk(c)[1]
+
+
+def _disk_replace(c: Ctx) -> object:
+    array, disk = _disk(c)
+    faults.disk_replace(c.plan, c.node, disk, array)
+    return None
 
 
 def _cut(networks: tuple[str, ...]) -> Fn:
@@ -175,6 +231,12 @@ STEPS: dict[str, Step] = {
     "fence-device-down-power-cut-primary": Step(
         "the primary's fence device unreachable, then its power cut: no promotion without a "
         "confirmed fence", "primary", _device_down_power_cut, _device_up, 8, fenced=True),
+    "nic-cut-primary": Step("the active member of the primary's public bond cut (its bond "
+                            "carries on: no failover)", "primary", _nic_cut, _nics_back, 5,
+                            needs="public-bond"),
+    "disk-fail-primary": Step("a RAID member of the primary fails under load (the array runs "
+                              "degraded), then a blank disk replaces it and rebuilds",
+                              "primary", _disk_fail, _disk_replace, 6, needs="raid"),
     "power-cut-witness": Step("power cut of the witness", "primary", _witness_off, _witness_on,
                               5, witness=True),
     "partition-witness": Step("the witness cut from both nodes", "primary", _cut_witness, _heal,
@@ -193,7 +255,7 @@ STEPS: dict[str, Step] = {
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
-                    and not STEPS[n].witness)
+                    and not STEPS[n].witness and not STEPS[n].needs)
 
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()

@@ -6,9 +6,9 @@ import contextlib
 import time
 from pathlib import Path
 
+from hapair.lab import container, net, vm
 from hapair.lab import machine as m
-from hapair.lab import net
-from hapair.lab.plan import LabPlan
+from hapair.lab.plan import CONTAINER, VM, LabPlan, Machine
 from hapair.lab.sh import LabError, run
 
 NETWORKS = ("interconnect", "public")
@@ -26,19 +26,25 @@ def shutdown(plan: LabPlan, node: str) -> None:
 def start(plan: LabPlan, node: str, key: Path) -> float:
     """Boot a stopped machine on the disk it had; seconds until SSH answers."""
     machine = plan.machine(node)
-    if m.nspawn_pid(plan, machine) is not None:
+    if m.pid_of(plan, machine) is not None:
         raise LabError(f"{node} is already running")
-    m.mount_overlay(m.paths(plan, machine))
     m.boot(plan, machine)
-    for link in machine.links:
-        net.attach(plan, link.outside, link.bridge)
+    if machine.kind == CONTAINER:  # nspawn makes the veths; a VM's taps are made first
+        for link in machine.links:
+            net.attach(plan, link.outside, link.bridge)
     return m.wait_ssh(plan, machine, key)
 
 
 def link(plan: LabPlan, node: str, network: str, up: bool) -> None:
+    """The node's whole link to a network: its one port, or every member of its bond."""
     if network not in NETWORKS:
         raise LabError(f"unknown network {network!r}: one of {', '.join(NETWORKS)}")
-    net.set_link(plan, plan.link(node, network).outside, up)
+    machine = plan.machine(node)
+    for x in plan.links(node, network):
+        if machine.kind == VM:  # the guest sees its cables go (a tap down would not show)
+            vm.nic(plan, machine, x.inside, up)
+        else:
+            net.set_link(plan, x.outside, up)
 
 
 def partition(plan: LabPlan, a: str, b: str,
@@ -59,7 +65,8 @@ def cut_all(plan: LabPlan, cuts: list[tuple[str, str, tuple[str, ...]]]) -> list
                   and n in {x.network for x in plan.machine(b).links}]
         if not shared:
             raise LabError(f"{a} and {b} share none of the networks {', '.join(networks)}")
-        pairs += [(plan.link(a, n).outside, plan.link(b, n).outside) for n in shared]
+        pairs += [(x.outside, y.outside) for n in shared
+                  for x in plan.links(a, n) for y in plan.links(b, n)]
         shared_of.append(shared)
     net.apply_partition(plan, pairs)
     return shared_of
@@ -107,10 +114,14 @@ def freezer_group(plan: LabPlan, node: str) -> Path:
 def freeze(plan: LabPlan, node: str) -> int:
     """Stop every process of the machine at once, as a hypervisor's pause
     would (the cgroup freezer); nspawn itself, the 'hypervisor', runs on.
-    How many processes were frozen."""
+    How many processes were frozen (a VM: QEMU stops its vCPUs, 1)."""
+    machine = plan.machine(node)
+    if machine.kind == VM:
+        vm.pause(plan, machine, True)
+        return 1
     group = freezer_group(plan, node)
     group.mkdir(exist_ok=True)
-    leader = m.leader_pid(plan, plan.machine(node))
+    leader = container.leader_pid(plan, machine)
     moved: set[int] = set()
     while True:  # until no process forks past us
         new = _descendants(leader) - moved
@@ -126,6 +137,10 @@ def freeze(plan: LabPlan, node: str) -> int:
 
 def thaw(plan: LabPlan, node: str) -> None:
     """Resume a frozen machine; its processes go back to the root group."""
+    machine = plan.machine(node)
+    if machine.kind == VM:
+        vm.pause(plan, machine, False)
+        return
     group = freezer_group(plan, node)
     if not group.exists():
         return
@@ -142,6 +157,39 @@ def thaw(plan: LabPlan, node: str) -> None:
             if time.monotonic() > deadline:
                 raise LabError(f"could not remove the freezer group {group}: {exc}") from None
         time.sleep(0.05)
+
+
+def _vm(plan: LabPlan, node: str, fault: str) -> Machine:
+    machine = plan.machine(node)
+    if machine.kind != VM:
+        raise LabError(f"{fault}: {node} is a container on this host's kernel; NIC and disk "
+                       "faults need a lab VM (a spec with bonds or RAID)")
+    return machine
+
+
+def nic(plan: LabPlan, node: str, name: str, up: bool) -> str:
+    """Pull or plug one NIC's virtual cable (eth0, ...): a bond's member fails
+    alone; the tap it is."""
+    return vm.nic(plan, _vm(plan, node, "nic-up" if up else "nic-down"), name, up)
+
+
+def disk_fail(plan: LabPlan, node: str, disk: str) -> None:
+    """A data disk drops off the bus (QEMU unplugs it): its array runs degraded."""
+    vm.disk_pull(plan, _vm(plan, node, "disk-fail"), disk)
+
+
+def disk_replace(plan: LabPlan, node: str, disk: str, array: str) -> None:
+    """A blank disk in the failed one's place, added to the array as an operator
+    would (mdadm --add): the array rebuilds onto it."""
+    machine = _vm(plan, node, "disk-replace")
+    vm.disk_plug_new(plan, machine, disk)
+    script = (f"udevadm settle; i=0; while [ ! -b {disk} ] && [ $i -lt 100 ]; do sleep 0.1; "
+              f"i=$((i+1)); done; mdadm --manage {array} --remove failed detached >/dev/null 2>&1;"
+              f" mdadm --manage {array} --add {disk}")
+    result = run(m.exec_argv(plan, machine, ["sh", "-c", script]), check=False, timeout=60)
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip()
+        raise LabError(f"disk-replace: {node} would not add {disk} to {array}: {said}")
 
 
 def bmc(plan: LabPlan, node: str, up: bool) -> int:

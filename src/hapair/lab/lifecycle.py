@@ -14,9 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hapair.lab import bmc, net
+from hapair.lab import bmc, container, net, rootfs, vm
 from hapair.lab import machine as m
-from hapair.lab.plan import ALERT_PORT, CONTROL_ADDR, FORWARD_PORT, STATE_ROOT, LabPlan
+from hapair.lab.plan import (
+    ALERT_PORT,
+    CONTAINER,
+    CONTROL_ADDR,
+    FORWARD_PORT,
+    STATE_ROOT,
+    VM,
+    LabPlan,
+)
+from hapair.lab.proc import machine_pids
 from hapair.lab.sh import LabError, in_netns, run
 
 Progress = Callable[[str], None]
@@ -76,17 +85,27 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
         net.create_core(plan)
         net.create_namespace(plan, plan.client)
         net.create_namespace(plan, plan.control)
+        image = None
+        if any(x.kind == VM for x in plan.machines):
+            image = rootfs.ensure(rootfs.recipe(), progress)
         for machine in plan.machines:
-            p = m.paths(plan, machine)
-            fresh = not p.upper.exists()
-            m.mount_overlay(p)
-            if fresh:
-                m.prepare(plan, machine, pubkey)
+            if machine.kind == VM:
+                assert image is not None
+                if not vm.disk(m.paths(plan, machine)).exists():
+                    vm.create(plan, machine, image, pubkey)
+            else:
+                p = m.paths(plan, machine)
+                fresh = not p.upper.exists()
+                container.mount_overlay(p)
+                if fresh:
+                    m.prepare(plan, machine, pubkey)
             m.boot(plan, machine)
-            progress(f"{machine.name}: booting (mgmt {machine.mgmt})")
+            kind = "a VM (Debian's kernel, emulated)" if machine.kind == VM else "a container"
+            progress(f"{machine.name}: booting {kind}, mgmt {machine.mgmt}")
         for machine in plan.machines:
-            for link in machine.links:
-                net.attach(plan, link.outside, link.bridge)
+            if machine.kind == CONTAINER:
+                for link in machine.links:
+                    net.attach(plan, link.outside, link.bridge)
         for machine in plan.machines:
             waited = m.wait_ssh(plan, machine, files.key)
             progress(f"{machine.name}: up, SSH answers ({waited:.1f}s)")
@@ -172,11 +191,11 @@ def down(cluster: str, progress: Progress) -> DownReport:
         pid_file.unlink()
     if bmc.stop(state_dir):
         progress("BMCs: stopped")
-    for pid in m.nspawn_pids(state_dir):
+    for pid in machine_pids(state_dir):
         os.kill(pid, signal.SIGTERM)
         report.machines.append(str(pid))
     deadline = time.monotonic() + 20
-    for pid in m.nspawn_pids(state_dir):
+    for pid in machine_pids(state_dir):
         if not m.wait_gone(pid, max(0.1, deadline - time.monotonic())):
             os.kill(pid, signal.SIGKILL)
             m.wait_gone(pid, 5)
@@ -191,7 +210,7 @@ def down(cluster: str, progress: Progress) -> DownReport:
         report.namespaces.append(ns)
     if report.namespaces:
         progress(f"namespaces: removed {', '.join(report.namespaces)}")
-    if _lab_mounts(state_dir) or m.nspawn_pids(state_dir):
+    if _lab_mounts(state_dir) or machine_pids(state_dir):
         raise LabError(f"lab {cluster}: something is still running or mounted under {state_dir}")
     shutil.rmtree(state_dir, ignore_errors=True)
     return report

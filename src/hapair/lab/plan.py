@@ -6,8 +6,10 @@ namespace holds no lab address and no route to one."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
 
 from hapair.spec.models import ClusterSpec
 
@@ -29,11 +31,16 @@ class Link:
     address: IPv4Interface | None  # set by the lab (mgmt, client), else by apply
 
 
+CONTAINER, VM = "container", "vm"
+
+
 @dataclass(frozen=True)
 class Machine:
     name: str
     mgmt: IPv4Address
-    links: tuple[Link, ...]  # the extra links; mgmt is nspawn's host0
+    links: tuple[Link, ...]  # the extra links; mgmt is nspawn's host0 (a VM's last NIC)
+    kind: str = CONTAINER  # a container shares the host's kernel; a VM boots Debian's
+    disks: tuple[str, ...] = ()  # a VM's data disks, as the machine names them
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,40 @@ class LabPlan:
         raise KeyError(f"no machine {name!r} in lab {self.cluster} (machines: {known})")
 
     def link(self, machine: str, network: str) -> Link:
-        for link in self.machine(machine).links:
-            if link.network == network:
-                return link
-        raise KeyError(f"{machine} has no {network} link")
+        return self.links(machine, network)[0]
+
+    def links(self, machine: str, network: str) -> list[Link]:
+        """Every link of a machine on that network: one, or a bond's members."""
+        found = [x for x in self.machine(machine).links if x.network == network]
+        if not found:
+            raise KeyError(f"{machine} has no {network} link")
+        return found
+
+
+@dataclass(frozen=True)
+class MachinePaths:
+    base: Path
+
+    @property
+    def upper(self) -> Path:
+        return self.base / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.base / "work"
+
+    @property
+    def root(self) -> Path:
+        return self.base / "root"
+
+    @property
+    def console(self) -> Path:
+        return self.base / "console.log"
+
+
+def machine_paths(plan: LabPlan, machine: Machine) -> MachinePaths:
+    return MachinePaths(Path(plan.state_dir) / "machines" / machine.name)
+
 
 
 class LabPlanError(ValueError):
@@ -97,31 +134,63 @@ def _mgmt(field: str, ssh: str) -> IPv4Address:
     return mgmt
 
 
+def needs_vm(spec: ClusterSpec) -> bool:
+    """Bonds and RAID need drivers this host's kernel may lack: such a spec's
+    nodes are virtual machines with Debian's kernel (lab/vm.py)."""
+    bonded = any(getattr(spec.networks, n).bond for n in ("interconnect", "public"))
+    return bonded or spec.storage is not None
+
+
+def _eth_index(name: str) -> int:
+    """A VM's NICs are named by the kernel in the order they are plugged
+    (eth0, eth1, ...): the spec must name them so."""
+    if not re.fullmatch(r"eth\d+", name):
+        raise LabPlanError(f"interface {name!r}: a lab VM's NICs are eth0, eth1, ... "
+                           "(the kernel names them in order)")
+    return int(name[3:])
+
+
+def _disks(spec: ClusterSpec) -> tuple[str, ...]:
+    """A VM's data disks are virtio disks after its root disk: /dev/vdb, /dev/vdc, ..."""
+    if spec.storage is None:
+        return ()
+    devices = spec.storage.devices
+    expected = tuple(f"/dev/vd{chr(ord('b') + k)}" for k in range(len(devices)))
+    if devices != expected:
+        raise LabPlanError(f"storage.devices: a lab VM's data disks are {', '.join(expected)} "
+                           f"(virtio disks after the root disk), not {', '.join(devices)}")
+    return devices
+
+
 def plan_lab(spec: ClusterSpec) -> LabPlan:
     bridges = {"mgmt": "br-mgmt", "interconnect": "br-ic", "public": "br-pub"}
     short = {"interconnect": "ic", "public": "pub"}
     machines = []
+    vm = needs_vm(spec)
     for i, node in enumerate(spec.nodes):
         mgmt = _mgmt(f"nodes[{i}].ssh", node.ssh)
         links = []
         for net in ("interconnect", "public"):
-            bond = getattr(spec.networks, net).bond
-            if bond is not None:
-                raise LabPlanError(
-                    f"networks.{net} has a bond: lab machines have no bonding driver; "
-                    "use a plain `interface` in a lab spec"
-                )
-            device = getattr(spec.networks, net).device
-            links.append(Link(net, bridges[net], f"vm{i}-{short[net]}", device, None))
-        machines.append(Machine(node.name, mgmt, tuple(links)))
+            network = getattr(spec.networks, net)
+            members = network.bond.interfaces if network.bond else (network.device,)
+            for k, member in enumerate(members):
+                suffix = f"{short[net]}{k}" if network.bond else short[net]
+                links.append(Link(net, bridges[net], f"vm{i}-{suffix}", member, None))
+        if vm:
+            links.sort(key=lambda x: _eth_index(x.inside))
+            if [_eth_index(x.inside) for x in links] != list(range(len(links))):
+                names = ", ".join(x.inside for x in links)
+                raise LabPlanError(f"interfaces {names}: a lab VM's NICs are eth0 to "
+                                   f"eth{len(links) - 1}, each once")
+            machines.append(Machine(node.name, mgmt, tuple(links), VM, _disks(spec)))
+        else:
+            machines.append(Machine(node.name, mgmt, tuple(links)))
     if spec.witness is not None:
         # The witness is a given host: the lab sets its public address itself.
         w, public = spec.witness, spec.networks.public
         address = IPv4Interface(f"{w.address}/{public.cidr.prefixlen}")
         machines.append(Machine(w.name, _mgmt("witness.ssh", w.ssh_host), (
             Link("public", bridges["public"], "vw-pub", public.device, address),)))
-    if spec.storage is not None:
-        raise LabPlanError("storage (RAID) is declared: lab machines have no md driver")
     core = f"hapair-{spec.name}"
     client = Namespace(
         f"{core}-client",

@@ -153,10 +153,13 @@ RESTARTED = ("mariadb", "keepalived", "apache2")
 
 
 def restart_dropins(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
-    text = (header(spec, node) + "[Unit]\nStartLimitIntervalSec=0\n\n"
-            "[Service]\nRestart=always\nRestartSec=1\n")
+    def text(unit: str) -> str:
+        # MariaDB waits for its data directory's filesystem (the RAID array's).
+        mounts = (f"RequiresMountsFor={spec.database.datadir}\n" if unit == "mariadb" else "")
+        return (header(spec, node) + f"[Unit]\nStartLimitIntervalSec=0\n{mounts}\n"
+                "[Service]\nRestart=always\nRestartSec=1\n")
     # A changed drop-in needs a daemon-reload, not a restart of the service.
-    return [RenderedFile(f"{UNIT_DIR}/{unit}.service.d/hapair-restart.conf", text, 0o644,
+    return [RenderedFile(f"{UNIT_DIR}/{unit}.service.d/hapair-restart.conf", text(unit), 0o644,
                          "systemd") for unit in RESTARTED]
 
 

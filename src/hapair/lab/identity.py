@@ -1,0 +1,85 @@
+"""A lab machine's identity on its first boot, written into its root: name,
+management address, SSH access, the host's services it must not run."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from hapair.lab.plan import MGMT_NET, LabPlan, Machine, machine_paths
+from hapair.lab.sh import run
+
+# Services the host may have enabled that a cluster node must not run, or that
+# only slow a container's boot.
+MASKED = (
+    "postgresql.service", "networking.service", "e2scrub_reap.service",
+    "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
+    "e2scrub_all.timer", "fstrim.timer", "man-db.timer", "systemd-timesyncd.service",
+    "systemd-networkd-wait-online.service", "etcd.service", "haproxy.service",
+    "nginx.service", "redis-server.service", "memcached.service", "docker.service",
+    "containerd.service", "mdmonitor.service", "getty@tty1.service", "console-getty.service",
+    # a host with fence-agents and OpenIPMI (for the lab BMCs): no IPMI driver in a machine
+    "openipmi.service",
+)
+
+
+def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
+            match: str = "Name=host0") -> None:
+    """First boot only: identity, management address, SSH access, masked services."""
+    p = machine_paths(plan, machine)
+    root = p.root
+    (root / "etc/hostname").write_text(f"{machine.name}\n")
+    (root / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+    units = root / "etc/systemd/system"
+    for unit in MASKED:
+        target = units / unit
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        target.symlink_to("/dev/null")
+    # The management address on nspawn's host0, by systemd-networkd.
+    netdir = root / "etc/systemd/network"
+    netdir.mkdir(parents=True, exist_ok=True)
+    (netdir / "10-hapair-lab-mgmt.network").write_text(
+        f"[Match]\n{match}\n\n[Network]\n"
+        f"Address={machine.mgmt}/{MGMT_NET.prefixlen}\nLinkLocalAddressing=no\n"
+        "DHCP=no\nIPv6AcceptRA=no\n"
+    )
+    for extra in machine.links:
+        if extra.address is not None:  # an address the lab gives (the witness's)
+            (netdir / f"20-hapair-lab-{extra.network}.network").write_text(
+                f"[Match]\nName={extra.inside}\n\n[Network]\nAddress={extra.address}\n"
+                "LinkLocalAddressing=no\nDHCP=no\nIPv6AcceptRA=no\n")
+    wants = units / "multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    for unit in ("systemd-networkd.service",):
+        link = wants / unit
+        if not link.is_symlink():
+            link.symlink_to(f"/lib/systemd/system/{unit}")
+    sockets = units / "sockets.target.wants"
+    sockets.mkdir(parents=True, exist_ok=True)
+    socket = sockets / "systemd-networkd.socket"
+    if not socket.is_symlink():
+        socket.symlink_to("/lib/systemd/system/systemd-networkd.socket")
+    # SSH: the lab's key for root, and host keys of this machine's own.
+    ssh = root / "root/.ssh"
+    ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(ssh, 0o700)
+    keys = ssh / "authorized_keys"
+    keys.write_text(authorized_key)
+    os.chmod(keys, 0o600)
+    # A power cut can leave a shell tool's lock behind in root's home (seen:
+    # pyenv's rehash lock, shared through the overlay: every SSH login then
+    # waited 60 s for it). Each boot clears it.
+    tmpfiles = root / "etc/tmpfiles.d"
+    tmpfiles.mkdir(parents=True, exist_ok=True)
+    (tmpfiles / "hapair-lab.conf").write_text("r /root/.pyenv/shims/.pyenv-shim\n")
+    # root's user manager lingers: otherwise each SSH login waits until the
+    # previous login's manager has stopped (seen: 90 s stalls of apply).
+    linger = root / "var/lib/systemd/linger"
+    linger.mkdir(parents=True, exist_ok=True)
+    (linger / "root").touch()
+    for old in (root / "etc/ssh").glob("ssh_host_*"):
+        old.unlink()
+    run(["ssh-keygen", "-A", "-f", str(root)])
+
+

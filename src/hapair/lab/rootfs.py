@@ -1,0 +1,146 @@
+"""The root filesystem of the lab's virtual machines: Debian's own kernel and
+packages, built once with debootstrap and kept as a disk image.
+
+The image is cached under CACHE_ROOT by a key of what goes in it (the suite,
+the mirror, the package list): a changed list builds a new image, an unchanged
+one is reused. Each machine boots a copy of it (lab/vm.py)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hapair.deploy.steps import PACKAGES as NODE_PACKAGES
+from hapair.lab.sh import LabError, run
+
+CACHE_ROOT = Path("/var/cache/hapair/rootfs")
+SUITE = "bookworm"
+#: The host's own mirror: one of the package registries the machine may reach.
+MIRROR = "http://deb.debian.org/debian"
+#: What a machine with a real kernel needs besides a node's packages: a boot,
+#: SSH for apply, the bonding and RAID tools, and what the agent calls.
+BASE_PACKAGES = (
+    "systemd", "systemd-sysv", "udev", "kmod", "dbus", "iproute2", "procps", "psmisc",
+    "openssh-server", "linux-image-amd64", "initramfs-tools", "e2fsprogs", "mdadm",
+    "ifenslave", "ifupdown", "netplan.io", "iputils-ping", "ca-certificates", "python3",
+)
+IMAGE_SIZE = "3G"
+#: Bumped when the way the image is made changes (not only what goes in).
+RECIPE = 1
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    suite: str
+    mirror: str
+    packages: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        text = "\n".join([str(RECIPE), self.suite, self.mirror, *self.packages])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recipe(extra: tuple[str, ...] = ()) -> Recipe:
+    """What a lab node's image holds: the base and every package apply installs
+    on a node (a lab machine has no route to a mirror, so apply finds them there)."""
+    return Recipe(SUITE, MIRROR, tuple(sorted({*BASE_PACKAGES, *NODE_PACKAGES, *extra})))
+
+
+@dataclass(frozen=True)
+class Image:
+    folder: Path
+
+    @property
+    def disk(self) -> Path:
+        return self.folder / "root.img"
+
+    @property
+    def kernel(self) -> Path:
+        return self.folder / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.folder / "initrd.img"
+
+    def ready(self) -> bool:
+        return all(p.exists() for p in (self.disk, self.kernel, self.initrd))
+
+
+def image_of(r: Recipe, root: Path = CACHE_ROOT) -> Image:
+    return Image(root / r.key)
+
+
+def ensure(r: Recipe, progress: Progress, root: Path = CACHE_ROOT) -> Image:
+    """The cached image for this recipe, built first if there is none. Two labs
+    asking at once build it once (a lock); a failed build leaves nothing."""
+    image = image_of(r, root)
+    if image.ready():
+        return image
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image.ready():
+            return image
+        _build(r, image, progress)
+    return image
+
+
+def _build(r: Recipe, image: Image, progress: Progress) -> None:
+    work = image.folder.with_name(image.folder.name + ".building")
+    shutil.rmtree(work, ignore_errors=True)
+    tree = work / "tree"
+    tree.mkdir(parents=True)
+    started = time.monotonic()
+    progress(f"root filesystem: debootstrap {r.suite} with {len(r.packages)} packages "
+             "(first time only, a few minutes)")
+    try:
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(r.packages)}",
+             r.suite, str(tree), r.mirror], timeout=1800)
+        _settle(tree)
+        kernels = sorted((tree / "boot").glob("vmlinuz-*"))
+        initrds = sorted((tree / "boot").glob("initrd.img-*"))
+        if not kernels or not initrds:
+            raise LabError(f"the root filesystem in {tree} has no kernel or initrd")
+        shutil.copy(kernels[-1], work / "vmlinuz")
+        shutil.copy(initrds[-1], work / "initrd.img")
+        run(["mkfs.ext4", "-q", "-L", "hapair-root", "-d", str(tree), str(work / "root.img"),
+            IMAGE_SIZE], timeout=600)
+        shutil.rmtree(tree)
+        shutil.rmtree(image.folder, ignore_errors=True)
+        work.rename(image.folder)
+    except BaseException:
+        _unmount_under(work)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    progress(f"root filesystem: built in {time.monotonic() - started:.0f}s ({image.folder})")
+
+
+def _settle(tree: Path) -> None:
+    """What every machine of the image shares: no apt lists to refresh, no
+    services that a node does not run started by the packages themselves."""
+    (tree / "etc/machine-id").write_text("")  # each machine makes its own at first boot
+    fstab = tree / "etc/fstab"
+    fstab.write_text("LABEL=hapair-root / ext4 defaults,errors=remount-ro 0 1\n")
+    # Packages start their services on install (inside debootstrap they could
+    # not); a node's are started by apply, in order.
+    units = tree / "etc/systemd/system"
+    for unit in ("mariadb.service", "apache2.service", "keepalived.service",
+                 "glusterd.service", "nftables.service"):
+        (units / "multi-user.target.wants" / unit).unlink(missing_ok=True)
+
+
+def _unmount_under(folder: Path) -> None:
+    """What an interrupted debootstrap left mounted in its tree (/proc, /sys)."""
+    prefix = str(folder) + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        found = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for mount in sorted(found, key=len, reverse=True):
+        run(["umount", "-l", mount], check=False)
