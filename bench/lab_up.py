@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from hapair.lab import machine as m
+from hapair.lab import container
 from hapair.lab.plan import plan_lab
 from hapair.lab.sh import in_netns
 from hapair.spec import load_spec
@@ -78,7 +78,7 @@ def main() -> None:
             print("warning: the second apply changed something", file=sys.stderr)
         for machine in plan.machines:
             memory.setdefault(machine.name, []).append(
-                machine_memory_mib(m.leader_pid(plan, machine)))
+                machine_memory_mib(container.leader_pid(plan, machine)))
         print(f"run {run}: VIP answered {ups[-1]:.1f}s after lab up began; "
               f"no-change apply {applies[-1]:.1f}s; memory "
               + ", ".join(f"{k} {v[-1]:.0f} MiB" for k, v in memory.items()), flush=True)

@@ -24,9 +24,9 @@ SPEC = EXAMPLES / "lab-pair.toml"
 # The shared lab's history matters: the tests that assume node1 is the primary
 # run first, the failovers after them, the drills last.
 ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_restore.py",
-         "test_drills.py", "test_fencing.py", "test_witness.py")
+         "test_drills.py", "test_fencing.py", "test_witness.py", "test_m2l.py")
 # Every lab spec the tests bring up (one lab at a time on a host).
-SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml")
+SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml", EXAMPLES / "lab-m2l.toml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -98,7 +98,8 @@ def leftovers() -> list[str]:
         found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-")]
     with open("/proc/self/mounts") as mounts:
         found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
-    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|TCP-LISTEN:(8080|8443|801[0-9])"],
+    ps = subprocess.run(["pgrep", "-af",
+                         "systemd-nspawn|qemu-system|TCP-LISTEN:(8080|8443|801[0-9])"],
                         capture_output=True, text=True).stdout
     found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "TCP-LISTEN:8" in p]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
@@ -109,7 +110,7 @@ def leftovers() -> list[str]:
 
 
 @contextmanager
-def running(spec: Path) -> Iterator[Lab]:
+def running(spec: Path, *up_args: str) -> Iterator[Lab]:
     """A lab up from nothing for the tests, then down, with nothing left behind
     (and a second `lab down` harmless). Whatever lab an earlier run left up
     goes down first."""
@@ -118,7 +119,7 @@ def running(spec: Path) -> Iterator[Lab]:
     handle = Lab(spec)
     for other in SPECS:
         handle.hapair("lab", "down", str(other))
-    up = handle.hapair("lab", "up", str(spec), timeout=900)
+    up = handle.hapair("lab", "up", str(spec), *up_args, timeout=1500)
     print(up.stdout[-3000:], up.stderr[-3000:])
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
@@ -131,13 +132,13 @@ def running(spec: Path) -> Iterator[Lab]:
         assert again.returncode == 0, "a second `lab down` must be harmless"
 
 
-def lab_of(spec: Path) -> Iterator[Lab]:
+def lab_of(spec: Path, *up_args: str) -> Iterator[Lab]:
     """A lab of this spec, from nothing. HAPAIR_LAB_REUSE=1 (a developer's
     loop) uses one that is up already and leaves it up."""
     if os.environ.get("HAPAIR_LAB_REUSE") == "1" and is_up(spec):
         yield Lab(spec)
         return
-    with running(spec) as handle:
+    with running(spec, *up_args) as handle:
         yield handle
 
 

@@ -50,12 +50,18 @@ def apply_cmd(
     wheelhouse: Annotated[Path | None, typer.Option(
         help="prebuilt wheels (app/ and hapair/ below it) instead of building them")] = None,
     packages: Annotated[bool, typer.Option(help="install the apt packages")] = True,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="host: only the machines themselves (packages, files, bonds, RAID), "
+        "no service started or changed")] = None,
 ) -> None:
     """Converge the nodes to the rendered state over SSH (pyinfra)."""
     # pyinfra is the control side's: the nodes run hapair without it.
     from hapair.deploy.roles import RoleError
     from hapair.deploy.runner import ApplyError, SshOptions, apply
 
+    if only not in (None, "host"):
+        err.print(f"[red]error[/red] --only: {only!r} is not a layer (the one there is: host)")
+        raise typer.Exit(EXIT_BAD_INPUT)
     loaded = load_or_exit(spec, False)
     try:
         sec = load_secrets(secrets)
@@ -74,6 +80,7 @@ def apply_cmd(
             ssh=SshOptions(ssh_key, known_hosts, accept_new_host_keys),
             app_wheels=app_wheels, hapair_wheels=hapair_wheels, dry_run=dry_run,
             progress=lambda msg: out.print(f"  {msg}"), install_packages=packages,
+            host_only=only == "host",
         )
     except (ApplyError, RoleError, wheels.WheelError) as exc:
         err.print(f"[red]error[/red] {exc}")

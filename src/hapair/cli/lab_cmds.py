@@ -162,12 +162,14 @@ def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
 
 
 @lab.command()
-def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+          only: Annotated[str | None, typer.Option(
+              "--only", help="host: the machines only (files, bonds, RAID)")] = None) -> None:
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
     _require_up(plan)
     house = build_wheels(cluster, spec)
-    extra = ["--dry-run"] if dry_run else []
+    extra = (["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
     raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
 
 

@@ -133,6 +133,7 @@ def apply(
     dry_run: bool,
     progress: Progress,
     install_packages: bool = True,
+    host_only: bool = False,
 ) -> ApplyReport:
     missing = secrets.missing_app_secrets(spec.web.secrets)
     if missing:
@@ -180,7 +181,7 @@ def apply(
             roles=roles, app_wheels=app_wheels, hapair_wheels=hapair_wheels,
             install_packages=install_packages,
         )
-        plan = steps.add_all(state, deployment)
+        plan = steps.add_all(state, deployment, host_only=host_only)
         report = ApplyReport(roles.reason, dry_run, {name: NodeResult() for name in hosts})
         for op in plan.ops:
             report.nodes[op.node].total += 1

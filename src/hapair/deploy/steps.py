@@ -378,8 +378,13 @@ PHASES = (base, rendered_files, agent_tls, network, etcd_steps.etcd, database, v
           python_envs, web, failover, firewall)
 
 
-def add_all(state: State, d: Deployment) -> Plan:
+#: `apply --only host`: the machine itself (packages, files, bonds, RAID),
+#: none of the cluster's services started or changed.
+HOST_PHASES = (base, rendered_files, network)
+
+
+def add_all(state: State, d: Deployment, *, host_only: bool = False) -> Plan:
     plan = Plan(state, d)
-    for phase in PHASES:
+    for phase in HOST_PHASES if host_only else PHASES:
         phase(plan)
     return plan
