@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hapair.deploy.steps import PACKAGES as NODE_PACKAGES
 from hapair.lab.sh import LabError, run
 
 CACHE_ROOT = Path("/var/cache/hapair/rootfs")
@@ -51,6 +50,10 @@ class Recipe:
 def recipe(extra: tuple[str, ...] = ()) -> Recipe:
     """What a lab node's image holds: the base and every package apply installs
     on a node (a lab machine has no route to a mirror, so apply finds them there)."""
+    # pyinfra's (deploy/) is the control host's: a node's hapair has none, and
+    # its CLI imports the lab's modules.
+    from hapair.deploy.steps import PACKAGES as NODE_PACKAGES
+
     return Recipe(SUITE, MIRROR, tuple(sorted({*BASE_PACKAGES, *NODE_PACKAGES, *extra})))
 
 
