@@ -26,7 +26,7 @@ from hapair.lab.sh import LabError, in_netns, run
 
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = 2048
-CPUS = 2
+CPUS = 1
 DATA_DISK_SIZE = "1G"
 BOOT_TIMEOUT = 240.0  # to SSH, under software emulation on a busy host
 
