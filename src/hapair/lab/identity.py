@@ -24,7 +24,7 @@ MASKED = (
 
 
 def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
-            match: str = "Name=host0") -> None:
+            match: str = "Name=host0", linger: bool = True) -> None:
     """First boot only: identity, management address, SSH access, masked services."""
     p = machine_paths(plan, machine)
     root = p.root
@@ -75,9 +75,12 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
     (tmpfiles / "hapair-lab.conf").write_text("r /root/.pyenv/shims/.pyenv-shim\n")
     # root's user manager lingers: otherwise each SSH login waits until the
     # previous login's manager has stopped (seen: 90 s stalls of apply).
-    linger = root / "var/lib/systemd/linger"
-    linger.mkdir(parents=True, exist_ok=True)
-    (linger / "root").touch()
+    # (A VM's minimal Debian has no pam_systemd: no user manager to keep, and
+    # one started for the linger fails after a 90 s timeout at every boot.)
+    if linger:
+        lingering = root / "var/lib/systemd/linger"
+        lingering.mkdir(parents=True, exist_ok=True)
+        (lingering / "root").touch()
     for old in (root / "etc/ssh").glob("ssh_host_*"):
         old.unlink()
     run(["ssh-keygen", "-A", "-f", str(root)])

@@ -102,7 +102,8 @@ def create(plan: LabPlan, machine: Machine, image: Image, authorized_key: str) -
     p.root.mkdir(exist_ok=True)
     run(["mount", "-o", "loop", str(disk(p)), str(p.root)])
     try:
-        prepare(plan, machine, authorized_key, match=f"MACAddress={mgmt_mac(machine)}")
+        prepare(plan, machine, authorized_key, match=f"MACAddress={mgmt_mac(machine)}",
+                linger=False)
     finally:
         run(["umount", str(p.root)])
 
