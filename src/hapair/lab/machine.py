@@ -12,7 +12,7 @@ from hapair.lab.identity import prepare
 from hapair.lab.plan import VM, LabPlan, Machine, MachinePaths, machine_paths
 from hapair.lab.proc import machine_pids, wait_gone
 from hapair.lab.rootfs import Image
-from hapair.lab.sh import LabError, in_netns, run
+from hapair.lab.sh import LabError, run
 
 __all__ = ["prepare", "wait_gone", "MachinePaths"]
 
@@ -66,11 +66,8 @@ def wait_ssh(plan: LabPlan, machine: Machine, key: Path, timeout: float | None =
     start = time.monotonic()
     if timeout is None:
         timeout = vm.BOOT_TIMEOUT if machine.kind == VM else 60.0
-    argv = in_netns(plan.control.name, [
-        "ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=1",
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", f"root@{machine.mgmt}", "systemctl is-system-running --wait",
-    ])
+    argv = vm.ssh_argv(plan, machine, "systemctl is-system-running --wait", connect_timeout=1,
+                       key=key)
     while True:
         result = run(argv, check=False, timeout=90)
         if result.returncode == 0 or result.stdout.strip() == "degraded":

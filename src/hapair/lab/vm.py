@@ -164,14 +164,21 @@ def stop(plan: LabPlan, machine: Machine, pid: int, *, clean: bool, timeout: flo
         raise LabError(f"machine {machine.name} (QEMU {pid}) did not stop")
 
 
-def exec_argv(plan: LabPlan, machine: Machine, argv_: list[str]) -> list[str]:
-    """A command run in the VM over SSH from the control point (no shared kernel
-    to enter); the exit code and the output are the command's."""
-    key = Path(plan.state_dir) / "id_ed25519"
+def ssh_argv(plan: LabPlan, machine: Machine, command: str, connect_timeout: int = 5,
+             key: Path | None = None) -> list[str]:
+    """A shell command run on a machine over SSH from the control point, with
+    the lab's key (lifecycle.LabFiles.key)."""
+    key = key or Path(plan.state_dir) / "id_ed25519"
     return in_netns(plan.control.name, [
-        "ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+        "ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", f"root@{machine.mgmt}", shlex.join(argv_)])
+        "-o", "LogLevel=ERROR", f"root@{machine.mgmt}", command])
+
+
+def exec_argv(plan: LabPlan, machine: Machine, argv_: list[str]) -> list[str]:
+    """A command run in the VM over SSH (no shared kernel to enter); the exit
+    code and the output are the command's."""
+    return ssh_argv(plan, machine, shlex.join(argv_))
 
 
 def nic(plan: LabPlan, machine: Machine, name: str, up: bool) -> str:
