@@ -79,11 +79,14 @@ def mariadb(base: Path, databases: tuple[str, ...] = ("roombook",),
 
 @contextmanager
 def gunicorn(database_url: str, upload_dir: Path, workers: int = 4,
-             threads: int = 8) -> Iterator[str]:
-    """roombook under gunicorn (gthread); yields its base URL."""
+             threads: int = 8, source: Path | None = None) -> Iterator[str]:
+    """roombook under gunicorn (gthread); yields its base URL. source: another
+    roombook source tree to serve instead of the installed one."""
     port = free_port()
     env = {**os.environ, "ROOMBOOK_DATABASE_URL": database_url,
            "ROOMBOOK_SECRET_KEY": "s" * 32, "ROOMBOOK_UPLOAD_DIR": str(upload_dir)}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
          "--threads", str(threads), "-b", f"127.0.0.1:{port}", "roombook.wsgi:app"],
