@@ -165,6 +165,24 @@ def test_wheel_fingerprint_follows_the_source(tmp_path: Path) -> None:
     assert fingerprint([str(tmp_path)]) != fingerprint([str(tmp_path), "gunicorn"])
 
 
+def test_the_wheel_archive_is_the_same_bytes_for_the_same_wheels(tmp_path: Path) -> None:
+    import os
+    import tarfile
+
+    from hapair.deploy.wheels import archive, existing
+
+    for name in ("b-1-py3-none-any.whl", "a-1-py3-none-any.whl"):
+        (tmp_path / name).write_bytes(name.encode())
+    first = archive(existing(tmp_path)).read_bytes()
+    with tarfile.open(tmp_path / ".wheels.tar") as tar:
+        assert tar.getnames() == ["a-1-py3-none-any.whl", "b-1-py3-none-any.whl"]
+    (tmp_path / ".wheels.tar").unlink()
+    os.utime(tmp_path / "a-1-py3-none-any.whl", (1e9, 1e9))
+    assert archive(existing(tmp_path)).read_bytes() == first
+    (tmp_path / "a-1-py3-none-any.whl").write_bytes(b"rebuilt")
+    assert archive(existing(tmp_path)).read_bytes() != first  # a changed wheel: a new archive
+
+
 def test_each_changed_file_calls_for_its_own_restart(lab: ClusterSpec) -> None:
     from hapair.deploy.steps import _key
     from hapair.render import render_node

@@ -91,8 +91,7 @@ STARTED = GlusterState(up=True, peers=frozenset({"node2"}), volume_exists=True,
         "gluster peer probe node2",
         WAIT.format(2),
         "gluster volume create static replica 2 node1:/b node2:/b force",
-        "gluster volume set static cluster.heal-timeout 10",
-        "gluster volume set static network.ping-timeout 3",
+        "gluster volume set static cluster.heal-timeout 10 network.ping-timeout 3",
         "gluster volume start static"]),
     (PLAN, dataclasses.replace(STARTED, options={"network.ping-timeout": "42",
                                                  "cluster.heal-timeout": "10"}),
@@ -131,13 +130,27 @@ def test_files_upload_only_when_content_or_mode_differ() -> None:
     have = {same.path: (same.digest, "644"), odd.path: (odd.digest, "644")}
     got = commands(ops.put_files, FakeHost({FileDigests: have}), (same, odd))
     q = shlex.quote(odd.path)
-    assert got == [f"mkdir -p {shlex.quote('/etc/my dir')} && install -m 600 /dev/null "
-                   f"{q}.hapair-new",
-                   f"upload {odd.path}.hapair-new",
-                   f"chmod 600 {q}.hapair-new && mv -f {q}.hapair-new {q}",
-                   "mkdir -p /var/lib/hapair/pending && touch /var/lib/hapair/pending/apache"]
+    assert len(got) == 3
+    assert got[0].endswith("install -m 600 /dev/null /var/lib/hapair/incoming/files.tar")
+    assert got[1] == "upload /var/lib/hapair/incoming/files.tar"
+    assert (f"mkdir -p {shlex.quote('/etc/my dir')} && mv -f "
+            f"{shlex.quote('/var/lib/hapair/incoming/files' + odd.path)} {q}.hapair-new && "
+            f"chmod 600 {q}.hapair-new && mv -f {q}.hapair-new {q}") in got[2]
+    assert "keepalived.conf" not in got[2]
+    assert got[2].endswith("touch /var/lib/hapair/pending/apache")
     host = FakeHost({FileDigests: {**have, odd.path: (odd.digest, "600")}})
     assert commands(ops.put_files, host, (same, odd)) == [] and host.noops
+
+
+def test_the_files_archive_holds_each_file_at_its_path_and_mode() -> None:
+    import io
+    import tarfile
+
+    files = [ops.FileSpec("/etc/hapair/secrets.toml", b"s", 0o600, ()),
+             ops.FileSpec("/etc/my dir/a.conf", b"abc", 0o644, ())]
+    with tarfile.open(fileobj=io.BytesIO(ops.files_archive(files))) as tar:
+        got = {m.name: (m.mode, tar.extractfile(m).read()) for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert got == {"etc/hapair/secrets.toml": (0o600, b"s"), "etc/my dir/a.conf": (0o644, b"abc")}
 
 
 def test_a_noted_restart_runs_and_clears_its_note() -> None:
@@ -151,13 +164,30 @@ def test_a_noted_restart_runs_and_clears_its_note() -> None:
 def test_wheels_reinstall_only_when_their_set_changes(tmp_path: Any) -> None:
     wheel = tmp_path / "hapair-0.1-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    args = ("/opt/my venv", (str(wheel),), "/tmp/wheels", ("agent",))
-    got = commands(ops.venv_from_wheels, FakeHost({FileText: ""}), *args)
-    assert "rm -rf '/opt/my venv' && /usr/bin/python3 -m venv '/opt/my venv'" in got
-    assert f"upload /tmp/wheels/{wheel.name}" in got
-    marker = got[-2].split()[1]
-    host = FakeHost({FileText: marker + "\n"})
-    assert commands(ops.venv_from_wheels, host, *args) == [] and host.noops
+    env = ops.VenvSpec("/opt/my venv", (str(wheel),), str(tmp_path / "w.tar"), "/tmp/w/h",
+                       ("agent",))
+    got = commands(ops.venvs_from_wheels, FakeHost({FileText: ""}), (env,))
+    assert got[:2] == ["mkdir -p /tmp/w", "upload /tmp/w/h.tar"]
+    install = got[-1]
+    assert "rm -rf /tmp/w/h '/opt/my venv'" in install
+    assert "/usr/bin/python3 -m venv --without-pip '/opt/my venv'" in install
+    assert "else /usr/bin/python3 -m venv '/opt/my venv'" in install  # no pip wheel on the node
+    assert f"echo {env.want} > '/opt/my venv/.hapair-wheels'" in install
+    host = FakeHost({FileText: env.want + "\n"})
+    assert commands(ops.venvs_from_wheels, host, (env,)) == [] and host.noops
+
+
+def test_two_stale_venvs_are_built_side_by_side(tmp_path: Any) -> None:
+    wheel = tmp_path / "a-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    envs = tuple(ops.VenvSpec(f"/opt/{n}", (str(wheel),), str(tmp_path / "w.tar"),
+                              f"/opt/w/{n}", (n,)) for n in ("app", "agent"))
+    got = commands(ops.venvs_from_wheels, FakeHost({FileText: ""}), envs)
+    assert got[1:3] == ["upload /opt/w/app.tar", "upload /opt/w/agent.tar"]
+    both = got[-1]
+    assert both.startswith(f"failed=; ( {envs[0].build()} ) & p0=$!; "
+                           f"( {envs[1].build()} ) & p1=$!;")
+    assert both.endswith('wait "$p0" || failed=1; wait "$p1" || failed=1; [ -z "$failed" ]')
 
 
 def replica_state(**kw: Any) -> MariaDBState:
@@ -188,3 +218,20 @@ def test_replication_is_set_only_when_not_already_following(lab: ClusterSpec) ->
 def test_string_commands_are_what_pyinfra_runs() -> None:
     assert isinstance(next(iter(ops.run_sql(["SELECT 1"]))), FileUploadCommand)
     assert isinstance(list(ops.run_sql(["SELECT 1"]))[1], StringCommand)
+
+
+def test_apache_modules_and_site_are_one_command() -> None:
+    have = {"/etc/apache2/mods-enabled/ssl.load": "x",
+            "/etc/apache2/sites-enabled/000-default.conf": "x"}
+    got = commands(ops.apache_links, FakeHost({FileDigests: have}),
+                   ("ssl", "proxy", "headers"), "hapair")
+    assert len(got) == 1
+    assert got[0].startswith("a2enmod -q proxy headers && a2ensite -q hapair && "
+                             "a2dissite -q 000-default && ")
+    assert "pending/apache" in got[0]
+    done = {**have, "/etc/apache2/mods-enabled/proxy.load": "x",
+            "/etc/apache2/mods-enabled/headers.load": "x",
+            "/etc/apache2/sites-enabled/hapair.conf": "x"}
+    done.pop("/etc/apache2/sites-enabled/000-default.conf")
+    host = FakeHost({FileDigests: done})
+    assert commands(ops.apache_links, host, ("ssl", "proxy", "headers"), "hapair") == []

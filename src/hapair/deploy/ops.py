@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import tarfile
 from collections.abc import Generator
 from dataclasses import dataclass
 from io import BytesIO, StringIO
@@ -114,8 +115,10 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
         # The arbiter learns every file's name and metadata by a full heal.
         commands += [_wait_connected(len(plan.peers)), shlex.join(plan.add_arbiter),
                      f"gluster volume heal {shlex.quote(plan.volume)} full"]
-    commands += [shlex.join(["gluster", "volume", "set", plan.volume, k, v])
-                 for k, v in sorted(plan.options.items()) if st.options.get(k) != v]
+    changed = [kv for k, v in sorted(plan.options.items()) if st.options.get(k) != v
+               for kv in (k, v)]
+    if changed:  # gluster sets any number of options in one command
+        commands.append(shlex.join(["gluster", "volume", "set", plan.volume, *changed]))
     if not st.volume_started:
         commands.append(f"gluster volume start {shlex.quote(plan.volume)}")
     if not commands:
@@ -123,27 +126,65 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     yield from commands
 
 
+@dataclass(frozen=True)
+class VenvSpec:
+    """A venv to hold exactly these wheels (local paths, also in archive),
+    unpacked on the node in wheel_dir; keys: what its change calls for."""
+
+    venv: str
+    wheels: tuple[str, ...]
+    archive: str
+    wheel_dir: str
+    keys: tuple[str, ...]
+
+    @property
+    def marker(self) -> str:
+        return f"{self.venv}/.hapair-wheels"
+
+    @property
+    def want(self) -> str:
+        sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
+                       for w in sorted(self.wheels))
+        return hashlib.sha256(sums.encode()).hexdigest()
+
+    def build(self) -> str:
+        """One command: unpack the archive, make the venv, install offline."""
+        w, v = shlex.quote(self.wheel_dir), shlex.quote(self.venv)
+        tar = shlex.quote(f"{self.wheel_dir}.tar")
+        install = f"install -q --disable-pip-version-check --no-index --find-links {w} {w}/*.whl"
+        # The system's Python (not whatever python3 a login shell finds first).
+        # pip run from the wheel Debian and Ubuntu ship with python3-venv
+        # installs into the venv without first installing itself there.
+        return " && ".join([
+            f"rm -rf {w} {v}", f"mkdir -p {w}", f"tar -xf {tar} -C {w}", f"rm -f {tar}",
+            "pip=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | sort -V | tail -n 1)",
+            f'if [ -n "$pip" ]; then /usr/bin/python3 -m venv --without-pip {v} && '
+            f'{v}/bin/python "$pip/pip" {install}; '
+            f"else /usr/bin/python3 -m venv {v} && {v}/bin/pip {install}; fi",
+            f"echo {self.want} > {shlex.quote(self.marker)}", note(self.keys)])
+
+
 @operation()
-def venv_from_wheels(venv: str, wheels: tuple[str, ...], wheel_dir: str,
-                     keys: tuple[str, ...]) -> Generator[Any, None, None]:
-    """A venv holding exactly these wheels (local paths), installed offline:
-    rebuilt whole when the set of wheels changes, untouched otherwise."""
-    sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
-                   for w in sorted(wheels))
-    marker = f"{venv}/.hapair-wheels"
-    want = hashlib.sha256(sums.encode()).hexdigest()
-    if (host.get_fact(FileText, path=marker) or "").strip() == want:
-        host.noop(f"{venv} has these wheels")
+def venvs_from_wheels(envs: tuple[VenvSpec, ...]) -> Generator[Any, None, None]:
+    """Each venv holding exactly its wheels, installed offline: rebuilt whole
+    when its set of wheels changes, untouched otherwise. The wheels travel as
+    one archive a venv, and the venvs are built side by side in one command:
+    a round trip each would cost more than the work."""
+    stale = [e for e in envs
+             if (host.get_fact(FileText, path=e.marker) or "").strip() != e.want]
+    if not stale:
+        host.noop(f"{', '.join(e.venv for e in envs)} have their wheels")
         return
-    w, v = shlex.quote(wheel_dir), shlex.quote(venv)
-    yield f"rm -rf {w} && mkdir -p {w}"
-    for wheel in wheels:
-        yield FileUploadCommand(wheel, f"{wheel_dir}/{Path(wheel).name}")
-    # The system's Python (not whatever python3 a login shell finds first).
-    yield f"rm -rf {v} && /usr/bin/python3 -m venv {v}"
-    yield f"{v}/bin/pip install -q --no-index --find-links {w} {w}/*.whl"
-    yield f"echo {want} > {shlex.quote(marker)}"
-    yield note(keys)
+    yield "mkdir -p " + " ".join(sorted({shlex.quote(str(Path(e.wheel_dir).parent))
+                                         for e in stale}))
+    for e in stale:
+        yield FileUploadCommand(e.archive, f"{e.wheel_dir}.tar")
+    if len(stale) == 1:
+        yield stale[0].build()
+        return
+    jobs = " ".join(f"( {e.build()} ) & p{i}=$!;" for i, e in enumerate(stale))
+    waits = " ".join(f'wait "$p{i}" || failed=1;' for i in range(len(stale)))
+    yield f'failed=; {jobs} {waits} [ -z "$failed" ]'  # every build waited for
 
 
 PENDING_DIR = "/var/lib/hapair/pending"
@@ -167,24 +208,45 @@ class FileSpec:
         return hashlib.sha256(self.content).hexdigest()
 
 
+INCOMING = "/var/lib/hapair/incoming"
+
+
+def files_archive(files: list[FileSpec]) -> bytes:
+    """The files as one tar, each at its path (less the leading /) with its
+    mode, root's."""
+    buf = BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in files:
+            info = tarfile.TarInfo(f.path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(f.content), f.mode, 315532800
+            tar.addfile(info, BytesIO(f.content))
+    return buf.getvalue()
+
+
 @operation()
 def put_files(files: tuple[FileSpec, ...]) -> Generator[Any, None, None]:
-    """Upload the files whose content or mode differ, in one step; note what
-    their change calls for."""
+    """Upload the files whose content or mode differ, in one step of three
+    round trips whatever their number: a private staging folder, one archive,
+    then one command that renames each into place (atomically, from a
+    neighbour in its own directory); note what their change calls for."""
     have = host.get_fact(FileDigests, paths=tuple(f.path for f in files))
     stale = [f for f in files if have.get(f.path) != (f.digest, f"{f.mode:o}")]
     if not stale:
         host.noop(f"{len(files)} files in place")
         return
+    stage, tar = f"{INCOMING}/files", f"{INCOMING}/files.tar"
+    # The archive holds secrets: made private before a byte is written to it.
+    yield (f"rm -rf {stage} && install -d -m 700 {INCOMING} {stage} && "
+           f"install -m 600 /dev/null {tar}")
+    yield FileUploadCommand(BytesIO(files_archive(stale)), tar)
+    moves = [f"tar -xf {tar} -C {stage}"]
     for f in stale:
+        target, staged = shlex.quote(f.path), shlex.quote(f"{stage}{f.path}")
         parent = shlex.quote(f.path.rsplit("/", 1)[0] or "/")
-        target = shlex.quote(f.path)
-        yield f"mkdir -p {parent} && install -m {f.mode:o} /dev/null {target}.hapair-new"
-        yield FileUploadCommand(BytesIO(f.content), f"{f.path}.hapair-new")
-        yield f"chmod {f.mode:o} {target}.hapair-new && mv -f {target}.hapair-new {target}"
+        moves.append(f"mkdir -p {parent} && mv -f {staged} {target}.hapair-new && "
+                     f"chmod {f.mode:o} {target}.hapair-new && mv -f {target}.hapair-new {target}")
     keys = tuple(sorted({k for f in stale for k in f.keys}))
-    if keys:
-        yield note(keys)
+    yield " && ".join([*moves, f"rm -rf {stage} {tar}", *([note(keys)] if keys else [])])
 
 
 @operation()
@@ -198,20 +260,24 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
 
 
 @operation()
-def unit_started(unit: str) -> Generator[Any, None, None]:
+def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None, None]:
     """A unit enabled and started (three tries, as when_noted's: the lab's
-    containers have failed a first start with 219/CGROUP)."""
+    containers have failed a first start with 219/CGROUP). A unit started
+    here reads its files as they are now: the restarts or reloads noted for
+    it (clears) are then owed no more, and a first apply does not restart
+    what it has just started."""
     name = unit if "." in unit else f"{unit}.service"
     if not host.get_fact(SystemdEnabled, services=[name]).get(name):
         yield f"systemctl enable {name}"
     if not host.get_fact(SystemdStatus, services=[name]).get(name):
-        yield (f"for try in 1 2 3; do if systemctl start {name}; then exit 0; fi; sleep 1; "
-               "done; exit 1")
+        done = " ".join(f"{PENDING_DIR}/{k}" for k in clears)
+        yield (f"for try in 1 2 3; do if systemctl start {name}; then "
+               f"{f'rm -f {done}; ' if done else ''}exit 0; fi; sleep 1; done; exit 1")
 
 
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
-    "mariadb_replica_of", "network_apply", "raid_create", "unit_started", "venv_from_wheels",
+    "mariadb_replica_of", "network_apply", "raid_create", "unit_started", "venvs_from_wheels",
 ]
 
 
@@ -277,7 +343,8 @@ def apache_links(modules: tuple[str, ...], site: str) -> Generator[Any, None, No
     paths += [f"/etc/apache2/sites-enabled/{site}.conf",
               "/etc/apache2/sites-enabled/000-default.conf"]
     have = host.get_fact(FileDigests, paths=tuple(paths))
-    commands = [f"a2enmod -q {m}" for m, p in zip(modules, paths, strict=False) if p not in have]
+    missing = [m for m, p in zip(modules, paths, strict=False) if p not in have]
+    commands = [f"a2enmod -q {' '.join(missing)}"] if missing else []
     if paths[-2] not in have:
         commands.append(f"a2ensite -q {site}")
     if paths[-1] in have:
@@ -285,5 +352,4 @@ def apache_links(modules: tuple[str, ...], site: str) -> Generator[Any, None, No
     if not commands:
         host.noop("modules and site enabled")
         return
-    yield from commands
-    yield note(("apache",))
+    yield " && ".join([*commands, note(("apache",))])

@@ -20,7 +20,7 @@ from pyinfra.operations import apt, files, server, systemd
 from hapair.agent.config import agent_addresses
 from hapair.deploy import cert_ops, etcd_steps, ops
 from hapair.deploy.roles import Roles
-from hapair.deploy.wheels import Wheelhouse
+from hapair.deploy.wheels import Wheelhouse, archive
 from hapair.paths import (
     AGENT_CERT,
     AGENT_KEY,
@@ -299,22 +299,25 @@ def volume(plan: Plan) -> None:
 
 def python_envs(plan: Plan) -> None:
     d, nodes = plan.d, list(plan.d.spec.nodes)
+    envs = []
     for label, house, venv, key in (
         ("app", d.app_wheels, d.spec.web.venv, "app"),
         ("hapair", d.hapair_wheels, HAPAIR_VENV, "agent"),
     ):
         if house is not None:
             keys = (key, "setup") if label == "app" and d.spec.web.setup else (key,)
-            plan.op(nodes, f"{label}: {venv} from {len(house.wheels)} wheels",
-                    ops.venv_from_wheels, venv=venv, wheel_dir=f"{WHEELS_DIR}/{label}",
-                    wheels=tuple(str(w) for w in house.wheels), keys=keys)
+            envs.append(ops.VenvSpec(venv, tuple(str(w) for w in house.wheels),
+                                     str(archive(house)), f"{WHEELS_DIR}/{label}", keys))
+    if envs:
+        plan.op(nodes, "python: " + ", ".join(f"{e.venv} from {len(e.wheels)} wheels"
+                                              for e in envs),
+                ops.venvs_from_wheels, envs=tuple(envs))
     if d.spec.web.setup:
         # Once, on the primary: the schema replicates to the other node.
         plan.on_change([d.roles.primary], "setup", "app: setup on the primary",
                        app_setup_command(d.spec))
     for unit, key in (("hapair-agent", "agent"), ("hapair-app", "app")):
-        plan.op(nodes, f"{unit}: running", systemd.service, service=unit, running=True,
-                enabled=True)
+        plan.op(nodes, f"{unit}: running", ops.unit_started, unit=unit, clears=(key,))
         plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
 
 
@@ -341,8 +344,7 @@ def web(plan: Plan) -> None:
     plan.op(nodes, "apache: modules and site", ops.apache_links,
             modules=apache_render.modules(spec),
             site="hapair")
-    plan.op(nodes, "apache: running", systemd.service, service="apache2", running=True,
-            enabled=True)
+    plan.op(nodes, "apache: running", ops.unit_started, unit="apache2", clears=("apache",))
     plan.on_change(nodes, "apache", "apache: reload", "systemctl reload apache2")
 
 
@@ -350,8 +352,8 @@ def failover(plan: Plan) -> None:
     r = plan.d.roles
     # The primary first: with nopreempt, the first keepalived up takes the VIP.
     for node in (r.primary, r.replica):
-        plan.op([node], "keepalived: running", systemd.service, service="keepalived",
-                running=True, enabled=True)
+        plan.op([node], "keepalived: running", ops.unit_started, unit="keepalived",
+                clears=("keepalived",))
     # A reload, not a restart: the holder of the VIP keeps it.
     plan.on_change([r.primary, r.replica], "keepalived", "keepalived: reload",
                    "systemctl reload keepalived")
@@ -369,7 +371,8 @@ def firewall(plan: Plan) -> None:
             ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
             for f in firewall_render.render_witness(spec)))
         plan.on_change([w], "units", "systemd: daemon-reload", "systemctl daemon-reload")
-    plan.op(hosts, "firewall: rules loaded", ops.unit_started, unit=firewall_render.UNIT)
+    plan.op(hosts, "firewall: rules loaded", ops.unit_started, unit=firewall_render.UNIT,
+            clears=("firewall",))
     plan.on_change(hosts, "firewall", "firewall: reload the rules",
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
