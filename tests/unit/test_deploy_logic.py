@@ -248,7 +248,7 @@ def test_setup_commands_run_with_the_migration_account(lab: ClusterSpec) -> None
 
     d = steps.Deployment(spec=lab, secrets=SECRETS, hosts={}, rendered={},
                          roles=Roles(lab.nodes[0], lab.nodes[1], True, ""),
-                         app_wheels=None, hapair_wheels=None)
+                         wheels={})
     env = steps.migration_env(d, lab.nodes[0])
     password = SECRETS.db_migration_password.get_secret_value()
     assert env.startswith("ROOMBOOK_DATABASE_URL=")
@@ -260,3 +260,39 @@ def test_setup_commands_run_with_the_migration_account(lab: ClusterSpec) -> None
     # The migration account's variables are read last: they win for setup.
     assert command.index(APP_SECRETS_ENV) < command.index(APP_MIGRATION_ENV) < command.index(
         "runuser")
+
+
+def test_wheels_are_made_once_per_kind_of_python(lab: ClusterSpec) -> None:
+    from hapair.deploy.runner import ApplyError, _wheels_per_node
+    from hapair.probes.python import ProbeError, Target
+
+    old, new = Target((3, 11), "x86_64", (2, 36)), Target((3, 13), "x86_64", (2, 41))
+
+    class Host:
+        def __init__(self, answer: Target | Exception) -> None:
+            self.answer = answer
+
+        def get_fact(self, fact: object) -> Target:
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    made: list[Target] = []
+
+    def wheels(target: Target) -> tuple[None, str]:
+        made.append(target)
+        return (None, target.tag)
+
+    said: list[str] = []
+    hosts = {"node1": Host(new), "node2": Host(old)}
+    got = _wheels_per_node(lab, hosts, wheels, said.append)
+    assert got == {"node1": (None, new.tag), "node2": (None, old.tag)}
+    assert made == [old, new]
+    assert "python: node1 runs CPython 3.13 on x86_64 (glibc 2.41)" in said
+    made.clear()
+    assert _wheels_per_node(lab, {"node1": Host(old), "node2": Host(old)}, wheels,
+                            said.append) == {"node1": (None, old.tag), "node2": (None, old.tag)}
+    assert made == [old] and said[-1].startswith("python: node1, node2 run CPython 3.11")
+    with pytest.raises(ApplyError, match="node2: cannot tell which Python it runs"):
+        _wheels_per_node(lab, {"node1": Host(old), "node2": Host(ProbeError("no python3"))},
+                         wheels, said.append)

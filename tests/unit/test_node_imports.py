@@ -1,13 +1,15 @@
-"""A node's hapair is installed without pyinfra (the control host's tool for
-apply): its command line, which imports every subcommand, must load without
-it. (A lab module that imported deploy/ at load time stopped every agent.)"""
+"""A node's hapair is installed without the control side's extra (pyinfra,
+the tool of apply; packaging, cryptography): its command line, which
+imports every subcommand, must load without them. (A lab module that
+imported deploy/ at load time stopped every agent.)"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-NO_PYINFRA = "import sys; sys.modules['pyinfra'] = None; "
+NO_PYINFRA = ("import sys; "
+              "sys.modules.update(pyinfra=None, packaging=None, cryptography=None); ")
 
 
 def test_the_command_line_loads_without_pyinfra() -> None:

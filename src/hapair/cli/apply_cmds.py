@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
 from hapair.deploy import wheels
+from hapair.probes.python import Target
 from hapair.secrets import SecretsError, load_secrets
 from hapair.spec.models import ClusterSpec
 
@@ -27,14 +29,12 @@ SecretsOpt = Annotated[Path | None, typer.Option(
     "--secrets", help="the secrets file (mode 0600); HAPAIR_* variables override it")]
 
 
-def wheelhouses(spec: ClusterSpec, spec_path: Path, given: Path | None
-                ) -> tuple[wheels.Wheelhouse | None, wheels.Wheelhouse]:
-    """(app, hapair) wheels: prebuilt under --wheelhouse, else built here."""
-    if given is not None:
-        app_dir = given / "app"
-        app = wheels.existing(app_dir) if spec.web.source else None
-        return app, wheels.existing(given / "hapair")
-    return wheels.build_for(spec, spec_path, Path.home() / ".cache/hapair/wheels")
+def wheel_source(spec: ClusterSpec, spec_path: Path, base: Path | None
+                 ) -> Callable[[Target], tuple[wheels.Wheelhouse | None, wheels.Wheelhouse]]:
+    """(app, hapair) wheels for a node's Python, built under base (a folder
+    per kind of Python) or found there already built from the same sources."""
+    where = base or Path.home() / ".cache/hapair/wheels"
+    return lambda target: wheels.build_for(spec, spec_path, where, target)
 
 
 def apply_cmd(
@@ -48,7 +48,8 @@ def apply_cmd(
     accept_new_host_keys: Annotated[bool, typer.Option(
         help="trust a node's host key the first time it is seen")] = False,
     wheelhouse: Annotated[Path | None, typer.Option(
-        help="prebuilt wheels (app/ and hapair/ below it) instead of building them")] = None,
+        help="where the nodes' wheels are built and kept, a folder per kind of Python "
+        "(default ~/.cache/hapair/wheels)")] = None,
     packages: Annotated[bool, typer.Option(help="install the apt packages")] = True,
     only: Annotated[str | None, typer.Option(
         "--only", help="host: only the machines themselves (packages, files, bonds, RAID), "
@@ -74,11 +75,10 @@ def apply_cmd(
                   f"{spec}` (nothing was changed)", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        app_wheels, hapair_wheels = wheelhouses(loaded.spec, spec, wheelhouse)
         report = apply(
             loaded.spec, sec,
             ssh=SshOptions(ssh_key, known_hosts, accept_new_host_keys),
-            app_wheels=app_wheels, hapair_wheels=hapair_wheels, dry_run=dry_run,
+            wheels=wheel_source(loaded.spec, spec, wheelhouse), dry_run=dry_run,
             progress=lambda msg: out.print(f"  {msg}"), install_packages=packages,
             host_only=only == "host",
         )

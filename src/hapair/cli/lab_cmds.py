@@ -33,6 +33,8 @@ from hapair.lab.plan import (
     plan_lab,
 )
 from hapair.lab.sh import LabError, in_netns, run
+from hapair.probes import python
+from hapair.probes.python import Target
 from hapair.secrets import load_secrets, new_secrets_file
 from hapair.spec.models import ClusterSpec, Node
 
@@ -84,10 +86,9 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
     cluster, plan = _plan(spec)
     started = time.monotonic()
     try:
-        if deploy:
-            say("wheels: building the application and hapair for the nodes")
-            house = build_wheels(cluster, spec)
         lifecycle.up(plan, spec.read_text(), say)
+        if deploy:
+            house = build_wheels(cluster, spec, plan)
         files = lifecycle.files_of(plan)
         if not files.secrets.exists():
             new_secrets_file(files.secrets, cluster.web.secrets,
@@ -143,9 +144,22 @@ def pages(cluster: ClusterSpec) -> list[tuple[int, Node]]:
     return [(FORWARD_PAGE_PORT + i, n) for i, n in enumerate(cluster.nodes, start=1)]
 
 
-def build_wheels(cluster: ClusterSpec, spec: Path) -> Path:
+def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan) -> Path:
+    """The nodes' wheels, for each kind of Python they run, made here (the
+    control point, where apply runs, has no route to the package index) and
+    kept where apply finds them."""
     base = WHEEL_CACHE / cluster.name
-    wheels.build_for(cluster, spec, base)
+    targets: dict[Target, list[str]] = {}
+    for node in cluster.nodes:
+        got = run(m.exec_argv(plan, plan.machine(node.name), ["sh", "-c", python.STATE_COMMAND]),
+                  check=False)
+        try:
+            targets.setdefault(python.parse(got.stdout), []).append(node.name)
+        except python.ProbeError as exc:
+            raise LabError(f"{node.name}: {exc}") from None
+    for target, names in sorted(targets.items()):
+        say(f"wheels: the application and hapair for {', '.join(names)} ({target})")
+        wheels.build_for(cluster, spec, base, target)
     return base
 
 
@@ -168,7 +182,7 @@ def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = F
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
     _require_up(plan)
-    house = build_wheels(cluster, spec)
+    house = build_wheels(cluster, spec, plan)
     extra = (["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
     raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pyinfra.api.facts import FactBase
 
-from hapair.probes import gluster, mariadb
+from hapair.probes import gluster, mariadb, python
 
 
 class MariaDB(FactBase[mariadb.MariaDBState]):
@@ -77,3 +77,13 @@ class FileDigests(FactBase[dict[str, tuple[str, str]]]):
             if len(parts) == 3:
                 digests[parts[2]] = (parts[0], parts[1])
         return digests
+
+
+class PythonTarget(FactBase[python.Target]):
+    """The Python the node's venvs run on: version, machine, C library."""
+
+    def command(self) -> str:
+        return python.STATE_COMMAND
+
+    def process(self, output: Iterable[str]) -> python.Target:
+        return python.parse("\n".join(output))

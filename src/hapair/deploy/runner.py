@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
@@ -19,15 +20,18 @@ from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.context import ctx_host, ctx_state
 
 from hapair.deploy import steps
-from hapair.deploy.facts import MariaDB
+from hapair.deploy.facts import MariaDB, PythonTarget
 from hapair.deploy.roles import choose_roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.probes.mariadb import MariaDBState
+from hapair.probes.python import ProbeError, Target
 from hapair.render import render_cluster
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec
 
 Progress = Callable[[str], None]
+# The (application, hapair) wheels for a node's Python.
+WheelSource = Callable[[Target], tuple[Wheelhouse | None, Wheelhouse]]
 # HAPAIR_APPLY_TIMING=1: each step's time across the hosts, as it ends.
 TIMING = os.environ.get("HAPAIR_APPLY_TIMING") == "1"
 
@@ -128,8 +132,7 @@ def apply(
     secrets: Secrets,
     *,
     ssh: SshOptions,
-    app_wheels: Wheelhouse | None,
-    hapair_wheels: Wheelhouse | None,
+    wheels: WheelSource | None,
     dry_run: bool,
     progress: Progress,
     install_packages: bool = True,
@@ -178,7 +181,8 @@ def apply(
         progress(f"roles: {roles.reason}")
         deployment = steps.Deployment(
             spec=spec, secrets=secrets, hosts=hosts, rendered=render_cluster(spec),
-            roles=roles, app_wheels=app_wheels, hapair_wheels=hapair_wheels,
+            roles=roles, wheels={} if host_only or wheels is None else
+            _wheels_per_node(spec, hosts, wheels, progress),
             install_packages=install_packages,
         )
         plan = steps.add_all(state, deployment, host_only=host_only)
@@ -197,6 +201,25 @@ def apply(
         return report
     finally:
         disconnect_all(state)
+
+
+def _wheels_per_node(spec: ClusterSpec, hosts: dict[str, Any], wheels: WheelSource,
+                     progress: Progress) -> dict[str, tuple[Wheelhouse | None, Wheelhouse]]:
+    """Each node's Python, read first, and the wheels made for it (once per
+    kind of Python): a node need not run the control host's."""
+    targets: dict[str, Target] = {}
+    for node in spec.nodes:
+        try:
+            targets[node.name] = hosts[node.name].get_fact(PythonTarget)
+        except (PyinfraError, ProbeError) as exc:
+            raise ApplyError(f"{node.name}: cannot tell which Python it runs ({exc}); "
+                             "nothing was changed") from None
+    made: dict[Target, tuple[Wheelhouse | None, Wheelhouse]] = {}
+    for target in sorted(set(targets.values())):
+        names = ", ".join(n for n, t in targets.items() if t == target)
+        progress(f"python: {names} run{'s' if ',' not in names else ''} {target}")
+        made[target] = wheels(target)
+    return {name: made[target] for name, target in targets.items()}
 
 
 def _predict(state: State, plan: steps.Plan, report: ApplyReport) -> None:

@@ -65,8 +65,8 @@ class Deployment:
     hosts: dict[str, Host]  # node name -> pyinfra host
     rendered: dict[str, tuple[RenderedFile, ...]]
     roles: Roles
-    app_wheels: Wheelhouse | None
-    hapair_wheels: Wheelhouse | None
+    # node name -> (application, hapair) wheels made for its Python
+    wheels: dict[str, tuple[Wheelhouse | None, Wheelhouse]]
     install_packages: bool = True
 
 
@@ -298,20 +298,26 @@ def volume(plan: Plan) -> None:
 
 
 def python_envs(plan: Plan) -> None:
-    d, nodes = plan.d, list(plan.d.spec.nodes)
-    envs = []
-    for label, house, venv, key in (
-        ("app", d.app_wheels, d.spec.web.venv, "app"),
-        ("hapair", d.hapair_wheels, HAPAIR_VENV, "agent"),
-    ):
-        if house is not None:
-            keys = (key, "setup") if label == "app" and d.spec.web.setup else (key,)
-            envs.append(ops.VenvSpec(venv, tuple(str(w) for w in house.wheels),
-                                     str(archive(house)), f"{WHEELS_DIR}/{label}", keys))
-    if envs:
-        plan.op(nodes, "python: " + ", ".join(f"{e.venv} from {len(e.wheels)} wheels"
-                                              for e in envs),
-                ops.venvs_from_wheels, envs=tuple(envs))
+    d = plan.d
+    nodes = [n for n in d.spec.nodes if n.name in d.wheels]
+    if not nodes:
+        return
+    setup = ("setup",) if d.spec.web.setup else ()
+
+    def envs(node: Node) -> dict[str, Any]:
+        app, agent = d.wheels[node.name]
+        return {"envs": tuple(
+            ops.VenvSpec(venv, tuple(str(w) for w in house.wheels), str(archive(house)),
+                         f"{WHEELS_DIR}/{label}", keys)
+            for label, house, venv, keys in (
+                ("app", app, d.spec.web.venv, ("app", *setup)),
+                ("hapair", agent, HAPAIR_VENV, ("agent",)))
+            if house is not None)}
+
+    first_app, first_agent = d.wheels[nodes[0].name]
+    counts = [f"{venv} from {len(h.wheels)} wheels" for h, venv in (
+        (first_app, d.spec.web.venv), (first_agent, HAPAIR_VENV)) if h is not None]
+    plan.op(nodes, "python: " + ", ".join(counts), ops.venvs_from_wheels, per_node=envs)
     if d.spec.web.setup:
         # Once, on the primary: the schema replicates to the other node.
         plan.on_change([d.roles.primary], "setup", "app: setup on the primary",

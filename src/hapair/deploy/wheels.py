@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hapair
+from hapair.probes.python import Target
 from hapair.spec.models import ClusterSpec
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
 
 
 class WheelError(RuntimeError):
@@ -64,10 +70,12 @@ def fingerprint(requirements: list[str]) -> str:
     return h.hexdigest()
 
 
-def build(directory: Path, requirements: list[str]) -> Wheelhouse:
-    """pip wheel the requirements (paths or names) into an emptied directory, so
-    that no stale wheel is shipped; unless nothing they are made from changed
-    since the last build there, which is then used as it is."""
+def build(directory: Path, requirements: list[str], target: Target | None = None
+          ) -> Wheelhouse:
+    """Wheels of the requirements (paths or names) and their dependencies for
+    a target (default: this interpreter), in an emptied directory, so that no
+    stale wheel is shipped; unless nothing they are made from changed since
+    the last build there, which is then used as it is."""
     stamp = directory / ".fingerprint"
     want = fingerprint(requirements)
     if stamp.exists() and stamp.read_text() == want and any(directory.glob("*.whl")):
@@ -75,29 +83,108 @@ def build(directory: Path, requirements: list[str]) -> Wheelhouse:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    if target is None or target == this_target():
+        _pip("wheel", "--wheel-dir", str(directory), *requirements)
+    else:
+        _for_another_python(directory, requirements, target)
+    stamp.write_text(want)
+    house = existing(directory)
+    check_fit(house, target or this_target())
+    return house
+
+
+def _pip(*args: str) -> None:
     # A fixed timestamp makes a rebuilt wheel byte-identical when its source
     # did not change, so apply sees no change and restarts nothing.
     env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(directory), *requirements],
-        capture_output=True, text=True, env=env,
-    )
+    result = subprocess.run([sys.executable, "-m", "pip", *args, "-q"],
+                            capture_output=True, text=True, env=env)
     if result.returncode != 0:
         tail = " ".join(result.stderr.strip().splitlines()[-3:])
-        raise WheelError(f"building wheels for {', '.join(requirements)} failed: {tail}")
-    stamp.write_text(want)
-    return existing(directory)
+        raise WheelError(f"pip {args[0]} {' '.join(a for a in args[1:] if '/' in a)} "
+                         f"failed: {tail}")
 
 
-def build_for(spec: ClusterSpec, spec_path: Path, base: Path
+def _for_another_python(directory: Path, requirements: list[str], target: Target) -> None:
+    """Source trees become wheels here (they must be pure Python: no
+    compiled part); every dependency is a wheel from the package index made
+    for the target's interpreter and platform, never built here."""
+    if target.glibc is None:
+        raise WheelError(f"a node runs {target}: apply ships binary wheels for glibc "
+                         "systems only")
+    local = [r for r in requirements if Path(r).is_dir()]
+    named = [r for r in requirements if not Path(r).is_dir()]
+    own = directory / ".own"
+    _pip("wheel", "--no-deps", "--wheel-dir", str(own), *local)
+    for wheel in own.glob("*.whl"):
+        if not wheel.name.endswith("-none-any.whl"):
+            raise WheelError(f"{wheel.name} is not pure Python: it cannot be built here "
+                             f"for {target}")
+    major, minor = target.python
+    platforms = [a for p in platform_tags(target) for a in ("--platform", p)]
+    _pip("download", "--only-binary=:all:", "--implementation", "cp",
+         "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}", "--abi", "abi3",
+         "--abi", "none", *platforms, "--dest", str(directory),
+         *(str(w) for w in sorted(own.glob("*.whl"))), *named)
+    shutil.rmtree(own)
+
+
+def this_target() -> Target:
+    """This interpreter, as the probe would describe it."""
+    libc, version = platform.libc_ver()
+    parts = version.split(".")
+    glibc = (int(parts[0]), int(parts[1])) if libc == "glibc" and len(parts) >= 2 else None
+    return Target((sys.version_info.major, sys.version_info.minor), platform.machine(), glibc)
+
+
+def platform_tags(target: Target) -> list[str]:
+    """The manylinux platforms a glibc of the target's version loads, newest
+    first, with their legacy names (manylinux2014 is 2.17, 2010 is 2.12,
+    manylinux1 is 2.5)."""
+    if target.glibc is None:
+        return []
+    arch, (major, minor) = target.machine, target.glibc
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    out = []
+    for m in range(minor, 4, -1):
+        out.append(f"manylinux_{major}_{m}_{arch}")
+        if m in legacy:
+            out.append(f"{legacy[m]}_{arch}")
+    return out
+
+
+def supported_tags(target: Target) -> set[Tag]:
+    # packaging is the control side's (the deploy extra): a node has none.
+    from packaging.tags import compatible_tags, cpython_tags
+
+    plats = platform_tags(target)
+    return {*cpython_tags(target.python, platforms=plats),
+            *compatible_tags(target.python, f"cp{target.python[0]}{target.python[1]}",
+                             platforms=plats)}
+
+
+def check_fit(house: Wheelhouse, target: Target) -> None:
+    """Every wheel loads on the target, or an error names the first that does not."""
+    from packaging.utils import parse_wheel_filename
+
+    ok = supported_tags(target)
+    for wheel in house.wheels:
+        if not parse_wheel_filename(wheel.name)[3] & ok:
+            raise WheelError(f"{wheel.name} does not fit {target}")
+
+
+def build_for(spec: ClusterSpec, spec_path: Path, base: Path, target: Target | None = None
               ) -> tuple[Wheelhouse | None, Wheelhouse]:
-    """(app, hapair) wheels for a spec, under base/app and base/hapair. The
-    application's source is relative to the spec file; none when it has none."""
+    """(app, hapair) wheels for a spec and a target Python (default: this
+    one), under base/TARGET-TAG/app and .../hapair. The application's source
+    is relative to the spec file; none when it has none."""
+    target = target or this_target()
+    base = base / target.tag
     app = None
     if spec.web.source:
         source = (spec_path.parent / spec.web.source).resolve()
-        app = build(base / "app", [str(source), "gunicorn"])
-    return app, build(base / "hapair", [str(hapair_source())])
+        app = build(base / "app", [str(source), "gunicorn"], target)
+    return app, build(base / "hapair", [str(hapair_source())], target)
 
 
 def archive(house: Wheelhouse) -> Path:

@@ -1,0 +1,32 @@
+"""The nodes' wheels for a Python other than this host's, made by pip as
+apply makes them: the project's own pure wheels built here, every dependency
+a binary wheel from the package index for the node's interpreter and
+platform. Needs the package index (as `make install` does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hapair.deploy.wheels import build_for, check_fit
+from hapair.probes.python import Target
+from hapair.spec import load_spec
+from tests.conftest import EXAMPLES
+
+TRIXIE = Target((3, 13), "x86_64", (2, 41))
+
+
+def test_wheels_for_cpython_3_13_fit_it_and_are_kept(tmp_path: Path) -> None:
+    spec_path = EXAMPLES / "lab-pair.toml"
+    spec = load_spec(spec_path).spec
+    app, agent = build_for(spec, spec_path, tmp_path, TRIXIE)
+    assert app is not None and agent.directory == tmp_path / TRIXIE.tag / "hapair"
+    names = [w.name for w in (*app.wheels, *agent.wheels)]
+    assert any(n.startswith("hapair-") and n.endswith("-py3-none-any.whl") for n in names)
+    assert any(n.startswith("roombook-") for n in names)
+    compiled = [n for n in names if "-cp3" in n and "-abi3-" not in n]
+    assert compiled and all("-cp313-" in n for n in compiled), compiled  # pydantic_core, ...
+    check_fit(agent, TRIXIE)
+    check_fit(app, TRIXIE)
+    before = {w: w.stat().st_mtime_ns for w in agent.wheels}
+    again = build_for(spec, spec_path, tmp_path, TRIXIE)[1]
+    assert {w: w.stat().st_mtime_ns for w in again.wheels} == before  # the same sources: kept
