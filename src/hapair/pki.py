@@ -55,6 +55,8 @@ def new_ca(cluster: str, now: dt.datetime) -> Pair:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
                                          crl_sign=True, content_commitment=False,
                                          key_encipherment=False, data_encipherment=False,
@@ -62,6 +64,33 @@ def new_ca(cluster: str, now: dt.datetime) -> Pair:
                                          decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
     return Pair(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
+
+
+def lacks_key_id(ca: Pair) -> bool:
+    """Whether the CA's certificate has no Subject Key Identifier (made before
+    hapair added one): Python 3.13 refuses every certificate it signs."""
+    cert, _ = _load_ca(ca)
+    try:
+        cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return True
+    return False
+
+
+def with_key_id(ca: Pair) -> Pair:
+    """The CA's certificate made again with a Subject Key Identifier: the same
+    key, name and lifetime, so every certificate it signed stays valid."""
+    old, key = _load_ca(ca)
+    builder = (x509.CertificateBuilder().subject_name(old.subject).issuer_name(old.issuer)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(old.not_valid_before_utc)
+               .not_valid_after(old.not_valid_after_utc))
+    for ext in old.extensions:
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                                    critical=False)
+    cert = builder.sign(key, hashes.SHA256())
+    return Pair(cert.public_bytes(serialization.Encoding.PEM).decode(), ca.key)
 
 
 def _load_ca(ca: Pair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -100,6 +129,12 @@ def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+            # Python 3.13 verifies strictly by default: no Authority Key
+            # Identifier, no handshake.
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
             .sign(ca_key, hashes.SHA256()))
     return Pair(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
 
@@ -117,6 +152,10 @@ def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
         return "signed by another CA"
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return "no Authority Key Identifier (Python 3.13 refuses it)"
     names = (cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
              or cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME))
     if not names or names[0].value != cn:

@@ -188,3 +188,28 @@ def add_ca(path: Path, cluster: str) -> bool:
     with path.open("a", encoding="utf-8") as f:
         f.writelines(ca_lines(cluster))
     return True
+
+
+def renew_ca_cert(path: Path) -> bool:
+    """Give the file's CA certificate a Subject Key Identifier if it has none
+    (see pki.lacks_key_id): the same key, every issued certificate still
+    valid. False when there was nothing to do. Only that value changes."""
+    from hapair import pki
+
+    loaded = load_secrets(path, environ={}).pki
+    if loaded is None:
+        raise SecretsError(f"{path} has no [pki] table: `hapair secrets ca` adds one")
+    ca = pki.Pair(loaded.ca_cert, loaded.ca_key.get_secret_value())
+    if not pki.lacks_key_id(ca):
+        return False
+    text = path.read_text(encoding="utf-8")
+    old = ca.cert.strip()
+    if text.count(old) != 1:
+        raise SecretsError(f"{path}: the CA certificate is not written as one block; "
+                           "nothing was changed")
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text.replace(old, pki.with_key_id(ca).cert.strip()))
+    os.replace(tmp, path)
+    return True

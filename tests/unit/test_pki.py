@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import ipaddress
+import ssl
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -43,3 +47,89 @@ def test_what_makes_a_certificate_unfit(ca: pki.Pair) -> None:
 def test_a_broken_ca_is_named(ca: pki.Pair) -> None:
     with pytest.raises(pki.PKIError, match="not valid PEM"):
         pki.issue(pki.Pair("junk", ca.key), "node1", (), NOW)
+
+
+def handshake(ca: pki.Pair, server: pki.Pair, tmp_path: Path, name: str = "127.0.0.1") -> None:
+    """A TLS handshake in memory, the client verifying as Python 3.13 does by
+    default (VERIFY_X509_STRICT): raises when it refuses the certificate."""
+    (tmp_path / "s.crt").write_text(server.cert)
+    (tmp_path / "s.key").write_text(server.key)
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.load_cert_chain(tmp_path / "s.crt", tmp_path / "s.key")
+    cli = ssl.create_default_context(cadata=ca.cert)
+    cli.verify_flags |= ssl.VERIFY_X509_STRICT
+    bios = [ssl.MemoryBIO() for _ in range(4)]
+    s = srv.wrap_bio(bios[0], bios[1], server_side=True)
+    c = cli.wrap_bio(bios[2], bios[3], server_hostname=name)
+    for _ in range(10):
+        for side in (c, s):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        bios[0].write(bios[3].read())  # client -> server
+        bios[2].write(bios[1].read())  # server -> client
+    assert c.version() is not None
+
+
+def test_python_3_13s_strict_checks_accept_the_cluster_certificates(ca: pki.Pair,
+                                                                     tmp_path: Path) -> None:
+    """Python 3.13 verifies strictly by default: a certificate with no
+    Authority Key Identifier, or a CA with no Subject Key Identifier, is
+    refused (seen: the agents of a Debian 13 lab could not reach each other)."""
+    now = dt.datetime.now(dt.UTC)
+    fresh = pki.new_ca("lab", now)
+    handshake(fresh, pki.issue(fresh, "node1", ("10.54.0.10",), now), tmp_path)
+
+
+def test_a_certificate_without_key_identifiers_is_issued_again(ca: pki.Pair) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.encode())
+    ca_key = serialization.load_pem_private_key(ca.key.encode(), password=None)
+    sans = x509.SubjectAlternativeName([x509.DNSName("node1"),
+                                        x509.IPAddress(ipaddress.ip_address("10.54.0.10"))])
+    old = (x509.CertificateBuilder().subject_name(x509.Name([
+        x509.NameAttribute(x509.NameOID.COMMON_NAME, "node1")])).issuer_name(ca_cert.subject)
+        .public_key(key.public_key()).serial_number(1).not_valid_before(NOW)
+        .not_valid_after(NOW + dt.timedelta(days=300)).add_extension(sans, critical=False)
+        .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    pem = old.public_bytes(serialization.Encoding.PEM).decode()
+    assert pki.unfit(pem, ca, "node1", ("10.54.0.10",), NOW) == \
+        "no Authority Key Identifier (Python 3.13 refuses it)"
+
+
+def ca_without_key_id(now: dt.datetime) -> pki.Pair:
+    """A CA as hapair made them before: no Subject Key Identifier."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "hapair lab CA")])
+    usage = x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                          content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, encipher_only=False,
+                          decipher_only=False)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=100))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(usage, critical=True).sign(key, hashes.SHA256()))
+    return pki.Pair(cert.public_bytes(serialization.Encoding.PEM).decode(),
+                    key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode())
+
+
+def test_an_old_ca_renewed_with_its_key_keeps_its_certificates_valid(tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    old = ca_without_key_id(now)
+    leaf = pki.issue(old, "node1", ("10.54.0.10",), now)
+    assert pki.lacks_key_id(old)
+    with pytest.raises(ssl.SSLCertVerificationError, match="Missing Subject Key Identifier"):
+        handshake(old, leaf, tmp_path)
+    renewed = pki.with_key_id(old)
+    assert not pki.lacks_key_id(renewed) and renewed.key == old.key
+    handshake(renewed, leaf, tmp_path)  # issued before the renewal, still valid
+    assert pki.unfit(leaf.cert, renewed, "node1", ("10.54.0.10",), now) == ""

@@ -66,3 +66,29 @@ def test_a_witness_cluster_gets_a_ca_once(tmp_path: Path) -> None:
     pair = pki.Pair(ca.ca_cert, ca.ca_key.get_secret_value())
     now = pki.dt.datetime.now(pki.dt.UTC)
     assert pki.unfit(pki.issue(pair, "w", (), now).cert, pair, "w", (), now) == ""
+
+
+def test_an_old_ca_certificate_is_renewed_in_place(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from hapair import pki
+    from hapair.secrets import renew_ca_cert
+    from tests.unit.test_pki import ca_without_key_id
+
+    path = tmp_path / "s.toml"
+    new_secrets_file(path, ca_for="lab")
+    assert not renew_ca_cert(path)  # a CA made now has its key identifier
+    loaded = load_secrets(path, environ={}).pki
+    assert loaded is not None
+    old = ca_without_key_id(dt.datetime.now(dt.UTC))
+    text = path.read_text().replace(loaded.ca_cert.strip(), old.cert.strip())
+    path.write_text(text.replace(loaded.ca_key.get_secret_value().strip(), old.key.strip()))
+    before = path.read_text()
+    assert renew_ca_cert(path)
+    after = load_secrets(path, environ={}).pki
+    assert after is not None and after.ca_key.get_secret_value().strip() == old.key.strip()
+    assert not pki.lacks_key_id(pki.Pair(after.ca_cert, after.ca_key.get_secret_value()))
+    assert oct(path.stat().st_mode)[-3:] == "600"
+    # Only the certificate changed: the rest of the file is as it was.
+    assert path.read_text().replace(after.ca_cert.strip(), "") == \
+        before.replace(old.cert.strip(), "")

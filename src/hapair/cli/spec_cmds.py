@@ -31,6 +31,7 @@ from hapair.secrets import (
     load_secrets,
     new_secrets_file,
     read_token,
+    renew_ca_cert,
 )
 from hapair.spec.locate import key_lines, line_of
 
@@ -128,11 +129,19 @@ def secrets_new(file: SecretsArg, spec: SpecOpt = None) -> None:
     out.print(f"[green]wrote[/green] {file} (mode 600): {', '.join((*CORE, *app_names))}")
 
 
-def secrets_ca(file: SecretsArg, spec: SpecArg) -> None:
+def secrets_ca(file: SecretsArg, spec: SpecArg, renew: Annotated[bool, typer.Option(
+        "--renew", help="give an existing CA certificate the Subject Key Identifier that "
+        "nodes with Python 3.13 want (same key: its certificates stay valid)")] = False,
+               ) -> None:
     """Add the cluster's certificate authority (the agents' TLS, the witness's etcd) to an
     existing secrets file that has none; nothing else in it changes."""
     cluster = load_or_exit(spec, False).spec
     try:
+        if renew:
+            done = renew_ca_cert(file)
+            out.print(f"[green]renewed[/green] the CA certificate in {file} (same key)" if done
+                      else f"{file}'s CA certificate needs nothing; nothing was changed")
+            return
         added = add_ca(file, cluster.name)
     except SecretsError as exc:
         err.print(f"[red]error[/red] {exc}")

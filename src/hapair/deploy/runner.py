@@ -182,7 +182,7 @@ def apply(
         deployment = steps.Deployment(
             spec=spec, secrets=secrets, hosts=hosts, rendered=render_cluster(spec),
             roles=roles, wheels={} if host_only or wheels is None else
-            _wheels_per_node(spec, hosts, wheels, progress),
+            _wheels_per_node(spec, hosts, wheels, progress, _old_ca(secrets)),
             install_packages=install_packages,
         )
         plan = steps.add_all(state, deployment, host_only=host_only)
@@ -203,8 +203,17 @@ def apply(
         disconnect_all(state)
 
 
+def _old_ca(secrets: Secrets) -> bool:
+    from hapair import pki
+
+    ca = secrets.pki
+    return ca is not None and pki.lacks_key_id(pki.Pair(ca.ca_cert,
+                                                        ca.ca_key.get_secret_value()))
+
+
 def _wheels_per_node(spec: ClusterSpec, hosts: dict[str, Any], wheels: WheelSource,
-                     progress: Progress) -> dict[str, tuple[Wheelhouse | None, Wheelhouse]]:
+                     progress: Progress, secrets_ca_lacks_key_id: bool = False,
+                     ) -> dict[str, tuple[Wheelhouse | None, Wheelhouse]]:
     """Each node's Python, read first, and the wheels made for it (once per
     kind of Python): a node need not run the control host's."""
     targets: dict[str, Target] = {}
@@ -214,6 +223,11 @@ def _wheels_per_node(spec: ClusterSpec, hosts: dict[str, Any], wheels: WheelSour
         except (PyinfraError, ProbeError) as exc:
             raise ApplyError(f"{node.name}: cannot tell which Python it runs ({exc}); "
                              "nothing was changed") from None
+    if secrets_ca_lacks_key_id and any(t.python >= (3, 13) for t in targets.values()):
+        raise ApplyError("the cluster CA's certificate has no Subject Key Identifier (made "
+                         "by an older hapair) and nodes with Python 3.13 refuse every "
+                         "certificate it signs: run `hapair secrets ca SECRETS SPEC --renew` "
+                         "(the same key: nothing else changes); nothing was changed")
     made: dict[Target, tuple[Wheelhouse | None, Wheelhouse]] = {}
     for target in sorted(set(targets.values())):
         names = ", ".join(n for n, t in targets.items() if t == target)
