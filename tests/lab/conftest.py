@@ -24,9 +24,11 @@ SPEC = EXAMPLES / "lab-pair.toml"
 # The shared lab's history matters: the tests that assume node1 is the primary
 # run first, the failovers after them, the drills last.
 ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_restore.py",
-         "test_drills.py", "test_fencing.py", "test_witness.py", "test_m2l.py")
+         "test_drills.py", "test_fencing.py", "test_witness.py", "test_release.py",
+         "test_m2l.py")
 # Every lab spec the tests bring up (one lab at a time on a host).
-SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml", EXAMPLES / "lab-m2l.toml")
+SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml", EXAMPLES / "lab-trixie.toml",
+         EXAMPLES / "lab-m2l.toml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -235,3 +235,12 @@ def test_apache_modules_and_site_are_one_command() -> None:
     done.pop("/etc/apache2/sites-enabled/000-default.conf")
     host = FakeHost({FileDigests: done})
     assert commands(ops.apache_links, host, ("ssl", "proxy", "headers"), "hapair") == []
+
+
+def test_netplan_apply_only_where_udev_runs(lab: ClusterSpec) -> None:
+    """A container has udevadm but no running udev (its /sys is read-only):
+    netplan apply fails there, so networkd gets the generated files itself."""
+    (got, clear) = commands(ops.network_apply, FakeHost({File: {"size": 0}}), lab)
+    assert got.startswith("if [ -S /run/udev/control ]; then netplan apply; else netplan generate")
+    assert "networkctl reconfigure ic0 pub0" in got and clear.endswith("pending/network")
+    assert commands(ops.network_apply, FakeHost({File: None}), lab) == []  # nothing noted

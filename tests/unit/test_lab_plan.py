@@ -39,6 +39,18 @@ def test_bonds_and_raid_make_vms_with_a_nic_per_bond_member(lab_m2l: ClusterSpec
 
 def test_a_plain_lab_stays_containers(lab: ClusterSpec) -> None:
     assert {m.kind for m in plan_lab(lab).machines} == {CONTAINER}
+    assert {m.release for m in plan_lab(lab).machines} == {None}  # over the host's root
+
+
+def test_a_release_makes_its_nodes_boot_that_release() -> None:
+    from hapair.lab import machine, rootfs
+    from hapair.spec import load_spec
+    from tests.conftest import EXAMPLES
+
+    plan = plan_lab(load_spec(EXAMPLES / "lab-trixie.toml").spec)
+    node = plan.machine("node1")
+    assert node.kind == CONTAINER and node.release == "trixie"
+    assert machine.recipe_of(node) == rootfs.recipe(suite="trixie", image=False)
 
 
 def test_vm_nics_must_be_eth_in_order(lab_m2l: ClusterSpec) -> None:

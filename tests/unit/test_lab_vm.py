@@ -46,3 +46,11 @@ def test_the_image_key_follows_what_goes_in() -> None:
     assert rootfs.recipe().key == one.key  # cached: the same list, the same image
     assert rootfs.recipe(("htop",)).key != one.key  # a changed list builds anew
     assert list(one.packages) == sorted(set(one.packages))
+
+
+def test_a_release_for_containers_is_a_folder_without_a_kernel() -> None:
+    folder = rootfs.recipe(suite="trixie", image=False)
+    assert folder.suite == "trixie" and not folder.image
+    assert "mariadb-server" in folder.packages and "openssh-server" in folder.packages
+    assert "linux-image-amd64" not in folder.packages
+    assert folder.key != rootfs.recipe(suite="trixie").key  # the VM image of the same release

@@ -296,9 +296,10 @@ def network_apply(spec: ClusterSpec) -> Generator[Any, None, None]:
                   "(the rendered netplan file is in place for a kernel that has)")
         return
     devices = " ".join(getattr(spec.networks, n).device for n in ("interconnect", "public"))
-    # Without udev (containers), netplan apply cannot run: hand the generated
-    # files to systemd-networkd directly.
-    yield ("if command -v udevadm >/dev/null; then netplan apply; else netplan generate && "
+    # Without a running udev (containers: their /sys is read-only), netplan
+    # apply cannot run (it reloads udev): hand the generated files to
+    # systemd-networkd directly.
+    yield ("if [ -S /run/udev/control ]; then netplan apply; else netplan generate && "
            "systemctl enable --now systemd-networkd >/dev/null 2>&1; networkctl reload && "
            f"networkctl reconfigure {devices}; fi")
     yield f"rm -f {PENDING_DIR}/network"

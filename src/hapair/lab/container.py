@@ -1,9 +1,11 @@
 """Lab machines that share the host's kernel: systemd-nspawn booting an
-overlay of the host's own root.
+overlay of the host's own root, or of a Debian release's root built with
+debootstrap (lab/rootfs.py).
 
 Each machine has its own upper layer (its disk: /etc, /var, what apply
-installs) over the host's root, its own systemd, and links into the lab's
-bridges. Packages installed on the host appear in every machine."""
+installs) over the lower root, its own systemd, and links into the lab's
+bridges. Over the host's root, packages installed on the host appear in
+every machine."""
 
 from __future__ import annotations
 
@@ -25,12 +27,12 @@ def is_mounted(path: Path) -> bool:
         return any(line.split()[1] == target for line in mounts)
 
 
-def mount_overlay(p: MachinePaths) -> None:
+def mount_overlay(p: MachinePaths, lower: Path = Path("/")) -> None:
     for d in (p.upper, p.work, p.root):
         d.mkdir(parents=True, exist_ok=True)
     if not is_mounted(p.root):
         run(["mount", "-t", "overlay", "overlay", "-o",
-             f"lowerdir=/,upperdir={p.upper},workdir={p.work}", str(p.root)])
+             f"lowerdir={lower},upperdir={p.upper},workdir={p.work}", str(p.root)])
 
 
 def clear_links(plan: LabPlan, machine: Machine, timeout: float = 20) -> None:

@@ -85,22 +85,27 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
         net.create_core(plan)
         net.create_namespace(plan, plan.client)
         net.create_namespace(plan, plan.control)
-        image = None
-        if any(x.kind == VM for x in plan.machines):
-            image = rootfs.ensure(rootfs.recipe(), progress)
+        roots = {r: rootfs.ensure(r, progress)
+                 for r in {m.recipe_of(x) for x in plan.machines} if r is not None}
         for machine in plan.machines:
+            r = m.recipe_of(machine)
+            root = roots[r] if r is not None else None
             if machine.kind == VM:
-                assert image is not None
+                assert root is not None
                 if not vm.disk(m.paths(plan, machine)).exists():
-                    vm.create(plan, machine, image, pubkey)
+                    vm.create(plan, machine, root, pubkey)
             else:
                 p = m.paths(plan, machine)
                 fresh = not p.upper.exists()
-                container.mount_overlay(p)
+                container.mount_overlay(p, root.tree if root else Path("/"))
                 if fresh:
-                    m.prepare(plan, machine, pubkey)
+                    # A release's minimal root has no pam_systemd: no user
+                    # manager for root to keep (see identity.prepare).
+                    m.prepare(plan, machine, pubkey, linger=root is None)
             m.boot(plan, machine)
-            kind = "a VM (Debian's kernel, emulated)" if machine.kind == VM else "a container"
+            kind = ("a VM (Debian's kernel, emulated)" if machine.kind == VM else
+                    f"a container of Debian {machine.release}" if machine.release else
+                    "a container")
             progress(f"{machine.name}: booting {kind}, mgmt {machine.mgmt}")
         for machine in plan.machines:
             if machine.kind == CONTAINER:

@@ -27,20 +27,35 @@ def pid_of(plan: LabPlan, machine: Machine) -> int | None:
     return found[0] if found else None
 
 
-def vm_image() -> Image:
-    """The root filesystem the lab's VMs boot (built by `lab up`)."""
-    image = rootfs.image_of(rootfs.recipe())
+def recipe_of(machine: Machine) -> rootfs.Recipe | None:
+    """The root filesystem the machine boots: None for a container over the
+    host's own root."""
+    if machine.kind == VM:
+        return rootfs.recipe(suite=machine.release or rootfs.SUITE)
+    if machine.release is not None:
+        return rootfs.recipe(suite=machine.release, image=False)
+    return None
+
+
+def root_of(machine: Machine) -> Image | None:
+    """The built root filesystem the machine boots (built by `lab up`)."""
+    r = recipe_of(machine)
+    if r is None:
+        return None
+    image = rootfs.image_of(r)
     if not image.ready():
-        raise LabError(f"the VMs' root filesystem {image.folder} is missing: `hapair lab up` "
-                       "builds it")
+        raise LabError(f"the root filesystem of {machine.name}, {image.folder}, is missing: "
+                       "`hapair lab up` builds it")
     return image
 
 
 def boot(plan: LabPlan, machine: Machine) -> int:
     """Start the machine on the disk it has; the process id of what runs it."""
+    root = root_of(machine)
     if machine.kind == VM:
-        return vm.boot(plan, machine, vm_image())
-    container.mount_overlay(paths(plan, machine))
+        assert root is not None
+        return vm.boot(plan, machine, root)
+    container.mount_overlay(paths(plan, machine), root.tree if root else Path("/"))
     return container.boot(plan, machine)
 
 

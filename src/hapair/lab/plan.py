@@ -41,6 +41,9 @@ class Machine:
     links: tuple[Link, ...]  # the extra links; mgmt is nspawn's host0 (a VM's last NIC)
     kind: str = CONTAINER  # a container shares the host's kernel; a VM boots Debian's
     disks: tuple[str, ...] = ()  # a VM's data disks, as the machine names them
+    # The Debian release it boots (lab.release); None: a container over the
+    # host's own root, a VM the lab's default release.
+    release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,11 @@ def plan_lab(spec: ClusterSpec) -> LabPlan:
                 names = ", ".join(x.inside for x in links)
                 raise LabPlanError(f"interfaces {names}: a lab VM's NICs are eth0 to "
                                    f"eth{len(links) - 1}, each once")
-            machines.append(Machine(node.name, mgmt, tuple(links), VM, _disks(spec)))
+            machines.append(Machine(node.name, mgmt, tuple(links), VM, _disks(spec),
+                                    spec.lab.release))
         else:
-            machines.append(Machine(node.name, mgmt, tuple(links)))
+            machines.append(Machine(node.name, mgmt, tuple(links),
+                                    release=spec.lab.release))
     if spec.witness is not None:
         # The witness is a given host: the lab sets its public address itself.
         w, public = spec.witness, spec.networks.public

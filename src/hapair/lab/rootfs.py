@@ -1,9 +1,11 @@
-"""The root filesystem of the lab's virtual machines: Debian's own kernel and
-packages, built once with debootstrap and kept as a disk image.
+"""Root filesystems of Debian's own packages, built once with debootstrap:
+a disk image with Debian's kernel for the lab's virtual machines, or a
+folder for containers of another Debian release than the host's.
 
-The image is cached under CACHE_ROOT by a key of what goes in it (the suite,
-the mirror, the package list): a changed list builds a new image, an unchanged
-one is reused. Each machine boots a copy of it (lab/vm.py)."""
+Each is cached under CACHE_ROOT by a key of what goes in it (the suite, the
+mirror, the package list, image or folder): a changed list builds a new one,
+an unchanged one is reused. A VM boots a copy of the image (lab/vm.py); a
+container an overlay of the folder (lab/container.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ BASE_PACKAGES = (
     "openssh-server", "linux-image-amd64", "initramfs-tools", "e2fsprogs", "mdadm",
     "ifenslave", "ifupdown", "netplan.io", "iputils-ping", "ca-certificates", "python3",
 )
+#: A container's: no kernel, no boot loader's tools, no disk tools.
+CONTAINER_BASE = (
+    "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "psmisc", "openssh-server",
+    "netplan.io", "iputils-ping", "ca-certificates", "python3",
+)
 IMAGE_SIZE = "3G"
 #: Bumped when the way the image is made changes (not only what goes in).
 RECIPE = 1
@@ -40,21 +47,24 @@ class Recipe:
     suite: str
     mirror: str
     packages: tuple[str, ...]
+    image: bool = True  # a VM's disk image; False: a container's folder
 
     @property
     def key(self) -> str:
-        text = "\n".join([str(RECIPE), self.suite, self.mirror, *self.packages])
+        text = "\n".join([str(RECIPE), self.suite, self.mirror, *self.packages,
+                          *([] if self.image else ["folder"])])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def recipe(extra: tuple[str, ...] = ()) -> Recipe:
-    """What a lab node's image holds: the base and every package apply installs
+def recipe(extra: tuple[str, ...] = (), suite: str = SUITE, image: bool = True) -> Recipe:
+    """What a lab node's root holds: the base and every package apply installs
     on a node (a lab machine has no route to a mirror, so apply finds them there)."""
     # pyinfra's (deploy/) is the control host's: a node's hapair has none, and
     # its CLI imports the lab's modules.
     from hapair.deploy.steps import PACKAGES as NODE_PACKAGES
 
-    return Recipe(SUITE, MIRROR, tuple(sorted({*BASE_PACKAGES, *NODE_PACKAGES, *extra})))
+    base = BASE_PACKAGES if image else CONTAINER_BASE
+    return Recipe(suite, MIRROR, tuple(sorted({*base, *NODE_PACKAGES, *extra})), image)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,14 @@ class Image:
     def initrd(self) -> Path:
         return self.folder / "initrd.img"
 
+    @property
+    def tree(self) -> Path:
+        """A container's root (a folder recipe's)."""
+        return self.folder / "tree"
+
     def ready(self) -> bool:
+        if (self.folder / "folder").exists():
+            return self.tree.is_dir()
         return all(p.exists() for p in (self.disk, self.kernel, self.initrd))
 
 
@@ -107,7 +124,14 @@ def _build(r: Recipe, image: Image, progress: Progress) -> None:
     try:
         run(["debootstrap", "--variant=minbase", f"--include={','.join(r.packages)}",
              r.suite, str(tree), r.mirror], timeout=1800)
-        _settle(tree)
+        _settle(tree, r.image)
+        if not r.image:
+            (work / "folder").touch()
+            shutil.rmtree(image.folder, ignore_errors=True)
+            work.rename(image.folder)
+            progress(f"root filesystem: built in {time.monotonic() - started:.0f}s "
+                     f"({image.tree})")
+            return
         kernels = sorted((tree / "boot").glob("vmlinuz-*"))
         initrds = sorted((tree / "boot").glob("initrd.img-*"))
         if not kernels or not initrds:
@@ -126,12 +150,14 @@ def _build(r: Recipe, image: Image, progress: Progress) -> None:
     progress(f"root filesystem: built in {time.monotonic() - started:.0f}s ({image.folder})")
 
 
-def _settle(tree: Path) -> None:
-    """What every machine of the image shares: no apt lists to refresh, no
+def _settle(tree: Path, image: bool) -> None:
+    """What every machine of the root shares: no apt lists to refresh, no
     services that a node does not run started by the packages themselves."""
     (tree / "etc/machine-id").write_text("")  # each machine makes its own at first boot
     fstab = tree / "etc/fstab"
-    fstab.write_text("LABEL=hapair-root / ext4 defaults,errors=remount-ro 0 1\n")
+    # A container's root is nspawn's to mount.
+    fstab.write_text("LABEL=hapair-root / ext4 defaults,errors=remount-ro 0 1\n"
+                     if image else "")
     # Packages start their services on install (inside debootstrap they could
     # not); a node's are started by apply, in order.
     units = tree / "etc/systemd/system"

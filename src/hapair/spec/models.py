@@ -302,6 +302,16 @@ class Backup(Frozen):
     binlogs_every_s: float = Field(default=10.0, ge=1.0, le=3600.0)
 
 
+class Lab(Frozen):
+    """Read only by `hapair lab`: how it makes this cluster's machines."""
+
+    # None: a node is a container over this host's own root (its Python, its
+    # MariaDB). A Debian release: each node boots that release instead, from
+    # a root filesystem built with debootstrap (cached): a node unlike the
+    # control host.
+    release: Literal["bookworm", "trixie"] | None = None
+
+
 class ClusterSpec(Frozen):
     name: HostName
     nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
@@ -318,6 +328,7 @@ class ClusterSpec(Frozen):
     fencing: Fencing = Fencing()
     firewall: Firewall = Firewall()
     backup: Backup = Backup()
+    lab: Lab = Lab()
 
     @property
     def fenced(self) -> bool:
