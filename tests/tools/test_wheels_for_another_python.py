@@ -5,6 +5,7 @@ platform. Needs the package index (as `make install` does)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from hapair.deploy.wheels import build_for, check_fit
@@ -30,3 +31,26 @@ def test_wheels_for_cpython_3_13_fit_it_and_are_kept(tmp_path: Path) -> None:
     before = {w: w.stat().st_mtime_ns for w in agent.wheels}
     again = build_for(spec, spec_path, tmp_path, TRIXIE)[1]
     assert {w: w.stat().st_mtime_ns for w in again.wheels} == before  # the same sources: kept
+
+
+def test_a_hapair_installed_from_a_wheel_ships_itself(tmp_path: Path) -> None:
+    """Installed with pipx (no checkout), hapair makes its own wheel for the
+    nodes again from its installed files: it installs and runs."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    control, node = tmp_path / "control", tmp_path / "node"
+    for venv in (control, node):
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([control / "bin/pip", "install", "-q", str(root)], check=True, timeout=600)
+    make = ("import sys; from pathlib import Path; from hapair.deploy.wheels import "
+            "hapair_source; print(hapair_source(Path(sys.argv[1])))")
+    made = [subprocess.run([control / "bin/python", "-c", make, str(tmp_path / f"out{i}")],
+                           capture_output=True, text=True, check=True, cwd=tmp_path
+                           ).stdout.strip() for i in (1, 2)]
+    assert made[0].endswith("-py3-none-any.whl") and "/out1/" in made[0]
+    assert Path(made[0]).read_bytes() == Path(made[1]).read_bytes()  # the same bytes again
+    subprocess.run([node / "bin/pip", "install", "-q", "--no-deps", made[0]], check=True)
+    r = subprocess.run([node / "bin/python", "-c", "import hapair.probes.python as p; "
+                        "print(p.__file__)"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and str(node) in r.stdout, r.stderr

@@ -3,6 +3,7 @@ may have no route to a package index)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import platform
@@ -10,7 +11,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,11 +41,48 @@ class Wheelhouse:
         return "\n".join(sorted(lines)) + "\n"
 
 
-def hapair_source() -> Path:
+def hapair_source(scratch: Path) -> Path:
+    """What the nodes' hapair is made from: this source tree (a checkout), or
+    when this hapair was installed from a wheel (pipx), a wheel of it made
+    again in scratch from the installed files."""
     root = Path(hapair.__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").exists():
-        raise WheelError(f"hapair's source tree is not at {root}: pass --wheelhouse")
-    return root
+    if (root / "pyproject.toml").exists():
+        return root
+    return own_wheel(scratch)
+
+
+def own_wheel(scratch: Path, dist_name: str = "hapair") -> Path:
+    """A wheel of an installed pure-Python distribution, from its installed
+    files and metadata: byte-identical for the same installed files."""
+    dist = metadata.distribution(dist_name)
+    name, version = dist.metadata["Name"].replace("-", "_"), dist.version
+    info = f"{name}-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    for f in dist.files or ():
+        parts = Path(str(f)).parts
+        if parts[0] == ".." or "__pycache__" in parts or str(f).endswith((".pyc", ".pth")):
+            continue
+        if parts[0] == info and parts[-1] not in ("METADATA", "entry_points.txt"):
+            continue  # RECORD, INSTALLER and the like are the installer's
+        files[Path(str(f)).as_posix()] = Path(str(f.locate())).read_bytes()
+    if not any(k.startswith(f"{dist_name}/") for k in files):
+        raise WheelError(f"{dist_name} {version} is installed without its files (an editable "
+                         "install?): deploy from a checkout or a wheel install")
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: hapair\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n")
+    record = "".join(f"{path},sha256={_digest(data)},{len(data)}\n"
+                     for path, data in sorted(files.items()))
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    scratch.mkdir(parents=True, exist_ok=True)
+    out = scratch / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as whl:
+        for path, data in sorted(files.items()):
+            whl.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 # Caches anywhere, and the folders of a source tree that never go into its wheel.
@@ -57,6 +97,9 @@ def fingerprint(requirements: list[str]) -> str:
     for req in requirements:
         h.update(req.encode() + b"\0")
         root = Path(req)
+        if root.is_file():  # a wheel
+            h.update(root.read_bytes())
+            continue
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*")):
@@ -184,7 +227,8 @@ def build_for(spec: ClusterSpec, spec_path: Path, base: Path, target: Target | N
     if spec.web.source:
         source = (spec_path.parent / spec.web.source).resolve()
         app = build(base / "app", [str(source), "gunicorn"], target)
-    return app, build(base / "hapair", [str(hapair_source())], target)
+    own = hapair_source(base / "own")
+    return app, build(base / "hapair", [str(own)], target)
 
 
 def archive(house: Wheelhouse) -> Path:
