@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hapair.agent.observe import has_carrier, parse_addresses
 from hapair.agent.rebuild import binlog_gtid
 from hapair.drill import checker, report
@@ -112,6 +114,19 @@ def test_node_probes(tmp_path: Path) -> None:
     (tmp_path / "pub0" / "carrier").write_text("1\n")
     assert has_carrier("pub0", str(tmp_path)) and not has_carrier("nope", str(tmp_path))
     assert binlog_gtid("mariadb-bin.000003\t1234\t0-1-55\n") == "0-1-55"
+
+
+def test_a_backups_position_is_read_under_either_name(tmp_path: Path) -> None:
+    """MariaDB 10.11 (Debian 12) writes xtrabackup_binlog_info, 11.8 (Debian
+    13) mariadb_backup_binlog_info (seen: every rebuild failed on Debian 13)."""
+    from hapair.agent.rebuild import backup_gtid
+
+    with pytest.raises(RuntimeError, match="incomplete"):
+        backup_gtid(tmp_path)
+    (tmp_path / "mariadb_backup_binlog_info").write_text("mariadb-bin.4\t29490047\t0-2-31780\n")
+    assert backup_gtid(tmp_path) == "0-2-31780"
+    (tmp_path / "xtrabackup_binlog_info").write_text("mariadb-bin.000003\t1234\t0-1-55\n")
+    assert backup_gtid(tmp_path) == "0-1-55"
 
 
 def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first() -> None:

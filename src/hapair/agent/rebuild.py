@@ -22,9 +22,23 @@ DEBIAN_START = "/etc/mysql/debian-start"
 
 
 def binlog_gtid(info: str) -> str:
-    """xtrabackup_binlog_info: "mariadb-bin.000003<TAB>1234<TAB>0-1-55"."""
+    """The backup's binlog_info: "mariadb-bin.000003<TAB>1234<TAB>0-1-55"."""
     parts = info.split()
     return parts[2] if len(parts) >= 3 else ""
+
+
+# Where mariadb-backup writes the backup's position: MariaDB 10.x (Debian 12)
+# kept xtrabackup's name; 11.x (Debian 13) has its own.
+BINLOG_INFO = ("xtrabackup_binlog_info", "mariadb_backup_binlog_info")
+
+
+def backup_gtid(folder: Path) -> str:
+    """The GTID position of an unpacked backup, whichever name its version gave
+    the file; an error when it has none (an incomplete stream)."""
+    for name in BINLOG_INFO:
+        if (folder / name).exists():
+            return binlog_gtid((folder / name).read_text())
+    raise RuntimeError(f"the backup stream was incomplete (no {' or '.join(BINLOG_INFO)})")
 
 
 def _run(*argv: str) -> None:
@@ -49,8 +63,7 @@ def unpack(stream: IO[bytes], into: Path) -> None:
     err = proc.stderr.read().decode(errors="replace")
     if proc.wait(timeout=600) != 0:
         raise RuntimeError(f"mbstream failed: {err.strip()[-300:]}")
-    if not (into / "xtrabackup_binlog_info").exists():
-        raise RuntimeError("the backup stream was incomplete (no xtrabackup_binlog_info)")
+    backup_gtid(into)  # the stream was whole
 
 
 def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
@@ -63,7 +76,7 @@ def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:
     if keep and (WORK / keep).exists():
         shutil.move(str(WORK / keep), str(WORK.parent / keep))
     _run("mariadb-backup", "--prepare", f"--target-dir={WORK}")
-    position = binlog_gtid((WORK / "xtrabackup_binlog_info").read_text())
+    position = backup_gtid(WORK)
     _run("systemctl", "stop", "mariadb")
     KEPT.mkdir(parents=True, exist_ok=True)
     aside = KEPT / time.strftime("%Y%m%dT%H%M%S")

@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hapair.agent.rebuild import binlog_gtid, unpack
+from hapair.agent.rebuild import backup_gtid, unpack
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, connect, locate
 from hapair.ops import archive
@@ -161,7 +161,7 @@ def take(agents: Agents, node_name: str, root: Path) -> tuple[Path, BackupInfo]:
     (work / "db").mkdir()
     with agents.stream(node, "/backup") as stream:
         unpack(stream, work / "db")
-    gtid = binlog_gtid((work / "db" / "xtrabackup_binlog_info").read_text())
+    gtid = backup_gtid(work / "db")
     out.print("  database: mariadb-backup --prepare (the check that it restores)")
     prepared = subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={work / 'db'}"],
                               capture_output=True, text=True, timeout=1800)

@@ -34,7 +34,7 @@ class BackupInfo(BaseModel):
     node: str  # the node it was taken from
     taken_at: str  # ISO 8601, UTC, when the stream began
     took_s: float
-    gtid: str  # the database's position (xtrabackup_binlog_info)
+    gtid: str  # the database's position (mariadb-backup's binlog_info)
     db_bytes: int
     files_bytes: int
     verified: bool  # mariadb-backup --prepare succeeded
