@@ -27,7 +27,8 @@ def tlab() -> Iterator[Lab]:
 
 
 def test_the_nodes_run_their_own_python_with_wheels_made_for_it(tlab: Lab) -> None:
-    assert f"{sys.version_info.major}.{sys.version_info.minor}" != "3.13"
+    if sys.version_info[:2] == (3, 13):
+        pytest.skip("this host runs CPython 3.13 itself: the nodes' Python is not another one")
     for node in NODES:
         assert tlab.sh(node, "cat /etc/debian_version").startswith("13")
         assert tlab.sh(node, f'/usr/bin/python3 -c "{VERSION}"').strip() == "3.13"

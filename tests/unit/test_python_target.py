@@ -69,3 +69,10 @@ def test_a_wheel_fits_only_a_python_that_can_load_it(tmp_path: Path, wheel: str,
     else:
         with pytest.raises(WheelError, match=f"{wheel} does not fit CPython"):
             check_fit(house, target)
+
+
+def test_a_wheel_built_here_fits_only_this_very_platform(tmp_path: Path) -> None:
+    house = Wheelhouse(tmp_path, (tmp_path / "x-1-cp311-cp311-linux_x86_64.whl",))
+    check_fit(house, BOOKWORM, built_here=True)
+    with pytest.raises(WheelError, match="does not fit"):
+        check_fit(house, BOOKWORM)

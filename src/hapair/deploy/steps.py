@@ -299,9 +299,7 @@ def volume(plan: Plan) -> None:
 
 def python_envs(plan: Plan) -> None:
     d = plan.d
-    nodes = [n for n in d.spec.nodes if n.name in d.wheels]
-    if not nodes:
-        return
+    nodes = list(d.spec.nodes)
     setup = ("setup",) if d.spec.web.setup else ()
 
     def envs(node: Node) -> dict[str, Any]:
@@ -314,10 +312,12 @@ def python_envs(plan: Plan) -> None:
                 ("hapair", agent, HAPAIR_VENV, ("agent",)))
             if house is not None)}
 
-    first_app, first_agent = d.wheels[nodes[0].name]
-    counts = [f"{venv} from {len(h.wheels)} wheels" for h, venv in (
-        (first_app, d.spec.web.venv), (first_agent, HAPAIR_VENV)) if h is not None]
-    plan.op(nodes, "python: " + ", ".join(counts), ops.venvs_from_wheels, per_node=envs)
+    shipped = [n for n in nodes if n.name in d.wheels]
+    if shipped:
+        first_app, first_agent = d.wheels[shipped[0].name]
+        counts = [f"{venv} from {len(h.wheels)} wheels" for h, venv in (
+            (first_app, d.spec.web.venv), (first_agent, HAPAIR_VENV)) if h is not None]
+        plan.op(shipped, "python: " + ", ".join(counts), ops.venvs_from_wheels, per_node=envs)
     if d.spec.web.setup:
         # Once, on the primary: the schema replicates to the other node.
         plan.on_change([d.roles.primary], "setup", "app: setup on the primary",

@@ -132,7 +132,7 @@ def build(directory: Path, requirements: list[str], target: Target | None = None
         _for_another_python(directory, requirements, target)
     stamp.write_text(want)
     house = existing(directory)
-    check_fit(house, target or this_target())
+    check_fit(house, target or this_target(), built_here=target in (None, this_target()))
     return house
 
 
@@ -158,7 +158,9 @@ def _for_another_python(directory: Path, requirements: list[str], target: Target
     local = [r for r in requirements if Path(r).is_dir()]
     named = [r for r in requirements if not Path(r).is_dir()]
     own = directory / ".own"
-    _pip("wheel", "--no-deps", "--wheel-dir", str(own), *local)
+    own.mkdir()
+    if local:
+        _pip("wheel", "--no-deps", "--wheel-dir", str(own), *local)
     for wheel in own.glob("*.whl"):
         if not wheel.name.endswith("-none-any.whl"):
             raise WheelError(f"{wheel.name} is not pure Python: it cannot be built here "
@@ -196,21 +198,23 @@ def platform_tags(target: Target) -> list[str]:
     return out
 
 
-def supported_tags(target: Target) -> set[Tag]:
+def supported_tags(target: Target, built_here: bool = False) -> set[Tag]:
+    """built_here: also what pip builds here from a source archive (tagged
+    linux_ARCH), which fits a node only when it runs this very platform."""
     # packaging is the control side's (the deploy extra): a node has none.
     from packaging.tags import compatible_tags, cpython_tags
 
-    plats = platform_tags(target)
+    plats = platform_tags(target) + ([f"linux_{target.machine}"] if built_here else [])
     return {*cpython_tags(target.python, platforms=plats),
             *compatible_tags(target.python, f"cp{target.python[0]}{target.python[1]}",
                              platforms=plats)}
 
 
-def check_fit(house: Wheelhouse, target: Target) -> None:
+def check_fit(house: Wheelhouse, target: Target, built_here: bool = False) -> None:
     """Every wheel loads on the target, or an error names the first that does not."""
     from packaging.utils import parse_wheel_filename
 
-    ok = supported_tags(target)
+    ok = supported_tags(target, built_here)
     for wheel in house.wheels:
         if not parse_wheel_filename(wheel.name)[3] & ok:
             raise WheelError(f"{wheel.name} does not fit {target}")
