@@ -76,3 +76,20 @@ def test_a_wheel_built_here_fits_only_this_very_platform(tmp_path: Path) -> None
     check_fit(house, BOOKWORM, built_here=True)
     with pytest.raises(WheelError, match="does not fit"):
         check_fit(house, BOOKWORM)
+
+
+def test_prebuilt_wheels_are_used_as_they_are_or_named_missing(tmp_path: Path) -> None:
+    from hapair.deploy.wheels import prebuilt
+
+    with pytest.raises(WheelError, match="no wheels for CPython 3.13 .* cp313-x86_64-glibc2.41"):
+        prebuilt(tmp_path, TRIXIE, app=True)
+    (tmp_path / TRIXIE.tag / "hapair").mkdir(parents=True)
+    (tmp_path / TRIXIE.tag / "hapair" / "hapair-0.1.0-py3-none-any.whl").write_bytes(b"w")
+    (tmp_path / TRIXIE.tag / "hapair" / "pydantic_core-2-cp311-cp311-manylinux_2_17_x86_64.whl"
+     ).write_bytes(b"w")
+    with pytest.raises(WheelError, match="pydantic_core.* does not fit CPython 3.13"):
+        prebuilt(tmp_path, TRIXIE, app=False)
+    (tmp_path / TRIXIE.tag / "hapair" / "pydantic_core-2-cp311-cp311-manylinux_2_17_x86_64.whl"
+     ).unlink()
+    app, agent = prebuilt(tmp_path, TRIXIE, app=False)
+    assert app is None and [w.name for w in agent.wheels] == ["hapair-0.1.0-py3-none-any.whl"]

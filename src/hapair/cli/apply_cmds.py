@@ -29,11 +29,14 @@ SecretsOpt = Annotated[Path | None, typer.Option(
     "--secrets", help="the secrets file (mode 0600); HAPAIR_* variables override it")]
 
 
-def wheel_source(spec: ClusterSpec, spec_path: Path, base: Path | None
+def wheel_source(spec: ClusterSpec, spec_path: Path, given: Path | None
                  ) -> Callable[[Target], tuple[wheels.Wheelhouse | None, wheels.Wheelhouse]]:
-    """(app, hapair) wheels for a node's Python, built under base (a folder
-    per kind of Python) or found there already built from the same sources."""
-    where = base or Path.home() / ".cache/hapair/wheels"
+    """(app, hapair) wheels for a node's Python: prebuilt under --wheelhouse
+    (a folder per kind of Python), used as they are; else built here (kept in
+    ~/.cache/hapair/wheels, made again only when their sources change)."""
+    if given is not None:
+        return lambda target: wheels.prebuilt(given, target, app=bool(spec.web.source))
+    where = Path.home() / ".cache/hapair/wheels"
     return lambda target: wheels.build_for(spec, spec_path, where, target)
 
 
@@ -48,8 +51,8 @@ def apply_cmd(
     accept_new_host_keys: Annotated[bool, typer.Option(
         help="trust a node's host key the first time it is seen")] = False,
     wheelhouse: Annotated[Path | None, typer.Option(
-        help="where the nodes' wheels are built and kept, a folder per kind of Python "
-        "(default ~/.cache/hapair/wheels)")] = None,
+        help="prebuilt wheels, a folder per kind of Python (cp311-x86_64-glibc2.36/app "
+        "and .../hapair), instead of building them")] = None,
     packages: Annotated[bool, typer.Option(help="install the apt packages")] = True,
     only: Annotated[str | None, typer.Option(
         "--only", help="host: only the machines themselves (packages, files, bonds, RAID), "

@@ -235,6 +235,20 @@ def build_for(spec: ClusterSpec, spec_path: Path, base: Path, target: Target | N
     return app, build(base / "hapair", [str(own)], target)
 
 
+def prebuilt(base: Path, target: Target, app: bool) -> tuple[Wheelhouse | None, Wheelhouse]:
+    """(app, hapair) wheels built before for this target under base (as
+    build_for lays them out), used as they are: never built here."""
+    folder = base / target.tag
+    if not (folder / "hapair").is_dir():
+        raise WheelError(f"no wheels for {target} in {base} (a folder {target.tag} is "
+                         "wanted): build them where the package index is reachable")
+    houses = (existing(folder / "app") if app else None, existing(folder / "hapair"))
+    for house in houses:
+        if house is not None:
+            check_fit(house, target, built_here=target == this_target())
+    return houses
+
+
 def archive(house: Wheelhouse) -> Path:
     """The wheels as one uncompressed tar (they are zip files already), made
     once per set of wheels and byte-identical for the same wheels: one
