@@ -87,7 +87,9 @@ def text(rules: Rules, head: str) -> str:
         "\t\ttype filter hook input priority filter; policy drop;",
         '\t\tiif "lo" accept',
         "\t\tct state established,related accept",
-        "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
+        # nft's own keywords: "ipv6-icmp" is /etc/protocols' name, and a
+        # minimal Debian (no netbase) has no such file (seen on the lab's VMs).
+        "\t\tmeta l4proto { icmp, icmpv6 } accept",
         "\t\tudp sport 67 udp dport 68 accept",
         f"\t\ttcp dport {{ {', '.join(rules.open_tcp)} }} accept",
     ]
