@@ -24,7 +24,7 @@ from roombook.booking import (
     edit,
     taken,
 )
-from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User, active, bookable, room_list
+from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, bookable, room_list, valid_user
 from roombook.openapi import document
 from roombook.pages import sign_out
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
@@ -58,11 +58,8 @@ def authenticate() -> object:
         g.bearer = Bearer(*found)
         return None
     if found is not None:
-        uid, made = found
         with st.maker() as s:
-            user = active(s.get(User, uid))
-        if user is not None and auth.still_valid(made, user.tokens_after):
-            g.user = user
+            g.user = valid_user(s, *found)
     if g.user is None:
         return unauthorized()
     return None

@@ -13,10 +13,9 @@ from sqlalchemy import Engine, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook import auth
 from roombook.db import writable
 from roombook.grid import Holder
-from roombook.models import BookedSlot, Booking, Room, User, active, bookable
+from roombook.models import BookedSlot, Booking, Room, User, bookable, valid_user
 from roombook.slots import SlotRange
 
 RETRIES = 4
@@ -75,10 +74,7 @@ def is_transient(exc: OperationalError) -> bool:
 
 
 def _check_bearer(s: Session, bearer: Bearer | None) -> None:
-    if bearer is None:
-        return
-    user = active(s.get(User, bearer.user_id))
-    if user is None or not auth.still_valid(bearer.made, user.tokens_after):
+    if bearer is not None and valid_user(s, bearer.user_id, bearer.made) is None:
         raise Unauthorized("this token was revoked or its user removed")
 
 

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from roombook.auth import still_valid
+
 NAME_MAX = 80
 TITLE_MAX = 100
 EMAIL_MAX = 254
@@ -152,3 +154,10 @@ def room_list() -> Select[tuple[Room]]:
 def active(user: User | None) -> User | None:
     """The user, unless removed."""
     return user if user is not None and user.disabled_at is None else None
+
+
+def valid_user(s: Session, user_id: int, made: datetime) -> User | None:
+    """The user a session or token made at `made` speaks for: none once the
+    user was removed or signed out since (auth.still_valid)."""
+    user = active(s.get(User, user_id))
+    return user if user is not None and still_valid(made, user.tokens_after) else None

@@ -20,7 +20,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from roombook import auth, grid, throttle
+from roombook import grid, throttle
 from roombook.app import state, utcnow
 from roombook.booking import (
     Cancelled,
@@ -39,10 +39,9 @@ from roombook.models import (
     TITLE_MAX,
     Booking,
     Room,
-    User,
-    active,
     bookable,
     room_list,
+    valid_user,
 )
 from roombook.pages import longdate, page, safe_next, sign_out, signed_in
 from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
@@ -56,11 +55,9 @@ def load_user() -> None:
     g.user = None
     uid, at = session.get("uid"), session.get("at")
     if isinstance(uid, int) and isinstance(at, int) and not request.path.startswith("/api/"):
-        with state().maker() as s:
-            user = active(s.get(User, uid))
         made = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
-        if user is not None and auth.still_valid(made, user.tokens_after):
-            g.user = user
+        with state().maker() as s:
+            g.user = valid_user(s, uid, made)
 
 
 @web.get("/login")
