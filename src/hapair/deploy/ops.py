@@ -9,6 +9,7 @@ import shlex
 import tarfile
 from collections.abc import Generator
 from dataclasses import dataclass
+from functools import cached_property
 from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,9 @@ class VenvSpec:
     def marker(self) -> str:
         return f"{self.venv}/.hapair-wheels"
 
-    @property
+    @cached_property
     def want(self) -> str:
+        """What the venv's marker holds once built: the wheels' digest."""
         sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
                        for w in sorted(self.wheels))
         return hashlib.sha256(sums.encode()).hexdigest()

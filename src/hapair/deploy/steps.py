@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api.host import Host
@@ -302,12 +303,19 @@ def python_envs(plan: Plan) -> None:
     nodes = list(d.spec.nodes)
     setup = ("setup",) if d.spec.web.setup else ()
 
+    made: dict[Path, ops.VenvSpec] = {}  # once per wheelhouse: nodes of a kind share it
+
+    def venv(house: Wheelhouse, path: str, label: str, keys: tuple[str, ...]) -> ops.VenvSpec:
+        if house.directory not in made:
+            made[house.directory] = ops.VenvSpec(
+                path, tuple(str(w) for w in house.wheels), str(archive(house)),
+                f"{WHEELS_DIR}/{label}", keys)
+        return made[house.directory]
+
     def envs(node: Node) -> dict[str, Any]:
         app, agent = d.wheels[node.name]
         return {"envs": tuple(
-            ops.VenvSpec(venv, tuple(str(w) for w in house.wheels), str(archive(house)),
-                         f"{WHEELS_DIR}/{label}", keys)
-            for label, house, venv, keys in (
+            venv(house, path, label, keys) for label, house, path, keys in (
                 ("app", app, d.spec.web.venv, ("app", *setup)),
                 ("hapair", agent, HAPAIR_VENV, ("agent",)))
             if house is not None)}

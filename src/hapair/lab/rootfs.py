@@ -125,22 +125,10 @@ def _build(r: Recipe, image: Image, progress: Progress) -> None:
         run(["debootstrap", "--variant=minbase", f"--include={','.join(r.packages)}",
              r.suite, str(tree), r.mirror], timeout=1800)
         _settle(tree, r.image)
-        if not r.image:
+        if r.image:
+            _disk_image(tree, work)
+        else:
             (work / "folder").touch()
-            shutil.rmtree(image.folder, ignore_errors=True)
-            work.rename(image.folder)
-            progress(f"root filesystem: built in {time.monotonic() - started:.0f}s "
-                     f"({image.tree})")
-            return
-        kernels = sorted((tree / "boot").glob("vmlinuz-*"))
-        initrds = sorted((tree / "boot").glob("initrd.img-*"))
-        if not kernels or not initrds:
-            raise LabError(f"the root filesystem in {tree} has no kernel or initrd")
-        shutil.copy(kernels[-1], work / "vmlinuz")
-        shutil.copy(initrds[-1], work / "initrd.img")
-        run(["mkfs.ext4", "-q", "-L", "hapair-root", "-d", str(tree), str(work / "root.img"),
-            IMAGE_SIZE], timeout=600)
-        shutil.rmtree(tree)
         shutil.rmtree(image.folder, ignore_errors=True)
         work.rename(image.folder)
     except BaseException:
@@ -148,6 +136,19 @@ def _build(r: Recipe, image: Image, progress: Progress) -> None:
         shutil.rmtree(work, ignore_errors=True)
         raise
     progress(f"root filesystem: built in {time.monotonic() - started:.0f}s ({image.folder})")
+
+
+def _disk_image(tree: Path, work: Path) -> None:
+    """A VM's: its kernel and initrd beside an ext4 image made of the tree."""
+    kernels = sorted((tree / "boot").glob("vmlinuz-*"))
+    initrds = sorted((tree / "boot").glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise LabError(f"the root filesystem in {tree} has no kernel or initrd")
+    shutil.copy(kernels[-1], work / "vmlinuz")
+    shutil.copy(initrds[-1], work / "initrd.img")
+    run(["mkfs.ext4", "-q", "-L", "hapair-root", "-d", str(tree), str(work / "root.img"),
+         IMAGE_SIZE], timeout=600)
+    shutil.rmtree(tree)
 
 
 def _settle(tree: Path, image: bool) -> None:
