@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hapair.deploy.wheels import build_for, check_fit
+from hapair.deploy.wheels import Wheelhouse, build_for, check_fit
 from hapair.probes.python import Target
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
@@ -28,6 +28,9 @@ def test_wheels_for_cpython_3_13_fit_it_and_are_kept(tmp_path: Path) -> None:
     assert compiled and all("-cp313-" in n for n in compiled), compiled  # pydantic_core, ...
     check_fit(agent, TRIXIE)
     check_fit(app, TRIXIE)
+    # The installer the venvs are built with travels beside hapair's wheels.
+    assert agent.installer is not None and agent.installer.name.startswith("uv-")
+    check_fit(Wheelhouse(agent.installer.parent, (agent.installer,)), TRIXIE)
     before = {w: w.stat().st_mtime_ns for w in agent.wheels}
     again = build_for(spec, spec_path, tmp_path, TRIXIE)[1]
     assert {w: w.stat().st_mtime_ns for w in again.wheels} == before  # the same sources: kept

@@ -17,8 +17,8 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.context import ctx_host
 from pyinfra.facts.files import Directory, File
 
-from hapair.deploy import ops
-from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB
+from hapair.deploy import ops, venv_ops
+from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB, Passwd
 from hapair.probes.gluster import GlusterState
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
 from hapair.render.gluster import GlusterPlan
@@ -164,30 +164,49 @@ def test_a_noted_restart_runs_and_clears_its_note() -> None:
 def test_wheels_reinstall_only_when_their_set_changes(tmp_path: Any) -> None:
     wheel = tmp_path / "hapair-0.1-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    env = ops.VenvSpec("/opt/my venv", (str(wheel),), str(tmp_path / "w.tar"), "/tmp/w/h",
-                       ("agent",))
-    got = commands(ops.venvs_from_wheels, FakeHost({FileText: ""}), (env,))
-    assert got[:2] == ["mkdir -p /tmp/w", "upload /tmp/w/h.tar"]
-    install = got[-1]
+    env = venv_ops.VenvSpec("/opt/my venv", (str(wheel),), str(tmp_path / "w.tar"),
+                            "/tmp/w/h", ("agent",))
+    jobs: dict[str, str] = {}
+    got = commands(venv_ops.venvs_start, FakeHost({FileText: ""}), (env,), jobs)
+    assert got[0].startswith("mkdir -p /tmp/w /var/lib/hapair/incoming/venvs")
+    assert got[1] == f"upload /tmp/w/h.{env.want[:16]}.tar"
+    start = got[-1]
+    assert "setsid nohup nice -n 10 flock /var/lib/hapair/venvs.lock sh -c" in start
+    install = env.build()
+    assert shlex.quote(f"{install}; echo $? > {jobs['node1']}.rc") in start
     assert "rm -rf /tmp/w/h '/opt/my venv'" in install
     assert "/usr/bin/python3 -m venv --without-pip '/opt/my venv'" in install
     assert "else /usr/bin/python3 -m venv '/opt/my venv'" in install  # no pip wheel on the node
     assert f"echo {env.want} > '/opt/my venv/.hapair-wheels'" in install
+    wait = commands(venv_ops.venvs_ready, FakeHost({FileText: ""}), (env,), jobs)
+    assert len(wait) == 1 and f"cat {jobs['node1']}.rc" in wait[0]
     host = FakeHost({FileText: env.want + "\n"})
-    assert commands(ops.venvs_from_wheels, host, (env,)) == [] and host.noops
+    assert commands(venv_ops.venvs_start, host, (env,), {}) == [] and host.noops
+    assert commands(venv_ops.venvs_ready, host, (env,), {}) == []
+
+
+def test_a_venv_nobody_started_is_an_error(tmp_path: Any) -> None:
+    wheel = tmp_path / "hapair-0.1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    env = venv_ops.VenvSpec("/opt/v", (str(wheel),), str(tmp_path / "w.tar"), "/tmp/w/h", ())
+    with pytest.raises(OperationError, match="/opt/v not built"):
+        commands(venv_ops.venvs_ready, FakeHost({FileText: ""}), (env,), {})
 
 
 def test_two_stale_venvs_are_built_side_by_side(tmp_path: Any) -> None:
     wheel = tmp_path / "a-1-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    envs = tuple(ops.VenvSpec(f"/opt/{n}", (str(wheel),), str(tmp_path / "w.tar"),
-                              f"/opt/w/{n}", (n,)) for n in ("app", "agent"))
-    got = commands(ops.venvs_from_wheels, FakeHost({FileText: ""}), envs)
-    assert got[1:3] == ["upload /opt/w/app.tar", "upload /opt/w/agent.tar"]
-    both = got[-1]
+    envs = tuple(venv_ops.VenvSpec(f"/opt/{n}", (str(wheel),), str(tmp_path / "w.tar"),
+                                   f"/opt/w/{n}", (n,)) for n in ("app", "agent"))
+    jobs: dict[str, str] = {}
+    got = commands(venv_ops.venvs_start, FakeHost({FileText: ""}), envs, jobs)
+    assert got[1:3] == [f"upload /opt/w/app.{envs[0].want[:16]}.tar",
+                        f"upload /opt/w/agent.{envs[1].want[:16]}.tar"]
+    both = venv_ops.build_all(envs)
     assert both.startswith(f"failed=; ( {envs[0].build()} ) & p0=$!; "
                            f"( {envs[1].build()} ) & p1=$!;")
     assert both.endswith('wait "$p0" || failed=1; wait "$p1" || failed=1; [ -z "$failed" ]')
+    assert shlex.quote(f"{both}; echo $? > {jobs['node1']}.rc") in got[-1]
 
 
 def replica_state(**kw: Any) -> MariaDBState:
@@ -244,3 +263,43 @@ def test_netplan_apply_only_where_udev_runs(lab: ClusterSpec) -> None:
     assert got.startswith("if [ -S /run/udev/control ]; then netplan apply; else netplan generate")
     assert "networkctl reconfigure ic0 pub0" in got and clear.endswith("pending/network")
     assert commands(ops.network_apply, FakeHost({File: None}), lab) == []  # nothing noted
+
+
+def test_the_app_user_is_made_once_and_mended_if_changed() -> None:
+    made = commands(ops.system_user, FakeHost({Passwd: None}), "app user", "/nonexistent",
+                    "/usr/sbin/nologin")
+    assert made == ["useradd --system --user-group --no-create-home --home-dir /nonexistent "
+                    "--shell /usr/sbin/nologin 'app user'"]
+    host = FakeHost({Passwd: ("/nonexistent", "/usr/sbin/nologin")})
+    assert commands(ops.system_user, host, "app", "/nonexistent", "/usr/sbin/nologin") == []
+    assert host.noops
+    mended = commands(ops.system_user, FakeHost({Passwd: ("/home/app", "/bin/bash")}), "app",
+                      "/nonexistent", "/usr/sbin/nologin")
+    assert mended == ["usermod --home /nonexistent --shell /usr/sbin/nologin app"]
+
+
+def test_a_passwd_line_gives_home_and_shell() -> None:
+    line = "hapair-app:x:998:998::/nonexistent:/usr/sbin/nologin"
+    assert Passwd().process([line]) == ("/nonexistent", "/usr/sbin/nologin")
+    assert Passwd().process([]) is None
+
+
+def test_the_installer_is_shipped_only_to_a_node_without_it(tmp_path: Any) -> None:
+    wheel = tmp_path / "a-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    uv = tmp_path / "uv-0.1-py3-none-manylinux_2_17_x86_64.whl"
+    uv.write_bytes(b"uv")
+    env = venv_ops.VenvSpec("/opt/v", (str(wheel),), str(tmp_path / "w.tar"), "/opt/w/a", ())
+    installer = venv_ops.Installer(str(uv))
+    got = commands(venv_ops.venvs_start, FakeHost({FileText: ""}), (env,), {}, installer)
+    assert "upload /var/lib/hapair/incoming/venvs/installer.whl" in got
+    assert shlex.quote(f"{installer.unpack()} && {{ {env.build()}; }}")[:60] in got[-1]
+    assert f"echo {installer.want} > /opt/hapair/uv/.hapair-wheel" in installer.unpack()
+    assert "if [ -x /opt/hapair/uv/uv ]; then" in env.build()
+
+    class Has(FakeHost):  # the venv is stale, the installer in place
+        def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
+            return installer.want if kwargs.get("path", "").startswith("/opt/hapair/uv") else ""
+
+    again = commands(venv_ops.venvs_start, Has({}), (env,), {}, installer)
+    assert not any("installer.whl" in c for c in again) and "zipfile" not in again[-1]

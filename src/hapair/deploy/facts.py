@@ -87,3 +87,18 @@ class PythonTarget(FactBase[python.Target]):
 
     def process(self, output: Iterable[str]) -> python.Target:
         return python.parse("\n".join(output))
+
+
+class Passwd(FactBase["tuple[str, str] | None"]):
+    """A user's (home, shell) from the passwd database, or None when there is
+    no such user."""
+
+    def command(self, user: str) -> str:
+        return f"getent passwd {shlex.quote(user)} || true"
+
+    def process(self, output: Iterable[str]) -> tuple[str, str] | None:
+        for line in output:
+            fields = line.split(":")
+            if len(fields) == 7:
+                return fields[5], fields[6]
+        return None

@@ -9,9 +9,7 @@ import shlex
 import tarfile
 from collections.abc import Generator
 from dataclasses import dataclass
-from functools import cached_property
 from io import BytesIO, StringIO
-from pathlib import Path
 from typing import Any
 
 from pyinfra.api.command import FileUploadCommand, StringCommand
@@ -23,7 +21,7 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import systemd
 
 from hapair.deploy import sql
-from hapair.deploy.facts import FileDigests, FileText, Gluster, KernelHas, MariaDB
+from hapair.deploy.facts import FileDigests, Gluster, KernelHas, MariaDB, Passwd
 from hapair.probes.mariadb import Thread
 from hapair.render.gluster import GlusterPlan
 from hapair.secrets import Secrets
@@ -127,68 +125,6 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     yield from commands
 
 
-@dataclass(frozen=True)
-class VenvSpec:
-    """A venv to hold exactly these wheels (local paths, also in archive),
-    unpacked on the node in wheel_dir; keys: what its change calls for."""
-
-    venv: str
-    wheels: tuple[str, ...]
-    archive: str
-    wheel_dir: str
-    keys: tuple[str, ...]
-
-    @property
-    def marker(self) -> str:
-        return f"{self.venv}/.hapair-wheels"
-
-    @cached_property
-    def want(self) -> str:
-        """What the venv's marker holds once built: the wheels' digest."""
-        sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
-                       for w in sorted(self.wheels))
-        return hashlib.sha256(sums.encode()).hexdigest()
-
-    def build(self) -> str:
-        """One command: unpack the archive, make the venv, install offline."""
-        w, v = shlex.quote(self.wheel_dir), shlex.quote(self.venv)
-        tar = shlex.quote(f"{self.wheel_dir}.tar")
-        install = f"install -q --disable-pip-version-check --no-index --find-links {w} {w}/*.whl"
-        # The system's Python (not whatever python3 a login shell finds first).
-        # pip run from the wheel Debian and Ubuntu ship with python3-venv
-        # installs into the venv without first installing itself there.
-        return " && ".join([
-            f"rm -rf {w} {v}", f"mkdir -p {w}", f"tar -xf {tar} -C {w}", f"rm -f {tar}",
-            "pip=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | sort -V | tail -n 1)",
-            f'if [ -n "$pip" ]; then /usr/bin/python3 -m venv --without-pip {v} && '
-            f'{v}/bin/python "$pip/pip" {install}; '
-            f"else /usr/bin/python3 -m venv {v} && {v}/bin/pip {install}; fi",
-            f"echo {self.want} > {shlex.quote(self.marker)}", note(self.keys)])
-
-
-@operation()
-def venvs_from_wheels(envs: tuple[VenvSpec, ...]) -> Generator[Any, None, None]:
-    """Each venv holding exactly its wheels, installed offline: rebuilt whole
-    when its set of wheels changes, untouched otherwise. The wheels travel as
-    one archive a venv, and the venvs are built side by side in one command:
-    a round trip each would cost more than the work."""
-    stale = [e for e in envs
-             if (host.get_fact(FileText, path=e.marker) or "").strip() != e.want]
-    if not stale:
-        host.noop(f"{', '.join(e.venv for e in envs)} have their wheels")
-        return
-    yield "mkdir -p " + " ".join(sorted({shlex.quote(str(Path(e.wheel_dir).parent))
-                                         for e in stale}))
-    for e in stale:
-        yield FileUploadCommand(e.archive, f"{e.wheel_dir}.tar")
-    if len(stale) == 1:
-        yield stale[0].build()
-        return
-    jobs = " ".join(f"( {e.build()} ) & p{i}=$!;" for i, e in enumerate(stale))
-    waits = " ".join(f'wait "$p{i}" || failed=1;' for i in range(len(stale)))
-    yield f'failed=; {jobs} {waits} [ -z "$failed" ]'  # every build waited for
-
-
 PENDING_DIR = "/var/lib/hapair/pending"
 
 
@@ -277,9 +213,25 @@ def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None
                f"{f'rm -f {done}; ' if done else ''}exit 0; fi; sleep 1; done; exit 1")
 
 
+@operation()
+def system_user(user: str, home: str, shell: str) -> Generator[Any, None, None]:
+    """A system user with its own group, no home directory made: one probe
+    when it is already there (pyinfra's server.user reads every user and
+    group, a second of round trips)."""
+    have = host.get_fact(Passwd, user=user)
+    u, h, s = shlex.quote(user), shlex.quote(home), shlex.quote(shell)
+    if have is None:
+        yield f"useradd --system --user-group --no-create-home --home-dir {h} --shell {s} {u}"
+    elif have != (home, shell):
+        yield f"usermod --home {h} --shell {s} {u}"
+    else:
+        host.noop(f"user {user} exists")
+
+
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
-    "mariadb_replica_of", "network_apply", "raid_create", "unit_started", "venvs_from_wheels",
+    "mariadb_replica_of", "network_apply", "raid_create", "system_user",
+    "unit_started",
 ]
 
 

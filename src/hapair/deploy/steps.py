@@ -19,7 +19,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
 from hapair.agent.config import agent_addresses
-from hapair.deploy import cert_ops, etcd_steps, ops
+from hapair.deploy import cert_ops, etcd_steps, ops, venv_ops
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse, archive
 from hapair.paths import (
@@ -89,6 +89,7 @@ class Plan:
         self.state = state
         self.d = d
         self.ops: list[PlannedOp] = []
+        self.venvs: _Venvs  # set by python_build
 
     def op(self, nodes: Sequence[Host_], name: str, fn: Any, *,
            per_node: Callable[[Any], dict[str, Any]] | None = None, **kwargs: Any) -> None:
@@ -124,8 +125,8 @@ def base(plan: Plan) -> None:
         plan.op(nodes, "packages", apt.packages, update=False,
                 packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
                 + (etcd_steps.PACKAGES if spec.witness else []))
-    plan.op(nodes, f"user {APP_USER}", server.user, user=APP_USER, system=True,
-            home="/nonexistent", shell="/usr/sbin/nologin", create_home=False)
+    plan.op(nodes, f"user {APP_USER}", ops.system_user, user=APP_USER, home="/nonexistent",
+            shell="/usr/sbin/nologin")
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
 
 
@@ -298,34 +299,61 @@ def volume(plan: Plan) -> None:
             path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
 
 
-def python_envs(plan: Plan) -> None:
-    d = plan.d
-    nodes = list(d.spec.nodes)
-    setup = ("setup",) if d.spec.web.setup else ()
+class _Venvs:
+    """The venvs of each node, made once per wheelhouse (nodes of a kind share
+    it), and the background builds started by one step for another to wait on."""
 
-    made: dict[Path, ops.VenvSpec] = {}  # once per wheelhouse: nodes of a kind share it
+    def __init__(self, d: Deployment) -> None:
+        self.d = d
+        self.made: dict[Path, venv_ops.VenvSpec] = {}
+        self.jobs: dict[str, str] = {}  # node name -> its build's job
+        self.installers: dict[Path, venv_ops.Installer] = {}
+        self.nodes = [n for n in d.spec.nodes if n.name in d.wheels]
 
-    def venv(house: Wheelhouse, path: str, label: str, keys: tuple[str, ...]) -> ops.VenvSpec:
-        if house.directory not in made:
-            made[house.directory] = ops.VenvSpec(
+    def _venv(self, house: Wheelhouse, path: str, label: str,
+              keys: tuple[str, ...]) -> venv_ops.VenvSpec:
+        if house.directory not in self.made:
+            self.made[house.directory] = venv_ops.VenvSpec(
                 path, tuple(str(w) for w in house.wheels), str(archive(house)),
                 f"{WHEELS_DIR}/{label}", keys)
-        return made[house.directory]
+        return self.made[house.directory]
 
-    def envs(node: Node) -> dict[str, Any]:
-        app, agent = d.wheels[node.name]
-        return {"envs": tuple(
-            venv(house, path, label, keys) for label, house, path, keys in (
-                ("app", app, d.spec.web.venv, ("app", *setup)),
+    def of(self, node: Node) -> dict[str, Any]:
+        app, agent = self.d.wheels[node.name]
+        setup = ("setup",) if self.d.spec.web.setup else ()
+        return {"jobs": self.jobs, "envs": tuple(
+            self._venv(house, path, label, keys) for label, house, path, keys in (
+                ("app", app, self.d.spec.web.venv, ("app", *setup)),
                 ("hapair", agent, HAPAIR_VENV, ("agent",)))
             if house is not None)}
 
-    shipped = [n for n in nodes if n.name in d.wheels]
-    if shipped:
-        first_app, first_agent = d.wheels[shipped[0].name]
-        counts = [f"{venv} from {len(h.wheels)} wheels" for h, venv in (
-            (first_app, d.spec.web.venv), (first_agent, HAPAIR_VENV)) if h is not None]
-        plan.op(shipped, "python: " + ", ".join(counts), ops.venvs_from_wheels, per_node=envs)
+    def to_start(self, node: Node) -> dict[str, Any]:
+        wheel = self.d.wheels[node.name][1].installer
+        if wheel is not None and wheel not in self.installers:
+            self.installers[wheel] = venv_ops.Installer(str(wheel))
+        return {**self.of(node), "installer": self.installers.get(wheel) if wheel else None}
+
+    def label(self) -> str:
+        app, agent = self.d.wheels[self.nodes[0].name]
+        return "python: " + ", ".join(f"{venv} from {len(h.wheels)} wheels" for h, venv in (
+            (app, self.d.spec.web.venv), (agent, HAPAIR_VENV)) if h is not None)
+
+
+def python_build(plan: Plan) -> None:
+    """The venvs' build, started early: it runs while the database and the
+    volume are set up, and `python_envs` waits for it."""
+    plan.venvs = _Venvs(plan.d)
+    if plan.venvs.nodes:
+        plan.op(plan.venvs.nodes, f"{plan.venvs.label()} (building meanwhile)",
+                venv_ops.venvs_start, per_node=plan.venvs.to_start)
+
+
+def python_envs(plan: Plan) -> None:
+    d = plan.d
+    nodes = list(d.spec.nodes)
+    if plan.venvs.nodes:
+        plan.op(plan.venvs.nodes, plan.venvs.label(), venv_ops.venvs_ready,
+                per_node=plan.venvs.of)
     if d.spec.web.setup:
         # Once, on the primary: the schema replicates to the other node.
         plan.on_change([d.roles.primary], "setup", "app: setup on the primary",
@@ -391,8 +419,8 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, agent_tls, network, etcd_steps.etcd, database, volume,
-          python_envs, web, failover, firewall)
+PHASES = (base, rendered_files, python_build, agent_tls, network, etcd_steps.etcd, database,
+          volume, python_envs, web, failover, firewall)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),
