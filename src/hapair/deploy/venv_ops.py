@@ -139,6 +139,7 @@ def venvs_start(envs: tuple[VenvSpec, ...], jobs: dict[str, str],
     name -> job id) for `venvs_ready`."""
     todo = stale(envs)
     if not todo:
+        jobs[host.data.get("node")] = ""  # nothing to wait for
         host.noop(f"{', '.join(e.venv for e in envs)} have their wheels")
         return
     job = f"{JOBS}/{job_id(todo)}"
@@ -165,9 +166,9 @@ def venvs_ready(envs: tuple[VenvSpec, ...], jobs: dict[str, str]
     """Wait for the build `venvs_start` began on this node; fail with the
     end of its log if it failed."""
     job = jobs.get(host.data.get("node"))
-    if job is None:
-        missing = stale(envs)
-        if missing:  # the start step did not run here
+    if not job:
+        missing = stale(envs) if job is None else ()  # None: the start step did not run
+        if missing:
             raise OperationError(f"{', '.join(e.venv for e in missing)} not built")
         host.noop(f"{', '.join(e.venv for e in envs)} have their wheels")
         return
