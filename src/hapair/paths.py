@@ -7,6 +7,8 @@ from __future__ import annotations
 RUN_DIR = "/run/hapair"
 NOTIFY_FIFO = f"{RUN_DIR}/keepalived.fifo"
 TRACK_FILE = f"{RUN_DIR}/vrrp-fault"
+# The kernel's ARP settings the VIP's linger on lo needs (agent/commands.py).
+SYSCTL_FILE = "/etc/sysctl.d/60-hapair.conf"
 ETC_DIR = "/etc/hapair"
 SPEC_JSON = f"{ETC_DIR}/cluster.json"
 APP_ENV = f"{ETC_DIR}/app.env"

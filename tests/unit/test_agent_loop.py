@@ -388,3 +388,39 @@ def test_a_statement_on_a_connection_the_server_closed_is_sent_once_more() -> No
     with pytest.raises(DBError):
         db.execute("INSERT ...")  # may have run: never twice
     assert len(made) == 1
+
+
+def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -> None:
+    """The answers in flight when the VIP leaves still go out from it: the
+    address stays on lo (linger) before keepalived is told, and goes later."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from hapair.agent import commands, observe
+    from hapair.agent.view import Memory
+
+    done: list[str] = []
+    gone = threading.Event()
+    monkeypatch.setattr(commands, "DRAIN_S", 0.01)
+    monkeypatch.setattr(commands, "LINGER_S", 0.05)
+    monkeypatch.setattr(observe, "linger", lambda a: done.append(f"linger {a}"))
+    monkeypatch.setattr(observe, "end_linger", lambda a: (done.append(f"end {a}"), gone.set()))
+
+    class FenceDB:
+        def fence(self, app_user: str, stop_clients: object = None) -> None:
+            done.append("read_only=ON")
+
+        def probe(self) -> object:
+            return SimpleNamespace(up=True, read_only=True, gtid_binlog_pos="0-1-5")
+
+    agent = SimpleNamespace(
+        cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
+                            vip_prefix=24),
+        memory=Memory(), view=SimpleNamespace(holds_vip=True, keepalived_running=True),
+        fence_db=FenceDB(), stop_app=lambda: None, drain_until=0.0,
+        write_track=lambda eligible: done.append(f"eligible {eligible}"),
+        alert=lambda event, detail: None)
+    agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
+    code, _ = commands.fenced(agent, "node2")  # type: ignore[arg-type]
+    assert code == 200 and gone.wait(2)
+    assert done == ["read_only=ON", "linger 10.54.0.100", "eligible False", "end 10.54.0.100"]

@@ -28,6 +28,13 @@ SWITCHOVER_WAIT_S = 30.0
 # planned switchover blocked bookings ~1.4 s, all of it clients' 1 s timeouts,
 # while the promotion took 0.08 s). Read-only, the node can confirm nothing.
 DRAIN_S = 0.25
+# And once it moved, keeps it on lo this long: an answer the application
+# sends after the VIP left (a request that came in at the drain's last
+# moment) is otherwise dropped by the kernel, its source address no longer
+# local, and its client waits out its own timeout (measured: 3 of 8 clients
+# waited 1 s in one switchover of two). Not answered in ARP there: clients
+# send to the new holder; only this node's replies leave from it.
+LINGER_S = 2.0
 
 
 def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
@@ -65,7 +72,7 @@ def fenced(agent: Agent, by: str) -> Answer:
         _release(agent)
         return 200, {"db_up": False}
     if drain:
-        threading.Timer(DRAIN_S, _release, (agent,)).start()
+        threading.Timer(DRAIN_S, _release, (agent, True)).start()
         vip = f"VIP released in {DRAIN_S:g}s (answers in flight first)"
     else:
         _release(agent)
@@ -76,11 +83,16 @@ def fenced(agent: Agent, by: str) -> Answer:
                  "gtid_binlog_pos": state.gtid_binlog_pos}
 
 
-def _release(agent: Agent) -> None:
+def _release(agent: Agent, linger: bool = False) -> None:
     """After a fence: keepalived told this node is not eligible, the VIP
-    dropped if keepalived is not there to do it. Best effort, logged."""
+    dropped if keepalived is not there to do it; after a drain, the VIP kept
+    on lo a moment (LINGER_S) for the answers still in flight. Best effort,
+    logged."""
     cfg, v = agent.cfg, agent.view
     try:
+        if linger:
+            observe.linger(cfg.vip)
+            threading.Timer(LINGER_S, observe.end_linger, (cfg.vip,)).start()
         agent.write_track(False)
         if v is not None and v.holds_vip and not v.keepalived_running:
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)

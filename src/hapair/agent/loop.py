@@ -120,6 +120,7 @@ class Agent:
         servers += [serve(self, address, port, context) for address in self.cfg.listen]
         for server in servers:
             threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
+        observe.end_linger(self.cfg.vip)  # left by an agent that died during one
         self.fifo.start()
         threading.Thread(target=self._poller, name="poller", daemon=True).start()
         threading.Thread(target=self.health.run, name="health", daemon=True).start()

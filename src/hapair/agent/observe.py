@@ -45,6 +45,18 @@ def drop_address(device: str, address: str, prefix: int) -> None:
                    capture_output=True, timeout=2)
 
 
+def linger(address: str) -> None:
+    """The address kept on lo (a /32, never answered in ARP there: see
+    render/keepalived.sysctl): sockets bound to it can still send."""
+    subprocess.run(["ip", "addr", "replace", f"{address}/32", "dev", "lo"],
+                   capture_output=True, timeout=2)
+
+
+def end_linger(address: str) -> None:
+    subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"],
+                   capture_output=True, timeout=2)
+
+
 def announce(device: str, address: str, count: int = 2) -> None:
     """Gratuitous ARP for an address this node holds: clients and switches
     that still send to another node's MAC for it learn where it is now. In

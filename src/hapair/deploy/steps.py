@@ -34,6 +34,7 @@ from hapair.paths import (
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
     HAPAIR_VENV,
+    SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
     WEBHOOK_SECRET_ENV,
@@ -150,7 +151,7 @@ def hosts_file(plan: Plan) -> None:
 COMPONENT_KEYS: dict[str, tuple[str, ...]] = {
     "keepalived": ("keepalived",), "mariadb": ("mariadb",), "apache": ("apache",),
     "network": ("network",), "raid": ("raid",), "gluster": (), "hapair": ("agent",),
-    "etcd": ("units", "etcd"), "firewall": ("firewall",),
+    "etcd": ("units", "etcd"), "firewall": ("firewall",), "sysctl": ("sysctl",),
 }
 
 
@@ -186,6 +187,8 @@ def rendered_files(plan: Plan) -> None:
             per_node=files_of)
     plan.on_change(list(d.spec.nodes), "units", "systemd: daemon-reload",
                    "systemctl daemon-reload && systemd-tmpfiles --create hapair.conf")
+    plan.on_change(list(d.spec.nodes), "sysctl", "kernel: ARP settings for the VIP",
+                   f"sysctl -q -p {SYSCTL_FILE}")
 
 
 def _placeholders(d: Deployment, node: Node) -> dict[str, str]:

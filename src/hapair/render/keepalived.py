@@ -3,7 +3,7 @@ check against the node's own agent, and transitions to the agent's FIFO."""
 
 from __future__ import annotations
 
-from hapair.paths import NOTIFY_FIFO, TRACK_FILE
+from hapair.paths import NOTIFY_FIFO, SYSCTL_FILE, TRACK_FILE
 from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
@@ -107,4 +107,17 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     }}
 }}
 """
-    return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived")]
+    return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived"),
+            RenderedFile(SYSCTL_FILE, sysctl(spec, node), 0o644, "sysctl")]
+
+
+def sysctl(spec: ClusterSpec, node: Node) -> str:
+    """A node that gives the VIP up after a drain keeps it on lo a moment, so
+    that its answers in flight still leave from it (agent/commands.py): it
+    must never answer ARP for it from there, nor name it in its own ARP
+    requests. ARP is then answered only for addresses of the asking
+    interface, which the nodes' own addresses are."""
+    return f"""{header(spec, node)}
+net.ipv4.conf.all.arp_ignore = 1
+net.ipv4.conf.all.arp_announce = 2
+"""
