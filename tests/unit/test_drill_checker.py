@@ -101,7 +101,19 @@ def test_report_summary_and_markdown() -> None:
                               "safe": True}] * 2)
     assert rows[0]["runs"] == 2 and rows[0]["unavailable_s"]["median"] == 1.2 and rows[0]["safe"]
     md = report.markdown(rows, {"x": "x.png"})
-    assert "| x | 2 | 0 | 0 | 0 | 2 (0) | 1.20 / 1.20 / 1.20 |" in md and "![x](x.png)" in md
+    assert "| x | 2 | 0 | 0 | 0 | 2 (0) | 1.20 / 1.20 / 1.20 | 0.00 / 0.00 |" in md
+    assert "![x](x.png)" in md
+
+
+def test_the_longest_wait_is_one_clients_from_sending_to_its_answer() -> None:
+    from hapair.drill.checker import longest_wait
+
+    history = [{"outcome": "confirmed", "sent": 9.0, "ended": 9.1},   # before the fault
+               {"outcome": "confirmed", "sent": 10.1, "ended": 11.4},  # waited out a timeout
+               {"outcome": "conflict", "sent": 10.2, "ended": 10.5},
+               {"outcome": "unknown", "sent": 10.0, "ended": 19.0}]    # gave up: not a wait
+    assert abs(longest_wait(history, 10.0) - 1.3) < 1e-9
+    assert longest_wait([], 10.0) == 0.0
 
 
 def test_node_probes(tmp_path: Path) -> None:

@@ -145,6 +145,7 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
                       f"{v.confirmed} confirmed, {len(v.lost)} lost, {len(v.double)} double, "
                       f"{len(v.two_writable)} two-writable samples, {v.unknown} unknown "
                       f"({v.unknown_found} happened); no booking for {v.unavailable_s:.2f}s, "
+                      f"a client waited at most {v.longest_wait_s:.2f}s, "
                       f"first after the fault {first if first is None else round(first, 2)}s; "
                       f"resync {r.resync_s:.1f}s; first alert "
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
@@ -162,7 +163,8 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
     rows = report.summarize(results)
     table = Table(title="drill summary")
     for col in ("scenario", "runs", "lost", "double", "2 writable", "unknown",
-                "unavailable s (median/p95/max)", "resync s", "alert s (median/max)"):
+                "unavailable s (median/p95/max)", "longest wait s (median/max)", "resync s",
+                "alert s (median/max)"):
         table.add_column(col)
     for r in rows:
         u = r["unavailable_s"]
@@ -171,6 +173,7 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
                       str(r["double"]), str(r["two_writable"]),
                       f"{r['unknown']} ({r['unknown_found']} happened)",
                       f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f}",
+                      f"{r['longest_wait_s']['median']:.2f} / {r['longest_wait_s']['max']:.2f}",
                       f"{r['resync_s']['median']:.1f}", report.alert_cell(r))
     out.print(table, width=out.width if out.is_terminal else 160)
     plots = {}

@@ -42,6 +42,11 @@ class Verdict:
     unavailable_s: float  # the longest time without a confirmation around the fault
     first_confirmed_after_fault_s: float | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The longest one client waited for its answer (sent to confirmed or
+    # refused, retries included), over the operations that ended after the
+    # fault: what a person at the booking form sat through. Other clients'
+    # bookings may hide it from unavailable_s.
+    longest_wait_s: float = 0.0
 
     @property
     def safe(self) -> bool:
@@ -109,6 +114,12 @@ def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
     return gap, first
 
 
+def longest_wait(history: list[dict[str, Any]], fault_at: float) -> float:
+    waits = [op["ended"] - op["sent"] for op in history
+             if op["outcome"] in ("confirmed", "conflict") and op["ended"] >= fault_at]
+    return max(waits, default=0.0)
+
+
 def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: str,
           samples: dict[str, list[tuple[float, str]]], fault_at: float, end: float) -> Verdict:
     by_key = {node: {r.key: r for r in rows} for node, rows in finals.items()}
@@ -134,7 +145,7 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         replica_missing=tuple(missing),
         double=tuple(double_bookings(history, finals.get(primary, []))),
         two_writable=tuple(overlaps(samples)), unavailable_s=gap,
-        first_confirmed_after_fault_s=first)
+        first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at))
 
 
 def spread(values: list[float]) -> dict[str, float]:

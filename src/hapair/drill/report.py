@@ -28,6 +28,7 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "unknown_found": sum(x["unknown_found"] for x in v),
             "confirmed": sum(x["confirmed"] for x in v),
             "unavailable_s": spread([x["unavailable_s"] for x in v]),
+            "longest_wait_s": spread([x.get("longest_wait_s", 0.0) for x in v]),
             "first_confirmed_s": spread([x["first_confirmed_after_fault_s"] for x in v
                                          if x["first_confirmed_after_fault_s"] is not None]),
             "resync_s": spread([r["resync_s"] for r in runs if r["resync_s"] is not None]),
@@ -92,15 +93,17 @@ def alert_cell(row: dict[str, Any]) -> str:
 def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
     lines = ["# hapair drill report", "",
              "| scenario | runs | lost | double | two writable | unknown (found) | "
-             "unavailable median / p95 / max s | first booking after fault median s | "
-             "resync median s | alert median / max s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "unavailable median / p95 / max s | longest wait for one booking median / max s | "
+             "first booking after fault median s | resync median s | alert median / max s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         u, f, s = r["unavailable_s"], r["first_confirmed_s"], r["resync_s"]
+        w = r["longest_wait_s"]
         lines.append(
             f"| {r['scenario']} | {r['runs']} | {r['lost']} | {r['double']} | "
             f"{r['two_writable']} | {r['unknown']} ({r['unknown_found']}) | "
-            f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | {f['median']:.2f} | "
+            f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | "
+            f"{w['median']:.2f} / {w['max']:.2f} | {f['median']:.2f} | "
             f"{s['median']:.1f} | {alert_cell(r)} |")
     lines.append("")
     for name, png in plots.items():
