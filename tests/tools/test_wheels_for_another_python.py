@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hapair.deploy.wheels import Wheelhouse, build_for, check_fit
+from hapair.deploy.wheels import Wheelhouse, build, build_for, check_fit
 from hapair.probes.python import Target
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
@@ -57,3 +57,26 @@ def test_a_hapair_installed_from_a_wheel_ships_itself(tmp_path: Path) -> None:
     r = subprocess.run([node / "bin/python", "-c", "import hapair.probes.python as p; "
                         "print(p.__file__)"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and str(node) in r.stdout, r.stderr
+
+
+def test_a_dependency_with_no_wheel_for_the_node_travels_as_source(tmp_path: Path) -> None:
+    """alembic for a Debian loong64 node: MarkupSafe (under Mako and Jinja2)
+    has no loongarch64 wheel. pip resolves around a metadata-only stand-in;
+    MarkupSafe's source archive and the wheels its build needs go in its
+    place."""
+    loong = Target((3, 11), "loongarch64", (2, 36))
+    house = build(tmp_path / "h", ["alembic==1.20.1"], loong)
+    names = [w.name.lower() for w in house.wheels]
+    assert any(n.startswith("alembic-") for n in names)
+    assert any(n.startswith("mako-") for n in names)
+    assert not any(n.startswith("markupsafe-") for n in names)  # neither wheel nor stand-in
+    assert [s.name.lower().split("-")[0] for s in house.sources] == ["markupsafe"]
+    assert any(b.name.startswith("setuptools-") for b in house.build)
+    check_fit(house, loong)
+
+
+def test_a_dependency_named_is_built_on_the_node_though_it_has_a_wheel(tmp_path: Path) -> None:
+    house = build(tmp_path / "h", ["jinja2==3.1.6"], TRIXIE, on_node=("MarkupSafe",))
+    assert not any(w.name.lower().startswith("markupsafe-") for w in house.wheels)
+    (source,) = house.sources
+    assert source.name.lower().startswith("markupsafe-3.")  # the version jinja2 resolved to

@@ -304,3 +304,16 @@ def test_the_installer_is_shipped_only_to_a_node_without_it(tmp_path: Any) -> No
 
     again = commands(venv_ops.venvs_start, Has({}), (env,), {}, installer)
     assert not any("installer.whl" in c for c in again) and "zipfile" not in again[-1]
+
+
+def test_a_venv_with_sources_builds_them_offline_with_their_build_wheels(tmp_path: Any) -> None:
+    wheel, src = tmp_path / "a-1-py3-none-any.whl", tmp_path / "m-3.tar.gz"
+    wheel.write_bytes(b"wheel")
+    src.write_bytes(b"source")
+    plain = venv_ops.VenvSpec("/opt/v", (str(wheel),), "w.tar", "/opt/w/a", ())
+    env = dataclasses.replace(plain, sources=(str(src),))
+    assert env.want != plain.want  # a changed source archive rebuilds the venv
+    build = env.build()
+    assert "--no-index --find-links /opt/w/a --find-links /opt/w/a/build" in build
+    assert "/opt/w/a/*.whl /opt/w/a/sdist/*" in build
+    assert "sdist" not in plain.build() and "/build" not in plain.build()

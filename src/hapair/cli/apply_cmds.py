@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, load_or_exit, out
+from hapair.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    BuildOnNode,
+    SpecArg,
+    err,
+    load_or_exit,
+    out,
+)
 from hapair.deploy import wheels
 from hapair.probes.python import Target
 from hapair.secrets import SecretsError, load_secrets
@@ -29,7 +37,8 @@ SecretsOpt = Annotated[Path | None, typer.Option(
     "--secrets", help="the secrets file (mode 0600); HAPAIR_* variables override it")]
 
 
-def wheel_source(spec: ClusterSpec, spec_path: Path, given: Path | None
+def wheel_source(spec: ClusterSpec, spec_path: Path, given: Path | None,
+                 on_node: tuple[str, ...] = ()
                  ) -> Callable[[Target], tuple[wheels.Wheelhouse | None, wheels.Wheelhouse]]:
     """(app, hapair) wheels for a node's Python: prebuilt under --wheelhouse
     (a folder per kind of Python), used as they are; else built here (kept in
@@ -37,7 +46,8 @@ def wheel_source(spec: ClusterSpec, spec_path: Path, given: Path | None
     if given is not None:
         return lambda target: wheels.prebuilt(given, target, app=bool(spec.web.source))
     where = Path.home() / ".cache/hapair/wheels"
-    return lambda target: wheels.build_for(spec, spec_path, where, target)
+    return lambda target: wheels.build_for(spec, spec_path, where, target, on_node)
+
 
 
 def apply_cmd(
@@ -57,6 +67,7 @@ def apply_cmd(
     only: Annotated[str | None, typer.Option(
         "--only", help="host: only the machines themselves (packages, files, bonds, RAID), "
         "no service started or changed")] = None,
+    build_on_node: BuildOnNode = None,
 ) -> None:
     """Converge the nodes to the rendered state over SSH (pyinfra)."""
     # pyinfra is the control side's: the nodes run hapair without it.
@@ -81,7 +92,8 @@ def apply_cmd(
         report = apply(
             loaded.spec, sec,
             ssh=SshOptions(ssh_key, known_hosts, accept_new_host_keys),
-            wheels=wheel_source(loaded.spec, spec, wheelhouse), dry_run=dry_run,
+            wheels=wheel_source(loaded.spec, spec, wheelhouse, tuple(build_on_node or ())),
+            dry_run=dry_run,
             progress=lambda msg: out.print(f"  {msg}"), install_packages=packages,
             host_only=only == "host",
         )

@@ -82,3 +82,7 @@ def load_or_exit(spec: Path, as_json: bool) -> Loaded:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+BuildOnNode = Annotated[list[str] | None, typer.Option(
+    "--build-on-node", metavar="NAME",
+    help="a dependency shipped as its source archive and built on the nodes, as one with no "
+         "wheel for their Python or machine is (repeatable); the nodes get a C compiler")]

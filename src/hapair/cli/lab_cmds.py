@@ -16,6 +16,7 @@ from hapair.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     App,
+    BuildOnNode,
     SpecArg,
     err,
     load_or_exit,
@@ -83,14 +84,14 @@ def say(msg: str) -> None:
 @lab.command()
 def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
         help="run `hapair apply` from the control point once the machines are up")] = True,
-       ) -> None:
+       build_on_node: BuildOnNode = None) -> None:
     """Boot every node as a machine, wire the networks, then apply the spec."""
     cluster, plan = _plan(spec)
     started = time.monotonic()
     try:
         lifecycle.up(plan, spec.read_text(), say)
         if deploy:
-            house = build_wheels(cluster, spec, plan)
+            house = build_wheels(cluster, spec, plan, tuple(build_on_node or ()))
         files = lifecycle.files_of(plan)
         if not files.secrets.exists():
             new_secrets_file(files.secrets, cluster.web.secrets,
@@ -146,7 +147,8 @@ def pages(cluster: ClusterSpec) -> list[tuple[int, Node]]:
     return [(FORWARD_PAGE_PORT + i, n) for i, n in enumerate(cluster.nodes, start=1)]
 
 
-def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan) -> Path:
+def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan,
+                 on_node: tuple[str, ...] = ()) -> Path:
     """The nodes' wheels, for each kind of Python they run, made here (the
     control point, where apply runs, has no route to the package index) and
     kept where apply finds them."""
@@ -161,7 +163,7 @@ def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan) -> Path:
             raise LabError(f"{node.name}: {exc}") from None
     for target, names in sorted(targets.items()):
         say(f"wheels: the application and hapair for {', '.join(names)} ({target})")
-        wheels.build_for(cluster, spec, base, target)
+        wheels.build_for(cluster, spec, base, target, on_node)
     return base
 
 
@@ -180,11 +182,12 @@ def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
 @lab.command()
 def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
           only: Annotated[str | None, typer.Option(
-              "--only", help="host: the machines only (files, bonds, RAID)")] = None) -> None:
+              "--only", help="host: the machines only (files, bonds, RAID)")] = None,
+          build_on_node: BuildOnNode = None) -> None:
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
     _require_up(plan)
-    house = build_wheels(cluster, spec, plan)
+    house = build_wheels(cluster, spec, plan, tuple(build_on_node or ()))
     extra = (["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
     raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
 

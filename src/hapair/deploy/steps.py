@@ -57,6 +57,8 @@ PACKAGES = [
     "nftables",
 ]
 FENCE_PACKAGES = ["fence-agents"]
+# What building a shipped source archive needs on a node (C extensions).
+BUILD_PACKAGES = ["gcc", "libc6-dev", "python3-dev"]
 WHEELS_DIR = "/opt/hapair/wheels"
 
 
@@ -123,12 +125,18 @@ def base(plan: Plan) -> None:
     plan.op(nodes, "hostname", server.hostname, per_node=lambda n: {"hostname": n.name})
     hosts_file(plan)
     if plan.d.install_packages:
-        plan.op(nodes, "packages", apt.packages, update=False,
-                packages=PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
-                + (etcd_steps.PACKAGES if spec.witness else []))
+        plan.op(nodes, "packages", apt.packages, update=False, per_node=lambda n: {
+            "packages": PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
+            + (etcd_steps.PACKAGES if spec.witness else [])
+            + (BUILD_PACKAGES if builds_sources(plan.d, n) else [])})
     plan.op(nodes, f"user {APP_USER}", ops.system_user, user=APP_USER, home="/nonexistent",
             shell="/usr/sbin/nologin")
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
+
+
+def builds_sources(d: Deployment, node: Node) -> bool:
+    """Whether a dependency of this node's venvs is built there (no wheel)."""
+    return any(h is not None and h.sources for h in d.wheels.get(node.name, ()))
 
 
 def hosts_file(plan: Plan) -> None:
@@ -318,7 +326,8 @@ class _Venvs:
         if house.directory not in self.made:
             self.made[house.directory] = venv_ops.VenvSpec(
                 path, tuple(str(w) for w in house.wheels), str(archive(house)),
-                f"{WHEELS_DIR}/{label}", keys)
+                f"{WHEELS_DIR}/{label}", keys, tuple(str(s) for s in house.sources),
+                tuple(str(b) for b in house.build))
         return self.made[house.directory]
 
     def of(self, node: Node) -> dict[str, Any]:

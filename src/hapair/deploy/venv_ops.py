@@ -24,6 +24,7 @@ from pyinfra.context import host
 
 from hapair.deploy.facts import FileText
 from hapair.deploy.ops import INCOMING, note
+from hapair.deploy.sources import BUILD, SOURCES
 
 #: Where a background build keeps its pid, log and exit status: root's only.
 JOBS = f"{INCOMING}/venvs"
@@ -48,6 +49,10 @@ class VenvSpec:
     archive: str
     wheel_dir: str
     keys: tuple[str, ...]
+    # Source archives built on the node (in the archive's sdist/) and the
+    # wheels their build needs (build/): see deploy/sources.py.
+    sources: tuple[str, ...] = ()
+    build_needs: tuple[str, ...] = ()
 
     @property
     def marker(self) -> str:
@@ -57,7 +62,7 @@ class VenvSpec:
     def want(self) -> str:
         """What the venv's marker holds once built: the wheels' digest."""
         sums = "".join(f"{hashlib.sha256(Path(w).read_bytes()).hexdigest()}  {Path(w).name}\n"
-                       for w in sorted(self.wheels))
+                       for w in sorted((*self.wheels, *self.sources, *self.build_needs)))
         return hashlib.sha256(sums.encode()).hexdigest()
 
     @property
@@ -69,9 +74,12 @@ class VenvSpec:
     def build(self) -> str:
         """One command: unpack the archive, make the venv, install offline."""
         w, v, tar = shlex.quote(self.wheel_dir), shlex.quote(self.venv), shlex.quote(self.tar)
-        install = f"install -q --disable-pip-version-check --no-index --find-links {w} {w}/*.whl"
-        uv = (f"{UV} pip install -q --no-cache --offline --no-index --find-links {w} "
-              f"--python {v}/bin/python --compile-bytecode {w}/*.whl")
+        # Source archives are built with their build's wheels, offline.
+        what = f"{w}/*.whl" + (f" {w}/{SOURCES}/*" if self.sources else "")
+        links = f"--find-links {w}" + (f" --find-links {w}/{BUILD}" if self.sources else "")
+        install = f"install -q --disable-pip-version-check --no-index {links} {what}"
+        uv = (f"{UV} pip install -q --no-cache --offline --no-index {links} "
+              f"--python {v}/bin/python --compile-bytecode {what}")
         # The system's Python (not whatever python3 a login shell finds first).
         # uv when shipped; else pip run from the wheel Debian and Ubuntu ship
         # with python3-venv, which installs into the venv without first

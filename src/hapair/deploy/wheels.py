@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hapair
+from hapair.deploy import sources
 from hapair.probes.python import Target
 from hapair.spec.models import ClusterSpec
 
@@ -40,11 +42,16 @@ class Wheelhouse:
     directory: Path
     wheels: tuple[Path, ...]
     installer: Path | None = None  # a wheel of INSTALLER made for the same target
+    # Dependencies with no wheel for the target, built on the node (sources.py),
+    # and the wheels their build needs there.
+    sources: tuple[Path, ...] = ()
+    build: tuple[Path, ...] = ()
 
     @property
     def sums(self) -> str:
         """sha256sum-style listing: what identifies this set of wheels."""
-        lines = [f"{hashlib.sha256(w.read_bytes()).hexdigest()}  {w.name}" for w in self.wheels]
+        lines = [f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {name}"
+                 for f, name in sources.archive_entries(self.wheels, self.sources, self.build)]
         return "\n".join(sorted(lines)) + "\n"
 
 
@@ -120,45 +127,56 @@ def fingerprint(requirements: list[str]) -> str:
     return h.hexdigest()
 
 
-def build(directory: Path, requirements: list[str], target: Target | None = None
-          ) -> Wheelhouse:
+def build(directory: Path, requirements: list[str], target: Target | None = None,
+          on_node: tuple[str, ...] = ()) -> Wheelhouse:
     """Wheels of the requirements (paths or names) and their dependencies for
     a target (default: this interpreter), in an emptied directory, so that no
     stale wheel is shipped; unless nothing they are made from changed since
-    the last build there, which is then used as it is."""
+    the last build there, which is then used as it is. on_node: dependencies
+    (names) shipped as source and built on the node even if a wheel exists."""
     stamp = directory / ".fingerprint"
-    want = fingerprint(requirements)
+    want = fingerprint([*requirements, *(f"on-node:{n}" for n in on_node)])
     if stamp.exists() and stamp.read_text() == want and any(directory.glob("*.whl")):
         return existing(directory)
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    if target is None or target == this_target():
+    here = (target is None or target == this_target()) and not on_node
+    if here:
         _pip("wheel", "--wheel-dir", str(directory), *requirements)
     else:
-        _for_another_python(directory, requirements, target)
+        _for_another_python(directory, requirements, target or this_target(), on_node)
     stamp.write_text(want)
     house = existing(directory)
-    check_fit(house, target or this_target(), built_here=target in (None, this_target()))
+    check_fit(house, target or this_target(), built_here=here)
     return house
 
 
 def _pip(*args: str) -> None:
-    # A fixed timestamp makes a rebuilt wheel byte-identical when its source
-    # did not change, so apply sees no change and restarts nothing.
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
-    result = subprocess.run([sys.executable, "-m", "pip", *args, "-q"],
-                            capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        tail = " ".join(result.stderr.strip().splitlines()[-3:])
+    code, out = _pip_run(*args, "-q")
+    if code != 0:
+        tail = " ".join(out.strip().splitlines()[-3:])
         raise WheelError(f"pip {args[0]} {' '.join(a for a in args[1:] if '/' in a)} "
                          f"failed: {tail}")
 
 
-def _for_another_python(directory: Path, requirements: list[str], target: Target) -> None:
+def _pip_run(*args: str) -> tuple[int, str]:
+    """pip's exit code and its output (standard output, then its errors)."""
+    # A fixed timestamp makes a rebuilt wheel byte-identical when its source
+    # did not change, so apply sees no change and restarts nothing.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
+    result = subprocess.run([sys.executable, "-m", "pip", *args],
+                            capture_output=True, text=True, env=env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _for_another_python(directory: Path, requirements: list[str], target: Target,
+                        on_node: tuple[str, ...] = ()) -> None:
     """Source trees become wheels here (they must be pure Python: no
     compiled part); every dependency is a wheel from the package index made
-    for the target's interpreter and platform, never built here."""
+    for the target's interpreter and platform, never built here, or when
+    there is none (or on_node names it), its source archive, built on the
+    node (sources.py)."""
     if target.glibc is None:
         raise WheelError(f"a node runs {target}: apply ships binary wheels for glibc "
                          "systems only")
@@ -172,13 +190,66 @@ def _for_another_python(directory: Path, requirements: list[str], target: Target
         if not wheel.name.endswith("-none-any.whl"):
             raise WheelError(f"{wheel.name} is not pure Python: it cannot be built here "
                              f"for {target}")
+    for_target = _target_flags(target)
+    standins = directory / ".standin"
+    for _ in range(MAX_SOURCES + 1):
+        links = ["--find-links", str(standins)] if standins.is_dir() else []
+        code, out = _pip_run("download", *for_target, *links, "--dest", str(directory),
+                             *(str(w) for w in sorted(own.glob("*.whl"))), *named)
+        if code == 0:
+            break
+        missing = sources.missing_wheels(out)
+        if not missing:
+            raise WheelError(f"pip download for {target} failed: "
+                             f"{' '.join(out.strip().splitlines()[-3:])}")
+        for requirement in missing:
+            try:
+                sources.fetch(directory, requirement, _pip_run)
+            except ValueError as exc:
+                raise WheelError(str(exc)) from None
+    else:
+        raise WheelError(f"more than {MAX_SOURCES} dependencies have no wheel for {target}")
+    # The stand-ins pip copied along; the wheels on_node names give way to
+    # their sources (their version as resolved).
+    for stand in standins.glob("*.whl") if standins.is_dir() else ():
+        (directory / stand.name).unlink(missing_ok=True)
+    for name in on_node:
+        for wheel in directory.glob("*.whl"):
+            dist, version = _name_version(wheel.name)
+            if dist == _normal(name):
+                wheel.unlink()
+                try:
+                    sources.fetch(directory, f"{name}=={version}", _pip_run)
+                except ValueError as exc:
+                    raise WheelError(str(exc)) from None
+    shutil.rmtree(own)
+    shutil.rmtree(standins, ignore_errors=True)
+    archives = sorted((directory / sources.SOURCES).glob("*")) \
+        if (directory / sources.SOURCES).is_dir() else []
+    needs = sorted({r for a in archives for r in sources.build_requirements(a)})
+    if needs:
+        _pip("download", *for_target, "--dest", str(directory / sources.BUILD), *needs)
+
+
+#: How many dependencies may lack a wheel for a node before apply gives up.
+MAX_SOURCES = 8
+
+
+def _target_flags(target: Target) -> list[str]:
     major, minor = target.python
     platforms = [a for p in platform_tags(target) for a in ("--platform", p)]
-    _pip("download", "--only-binary=:all:", "--implementation", "cp",
-         "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}", "--abi", "abi3",
-         "--abi", "none", *platforms, "--dest", str(directory),
-         *(str(w) for w in sorted(own.glob("*.whl"))), *named)
-    shutil.rmtree(own)
+    return ["--only-binary=:all:", "--implementation", "cp", "--python-version",
+            f"{major}.{minor}", "--abi", f"cp{major}{minor}", "--abi", "abi3", "--abi", "none",
+            *platforms]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _name_version(filename: str) -> tuple[str, str]:
+    parts = filename.split("-")
+    return _normal(parts[0]), parts[1]
 
 
 def this_target() -> Target:
@@ -222,25 +293,27 @@ def check_fit(house: Wheelhouse, target: Target, built_here: bool = False) -> No
     from packaging.utils import parse_wheel_filename
 
     ok = supported_tags(target, built_here)
-    for wheel in house.wheels:
+    for wheel in (*house.wheels, *house.build):
         if not parse_wheel_filename(wheel.name)[3] & ok:
             raise WheelError(f"{wheel.name} does not fit {target}")
 
 
-def build_for(spec: ClusterSpec, spec_path: Path, base: Path, target: Target | None = None
-              ) -> tuple[Wheelhouse | None, Wheelhouse]:
+def build_for(spec: ClusterSpec, spec_path: Path, base: Path, target: Target | None = None,
+              on_node: tuple[str, ...] = ()) -> tuple[Wheelhouse | None, Wheelhouse]:
     """(app, hapair) wheels for a spec and a target Python (default: this
     one), under base/TARGET-TAG/app and .../hapair. The application's source
-    is relative to the spec file; none when it has none."""
+    is relative to the spec file; none when it has none. on_node: dependencies
+    shipped as source and built on the node."""
     target = target or this_target()
     base = base / target.tag
     app = None
     if spec.web.source:
         source = (spec_path.parent / spec.web.source).resolve()
-        app = build(base / "app", [str(source), "gunicorn"], target)
+        app = build(base / "app", [str(source), "gunicorn"], target, on_node)
     own = hapair_source(base / "own")
     installer = build(base / "installer", [INSTALLER], target).wheels[0]
-    return app, replace(build(base / "hapair", [str(own)], target), installer=installer)
+    return app, replace(build(base / "hapair", [str(own)], target, on_node),
+                        installer=installer)
 
 
 def prebuilt(base: Path, target: Target, app: bool) -> tuple[Wheelhouse | None, Wheelhouse]:
@@ -269,8 +342,8 @@ def archive(house: Wheelhouse) -> Path:
         return out
     partial = out.with_suffix(".part")
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-        for wheel in sorted(house.wheels, key=lambda w: w.name):
-            info = tar.gettarinfo(str(wheel), arcname=wheel.name)
+        for wheel, name in sources.archive_entries(house.wheels, house.sources, house.build):
+            info = tar.gettarinfo(str(wheel), arcname=name)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             info.mtime = 315532800
@@ -286,4 +359,6 @@ def existing(directory: Path) -> Wheelhouse:
     wheels = tuple(sorted(directory.glob("*.whl")))
     if not wheels:
         raise WheelError(f"no wheels in {directory}")
-    return Wheelhouse(directory, wheels)
+    return Wheelhouse(directory, wheels,
+                      sources=tuple(sorted((directory / sources.SOURCES).glob("*"))),
+                      build=tuple(sorted((directory / sources.BUILD).glob("*.whl"))))
