@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tarfile
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from pyinfra.context import ctx_host
 
 from hapair import pki
 from hapair.deploy import etcd_ops
-from hapair.deploy.facts import FileText
+from hapair.deploy.facts import FileText, FileTexts
 from hapair.deploy.runner import _hosts
 from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_CA
 from hapair.render import etcd as render
@@ -32,6 +33,8 @@ class Host:
     def get_fact(self, fact: type, **kw: Any) -> Any:
         if fact is FileText:
             return self.texts.get(kw["path"], "")
+        if fact is FileTexts:
+            return {p: self.texts.get(p, "") for p in kw["paths"]}
         return self.auth
 
     def noop(self, message: str) -> None:
@@ -39,9 +42,18 @@ class Host:
 
 
 def run(op: Any, host: Host, **kw: Any) -> list[str]:
+    """The commands; an archive of files (ops.upload) as an upload per file."""
+    out = []
     with ctx_host.use(host):
-        return [f"upload {c.dest}" if isinstance(c, FileUploadCommand) else str(c)
-                for c in op._inner(**kw)]
+        for c in op._inner(**kw):
+            if isinstance(c, FileUploadCommand) and str(c.dest).endswith("/files.tar"):
+                with tarfile.open(fileobj=c.src) as tar:
+                    out += [f"upload /{m.name}" for m in tar.getmembers()]
+            elif isinstance(c, FileUploadCommand):
+                out.append(f"upload {c.dest}")
+            else:
+                out.append(str(c))
+    return out
 
 
 CERTS = {"ca_cert": CA.cert, "ca_key": CA.key, "cn": "node1", "addresses": ("10.54.0.10",)}
@@ -54,7 +66,7 @@ def test_a_fresh_member_gets_the_ca_its_certificate_and_the_agent_s() -> None:
     assert uploads == [f"upload {ETCD_CA}", f"upload {render.KEY_FILE}",
                        f"upload {render.CERT_FILE}", f"upload {ETCD_AGENT_KEY}",
                        f"upload {ETCD_AGENT_CERT}"]
-    assert any("-m 600 -o etcd" in c and render.KEY_FILE in c for c in out)
+    assert f"chmod 600 {render.KEY_FILE}.hapair-new && chown etcd:etcd" in out[-1]
     assert "pending/etcd" in out[-1]
 
 
@@ -98,22 +110,30 @@ def test_apply_reaches_the_witness_too() -> None:
 
 
 def test_a_server_certificate_from_the_cluster_ca_and_its_renewal() -> None:
-    """The agent's and Apache's certificates (cert_ops.certificate)."""
+    """The agent's, MariaDB's and Apache's certificates (cert_ops.certificates):
+    one probe, one archive of those that no longer fit, each noting its own
+    restart."""
     from hapair.deploy import cert_ops
-    from hapair.paths import AGENT_CA, WEB_CERT, WEB_KEY
+    from hapair.paths import AGENT_CA, AGENT_CERT, AGENT_KEY, WEB_CERT, WEB_KEY
 
-    args = {"ca_cert": CA.cert, "ca_key": CA.key, "cert_path": WEB_CERT, "key_path": WEB_KEY,
-            "cn": "booking.example", "addresses": ("10.54.0.100", "10.54.0.10"),
-            "what": "the web server's certificate", "keys": ("apache",)}
-    out = run(cert_ops.certificate, Host({}), **args)
+    web = cert_ops.Wanted(WEB_CERT, WEB_KEY, "booking.example", ("10.54.0.100", "10.54.0.10"))
+    agent = cert_ops.Wanted(AGENT_CERT, AGENT_KEY, "node1", ("10.54.0.10",))
+    args = {"ca_cert": CA.cert, "ca_key": CA.key,
+            "items": ((web, ("apache",)), (agent, ("agent",)))}
+    out = run(cert_ops.certificates, Host({}), **args)
     assert [c for c in out if c.startswith("upload")] == [
-        f"upload {AGENT_CA}", f"upload {WEB_KEY}", f"upload {WEB_CERT}"]
-    assert any("-m 600" in c and WEB_KEY in c for c in out) and "pending/apache" in out[-1]
+        f"upload {AGENT_CA}", f"upload {WEB_KEY}", f"upload {WEB_CERT}", f"upload {AGENT_KEY}",
+        f"upload {AGENT_CERT}"]
+    assert f"chmod 600 {WEB_KEY}.hapair-new" in out[-1]
+    assert "pending/agent /var/lib/hapair/pending/apache" in out[-1]
     fits = pki.issue(CA, "booking.example", ("10.54.0.100", "10.54.0.10"), NOW)
-    host = Host({AGENT_CA: CA.cert, WEB_CERT: fits.cert})
-    assert run(cert_ops.certificate, host, **args) == []
-    assert host.noops == ["the web server's certificate: in place and valid"]
+    ok = pki.issue(CA, "node1", ("10.54.0.10",), NOW)
+    host = Host({AGENT_CA: CA.cert, WEB_CERT: fits.cert, AGENT_CERT: ok.cert})
+    assert run(cert_ops.certificates, host, **args) == []
+    assert host.noops == ["the TLS certificates: in place and valid"]
     expiring = pki.issue(CA, "booking.example", ("10.54.0.100", "10.54.0.10"),
                          NOW - dt.timedelta(days=pki.CERT_DAYS - 10))
-    again = run(cert_ops.certificate, Host({AGENT_CA: CA.cert, WEB_CERT: expiring.cert}), **args)
-    assert f"upload {WEB_CERT}" in again
+    again = run(cert_ops.certificates,
+                Host({AGENT_CA: CA.cert, WEB_CERT: expiring.cert, AGENT_CERT: ok.cert}), **args)
+    assert f"upload {WEB_CERT}" in again and f"upload {AGENT_CERT}" not in again
+    assert "pending/apache" in again[-1] and "pending/agent" not in again[-1]

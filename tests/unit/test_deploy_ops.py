@@ -317,3 +317,11 @@ def test_a_venv_with_sources_builds_them_offline_with_their_build_wheels(tmp_pat
     assert "--no-index --find-links /opt/w/a --find-links /opt/w/a/build" in build
     assert "/opt/w/a/*.whl /opt/w/a/sdist/*" in build
     assert "sdist" not in plain.build() and "/build" not in plain.build()
+
+
+def test_file_texts_come_back_whole_and_missing_ones_empty() -> None:
+    from hapair.deploy.facts import FileTexts
+
+    lines = ["LS0tLS1CRUdJTgpsaW5lIDIK /etc/a dir/a", " /etc/missing"]
+    assert FileTexts().process(lines) == {"/etc/a dir/a": "-----BEGIN\nline 2\n",
+                                          "/etc/missing": ""}

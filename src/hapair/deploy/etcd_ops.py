@@ -52,8 +52,8 @@ def certificates(ca_cert: str, ca_key: str, cn: str, addresses: tuple[str, ...],
     wanted = [Wanted(render.CERT_FILE, render.KEY_FILE, cn, addresses, owner="etcd")]
     if agent:
         wanted.append(Wanted(ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), client=True))
-    yield from converge(pki.Pair(ca_cert, ca_key), ETCD_CA, tuple(wanted),
-                        "etcd's certificates", ("etcd",))
+    yield from converge(pki.Pair(ca_cert, ca_key), ETCD_CA,
+                        tuple((w, ("etcd",)) for w in wanted), "etcd's certificates")
 
 
 @operation()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shlex
 from collections.abc import Iterable
 
@@ -56,6 +57,26 @@ class KernelHas(FactBase[bool]):
 
     def process(self, output: Iterable[str]) -> bool:
         return "yes" in list(output)
+
+
+class FileTexts(FactBase[dict[str, str]]):
+    """{path: text} for small text files; "" for one that is missing."""
+
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
+    def command(self, paths: tuple[str, ...]) -> str:
+        quoted = " ".join(shlex.quote(p) for p in paths)
+        # base64: a file's text on one line, whatever it holds.
+        return f'for f in {quoted}; do echo "$(base64 -w0 "$f" 2>/dev/null) $f"; done'
+
+    def process(self, output: Iterable[str]) -> dict[str, str]:
+        texts = {}
+        for line in output:
+            b64, _, path = line.partition(" ")
+            texts[path] = base64.b64decode(b64).decode(errors="replace") if b64 else ""
+        return texts
 
 
 class FileDigests(FactBase[dict[str, tuple[str, str]]]):

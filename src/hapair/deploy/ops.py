@@ -140,6 +140,7 @@ class FileSpec:
     content: bytes
     mode: int
     keys: tuple[str, ...]  # what a change calls for (see steps.COMPONENT_KEYS)
+    owner: str = "root"  # and its group
 
     @property
     def digest(self) -> str:
@@ -172,6 +173,11 @@ def put_files(files: tuple[FileSpec, ...]) -> Generator[Any, None, None]:
     if not stale:
         host.noop(f"{len(files)} files in place")
         return
+    yield from upload(stale)
+
+
+def upload(stale: list[FileSpec]) -> Generator[Any, None, None]:
+    """The files in place in three round trips, noting what they call for."""
     stage, tar = f"{INCOMING}/files", f"{INCOMING}/files.tar"
     # The archive holds secrets: made private before a byte is written to it.
     yield (f"rm -rf {stage} && install -d -m 700 {INCOMING} {stage} && "
@@ -181,8 +187,10 @@ def put_files(files: tuple[FileSpec, ...]) -> Generator[Any, None, None]:
     for f in stale:
         target, staged = shlex.quote(f.path), shlex.quote(f"{stage}{f.path}")
         parent = shlex.quote(f.path.rsplit("/", 1)[0] or "/")
+        own = "" if f.owner == "root" else f"chown {f.owner}:{f.owner} {target}.hapair-new && "
         moves.append(f"mkdir -p {parent} && mv -f {staged} {target}.hapair-new && "
-                     f"chmod {f.mode:o} {target}.hapair-new && mv -f {target}.hapair-new {target}")
+                     f"chmod {f.mode:o} {target}.hapair-new && {own}"
+                     f"mv -f {target}.hapair-new {target}")
     keys = tuple(sorted({k for f in stale for k in f.keys}))
     yield " && ".join([*moves, f"rm -rf {stage} {tar}", *([note(keys)] if keys else [])])
 
@@ -195,6 +203,15 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
         # it cannot yet kill the old control group (seen in the lab).
         yield (f"for try in 1 2 3; do if {command}; then rm -f {PENDING_DIR}/{key}; exit 0; fi; "
                "sleep 1; done; exit 1")
+
+
+@operation()
+def unit_starting(unit: str) -> Generator[Any, None, None]:
+    """A slow unit's start begun, not waited for: a later step waits for it
+    (unit_started, systemd.service), and meanwhile the others run."""
+    name = unit if "." in unit else f"{unit}.service"
+    if not host.get_fact(SystemdStatus, services=[name]).get(name):
+        yield f"systemctl start --no-block {name}"
 
 
 @operation()
@@ -231,7 +248,7 @@ def system_user(user: str, home: str, shell: str) -> Generator[Any, None, None]:
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
     "mariadb_replica_of", "network_apply", "raid_create", "system_user",
-    "unit_started",
+    "unit_started", "unit_starting",
 ]
 
 

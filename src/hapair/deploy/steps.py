@@ -251,13 +251,22 @@ def agent_tls(plan: Plan) -> None:
     if ca is None:
         raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
                          "TLS): run `hapair secrets ca SECRETS SPEC` (nothing was changed)")
-    for label, cert, key, owner, keys in (("agent", AGENT_CERT, AGENT_KEY, "root", ("agent",)),
-                                          ("mariadb", DB_CERT, DB_KEY, "mysql", ("mariadb",))):
-        plan.op(list(plan.d.spec.nodes), f"{label}: TLS certificate from the cluster CA",
-                cert_ops.certificate, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
-                cert_path=cert, key_path=key, what=f"{label}'s certificate", keys=keys,
-                owner=owner,
-                per_node=lambda n: {"cn": n.name, "addresses": agent_addresses(n)})
+    spec = plan.d.spec
+    web = spec.web.tls == "cluster-ca"
+
+    def items(n: Node) -> dict[str, Any]:
+        mine = [(cert_ops.Wanted(AGENT_CERT, AGENT_KEY, n.name, agent_addresses(n)), ("agent",)),
+                (cert_ops.Wanted(DB_CERT, DB_KEY, n.name, agent_addresses(n), owner="mysql"),
+                 ("mariadb",))]
+        if web:
+            mine.append((cert_ops.Wanted(WEB_CERT, WEB_KEY, spec.web.server_name or spec.name,
+                                         (str(spec.vip.address), str(n.public))), ("apache",)))
+        return {"items": tuple(mine)}
+
+    label = "the agent's, MariaDB's" + (" and Apache's" if web else "")
+    plan.op(list(spec.nodes), f"TLS: {label} certificates from the cluster CA",
+            cert_ops.certificates, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(),
+            per_node=items)
 
 
 def network(plan: Plan) -> None:
@@ -289,12 +298,17 @@ def database(plan: Plan) -> None:
                 spec=d.spec)
 
 
+def gluster_pool(spec: ClusterSpec) -> list[Host_]:
+    arbiter: list[Host_] = [spec.host(spec.volume.arbiter)] if spec.volume.arbiter else []
+    return [*spec.nodes, *(h for h in arbiter if h not in spec.nodes)]
+
+
 def volume(plan: Plan) -> None:
     spec = plan.d.spec
     nodes = list(spec.nodes)
     vol = spec.volume
     arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
-    pool = nodes + [h for h in arbiter if h not in nodes]
+    pool = gluster_pool(spec)
     plan.op(pool, "glusterd: running", systemd.service, service="glusterd", running=True,
             enabled=True)
     bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
@@ -353,7 +367,10 @@ class _Venvs:
 
 def python_build(plan: Plan) -> None:
     """The venvs' build, started early: it runs while the database and the
-    volume are set up, and `python_envs` waits for it."""
+    volume are set up, and `python_envs` waits for it; so does glusterd's
+    start (seconds), which `volume` waits for."""
+    plan.op(gluster_pool(plan.d.spec), "glusterd: starting meanwhile", ops.unit_starting,
+            unit="glusterd")
     plan.venvs = _Venvs(plan.d)
     if plan.venvs.nodes:
         plan.op(plan.venvs.nodes, f"{plan.venvs.label()} (building meanwhile)",
@@ -388,13 +405,7 @@ def app_setup_command(spec: ClusterSpec) -> str:
 
 def web(plan: Plan) -> None:
     nodes = list(plan.d.spec.nodes)
-    spec, ca = plan.d.spec, plan.d.secrets.pki
-    if spec.web.tls == "cluster-ca" and ca is not None:
-        plan.op(nodes, "apache: TLS certificate from the cluster CA", cert_ops.certificate,
-                ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(), cert_path=WEB_CERT,
-                key_path=WEB_KEY, what="the web server's certificate", keys=("apache",),
-                cn=spec.web.server_name or spec.name,
-                per_node=lambda n: {"addresses": (str(spec.vip.address), str(n.public))})
+    spec = plan.d.spec  # its certificate: agent_tls
     plan.op(nodes, "apache: modules and site", ops.apache_links,
             modules=apache_render.modules(spec),
             site="hapair")
