@@ -282,8 +282,8 @@ def network(plan: Plan) -> None:
 def database(plan: Plan) -> None:
     d, nodes = plan.d, list(plan.d.spec.nodes)
     plan.op(nodes, "mariadb: data directory", ops.mariadb_datadir, datadir=d.spec.database.datadir)
-    plan.op(nodes, "mariadb: running", systemd.service, service="mariadb", running=True,
-            enabled=True)
+    # A first start reads hapair's config as it is now: no restart owed then.
+    plan.op(nodes, "mariadb: running", ops.unit_started, unit="mariadb", clears=("mariadb",))
     plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
                    "systemctl restart mariadb")
     plan.op(nodes, "mariadb: on hapair's config", ops.mariadb_config_loaded,
