@@ -38,6 +38,11 @@ def missing_wheels(pip_output: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def dist_name(name: str) -> str:
+    """A distribution's name as wheel file names spell it (PEP 427, lower case)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def standin(report: dict[str, Any], directory: Path) -> Path:
     """A wheel of metadata only, from `pip install --dry-run --report` of a
     source archive: enough for pip to resolve the package's dependencies for
@@ -45,7 +50,7 @@ def standin(report: dict[str, Any], directory: Path) -> Path:
     (item,) = report["install"]
     meta = item["metadata"]
     name, version = meta["name"], meta["version"]
-    dist = re.sub(r"[-_.]+", "_", name).lower()
+    dist = dist_name(name)
     info = f"{dist}-{version}.dist-info"
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if meta.get("requires_python"):

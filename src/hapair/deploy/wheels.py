@@ -7,7 +7,6 @@ import base64
 import hashlib
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -214,9 +213,9 @@ def _for_another_python(directory: Path, requirements: list[str], target: Target
     for stand in standins.glob("*.whl") if standins.is_dir() else ():
         (directory / stand.name).unlink(missing_ok=True)
     for name in on_node:
-        for wheel in directory.glob("*.whl"):
+        for wheel in sorted(directory.glob("*.whl")):
             dist, version = _name_version(wheel.name)
-            if dist == _normal(name):
+            if dist == sources.dist_name(name):
                 wheel.unlink()
                 try:
                     sources.fetch(directory, f"{name}=={version}", _pip_run)
@@ -243,13 +242,9 @@ def _target_flags(target: Target) -> list[str]:
             *platforms]
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
 def _name_version(filename: str) -> tuple[str, str]:
     parts = filename.split("-")
-    return _normal(parts[0]), parts[1]
+    return sources.dist_name(parts[0]), parts[1]
 
 
 def this_target() -> Target:
