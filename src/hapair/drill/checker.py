@@ -42,10 +42,10 @@ class Verdict:
     unavailable_s: float  # the longest time without a confirmation around the fault
     first_confirmed_after_fault_s: float | None
     notes: tuple[str, ...] = field(default_factory=tuple)
-    # The longest one client waited for its answer (sent to confirmed or
-    # refused, retries included), over the operations that ended after the
-    # fault: what a person at the booking form sat through. Other clients'
-    # bookings may hide it from unavailable_s.
+    # The longest one client's operation took (sent to its end, retries
+    # included: confirmed, refused, or given up), over the operations that
+    # ended after the fault: what a person at the booking form sat through.
+    # Other clients' bookings may hide it from unavailable_s.
     longest_wait_s: float = 0.0
 
     @property
@@ -115,8 +115,7 @@ def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
 
 
 def longest_wait(history: list[dict[str, Any]], fault_at: float) -> float:
-    waits = [op["ended"] - op["sent"] for op in history
-             if op["outcome"] in ("confirmed", "conflict") and op["ended"] >= fault_at]
+    waits = [op["ended"] - op["sent"] for op in history if op["ended"] >= fault_at]
     return max(waits, default=0.0)
 
 
