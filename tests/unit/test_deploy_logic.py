@@ -242,7 +242,7 @@ def test_the_agent_gets_the_etcd_agent_password_never_root_s(tmp_path: Path) -> 
 
 
 def test_setup_commands_run_with_the_migration_account(lab: ClusterSpec) -> None:
-    from hapair.deploy import steps
+    from hapair.deploy import python_steps, steps
     from hapair.deploy.roles import Roles
     from hapair.paths import APP_MIGRATION_ENV, APP_SECRETS_ENV
 
@@ -256,7 +256,7 @@ def test_setup_commands_run_with_the_migration_account(lab: ClusterSpec) -> None
     assert "ROOMBOOK_UPLOAD_DIR" not in env  # only what names the account
     app = steps.app_secrets(d, lab.nodes[0])
     assert "roombook:" + "p" * 20 in app and "roombook_migrate" not in app
-    command = steps.app_setup_command(lab)
+    command = python_steps.app_setup_command(lab)
     # The migration account's variables are read last: they win for setup.
     assert command.index(APP_SECRETS_ENV) < command.index(APP_MIGRATION_ENV) < command.index(
         "runuser")

@@ -6,10 +6,8 @@ changed (pyinfra's _if)."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyinfra.api.host import Host
@@ -19,9 +17,9 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
 from hapair.agent.config import agent_addresses
-from hapair.deploy import cert_ops, etcd_steps, ops, venv_ops
+from hapair.deploy import cert_ops, etcd_steps, ops, python_steps
 from hapair.deploy.roles import Roles
-from hapair.deploy.wheels import Wheelhouse, archive
+from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
     AGENT_CERT,
     AGENT_KEY,
@@ -33,7 +31,6 @@ from hapair.paths import (
     DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
-    HAPAIR_VENV,
     SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
@@ -59,7 +56,6 @@ PACKAGES = [
 FENCE_PACKAGES = ["fence-agents"]
 # What building a shipped source archive needs on a node (C extensions).
 BUILD_PACKAGES = ["gcc", "libc6-dev", "python3-dev"]
-WHEELS_DIR = "/opt/hapair/wheels"
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ class Plan:
         self.state = state
         self.d = d
         self.ops: list[PlannedOp] = []
-        self.venvs: _Venvs  # set by python_build
+        self.venvs: python_steps.Venvs  # set by python_steps.build
 
     def op(self, nodes: Sequence[Host_], name: str, fn: Any, *,
            per_node: Callable[[Any], dict[str, Any]] | None = None, **kwargs: Any) -> None:
@@ -303,6 +299,12 @@ def gluster_pool(spec: ClusterSpec) -> list[Host_]:
     return [*spec.nodes, *(h for h in arbiter if h not in spec.nodes)]
 
 
+def glusterd_meanwhile(plan: Plan) -> None:
+    """glusterd's start (seconds) begun early; `volume` waits for it."""
+    plan.op(gluster_pool(plan.d.spec), "glusterd: starting meanwhile", ops.unit_starting,
+            unit="glusterd")
+
+
 def volume(plan: Plan) -> None:
     spec = plan.d.spec
     nodes = list(spec.nodes)
@@ -322,85 +324,6 @@ def volume(plan: Plan) -> None:
             running=True, enabled=True)
     plan.op(nodes, "gluster: the application may write", files.directory,
             path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
-
-
-class _Venvs:
-    """The venvs of each node, made once per wheelhouse (nodes of a kind share
-    it), and the background builds started by one step for another to wait on."""
-
-    def __init__(self, d: Deployment) -> None:
-        self.d = d
-        self.made: dict[Path, venv_ops.VenvSpec] = {}
-        self.jobs: dict[str, str] = {}  # node name -> its build's job
-        self.installers: dict[Path, venv_ops.Installer] = {}
-        self.nodes = [n for n in d.spec.nodes if n.name in d.wheels]
-
-    def _venv(self, house: Wheelhouse, path: str, label: str,
-              keys: tuple[str, ...]) -> venv_ops.VenvSpec:
-        if house.directory not in self.made:
-            self.made[house.directory] = venv_ops.VenvSpec(
-                path, tuple(str(w) for w in house.wheels), str(archive(house)),
-                f"{WHEELS_DIR}/{label}", keys, tuple(str(s) for s in house.sources),
-                tuple(str(b) for b in house.build))
-        return self.made[house.directory]
-
-    def of(self, node: Node) -> dict[str, Any]:
-        app, agent = self.d.wheels[node.name]
-        setup = ("setup",) if self.d.spec.web.setup else ()
-        return {"jobs": self.jobs, "envs": tuple(
-            self._venv(house, path, label, keys) for label, house, path, keys in (
-                ("app", app, self.d.spec.web.venv, ("app", *setup)),
-                ("hapair", agent, HAPAIR_VENV, ("agent",)))
-            if house is not None)}
-
-    def to_start(self, node: Node) -> dict[str, Any]:
-        wheel = self.d.wheels[node.name][1].installer
-        if wheel is not None and wheel not in self.installers:
-            self.installers[wheel] = venv_ops.Installer(str(wheel))
-        return {**self.of(node), "installer": self.installers.get(wheel) if wheel else None}
-
-    def label(self) -> str:
-        app, agent = self.d.wheels[self.nodes[0].name]
-        return "python: " + ", ".join(f"{venv} from {len(h.wheels)} wheels" for h, venv in (
-            (app, self.d.spec.web.venv), (agent, HAPAIR_VENV)) if h is not None)
-
-
-def python_build(plan: Plan) -> None:
-    """The venvs' build, started early: it runs while the database and the
-    volume are set up, and `python_envs` waits for it; so does glusterd's
-    start (seconds), which `volume` waits for."""
-    plan.op(gluster_pool(plan.d.spec), "glusterd: starting meanwhile", ops.unit_starting,
-            unit="glusterd")
-    plan.venvs = _Venvs(plan.d)
-    if plan.venvs.nodes:
-        plan.op(plan.venvs.nodes, f"{plan.venvs.label()} (building meanwhile)",
-                venv_ops.venvs_start, per_node=plan.venvs.to_start)
-
-
-def python_envs(plan: Plan) -> None:
-    d = plan.d
-    nodes = list(d.spec.nodes)
-    if plan.venvs.nodes:
-        plan.op(plan.venvs.nodes, plan.venvs.label(), venv_ops.venvs_ready,
-                per_node=plan.venvs.of)
-    if d.spec.web.setup:
-        # Once, on the primary: the schema replicates to the other node.
-        plan.on_change([d.roles.primary], "setup", "app: setup on the primary",
-                       app_setup_command(d.spec))
-    for unit, key in (("hapair-agent", "agent"), ("hapair-app", "app")):
-        plan.op(nodes, f"{unit}: running", ops.unit_started, unit=unit, clears=(key,))
-        plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
-
-
-def app_setup_command(spec: ClusterSpec) -> str:
-    """The application's setup commands, as its user, in its environment."""
-    # Each command as argv, every word quoted: nothing in it reaches the shell.
-    steps = " && ".join(
-        shlex.join(["runuser", "-u", APP_USER, "--", f"{spec.web.venv}/bin/{argv[0]}",
-                    *argv[1:]])
-        for argv in map(shlex.split, spec.web.setup))
-    return (f"( set -a; . /etc/hapair/app.env; . {APP_SECRETS_ENV}; . {APP_MIGRATION_ENV}; "
-            f"set +a; cd /tmp && {steps} )")
 
 
 def web(plan: Plan) -> None:
@@ -442,8 +365,8 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, python_build, agent_tls, network, etcd_steps.etcd, database,
-          volume, python_envs, web, failover, firewall)
+PHASES = (base, rendered_files, glusterd_meanwhile, python_steps.build, agent_tls, network,
+          etcd_steps.etcd, database, volume, python_steps.envs, web, failover, firewall)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),
