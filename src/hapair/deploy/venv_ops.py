@@ -153,15 +153,16 @@ def venvs_start(envs: tuple[VenvSpec, ...], jobs: dict[str, str],
     job = f"{JOBS}/{job_id(todo)}"
     dirs = sorted({str(Path(e.wheel_dir).parent) for e in todo} | {JOBS})
     yield "mkdir -p " + " ".join(map(shlex.quote, dirs)) + f" && chmod 700 {JOBS}"
-    ship = installer is not None and (
-        host.get_fact(FileText, path=UV_MARKER).strip() != installer.want)
-    if installer is not None and ship:
-        yield FileUploadCommand(installer.wheel, installer.upload)
+    # The installer, unless this node has this very one.
+    ship = installer if installer is not None and (
+        host.get_fact(FileText, path=UV_MARKER).strip() != installer.want) else None
+    if ship is not None:
+        yield FileUploadCommand(ship.wheel, ship.upload)
     for e in todo:
         yield FileUploadCommand(e.archive, e.tar)
     build = build_all(todo)
-    if installer is not None and ship:
-        build = f"{installer.unpack()} && {{ {build}; }}"
+    if ship is not None:
+        build = f"{ship.unpack()} && {{ {build}; }}"
     script = f"{build}; echo $? > {job}.rc"
     yield (f"rm -f {job}.rc && setsid nohup nice -n 10 flock {LOCK} sh -c "
            f"{shlex.quote(script)} > {job}.log 2>&1 < /dev/null & echo $! > {job}.pid")
