@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 from hapair.lab.plan import MGMT_NET, LabPlan, Machine, machine_paths
 from hapair.lab.sh import run
@@ -22,10 +23,17 @@ MASKED = (
     "openipmi.service",
 )
 
+# A node's services, which its packages enable: apply starts them, in order,
+# on its own configuration. A machine that started them at boot would start
+# MariaDB on the package's defaults, only for apply to restart it at once.
+STARTED_BY_APPLY = ("mariadb.service", "apache2.service", "keepalived.service",
+                    "glusterd.service", "nftables.service")
+
 
 def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
             match: str = "Name=host0", linger: bool = True) -> None:
-    """First boot only: identity, management address, SSH access, masked services."""
+    """First boot only: identity, management address, SSH access, masked services,
+    the node's own services left to apply."""
     p = machine_paths(plan, machine)
     root = p.root
     (root / "etc/hostname").write_text(f"{machine.name}\n")
@@ -36,6 +44,8 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
         if target.is_symlink() or target.exists():
             target.unlink()
         target.symlink_to("/dev/null")
+    for unit in STARTED_BY_APPLY:
+        (units / "multi-user.target.wants" / unit).unlink(missing_ok=True)
     # The management address on nspawn's host0, by systemd-networkd.
     netdir = root / "etc/systemd/network"
     netdir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +77,7 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
     keys = ssh / "authorized_keys"
     keys.write_text(authorized_key)
     os.chmod(keys, 0o600)
+    _fresh_root_profile(root)
     # A power cut can leave a shell tool's lock behind in root's home (seen:
     # pyenv's rehash lock, shared through the overlay: every SSH login then
     # waited 60 s for it). Each boot clears it.
@@ -86,3 +97,16 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
     run(["ssh-keygen", "-A", "-f", str(root)])
 
 
+
+
+def _fresh_root_profile(root: Path) -> None:
+    """root's shell start-up files as a fresh Debian server has them
+    (base-files' own), not the host's: bash reads .bashrc for every command
+    sent over SSH, and a host's (seen: `pyenv init`, 80 ms of CPU each time)
+    ran before each of an apply's hundreds of commands and put the host's
+    own Python first on the PATH."""
+    shipped = root / "usr/share/base-files"
+    for name in ("bashrc", "profile"):
+        default = shipped / f"dot.{name}"
+        if default.is_file():
+            (root / f"root/.{name}").write_bytes(default.read_bytes())

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hapair.lab.identity import STARTED_BY_APPLY
 from hapair.lab.sh import LabError, run
 
 CACHE_ROOT = Path("/var/cache/hapair/rootfs")
@@ -162,8 +163,7 @@ def _settle(tree: Path, image: bool) -> None:
     # Packages start their services on install (inside debootstrap they could
     # not); a node's are started by apply, in order.
     units = tree / "etc/systemd/system"
-    for unit in ("mariadb.service", "apache2.service", "keepalived.service",
-                 "glusterd.service", "nftables.service"):
+    for unit in STARTED_BY_APPLY:
         (units / "multi-user.target.wants" / unit).unlink(missing_ok=True)
 
 
