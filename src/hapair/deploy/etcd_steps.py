@@ -1,12 +1,13 @@
 """The witness's phase of an apply: etcd on the two nodes and the witness
-(packages, Debian's own etcd unit out of the way, certificates, hapair's
-unit running), then authentication on, from the first node."""
+(Debian's own etcd unit out of the way, certificates, hapair's unit
+running), then authentication on, from the first node. The witness's
+hostname, packages and files come with the nodes', in the base phases."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, systemd
 
 from hapair.deploy import etcd_ops, ops
 from hapair.render import etcd as render
@@ -29,17 +30,9 @@ def etcd(plan: Plan) -> None:
                          "`hapair secrets ca SECRETS SPEC` (nothing was changed)")
     nodes = list(spec.nodes)
     members: list[Host_] = [*nodes, w]
-    plan.op([w], "witness: hostname", server.hostname, hostname=w.name)
-    if d.install_packages:
-        arbiter = ARBITER_PACKAGES if spec.volume.arbiter == w.name else []
-        plan.op([w], "witness: packages", apt.packages, update=False,
-                packages=PACKAGES + arbiter)
+    # The witness's hostname, packages and files: the base phases, beside the nodes'.
     plan.op(members, "etcd: Debian's etcd.service stopped (hapair-etcd runs instead)",
             systemd.service, service="etcd", running=False, enabled=False)
-    witness_files = tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, ("units", "etcd"))
-                          for f in render.render_witness(spec))
-    plan.op([w], "witness: etcd's files", ops.put_files, files=witness_files)
-    plan.on_change([w], "units", "systemd: daemon-reload", "systemctl daemon-reload")
     plan.op(members, "etcd: data directory", files.directory, path=render.DATA_DIR,
             user="etcd", group="etcd", mode="700")
     addresses = dict(render.members(spec))
@@ -49,8 +42,9 @@ def etcd(plan: Plan) -> None:
 
     plan.op(members, "etcd: certificates from the cluster CA", etcd_ops.certificates,
             per_node=certs, ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value())
-    plan.op(members, "hapair-etcd: running", systemd.service, service="hapair-etcd",
-            running=True, enabled=True)
+    # A first start reads the files as they are now: no restart owed then.
+    plan.op(members, "hapair-etcd: running", ops.unit_started, unit="hapair-etcd",
+            clears=("etcd",))
     plan.on_change(members, "etcd", "hapair-etcd: restart", "systemctl restart hapair-etcd")
     client, _ = render.ports(spec)
     plan.op(nodes[:1], "etcd: authentication on", etcd_ops.authentication, cluster=spec.name,

@@ -37,6 +37,7 @@ from hapair.paths import (
     WEBHOOK_SECRET_ENV,
 )
 from hapair.render import apache as apache_render
+from hapair.render import etcd as etcd_render
 from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
@@ -118,16 +119,30 @@ def for_nodes(calls: dict[str, tuple[Any, dict[str, Any]]]) -> Generator[Any, No
 
 def base(plan: Plan) -> None:
     spec, nodes = plan.d.spec, list(plan.d.spec.nodes)
-    plan.op(nodes, "hostname", server.hostname, per_node=lambda n: {"hostname": n.name})
+    hosts = all_hosts(spec)  # the witness's steps run beside the nodes', not after them
+    plan.op(hosts, "hostname", server.hostname, per_node=lambda h: {"hostname": h.name})
     hosts_file(plan)
     if plan.d.install_packages:
-        plan.op(nodes, "packages", apt.packages, update=False, per_node=lambda n: {
-            "packages": PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
-            + (etcd_steps.PACKAGES if spec.witness else [])
-            + (BUILD_PACKAGES if builds_sources(plan.d, n) else [])})
+        plan.op(hosts, "packages", apt.packages, update=False,
+                per_node=lambda h: {"packages": packages_of(plan.d, h)})
     plan.op(nodes, f"user {APP_USER}", ops.system_user, user=APP_USER, home="/nonexistent",
             shell="/usr/sbin/nologin")
     plan.op(nodes, "/etc/hapair", files.directory, path="/etc/hapair", mode="755")
+
+
+def all_hosts(spec: ClusterSpec) -> list[Host_]:
+    """The nodes, and the witness when the spec names one."""
+    return [*spec.nodes, *([spec.witness] if spec.witness else [])]
+
+
+def packages_of(d: Deployment, h: Host_) -> list[str]:
+    spec = d.spec
+    if isinstance(h, Witness):
+        return etcd_steps.PACKAGES + (
+            etcd_steps.ARBITER_PACKAGES if spec.volume.arbiter == h.name else [])
+    return (PACKAGES + (FENCE_PACKAGES if spec.fenced else [])
+            + (etcd_steps.PACKAGES if spec.witness else [])
+            + (BUILD_PACKAGES if builds_sources(d, h) else []))
 
 
 def builds_sources(d: Deployment, node: Node) -> bool:
@@ -140,7 +155,7 @@ def hosts_file(plan: Plan) -> None:
     Gluster pool and bricks use them (each host sees the others where it
     reaches them)."""
     spec = plan.d.spec
-    hosts: list[Host_] = [*spec.nodes, *([spec.witness] if spec.witness else [])]
+    hosts = all_hosts(spec)
 
     def lines(h: Host_) -> dict[str, Any]:
         names = gluster_render.names(spec, on_witness=h is spec.witness)
@@ -179,19 +194,26 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
 def rendered_files(plan: Plan) -> None:
     d = plan.d
 
-    def files_of(n: Node) -> dict[str, Any]:
-        rendered = [*d.rendered[n.name],
-                    RenderedFile(APP_SECRETS_ENV, app_secrets(d, n), 0o600, "secrets"),
-                    RenderedFile(APP_MIGRATION_ENV, migration_env(d, n), 0o600, "migration"),
-                    RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d, n), 0o600, "secrets")]
+    def files_of(h: Host_) -> dict[str, Any]:
+        if isinstance(h, Witness):
+            rendered = [*etcd_render.render_witness(d.spec),
+                        *firewall_render.render_witness(d.spec)]
+        else:
+            rendered = [*d.rendered[h.name],
+                        RenderedFile(APP_SECRETS_ENV, app_secrets(d, h), 0o600, "secrets"),
+                        RenderedFile(APP_MIGRATION_ENV, migration_env(d, h), 0o600, "migration"),
+                        RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d, h), 0o600, "secrets")]
         return {"files": tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
                                for f in rendered)}
 
-    plan.op(list(d.spec.nodes), "files: rendered configuration and secrets", ops.put_files,
+    hosts, nodes = all_hosts(d.spec), list(d.spec.nodes)
+    plan.op(hosts, "files: rendered configuration and secrets", ops.put_files,
             per_node=files_of)
-    plan.on_change(list(d.spec.nodes), "units", "systemd: daemon-reload",
-                   "systemctl daemon-reload && systemd-tmpfiles --create hapair.conf")
-    plan.on_change(list(d.spec.nodes), "sysctl", "kernel: ARP settings for the VIP",
+    # hapair's tmpfiles.d entry is a node's only (the witness runs etcd alone).
+    plan.op(hosts, "systemd: daemon-reload", ops.when_noted, key="units", per_node=lambda h: {
+        "command": "systemctl daemon-reload" + (
+            "" if isinstance(h, Witness) else " && systemd-tmpfiles --create hapair.conf")})
+    plan.on_change(nodes, "sysctl", "kernel: ARP settings for the VIP",
                    f"sysctl -q -p {SYSCTL_FILE}")
 
 
@@ -350,15 +372,7 @@ def failover(plan: Plan) -> None:
 def firewall(plan: Plan) -> None:
     """Last, once every service is in place: each host's nftables rules,
     reloaded in one transaction when they changed (never a moment without)."""
-    spec = plan.d.spec
-    hosts: list[Host_] = list(spec.nodes)
-    if spec.witness is not None:
-        w = spec.witness
-        hosts.append(w)
-        plan.op([w], "witness: firewall files", ops.put_files, files=tuple(
-            ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
-            for f in firewall_render.render_witness(spec)))
-        plan.on_change([w], "units", "systemd: daemon-reload", "systemctl daemon-reload")
+    hosts = all_hosts(plan.d.spec)  # the witness's files: rendered_files
     plan.op(hosts, "firewall: rules loaded", ops.unit_started, unit=firewall_render.UNIT,
             clears=("firewall",))
     plan.on_change(hosts, "firewall", "firewall: reload the rules",
