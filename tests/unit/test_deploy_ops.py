@@ -18,9 +18,10 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.files import Directory, File
 
 from hapair.deploy import ops, venv_ops
-from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB, Passwd
+from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB, Passwd, Unit
 from hapair.probes.gluster import GlusterState
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
+from hapair.probes.units import UnitState
 from hapair.render.gluster import GlusterPlan
 from hapair.secrets import Secrets
 from hapair.spec import ClusterSpec
@@ -325,3 +326,45 @@ def test_file_texts_come_back_whole_and_missing_ones_empty() -> None:
     lines = ["LS0tLS1CRUdJTgpsaW5lIDIK /etc/a dir/a", " /etc/missing"]
     assert FileTexts().process(lines) == {"/etc/a dir/a": "-----BEGIN\nline 2\n",
                                           "/etc/missing": ""}
+
+
+def unit(sub: str, file: str) -> dict[type, Any]:
+    return {Unit: UnitState(loaded="loaded", sub=sub, file=file)}
+
+
+START3 = ("for try in 1 2 3; do if systemctl start mariadb.service; then {}exit 0; fi; "
+          "sleep 1; done; exit 1")
+
+
+def test_a_stopped_unit_is_enabled_and_started_and_its_restart_owed_no_more() -> None:
+    got = commands(ops.unit_started, FakeHost(unit("dead", "disabled")), "mariadb",
+                   ("mariadb",))
+    assert got == ["systemctl enable mariadb.service",
+                   START3.format(f"rm -f {ops.PENDING_DIR}/mariadb; ")]
+
+
+def test_a_start_under_way_is_waited_for_and_a_running_unit_left_alone() -> None:
+    """unit_starting's start (SubState "start") is not running yet: a plain
+    start waits for it. A running, enabled unit needs nothing, and its
+    noted restart stays owed (the restart step's)."""
+    assert commands(ops.unit_started, FakeHost(unit("start", "enabled")), "mariadb") == [
+        START3.format("")]
+    assert commands(ops.unit_started, FakeHost(unit("running", "enabled")), "mariadb",
+                    ("mariadb",)) == []
+    assert commands(ops.unit_started, FakeHost(unit("exited", "static")),
+                    "hapair-firewall.service") == []
+
+
+def test_a_start_begun_meanwhile_clears_its_restart_once_queued() -> None:
+    got = commands(ops.unit_starting, FakeHost(unit("dead", "enabled")), "mariadb",
+                   ("mariadb",))
+    assert got == [f"systemctl start --no-block mariadb.service && rm -f {ops.PENDING_DIR}/mariadb"]
+    assert commands(ops.unit_starting, FakeHost(unit("dead", "enabled")), "glusterd") == [
+        "systemctl start --no-block glusterd.service"]
+    assert commands(ops.unit_starting, FakeHost(unit("running", "enabled")), "glusterd") == []
+
+
+def test_a_unit_is_stopped_and_disabled_and_a_masked_one_left() -> None:
+    assert commands(ops.unit_stopped, FakeHost(unit("running", "enabled")), "etcd") == [
+        "systemctl stop etcd.service", "systemctl disable etcd.service"]
+    assert commands(ops.unit_stopped, FakeHost(unit("dead", "masked")), "etcd") == []

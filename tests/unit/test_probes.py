@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hapair.probes import gluster, keepalived, mariadb
+import pytest
+
+from hapair.probes import gluster, keepalived, mariadb, units
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -143,3 +145,26 @@ def test_replication_over_tls_and_accounts_without_it() -> None:
     st = mariadb.parse_state(text("mariadb/state-primary-accounts.txt").replace(
         "--slave--", "plain\trepl@10.54.0.10\n--slave--"))
     assert st.plain == frozenset({"repl@10.54.0.10"})
+
+
+@pytest.mark.parametrize(("fixture", "running", "enabled"), [
+    ("running-enabled", True, True),       # hapair-etcd on the witness
+    ("oneshot-exited", True, True),        # hapair-firewall: a oneshot that stays
+    ("stopped-disabled", False, False),    # nftables.service: hapair's own unit loads the rules
+    ("masked", False, False),              # Debian's etcd.service in the lab
+    ("static-dead", False, True),          # apt-daily.service: nothing to enable
+    ("activating", False, False),          # a Type=notify start under way
+    ("failed-transient", False, False),
+    ("not-found", False, False),
+])
+def test_systemd_unit_states(fixture: str, running: bool, enabled: bool) -> None:
+    st = units.parse_state(text(f"systemd/{fixture}.txt"))
+    assert (st.running, st.enabled) == (running, enabled)
+
+
+def test_systemd_unit_state_names_its_parts() -> None:
+    st = units.parse_state(text("systemd/masked.txt"))
+    assert (st.loaded, st.sub, st.file) == ("masked", "dead", "masked")
+    assert units.parse_state(text("systemd/activating.txt")).sub == "start"
+    assert units.parse_state(text("systemd/not-found.txt")).file == ""
+    assert units.state_command("a b.service").endswith("-- 'a b.service'")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from pyinfra.api.facts import FactBase
 
-from hapair.probes import gluster, mariadb, python
+from hapair.probes import gluster, mariadb, python, units
 
 
 class MariaDB(FactBase[mariadb.MariaDBState]):
@@ -123,3 +123,14 @@ class Passwd(FactBase["tuple[str, str] | None"]):
             if len(fields) == 7:
                 return fields[5], fields[6]
         return None
+
+
+class Unit(FactBase[units.UnitState]):
+    """A systemd unit's state and boot setting, in one probe (pyinfra's
+    SystemdStatus and SystemdEnabled are two)."""
+
+    def command(self, unit: str) -> str:
+        return units.state_command(unit)
+
+    def process(self, output: Iterable[str]) -> units.UnitState:
+        return units.parse_state("\n".join(output))

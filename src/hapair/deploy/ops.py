@@ -17,12 +17,12 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Directory, File
-from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import systemd
 
 from hapair.deploy import sql
-from hapair.deploy.facts import FileDigests, Gluster, KernelHas, MariaDB, Passwd
+from hapair.deploy.facts import FileDigests, Gluster, KernelHas, MariaDB, Passwd, Unit
 from hapair.probes.mariadb import Thread
+from hapair.probes.units import UnitState
 from hapair.render.gluster import GlusterPlan
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
@@ -205,13 +205,26 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
                "sleep 1; done; exit 1")
 
 
-@operation()
-def unit_starting(unit: str) -> Generator[Any, None, None]:
-    """A slow unit's start begun, not waited for: a later step waits for it
-    (unit_started, systemd.service), and meanwhile the others run."""
+def _unit(unit: str) -> tuple[str, UnitState]:
     name = unit if "." in unit else f"{unit}.service"
-    if not host.get_fact(SystemdStatus, services=[name]).get(name):
-        yield f"systemctl start --no-block {name}"
+    return name, host.get_fact(Unit, unit=name)
+
+
+def _cleared(clears: tuple[str, ...]) -> str:
+    return " ".join(f"{PENDING_DIR}/{k}" for k in clears)
+
+
+@operation()
+def unit_starting(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None, None]:
+    """A slow unit's start begun, not waited for: a later step waits for it
+    (unit_started), and meanwhile the others run. The unit reads its files
+    as they are when its start is queued: the restarts noted for it (clears)
+    are owed no more. Should the start fail, unit_started starts it again,
+    on the same files."""
+    name, st = _unit(unit)
+    if not st.running:
+        done = f" && rm -f {_cleared(clears)}" if clears else ""
+        yield f"systemctl start --no-block {name}{done}"
 
 
 @operation()
@@ -220,14 +233,25 @@ def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None
     containers have failed a first start with 219/CGROUP). A unit started
     here reads its files as they are now: the restarts or reloads noted for
     it (clears) are then owed no more, and a first apply does not restart
-    what it has just started."""
-    name = unit if "." in unit else f"{unit}.service"
-    if not host.get_fact(SystemdEnabled, services=[name]).get(name):
+    what it has just started. A start under way (unit_starting's) is waited
+    for."""
+    name, st = _unit(unit)
+    if not st.enabled:
         yield f"systemctl enable {name}"
-    if not host.get_fact(SystemdStatus, services=[name]).get(name):
-        done = " ".join(f"{PENDING_DIR}/{k}" for k in clears)
+    if not st.running:
+        done = f"rm -f {_cleared(clears)}; " if clears else ""
         yield (f"for try in 1 2 3; do if systemctl start {name}; then "
-               f"{f'rm -f {done}; ' if done else ''}exit 0; fi; sleep 1; done; exit 1")
+               f"{done}exit 0; fi; sleep 1; done; exit 1")
+
+
+@operation()
+def unit_stopped(unit: str) -> Generator[Any, None, None]:
+    """A unit stopped and kept from starting at boot (a masked one is left so)."""
+    name, st = _unit(unit)
+    if st.running:
+        yield f"systemctl stop {name}"
+    if st.file == "enabled":
+        yield f"systemctl disable {name}"
 
 
 @operation()
@@ -248,7 +272,7 @@ def system_user(user: str, home: str, shell: str) -> Generator[Any, None, None]:
 __all__ = [
     "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
     "mariadb_replica_of", "network_apply", "raid_create", "system_user",
-    "unit_started", "unit_starting",
+    "unit_started", "unit_starting", "unit_stopped",
 ]
 
 
