@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pyinfra.operations import files, systemd
+from pyinfra.operations import files
 
 from hapair.deploy import etcd_ops, ops
 from hapair.render import etcd as render
@@ -32,7 +32,7 @@ def etcd(plan: Plan) -> None:
     members: list[Host_] = [*nodes, w]
     # The witness's hostname, packages and files: the base phases, beside the nodes'.
     plan.op(members, "etcd: Debian's etcd.service stopped (hapair-etcd runs instead)",
-            systemd.service, service="etcd", running=False, enabled=False)
+            ops.unit_stopped, unit="etcd")
     plan.op(members, "etcd: data directory", files.directory, path=render.DATA_DIR,
             user="etcd", group="etcd", mode="700")
     addresses = dict(render.members(spec))

@@ -14,7 +14,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import add_op, operation
 from pyinfra.api.state import State
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
 from hapair.agent.config import agent_addresses
 from hapair.deploy import cert_ops, etcd_steps, ops, python_steps
@@ -297,10 +297,18 @@ def network(plan: Plan) -> None:
                 unit=f"{escape_path(storage.mount_point)}.mount")
 
 
-def database(plan: Plan) -> None:
+def mariadb_meanwhile(plan: Plan) -> None:
+    """MariaDB's first start (seconds) begun once its config, certificates
+    and storage are in place; `database` waits for it. A first start reads
+    hapair's config as it is now: no restart owed then."""
     d, nodes = plan.d, list(plan.d.spec.nodes)
     plan.op(nodes, "mariadb: data directory", ops.mariadb_datadir, datadir=d.spec.database.datadir)
-    # A first start reads hapair's config as it is now: no restart owed then.
+    plan.op(nodes, "mariadb: starting meanwhile", ops.unit_starting, unit="mariadb",
+            clears=("mariadb",))
+
+
+def database(plan: Plan) -> None:
+    d, nodes = plan.d, list(plan.d.spec.nodes)
     plan.op(nodes, "mariadb: running", ops.unit_started, unit="mariadb", clears=("mariadb",))
     plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
                    "systemctl restart mariadb")
@@ -333,17 +341,15 @@ def volume(plan: Plan) -> None:
     vol = spec.volume
     arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
     pool = gluster_pool(spec)
-    plan.op(pool, "glusterd: running", systemd.service, service="glusterd", running=True,
-            enabled=True)
+    plan.op(pool, "glusterd: running", ops.unit_started, unit="glusterd")
     bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
     plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
     first = nodes[0]
     plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,
             plan=gluster_render.plan(spec, first))
-    plan.op(nodes, "gluster: mount point", files.directory, path=vol.mount_point)
-    unit = f"{escape_path(vol.mount_point)}.mount"
-    plan.op(nodes, f"gluster: mount {vol.mount_point}", systemd.service, service=unit,
-            running=True, enabled=True)
+    # systemd makes the mount point when it is missing.
+    plan.op(nodes, f"gluster: mount {vol.mount_point}", ops.unit_started,
+            unit=f"{escape_path(vol.mount_point)}.mount")
     plan.op(nodes, "gluster: the application may write", files.directory,
             path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
 
@@ -379,8 +385,9 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, glusterd_meanwhile, python_steps.build, agent_tls, network,
-          etcd_steps.etcd, database, volume, python_steps.envs, web, failover, firewall)
+PHASES = (base, rendered_files, glusterd_meanwhile, agent_tls, network, mariadb_meanwhile,
+          python_steps.build, etcd_steps.etcd, database, volume, python_steps.envs, web,
+          failover, firewall)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),
