@@ -217,6 +217,26 @@ def test_a_second_apply_changes_nothing(lab: Lab) -> None:
     assert "no changes" in result.stdout.splitlines()[-1], result.stdout[-3000:]
 
 
+def test_apply_moves_a_mariadb_on_another_config_onto_hapairs(lab: Lab) -> None:
+    """A fresh server's package starts MariaDB on its own defaults before any
+    apply (the lab's machines leave it to apply): apply sees the server_id
+    that is not the spec's and restarts it on hapair's config, and the
+    replica replicates again."""
+    lab.sh("node2", "systemctl set-environment MYSQLD_OPTS=--server-id=99 && "
+           "systemctl restart mariadb && systemctl unset-environment MYSQLD_OPTS")
+    assert lab.sh("node2", "mariadb -N -e 'SELECT @@server_id'").strip() == "99"
+    result = lab.hapair("lab", "apply", str(lab.spec))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert lab.sh("node2", "mariadb -N -e 'SELECT @@server_id, @@read_only'").split() == [
+        "2", "1"]
+    token = uuid.uuid4().hex
+    lab.sh("node1", "mariadb -e 'CREATE TABLE IF NOT EXISTS roombook.lab_probe "
+                    "(token CHAR(32) PRIMARY KEY) ENGINE=InnoDB'")
+    lab.sh("node1", f"mariadb -e \"INSERT INTO roombook.lab_probe VALUES ('{token}')\"")
+    assert read_on(lab, "node2", f"SELECT token FROM roombook.lab_probe "
+                                 f"WHERE token='{token}'", 20) == token, lab.evidence()
+
+
 def test_dry_run_plans_and_changes_nothing(lab: Lab) -> None:
     result = lab.hapair("lab", "apply", str(lab.spec), "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
