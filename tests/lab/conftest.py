@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hapair.drill import checker
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
 
@@ -73,6 +74,7 @@ class Lab:
         r = self.hapair("drill", str(self.spec), *choose, "--runs", "1", "--out", str(out),
                         timeout=2400)
         print(r.stdout[-6000:])
+        assert (out / "summary.json").exists(), r.stdout[-3000:] + r.stderr[-3000:]
         summary: list[dict[str, Any]] = json.loads((out / "summary.json").read_text())
         unsafe = [line for line in r.stdout.splitlines() if "UNSAFE" in line or
                   line.startswith("    ")]
@@ -80,6 +82,9 @@ class Lab:
         for row in summary:
             assert (row["lost"], row["double"], row["two_writable"]) == (0, 0, 0), row
             assert row["confirmed"] > 0, row
+            # Never two writable is judged on samples: each node was sampled.
+            assert row["fewest_samples"] >= checker.MIN_SAMPLES, row
+            assert row["safe"], row
         return summary
 
     def reach(self, source: str, address: str, port: int = 3306) -> bool:

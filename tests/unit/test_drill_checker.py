@@ -40,9 +40,31 @@ def test_a_row_with_another_id_is_not_the_confirmed_booking() -> None:
 def test_everything_present_is_safe_and_the_replica_is_checked_too() -> None:
     history = [op("a", "confirmed", 1), op("c", "conflict", None), op("u", "unknown", None)]
     finals = {"node1": [row(1, "a"), row(2, "u", 4, 5)], "node2": []}
-    v = checker.check(history, finals, "node1", {}, 10.0, 20)
+    v = checker.check(history, finals, "node1", sampled("node1", "node2"), 10.0, 20)
     assert v.safe and v.lost == () and v.replica_missing == ("node2:a",)
     assert (v.confirmed, v.conflicts, v.unknown, v.unknown_found) == (1, 1, 1, 1)
+
+
+def sampled(*nodes: str, n: int = checker.MIN_SAMPLES) -> dict[str, list[tuple[float, str]]]:
+    """n read_only answers from each node, the first one writable."""
+    return {node: [(1.0 + i / 40, "1" if i or k else "0") for i in range(n)]
+            for k, node in enumerate(nodes)}
+
+
+def test_a_node_sampled_too_little_leaves_the_run_unjudged() -> None:
+    """A sampler that printed nothing (its client's output buffered) once
+    passed for "never two writable": a run is safe only when every node's
+    read_only was sampled enough; a witness's samples do not count."""
+    history = [op("a", "confirmed", 1)]
+    finals = {"node1": [row(1, "a")], "node2": [row(1, "a")]}
+    few = sampled("node1") | sampled("node2", n=checker.MIN_SAMPLES - 1)
+    few["node2"] += [(3.0, "down")] * 200  # its server down: no answer
+    v = checker.check(history, finals, "node1", few, 10.0, 20)
+    assert v.unsampled == ("node2",) and not v.safe and not v.two_writable
+    assert v.samples == (("node1", checker.MIN_SAMPLES), ("node2", checker.MIN_SAMPLES - 1))
+    enough = sampled("node1", "node2") | {"witness": [(1.0, "down")]}
+    assert checker.check(history, finals, "node1", enough, 10.0, 20).safe
+    assert not checker.check(history, finals, "node1", {}, 10.0, 20).safe
 
 
 def test_two_bookings_confirmed_for_one_slot_are_a_double_booking() -> None:

@@ -143,14 +143,17 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
             first = v.first_confirmed_after_fault_s
             out.print(f"  [{style}]{'safe' if v.safe else 'UNSAFE'}[/{style}]: "
                       f"{v.confirmed} confirmed, {len(v.lost)} lost, {len(v.double)} double, "
-                      f"{len(v.two_writable)} two-writable samples, {v.unknown} unknown "
+                      f"{len(v.two_writable)} two-writable of "
+                      f"{'/'.join(str(c) for _, c in v.samples)} read_only samples, "
+                      f"{v.unknown} unknown "
                       f"({v.unknown_found} happened); no booking for {v.unavailable_s:.2f}s, "
                       f"a client waited at most {v.longest_wait_s:.2f}s, "
                       f"first after the fault {first if first is None else round(first, 2)}s; "
                       f"resync {r.resync_s:.1f}s; first alert "
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
                          else "none heard"))
-            for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5])):
+            unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
+            for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
                 out.print(f"    [red]{escape(what)}[/red]")
             results.append(r.to_json())
             (out_dir / "results.json").write_text(json.dumps(results, indent=1))

@@ -27,6 +27,12 @@ class Row:
     status: str = "confirmed"
 
 
+# Each node's read_only sampler answers about 40 times a second: a run with
+# fewer answers from a node than this cannot vouch that the two were never
+# writable together (a sampler that printed nothing once passed for safe).
+MIN_SAMPLES = 50
+
+
 @dataclass(frozen=True)
 class Verdict:
     operations: int
@@ -47,10 +53,16 @@ class Verdict:
     # ended after the fault: what a person at the booking form sat through.
     # Other clients' bookings may hide it from unavailable_s.
     longest_wait_s: float = 0.0
+    samples: tuple[tuple[str, int], ...] = ()  # (node, read_only answers) for each node
+
+    @property
+    def unsampled(self) -> tuple[str, ...]:
+        """Nodes whose read_only was sampled too little to judge."""
+        return tuple(n for n, count in self.samples if count < MIN_SAMPLES)
 
     @property
     def safe(self) -> bool:
-        return not (self.lost or self.double or self.two_writable)
+        return not (self.lost or self.double or self.two_writable or self.unsampled)
 
 
 def slots_of(op: dict[str, Any]) -> list[tuple[int, str, int]]:
@@ -144,7 +156,8 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         replica_missing=tuple(missing),
         double=tuple(double_bookings(history, finals.get(primary, []))),
         two_writable=tuple(overlaps(samples)), unavailable_s=gap,
-        first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at))
+        first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
+        samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)))
 
 
 def spread(values: list[float]) -> dict[str, float]:

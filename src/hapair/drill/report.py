@@ -24,6 +24,8 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "lost": sum(len(x["lost"]) for x in v),
             "double": sum(len(x["double"]) for x in v),
             "two_writable": sum(len(x["two_writable"]) for x in v),
+            # the fewest read_only answers of one node in one run
+            "fewest_samples": min((c for x in v for _, c in x.get("samples", ())), default=0),
             "unknown": sum(x["unknown"] for x in v),
             "unknown_found": sum(x["unknown_found"] for x in v),
             "confirmed": sum(x["confirmed"] for x in v),

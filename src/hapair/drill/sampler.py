@@ -16,7 +16,7 @@ MARK = "hapair-drill-sampler"  # in argv, so that the drill can find and stop it
 
 def main() -> None:
     while True:
-        proc = subprocess.Popen(["mariadb", "-N", "-B", "--connect-timeout=1"],
+        proc = subprocess.Popen(["mariadb", "-N", "-B", "--unbuffered", "--connect-timeout=1"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True, bufsize=1)
         assert proc.stdin is not None and proc.stdout is not None
