@@ -149,7 +149,7 @@ class Database:
                     raise
 
     def fence(self, app_user: str, seconds: float = 5.0,
-              stop_clients: Callable[[], None] | None = None) -> None:
+              stop_clients: Callable[[], None] | None = None, patience: float = 0.3) -> None:
         """read_only=ON, however the server is busy.
 
         SET GLOBAL read_only waits for commits in progress, and a commit waiting
@@ -160,7 +160,8 @@ class Database:
         not take at once, the clients are stopped first (``stop_clients``: the
         application's processes are killed, so no success can reach anyone),
         and only then their sessions. Without ``stop_clients`` (fencing a peer's
-        database from afar) nothing is killed, and the fence fails instead."""
+        database from afar) nothing is killed, and the fence fails instead.
+        patience: how long the setting may take before the clients are stopped."""
         result: list[BaseException | None] = []
         setter = Database(self.endpoint)
 
@@ -173,7 +174,7 @@ class Database:
 
         thread = threading.Thread(target=set_read_only, daemon=True)
         thread.start()
-        thread.join(0.3)
+        thread.join(patience)
         deadline = time.monotonic() + seconds
         if thread.is_alive() and stop_clients is not None:
             stop_clients()

@@ -123,8 +123,9 @@ EnvironmentFile=-{AGENT_SECRETS_ENV}
 ExecStart={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name}
 # However the agent stopped (even SIGKILL), no writes without it: first the
 # quick way (no commit is stuck while the standby still acknowledges), then
-# the thorough one (the application stopped first when commits are stuck).
-ExecStopPost=-/usr/bin/timeout 0.5 /usr/bin/mariadb -e "SET GLOBAL read_only = ON"
+# the thorough one (the application stopped at once when the quick way did
+# not take: commits are stuck, as on a machine resuming from a pause).
+ExecStopPost=-/usr/bin/timeout 0.2 /usr/bin/mariadb -e "SET GLOBAL read_only = ON"
 ExecStopPost={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name} --fence-only
 Restart=always
 RestartSec=0.5
