@@ -67,14 +67,19 @@ class Lab:
                   "mariadb -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync%'\" | tr '\\n\\t' '; '")
         return "\n".join(f"--- {n}\n{self.exec(n, 'sh', '-c', script).stdout}" for n in nodes)
 
-    def drills(self, out: Path, *choose: str) -> list[dict[str, Any]]:
+    def drill(self, out: Path, *choose: str) -> subprocess.CompletedProcess[str]:
         """The chosen scenarios (`hapair drill`'s own arguments) once each,
-        under load; every row safe: nothing lost, nothing doubled, never two
-        writable nodes, some bookings confirmed."""
+        under load; its report written (results.json, summary.json)."""
         r = self.hapair("drill", str(self.spec), *choose, "--runs", "1", "--out", str(out),
                         timeout=2400)
         print(r.stdout[-6000:])
         assert (out / "summary.json").exists(), r.stdout[-3000:] + r.stderr[-3000:]
+        return r
+
+    def drills(self, out: Path, *choose: str) -> list[dict[str, Any]]:
+        """The chosen scenarios once each; every row safe: nothing lost,
+        nothing doubled, never two writable nodes, some bookings confirmed."""
+        r = self.drill(out, *choose)
         summary: list[dict[str, Any]] = json.loads((out / "summary.json").read_text())
         unsafe = [line for line in r.stdout.splitlines() if "UNSAFE" in line or
                   line.startswith("    ")]
