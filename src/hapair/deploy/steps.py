@@ -17,7 +17,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, server
 
 from hapair.agent.config import agent_addresses
-from hapair.deploy import cert_ops, etcd_steps, ops, python_steps
+from hapair.deploy import cert_ops, db_steps, etcd_steps, ops, python_steps
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
@@ -297,33 +297,6 @@ def network(plan: Plan) -> None:
                 unit=f"{escape_path(storage.mount_point)}.mount")
 
 
-def mariadb_meanwhile(plan: Plan) -> None:
-    """MariaDB's first start (seconds) begun once its config, certificates
-    and storage are in place; `database` waits for it. A first start reads
-    hapair's config as it is now: no restart owed then."""
-    d, nodes = plan.d, list(plan.d.spec.nodes)
-    plan.op(nodes, "mariadb: data directory", ops.mariadb_datadir, datadir=d.spec.database.datadir)
-    plan.op(nodes, "mariadb: starting meanwhile", ops.unit_starting, unit="mariadb",
-            clears=("mariadb",))
-
-
-def database(plan: Plan) -> None:
-    d, nodes = plan.d, list(plan.d.spec.nodes)
-    plan.op(nodes, "mariadb: running", ops.unit_started, unit="mariadb", clears=("mariadb",))
-    plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
-                   "systemctl restart mariadb")
-    plan.op(nodes, "mariadb: on hapair's config", ops.mariadb_config_loaded,
-            per_node=lambda n: {"server_id": n.server_id})
-    r = d.roles
-    plan.op([r.primary], "mariadb: schemas and accounts", ops.mariadb_bootstrap,
-            spec=d.spec, secrets=d.secrets)
-    plan.op([r.replica], f"mariadb: replicate from {r.primary.name}", ops.mariadb_replica_of,
-            spec=d.spec, secrets=d.secrets, primary=r.primary)
-    if r.fresh:
-        plan.op([r.primary], "mariadb: open the first primary", ops.mariadb_open_primary,
-                spec=d.spec)
-
-
 def gluster_pool(spec: ClusterSpec) -> list[Host_]:
     arbiter: list[Host_] = [spec.host(spec.volume.arbiter)] if spec.volume.arbiter else []
     return [*spec.nodes, *(h for h in arbiter if h not in spec.nodes)]
@@ -385,9 +358,9 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, glusterd_meanwhile, agent_tls, network, mariadb_meanwhile,
-          python_steps.build, etcd_steps.etcd, database, volume, python_steps.envs, web,
-          failover, firewall)
+PHASES = (base, rendered_files, glusterd_meanwhile, agent_tls, network,
+          db_steps.mariadb_meanwhile, python_steps.build, etcd_steps.etcd, db_steps.database,
+          volume, python_steps.envs, web, failover, firewall)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),
