@@ -107,8 +107,6 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
         "".join(f"HostKey /etc/ssh/ssh_host_{kind}_key\n" for kind in HOST_KEYS))
 
 
-
-
 def _fresh_root_profile(root: Path) -> None:
     """root's shell start-up files as a fresh Debian server has them
     (base-files' own), not the host's: bash reads .bashrc for every command
