@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hapair.lab.identity import STARTED_BY_APPLY
 from hapair.lab.sh import LabError, run
 
 CACHE_ROOT = Path("/var/cache/hapair/rootfs")
@@ -153,18 +152,14 @@ def _disk_image(tree: Path, work: Path) -> None:
 
 
 def _settle(tree: Path, image: bool) -> None:
-    """What every machine of the root shares: no apt lists to refresh, no
-    services that a node does not run started by the packages themselves."""
+    """What every machine of the root shares: an empty machine-id (each makes
+    its own) and the root's mount. (The services its packages enable are left
+    to apply by identity.prepare, for every machine, this root's too.)"""
     (tree / "etc/machine-id").write_text("")  # each machine makes its own at first boot
     fstab = tree / "etc/fstab"
     # A container's root is nspawn's to mount.
     fstab.write_text("LABEL=hapair-root / ext4 defaults,errors=remount-ro 0 1\n"
                      if image else "")
-    # Packages start their services on install (inside debootstrap they could
-    # not); a node's are started by apply, in order.
-    units = tree / "etc/systemd/system"
-    for unit in STARTED_BY_APPLY:
-        (units / "multi-user.target.wants" / unit).unlink(missing_ok=True)
 
 
 def _unmount_under(folder: Path) -> None:
