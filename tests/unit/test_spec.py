@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hapair.spec import SpecError, parse_spec
-from hapair.spec.models import BOND_MODES
+from hapair.spec import SpecError, lease, parse_spec
+from hapair.spec.models import BOND_MODES, Timing
 
 
 def errors_of(text: str) -> list[tuple[str, int | None, str]]:
@@ -83,6 +83,12 @@ RULES = [
      "hundredths"),
     ("check_timeout_s = 1", "check_timeout_s = 3", "timing.check_timeout_s", "overlap"),
     ("advert_interval_s = 0.1", "advert_interval_s = 1.0", "timing.fall", "3 adverts"),
+    # The timing inequality (spec/lease.py), each term that breaks it.
+    ("fall = 2", "fall = 2\nmargin_s = 0.1", "timing.margin_s", "still writable"),
+    ("fall = 2", "fall = 2\nwatchdog_s = 0.8", "timing.watchdog_s", "frozen agent"),
+    ("fall = 2", "fall = 2\nlease_s = 0.8\nmargin_s = 0.2\nwatchdog_s = 0.5",
+     "timing.watchdog_s", "may open 0.8s"),
+    ("fall = 2", "fall = 2\nlease_s = 0.3", "timing.lease_s", "two renewals"),
     ('devices = ["/dev/sdb", "/dev/sdc"]', 'devices = ["/dev/sdb", "/dev/sdb"]',
      "storage.devices[1]", "twice"),
     ("level = 1", "level = 5", "storage.devices", "at least 3"),
@@ -218,3 +224,12 @@ def test_a_third_node_is_named_with_its_line_never_the_whole_list(m2l_text: str)
     assert found.path == "nodes[2]" and "not 3" in found.message and "{" not in found.message
     lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.startswith("[[nodes]]")]
     assert found.line == lines[2]
+
+
+@given(st.floats(min_value=0.05, max_value=10))
+def test_the_derived_lease_arithmetic_always_meets_the_inequality(interval: float) -> None:
+    """The lease, margin and watchdog derived from the agent's interval
+    (none of them set) never break the timing inequality."""
+    t = Timing(agent_interval_s=interval)
+    assert list(lease.findings(t)) == []
+    assert t.lease_s + t.margin_s > t.lease_s >= 2 * interval

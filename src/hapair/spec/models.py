@@ -8,9 +8,9 @@ live in :mod:`hapair.spec.rules`, so that one run can report all of them.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]
 HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
@@ -217,22 +217,32 @@ class Timing(Frozen):
     rise: int = Field(default=2, ge=1, le=20)
     failover_window_s: int = Field(default=60, ge=0, le=86_400)
 
-    # The agent's lease arithmetic (docs/controller.md, "Never two writable"):
-    # the primary stops writes after lease_s without its standby; the standby
+    # The agent's lease arithmetic (docs/controller.md, "The timing
+    # inequality"): the primary stops writes after lease_s without its
+    # standby (and the database itself, should the agent not); the standby
     # opens only after lease_s + margin_s without a sign of the primary; a
     # frozen agent is killed by systemd's watchdog after watchdog_s and its
-    # database closed (ExecStopPost) well before the standby may open.
-    @property
-    def lease_s(self) -> float:
-        return max(4 * self.agent_interval_s, 0.5)
+    # database closed by the stop hook. Each is derived from
+    # agent_interval_s unless set; validate refuses numbers that would let
+    # the standby open before the primary has closed (spec/lease.py).
+    lease_s: float = Field(default=0.0, ge=0.1, le=60)
+    margin_s: float = Field(default=0.0, ge=0.05, le=60)
+    # At least two of the agent's pings (every 0.05 s, agent/guard.py).
+    watchdog_s: float = Field(default=0.0, ge=0.1, le=60)
 
-    @property
-    def margin_s(self) -> float:
-        return max(2 * self.agent_interval_s, 0.3)
-
-    @property
-    def watchdog_s(self) -> float:
-        return round(self.lease_s / 2, 3)
+    @model_validator(mode="before")
+    @classmethod
+    def _derived(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        i = data.get("agent_interval_s", 0.2)
+        if not isinstance(i, int | float):
+            return data  # its own error is reported
+        out = {"lease_s": max(4 * i, 0.5), "margin_s": max(2 * i, 0.3), **data}
+        lease = out["lease_s"]
+        if "watchdog_s" not in out and isinstance(lease, int | float):
+            out["watchdog_s"] = round(lease / 2, 3)
+        return out
 
 
 class Witness(Frozen):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, cast
 
+from hapair.spec import lease
 from hapair.spec.issues import Finding
 from hapair.spec.models import (
     BOND_MODES,
@@ -219,6 +220,7 @@ def timing(s: Sections) -> Iterator[Finding]:
             f"check_interval_s x fall = {detect:g}s: a failed node keeps the VIP that long",
             severity="warning",
         )
+    yield from lease.findings(t)
 
 
 @rule("volume", "nodes")
