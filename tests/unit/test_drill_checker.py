@@ -85,6 +85,20 @@ def test_two_writable_nodes_only_when_both_are_certain() -> None:
     assert checker.overlaps(samples) == [1.22]
 
 
+def test_a_silent_node_is_not_judged_while_silent_but_is_after_and_said_so() -> None:
+    """A machine paused whole (node2 here) answers nothing while paused: the
+    other's writable samples then are not taken for two writable (what
+    node2 would have said is unknown), but those after node2 answers again
+    are, whichever of the two is listed first; the silence is reported."""
+    node1 = [(1.0 + i * 0.02, "1") for i in range(50)] + [(2.0 + i * 0.02, "0") for i in range(350)]
+    node2 = [(1.0 + i * 0.02, "0") for i in range(25)] + [(8.01, "0"), (8.03, "0"), (8.05, "1")]
+    for samples in ({"node1": node1, "node2": node2}, {"a": node2, "b": node1}):
+        found = checker.overlaps(samples)
+        assert found and all(8.01 <= t < 8.05 for t in found), found
+    assert checker.silences({"node1": node1, "node2": node2}) == [
+        ("node2", pytest.approx(1.48), pytest.approx(6.53))]
+
+
 def test_unavailability_is_the_longest_gap_from_the_fault_on() -> None:
     history = [op("a", "confirmed", 1, sent=8.9, ended=9.0),
                op("b", "confirmed", 2, sent=9.8, ended=9.9),
@@ -123,8 +137,27 @@ def test_report_summary_and_markdown() -> None:
                               "safe": True}] * 2)
     assert rows[0]["runs"] == 2 and rows[0]["unavailable_s"]["median"] == 1.2 and rows[0]["safe"]
     md = report.markdown(rows, {"x": "x.png"})
-    assert "| x | 2 | 0 | 0 | 0 | 2 (0) | 1.20 / 1.20 / 1.20 | 0.00 / 0.00 |" in md
+    assert "| x | 2 | 0 | 0 | 0 | 0 | 2 (0) | 1.20 / 1.20 / 1.20 | 0.00 / 0.00 |" in md
     assert "![x](x.png)" in md
+
+
+def test_a_run_that_could_not_finish_is_in_the_summary_as_failed() -> None:
+    """The cluster did not settle: the run has no verdict, only why and what
+    each agent last decided; the scenario is not safe, and the runs that
+    finished are still summarized."""
+    verdict = {"lost": [], "double": [], "two_writable": [], "unknown": 0, "unknown_found": 0,
+               "confirmed": 10, "unavailable_s": 1.0, "first_confirmed_after_fault_s": 1.0,
+               "samples": [["node1", 700], ["node2", 650]]}
+    done = {"scenario": "x", "verdict": verdict, "resync_s": 8.0, "safe": True,
+            "stress": True}
+    failed = {"scenario": "x", "run": 2, "failed": "the cluster did not settle within 240s",
+              "agents": {"node1": {"role": "primary", "reason": "...", "history": []}},
+              "safe": False}
+    (row,) = report.summarize([done, failed])
+    assert (row["runs"], row["failed"], row["judged"], row["safe"]) == (2, 1, 1, False)
+    assert row["fewest_samples"] == 650 and row["stress"]
+    md = report.markdown([row], {})
+    assert "| x (starved host) | 2 (1 failed) | 0 | 0 | 0 | 650 |" in md
 
 
 def test_the_longest_wait_is_one_clients_from_sending_to_its_end() -> None:

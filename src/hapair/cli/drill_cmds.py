@@ -31,6 +31,9 @@ def drill(
     out_dir: Annotated[Path, typer.Option("--out", help="where the report goes")] = Path(
         "out/drill"),
     list_: Annotated[bool, typer.Option("--list", help="list the scenarios")] = False,
+    stress: Annotated[bool, typer.Option(
+        "--stress", help="starve the host and the primary (stress-ng, CPU and I/O) "
+        "during each run")] = False,
 ) -> None:
     """Prove the cluster: faults under booking load, an independent checker, a report.
 
@@ -72,7 +75,7 @@ def drill(
         err.print("[red]error[/red] name a --scenario, --all or --random SEED (--list shows them)")
         raise typer.Exit(EXIT_BAD_INPUT)
     lab = _lab(spec)
-    results = _run(lab, chosen, runs, clients, out_dir)
+    results = _run(lab, chosen, runs, clients, out_dir, stress)
     ok = _report(results, out_dir)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
@@ -120,9 +123,10 @@ def _lab(spec: Path) -> Any:
     return Lab(plan, agents, password.get_secret_value(), cluster.database.name, str(ca))
 
 
-def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
-         ) -> list[dict[str, Any]]:
-    from hapair.drill.runner import DrillError, run_once
+def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
+         stress: bool = False) -> list[dict[str, Any]]:
+    from hapair.drill.runner import DrillError, last_decisions, run_once
+    from hapair.lab.sh import LabError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -134,10 +138,19 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
                       f"({len(results) + 1}/{total}, {time.monotonic() - started:.0f}s in)")
             try:
                 r = run_once(lab, s, n, out_dir, lambda msg: out.print(f"  {msg}"),
-                             clients=clients)
-            except DrillError as exc:
+                             clients=clients, stress=stress)
+            except (DrillError, LabError) as exc:
+                # The cluster did not settle: no later run can start either.
+                # The summary is still written, this run marked failed, with
+                # what each agent last decided, so that it explains itself.
                 err.print(f"[red]error[/red] {s.name} run {n}: {exc}")
-                raise typer.Exit(EXIT_FAILED) from None
+                agents = last_decisions(lab.agents)
+                for node, said in agents.items():
+                    err.print(f"  {node}: {escape(said['reason'])}")
+                results.append({"scenario": s.name, "run": n, "failed": str(exc),
+                                "agents": agents, "safe": False})
+                (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+                return results
             v = r.verdict
             style = "green" if v.safe else "bold red"
             first = v.first_confirmed_after_fault_s
@@ -153,9 +166,11 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
                          else "none heard"))
             unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
+            unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile)"
+                         for n, _, secs in v.silences]
             for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
                 out.print(f"    [red]{escape(what)}[/red]")
-            results.append(r.to_json())
+            results.append({**r.to_json(), "stress": stress})
             (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
@@ -172,7 +187,8 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
     for r in rows:
         u = r["unavailable_s"]
         bad = "red" if not r["safe"] else "green"
-        table.add_row(f"[{bad}]{r['scenario']}[/{bad}]", str(r["runs"]), str(r["lost"]),
+        runs = f"{r['runs']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        table.add_row(f"[{bad}]{r['scenario']}[/{bad}]", runs, str(r["lost"]),
                       str(r["double"]), str(r["two_writable"]),
                       f"{r['unknown']} ({r['unknown_found']} happened)",
                       f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f}",
@@ -181,9 +197,12 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
     out.print(table, width=out.width if out.is_terminal else 160)
     plots = {}
     for r in rows:
+        if not r["judged"]:
+            continue
         png = f"{r['scenario']}.png"
         try:
-            report.plot([x for x in results if x["scenario"] == r["scenario"]], out_dir / png)
+            report.plot([x for x in results if x["scenario"] == r["scenario"]
+                         and "failed" not in x], out_dir / png)
             plots[r["scenario"]] = png
         except ImportError:
             err.print("[yellow]warning[/yellow] matplotlib is missing: no plots")

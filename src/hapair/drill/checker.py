@@ -31,6 +31,10 @@ class Row:
 # fewer answers from a node than this cannot vouch that the two were never
 # writable together (a sampler that printed nothing once passed for safe).
 MIN_SAMPLES = 50
+# A node whose sampler answered nothing for longer than this (its machine
+# paused whole, or off) is not judged in between: what it would have said is
+# not known. Such silences are reported beside the verdict, never hidden.
+SILENCE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Verdict:
     # Other clients' bookings may hide it from unavailable_s.
     longest_wait_s: float = 0.0
     samples: tuple[tuple[str, int], ...] = ()  # (node, read_only answers) for each node
+    silences: tuple[tuple[str, float, float], ...] = ()  # (node, from, seconds) unanswered
 
     @property
     def unsampled(self) -> tuple[str, ...]:
@@ -94,7 +99,8 @@ def double_bookings(history: list[dict[str, Any]], rows: list[Row]) -> list[str]
 
 def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
     """Times at which one node read writable while the other was certainly
-    writable too (its samples just before and just after both said so)."""
+    writable too (its answers just before and just after both said so, and
+    came no more than SILENCE_S apart)."""
     found = []
     nodes = list(samples)
     for a in nodes:
@@ -106,9 +112,21 @@ def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
                 if value != "0":
                     continue
                 i = bisect.bisect_right(times, t)
-                if 0 < i < len(times) and samples[b][i - 1][1] == "0" and samples[b][i][1] == "0":
+                if (0 < i < len(times) and samples[b][i - 1][1] == "0"
+                        and samples[b][i][1] == "0" and times[i] - times[i - 1] <= SILENCE_S):
                     found.append(t)
     return sorted(found)
+
+
+def silences(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, float, float]]:
+    """(node, from, seconds) for each stretch longer than SILENCE_S in which
+    a node's sampler answered nothing."""
+    out = []
+    for node, answers in samples.items():
+        for (t0, _), (t1, _) in zip(answers, answers[1:], strict=False):
+            if t1 - t0 > SILENCE_S:
+                out.append((node, t0, round(t1 - t0, 3)))
+    return out
 
 
 def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
@@ -157,7 +175,8 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         double=tuple(double_bookings(history, finals.get(primary, []))),
         two_writable=tuple(overlaps(samples)), unavailable_s=gap,
         first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
-        samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)))
+        samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)),
+        silences=tuple(silences({n: samples.get(n, []) for n in sorted(finals)})))
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -17,10 +17,12 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in results:
         by[r["scenario"]].append(r)
     rows = []
-    for name, runs in by.items():
+    for name, every in by.items():
+        runs = [r for r in every if "failed" not in r]  # failed: the cluster did not settle
         v = [r["verdict"] for r in runs]
         rows.append({
-            "scenario": name, "runs": len(runs),
+            "scenario": name, "runs": len(every), "failed": len(every) - len(runs),
+            "judged": len(runs),
             "lost": sum(len(x["lost"]) for x in v),
             "double": sum(len(x["double"]) for x in v),
             "two_writable": sum(len(x["two_writable"]) for x in v),
@@ -36,7 +38,8 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "resync_s": spread([r["resync_s"] for r in runs if r["resync_s"] is not None]),
             "alert_s": spread([r["alert_s"] for r in runs if r.get("alert_s") is not None]),
             "alerted": sum(1 for r in runs if r.get("alert_s") is not None),
-            "safe": all(r["safe"] for r in runs),
+            "safe": all(r["safe"] for r in every),
+            "stress": any(r.get("stress") for r in every),
         })
     return rows
 
@@ -88,22 +91,25 @@ def alert_cell(row: dict[str, Any]) -> str:
     a = row.get("alert_s")
     if not row.get("alerted") or a is None:
         return "none heard"
-    missed = row["runs"] - row["alerted"]
+    missed = row["judged"] - row["alerted"]
     return f"{a['median']:.2f} / {a['max']:.2f}" + (f" ({missed} run(s) none)" if missed else "")
 
 
 def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
     lines = ["# hapair drill report", "",
-             "| scenario | runs | lost | double | two writable | unknown (found) | "
+             "| scenario | runs | lost | double | two writable | fewest read_only samples of "
+             "a node in a run | unknown (found) | "
              "unavailable median / p95 / max s | longest wait for one booking median / max s | "
              "first booking after fault median s | resync median s | alert median / max s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         u, f, s = r["unavailable_s"], r["first_confirmed_s"], r["resync_s"]
         w = r["longest_wait_s"]
         lines.append(
-            f"| {r['scenario']} | {r['runs']} | {r['lost']} | {r['double']} | "
-            f"{r['two_writable']} | {r['unknown']} ({r['unknown_found']}) | "
+            f"| {r['scenario']}{' (starved host)' if r['stress'] else ''} | {r['runs']}"
+            f"{f' ({failed} failed)' if (failed := r['failed']) else ''} | {r['lost']} | "
+            f"{r['double']} | {r['two_writable']} | {r['fewest_samples']} | "
+            f"{r['unknown']} ({r['unknown_found']}) | "
             f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | "
             f"{w['median']:.2f} / {w['max']:.2f} | {f['median']:.2f} | "
             f"{s['median']:.1f} | {alert_cell(r)} |")

@@ -18,6 +18,7 @@ from hapair import gtid
 from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
+from hapair.drill.stress import Stress
 from hapair.drill.workload import ROOMS, SLOTS_PER_DAY
 from hapair.lab import alert_sink
 from hapair.lab import machine as m
@@ -93,6 +94,17 @@ def roles(agents: Agents) -> tuple[str | None, str | None, str]:
         # answered steadily): a run must not start from the other path.
         problems.append(f"{standby} replicates over the public network")
     return primary, standby, "; ".join(problems)
+
+
+def last_decisions(agents: Agents, n: int = 5) -> dict[str, dict[str, Any]]:
+    """Each node's role, reason and last n decisions, or why it did not say."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in agents.statuses():
+        d = s.doc
+        out[s.node] = ({"role": d.role.value, "reason": d.reason, "history": d.history[-n:]}
+                       if d is not None else {"role": "", "history": [],
+                                              "reason": f"no status: {s.unreachable}"})
+    return out
 
 
 def restore_power(plan: LabPlan) -> list[str]:
@@ -253,7 +265,7 @@ def final_rows(lab: Lab, node: str) -> list[checker.Row]:
 
 def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
              clients: int = 8, warmup_s: float = 3.0, observe_s: float = 8.0,
-             seed: int = 1) -> RunResult:
+             seed: int = 1, stress: bool = False) -> RunResult:
     agents = lab.agents
     primary, standby, _ = settle(agents, 180, say)
     # The agents refuse a second automatic failover within the anti-flap window.
@@ -265,6 +277,10 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     samplers = Samplers(lab.plan)
     samplers.start()
     started = time.time()
+    starved = Stress(lab.plan, primary, seconds) if stress else None
+    if starved is not None:
+        starved.start()
+        say(f"run {run}: the host and {primary} starved (stress-ng) for {seconds:.0f}s")
     workload = start_workload(lab, seconds, history_file, seed + run, clients,
                               fresh_days(lab, primary, seconds))
     done: list[dict[str, Any]] = []
@@ -297,6 +313,8 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     finally:
         if workload.poll() is None:
             workload.kill()
+        if starved is not None:
+            starved.stop()
         samples = samplers.stop()
     samples_file.write_text(json.dumps(samples))
     history = [json.loads(line) for line in history_file.read_text().splitlines() if line]
