@@ -7,6 +7,9 @@ from __future__ import annotations
 RUN_DIR = "/run/hapair"
 NOTIFY_FIFO = f"{RUN_DIR}/keepalived.fifo"
 TRACK_FILE = f"{RUN_DIR}/vrrp-fault"
+# The agent's stop hook writes how long it took here ("START END HOW"), for
+# the next agent to report.
+STOP_FENCE_TIMES = f"{RUN_DIR}/stop-fence"
 # The kernel's ARP settings the VIP's linger on lo needs (agent/commands.py).
 SYSCTL_FILE = "/etc/sysctl.d/60-hapair.conf"
 ETC_DIR = "/etc/hapair"

@@ -27,7 +27,9 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),  # as last seen, before the pause
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
-        keeper=None, guard_db=SimpleNamespace(fence=fence), stop_app=lambda: None)
+        keeper=None, guard_db=SimpleNamespace(fence=fence), stop_app=lambda: None,
+        lease_row=SimpleNamespace(keep=lambda until: None),
+        closed_itself=lambda *a, **k: None)
     agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     guard.once(agent, stalled=0.06)  # type: ignore[arg-type]
@@ -40,3 +42,48 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
     agent.memory.peer_complete = False  # the peer may lack commits: it never takes over
     guard.once(agent, stalled=8.0)  # type: ignore[arg-type]
     assert fenced == [0.0]
+
+
+def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> None:
+    """The database's lease watch (agent/db_lease.py) applies the guard's
+    rule: the end it is given is the guard's, in the wall clock; a node the
+    lease does not bind (read-only, committing alone, paused, with fence
+    devices) gives it none, so the server leaves it alone."""
+    rows: list[float | None] = []
+    now = time.monotonic()
+    renewed = now - 0.3  # the last answered poll was sent 0.3 s ago
+    agent = SimpleNamespace(
+        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True),
+        cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
+        peer=SimpleNamespace(paths=("interconnect",)),
+        contact=SimpleNamespace(read=lambda: (renewed, renewed)),
+        keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
+        guard_db=SimpleNamespace(fence=lambda *a, **k: None), stop_app=lambda: None,
+        lease_row=SimpleNamespace(keep=rows.append))
+    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+                      vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
+    wall = time.time()
+    guard.once(agent)  # type: ignore[arg-type]
+    until = rows[-1]
+    # The witness's renewal is the later one: the end is 0.2 s ago + 0.8 s.
+    assert until is not None and abs(until - (wall - 0.2 + 0.8)) < 0.05
+    agent.memory.degraded = True  # committing alone on purpose: no lease
+    guard.once(agent)  # type: ignore[arg-type]
+    assert rows[-1] is None
+    agent.memory.degraded = False
+    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+                      vrrp="BACKUP", holds_vip=False, db=primary_db(read_only=True),
+                      peer=Peer(None, ()))
+    guard.once(agent)  # type: ignore[arg-type]
+    assert rows[-1] is None
+
+
+def test_the_stop_hooks_record_is_read_or_refused() -> None:
+    """What the stop hook writes (render/systemd.py, "START END HOW"):
+    the next agent reports how long it took."""
+    end, took, how = guard.parse_stop_hook(
+        "1796439816.915 1796439816.950 watchdog: the application stopped first\n") or (0, 0, "")
+    assert (end, round(took, 3), how) == (1796439816.95, 0.035,
+                                          "watchdog: the application stopped first")
+    assert guard.parse_stop_hook("") is None
+    assert guard.parse_stop_hook("garbage here") is None

@@ -12,6 +12,7 @@ from hapair.agent import tls, ui
 from hapair.agent.journal import Journal
 from hapair.agent.page import render
 from hapair.agent.roles import Role
+from hapair.ops import report
 from hapair.ops.client import NodeStatus
 from hapair.secrets import read_token
 from tests.unit.test_agent_api import TOKEN, served  # noqa: F401 - the shared fixture
@@ -67,7 +68,7 @@ def test_the_journal_times_a_promotion_from_leaving_the_replica_role() -> None:
     j.role_changed(300.0, Role.REPLICA, Role.CANDIDATE, "lost again")
     j.role_changed(300.5, Role.CANDIDATE, Role.REPLICA, "the peer is back")  # abandoned
     j.role_changed(400.0, Role.PROMOTING, Role.PRIMARY, "open")  # no start seen: not timed
-    _, promotions = j.recent(10)
+    promotions = j.recent(10).promotions
     assert promotions == [{"at": 100.7, "took_s": 0.7, "why": "node1 is lost"}]
 
 
@@ -75,8 +76,22 @@ def test_the_journal_keeps_the_last_decisions() -> None:
     j = Journal(decisions=3)
     for i in range(5):
         j.decided(float(i), Role.REPLICA, f"r{i}", [])
-    decisions, _ = j.recent(2)
+    decisions = j.recent(2).decisions
     assert [d["reason"] for d in decisions] == ["r3", "r4"]
+
+
+def test_a_self_fence_over_its_budget_says_so() -> None:
+    """The measured terms of the timing inequality (spec/lease.py) as the
+    status page and `hapair status` show them."""
+    j = Journal()
+    j.self_fenced(100.0, "lease-watch", 0.0071, 0.07, "after the lease's end")
+    j.self_fenced(200.0, "stop-hook", 0.31, 0.25, "(watchdog: the application stopped first)")
+    entries = j.recent(1).self_fences
+    assert [e["took_s"] for e in entries] == [0.007, 0.31]
+    assert "OVER" not in report.self_fence_line("node1", entries[0])
+    assert report.self_fence_line("node1", entries[1]) == (
+        "node1's stop-hook closed its database 0.310s (watchdog: the application stopped "
+        "first) (budget 0.25s, OVER ITS BUDGET)")
 
 
 def test_basic_passwords() -> None:

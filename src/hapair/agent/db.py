@@ -32,15 +32,17 @@ class Endpoint:
     password: str
     host: str = ""  # empty: the local unix socket
     port: int = 3306
+    socket: str = SOCKET
 
     def connect(self, timeout: float = 2.0) -> pymysql.connections.Connection[Any]:
         # The peer's server over TLS (its accounts for us REQUIRE SSL), its
         # certificate checked against the cluster CA and its address.
         # The local server over its socket in clear (PyMySQL would otherwise
         # "prefer" TLS there too: a handshake and encryption for nothing).
-        where: dict[str, Any] = ({"host": self.host, "port": self.port,
-                                  "ssl": {"ca": AGENT_CA, "check_hostname": True}}
-                                 if self.host else {"unix_socket": SOCKET, "ssl_disabled": True})
+        where: dict[str, Any] = (
+            {"host": self.host, "port": self.port,
+             "ssl": {"ca": AGENT_CA, "check_hostname": True}}
+            if self.host else {"unix_socket": self.socket, "ssl_disabled": True})
         try:
             return pymysql.connect(
                 user=self.user, password=self.password, autocommit=True,

@@ -9,12 +9,14 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from hapair.agent import observe
-from hapair.agent.db import Database, DBError, Endpoint
-from hapair.paths import APP_USER
+from hapair.agent.db import DBError
+from hapair.paths import STOP_FENCE_TIMES
+from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
 
 if TYPE_CHECKING:
+    from hapair.agent.config import AgentConfig
     from hapair.agent.loop import Agent
+    from hapair.agent.view import Memory, View
 
 log = logging.getLogger("hapair.agent")
 TICK_S = 0.05
@@ -22,6 +24,11 @@ TICK_S = 0.05
 # fence that stops the application first) before the pings of systemd's
 # watchdog stop and systemd kills the agent. A frozen process stops them at once.
 STALL_S = 10.0
+
+
+# A machine that resumes from a pause must be closed within this of resuming
+# (nothing bounds the pause itself without a fence device).
+RESUMED_S = 0.1
 
 
 def run(agent: Agent) -> None:
@@ -35,6 +42,12 @@ def run(agent: Agent) -> None:
             once(agent, stalled)
         except Exception:  # noqa: BLE001 - the guard must outlive any error
             log.exception("lease guard")
+
+
+def watch_closed(agent: Agent, at: float, late_s: float) -> None:
+    """The database's lease watch closed it: reported as the guard's are."""
+    agent.closed_itself("lease-watch", late_s, LEASE_WATCH_S + DB_CLOSE_S,
+                        "after the lease's end", at=at)
 
 
 def alive(agent: Agent, now: float) -> tuple[bool, str]:
@@ -59,6 +72,27 @@ def pinger(agent: Agent) -> None:
             agent.watchdog.notify()
 
 
+def binds(v: View | None, m: Memory, cfg: AgentConfig) -> bool:
+    """Whether the lease binds this node now (pure): a writable primary whose
+    peer may hold every confirmed commit, and so may take over once the lease
+    has run out. Not with fence devices (the peer never promotes without
+    powering us off first), nor while committing alone on purpose or paused."""
+    if cfg.fence is not None:
+        return False
+    if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
+        return False
+    return v.db.semi_sync_master or m.peer_complete  # else the peer may lack commits
+
+
+def lease_renewed(agent: Agent) -> float:
+    """The lease's start (monotonic): the send time of our last answered
+    poll of the peer, or of the witness's last accepted renewal."""
+    renewed, _ = agent.contact.read()
+    if agent.keeper is not None:
+        renewed = max(renewed, agent.keeper.state.renewed)
+    return renewed
+
+
 def once(agent: Agent, stalled: float = 0.0) -> None:
     """stalled: how long since this thread last went round. Longer than the
     lease (a machine paused whole, as a hypervisor does: every process of it,
@@ -68,54 +102,65 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     rather than waited for (the thawed server's commits wait for an
     acknowledgement that will not come). The loop reopens if the peer turns
     out to be still replicating."""
-    v, m, cfg = agent.view, agent.memory, agent.cfg
-    if cfg.fence is not None:
-        return  # with fence devices the peer never promotes without powering us off first
-    if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
+    v, cfg = agent.view, agent.cfg
+    bound = binds(v, agent.memory, cfg)
+    renewed = lease_renewed(agent)
+    if v is not None:
+        # The same end, in the server's own clock, for its lease watch.
+        agent.lease_row.keep(time.time() - (time.monotonic() - renewed) + cfg.lease_s
+                             if bound else None)
+    if not bound:
         return
-    if not (v.db.semi_sync_master or m.peer_complete):
-        return  # the peer may lack commits: it does not take over
     if stalled > cfg.lease_s:
         _fence(agent, f"the agent stood still for {stalled:.1f}s, longer than its lease",
-               patience=0.0)
+               patience=0.0, since=time.monotonic(), budget=RESUMED_S, what="after resuming")
         return
     if agent.peer.paths:
         return
-    lease_renewed, _ = agent.contact.read()
-    if agent.keeper is not None:
-        # The witness's majority renews the lease as well as the peer's answer.
-        lease_renewed = max(lease_renewed, agent.keeper.state.renewed)
-    silent = time.monotonic() - lease_renewed
+    silent = time.monotonic() - renewed
     if silent <= cfg.lease_s:
         return
     _fence(agent, f"{cfg.peer} unanswered"
-           f"{' and the leader key not renewed' if agent.keeper else ''} for {silent:.1f}s")
+           f"{' and the leader key not renewed' if agent.keeper else ''} for {silent:.1f}s",
+           since=renewed + cfg.lease_s, budget=cfg.margin_s - SAFETY_S,
+           what="after the lease's end")
 
 
-def _fence(agent: Agent, why: str, patience: float = 0.3) -> None:
+def _fence(agent: Agent, why: str, since: float, budget: float, what: str,
+           patience: float = 0.3) -> None:
+    """since (monotonic): from when the closing is timed; budget: what the
+    timing inequality allows it."""
     v = agent.view
     assert v is not None
     try:
         agent.guard_db.fence(agent.cfg.app_user, stop_clients=agent.stop_app, patience=patience)
         log.warning("lease ran out: %s, read_only=ON", why)
         agent.view = replace(v, db=replace(v.db, read_only=True))
+        agent.closed_itself("guard", time.monotonic() - since, budget, what)
     except DBError as exc:
         log.error("lease ran out (%s) but read_only=ON failed: %s", why, exc)
 
 
-def fence_local(admin_password: str, admin_user: str, app_user: str) -> None:
-    """What systemd runs when the agent stops: no writes without an agent.
-    It runs after the quick `SET GLOBAL read_only` of the unit: a database
-    still writable now is one whose commits are stuck (or a slow one), so the
-    application is stopped at once rather than waited for."""
-    db = Database(Endpoint(admin_user, admin_password))
+def parse_stop_hook(text: str) -> tuple[float, float, str] | None:
+    """The stop hook's record, "START END HOW" (render/systemd.py, times in
+    the kernel's uptime): (when it ended, how long it took, how). None if it
+    is not one (pure)."""
+    parts = text.split(maxsplit=2)
     try:
-        if int(db.one("SELECT @@GLOBAL.read_only AS ro").get("ro", 0)) == 1:
-            db.kill(db.app_sessions(app_user))  # as fence does once read-only
-            log.info("agent stopped: local database read_only=ON already")
-            return
-        db.fence(app_user, seconds=5, patience=0.0,
-                 stop_clients=lambda: observe.kill_user_processes(APP_USER))
-        log.info("agent stopped: local database set read_only=ON")
-    except DBError as exc:
-        log.warning("agent stopped; could not set read_only=ON: %s", exc)
+        start, end = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        return None
+    return end, end - start, parts[2].strip() if len(parts) > 2 else ""
+
+
+def report_stop_hook(agent: Agent, path: str = STOP_FENCE_TIMES) -> None:
+    """At start: how long the last stop hook took to close the database."""
+    try:
+        with open(path) as f:
+            record = parse_stop_hook(f.read())
+    except OSError:
+        return
+    if record is not None:
+        ended, took, how = record
+        at = time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - ended)  # /proc/uptime's
+        agent.closed_itself("stop-hook", took, STOP_HOOK_S, f"({how})", at=at)

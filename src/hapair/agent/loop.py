@@ -20,6 +20,7 @@ from hapair.agent.alerts import Alerts, AlertsConfig
 from hapair.agent.api import serve
 from hapair.agent.config import from_spec
 from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.db_lease import LeaseRow
 from hapair.agent.decide import decide
 from hapair.agent.fencing import Abort, watch_device
 from hapair.agent.fifo import FifoReader
@@ -65,6 +66,8 @@ class Agent:
         self.db = Database(Endpoint(cfg.admin_user, admin_password))
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
+        self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
+                                  lambda at, late: guard.watch_closed(self, at, late))
         self.peer_client = PeerClient(cfg, read_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
@@ -121,10 +124,12 @@ class Agent:
         for server in servers:
             threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
         observe.end_linger(self.cfg.vip)  # left by an agent that died during one
+        guard.report_stop_hook(self)
         self.fifo.start()
         threading.Thread(target=self._poller, name="poller", daemon=True).start()
         threading.Thread(target=self.health.run, name="health", daemon=True).start()
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
+        threading.Thread(target=self.lease_row.run, name="lease-row", daemon=True).start()
         threading.Thread(target=guard.pinger, args=(self,), name="watchdog", daemon=True).start()
         if self.keeper is not None:
             threading.Thread(target=witness.run, args=(self.keeper, lambda: self.view,
@@ -235,6 +240,17 @@ class Agent:
 
     def write_track(self, eligible: bool) -> None:
         observe.write_if_changed(self.track_file, "0\n" if eligible else "1\n")
+
+    def closed_itself(self, by: str, took_s: float, budget_s: float, what: str,
+                      at: float | None = None) -> None:
+        """A self-fence closed this node's database: one line, the journal
+        (status) and the metrics, its measured term beside its budget."""
+        over = " (over its budget)" if took_s > budget_s else ""
+        log.log(logging.WARNING if over else logging.INFO,
+                "%s closed the database %.3fs %s, its budget %.2fs%s", by, took_s, what,
+                budget_s, over)
+        self.journal.self_fenced(time.time() if at is None else at, by, took_s, budget_s, what)
+        self.metrics.self_fenced(by, took_s, budget_s)
 
     def stop_app(self) -> None:
         """Commits are stuck waiting for an acknowledgement: kill the

@@ -38,6 +38,11 @@ class Metrics:
                               ["result"], registry=r)
         self.failures = Counter("hapair_action_failures", "actions that failed", ["action"],
                                 registry=r)
+        self.self_fence = Gauge("hapair_self_fence_seconds", "how long the last self-fence "
+                                "took to close the database, by path (spec/lease.py)", ["by"],
+                                registry=r)
+        self.self_fence_budget = Gauge("hapair_self_fence_budget_seconds", "what the timing "
+                                       "inequality allows that path", ["by"], registry=r)
 
     def observe(self, v: View, d: Decision) -> None:
         for role in Role:
@@ -62,6 +67,10 @@ class Metrics:
     def acted(self, action: Action, ok: bool) -> None:
         name = type(action).__name__
         (self.actions if ok else self.failures).labels(name).inc()
+
+    def self_fenced(self, by: str, took_s: float, budget_s: float) -> None:
+        self.self_fence.labels(by).set(took_s)
+        self.self_fence_budget.labels(by).set(budget_s)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

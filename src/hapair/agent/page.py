@@ -15,6 +15,8 @@ from hapair.ops.report import (
     fence_lines,
     promotions,
     rows,
+    self_fence_line,
+    self_fences,
     summarize,
     witness_line,
 )
@@ -77,6 +79,8 @@ def render(cluster: str, vip: str, statuses: list[NodeStatus], peer_of: dict[str
     promoted = [f"{_clock(at, True)} {escape(node)} became the primary, writes open "
                 f"{e['took_s']:.2f} s after it decided to: {escape(e['why'])}"
                 for at, node, e in promotions(docs)]
+    closed = [f"{_clock(at, True)} {escape(self_fence_line(node, e))}"
+              for at, node, e in self_fences(docs)]
     decided = [f"{_clock(at)} {escape(node)}: {escape(e['reason'])}"
                + (f" &rarr; {escape(', '.join(e['actions']))}" if e["actions"] else "")
                for at, node, e in reversed(decisions(docs, 12))]
@@ -93,6 +97,7 @@ def render(cluster: str, vip: str, statuses: list[NodeStatus], peer_of: dict[str
 <table id="nodes"><tr>{head}</tr>{"".join(body)}</table>
 {_list("Witness", witness)}{_list("Fencing", fences)}
 {_list("Recent promotions", promoted) or "<h2>Recent promotions</h2><p>none remembered</p>"}
+{_list("Self-fences (a node closing its own database), newest first", closed)}
 {_list("Last decisions, newest first", decided)}
 </body></html>
 """

@@ -6,6 +6,7 @@ from typing import Any
 
 from hapair.agent import hardware
 from hapair.agent.actions import Decision
+from hapair.agent.journal import Recent
 from hapair.agent.roles import Role
 from hapair.agent.status import StatusDoc
 from hapair.agent.view import LocalDB, Memory, View
@@ -13,7 +14,7 @@ from hapair.probes.mariadb import Thread
 
 
 def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
-               journal: tuple[list[dict[str, Any]], list[dict[str, Any]]], now: float,
+               journal: Recent, now: float,
                wall: float) -> StatusDoc:
     db = v.db if v is not None else LocalDB(up=False, error="starting")
     s = db.slave
@@ -38,7 +39,8 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
-        history=journal[0], promotions=journal[1], **_witness(v, now),
+        history=journal.decisions, promotions=journal.promotions,
+        self_fences=journal.self_fences, **_witness(v, now),
         **(hardware.to_status(v.hardware) if v is not None else {}))
     if m.task is not None and m.task.kind is Role.REBUILDING:
         # The primary must not wait for a node whose data is being replaced.

@@ -79,6 +79,10 @@ class StatusDoc(BaseModel):
     # When this node became the primary, and how long from leaving the
     # replica role ({"at", "took_s", "why"}; agent/journal.py).
     promotions: list[dict[str, Any]] = []
+    # When this node's database was closed for it by a self-fence ({"at",
+    # "by": guard | lease-watch | stop-hook, "took_s", "budget_s", "what"}):
+    # the measured terms of the timing inequality (spec/lease.py).
+    self_fences: list[dict[str, Any]] = []
     # The summary served without the read credential: no positions, errors
     # or history (their defaults stand in).
     summary: bool = False

@@ -141,9 +141,6 @@ def summarize(steps: list[str], most: int = 12) -> str:
 def agent(
     config: Annotated[Path, typer.Option(help="the cluster spec as rendered JSON")],
     node: Annotated[str, typer.Option(help="this node's name")],
-    fence_only: Annotated[bool, typer.Option(
-        "--fence-only", help="set the local database read-only and exit (systemd runs this "
-        "when the agent stops)")] = False,
 ) -> None:
     """Run the node agent (systemd starts it; not for interactive use).
 
@@ -151,7 +148,6 @@ def agent(
     HAPAIR_DB_REPLICATION_PASSWORD), which systemd reads from a root-only file."""
     import os
 
-    from hapair.agent.guard import fence_local
     from hapair.agent.loop import Agent
     from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
     from hapair.spec.models import ClusterSpec
@@ -169,10 +165,6 @@ def agent(
         err.print(f"[red]error[/red] missing in the environment: {', '.join(missing)}")
         raise typer.Exit(EXIT_BAD_INPUT)
     token, admin, repl = (os.environ[n] for n in names)
-    users = spec.database.users
-    if fence_only:
-        fence_local(admin, users.admin, users.app)
-        return
     fence_password = os.environ.get(FENCE_PASSWORD_ENV, "")
     if spec.fenced and not fence_password:
         err.print(f"[red]error[/red] the nodes have fence devices but {FENCE_PASSWORD_ENV} "

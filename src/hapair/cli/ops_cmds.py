@@ -23,6 +23,8 @@ from hapair.ops.report import (
     fence_lines,
     promotions,
     rows,
+    self_fence_line,
+    self_fences,
     summarize,
     witness_line,
 )
@@ -126,6 +128,10 @@ def status(spec: SpecArg, secrets: SecretsOpt = None, as_json: JsonOpt = False) 
         stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
         out.print(f"[bold]promotion[/bold] {stamp} {node}, writes open {e['took_s']:.2f}s "
                   f"after it decided to: {escape(e['why'])}")
+    for at, node, e in self_fences(docs)[:3]:
+        stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+        style = "bold red" if e["took_s"] > e["budget_s"] else "bold"
+        out.print(f"[{style}]self-fence[/{style}] {stamp} {escape(self_fence_line(node, e))}")
     for p in summary.problems:
         out.print(f"[bold red]problem[/bold red] {p}")
     for h in summary.hints:

@@ -137,5 +137,20 @@ def decisions(docs: list[StatusDoc], n: int = 8) -> list[tuple[float, str, dict[
 
 def promotions(docs: list[StatusDoc]) -> list[tuple[float, str, dict[str, Any]]]:
     """Every remembered promotion, newest first: (time, node, entry)."""
-    return sorted(((e["at"], d.node, e) for d in docs for e in d.promotions),
+    return _newest(docs, "promotions")
+
+
+def self_fences(docs: list[StatusDoc]) -> list[tuple[float, str, dict[str, Any]]]:
+    """Every remembered self-fence, newest first: (time, node, entry)."""
+    return _newest(docs, "self_fences")
+
+
+def self_fence_line(node: str, e: dict[str, Any]) -> str:
+    over = ", OVER ITS BUDGET" if e["took_s"] > e["budget_s"] else ""
+    return (f"{node}'s {e['by']} closed its database {e['took_s']:.3f}s {e['what']} "
+            f"(budget {e['budget_s']:.2f}s{over})")
+
+
+def _newest(docs: list[StatusDoc], field: str) -> list[tuple[float, str, dict[str, Any]]]:
+    return sorted(((e["at"], d.node, e) for d in docs for e in getattr(d, field)),
                   key=lambda x: -x[0])

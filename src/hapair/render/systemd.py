@@ -10,6 +10,7 @@ from hapair.paths import (
     HAPAIR_VENV,
     RUN_DIR,
     SPEC_JSON,
+    STOP_FENCE_TIMES,
 )
 from hapair.render.appenv import env_file, split_env
 from hapair.render.files import RenderedFile, header
@@ -19,6 +20,7 @@ UNIT_DIR = "/etc/systemd/system"
 TMPFILES = "/etc/tmpfiles.d/hapair.conf"
 APP_UNIT = "hapair-app.service"
 AGENT_UNIT = "hapair-agent.service"
+STOP_FENCE = "/usr/local/sbin/hapair-stop-fence"  # the agent's stop hook
 
 
 def escape_path(path: str) -> str:
@@ -119,14 +121,14 @@ NotifyAccess=main
 # after {watchdog_ms} ms, and the lines below close the database at once.
 WatchdogSec={watchdog_ms}ms
 WatchdogSignal=SIGKILL
+# Before the bookings on a busy CPU: the guard must close the database in
+# time on a starved host, and first of all on a machine that resumes from a
+# pause (every process then runs at once). Its stop hook inherits it.
+Nice=-10
 EnvironmentFile=-{AGENT_SECRETS_ENV}
 ExecStart={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name}
-# However the agent stopped (even SIGKILL), no writes without it: first the
-# quick way (no commit is stuck while the standby still acknowledges), then
-# the thorough one (the application stopped at once when the quick way did
-# not take: commits are stuck, as on a machine resuming from a pause).
-ExecStopPost=-/usr/bin/timeout 0.2 /usr/bin/mariadb -e "SET GLOBAL read_only = ON"
-ExecStopPost={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name} --fence-only
+# However the agent stopped (even SIGKILL), no writes without it.
+ExecStopPost=-{STOP_FENCE}
 Restart=always
 RestartSec=0.5
 
@@ -134,6 +136,49 @@ RestartSec=0.5
 WantedBy=multi-user.target
 """
     return RenderedFile(f"{UNIT_DIR}/{AGENT_UNIT}", text, 0o644, "systemd")
+
+
+def stop_fence(spec: ClusterSpec, node: Node) -> RenderedFile:
+    """The agent's stop hook, in shell: a new Python interpreter took 0.3-0.5 s
+    to start, which on a machine resuming from a pause (systemd's watchdog
+    kills the agent at once then) was as long as the database stayed
+    writable beside the new primary."""
+    app = spec.database.users.app  # a validated SQL name: no quote inside
+    text = f"""#!/bin/sh
+{header(spec, node).strip()}
+# systemd runs this when the agent stops, however it stopped: no writes
+# without an agent. How long it took goes to {STOP_FENCE_TIMES} for the
+# next agent to report (a measured term of the timing inequality): in the
+# kernel's uptime, read by the shell itself (no process to start: on a
+# machine resuming from a pause each one cost tens of milliseconds).
+read -r t0 _ < /proc/uptime
+db() {{ /usr/bin/mariadb --connect-timeout=2 -N -B -e "$1"; }}
+took() {{ read -r t1 _ < /proc/uptime; echo "$t0 $t1 $1" > {STOP_FENCE_TIMES}; }}
+# Stopped hard: the application's processes first (systemd restarts them),
+# then their sessions, then read_only. Commits may be stuck waiting for an
+# acknowledgement that will not come, read_only waits for them, and killing
+# their sessions alone lets a client still hear "done" (measured).
+hard() {{
+  pkill -KILL -u {APP_USER}
+  db "KILL CONNECTION USER '{app}'; SET GLOBAL read_only = ON" && took "$1"
+  exit
+}}
+# Killed for a missed ping: the agent froze, or the whole machine was paused
+# and has just resumed, and the standby may have promoted meanwhile. No
+# time for a look first.
+[ "${{SERVICE_RESULT:-}}" = watchdog ] && hard "watchdog: the application stopped first"
+# Otherwise the quick way when no commit waits for an acknowledgement (the
+# standby still replicates): read_only, bounded; then the sessions go.
+stuck=$(db "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+            WHERE state LIKE 'Waiting for semi-sync%'") || exit 1
+if [ "$stuck" = 0 ] && db "SET SESSION max_statement_time = 0.2; SET GLOBAL read_only = ON"
+then
+  took "read_only at once"
+  exec /usr/bin/mariadb -e "KILL CONNECTION USER '{app}'"
+fi
+hard "commits were stuck: the application stopped first"
+"""  # noqa: S608 - app is a validated SQL name
+    return RenderedFile(STOP_FENCE, text, 0o755, "systemd")
 
 
 def app_env(spec: ClusterSpec, node: Node) -> RenderedFile:
@@ -165,5 +210,6 @@ def restart_dropins(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
 
 
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
-    return [app_unit(spec, node), agent_unit(spec, node), app_env(spec, node),
+    return [app_unit(spec, node), agent_unit(spec, node), stop_fence(spec, node),
+            app_env(spec, node),
             tmpfiles(spec, node), *restart_dropins(spec, node)]

@@ -1,0 +1,170 @@
+"""The primary's lease, kept inside MariaDB as well as by the agent.
+
+The agent's guard closes the database when the lease runs out, and systemd's
+watchdog stands behind a frozen agent; both need a process to be scheduled,
+and the watchdog's path starts new ones (the stop hook). On a starved host
+that took longer than the margin the standby waits (docs/controller.md, "The
+timing inequality"). So the guard also writes the lease's end into a row of
+the local database (never binlogged: each node's own), and an event inside
+the server, a loop already running on one of its own threads, sets
+`read_only` within `WATCH_S` of that moment, whatever the agent, systemd or
+the host's scheduler are doing. It is the same rule as the guard's, read by
+the server: the row holds an end only while the guard's lease binds a
+writable node; NULL (or no row) leaves the server alone.
+
+A server with commits stuck waiting for an acknowledgement (a machine resuming
+from a pause) cannot take `read_only` until their sessions go, and the event
+does not kill them: their clients must be stopped first (`Database.fence`),
+which only the agent or its stop hook can do. Its pending `SET` holds new
+commits back meanwhile."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from hapair.agent.db import Database, DBError
+from hapair.probes.mariadb import META_SCHEMA
+from hapair.spec.lease import LEASE_WATCH_S
+
+log = logging.getLogger("hapair.agent")
+
+WATCH_S = LEASE_WATCH_S  # how often the event looks at the row (a term of the inequality)
+VERSION = "hapair lease watch 2"  # the event's comment: a changed body is installed again
+TABLE = f"`{META_SCHEMA}`.`lease`"
+EVENT = f"`{META_SCHEMA}`.`lease_watch`"
+RETRY_INSTALL_S = 5.0
+CHECK_CLOSED_S = 1.0  # how often the watch's own closings are looked for
+
+# until: the lease's end (UNIX time, NULL: none binds); closed_at, late_s: when
+# the watch last closed the server itself, and how long after the end.
+TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id TINYINT PRIMARY KEY, "
+             "until DOUBLE NULL, closed_at DOUBLE NULL, late_s DOUBLE NULL) ENGINE=InnoDB")
+
+# One loop at a time (GET_LOCK): the scheduler starts the event every second,
+# and each start after the first finds the lock held and ends at once; if the
+# loop is ever killed, the next second's start takes over. SYSDATE, not NOW:
+# NOW is fixed for the whole event. The session's zone is UTC (set before
+# CREATE: an event keeps the zone it was made in), so UNIX_TIMESTAMP has no
+# DST hour to get wrong.
+EVENT_SQL = f"""CREATE OR REPLACE EVENT {EVENT} ON SCHEDULE EVERY 1 SECOND
+ON COMPLETION PRESERVE ENABLE COMMENT '{VERSION}' DO
+BEGIN
+  IF GET_LOCK('hapair.lease_watch', 0) = 1 THEN
+    LOOP
+      IF @@GLOBAL.read_only = 0 AND EXISTS (SELECT 1 FROM {TABLE}
+          WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6))) THEN
+        SET GLOBAL read_only = ON;
+        SET STATEMENT sql_log_bin = 0 FOR UPDATE {TABLE}
+          SET closed_at = UNIX_TIMESTAMP(SYSDATE(6)), late_s = closed_at - until WHERE id = 1;
+      END IF;
+      DO SLEEP({WATCH_S});
+    END LOOP;
+  END IF;
+END"""  # noqa: S608 - constants only
+
+LOCAL = "SET STATEMENT sql_log_bin = 0 FOR"  # this server's own, never replicated
+WRITE_SQL = (f"{LOCAL} INSERT INTO {TABLE} (id, until) "  # noqa: S608 - constants only
+             "VALUES (1, %s) ON DUPLICATE KEY UPDATE until = VALUES(until)")
+
+
+def install(db: Database) -> None:
+    """The table and the event on this server, neither binlogged (each node
+    has its own; an event replicated to a replica would arrive disabled), and
+    the scheduler on (the config says so too; a server started on an older
+    one has it off)."""
+    row = db.one("SELECT EVENT_COMMENT AS c FROM information_schema.EVENTS "
+                 "WHERE EVENT_SCHEMA = %s AND EVENT_NAME = 'lease_watch'", (META_SCHEMA,))
+    db.execute(f"{LOCAL} {TABLE_SQL}")
+    if row.get("c") != VERSION:
+        db.execute(f"SET STATEMENT sql_log_bin = 0, time_zone = '+00:00' FOR {EVENT_SQL}")
+        log.info("the lease watch is installed in the local database (%s)", VERSION)
+    if db.one("SELECT @@GLOBAL.event_scheduler AS s").get("s") != "ON":
+        db.execute("SET GLOBAL event_scheduler = ON")
+
+
+class LeaseRow:
+    """The agent's side: the guard says what the row should hold (`keep`,
+    which never waits), a thread of its own writes it when it changes. A
+    write can wait: behind a `SET GLOBAL read_only` that waits for stuck
+    commits (the watch's own, on a machine resuming from a pause), and the
+    guard must not wait with it, or it could not stop the application that
+    holds those commits (measured: 0.3 s more writable after a resume)."""
+
+    def __init__(self, db: Database,
+                 on_closed: Callable[[float, float], None] = lambda at, late: None):
+        self.db = db
+        self.on_closed = on_closed  # (when, how long after the lease's end) the watch closed
+        self.wanted: float | None = None
+        self.written: float | None = None
+        self.known = False  # whether `written` is what the row says
+        self.failing = False  # the last write failed (said once, not every time)
+        self.installed = False
+        self.tried_at = -RETRY_INSTALL_S
+        self.closed_seen: float | None = None  # the watch's last closing already reported
+        self.changed = threading.Event()
+
+    def keep(self, until: float | None) -> None:
+        """until: the lease's end (wall clock, seconds) or None (no lease binds)."""
+        if until != self.wanted or not self.known:
+            self.wanted = until
+            self.changed.set()
+
+    def run(self) -> None:
+        looked = time.monotonic()
+        while True:
+            self.changed.wait(CHECK_CLOSED_S)
+            self.changed.clear()
+            try:
+                self.write_once()
+                if time.monotonic() - looked >= CHECK_CLOSED_S:
+                    looked = time.monotonic()
+                    closed = self.closed()
+                    if closed is not None:
+                        self.on_closed(*closed)
+            except Exception:  # noqa: BLE001 - the writer must outlive any error
+                log.exception("lease row")
+
+    def write_once(self) -> None:
+        """Installs the watch if it is not yet, and writes what is wanted if
+        the row does not say it already."""
+        now = time.monotonic()
+        if not self.installed:
+            if now - self.tried_at < RETRY_INSTALL_S:
+                return
+            self.tried_at = now
+            try:
+                install(self.db)
+                self.installed = True
+            except DBError as exc:
+                log.warning("the lease watch could not be installed (retried in %.0fs): %s",
+                            RETRY_INSTALL_S, exc)
+                return
+        until = self.wanted
+        if self.known and until == self.written:
+            return
+        try:
+            self.db.execute(WRITE_SQL, (until,), timeout=1.0)
+        except DBError as exc:
+            if not self.failing:
+                log.warning("the lease's end could not be written to the database: %s", exc)
+            self.known = False
+            self.failing = True
+            return
+        self.written, self.known, self.failing = until, True, False
+
+    def closed(self) -> tuple[float, float] | None:
+        """(when, how long after the lease's end) the watch last closed the
+        server, once per closing: the agent reports it (a measured term of
+        the timing inequality)."""
+        try:
+            row = self.db.one(f"SELECT closed_at, late_s FROM {TABLE} WHERE id = 1")  # noqa: S608
+        except DBError:
+            return None
+        at, late = row.get("closed_at"), row.get("late_s")
+        if at is None or late is None or at == self.closed_seen:
+            return None
+        self.closed_seen = at
+        return float(at), float(late)
