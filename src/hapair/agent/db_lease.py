@@ -32,14 +32,16 @@ from hapair.spec.lease import LEASE_WATCH_S
 log = logging.getLogger("hapair.agent")
 
 WATCH_S = LEASE_WATCH_S  # how often the event looks at the row (a term of the inequality)
-VERSION = "hapair lease watch 2"  # the event's comment: a changed body is installed again
+VERSION = "hapair lease watch 3"  # the event's comment: a changed body is installed again
 TABLE = f"`{META_SCHEMA}`.`lease`"
 EVENT = f"`{META_SCHEMA}`.`lease_watch`"
 RETRY_INSTALL_S = 5.0
 CHECK_CLOSED_S = 1.0  # how often the watch's own closings are looked for
 
 # until: the lease's end (UNIX time, NULL: none binds); closed_at, late_s: when
-# the watch last closed the server itself, and how long after the end.
+# the watch last closed the server itself, and how long after it could first
+# have seen the end (the end, or its last look before: a server that stood
+# still, a machine paused whole, could not look meanwhile).
 TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id TINYINT PRIMARY KEY, "
              "until DOUBLE NULL, closed_at DOUBLE NULL, late_s DOUBLE NULL) ENGINE=InnoDB")
 
@@ -52,14 +54,17 @@ TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id TINYINT PRIMARY KEY, "
 EVENT_SQL = f"""CREATE OR REPLACE EVENT {EVENT} ON SCHEDULE EVERY 1 SECOND
 ON COMPLETION PRESERVE ENABLE COMMENT '{VERSION}' DO
 BEGIN
+  DECLARE looked DOUBLE DEFAULT UNIX_TIMESTAMP(SYSDATE(6));
   IF GET_LOCK('hapair.lease_watch', 0) = 1 THEN
     LOOP
       IF @@GLOBAL.read_only = 0 AND EXISTS (SELECT 1 FROM {TABLE}
           WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6))) THEN
         SET GLOBAL read_only = ON;
         SET STATEMENT sql_log_bin = 0 FOR UPDATE {TABLE}
-          SET closed_at = UNIX_TIMESTAMP(SYSDATE(6)), late_s = closed_at - until WHERE id = 1;
+          SET closed_at = UNIX_TIMESTAMP(SYSDATE(6)),
+              late_s = closed_at - GREATEST(until, looked) WHERE id = 1;
       END IF;
+      SET looked = UNIX_TIMESTAMP(SYSDATE(6));
       DO SLEEP({WATCH_S});
     END LOOP;
   END IF;

@@ -47,7 +47,7 @@ def run(agent: Agent) -> None:
 def watch_closed(agent: Agent, at: float, late_s: float) -> None:
     """The database's lease watch closed it: reported as the guard's are."""
     agent.closed_itself("lease-watch", late_s, LEASE_WATCH_S + DB_CLOSE_S,
-                        "after the lease's end", at=at)
+                        "after it could see the lease's end", at=at)
 
 
 def alive(agent: Agent, now: float) -> tuple[bool, str]:
