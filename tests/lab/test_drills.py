@@ -4,11 +4,9 @@ moment after it resumes, which is bounded (the long runs are a benchmark)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from hapair.drill import checker
-from tests.lab.conftest import Lab, scenarios
+from tests.lab.conftest import Lab, paused_primary_closes_soon_after_it_resumes, scenarios
 
 # Every scenario of a pair with neither witness nor fence devices but the
 # paused machine (below): nothing in a paused machine can act, so only a
@@ -18,10 +16,6 @@ SAFE_ON_A_PAIR = (
     "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
     "partition", "power-cut-standby", "switchover", "freeze-agent-primary",
     "freeze-agent-primary-30s")
-# After a paused primary resumes: its guard closes the database within tens of
-# milliseconds, or systemd's watchdog kills the agent first and the stop hook
-# does (measured 0.02-0.8 s).
-RESUMED_WRITABLE_S = 1.5
 
 
 def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> None:
@@ -39,16 +33,8 @@ def test_a_paused_primary_confirms_nothing_and_closes_soon_after_it_resumes(
     after it resumes, until its agent's guard (or systemd's watchdog and the
     stop hook) closes it. No booking is confirmed there meanwhile (its
     commits wait for an acknowledgement that never comes): nothing lost,
-    nothing doubled. The drill calls the run unsafe, as it is by the rule;
-    this test bounds how long after the resume."""
-    lab.drill(tmp_path, *scenarios("freeze-machine-primary"))
-    (run,) = json.loads((tmp_path / "results.json").read_text())
-    v, resumed = run["verdict"], run["faults"][0]["recovered"]
-    assert (len(v["lost"]), len(v["double"])) == (0, 0), v
-    assert min(c for _, c in v["samples"]) >= checker.MIN_SAMPLES, v["samples"]
-    after = max((t - resumed for t in v["two_writable"]), default=0.0)
-    print(f"writable after the resume: {after:.3f}s")
-    assert after <= RESUMED_WRITABLE_S, v["two_writable"][-5:]
+    nothing doubled. This test bounds how long after the resume."""
+    paused_primary_closes_soon_after_it_resumes(lab, tmp_path)
 
 
 def test_a_drill_refuses_a_lab_that_is_not_up(lab: Lab, tmp_path: Path) -> None:

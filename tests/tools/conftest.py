@@ -3,6 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,3 +65,28 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             write_tree(root / node, files)
         out[name] = root
     return out
+
+
+@contextmanager
+def mariadbd(cnf: Path, tmp_path: Path) -> Iterator[Path]:
+    """A real mariadbd on a rendered config, in a sandbox of its own (a new
+    data directory, no network); its socket. Its error log is tmp_path's."""
+    data, sock = tmp_path / "data", tmp_path / "mysql.sock"
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                    "--auth-root-authentication-method=socket"], check=True,
+                   capture_output=True, text=True)
+    # --defaults-file must come first; the rest only moves it into the sandbox.
+    server = subprocess.Popen(
+        ["mariadbd", f"--defaults-file={cnf}", f"--datadir={data}", f"--socket={sock}",
+         "--skip-networking", "--user=root", f"--pid-file={tmp_path}/pid",
+         f"--log-error={tmp_path}/error.log"])
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert server.poll() is None, (tmp_path / "error.log").read_text()
+            assert time.monotonic() < deadline, "mariadbd did not open its socket"
+            time.sleep(0.1)
+        yield sock
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -4,7 +4,6 @@ lease leaves it alone, and nothing of it reaches the binary log."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,32 +12,17 @@ import pytest
 
 from hapair.agent import db_lease
 from hapair.agent.db import Database, Endpoint
+from tests.tools.conftest import mariadbd
 
 
 @pytest.fixture
 def server(rendered: dict[str, Path], tmp_path: Path) -> Iterator[Database]:
     cnf = rendered["lab"] / "node1" / "etc/mysql/mariadb.conf.d/60-hapair.cnf"
-    data, sock = tmp_path / "data", tmp_path / "mysql.sock"
-    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-                    "--auth-root-authentication-method=socket"], check=True,
-                   capture_output=True)
-    proc = subprocess.Popen(
-        ["mariadbd", f"--defaults-file={cnf}", f"--datadir={data}", f"--socket={sock}",
-         "--skip-networking", "--user=root", f"--pid-file={tmp_path}/pid",
-         f"--log-error={tmp_path}/error.log"])
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert proc.poll() is None, (tmp_path / "error.log").read_text()
-            assert time.monotonic() < deadline, "mariadbd did not open its socket"
-            time.sleep(0.1)
+    with mariadbd(cnf, tmp_path) as sock:
         db = Database(Endpoint("root", "", socket=str(sock)))
         db.execute("CREATE DATABASE hapair")  # as apply's bootstrap does
         yield db
         db.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def read_only(db: Database) -> bool:

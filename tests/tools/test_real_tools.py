@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ import pytest
 from hapair.render import apache
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
-from tests.tools.conftest import EXAMPLE_NAMES
+from tests.tools.conftest import EXAMPLE_NAMES, mariadbd
 
 NODES = ("node1", "node2")
 CASES = [(e, n) for e in EXAMPLE_NAMES for n in NODES]
@@ -111,35 +110,19 @@ def test_mariadbd_starts_on_the_config(
     rendered: dict[str, Path], example: str, node: str, tmp_path: Path
 ) -> None:
     cnf = rendered[example] / node / "etc/mysql/mariadb.conf.d/60-hapair.cnf"
-    data, sock = tmp_path / "data", tmp_path / "mysql.sock"
-    run("mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-        "--auth-root-authentication-method=socket", check=True)
-    # --defaults-file must come first; the rest only moves it into the sandbox.
-    server = subprocess.Popen(
-        ["mariadbd", f"--defaults-file={cnf}", f"--datadir={data}", f"--socket={sock}",
-         "--skip-networking", "--user=root", f"--pid-file={tmp_path}/pid",
-         f"--log-error={tmp_path}/error.log"],
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert server.poll() is None, (tmp_path / "error.log").read_text()
-            assert time.monotonic() < deadline, "mariadbd did not open its socket"
-            time.sleep(0.1)
+    with mariadbd(cnf, tmp_path) as sock:
         names = ("read_only", "server_id", "gtid_strict_mode", "binlog_format", "log_bin",
                  "log_slave_updates", "rpl_semi_sync_master_wait_point",
-                 "rpl_semi_sync_slave_enabled", "rpl_semi_sync_master_enabled", "sync_binlog")
+                 "rpl_semi_sync_slave_enabled", "rpl_semi_sync_master_enabled", "sync_binlog",
+                 "event_scheduler")
         query = "SELECT " + ", ".join(f"@@{n}" for n in names)
         r = run("mariadb", f"--socket={sock}", "-N", "-B", "-e", query, check=True)
         got = dict(zip(names, r.stdout.split(), strict=True))
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
     assert got == {
         "read_only": "1", "server_id": node[-1], "gtid_strict_mode": "1",
         "binlog_format": "ROW", "log_bin": "1", "log_slave_updates": "1",
         "rpl_semi_sync_master_wait_point": "AFTER_SYNC", "rpl_semi_sync_slave_enabled": "1",
-        "rpl_semi_sync_master_enabled": "0", "sync_binlog": "1",
+        "rpl_semi_sync_master_enabled": "0", "sync_binlog": "1", "event_scheduler": "ON",
     }
     assert "[ERROR]" not in (tmp_path / "error.log").read_text()
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from typer.testing import CliRunner
 
 from hapair.cli import app
@@ -173,3 +175,31 @@ def test_a_restore_to_a_moment_that_is_not_one_is_bad_input_before_any_connectio
                                      "--yes"])
         assert result.exit_code == 2, result.output
         assert said in result.output
+
+
+def test_a_drill_run_that_cannot_finish_still_writes_its_summary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster did not settle: the drill stops, but results.json and
+    summary.json say so, that run marked failed with each agent's last
+    decisions, and the scenario is not safe."""
+    from hapair.cli import drill_cmds
+    from hapair.drill import runner
+    from hapair.drill.scenarios import SCENARIOS
+
+    def run_once(*args: object, **kwargs: object) -> None:
+        raise runner.DrillError("the cluster did not settle within 180s: 2 writable nodes")
+
+    said = {"node1": {"role": "primary", "reason": "open for writes", "history": []},
+            "node2": {"role": "primary", "reason": "promoted", "history": []}}
+    monkeypatch.setattr(runner, "run_once", run_once)
+    monkeypatch.setattr(runner, "last_decisions", lambda agents: said)
+    lab = SimpleNamespace(agents=None)
+    results = drill_cmds._run(lab, [SCENARIOS["partition"]], 3, 8, tmp_path)
+    assert len(results) == 1 and results[0]["agents"] == said
+    assert "did not settle" in results[0]["failed"]
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    assert drill_cmds._report(results, tmp_path) is False
+    (row,) = json.loads((tmp_path / "summary.json").read_text())
+    assert (row["scenario"], row["runs"], row["failed"], row["safe"]) == (
+        "partition", 1, 1, False)
+    assert "1 (1 failed)" in (tmp_path / "report.md").read_text()
