@@ -115,6 +115,16 @@ def read_token(api_token: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
+def peer_token(api_token: str) -> str:
+    """The agents' own credential for polling each other: it reads /status
+    as the read-only one does, and only a poll that carries it (from the
+    peer's address, naming the peer) counts as the peer's sign of life.
+    Never handed to anyone: a monitoring host holding the read-only
+    credential that replayed a poll "as the primary" kept a dead primary
+    alive in its standby's eyes, and no failover came."""
+    return hmac.new(api_token.encode(), b"hapair peer credential", hashlib.sha256).hexdigest()
+
+
 def load_ca_cert(path: Path | None) -> str:
     """The cluster CA's certificate (PEM) from the secrets file: what the
     operator's commands check the agents' TLS certificates against."""

@@ -15,7 +15,7 @@ SAFE_ON_A_PAIR = (
     "power-cut-primary", "kill-mariadb-primary", "kill-keepalived-primary",
     "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
     "partition", "power-cut-standby", "switchover", "freeze-agent-primary",
-    "freeze-agent-primary-30s")
+    "freeze-agent-primary-30s", "monitor-holds-primary")
 
 
 def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> None:

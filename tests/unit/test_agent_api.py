@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -20,7 +21,7 @@ import pytest
 from hapair import pki
 from hapair.agent import api, tls
 from hapair.agent.status import StatusDoc, read
-from hapair.secrets import read_token
+from hapair.secrets import peer_token, read_token
 
 TOKEN = "admin-token-" + "x" * 30
 NOW = dt.datetime.now(dt.UTC)
@@ -41,7 +42,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     (d / "agent.crt").write_text(pair.cert)
     (d / "agent.key").write_text(pair.key)
     seen: list[str] = []
-    cfg = SimpleNamespace(node="node1", peer="node2", peer_addresses={}, cluster="t")
+    # The test's client is "the peer" on loopback.
+    cfg = SimpleNamespace(node="node1", peer="node2", peer_addresses={"interconnect": "127.0.0.1"},
+                          cluster="t")
     agent = FakeAgent(token=TOKEN, cfg=cfg,
                       contact=SimpleNamespace(seen=lambda when: seen.append("seen")),
                       backup_lock=threading.Lock(), datadir=str(d),
@@ -79,9 +82,18 @@ def test_status_without_the_read_credential_is_a_summary(served: Any) -> None:
 
 def test_the_read_credential_reads_everything_and_changes_nothing(served: Any) -> None:
     base, ca, seen = served
+    seen.clear()
     code, doc = ask(base, ca, "/status", read_token(TOKEN), node="node2")
     assert code == 200 and doc["gtid_binlog_pos"] == "0-1-42" and not doc["summary"]
-    assert seen == ["seen"]  # the peer's poll counts as contact
+    # A monitoring host replaying a poll "as the peer" is no sign of the
+    # peer's life: it would keep a dead primary alive in the standby's eyes.
+    assert seen == []
+    code, doc = ask(base, ca, "/status", peer_token(TOKEN), node="node2")
+    assert code == 200 and not doc["summary"]
+    assert seen == ["seen"]  # the peer's own poll counts as contact
+    assert ask(base, ca, "/status", peer_token(TOKEN), node="node3")[0] == 200
+    assert seen == ["seen"]  # not naming the peer: read, not counted
+    assert ask(base, ca, "/pause", peer_token(TOKEN), "POST")[0] == 401
     assert ask(base, ca, "/pause", read_token(TOKEN), "POST")[0] == 401
     assert ask(base, ca, "/backup", read_token(TOKEN))[0] == 401
     assert ask(base, ca, "/status", "wrong")[1]["summary"] is True
@@ -113,6 +125,34 @@ def test_a_stalled_handshake_holds_up_no_one(served: Any) -> None:
         s.close()
 
 
+def test_a_request_dribbled_byte_by_byte_is_cut_at_the_whole_requests_deadline(
+        served: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One header byte every 0.2 s never trips the socket's per-read
+    timeout; the deadline on the whole request does (here 1 s)."""
+    base, ca, _ = served
+    monkeypatch.setattr(api, "IDLE_S", 1.0)
+    port = int(base.rsplit(":", 1)[1])
+    raw = socket.create_connection(("127.0.0.1", port))
+    conn = tls.client_context(ca_pem=ca).wrap_socket(raw, server_hostname="127.0.0.1")
+    conn.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n")
+    started, cut = time.monotonic(), False
+    while time.monotonic() - started < 4:
+        try:
+            conn.sendall(b"X")
+            conn.settimeout(0.2)
+            if conn.recv(100) == b"":
+                cut = True
+                break
+        except TimeoutError:
+            continue
+        except (OSError, ssl.SSLError):
+            cut = True
+            break
+    conn.close()
+    assert cut and time.monotonic() - started < 2.5
+    assert ask(base, ca, "/status")[0] == 200  # and others are served as before
+
+
 def test_the_read_credential_is_derived_not_the_token() -> None:
     assert read_token(TOKEN) == read_token(TOKEN) != TOKEN
     assert TOKEN not in read_token(TOKEN) and read_token(TOKEN) != read_token(TOKEN + "y")
@@ -122,7 +162,7 @@ def test_loopback_and_the_peer_are_always_served() -> None:
     """A flood that fills the remote slots must not silence the peer's polls
     (they keep the pair's leases) nor keepalived's check on loopback."""
     server = api.Server(("127.0.0.1", 0), api.handler(FakeAgent(  # type: ignore[arg-type]
-        token=TOKEN, cfg=SimpleNamespace(peer="node2"))),
+        token=TOKEN, cfg=SimpleNamespace(peer="node2", peer_addresses={}))),
         trusted=frozenset({"192.168.57.103", "10.54.0.11"}))
     try:
         assert server.local(("127.0.0.1", 4000)) and server.local(("10.54.0.11", 4000))

@@ -8,14 +8,17 @@ Open to all who reach it, for keepalived, load balancers and Prometheus:
 /alive (the loop turns: keepalived's backstop check), /health (may hold the
 VIP), /primary, /replica (200 or 503), /metrics, and /status in summary (who
 is what, no positions, errors or history).
-The read-only credential (Bearer, derived from the API token; the agents'
-polls of each other and the operator's status) reads /status in full, and
-(as a Basic password, for browsers) the status page on /.
+The read-only credential (Bearer, derived from the API token: the operator's
+status, monitoring) reads /status in full, and (as a Basic password, for
+browsers) the status page on /; the agents poll each other with a
+credential of their own (secrets.peer_token), the only one whose polls count
+as the peer's sign of life.
 Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
 /degrade, /restore, and GET /backup, /files and /binlogs (the data itself)."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -32,7 +35,7 @@ from hapair.agent import backup_stream, restore, ui
 from hapair.agent.commands import command
 from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict, summary
-from hapair.secrets import read_token
+from hapair.secrets import peer_token, read_token
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
@@ -113,11 +116,42 @@ def serve(agent: Agent, host: str, port: int,
 
 
 def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
-    reader = read_token(agent.token)
+    reader, poller = read_token(agent.token), peer_token(agent.token)
+    peer_addresses = frozenset(agent.cfg.peer_addresses.values())
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "hapair-agent"
         timeout = IDLE_S  # the socket's: an idle or slow client is cut
+        deadline: threading.Timer | None = None
+
+        def handle_one_request(self) -> None:
+            """A request is read within IDLE_S in all, not per read: a client
+            sending one header byte every few seconds held a remote slot for
+            as long as it liked. Streams (a backup, a restore) are answered
+            or read after that, under the socket's own timeout."""
+            self.deadline = threading.Timer(IDLE_S, self._too_slow)
+            self.deadline.daemon = True
+            self.deadline.start()
+            try:
+                super().handle_one_request()
+            finally:
+                self._read()
+
+        def _too_slow(self) -> None:
+            with contextlib.suppress(OSError):  # gone already
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _read(self) -> None:
+            """The request is in: its deadline is over."""
+            if self.deadline is not None:
+                self.deadline.cancel()
+                self.deadline = None
+
+        def parse_request(self) -> bool:
+            ok = super().parse_request()
+            if self.command != "POST":
+                self._read()  # nothing more to read
+            return ok
 
         def _authed(self) -> bool:
             """The API token itself: for changes and the data."""
@@ -125,10 +159,19 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             return hmac.compare_digest(given.encode(), f"Bearer {agent.token}".encode())
 
         def _may_read(self) -> bool:
-            """The read-only credential, or the API token."""
+            """The read-only credential, the agents' own, or the API token."""
             given = self.headers.get("Authorization", "").encode()
             return (hmac.compare_digest(given, f"Bearer {reader}".encode())
-                    or self._authed())
+                    or self._from_peer_agent() or self._authed())
+
+        def _from_peer_agent(self) -> bool:
+            """A poll by the peer's agent: its own credential, from one of its
+            addresses, naming it. Only such a poll is a sign of the peer's
+            life (the read-only credential is the monitoring's too)."""
+            given = self.headers.get("Authorization", "").encode()
+            return (hmac.compare_digest(given, f"Bearer {poller}".encode())
+                    and self.client_address[0] in peer_addresses
+                    and self.headers.get("X-Hapair-Node") == agent.cfg.peer)
 
         def _may_see(self) -> bool:
             """The page: either as a Basic password (a browser), or as _may_read."""
@@ -159,7 +202,7 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 if not self._may_read():
                     self._send(200, summary(agent.status().model_dump(mode="json")))
                     return
-                if self.headers.get("X-Hapair-Node") == agent.cfg.peer:
+                if self._from_peer_agent():
                     agent.contact.seen(time.monotonic())
                 self._send(200, agent.status().model_dump(mode="json"))
             elif path == "/alive":
@@ -207,6 +250,7 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self._send(401, {"error": "a valid API token is required"})
                     return
+                self._read()  # the stream is read under the socket's timeout
                 self._send(*restore.receive(self, agent))
                 return
             # The body is read before any answer: a reply over TLS to a
@@ -217,6 +261,7 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                     self._send(413, {"error": f"a body is at most {MAX_BODY} bytes"})
                     return
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                self._read()
                 if not isinstance(body, dict):
                     raise ValueError("not an object")
             except ValueError:

@@ -44,7 +44,7 @@ from hapair.paths import (
     NOTIFY_FIFO,
     TRACK_FILE,
 )
-from hapair.secrets import read_token
+from hapair.secrets import peer_token
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
@@ -68,7 +68,7 @@ class Agent:
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
                                   lambda at, late: guard.watch_closed(self, at, late))
-        self.peer_client = PeerClient(cfg, read_token(token), token, AGENT_CA)
+        self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
         self.drain_until = 0.0  # a fenced node keeps the VIP until then (commands.DRAIN_S)

@@ -54,13 +54,13 @@ class Contact:
 
 class PeerClient:
     """The peer's agent over TLS (its certificate checked against the cluster
-    CA): polls with the read-only credential, commands and the rebuild's
+    CA): polls with the agents' own credential (secrets.peer_token), commands and the rebuild's
     stream with the API token."""
 
-    def __init__(self, cfg: AgentConfig, reader: str, token: str, ca_file: str,
+    def __init__(self, cfg: AgentConfig, poller: str, token: str, ca_file: str,
                  timeout: float = 0.5):
         self.cfg = cfg
-        self.reader = reader
+        self.poller = poller
         self.token = token
         self.ca_file = ca_file
         self._tls: ssl.SSLContext | None = None  # made at first use (the file is apply's)
@@ -72,7 +72,7 @@ class PeerClient:
                  timeout: float | None = None) -> Any:
         host = self.cfg.peer_addresses[path]
         data = json.dumps(body).encode() if body is not None else None
-        credential = self.reader if (method, url_path) == ("GET", "/status") else self.token
+        credential = self.poller if (method, url_path) == ("GET", "/status") else self.token
         req = urllib.request.Request(
             f"https://{host}:{self.cfg.agent_port}{url_path}", data=data, method=method,
             headers={"Authorization": f"Bearer {credential}", "X-Hapair-Node": self.cfg.node,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -11,6 +13,7 @@ from typing import Literal
 from hapair.lab import faults
 from hapair.lab.plan import LabPlan
 from hapair.ops.client import Agents
+from hapair.secrets import read_token
 from hapair.spec.models import ClusterSpec
 
 Target = Literal["primary", "standby"]
@@ -197,6 +200,42 @@ def _both_on(c: Ctx) -> object:
     return _start(c)
 
 
+class MonitorReplay:
+    """A monitoring host (the lab's control point) that replays the standby's
+    /status with the read-only credential, "as the primary" (X-Hapair-Node),
+    every 50 ms while the primary is powered off. It must not count as the
+    primary's sign of life: the standby would never take over."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def fault(self, c: Ctx) -> object:
+        standby = c.agents.spec.node(c.peer)
+        req = urllib.request.Request(c.agents.url(standby, "/status"), headers={
+            "Authorization": f"Bearer {read_token(c.agents.token)}", "X-Hapair-Node": c.node})
+        self.stop.clear()
+
+        def replay() -> None:
+            while not self.stop.is_set():
+                try:
+                    with urllib.request.urlopen(req, timeout=1, context=c.agents.tls) as r:
+                        r.read()
+                except OSError:
+                    pass
+                self.stop.wait(0.05)
+
+        threading.Thread(target=replay, name="monitor-replay", daemon=True).start()
+        faults.power_cut(c.plan, c.node)
+        return None
+
+    def recover(self, c: Ctx) -> object:
+        self.stop.set()
+        return _start(c)
+
+
+_monitor = MonitorReplay()
+
+
 def _switchover(c: Ctx) -> object:
     """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
@@ -220,6 +259,9 @@ STEPS: dict[str, Step] = {
                       _cut(("interconnect", "public")), _heal),
     "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, _start, 5),
     "switchover": Step("planned switchover to the standby", "primary", _switchover, None, 0),
+    "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
+                                  "the standby's /status as the primary", "primary",
+                                  _monitor.fault, _monitor.recover, 5),
     "freeze-agent-primary": Step("the primary's agent frozen (SIGSTOP), its database writable",
                                  "primary", _signal("hapair", "STOP"), _signal("hapair", "CONT"),
                                  4),
@@ -254,8 +296,9 @@ STEPS: dict[str, Step] = {
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
+ADDED_LATER = ("monitor-holds-primary",)
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
-                    and not STEPS[n].witness and not STEPS[n].needs)
+                    and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()
