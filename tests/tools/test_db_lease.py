@@ -73,3 +73,20 @@ def test_the_scheduler_is_turned_on_on_a_server_started_without_it(server: Datab
     server.execute("SET GLOBAL event_scheduler = OFF")
     db_lease.LeaseRow(server).write_once()
     assert server.one("SELECT @@GLOBAL.event_scheduler AS s")["s"] == "ON"
+
+
+def test_a_node_that_opens_is_not_closed_by_a_row_from_another_life_of_its_data(
+        server: Database) -> None:
+    """A rebuilt node holds the primary's row as it was at the backup (a
+    restored one, its backup's): opening empties it first, or the watch
+    would close the new primary at once. Before the agent made the table,
+    opening works all the same."""
+    server.execute("SET GLOBAL rpl_semi_sync_master_enabled = OFF")
+    server.open_for_writes(semi=False)  # no table yet
+    assert not read_only(server)
+    server.execute("SET GLOBAL read_only = ON")
+    row = db_lease.LeaseRow(server)
+    row.keep(time.time() - 10)  # an end long past, as a copied row holds
+    row.write_once()
+    server.open_for_writes(semi=False)
+    assert closed_after(server, 1.0) is None

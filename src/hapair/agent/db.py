@@ -17,9 +17,15 @@ import pymysql.cursors
 
 from hapair.paths import AGENT_CA
 from hapair.probes import mariadb
-from hapair.probes.mariadb import MariaDBState
+from hapair.probes.mariadb import META_SCHEMA, MariaDBState
 
 SOCKET = "/run/mysqld/mysqld.sock"
+# The lease watch's row (agent/db_lease.py), emptied before a node opens: a
+# row from another life of this data (a rebuild copies the primary's, a
+# restore its backup's) would hold a stale end and close the new primary.
+LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
+LEASE_CLEAR_SQL = f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {LEASE_TABLE} SET until = NULL"  # noqa: S608
+NO_SUCH_TABLE = 1146
 
 
 class DBError(Exception):
@@ -199,6 +205,12 @@ class Database:
 
     def open_for_writes(self, semi: bool) -> None:
         self.set_semi_sync(semi)
+        try:
+            self.execute(LEASE_CLEAR_SQL)
+        except DBError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)):
+                raise  # no table: no watch yet (the agent makes both)
         self.execute("SET GLOBAL read_only = OFF")
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],

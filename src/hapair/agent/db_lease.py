@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from hapair.agent.db import Database, DBError
+from hapair.agent.db import LEASE_TABLE, Database, DBError
 from hapair.probes.mariadb import META_SCHEMA
 from hapair.spec.lease import LEASE_WATCH_S
 
@@ -33,7 +33,7 @@ log = logging.getLogger("hapair.agent")
 
 WATCH_S = LEASE_WATCH_S  # how often the event looks at the row (a term of the inequality)
 VERSION = "hapair lease watch 3"  # the event's comment: a changed body is installed again
-TABLE = f"`{META_SCHEMA}`.`lease`"
+TABLE = LEASE_TABLE
 EVENT = f"`{META_SCHEMA}`.`lease_watch`"
 RETRY_INSTALL_S = 5.0
 CHECK_CLOSED_S = 1.0  # how often the watch's own closings are looked for
@@ -123,6 +123,11 @@ class LeaseRow:
             self.changed.wait(CHECK_CLOSED_S)
             self.changed.clear()
             try:
+                if time.monotonic() - looked >= CHECK_CLOSED_S:
+                    # Written again now and then whatever it said: the row
+                    # can be replaced under us (a rebuild copies the
+                    # primary's, a restore its backup's).
+                    self.known = False
                 self.write_once()
                 if time.monotonic() - looked >= CHECK_CLOSED_S:
                     looked = time.monotonic()
