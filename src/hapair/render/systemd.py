@@ -154,21 +154,11 @@ def stop_fence(spec: ClusterSpec, node: Node) -> RenderedFile:
 read -r t0 _ < /proc/uptime
 db() {{ /usr/bin/mariadb --connect-timeout=2 -N -B -e "$1"; }}
 took() {{ read -r t1 _ < /proc/uptime; echo "$t0 $t1 $1" > {STOP_FENCE_TIMES}; }}
-# Stopped hard: the application's processes first (systemd restarts them),
-# then their sessions, then read_only. Commits may be stuck waiting for an
-# acknowledgement that will not come, read_only waits for them, and killing
-# their sessions alone lets a client still hear "done" (measured).
-hard() {{
-  pkill -KILL -u {APP_USER}
-  db "KILL CONNECTION USER '{app}'; SET GLOBAL read_only = ON" && took "$1"
-  exit
-}}
-# Killed for a missed ping: the agent froze, or the whole machine was paused
-# and has just resumed, and the standby may have promoted meanwhile. No
-# time for a look first.
-[ "${{SERVICE_RESULT:-}}" = watchdog ] && hard "watchdog: the application stopped first"
-# Otherwise the quick way when no commit waits for an acknowledgement (the
-# standby still replicates): read_only, bounded; then the sessions go.
+# The quick way when no commit waits for an acknowledgement (the standby
+# still replicates: an agent that froze or crashed): read_only, bounded;
+# then the sessions go, and the application stays up. (Stopping it at once
+# after every watchdog kill, without this look, made a frozen agent's
+# clients wait longer: the longest wait 1.64 s against 1.15 s, medians of 6.)
 stuck=$(db "SELECT COUNT(*) FROM information_schema.PROCESSLIST
             WHERE state LIKE 'Waiting for semi-sync%'") || exit 1
 if [ "$stuck" = 0 ] && db "SET SESSION max_statement_time = 0.2; SET GLOBAL read_only = ON"
@@ -176,7 +166,14 @@ then
   took "read_only at once"
   exec /usr/bin/mariadb -e "KILL CONNECTION USER '{app}'"
 fi
-hard "commits were stuck: the application stopped first"
+# Commits are stuck (a machine resuming from a pause, whose standby promoted
+# meanwhile): read_only waits for them, and killing their sessions alone
+# lets a client still hear "done" (measured). So the application's
+# processes go first (systemd restarts them), then the sessions, then
+# read_only.
+pkill -KILL -u {APP_USER}
+db "KILL CONNECTION USER '{app}'; SET GLOBAL read_only = ON" &&
+  took "commits were stuck: the application stopped first"
 """  # noqa: S608 - app is a validated SQL name
     return RenderedFile(STOP_FENCE, text, 0o755, "systemd")
 
