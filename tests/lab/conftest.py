@@ -105,7 +105,7 @@ class Lab:
 
 # After a paused primary resumes: its guard, or systemd's watchdog and the
 # stop hook, close the database within about a tenth of a second (measured
-# 0.07-0.13 s on the demo's lab; 0.5-0.8 s before the stop hook was shell).
+# 0.0-0.16 s on the pair and the demo's lab; 0.5-0.87 s before the stop hook was shell).
 RESUMED_WRITABLE_S = 0.5
 
 
