@@ -99,6 +99,26 @@ def test_a_silent_node_is_not_judged_while_silent_but_is_after_and_said_so() -> 
         ("node2", pytest.approx(1.48), pytest.approx(6.53))]
 
 
+def test_an_overlap_is_seen_from_either_node_s_samples() -> None:
+    """node2's one writable sample falls between two of node1's that said
+    writable: two writable, though no node1 sample falls inside node2's."""
+    samples = {"node1": [(1.0, "0"), (1.1, "0")], "node2": [(1.05, "0"), (1.5, "1")]}
+    assert checker.overlaps(samples) == [1.05]
+    assert checker.overlaps({"b": samples["node1"], "a": samples["node2"]}) == [1.05]
+
+
+def test_writable_after_a_resume_runs_to_the_first_read_only_answer() -> None:
+    """node2 paused from 1.48 to 8.01, then writable beside node1 for two
+    samples: from its first answer to its first read_only one, 0.04 s; a
+    node that resumes read-only counts 0."""
+    node1 = [(1.0 + i * 0.02, "1") for i in range(50)] + [(2.0 + i * 0.02, "0") for i in range(350)]
+    node2 = [(1.0 + i * 0.02, "0") for i in range(25)] + [(8.01, "0"), (8.03, "0"), (8.05, "1")]
+    assert checker.after_resume({"node1": node1, "node2": node2}) == [
+        ("node2", pytest.approx(0.04))]
+    closed = node2[:25] + [(8.01, "1"), (8.03, "1")]
+    assert checker.after_resume({"node1": node1, "node2": closed}) == [("node2", 0.0)]
+
+
 def test_unavailability_is_the_longest_gap_from_the_fault_on() -> None:
     history = [op("a", "confirmed", 1, sent=8.9, ended=9.0),
                op("b", "confirmed", 2, sent=9.8, ended=9.9),

@@ -166,8 +166,10 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
                          else "none heard"))
             unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
-            unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile)"
-                         for n, _, secs in v.silences]
+            unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile), "
+                         f"then writable beside another for {after:.2f}s"
+                         for (n, _, secs), (_, after) in zip(v.silences, v.after_resume,
+                                                             strict=False)]
             for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
                 out.print(f"    [red]{escape(what)}[/red]")
             results.append({**r.to_json(), "stress": stress})
@@ -189,7 +191,7 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
         bad = "red" if not r["safe"] else "green"
         runs = f"{r['runs']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
         table.add_row(f"[{bad}]{r['scenario']}[/{bad}]", runs, str(r["lost"]),
-                      str(r["double"]), str(r["two_writable"]),
+                      str(r["double"]), report.two_writable_cell(r),
                       f"{r['unknown']} ({r['unknown_found']} happened)",
                       f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f}",
                       f"{r['longest_wait_s']['median']:.2f} / {r['longest_wait_s']['max']:.2f}",

@@ -35,6 +35,9 @@ MIN_SAMPLES = 50
 # paused whole, or off) is not judged in between: what it would have said is
 # not known. Such silences are reported beside the verdict, never hidden.
 SILENCE_S = 0.5
+# A resumed node writable together with another this long after its first
+# answer is counted as the resume's (a later overlap is another fault's).
+RESUME_WINDOW_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Verdict:
     longest_wait_s: float = 0.0
     samples: tuple[tuple[str, int], ...] = ()  # (node, read_only answers) for each node
     silences: tuple[tuple[str, float, float], ...] = ()  # (node, from, seconds) unanswered
+    # (node, seconds) after each silence: still writable beside another node
+    after_resume: tuple[tuple[str, float], ...] = ()
 
     @property
     def unsampled(self) -> tuple[str, ...]:
@@ -97,25 +102,28 @@ def double_bookings(history: list[dict[str, Any]], rows: list[Row]) -> list[str]
                   for k, v in owners.items() if len(v) > 1)
 
 
-def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
-    """Times at which one node read writable while the other was certainly
-    writable too (its answers just before and just after both said so, and
-    came no more than SILENCE_S apart)."""
+def _writable_with(samples: dict[str, list[tuple[float, str]]], a: str, b: str) -> list[float]:
+    """Times at which node a read writable while b was certainly writable too
+    (b's answers just before and just after both said so, and came no more
+    than SILENCE_S apart)."""
+    times = [t for t, _ in samples[b]]
     found = []
+    for t, value in samples[a]:
+        if value != "0":
+            continue
+        i = bisect.bisect_right(times, t)
+        if (0 < i < len(times) and samples[b][i - 1][1] == "0"
+                and samples[b][i][1] == "0" and times[i] - times[i - 1] <= SILENCE_S):
+            found.append(t)
+    return found
+
+
+def overlaps(samples: dict[str, list[tuple[float, str]]]) -> list[float]:
+    """Times at which two nodes were writable together: every sample of either
+    that falls between two of the other's that both said writable."""
     nodes = list(samples)
-    for a in nodes:
-        for b in nodes:
-            if a >= b:
-                continue
-            times = [t for t, _ in samples[b]]
-            for t, value in samples[a]:
-                if value != "0":
-                    continue
-                i = bisect.bisect_right(times, t)
-                if (0 < i < len(times) and samples[b][i - 1][1] == "0"
-                        and samples[b][i][1] == "0" and times[i] - times[i - 1] <= SILENCE_S):
-                    found.append(t)
-    return sorted(found)
+    return sorted(t for a in nodes for b in nodes if a != b
+                  for t in _writable_with(samples, a, b))
 
 
 def silences(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, float, float]]:
@@ -126,6 +134,26 @@ def silences(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, flo
         for (t0, _), (t1, _) in zip(answers, answers[1:], strict=False):
             if t1 - t0 > SILENCE_S:
                 out.append((node, t0, round(t1 - t0, 3)))
+    return out
+
+
+def after_resume(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, float]]:
+    """(node, seconds) for each silence of a node (a paused machine): from
+    its first answer again to its first read_only answer after the last time
+    it read writable while another node certainly was (an upper bound of the
+    time both were writable; 0: never writable together after the resume)."""
+    out = []
+    for node, start, secs in silences(samples):
+        resumed = start + secs
+        mine = [t for other in samples if other != node
+                for t in _writable_with(samples, node, other)]
+        later = [t for t in mine if resumed <= t <= resumed + RESUME_WINDOW_S]
+        if not later:
+            out.append((node, 0.0))
+            continue
+        closed = next((t for t, value in samples[node] if t > max(later) and value != "0"),
+                      max(later))
+        out.append((node, round(closed - resumed, 3)))
     return out
 
 
@@ -176,7 +204,8 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         two_writable=tuple(overlaps(samples)), unavailable_s=gap,
         first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
         samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)),
-        silences=tuple(silences({n: samples.get(n, []) for n in sorted(finals)})))
+        silences=tuple(silences({n: samples.get(n, []) for n in sorted(finals)})),
+        after_resume=tuple(after_resume({n: samples.get(n, []) for n in sorted(finals)})))
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -26,6 +26,9 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "lost": sum(len(x["lost"]) for x in v),
             "double": sum(len(x["double"]) for x in v),
             "two_writable": sum(len(x["two_writable"]) for x in v),
+            # the longest a paused node stayed writable beside another after it resumed
+            "after_resume_s": max((s for x in v for _, s in x.get("after_resume", ())),
+                                  default=None),
             # the fewest read_only answers of one node in one run
             "fewest_samples": min((c for x in v for _, c in x.get("samples", ())), default=0),
             "unknown": sum(x["unknown"] for x in v),
@@ -95,6 +98,12 @@ def alert_cell(row: dict[str, Any]) -> str:
     return f"{a['median']:.2f} / {a['max']:.2f}" + (f" ({missed} run(s) none)" if missed else "")
 
 
+def two_writable_cell(r: dict[str, Any]) -> str:
+    after = r.get("after_resume_s")
+    return f"{r['two_writable']}" + ("" if after is None else
+                                     f" (at most {after:.2f} s after a resume)")
+
+
 def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
     lines = ["# hapair drill report", "",
              "| scenario | runs | lost | double | two writable | fewest read_only samples of "
@@ -108,7 +117,7 @@ def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
         lines.append(
             f"| {r['scenario']}{' (starved host)' if r['stress'] else ''} | {r['runs']}"
             f"{f' ({failed} failed)' if (failed := r['failed']) else ''} | {r['lost']} | "
-            f"{r['double']} | {r['two_writable']} | {r['fewest_samples']} | "
+            f"{r['double']} | {two_writable_cell(r)} | {r['fewest_samples']} | "
             f"{r['unknown']} ({r['unknown_found']}) | "
             f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | "
             f"{w['median']:.2f} / {w['max']:.2f} | {f['median']:.2f} | "
