@@ -196,13 +196,20 @@ def test_secrets_are_root_only_on_the_nodes(lab: Lab) -> None:
 
 
 def test_the_firewall_lets_clients_reach_the_web_only(lab: Lab) -> None:
-    """nftables on each node: the client (public network) reaches the web and
-    SSH, never the database, the agent or Gluster; the peer reaches them; the
-    control point (firewall.admin_from) reaches the agent."""
+    """nftables on each node: the client (public network) reaches the web on
+    the VIP only (a node's own address would take it past the VIP's holder,
+    to a standby), and SSH, never the database, the agent or Gluster; the
+    peer reaches them; the control point (firewall.admin_from) reaches the
+    agent and a node's own web ports."""
+    assert lab.reach("client", VIP, 80) and lab.reach("client", VIP, 443)
     for address in ("10.54.0.10", "10.54.0.11", VIP):
-        assert lab.reach("client", address, 80), address
+        assert lab.reach("client", address, 22), address
         for port in (3306, 8008, 24007):
             assert not lab.reach("client", address, port), (address, port)
+    for address in ("10.54.0.10", "10.54.0.11"):
+        for port in (80, 443):
+            assert not lab.reach("client", address, port), (address, port)
+    assert lab.reach("control", "10.99.0.11", 443)
     assert lab.reach("node2", "192.168.57.102", 3306)
     assert lab.reach("node2", "10.54.0.10", 8008)
     assert lab.reach("control", "10.99.0.10", 8008)

@@ -27,12 +27,14 @@ def with_witness(spec: ClusterSpec) -> ClusterSpec:
     })
 
 
-def test_a_node_opens_web_and_ssh_to_all_and_the_rest_to_its_peer_only(m2l: ClusterSpec) -> None:
+def test_a_node_opens_ssh_to_all_the_web_on_the_vip_and_the_rest_to_its_peer_only(
+        m2l: ClusterSpec) -> None:
     r = firewall.for_node(m2l, m2l.nodes[0])
-    assert r.open_tcp == ("22", "80", "443")
+    assert r.open_tcp == ("22",)
+    assert r.vip == "10.54.0.100" and r.web_tcp == ("80", "443") and r.per_source == 100
     assert r.cluster == ("192.168.57.103", "10.54.0.11")  # node2's two addresses
     assert "3306" not in r.open_tcp and "8008" not in r.open_tcp
-    assert r.admin == ("10.54.0.0/24",)  # the example's operators
+    assert r.admin == ("10.54.0.5/32",)  # the example's operators: one admin host
     text = rules_text(m2l.model_copy(update={"firewall": Firewall()}))
     assert "policy drop;" in text
     # The cluster's hosts whole (connections older than the rules included).
@@ -41,6 +43,21 @@ def test_a_node_opens_web_and_ssh_to_all_and_the_rest_to_its_peer_only(m2l: Clus
     # A packet of a connection this host does not know is not dropped as
     # invalid (the web port answers it with a reset after a failover).
     assert "invalid" not in text
+    # The web: the VIP from anywhere, one address's connections capped; the
+    # node's own addresses only from the cluster (and the admin networks).
+    assert "ip daddr 10.54.0.100 tcp dport { 80, 443 } accept" in text
+    assert ("ip daddr 10.54.0.100 tcp dport { 80, 443 } ct state new add @web_sources "
+            "{ ip saddr ct count over 100 } counter reject with tcp reset") in text
+    assert text.index("ct count over") < text.index("tcp dport { 80, 443 } accept")
+    assert not any("dport { 80" in line and "daddr" not in line and "@admin" not in line
+                   for line in text.splitlines())
+
+
+def test_no_cap_on_the_web_when_set_to_zero(m2l: ClusterSpec) -> None:
+    text = rules_text(m2l.model_copy(update={"firewall": Firewall(
+        web_connections_per_source=0)}))
+    assert "ct count" not in text and "web_sources" not in text
+    assert "ip daddr 10.54.0.100 tcp dport { 80, 443 } accept" in text
 
 
 def test_the_witness_and_the_admin_networks(m2l: ClusterSpec) -> None:
@@ -48,15 +65,15 @@ def test_the_witness_and_the_admin_networks(m2l: ClusterSpec) -> None:
         admin_from=(IPv4Network("10.99.0.0/24"),))})
     node = firewall.for_node(spec, spec.nodes[1])
     assert node.cluster == ("192.168.57.102", "10.54.0.10", "10.54.0.12")
-    assert node.admin == ("10.99.0.0/24",) and node.admin_tcp == ("8008",)
-    assert "ip saddr @admin tcp dport { 8008 } accept" in rules_text(spec, 1)
+    assert node.admin == ("10.99.0.0/24",) and node.admin_tcp == ("8008", "80", "443")
+    assert "ip saddr @admin tcp dport { 8008, 80, 443 } accept" in rules_text(spec, 1)
     w = firewall.for_witness(spec)
     assert w.cluster == ("192.168.57.102", "10.54.0.10", "192.168.57.103", "10.54.0.11")
-    assert w.admin == () and w.open_tcp == ("22",)
+    assert w.admin == () and w.open_tcp == ("22",) and w.vip == ""
     wtext = next(f.content for f in firewall.render_witness(spec)
                  if f.path == firewall.RULES_PATH)
     assert "witness arb" in wtext and "ip saddr @cluster accept" in wtext
-    assert "8008" not in wtext
+    assert "8008" not in wtext and "dport { 80" not in wtext
 
 
 def test_turned_off_it_removes_only_its_own_table(m2l: ClusterSpec) -> None:

@@ -3,15 +3,19 @@
 `hapair-firewall.service` before the network comes up.
 
 What each host accepts: loopback and the replies to its own connections;
-ICMP; SSH and the web from anywhere; everything from the cluster's own hosts
-(the peer's two addresses, the witness: the database, the agents' API, etcd,
-Gluster, VRRP); the agents' API from `firewall.admin_from` too. Everything
-else is dropped. The cluster's hosts are let in whole, not port by port:
-connections made before the rules were first loaded are unknown to
-connection tracking, and a packet of theirs that arrives first from the
-other side (a Gluster brick's, a primary's binlog stream) would otherwise
-be dropped as new, stalling them until they time out (seen in the lab: the
-arbiter's write check right after apply).
+ICMP; SSH from anywhere; the web ports on the VIP from anywhere, at most
+`firewall.web_connections_per_source` open connections from one address
+(the clients reach the VIP only: a node's own address would let them past
+the VIP's holder, to a standby that cannot take a write); everything from
+the cluster's own hosts (the peer's two addresses, the witness: the
+database, the agents' API, etcd, Gluster, VRRP); the agents' API and the web
+ports from `firewall.admin_from` too. Everything else is dropped. The
+cluster's hosts are let in whole, not port by port: connections made
+before the rules were first loaded are unknown to connection tracking, and
+a packet of theirs that arrives first from the other side (a Gluster
+brick's, a primary's binlog stream) would otherwise be dropped as new,
+stalling them until they time out (seen in the lab: the arbiter's write
+check right after apply).
 
 Packets of a connection the host does not know (a client's after the VIP
 moved) are not dropped as invalid: the web port answers them with a
@@ -39,6 +43,9 @@ class Rules:
     cluster: tuple[str, ...]  # addresses of the cluster's other hosts: all let in
     admin: tuple[str, ...]  # networks of the operators' hosts
     admin_tcp: tuple[str, ...]
+    vip: str = ""  # the web ports from anywhere, to this address only
+    web_tcp: tuple[str, ...] = ()
+    per_source: int = 0  # open web connections one address may hold (0: no cap)
 
 
 def _ports(values: list[int | str]) -> tuple[str, ...]:
@@ -51,10 +58,13 @@ def for_node(spec: ClusterSpec, node: Node) -> Rules:
     if spec.witness is not None:
         cluster.append(str(spec.witness.address))
     return Rules(
-        open_tcp=_ports([22, node.ssh_port, *WEB_PORTS]),
+        open_tcp=_ports([22, node.ssh_port]),
         cluster=tuple(dict.fromkeys(cluster)),
         admin=tuple(str(n) for n in spec.firewall.admin_from),
-        admin_tcp=_ports([spec.agent.port]),
+        admin_tcp=_ports([spec.agent.port, *WEB_PORTS]),
+        vip=str(spec.vip.address),
+        web_tcp=_ports(list(WEB_PORTS)),
+        per_source=spec.firewall.web_connections_per_source,
     )
 
 
@@ -74,6 +84,20 @@ def _set(name: str, kind: str, elements: tuple[str, ...], interval: bool = False
     return lines
 
 
+def _web(rules: Rules) -> list[str]:
+    """The VIP's web ports from anywhere; one address's new connection over
+    the cap is reset (counted by connection tracking, per source)."""
+    if not rules.vip or not rules.web_tcp:
+        return []
+    match = f"ip daddr {rules.vip} tcp dport {{ {', '.join(rules.web_tcp)} }}"
+    lines = []
+    if rules.per_source:
+        lines.append(f"\t\t{match} ct state new add @web_sources "
+                     f"{{ ip saddr ct count over {rules.per_source} }} counter "
+                     "reject with tcp reset")
+    return [*lines, f"\t\t{match} accept"]
+
+
 def text(rules: Rules, head: str) -> str:
     """The rules as an nftables script: the table dropped and made again in
     one transaction (`add` first, so that the delete never fails)."""
@@ -82,6 +106,9 @@ def text(rules: Rules, head: str) -> str:
         body += _set("cluster", "ipv4_addr", rules.cluster)
     if rules.admin and rules.admin_tcp:
         body += _set("admin", "ipv4_addr", rules.admin, interval=True)
+    if rules.vip and rules.per_source:
+        body += ["\tset web_sources {", "\t\ttype ipv4_addr", "\t\tsize 65535",
+                 "\t\tflags dynamic", "\t}"]
     body += [
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
@@ -92,6 +119,7 @@ def text(rules: Rules, head: str) -> str:
         "\t\tmeta l4proto { icmp, icmpv6 } accept",
         "\t\tudp sport 67 udp dport 68 accept",
         f"\t\ttcp dport {{ {', '.join(rules.open_tcp)} }} accept",
+        *_web(rules),
     ]
     if rules.cluster:
         body.append("\t\tip saddr @cluster accept")

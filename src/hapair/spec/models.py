@@ -289,13 +289,19 @@ class Alerts(Frozen):
 
 
 class Firewall(Frozen):
-    """nftables rules on every node and the witness: web and SSH from
-    anywhere; the database, the agents' API, etcd, Gluster and VRRP only from
-    the cluster's own hosts; the agents' API also from `admin_from` (the
-    operators' hosts, monitoring); everything else dropped."""
+    """nftables rules on every node and the witness: SSH from anywhere; the
+    web on the VIP from anywhere, on the nodes' own addresses only from the
+    cluster's hosts and `admin_from`; the database, the agents' API, etcd,
+    Gluster and VRRP only from the cluster's own hosts; the agents' API also
+    from `admin_from` (the operators' hosts, monitoring); everything else
+    dropped."""
 
     enabled: bool = True
     admin_from: tuple[IPv4Network, ...] = ()
+    # Open web connections one client address may hold on a node (the VIP's
+    # ports): one slow or greedy client cannot take every Apache worker
+    # (web.max_connections). A new connection over it is reset. 0: no cap.
+    web_connections_per_source: int = Field(default=100, ge=0, le=65_535)
 
 
 class Backup(Frozen):
