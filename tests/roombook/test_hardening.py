@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from roombook.pages import safe_next
-from roombook.throttle import FREE, MAX_WAIT_S, wait_s
+from roombook.throttle import FREE, FREE_SOURCE, MAX_WAIT_S, wait_s
 
 from tests.roombook.conftest import PASSWORD, token_for
 from tests.roombook.test_web import csrf, signed_in
@@ -69,6 +69,21 @@ def test_failed_sign_ins_are_throttled_per_account_then_cleared(client: FlaskCli
     assert client.post("/api/login", json=bad).status_code == 401  # the count starts again
 
 
+def test_failures_elsewhere_never_lock_a_person_out(client: FlaskClient) -> None:
+    """An attacker's failures against alice's account, from its address, make
+    only the attacker wait: alice, from hers, signs in at once."""
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    bad = {"email": "alice@example.com", "password": "wrong password!"}
+    codes = [client.post("/api/login", headers=attacker, json=bad).status_code
+             for _ in range(FREE + 3)]
+    assert codes[:FREE] == [401] * FREE and 429 in codes[FREE:]
+    start = time.monotonic()
+    mine = client.post("/api/login", headers={"X-Forwarded-For": "198.51.100.20"},
+                       json={**bad, "password": PASSWORD})
+    assert mine.status_code == 200, mine.json
+    assert time.monotonic() - start < 1.0  # no wait of the attacker's
+
+
 def test_signing_out_ends_every_token_and_session(app: Flask, client: FlaskClient) -> None:
     token = token_for(client)
     web = signed_in(app)
@@ -94,7 +109,7 @@ def test_failed_sign_ins_are_throttled_per_address_across_accounts(client: Flask
     """Guessing through many accounts from one address waits as well (behind
     Apache, the address the proxy appended last)."""
     via = {"X-Forwarded-For": "203.0.113.7"}
-    for i in range(FREE):
+    for i in range(FREE_SOURCE):
         assert client.post("/api/login", headers=via, json={
             "email": f"nobody{i}@example.com", "password": "x"}).status_code == 401
     assert client.post("/api/login", headers=via, json={

@@ -85,6 +85,24 @@ def test_read_only_database_refuses_the_app_cleanly(mariadb: MariaDB, tmp_path: 
     assert retry.status_code == 201
 
 
+def test_a_read_only_copy_checks_no_password(mariadb: MariaDB, tmp_path: Path) -> None:
+    """A copy that cannot count a sign-in (a replica) answers a right and a
+    wrong password alike, 503, checking neither: no uncounted guesses, no
+    oracle. Once writable, the right one signs in."""
+    client = make_app(mariadb.url(), tmp_path).test_client()
+    mariadb.root("SET GLOBAL read_only = ON")
+    try:
+        answers = [client.post("/api/login", json={"email": "alice@example.com",
+                                                   "password": pw})
+                   for pw in (PASSWORD, "wrong password!")]
+        assert [a.status_code for a in answers] == [503, 503]
+        assert answers[0].json == answers[1].json
+    finally:
+        mariadb.root("SET GLOBAL read_only = OFF")
+    assert client.post("/api/login", json={"email": "alice@example.com",
+                                           "password": PASSWORD}).status_code == 200
+
+
 def test_a_retry_is_not_confirmed_from_a_read_only_copy(mariadb: MariaDB, tmp_path: Path) -> None:
     """A booking committed on a primary that was then fenced (its copy may be
     discarded by the failover) is not confirmed to the retrying client there."""

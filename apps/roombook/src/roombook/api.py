@@ -121,6 +121,9 @@ def login() -> object:
         answer = error(429, "too_many_attempts",
                        f"too many failed sign-ins: try again in {tried.wait_s:.0f} s")
         return answer[0], 429, {"Retry-After": str(int(tried.wait_s) + 1)}
+    if tried.unavailable:
+        return error(503, "unavailable", "signing in is not possible on this copy of the "
+                     "service; please retry")
     user = tried.user
     if user is None:
         return error(401, "unauthorized", "unknown email or wrong password")

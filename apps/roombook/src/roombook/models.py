@@ -130,8 +130,8 @@ class Feed(Base):
 
 
 class LoginFailure(Base):
-    """Failed sign-ins in a row, per account or per address: the next try
-    waits (see throttle.py); a success clears the account's."""
+    """Sign-in tries in a row, per account and address or per address: the next try
+    waits (see throttle.py); a success takes its try back."""
 
     __tablename__ = "login_failures"
 

@@ -91,7 +91,7 @@ def document() -> dict[str, Any]:
                         "email": {"type": "string"}, "password": {"type": "string"}}}}}},
                 "responses": {"200": _json({"type": "object", "properties": {
                     "token": {"type": "string"}}}, "a bearer token"),
-                    **_errors(400, 401, 429)}}},
+                    **_errors(400, 401, 429, 503)}}},
             "/api/logout": {"post": {
                 "description": "Ends every API token and web session of the caller.",
                 "responses": {"200": _json({"type": "object"}, "signed out"),

@@ -73,6 +73,10 @@ def login_post() -> Any:
     if tried.wait_s:
         flash(f"Too many failed sign-ins: try again in {tried.wait_s:.0f} s.", "error")
         return page("login.html", 429, email=email)
+    if tried.unavailable:
+        flash("Signing in is not possible on this copy of the service; try again in a moment.",
+              "error")
+        return page("login.html", 503, email=email)
     if tried.user is None:
         flash("Unknown email or wrong password.", "error")
         return page("login.html", 401, email=email)
