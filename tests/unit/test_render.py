@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,44 @@ def test_apache_proxies_and_serves_static_from_the_volume(m2l: ClusterSpec) -> N
     assert "Alias /static /srv/static" in text
     assert text.index("ProxyPass /static !") < text.index("ProxyPass / ")
     assert "ServerName booking.m2l.example" in text
+
+
+def test_apache_reads_bodies_whole_at_a_rate_floor_within_the_spec_s_limits(
+        m2l: ClusterSpec) -> None:
+    """web.limits in the site: the workers, mod_reqtimeout's floors, and every
+    body read whole by Apache (KEEP_BODY) before the application sees it,
+    refused past its size: larger on the upload paths."""
+    from hapair.render import apache
+
+    limits = m2l.web.limits.model_copy(update={"max_connections": 410, "body_min_rate": 4000,
+                                               "upload_paths": ("/admin/rooms", "/x")})
+    spec = m2l.model_copy(update={"web": m2l.web.model_copy(update={"limits": limits})})
+    text = apache.render(spec, spec.nodes[0])[0].content
+    assert "ServerLimit 17" in text and "MaxRequestWorkers 425" in text  # whole children
+    assert ("RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=10,MinRate=4000"
+            in text)
+    tls = text.split("<VirtualHost *:443>")[1]
+    assert "SetInputFilter KEEP_BODY" in tls and "SetEnv proxy-sendcl 1" in tls
+    assert tls.index("SetInputFilter KEEP_BODY") < tls.index("ProxyPass / ")
+    assert 'LimitRequestBody 1048576\n    <Location "/">\n        KeptBodySize 1048576' in tls
+    for path in ("/admin/rooms", "/x"):
+        assert (f'<Location "{path}">\n        KeptBodySize 6291456\n'
+                "        LimitRequestBody 6291456") in tls
+    assert {"reqtimeout", "request", "env"} <= set(apache.modules(spec))
+
+
+def test_the_web_limits_that_contradict_each_other_are_refused() -> None:
+    from hapair.spec.issues import SpecError
+    from hapair.spec.load import parse_spec
+
+    base = Path("examples/lab.toml").read_text()
+    bad = base + "\n[web.limits]\nheader_timeout_s = 30\nheader_max_s = 20\n"
+    with pytest.raises(SpecError) as refused:
+        parse_spec(bad)
+    assert "web.limits.header_max_s" in {f.path for f in refused.value.findings}
+    greedy = base.replace("[firewall]", "[firewall]\nweb_connections_per_source = 0")
+    warned = {f.path: f for f in parse_spec(greedy).warnings}
+    assert warned["firewall.web_connections_per_source"].severity == "warning"
 
 
 def test_apache_serves_https_and_sends_plain_http_there(m2l: ClusterSpec) -> None:
@@ -178,7 +217,7 @@ def test_units(m2l: ClusterSpec) -> None:
     files = render_node(m2l, m2l.nodes[1])
     app = file_at(files, "/etc/systemd/system/hapair-app.service")
     assert "--bind 127.0.0.1:8000 --workers 4" in app and "roombook.wsgi:app" in app
-    assert "--worker-class gthread --threads 4" in app
+    assert "--worker-class gthread --threads 4" in app and "--timeout 30 " in app
     assert "User=hapair-app" in app
     agent = file_at(files, "/etc/systemd/system/hapair-agent.service")
     assert "--node node2" in agent

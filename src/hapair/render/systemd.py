@@ -90,7 +90,8 @@ EnvironmentFile=-{APP_SECRETS_ENV}
 RuntimeDirectory=hapair-app
 Environment=HOME=/run/hapair-app
 ExecStart={web.venv}/bin/gunicorn --bind 127.0.0.1:{web.port} --workers {web.workers} \\
-    --worker-class gthread --threads {web.threads} --graceful-timeout 5 {web.app}
+    --worker-class gthread --threads {web.threads} --graceful-timeout 5 \\
+    --timeout {web.limits.app_timeout_s} {web.app}
 Restart=always
 RestartSec=1
 NoNewPrivileges=yes

@@ -168,6 +168,34 @@ class Volume(Frozen):
         return self.bricks_on if self.bricks_on is not None else tuple(n.name for n in nodes)
 
 
+class WebLimits(Frozen):
+    """What one client may ask of Apache, so that a slow or greedy one cannot
+    take the workers that everybody's bookings need (`render` shows them in
+    the Apache site). Apache reads a request's headers and body itself, at
+    the rates below, before the application sees it."""
+
+    # Apache's workers (event MPM: MaxRequestWorkers); the firewall caps one
+    # address at firewall.web_connections_per_source of them.
+    max_connections: int = Field(default=400, ge=25, le=20_000)
+    # A request's headers: within header_timeout_s, extended by a second per
+    # 500 bytes received, at most header_max_s (mod_reqtimeout).
+    header_timeout_s: int = Field(default=10, ge=1, le=300)
+    header_max_s: int = Field(default=20, ge=1, le=600)
+    # A body must keep coming at body_min_rate bytes a second (after its
+    # first body_timeout_s); a client slower than that is cut off with 408.
+    body_timeout_s: int = Field(default=10, ge=1, le=300)
+    body_min_rate: int = Field(default=8000, ge=100, le=10_000_000)
+    # The largest body a request may carry (413 beyond): upload_max_bytes on
+    # the paths under upload_paths (roombook's room photos), body_max_bytes
+    # elsewhere.
+    body_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31 - 1)
+    upload_paths: tuple[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")], ...] = (
+        "/admin/rooms",)
+    upload_max_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    # gunicorn's --timeout: a worker silent this long is killed and replaced.
+    app_timeout_s: int = Field(default=30, ge=2, le=3600)
+
+
 class Web(Frozen):
     app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     workers: int = Field(default=4, ge=1, le=64)
@@ -199,6 +227,7 @@ class Web(Frozen):
     # application is installed: schema migrations, say. Each must be idempotent.
     # Run as argv (never through a shell) as the application's user.
     setup: tuple[SetupCommand, ...] = ()
+    limits: WebLimits = WebLimits()
 
 
 class Timing(Frozen):

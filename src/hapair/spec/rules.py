@@ -22,6 +22,7 @@ from hapair.spec.models import (
     PLACEHOLDERS,
     Agent,
     Database,
+    Firewall,
     Network,
     Networks,
     Node,
@@ -373,3 +374,23 @@ def web_templates_and_commands(s: Sections) -> Iterator[Finding]:
     elif web.tls_cert or web.tls_key:
         yield Finding(("web", "tls_cert" if web.tls_cert else "tls_key"),
                       f'is used only with tls = "files" (tls is "{web.tls}")')
+
+
+@rule("web", "firewall")
+def web_limits(s: Sections) -> Iterator[Finding]:
+    """Limits that contradict each other: a header deadline below its start,
+    an upload cap below the ordinary one, or one address allowed every
+    Apache worker (the cap exists so that it cannot take them all)."""
+    limits, fw = cast(Web, s["web"]).limits, cast(Firewall, s["firewall"])
+    if limits.header_max_s < limits.header_timeout_s:
+        yield Finding(("web", "limits", "header_max_s"), f"is below header_timeout_s "
+                      f"({limits.header_max_s} < {limits.header_timeout_s})")
+    if limits.upload_max_bytes < limits.body_max_bytes:
+        yield Finding(("web", "limits", "upload_max_bytes"), "is below body_max_bytes: the "
+                      "upload paths would take less than every other path")
+    cap = fw.web_connections_per_source
+    if fw.enabled and (cap == 0 or cap >= limits.max_connections):
+        yield Finding(("firewall", "web_connections_per_source"),
+                      f"{cap or 'no cap'} lets one client address hold every Apache worker "
+                      f"(web.limits.max_connections = {limits.max_connections}): one slow "
+                      "client would stop everybody's bookings", severity="warning")
