@@ -90,6 +90,17 @@ def view(db: LocalDB, peer: PeerStatus | None, *, node: str = "node2", holds_vip
         memory=replace(m, vip_since=vip_since or m.vip_since))
 
 
+TIMED_OUT = "the application not answering (timed out)"
+
+
+def busy_primary(peer: PeerStatus, peer_complete: bool = True) -> View:
+    """node1, primary, its application's checks timing out for 12 s."""
+    v = view(primary_db(), peer, node="node1", holds_vip=True)
+    return replace(v, app_problem=TIMED_OUT, memory=replace(
+        v.memory, slow_since=NOW - 12, unhealthy_since=NOW - 2, last_heal=NOW - 1,
+        peer_complete=peer_complete))
+
+
 def kinds(d: Decision) -> list[type]:
     return [type(a) for a in d.actions]
 
@@ -257,6 +268,23 @@ CASES = [
         cfg=CFG1),
     row("application down: demote so that the peer takes over",
         view(primary_db(), peer_replica(), node="node1", holds_vip=True, app_ok=False),
+        (Demote(),), eligible=False, role=PF, problem=True, words="node2 can take over",
+        cfg=CFG1),
+    # -- busy, dead, or starved: the health model (the checks time out: busy) --
+    row("busy primary, a well complete peer: gives way once the grace is over",
+        busy_primary(peer_replica(app_ok=True, apache_ok=True)), (Demote(),), eligible=False,
+        role=PF, problem=True,
+        words="node2 can take over", cfg=CFG1),
+    row("busy primary, a peer as starved: keeps the VIP and its writes",
+        busy_primary(peer_replica(app_ok=False, health_problem=TIMED_OUT)), (),
+        eligible=True, role=P, problem=True, words="busy, not dead", cfg=CFG1),
+    row("busy primary, a peer not ready to take over: keeps the VIP",
+        busy_primary(peer_replica(app_ok=True, apache_ok=True, eligible=False, complete=False),
+                     peer_complete=False), (),
+        eligible=True, role=P, problem=True, words="node2 would serve no better", cfg=CFG1),
+    row("dead application on the primary, a busy peer: still gives way (busy beats dead)",
+        replace(busy_primary(peer_replica(app_ok=False, health_problem=TIMED_OUT)),
+                app_problem="the application not answering (refused)"),
         (Demote(),), eligible=False, role=PF, problem=True, words="node2 can take over",
         cfg=CFG1),
     row("newer epoch elsewhere: demote",
@@ -508,6 +536,18 @@ def test_a_service_systemd_did_not_restart_is_restarted_once() -> None:
     assert RestartService("apache2") not in decide(replace(v, memory=recently), CFG).actions
     fresh = replace(sick, unhealthy_since=NOW - 1)
     assert not decide(replace(v, memory=fresh), CFG).actions
+
+
+def test_a_busy_application_is_restarted_only_once_it_looks_hung() -> None:
+    """A service whose checks time out is working through requests: it is
+    restarted only after BUSY_HEAL_S of time-outs without a break."""
+    starved = peer_replica(app_ok=False, health_problem=TIMED_OUT)
+    v = busy_primary(starved)
+    v = replace(v, memory=replace(v.memory, last_heal=0.0, unhealthy_since=NOW - 20,
+                                  slow_since=NOW - 30))
+    assert not any(isinstance(a, RestartService) for a in decide(v, CFG1).actions)
+    hung = replace(v, memory=replace(v.memory, slow_since=NOW - 61))
+    assert RestartService("hapair-app") in decide(hung, CFG1).actions
 
 
 # ---- learn: the rest of the memory ------------------------------------------------------------

@@ -226,3 +226,35 @@ def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first
     assert not fits(280, 90)  # standby-out-60s: about 90 s of booking
     assert not fits(364, 1)
     assert not fits(220, 41)  # freeze-agent-primary-30s at 350 operations a second
+
+
+def test_vip_moves_count_changes_of_the_confirming_node_in_time_order() -> None:
+    history = [{**op("a", "confirmed", 1, sent=1.0, ended=1.1), "node": "node1"},
+               {**op("b", "confirmed", 2, sent=2.0, ended=3.1), "node": "node2"},
+               {**op("c", "confirmed", 3, sent=2.0, ended=2.1), "node": "node1"},
+               {**op("d", "error", 4, sent=2.0, ended=2.5), "node": "node2"}]
+    assert checker.vip_moves(history) == 1  # node1, node1, node2: refusals do not count
+    history.append({**op("e", "confirmed", 5, sent=3.0, ended=3.2), "node": "node1"})
+    assert checker.vip_moves(history) == 2
+
+
+def test_a_move_no_fault_called_for_fails_the_report() -> None:
+    verdict = {"lost": [], "double": [], "two_writable": [], "unknown": 0, "unknown_found": 0,
+               "confirmed": 10, "unavailable_s": 0.2, "first_confirmed_after_fault_s": 0.1,
+               "moves": 1}
+    run = {"scenario": "slow-clients", "verdict": verdict, "resync_s": 1.0, "safe": True,
+           "faults": [{"what": "slow", "moves": False}]}
+    rows = report.summarize([run, {**run, "verdict": {**verdict, "moves": 0}}])
+    assert rows[0]["vip_moves"] == 1 and rows[0]["unwanted_moves"] == 1
+    assert "| 1 (1 run(s) uncalled for) |" in report.markdown(rows, {})
+    called = report.summarize([{**run, "faults": [{"what": "power cut", "moves": True}]}])
+    assert called[0]["unwanted_moves"] == 0
+
+
+def test_the_attack_summary_names_the_real_user_s_sign_ins() -> None:
+    from hapair.drill.scenarios import summarize_attack
+
+    line = summarize_attack({"seen": {"10.54.0.10 body: not connected (TimeoutError)": 12},
+                             "signins": [[0.2, 200], [0.4, 200], [5.0, "TimeoutError"]]})
+    assert line.startswith("real user: 2/3 sign-ins ok, slowest 5.00s; attacker: ")
+    assert "10.54.0.10 body: not connected (TimeoutError) x12" in line

@@ -25,7 +25,7 @@ from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
 from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
-from hapair.agent.view import View
+from hapair.agent.view import BUSY_HEAL_S, View
 from hapair.agent.witness_rules import (
     announce,
     go_alone,
@@ -57,9 +57,13 @@ def decide(v: View, cfg: AgentConfig) -> Decision:
 
 
 def _heal(v: View) -> RestartService | None:
+    """A failing application or Apache is restarted; a busy one (its checks
+    time out) only once that has lasted BUSY_HEAL_S: a restart would drop
+    every request it is working through."""
     m = v.memory
     if (v.healthy or not v.link_ok or not m.unhealthy_since
-            or v.now - m.unhealthy_since < HEAL_AFTER_S or v.now - m.last_heal < HEAL_EVERY_S):
+            or v.now - m.unhealthy_since < HEAL_AFTER_S or v.now - m.last_heal < HEAL_EVERY_S
+            or (v.busy and v.now - m.slow_since < BUSY_HEAL_S)):
         return None
     return RestartService("hapair-app" if not v.app_ok else "apache2")
 
@@ -90,6 +94,15 @@ def _closing(why: str, *actions: Action) -> Decision:
                     role=Role.PRIMARY_FENCED, problem=True)
 
 
+def _serves_better(v: View) -> bool:
+    """Whether the peer, answering now, is a complete replica whose own
+    application and Apache are well and that may take the VIP: a busy
+    primary gives way to such a peer only, never to one as starved."""
+    p = fresh_peer(v)
+    return (p is not None and p.read_only and p.app_ok and p.apache_ok and p.eligible
+            and not p.health_problem and v.memory.peer_complete)
+
+
 def _writable(v: View, cfg: AgentConfig) -> Decision:
     m, db, p = v.memory, v.db, fresh_peer(v)
     peer = cfg.peer
@@ -107,7 +120,12 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if m.paused:
         return Decision(reason="paused: open for writes, no automatic failover", eligible=True,
                         role=Role.PRIMARY)
-    if not v.healthy:
+    # Busy, not dead: the checks time out, and the peer would serve no
+    # better (it is as starved, or not ready): the VIP stays, and so do writes.
+    busy = "" if v.healthy or not v.busy or _serves_better(v) else (
+        f"{v.health_problem}, and {peer} would serve no better: busy, not dead, this node "
+        "keeps the VIP; ")
+    if not v.healthy and not busy:
         return _closing(f"{v.health_problem}: writes stop so that {peer} can take over")
     if (p is not None and p.holds_vip and not v.holds_vip
             and v.now - m.peer_fenced_at > VIP_DRAIN_GRACE_S):
@@ -141,8 +159,9 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
         # Committing alone: the peer is away or rejoining, and may have held
         # the VIP during a partition (it then drops it: clients must come back).
         acts = (*acts, *announce(v))
-    return Decision(actions=acts, reason=_primary_sentence(v, cfg, want), eligible=True,
-                    role=Role.PRIMARY, problem=m.degraded or not want and cfg.semi_sync)
+    return Decision(actions=acts, reason=busy + _primary_sentence(v, cfg, want), eligible=True,
+                    role=Role.PRIMARY,
+                    problem=bool(busy) or m.degraded or not want and cfg.semi_sync)
 
 
 def _semi_wanted(v: View, cfg: AgentConfig) -> bool:

@@ -22,6 +22,9 @@ PeerStatus = StatusDoc  # what the peer's agent published on /status
 # A check that timed out (a busy application: every worker waiting) counts
 # only after this long: a starting or loaded application is not a dead one.
 SLOW_GRACE_S = 10.0
+# A service whose checks have timed out this long without a break is taken
+# for hung, not busy, and restarted (decide._heal).
+BUSY_HEAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -156,3 +159,12 @@ class View:
     @property
     def healthy(self) -> bool:
         return self.app_ok and self.apache_ok and self.link_ok
+
+    @property
+    def busy(self) -> bool:
+        """Unhealthy only by checks that timed out (past the grace): the
+        service is there and slow (saturated, or hung), not refused, failing
+        or cut off."""
+        found = [p for p in (self.link_problem, self.app_problem, self.apache_problem)
+                 if self._counts(p)]
+        return bool(found) and all("timed out" in p for p in found)

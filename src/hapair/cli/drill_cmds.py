@@ -162,7 +162,7 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
                       f"({v.unknown_found} happened); no booking for {v.unavailable_s:.2f}s, "
                       f"a client waited at most {v.longest_wait_s:.2f}s, "
                       f"first after the fault {first if first is None else round(first, 2)}s; "
-                      f"resync {r.resync_s:.1f}s; first alert "
+                      f"VIP moved {v.moves} time(s); resync {r.resync_s:.1f}s; first alert "
                       + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
                          else "none heard"))
             unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
@@ -184,7 +184,7 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
     table = Table(title="drill summary")
     for col in ("scenario", "runs", "lost", "double", "2 writable", "unknown",
                 "unavailable s (median/p95/max)", "longest wait s (median/max)", "resync s",
-                "alert s (median/max)"):
+                "alert s (median/max)", "VIP moves"):
         table.add_column(col)
     for r in rows:
         u = r["unavailable_s"]
@@ -195,7 +195,8 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
                       f"{r['unknown']} ({r['unknown_found']} happened)",
                       f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f}",
                       f"{r['longest_wait_s']['median']:.2f} / {r['longest_wait_s']['max']:.2f}",
-                      f"{r['resync_s']['median']:.1f}", report.alert_cell(r))
+                      f"{r['resync_s']['median']:.1f}", report.alert_cell(r),
+                      report.moves_cell(r))
     out.print(table, width=out.width if out.is_terminal else 160)
     plots = {}
     for r in rows:
@@ -212,4 +213,4 @@ def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:
     (out_dir / "summary.json").write_text(json.dumps(rows, indent=1))
     (out_dir / "report.md").write_text(report.markdown(rows, plots))
     out.print(f"report: {out_dir / 'report.md'}, {out_dir / 'summary.json'}")
-    return all(r["safe"] for r in rows)
+    return all(r["safe"] and not r["unwanted_moves"] for r in rows)

@@ -64,6 +64,7 @@ class Verdict:
     silences: tuple[tuple[str, float, float], ...] = ()  # (node, from, seconds) unanswered
     # (node, seconds) after each silence: still writable beside another node
     after_resume: tuple[tuple[str, float], ...] = ()
+    moves: int = 0  # times the VIP moved (the node confirming bookings changed)
 
     @property
     def unsampled(self) -> tuple[str, ...]:
@@ -157,6 +158,14 @@ def after_resume(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str,
     return out
 
 
+def vip_moves(history: list[dict[str, Any]]) -> int:
+    """How often the node that confirmed the bookings changed, in the order
+    the confirmations came (each change: the VIP moved)."""
+    nodes = [op["node"] for op in sorted(history, key=lambda op: op["ended"])
+             if op["outcome"] == "confirmed" and op.get("node")]
+    return sum(a != b for a, b in zip(nodes, nodes[1:], strict=False))
+
+
 def unavailability(history: list[dict[str, Any]], fault_at: float, end: float
                    ) -> tuple[float, float | None]:
     """(the longest time without a confirmation from the last one before the
@@ -205,7 +214,8 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
         samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)),
         silences=tuple(silences({n: samples.get(n, []) for n in sorted(finals)})),
-        after_resume=tuple(after_resume({n: samples.get(n, []) for n in sorted(finals)})))
+        after_resume=tuple(after_resume({n: samples.get(n, []) for n in sorted(finals)})),
+        moves=vip_moves(history))
 
 
 def spread(values: list[float]) -> dict[str, float]:

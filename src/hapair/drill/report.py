@@ -41,6 +41,10 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "resync_s": spread([r["resync_s"] for r in runs if r["resync_s"] is not None]),
             "alert_s": spread([r["alert_s"] for r in runs if r.get("alert_s") is not None]),
             "alerted": sum(1 for r in runs if r.get("alert_s") is not None),
+            "vip_moves": sum(x.get("moves", 0) for x in v),
+            # runs in which the VIP moved though no fault of theirs called for it
+            "unwanted_moves": sum(1 for r in runs if r["verdict"].get("moves", 0)
+                                  and not any(f.get("moves", True) for f in r["faults"])),
             "safe": all(r["safe"] for r in every),
             "stress": any(r.get("stress") for r in every),
         })
@@ -98,6 +102,11 @@ def alert_cell(row: dict[str, Any]) -> str:
     return f"{a['median']:.2f} / {a['max']:.2f}" + (f" ({missed} run(s) none)" if missed else "")
 
 
+def moves_cell(r: dict[str, Any]) -> str:
+    unwanted = r.get("unwanted_moves", 0)
+    return f"{r.get('vip_moves', 0)}" + (f" ({unwanted} run(s) uncalled for)" if unwanted else "")
+
+
 def two_writable_cell(r: dict[str, Any]) -> str:
     after = r.get("after_resume_s")
     return f"{r['two_writable']}" + ("" if after is None else
@@ -109,8 +118,9 @@ def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
              "| scenario | runs | lost | double | two writable | fewest read_only samples of "
              "a node in a run | unknown (found) | "
              "unavailable median / p95 / max s | longest wait for one booking median / max s | "
-             "first booking after fault median s | resync median s | alert median / max s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "first booking after fault median s | resync median s | alert median / max s | "
+             "VIP moves |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         u, f, s = r["unavailable_s"], r["first_confirmed_s"], r["resync_s"]
         w = r["longest_wait_s"]
@@ -121,7 +131,7 @@ def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
             f"{r['unknown']} ({r['unknown_found']}) | "
             f"{u['median']:.2f} / {u['p95']:.2f} / {u['max']:.2f} | "
             f"{w['median']:.2f} / {w['max']:.2f} | {f['median']:.2f} | "
-            f"{s['median']:.1f} | {alert_cell(r)} |")
+            f"{s['median']:.1f} | {alert_cell(r)} | {moves_cell(r)} |")
     lines.append("")
     for name, png in plots.items():
         lines += [f"## {name}", "", f"![{name}]({png})", ""]

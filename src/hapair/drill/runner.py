@@ -292,17 +292,21 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
                 (standby_now or standby)
             peer = next(n.name for n in agents.spec.nodes if n.name != node)
             w = agents.spec.witness
-            ctx = Ctx(lab.plan, agents, node, peer, w.name if w else "")
+            ctx = Ctx(lab.plan, agents, node, peer, w.name if w else "", lab.password,
+                      lab.ca_file)
             at = time.time()
             ctx_result = step.fault(ctx)
             say(f"run {run}: {step.what} on {node}")
             time.sleep(step.hold_s)
             recovered = time.time()
+            after = None
             if step.recover is not None:
-                step.recover(ctx)
-                say(f"run {run}: recovered ({time.time() - at:.1f}s after the fault)")
+                after = step.recover(ctx)
+                say(f"run {run}: recovered ({time.time() - at:.1f}s after the fault)"
+                    + (f": {after}" if after else ""))
             done.append({"what": step.what, "node": node, "at": at, "recovered": recovered,
-                         "result": str(ctx_result)[:200]})
+                         "result": str(ctx_result)[:200], "moves": step.moves,
+                         **({"after": str(after)[:2000]} if after else {})})
             time.sleep(observe_s)
         for name in restore_power(lab.plan):
             say(f"run {run}: {name} was powered off (fenced): powering it on, as an operator "

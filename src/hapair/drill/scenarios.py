@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hapair.lab import faults
 from hapair.lab.plan import LabPlan
@@ -26,6 +30,8 @@ class Ctx:
     node: str  # the node the step targets
     peer: str
     witness: str = ""  # the witness's machine ("" none)
+    password: str = ""  # the drill user's, for a real user's sign-ins
+    ca: str = ""  # the CA file of the web's certificate ("" none)
 
 
 Fn = Callable[[Ctx], object]
@@ -44,6 +50,7 @@ class Step:
     fenced: bool = False  # only for a cluster whose nodes have fence devices
     witness: bool = False  # only for a cluster with a witness
     needs: str = ""  # hardware it needs: "public-bond", "raid" (a lab of VMs)
+    moves: bool = True  # whether the fault calls for the VIP to move (abuse: never)
 
 
 @dataclass(frozen=True)
@@ -236,6 +243,63 @@ class MonitorReplay:
 _monitor = MonitorReplay()
 
 
+class Attack:
+    """Attack traffic from another host on the client network (an address of
+    its own in the client's namespace) against the VIP and both nodes' own
+    addresses, for hold_s, while a real user signs in every second; recover
+    waits for it and returns its summary."""
+
+    def __init__(self, args: tuple[str, ...], seconds: float) -> None:
+        self.args, self.seconds = args, seconds
+        self.proc: subprocess.Popen[str] | None = None
+
+    def fault(self, c: Ctx) -> object:
+        from hapair.lab.plan import client_address
+        from hapair.lab.sh import in_netns
+
+        spec = c.agents.spec
+        source = client_address(spec, skip=1)
+        ns = c.plan.client.name
+        subprocess.run(in_netns(ns, ["ip", "addr", "replace", str(source), "dev",
+                                     c.plan.client.link.inside]), check=True, timeout=10)
+        tls = spec.web.tls != "off"
+        targets = [str(spec.vip.address), *(str(n.public) for n in spec.nodes)]
+        argv = in_netns(ns, [sys.executable, "-m", "hapair.drill.attack",
+                             "--targets", ",".join(targets), "--vip", str(spec.vip.address),
+                             "--source", str(source.ip), "--seconds", f"{self.seconds:g}",
+                             *(["--tls"] if tls else []), *(["--ca", c.ca] if c.ca else []),
+                             *self.args])
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env={**os.environ, "ROOMBOOK_PASSWORD": c.password})
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def recover(self, c: Ctx) -> object:
+        if self.proc is None:
+            return None
+        out, err = self.proc.communicate(timeout=60)
+        self.proc = None
+        try:
+            return summarize_attack(json.loads(out.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            return f"the attack printed no summary: {err.strip()[-300:]}"
+
+
+def summarize_attack(found: dict[str, Any]) -> str:
+    """One line: what the targets answered, and the real user's sign-ins."""
+    signins = found.get("signins", [])
+    ok = [s for s, status in signins if status == 200]
+    user = (f"real user: {len(ok)}/{len(signins)} sign-ins ok, slowest "
+            f"{max((s for s, _ in signins), default=0):.2f}s")
+    seen = "; ".join(f"{k} x{v}" for k, v in found.get("seen", {}).items())
+    return f"{user}; attacker: {seen}"
+
+
+ABUSE_S = 60.0
+_slow = Attack(("slow", "--bodies", "100", "--headers", "100"), ABUSE_S)
+_logins = Attack(("logins", "--per-minute", "1000"), ABUSE_S)
+
+
 def _switchover(c: Ctx) -> object:
     """Planned: ask the standby's agent to take over (as `hapair switchover`)."""
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
@@ -262,6 +326,12 @@ STEPS: dict[str, Step] = {
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
                                   _monitor.fault, _monitor.recover, 5),
+    "slow-clients": Step("100 slow uploads and 100 slow request headers from another client "
+                         "host, across the VIP and both nodes' own addresses, for 60 s",
+                         "primary", _slow.fault, _slow.recover, ABUSE_S, moves=False),
+    "login-flood": Step("1,000 wrong passwords a minute against each public address from "
+                        "another client host, for 60 s, while the demo user signs in",
+                        "primary", _logins.fault, _logins.recover, ABUSE_S, moves=False),
     "freeze-agent-primary": Step("the primary's agent frozen (SIGSTOP), its database writable",
                                  "primary", _signal("hapair", "STOP"), _signal("hapair", "CONT"),
                                  4),
@@ -296,7 +366,7 @@ STEPS: dict[str, Step] = {
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-ADDED_LATER = ("monitor-holds-primary",)
+ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood")
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 

@@ -112,15 +112,17 @@ class LabPlanError(ValueError):
     pass
 
 
-def client_address(spec: ClusterSpec) -> IPv4Interface:
-    """The client plays the users: the highest free host of the public network."""
+def client_address(spec: ClusterSpec, skip: int = 0) -> IPv4Interface:
+    """The client plays the users: the highest free host of the public
+    network (skip=1: the next one down, the drills' attacker, another host
+    on the client network)."""
     net = spec.networks.public.cidr
     taken = {spec.vip.address, *(n.public for n in spec.nodes),
              *((spec.witness.address,) if spec.witness else ())}
-    for host in reversed(list(net.hosts())):
-        if host not in taken:
-            return IPv4Interface(f"{host}/{net.prefixlen}")
-    raise LabPlanError(f"no free address for the client in {net}")
+    free = [h for h in reversed(list(net.hosts())) if h not in taken]
+    if len(free) <= skip:
+        raise LabPlanError(f"no free address for the client in {net}")
+    return IPv4Interface(f"{free[skip]}/{net.prefixlen}")
 
 
 def _mgmt(field: str, ssh: str) -> IPv4Address:
