@@ -100,6 +100,22 @@ def test_the_witness_drills(wlab: Lab, tmp_path: Path) -> None:
     assert {row["scenario"] for row in summary} == set(names)
 
 
+def test_abuse_from_the_client_network_moves_nothing(wlab: Lab, tmp_path: Path) -> None:
+    """Slow clients and a flood of wrong passwords from another host on the
+    client network, 60 s each: the VIP stays, nothing lost or doubled, and
+    the demo user, signing in every second from the client's own address,
+    is let in every time."""
+    summary = wlab.drills(tmp_path, *scenarios("slow-clients", "login-flood"))
+    assert {row["scenario"] for row in summary} == {"slow-clients", "login-flood"}
+    for row in summary:
+        assert (row["vip_moves"], row["unwanted_moves"]) == (0, 0), row
+    results = json.loads((tmp_path / "results.json").read_text())
+    for r in results:
+        after = r["faults"][0]["after"]
+        done, tried = after.split("real user: ", 1)[1].split(" ", 1)[0].split("/")
+        assert int(tried) >= 30 and done == tried, after[:600]
+
+
 def test_a_paused_primary_closes_soon_after_it_resumes_on_the_demos_lab(
         wlab: Lab, tmp_path: Path) -> None:
     """The demo's lab has no fence device: a witness cannot close a paused
