@@ -14,6 +14,7 @@ restored history, is rebuilt from this node, which opens for writes."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import time
@@ -126,8 +127,11 @@ def receive(handler: BaseHTTPRequestHandler, agent: Agent) -> tuple[int, dict[st
         return 409, {"error": f"{agent.cfg.node}'s database is not read-only: fence the "
                      "primary before restoring on it"}
     INBOX.parent.mkdir(parents=True, exist_ok=True)
-    with INBOX.open("wb") as f:
-        INBOX.chmod(0o600)
+    INBOX.unlink(missing_ok=True)
+    # Made 0600 by the open itself: never a moment in which another user
+    # could open the whole database (an open descriptor outlives a chmod).
+    fd = os.open(INBOX, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
         left = length
         while left > 0:
             data = handler.rfile.read(min(CHUNK, left))
