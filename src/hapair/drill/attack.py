@@ -34,6 +34,7 @@ BODY_DECLARED = 512 * 1024
 BODY_FIRST = 16 * 1024
 BODY_TRICKLE = 1024  # bytes a second, above Apache's default floor of 500
 HEADER_EVERY_S = 4.0
+FLOOD_THREADS = 40  # per target
 
 
 def _context() -> ssl.SSLContext:
@@ -177,10 +178,12 @@ def main(argv: list[str] | None = None) -> None:
                 kind, targets[i % len(targets)], port, a.source, a.tls, until, tally)))
     else:
         for target in targets:
-            for _ in range(4):  # four at once: a slow answer does not slow the rate
+            # Many at once: an unanswered try (a dropped SYN waits out its
+            # 2 s timeout) does not slow the rate.
+            for _ in range(FLOOD_THREADS):
                 jobs.append(threading.Thread(target=login_flood, daemon=True, args=(
-                    target, port, a.source, a.tls, a.per_minute / 60 / 4, until, a.email,
-                    tally)))
+                    target, port, a.source, a.tls, a.per_minute / 60 / FLOOD_THREADS, until,
+                    a.email, tally)))
     base = f"{'https' if a.tls else 'http'}://{a.vip}"
     jobs.append(threading.Thread(target=real_user, daemon=True, args=(
         base, a.email, os.environ.get("ROOMBOOK_PASSWORD", ""), a.ca, until, signins)))
