@@ -144,8 +144,8 @@ def after_resume(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str,
     it read writable while another node certainly was (an upper bound of the
     time both were writable; 0: never writable together after the resume)."""
     out = []
-    for node, start, secs in silences(samples):
-        resumed = start + secs
+    for node, start, _ in silences(samples):
+        resumed = next(t for t, _ in samples[node] if t > start)  # exact: no rounding
         mine = [t for other in samples if other != node
                 for t in _writable_with(samples, node, other)]
         later = [t for t in mine if resumed <= t <= resumed + RESUME_WINDOW_S]
