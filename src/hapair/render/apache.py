@@ -45,7 +45,11 @@ def _site(spec: ClusterSpec, node: Node, proto: str) -> str:
     ProxyPass {web.static_url} !
 
     # retry=0: a restarted application server is used again at once.
-    ProxyPass / {backend} connectiontimeout=2 timeout=30 retry=0
+    # disablereuse: a connection per request (on loopback, cheap). A pooled
+    # one that gunicorn closes as it is reused (its keep-alive is 2 s) fails
+    # the request with a reset (seen: a /healthz check under slow clients,
+    # answered 502, and the VIP moved).
+    ProxyPass / {backend} connectiontimeout=2 timeout=30 retry=0 disablereuse=On
     ProxyPassReverse / {backend}
 
     ErrorLog /var/log/apache2/hapair-error.log
@@ -120,7 +124,8 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     RewriteEngine On
     RewriteCond %{{REQUEST_URI}} !=/healthz
     RewriteRule ^ https://%{{SERVER_NAME}}%{{REQUEST_URI}} [R=301,L]
-    ProxyPass /healthz http://127.0.0.1:{web.port}/healthz connectiontimeout=2 timeout=5 retry=0
+    ProxyPass /healthz http://127.0.0.1:{web.port}/healthz connectiontimeout=2 timeout=5 retry=0 \\
+        disablereuse=On
 </VirtualHost>
 
 <VirtualHost *:443>
