@@ -127,8 +127,11 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
         "keeps the VIP; ")
     if not v.healthy and not busy:
         return _closing(f"{v.health_problem}: writes stop so that {peer} can take over")
+    # The peer holds the VIP: writes stop here once it is taking over (a
+    # replica that got the VIP from a late or forged advert gives it back).
     if (p is not None and p.holds_vip and not v.holds_vip
-            and v.now - m.peer_fenced_at > VIP_DRAIN_GRACE_S):
+            and v.now - m.peer_fenced_at > VIP_DRAIN_GRACE_S
+            and (not p.read_only or p.role in (Role.PROMOTING, Role.FENCING))):
         return _closing(f"{peer} holds the VIP: writes stop here")
     silent = v.now - m.lease_renewed
     lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)

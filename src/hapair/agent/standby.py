@@ -70,6 +70,25 @@ def _eligible_replica(v: View) -> bool:
     return v.healthy and v.keepalived_running and (v.memory.complete or catching_up)
 
 
+# A peer's status built from a view older than this is a stuck loop's: its
+# word that it may hold the VIP no longer counts.
+FRESH_VIEW_S = 1.0
+
+
+def still_primary(v: View) -> bool:
+    """The peer is a writable primary that may hold the VIP and is reached
+    on the public network (where its VIP lives): its own agent gave nothing
+    up, so this node holds the VIP only because keepalived missed the
+    peer's adverts (a starved host) or took a forged one. A peer that gave
+    up (ineligible, read-only, its keepalived down or in FAULT), answers
+    only on the interconnect (its public path is broken) or whose loop is
+    stuck is taken over as before."""
+    p = fresh_peer(v)
+    return (p is not None and not p.read_only and p.eligible and p.keepalived_running
+            and p.vrrp in ("MASTER", "BACKUP") and p.view_age_s < FRESH_VIEW_S
+            and "public" in v.peer.paths)
+
+
 def _not_promoting(why: str) -> Decision:
     return Decision(reason=why, eligible=False, role=Role.REPLICA, problem=True)
 
@@ -87,6 +106,10 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
     if p is not None and not planned and v.peer.answered_at < m.vip_since:
         return Decision(reason=f"this node took the VIP: asking {peer} once more before taking "
                         "over", eligible=True, role=Role.CANDIDATE)
+    if p is not None and not planned and not m.force and still_primary(v):
+        return _not_promoting(f"the VIP came here, but {peer} is a writable primary that "
+                              "answers on the public network and may hold it (an advert was "
+                              "late or forged): not taking over; the VIP goes back")
     if p is not None and not planned and not m.force and may_take_over(v):
         return _not_promoting(f"{may_take_over(v)}: not taking over")
     if p is not None:

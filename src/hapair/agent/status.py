@@ -43,6 +43,7 @@ class StatusDoc(BaseModel):
     holds_vip: bool = False
     keepalived_running: bool = False
     vrrp: str = "UNKNOWN"
+    view_age_s: float = 0.0  # how old the view behind this answer is (a stuck loop's grows)
     app_ok: bool = False
     apache_ok: bool = False
     health_problem: str = ""
