@@ -301,7 +301,8 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
             recovered = time.time()
             after = None
             if step.recover is not None:
-                after = step.recover(ctx)
+                undone = step.recover(ctx)
+                after = undone if isinstance(undone, str) else None  # a summary to keep
                 say(f"run {run}: recovered ({time.time() - at:.1f}s after the fault)"
                     + (f": {after}" if after else ""))
             done.append({"what": step.what, "node": node, "at": at, "recovered": recovered,
