@@ -101,6 +101,7 @@ def bodies(spec: ClusterSpec) -> str:
     RewriteRule ^ - [R=411,L]
 {over(lim.body_max_bytes, elsewhere)}{over(lim.upload_max_bytes)}"""
 
+
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     web = spec.web
     server_name = f"    ServerName {web.server_name}\n" if web.server_name else ""
