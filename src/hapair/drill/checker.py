@@ -203,6 +203,7 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
     unknown = [op for op in history if op["outcome"] == "unknown"]
     found = sum(op["key"] in keys for op in unknown)
     gap, first = unavailability(history, fault_at, end)
+    judged = {n: samples.get(n, []) for n in sorted(finals)}  # every node, sampled or not
     outcomes = [op["outcome"] for op in history]
     return Verdict(
         operations=len(history), confirmed=outcomes.count("confirmed"),
@@ -213,8 +214,7 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         two_writable=tuple(overlaps(samples)), unavailable_s=gap,
         first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
         samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)),
-        silences=tuple(silences({n: samples.get(n, []) for n in sorted(finals)})),
-        after_resume=tuple(after_resume({n: samples.get(n, []) for n in sorted(finals)})),
+        silences=tuple(silences(judged)), after_resume=tuple(after_resume(judged)),
         moves=vip_moves(history))
 
 
