@@ -71,10 +71,10 @@ def keys(email: str, request: Request) -> Keys:
 
 def must_wait(maker: sessionmaker[Session], k: Keys, now: datetime) -> float:
     with maker() as s:
-        mine, addr = s.get(LoginFailure, k.account), s.get(LoginFailure, k.address)
-    return max(wait_s(mine.failures, (now - mine.last_at).total_seconds()) if mine else 0.0,
-               wait_s(addr.failures, (now - addr.last_at).total_seconds(), FREE_SOURCE)
-               if addr else 0.0)
+        rows = [(s.get(LoginFailure, k.account), FREE), (s.get(LoginFailure, k.address),
+                                                          FREE_SOURCE)]
+    return max((wait_s(r.failures, (now - r.last_at).total_seconds(), free)
+                for r, free in rows if r is not None), default=0.0)
 
 
 def count(maker: sessionmaker[Session], k: Keys, now: datetime) -> bool:
