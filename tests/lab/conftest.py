@@ -103,10 +103,12 @@ class Lab:
         return r.stdout
 
 
-# After a paused primary resumes: its guard, or systemd's watchdog and the
-# stop hook, close the database within about a tenth of a second (measured
-# 0.0-0.16 s on the pair and the demo's lab; 0.5-0.87 s before the stop hook was shell).
-RESUMED_WRITABLE_S = 0.5
+# After a paused primary resumes, its first write is refused by the lease's
+# write gate (agent/write_gate.py), before its guard, or systemd's watchdog
+# and the stop hook, have set read_only (measured: 0 two-writable samples in
+# every run; read_only itself off up to 0.1 s; before the gate 0.0-0.53 s
+# writable, longer on a starved host). The bound.
+RESUMED_WRITABLE_S = 0.1
 
 
 def paused_primary_closes_soon_after_it_resumes(lab: Lab, out: Path) -> float:
@@ -121,7 +123,8 @@ def paused_primary_closes_soon_after_it_resumes(lab: Lab, out: Path) -> float:
     assert min(c for _, c in v["samples"]) >= checker.MIN_SAMPLES, v["samples"]
     assert all(t >= resumed for t in v["two_writable"]), (resumed, v["two_writable"][:5])
     after = max((t - resumed for t in v["two_writable"]), default=0.0)
-    print(f"writable after the resume: {after:.3f}s")
+    flag = max((s for _, s in v["flag_after_resume"]), default=0.0)
+    print(f"writable after the resume: {after:.3f}s (read_only off {flag:.3f}s)")
     assert after <= RESUMED_WRITABLE_S, v["two_writable"][-5:]
     # The closing is reported where an operator looks, with its time.
     status = lab.hapair("status", str(lab.spec)).stdout

@@ -97,7 +97,7 @@ def test_an_application_account_that_may_change_tables_loses_that(lab: ClusterSp
     present = frozenset(a.key for a in sql.accounts(lab))
     schemas = frozenset({"roombook", "hapair"})
     old = frozenset({"roombook@localhost roombook", "roombook_migrate@localhost roombook"})
-    assert sql.bootstrap_sql(lab, SECRETS, present, schemas, old) == [
+    assert sql.bootstrap_sql(lab, SECRETS, present, schemas, old, trigger=gated(lab)) == [
         "REVOKE CREATE, ALTER, INDEX, DROP, REFERENCES ON `roombook`.* FROM "
         "'roombook'@'localhost'"]
 
@@ -117,7 +117,8 @@ def test_accounts_used_across_the_networks_require_tls(lab: ClusterSpec) -> None
     # An account made before, without the requirement, is given it.
     present = frozenset(a.key for a in sql.accounts(lab))
     again = sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"}),
-                              plain=frozenset({"repl@10.54.0.10", "hapair@localhost"}))
+                              plain=frozenset({"repl@10.54.0.10", "hapair@localhost"}),
+                              trigger=gated(lab))
     assert again == ["ALTER USER 'repl'@'10.54.0.10' REQUIRE SSL"]
 
 
@@ -126,7 +127,26 @@ def test_bootstrap_creates_only_what_is_missing(lab: ClusterSpec) -> None:
     assert any("CREATE DATABASE IF NOT EXISTS `roombook`" in s for s in every)
     assert any("CREATE TABLE IF NOT EXISTS `hapair`.epoch" in s for s in every)
     present = frozenset(a.key for a in sql.accounts(lab))
-    assert sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"})) == []
+    assert sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"}),
+                             trigger=gated(lab)) == []
+
+
+def gated(spec: ClusterSpec) -> frozenset[str]:
+    """Every agent account may make the application schema's triggers."""
+    return frozenset(f"{a.key} roombook" for a in sql.accounts(spec)
+                     if a.user == spec.database.users.admin)
+
+
+def test_an_agent_account_made_before_the_write_gate_is_given_triggers(
+        lab: ClusterSpec) -> None:
+    present = frozenset(a.key for a in sql.accounts(lab))
+    one = next(iter(sorted(gated(lab))))
+    again = sql.bootstrap_sql(lab, SECRETS, present, frozenset({"roombook", "hapair"}),
+                              trigger=gated(lab) - {one})
+    user, host = one.split(" ")[0].split("@")
+    assert again == [f"GRANT TRIGGER ON `roombook`.* TO '{user}'@'{host}'"]
+    every = sql.bootstrap_sql(lab, SECRETS, frozenset(), frozenset())
+    assert f"GRANT TRIGGER ON `roombook`.* TO '{user}'@'{host}'" in every
 
 
 def test_replication_password_is_escaped(lab: ClusterSpec) -> None:

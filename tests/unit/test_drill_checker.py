@@ -119,6 +119,19 @@ def test_writable_after_a_resume_runs_to_the_first_read_only_answer() -> None:
     assert checker.after_resume({"node1": node1, "node2": closed}) == [("node2", 0.0)]
 
 
+def test_a_node_whose_writes_the_lease_refuses_is_not_writable_but_its_flag_is_told() -> None:
+    """node2 resumes with read_only off for three samples, every write refused
+    by the lease's gate ("2"): never two writable; the flag's own time is
+    reported beside it."""
+    node1 = [(1.0 + i * 0.02, "1") for i in range(50)] + [(2.0 + i * 0.02, "0") for i in range(350)]
+    node2 = [(1.0 + i * 0.02, "0") for i in range(25)] + [(8.01, "2"), (8.03, "2"), (8.05, "2"),
+                                                          (8.07, "1")]
+    samples = {"node1": node1, "node2": node2}
+    assert checker.overlaps(samples) == []
+    assert checker.after_resume(samples) == [("node2", 0.0)]
+    assert checker.after_resume(samples, checker.FLAG_OFF) == [("node2", pytest.approx(0.06))]
+
+
 def test_unavailability_is_the_longest_gap_from_the_fault_on() -> None:
     history = [op("a", "confirmed", 1, sent=8.9, ended=9.0),
                op("b", "confirmed", 2, sent=9.8, ended=9.9),

@@ -30,6 +30,7 @@ class AgentConfig:
     admin_user: str
     app_user: str
     replication_user: str
+    app_db: str  # the application's schema: its tables carry the lease's write gate
     agent_port: int
     app_port: int
     interval_s: float
@@ -85,6 +86,7 @@ def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:
         admin_user=spec.database.users.admin,
         app_user=spec.database.users.app,
         replication_user=spec.database.users.replication,
+        app_db=spec.database.name,
         agent_port=spec.agent.port,
         app_port=spec.web.port,
         interval_s=interval,

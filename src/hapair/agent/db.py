@@ -24,6 +24,11 @@ SOCKET = "/run/mysqld/mysqld.sock"
 # row from another life of this data (a rebuild copies the primary's, a
 # restore its backup's) would hold a stale end and close the new primary.
 LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
+# The lease has run out: the row holds an end, and it has passed (SYSDATE:
+# the time of the check, not of the statement). The lease watch (db_lease.py),
+# the write gate (write_gate.py) and the drill's sampler share it.
+LEASE_STALE_SQL = (f"EXISTS (SELECT 1 FROM {LEASE_TABLE} "  # noqa: S608 - constants only
+                   "WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6)))")
 LEASE_CLEAR_SQL = f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {LEASE_TABLE} SET until = NULL"  # noqa: S608
 NO_SUCH_TABLE = 1146
 
@@ -110,6 +115,9 @@ class Database:
     def one(self, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any]:
         rows = self._run(sql, args)
         return rows[0] if rows else {}
+
+    def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return self._run(sql, args)
 
     def execute(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0) -> None:
         self._run(sql, args, timeout)

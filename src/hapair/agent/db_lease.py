@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from hapair.agent.db import LEASE_TABLE, Database, DBError
+from hapair.agent import write_gate
+from hapair.agent.db import LEASE_STALE_SQL, LEASE_TABLE, Database, DBError
 from hapair.probes.mariadb import META_SCHEMA
 from hapair.spec.lease import LEASE_WATCH_S
 
@@ -57,8 +58,7 @@ BEGIN
   DECLARE looked DOUBLE DEFAULT UNIX_TIMESTAMP(SYSDATE(6));
   IF GET_LOCK('hapair.lease_watch', 0) = 1 THEN
     LOOP
-      IF @@GLOBAL.read_only = 0 AND EXISTS (SELECT 1 FROM {TABLE}
-          WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6))) THEN
+      IF @@GLOBAL.read_only = 0 AND {LEASE_STALE_SQL} THEN
         SET GLOBAL read_only = ON;
         SET STATEMENT sql_log_bin = 0 FOR UPDATE {TABLE}
           SET closed_at = UNIX_TIMESTAMP(SYSDATE(6)),
@@ -99,8 +99,11 @@ class LeaseRow:
     holds those commits (measured: 0.3 s more writable after a resume)."""
 
     def __init__(self, db: Database,
-                 on_closed: Callable[[float, float], None] = lambda at, late: None):
+                 on_closed: Callable[[float, float], None] = lambda at, late: None,
+                 gate: str = ""):
         self.db = db
+        self.gate = gate  # the schema whose writes check the lease (write_gate.py); "": none
+        self.gated = -write_gate.CHECK_S  # when the schema was last looked at
         self.on_closed = on_closed  # (when, how long after the lease's end) the watch closed
         self.wanted: float | None = None
         self.written: float | None = None
@@ -129,6 +132,7 @@ class LeaseRow:
                     # primary's, a restore its backup's).
                     self.known = False
                 self.write_once()
+                self.gate_once()
                 if time.monotonic() - looked >= CHECK_CLOSED_S:
                     looked = time.monotonic()
                     closed = self.closed()
@@ -164,6 +168,16 @@ class LeaseRow:
             self.failing = True
             return
         self.written, self.known, self.failing = until, True, False
+
+    def gate_once(self) -> None:
+        """Every CHECK_S, the application's tables that lack the write gate get it."""
+        if not (self.gate and self.installed) or time.monotonic() - self.gated < write_gate.CHECK_S:
+            return
+        self.gated = time.monotonic()
+        try:
+            write_gate.ensure(self.db, self.gate)
+        except DBError as exc:
+            log.debug("the write gate could not look at %s: %s", self.gate, exc)
 
     def closed(self) -> tuple[float, float] | None:
         """(when, how long after the lease's end) the watch last closed the

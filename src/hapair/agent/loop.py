@@ -67,7 +67,8 @@ class Agent:
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
-                                  lambda at, late: guard.watch_closed(self, at, late))
+                                  lambda at, late: guard.watch_closed(self, at, late),
+                                  gate=cfg.app_db)
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())

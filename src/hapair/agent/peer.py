@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from hapair.agent import status, tls
 from hapair.agent.config import AgentConfig
+from hapair.agent.roles import Role
 from hapair.agent.view import PATHS, Path, Peer, PeerStatus
 
 log = logging.getLogger("hapair.agent")
@@ -50,6 +51,21 @@ class Contact:
     def read(self) -> tuple[float, float]:
         with self.lock:
             return self.lease_renewed, self.peer_seen
+
+
+# A peer in one of these roles may write, or is about to, without waiting for
+# this node: its answer says it is alive, never that this node may go on.
+OPENING = frozenset({Role.PRIMARY, Role.PRIMARY_PAUSED, Role.PRIMARY_FENCED, Role.PROMOTING,
+                     Role.FENCING})
+
+
+def renews_lease(doc: PeerStatus | None) -> bool:
+    """Whether a peer's answer renews this node's lease (pure). Not a peer
+    that is writable, promoting, fencing us or the primary by its epoch: a
+    primary resuming from a pause whose first poll is answered by the node
+    that took over meanwhile must not read that answer as leave to go on (it
+    did: the lease row renewed, the database's watch held back)."""
+    return doc is not None and doc.read_only and doc.role not in OPENING
 
 
 class PeerClient:
@@ -110,8 +126,10 @@ class PeerClient:
         sent = time.monotonic()
         answers = dict(zip(PATHS, self.pool.map(self._status, PATHS), strict=True))
         paths = tuple(p for p in PATHS if answers[p] is not None)
-        if paths:
+        if any(renews_lease(answers[p]) for p in paths):
             contact.renewed(sent, time.monotonic())
+        elif paths:
+            contact.seen(time.monotonic())
         status = next((answers[p] for p in paths), None)
         # Silent agent: does the host itself still answer (a restarting agent),
         # or nothing at all (powered off, cut off)?

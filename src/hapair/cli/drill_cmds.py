@@ -167,9 +167,10 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
                          else "none heard"))
             unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
             unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile), "
-                         f"then writable beside another for {after:.2f}s"
-                         for (n, _, secs), (_, after) in zip(v.silences, v.after_resume,
-                                                             strict=False)]
+                         f"then writable beside another for {after:.2f}s (read_only off for "
+                         f"{flag:.2f}s, writes refused by the lease meanwhile)"
+                         for (n, _, secs), (_, after), (_, flag)
+                         in zip(v.silences, v.after_resume, v.flag_after_resume, strict=False)]
             for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
                 out.print(f"    [red]{escape(what)}[/red]")
             results.append({**r.to_json(), "stress": stress})

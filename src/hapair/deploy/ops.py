@@ -49,7 +49,8 @@ def _state() -> Any:
 def mariadb_bootstrap(spec: ClusterSpec, secrets: Secrets) -> Generator[Any, None, None]:
     """Schemas and accounts on the primary (they replicate to the other node)."""
     st = _state()
-    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas, st.ddl, st.plain)
+    statements = sql.bootstrap_sql(spec, secrets, st.users, st.schemas, st.ddl, st.plain,
+                                   st.trigger)
     if not statements:
         host.noop("schemas and accounts present")
         return

@@ -63,6 +63,8 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
         "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, "
         "BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD, SUPER ON *.*",
         f"ALL PRIVILEGES ON {ident(META_SCHEMA)}.*",
+        # The lease's write gate on the application's tables (agent/write_gate.py).
+        f"TRIGGER ON {ident(db.name)}.*",
     )
     local = ("localhost", "127.0.0.1")
     out = [Account(users.app, h, "db_app_password", app_grants) for h in local]
@@ -78,12 +80,15 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
 
 def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
                   schemas: frozenset[str], ddl: frozenset[str] = frozenset(),
-                  plain: frozenset[str] = frozenset()) -> list[str]:
+                  plain: frozenset[str] = frozenset(),
+                  trigger: frozenset[str] = frozenset()) -> list[str]:
     """What the first primary runs once: schemas, then the accounts not yet
     there (and an application account that may still change tables loses
     that: `ddl` holds "user@host schema" of the accounts that may; an account
     used across the networks that does not require TLS yet is made to:
-    `plain` holds those that do not)."""
+    `plain` holds those that do not; an agent's account made by an earlier
+    hapair is given the triggers of the application's schema: `trigger`
+    holds "user@host schema" of the accounts that may make them)."""
     out = []
     for schema in (spec.database.name, META_SCHEMA):
         if schema not in schemas:
@@ -108,6 +113,10 @@ def bootstrap_sql(spec: ClusterSpec, secrets: Secrets, present: frozenset[str],
                 # Made by an earlier hapair, which let it change tables.
                 out.append(f"REVOKE CREATE, ALTER, INDEX, DROP, REFERENCES ON "
                            f"{ident(spec.database.name)}.* FROM "
+                           f"{literal(acc.user)}@{literal(acc.host)}")
+            if (acc.user == spec.database.users.admin
+                    and f"{acc.key} {spec.database.name}" not in trigger):
+                out.append(f"GRANT TRIGGER ON {ident(spec.database.name)}.* TO "
                            f"{literal(acc.user)}@{literal(acc.host)}")
             continue
         password = getattr(secrets, acc.secret).get_secret_value()

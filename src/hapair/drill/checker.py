@@ -64,6 +64,8 @@ class Verdict:
     silences: tuple[tuple[str, float, float], ...] = ()  # (node, from, seconds) unanswered
     # (node, seconds) after each silence: still writable beside another node
     after_resume: tuple[tuple[str, float], ...] = ()
+    # the same with the read_only flag alone (writes meanwhile refused by the gate)
+    flag_after_resume: tuple[tuple[str, float], ...] = ()
     moves: int = 0  # times the VIP moved (the node confirming bookings changed)
 
     @property
@@ -103,18 +105,25 @@ def double_bookings(history: list[dict[str, Any]], rows: list[Row]) -> list[str]
                   for k, v in owners.items() if len(v) > 1)
 
 
-def _writable_with(samples: dict[str, list[tuple[float, str]]], a: str, b: str) -> list[float]:
+# What a sample says: "0" writable; "1" read-only; "2" read_only off, but every
+# write of the application refused by the lease's gate (drill/sampler.py).
+WRITABLE = frozenset({"0"})
+FLAG_OFF = frozenset({"0", "2"})  # read_only off, whatever the gate says
+
+
+def _writable_with(samples: dict[str, list[tuple[float, str]]], a: str, b: str,
+                   writable: frozenset[str] = WRITABLE) -> list[float]:
     """Times at which node a read writable while b was certainly writable too
     (b's answers just before and just after both said so, and came no more
     than SILENCE_S apart)."""
     times = [t for t, _ in samples[b]]
     found = []
     for t, value in samples[a]:
-        if value != "0":
+        if value not in writable:
             continue
         i = bisect.bisect_right(times, t)
-        if (0 < i < len(times) and samples[b][i - 1][1] == "0"
-                and samples[b][i][1] == "0" and times[i] - times[i - 1] <= SILENCE_S):
+        if (0 < i < len(times) and samples[b][i - 1][1] in writable
+                and samples[b][i][1] in writable and times[i] - times[i - 1] <= SILENCE_S):
             found.append(t)
     return found
 
@@ -138,22 +147,24 @@ def silences(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, flo
     return out
 
 
-def after_resume(samples: dict[str, list[tuple[float, str]]]) -> list[tuple[str, float]]:
+def after_resume(samples: dict[str, list[tuple[float, str]]],
+                 writable: frozenset[str] = WRITABLE) -> list[tuple[str, float]]:
     """(node, seconds) for each silence of a node (a paused machine): from
     its first answer again to its first read_only answer after the last time
     it read writable while another node certainly was (an upper bound of the
-    time both were writable; 0: never writable together after the resume)."""
+    time both were writable; 0: never writable together after the resume).
+    With FLAG_OFF: how long its read_only flag stayed off, the gate aside."""
     out = []
     for node, start, _ in silences(samples):
         resumed = next(t for t, _ in samples[node] if t > start)  # exact: no rounding
         mine = [t for other in samples if other != node
-                for t in _writable_with(samples, node, other)]
+                for t in _writable_with(samples, node, other, writable)]
         later = [t for t in mine if resumed <= t <= resumed + RESUME_WINDOW_S]
         if not later:
             out.append((node, 0.0))
             continue
-        closed = next((t for t, value in samples[node] if t > max(later) and value != "0"),
-                      max(later))
+        closed = next((t for t, value in samples[node]
+                       if t > max(later) and value not in writable), max(later))
         out.append((node, round(closed - resumed, 3)))
     return out
 
@@ -215,6 +226,7 @@ def check(history: list[dict[str, Any]], finals: dict[str, list[Row]], primary: 
         first_confirmed_after_fault_s=first, longest_wait_s=longest_wait(history, fault_at),
         samples=tuple((n, sum(v != "down" for _, v in samples.get(n, []))) for n in sorted(finals)),
         silences=tuple(silences(judged)), after_resume=tuple(after_resume(judged)),
+        flag_after_resume=tuple(after_resume(judged, FLAG_OFF)),
         moves=vip_moves(history))
 
 

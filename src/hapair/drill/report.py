@@ -29,6 +29,9 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # the longest a paused node stayed writable beside another after it resumed
             "after_resume_s": max((s for x in v for _, s in x.get("after_resume", ())),
                                   default=None),
+            # ... with its read_only flag off (its writes refused by the lease's gate)
+            "flag_after_resume_s": max((s for x in v for _, s in x.get("flag_after_resume", ())),
+                                       default=None),
             # the fewest read_only answers of one node in one run
             "fewest_samples": min((c for x in v for _, c in x.get("samples", ())), default=0),
             "unknown": sum(x["unknown"] for x in v),
@@ -108,9 +111,10 @@ def moves_cell(r: dict[str, Any]) -> str:
 
 
 def two_writable_cell(r: dict[str, Any]) -> str:
-    after = r.get("after_resume_s")
+    after, flag = r.get("after_resume_s"), r.get("flag_after_resume_s")
     return f"{r['two_writable']}" + ("" if after is None else
-                                     f" (at most {after:.2f} s after a resume)")
+                                     f" (at most {after:.2f} s after a resume)") + (
+        "" if flag is None else f" (read_only off {flag:.2f} s, writes refused)")
 
 
 def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:

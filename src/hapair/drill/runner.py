@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hapair import gtid
+from hapair.agent import write_gate
 from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
@@ -140,8 +141,9 @@ def settle(agents: Agents, timeout: float, say: Say) -> tuple[str, str, float]:
 
 
 class Samplers:
-    def __init__(self, plan: LabPlan):
+    def __init__(self, plan: LabPlan, schema: str):
         self.plan = plan
+        self.queries = [write_gate.ready_sql(schema), write_gate.SAMPLE_SQL]
         self.samples: dict[str, list[str]] = {mc.name: [] for mc in plan.machines}
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.stopping = threading.Event()
@@ -159,7 +161,8 @@ class Samplers:
                 continue
             try:
                 argv = m.exec_argv(self.plan, machine,
-                                   ["python3", "-c", self.source, sampler.MARK])
+                                   ["python3", "-c", self.source, sampler.MARK,
+                                    *self.queries])
             except Exception:  # noqa: BLE001 - the machine is between states
                 time.sleep(0.5)
                 continue
@@ -274,7 +277,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
     history_file.unlink(missing_ok=True)
     seconds = warmup_s + sum(step.hold_s + observe_s for step in scenario.steps)
-    samplers = Samplers(lab.plan)
+    samplers = Samplers(lab.plan, agents.spec.database.name)
     samplers.start()
     started = time.time()
     starved = Stress(lab.plan, primary, seconds) if stress else None

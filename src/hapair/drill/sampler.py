@@ -1,7 +1,12 @@
 """Samples one node's read_only every few milliseconds, from inside the node,
-through one long-lived `mariadb` client: "wall-time read_only" lines on
-stdout ("wall-time down" when the server does not answer). Standard library
-only: the drill runs this file's source with the node's own python3."""
+through one long-lived `mariadb` client: "wall-time value" lines on stdout,
+the value 1 (read-only), 0 (writable) or 2 (read_only off, but every write
+of the application refused by the lease's write gate, agent/write_gate.py),
+or "down" when the server does not answer. The gate is counted only where
+the node holds it on every table of the application (`READY`, asked at each
+connection); elsewhere only read_only is asked. Standard library only: the
+drill runs this file's source with the node's own python3, the two queries
+as arguments."""
 
 from __future__ import annotations
 
@@ -14,16 +19,26 @@ INTERVAL = 0.02
 MARK = "hapair-drill-sampler"  # in argv, so that the drill can find and stop it
 
 
-def main() -> None:
+FLAG = "SELECT @@GLOBAL.read_only;\n"
+
+
+def main(ready: str = "", gated: str = "") -> None:
+    """ready: a query that answers 1 where the write gate is complete;
+    gated: the sample where it is."""
     while True:
         proc = subprocess.Popen(["mariadb", "-N", "-B", "--unbuffered", "--connect-timeout=1"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True, bufsize=1)
         assert proc.stdin is not None and proc.stdout is not None
         try:
+            query = FLAG
+            if ready:
+                proc.stdin.write(ready.rstrip(";") + ";\n")
+                proc.stdin.flush()
+                query = gated.rstrip(";") + ";\n" if proc.stdout.readline().strip() == "1" else FLAG
             while True:
                 asked = time.time()
-                proc.stdin.write("SELECT @@read_only;\n")
+                proc.stdin.write(query)
                 proc.stdin.flush()
                 line = proc.stdout.readline()
                 if not line:
@@ -51,6 +66,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     try:
-        main()
+        main(*sys.argv[2:4])
     except KeyboardInterrupt:
         sys.exit(0)

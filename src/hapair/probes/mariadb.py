@@ -43,6 +43,8 @@ STATE_SQL = " UNION ALL ".join(
        # Accounts that may change a schema's tables (the application's must not).
        "SELECT 'ddl', CONCAT(user, '@', host, ' ', db) FROM mysql.db WHERE 'Y' IN "
        "(Create_priv, Drop_priv, Alter_priv, Index_priv, References_priv)",
+       # Accounts that may make a schema's triggers (the agent's: its write gate).
+       "SELECT 'trigger', CONCAT(user, '@', host, ' ', db) FROM mysql.db WHERE Trigger_priv = 'Y'",
        "SELECT 'schema', schema_name FROM information_schema.schemata"])
 EPOCH_LINE_SQL = ("SELECT 'epoch', CONCAT_WS(' ', epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, "
                   "changed_at, NOW(3)) / 1000000) FROM hapair.epoch WHERE id = 1")
@@ -139,6 +141,7 @@ class MariaDBState:
     users: frozenset[str] = field(default_factory=frozenset)
     schemas: frozenset[str] = field(default_factory=frozenset)
     ddl: frozenset[str] = field(default_factory=frozenset)  # "user@host schema"
+    trigger: frozenset[str] = field(default_factory=frozenset)  # "user@host schema"
     plain: frozenset[str] = field(default_factory=frozenset)  # accounts not requiring TLS
     slave: SlaveStatus = SlaveStatus()
     semi: SemiSync = SemiSync()
@@ -220,7 +223,8 @@ def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: Semi
                  users: frozenset[str] = frozenset(),
                  schemas: frozenset[str] = frozenset(),
                  ddl: frozenset[str] = frozenset(),
-                 plain: frozenset[str] = frozenset()) -> MariaDBState:
+                 plain: frozenset[str] = frozenset(),
+                 trigger: frozenset[str] = frozenset()) -> MariaDBState:
     """The state from the probe's answers: VARIABLES by name, the parsed
     replication and semi-sync status, the epoch row (empty where none)."""
     age = epoch.get("age")
@@ -233,7 +237,7 @@ def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: Semi
         gtid_current_pos=str(variables.get("gtid_current_pos") or ""),
         semi_sync_master=_flag(variables.get("semi_sync_master", "0")),
         semi_sync_slave=_flag(variables.get("semi_sync_slave", "0")),
-        users=users, schemas=schemas, ddl=ddl, plain=plain,
+        users=users, schemas=schemas, ddl=ddl, plain=plain, trigger=trigger,
         slave=slave,
         semi=semi,
         epoch=_int(epoch.get("epoch")),
@@ -251,7 +255,7 @@ def parse_state(output: str) -> MariaDBState:
     values: dict[str, str] = {}
     status: dict[str, str] = {}
     epoch: dict[str, str] = {}
-    sets: dict[str, set[str]] = {"user": set(), "schema": set(), "ddl": set(), "plain": set()}
+    sets: dict[str, set[str]] = {k: set() for k in ("user", "schema", "ddl", "plain", "trigger")}
     for line in head.splitlines():
         key, sep, value = line.partition("\t")
         if not sep:
@@ -267,4 +271,5 @@ def parse_state(output: str) -> MariaDBState:
             values[key] = value
     return from_answers(values, parse_slave_status(slave_text), semi_sync(status), epoch,
                         frozenset(sets["user"]), frozenset(sets["schema"]),
-                        frozenset(sets["ddl"]), frozenset(sets["plain"]))
+                        frozenset(sets["ddl"]), frozenset(sets["plain"]),
+                        frozenset(sets["trigger"]))

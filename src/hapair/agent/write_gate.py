@@ -1,0 +1,134 @@
+"""The lease checked by every write of the application, inside its statement.
+
+The lease watch (db_lease.py) closes a server whose lease has run out with
+`SET GLOBAL read_only`, and that waits for commits already under way. On a
+machine that resumes from a pause those are stuck waiting for an
+acknowledgement that never comes, until the agent or its stop hook has
+stopped the application and killed their sessions: measured 0.05-0.5 s
+writable beside the new primary after the resume, longer on a starved host.
+
+So each of the application's tables also carries a trigger, before every
+insert, update and delete, that reads the same lease row: a writable server
+whose lease has run out refuses the row with MariaDB's own read-only error
+(1290), whatever Python, systemd or the host's scheduler are doing. It is a
+fencing token checked by the storage (Kleppmann, "How to do distributed
+locking"): the first write after a resume is refused, not the first after
+someone had the CPU to close the server. It refuses nothing the watch would
+not refuse 20 ms later: the same row, the same condition.
+
+The triggers are this node's own, as the row and the watch are: made with
+`sql_log_bin = 0` on every node (a replica too; its read_only keeps them
+idle, and row-based replication does not fire them), copied by a rebuild
+with the rest of the data. The application never sees them but as a
+read-only error, which it already retries. The HA tool names no table: it
+gates whatever base tables the application's schema holds, and a new one
+within `CHECK_S`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from hapair.agent.db import LEASE_STALE_SQL, Database, DBError
+from hapair.probes.mariadb import META_SCHEMA
+
+log = logging.getLogger("hapair.agent")
+
+VERSION = 1
+PREFIX = f"hapair_lease{VERSION}_"  # a changed body gets a new prefix; older ones are dropped
+OLD = "hapair\\_lease%"  # any version's (LIKE)
+EVENTS = ("INSERT", "UPDATE", "DELETE")
+CHECK_S = 5.0  # how often the schema is looked at for tables without the gate
+REFUSED = "hapair: the lease of this primary has run out; it is read-only now"  # no quote in it
+
+
+def ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def trigger_name(table: str, event: str) -> str:
+    """Unique in the schema (MariaDB's trigger names are per schema), at most
+    64 characters."""
+    name = f"{PREFIX}{event[0].lower()}_{table}"
+    if len(name) <= 64:
+        return name
+    return f"{PREFIX}{event[0].lower()}_{hashlib.sha256(table.encode()).hexdigest()[:24]}"
+
+
+def trigger_sql(schema: str, table: str, event: str) -> str:
+    return (f"CREATE TRIGGER {ident(schema)}.{ident(trigger_name(table, event))} "
+            f"BEFORE {event} ON {ident(schema)}.{ident(table)} FOR EACH ROW "
+            f"IF @@GLOBAL.read_only = 0 AND {LEASE_STALE_SQL} THEN "
+            f"SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = '{REFUSED}'; "
+            "END IF")
+
+
+def plan(tables: list[str], triggers: list[tuple[str, str, str]]
+         ) -> tuple[list[tuple[str, str]], list[str]]:
+    """(the (table, event) pairs to gate, the triggers of older versions to
+    drop), from the schema's base tables and its hapair triggers as (name,
+    table, event). Pure."""
+    have = {(t, e) for name, t, e in triggers if name == trigger_name(t, e)}
+    create = [(t, e) for t in sorted(tables) for e in EVENTS if (t, e) not in have]
+    drop = sorted(name for name, _, _ in triggers if not name.startswith(PREFIX))
+    return create, drop
+
+
+TABLES_SQL = ("SELECT TABLE_NAME AS t FROM information_schema.TABLES "
+              "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'")
+TRIGGERS_SQL = ("SELECT TRIGGER_NAME AS n, EVENT_OBJECT_TABLE AS t, EVENT_MANIPULATION AS e "
+                "FROM information_schema.TRIGGERS "
+                "WHERE TRIGGER_SCHEMA = %s AND TRIGGER_NAME LIKE %s")
+# Never binlogged (each node's own), and never waiting for a table in use: a
+# pending exclusive lock would hold every booking back behind it. Tried
+# again within CHECK_S.
+LOCAL = "SET STATEMENT sql_log_bin = 0, lock_wait_timeout = 0 FOR"
+
+
+def ready_sql(schema: str) -> str:
+    """1 where the gate is complete on this server: the lease's table is
+    there and every base table of the schema has its three triggers of
+    this version (the drill's sampler counts a refusing gate only then)."""
+    like = PREFIX.replace("_", "\\_") + "%"
+    return ("SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "  # noqa: S608 - quoted
+            f"'{META_SCHEMA}' AND TABLE_NAME = 'lease') = 1 AND (SELECT 3 * COUNT(*) FROM "
+            f"information_schema.TABLES WHERE TABLE_SCHEMA = {literal(schema)} AND "
+            "TABLE_TYPE = 'BASE TABLE') = (SELECT COUNT(*) FROM information_schema.TRIGGERS "
+            f"WHERE TRIGGER_SCHEMA = {literal(schema)} AND TRIGGER_NAME LIKE '{like}')")
+
+
+# 1 read-only, 2 writable but refused by the gate, 0 writable (drill/sampler.py).
+SAMPLE_SQL = f"SELECT IF(@@GLOBAL.read_only, 1, IF({LEASE_STALE_SQL}, 2, 0))"
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def ensure(db: Database, schema: str) -> int:
+    """Gates every base table of the schema that lacks it; how many triggers
+    it made. DBError if the schema could not be read; a table in use is
+    left for the next look."""
+    tables = [str(r["t"]) for r in db.rows(TABLES_SQL, (schema,))]
+    triggers = [(str(r["n"]), str(r["t"]), str(r["e"]))
+                for r in db.rows(TRIGGERS_SQL, (schema, OLD))]
+    create, drop = plan(tables, triggers)
+    made = 0
+    for name in drop:
+        _try(db, f"{LOCAL} DROP TRIGGER IF EXISTS {ident(schema)}.{ident(name)}", name)
+    for table, event in create:
+        made += _try(db, f"{LOCAL} {trigger_sql(schema, table, event)}",
+                     trigger_name(table, event))
+    if made:
+        log.info("the lease gate is on %d more of %s's writes (%d tables)", made, schema,
+                 len(tables))
+    return made
+
+
+def _try(db: Database, sql: str, name: str) -> int:
+    try:
+        db.execute(sql)
+    except DBError as exc:
+        log.debug("trigger %s not changed now (tried again later): %s", name, exc)
+        return 0
+    return 1

@@ -1,0 +1,44 @@
+"""The lease's write gate: which triggers to make or drop (pure), and which
+answers of the peer renew the lease."""
+
+from __future__ import annotations
+
+from hapair.agent import write_gate
+from hapair.agent.peer import renews_lease
+from hapair.agent.roles import Role
+from hapair.agent.status import StatusDoc
+
+
+def test_every_table_gets_its_three_triggers_once_and_older_versions_go() -> None:
+    have = [(write_gate.trigger_name("bookings", e), "bookings", e) for e in write_gate.EVENTS]
+    old = [("hapair_lease0_i_rooms", "rooms", "INSERT")]
+    create, drop = write_gate.plan(["rooms", "bookings"], have + old)
+    assert create == [("rooms", "INSERT"), ("rooms", "UPDATE"), ("rooms", "DELETE")]
+    assert drop == ["hapair_lease0_i_rooms"]
+    assert write_gate.plan(["bookings"], have) == ([], [])
+
+
+def test_trigger_names_are_unique_and_fit_mariadb_s_limit() -> None:
+    long_a, long_b = "t" * 60 + "a", "t" * 60 + "b"
+    names = {write_gate.trigger_name(t, e) for t in ("x", long_a, long_b)
+             for e in write_gate.EVENTS}
+    assert len(names) == 9 and all(len(n) <= 64 for n in names)
+    assert write_gate.trigger_name("bookings", "UPDATE") == "hapair_lease1_u_bookings"
+
+
+def test_the_trigger_refuses_with_the_read_only_error_and_quotes_names() -> None:
+    sql = write_gate.trigger_sql("app", "odd`name", "DELETE")
+    assert "BEFORE DELETE ON `app`.`odd``name` FOR EACH ROW" in sql
+    assert "@@GLOBAL.read_only = 0" in sql and "MYSQL_ERRNO = 1290" in sql
+
+
+def test_only_a_peer_that_cannot_be_writing_renews_the_lease() -> None:
+    """A primary resuming from a pause, answered by the node that took over,
+    must not read the answer as leave to go on."""
+    replica = StatusDoc(node="node2", read_only=True, role=Role.REPLICA)
+    assert renews_lease(replica)
+    assert renews_lease(replica.model_copy(update={"role": Role.CANDIDATE}))
+    assert not renews_lease(None)
+    assert not renews_lease(replica.model_copy(update={"read_only": False}))
+    for role in (Role.PROMOTING, Role.FENCING, Role.PRIMARY, Role.PRIMARY_PAUSED):
+        assert not renews_lease(replica.model_copy(update={"role": role})), role
