@@ -101,12 +101,13 @@ def test_the_witness_drills(wlab: Lab, tmp_path: Path) -> None:
 
 
 def test_abuse_from_the_client_network_moves_nothing(wlab: Lab, tmp_path: Path) -> None:
-    """Slow clients and a flood of wrong passwords from another host on the
-    client network, 60 s each: the VIP stays, nothing lost or doubled, and
-    the demo user, signing in every second from the client's own address,
-    is let in every time."""
-    summary = wlab.drills(tmp_path, *scenarios("slow-clients", "login-flood"))
-    assert {row["scenario"] for row in summary} == {"slow-clients", "login-flood"}
+    """Slow clients, a flood of wrong passwords and forged VRRP adverts from
+    another host on the client network, 60 s each: the VIP stays, nothing
+    lost or doubled, and the demo user, signing in every second from the
+    client's own address, is let in every time."""
+    names = ("slow-clients", "login-flood", "spoof-vrrp")
+    summary = wlab.drills(tmp_path, *scenarios(*names))
+    assert {row["scenario"] for row in summary} == set(names)
     for row in summary:
         assert (row["vip_moves"], row["unwanted_moves"]) == (0, 0), row
     results = json.loads((tmp_path / "results.json").read_text())

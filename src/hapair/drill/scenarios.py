@@ -249,8 +249,9 @@ class Attack:
     addresses, for hold_s, while a real user signs in every second; recover
     waits for it and returns its summary."""
 
-    def __init__(self, args: tuple[str, ...], seconds: float) -> None:
-        self.args, self.seconds = args, seconds
+    def __init__(self, args: tuple[str, ...], seconds: float,
+                 more: Callable[[ClusterSpec], tuple[str, ...]] = lambda spec: ()) -> None:
+        self.args, self.seconds, self.more = args, seconds, more  # more: from the spec
         self.proc: subprocess.Popen[str] | None = None
 
     def fault(self, c: Ctx) -> object:
@@ -268,7 +269,7 @@ class Attack:
                              "--targets", ",".join(targets), "--vip", str(spec.vip.address),
                              "--source", str(source.ip), "--seconds", f"{self.seconds:g}",
                              *(["--tls"] if tls else []), *(["--ca", c.ca] if c.ca else []),
-                             *self.args])
+                             *self.args, *self.more(spec)])
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env={**os.environ, "ROOMBOOK_PASSWORD": c.password})
         assert self.proc.stdout is not None
@@ -298,6 +299,9 @@ def summarize_attack(found: dict[str, Any]) -> str:
 ABUSE_S = 60.0
 _slow = Attack(("slow", "--bodies", "100", "--headers", "100"), ABUSE_S)
 _logins = Attack(("logins", "--per-minute", "1000"), ABUSE_S)
+_adverts = Attack(("vrrp",), ABUSE_S, lambda spec: (
+    "--vrid", str(spec.vip.vrid),
+    *(x for n in spec.nodes for x in ("--node", f"{n.public},{n.interconnect}"))))
 
 
 def _switchover(c: Ctx) -> object:
@@ -332,6 +336,10 @@ STEPS: dict[str, Step] = {
     "login-flood": Step("1,000 wrong passwords a minute against each public address from "
                         "another client host, for 60 s, while the demo user signs in",
                         "primary", _logins.fault, _logins.recover, ABUSE_S, moves=False),
+    "spoof-vrrp": Step("forged VRRP adverts from another client host for 60 s: each node's "
+                       "resignation and the other's claim, \"from\" either address of the "
+                       "other", "primary", _adverts.fault, _adverts.recover, ABUSE_S,
+                       moves=False),
     "freeze-agent-primary": Step("the primary's agent frozen (SIGSTOP), its database writable",
                                  "primary", _signal("hapair", "STOP"), _signal("hapair", "CONT"),
                                  4),
@@ -366,7 +374,7 @@ STEPS: dict[str, Step] = {
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood")
+ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp")
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 
