@@ -65,7 +65,7 @@ def test_render_writes_each_node_with_modes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["render", str(EXAMPLES / "m2l.toml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     conf = out / "node2/etc/keepalived/keepalived.conf"
-    assert "unicast_src_ip 10.54.0.11" in conf.read_text()
+    assert "unicast_src_ip 192.168.57.103" in conf.read_text()
     assert stat.S_IMODE((out / "node1/etc/netplan/60-hapair.yaml").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "node1/etc/hapair/raid-create.sh").stat().st_mode) == 0o700
     assert sorted(p.name for p in out.iterdir()) == ["node1", "node2"]  # no staging left

@@ -205,6 +205,21 @@ CASES = [
     row("an unhealthy replica is not eligible",
         view(replica_db(), peer_primary(), app_ok=False), (), eligible=False, role=R,
         problem=True, words="not eligible: the application not answering"),
+    row("a replica cut from a live primary's adverts (the interconnect down) stays out of the "
+        "VIP, and replicates over the public network",
+        view(replica_db(), peer_primary(vrrp="MASTER"), paths=("public",)),
+        (Follow(path="public"),), eligible=False, role=R, problem=False,
+        words="moves to the public network"),
+    row("... and for a moment after it gave the VIP back, the interconnect seeming up",
+        view(replica_db(), peer_primary(vrrp="MASTER"), memory=Memory(
+            complete=True, lease_renewed=NOW - 0.1, peer_seen=NOW - 0.1,
+            vip_lost_at=NOW - 0.5)), (), eligible=False, role=R, problem=True,
+        words="VRRP adverts cannot reach this node"),
+    row("... not after that",
+        view(replica_db(), peer_primary(vrrp="MASTER"), memory=Memory(
+            complete=True, lease_renewed=NOW - 0.1, peer_seen=NOW - 0.1,
+            vip_lost_at=NOW - 3)), (), eligible=True, role=R, problem=False,
+        words="complete"),
     # -- a candidate: node2 holds the VIP --
     row("VIP holder fences a live primary, then promotes",
         view(replica_db(), peer_primary(holds_vip=False), holds_vip=True, vip_since=NOW - 0.2),
@@ -348,6 +363,11 @@ CASES = [
              peer_replica(db_up=False, complete=False, io_running=""), node="node1",
              holds_vip=True, memory=Memory(announced_at=NOW - 1.0)),
         (), eligible=True, role=P, problem=True, words="committing alone", cfg=CFG1),
+    row("the standby holds the VIP beside the primary (it missed the adverts: the "
+        "interconnect cut) and gives it back: the primary says where the VIP is",
+        view(primary_db(), peer_replica(holds_vip=True), node="node1", holds_vip=True),
+        (Announce(),), eligible=True, role=P, problem=False, words="open for writes",
+        cfg=CFG1),
     row("a standby back replicating: semi-sync on again",
         view(primary_db(semi_sync_master=False), peer_replica(), node="node1", holds_vip=True),
         (SetSemiSync(on=True),), eligible=True, role=P, problem=False,

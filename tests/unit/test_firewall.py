@@ -53,6 +53,16 @@ def test_a_node_opens_ssh_to_all_the_web_on_the_vip_and_the_rest_to_its_peer_onl
                    for line in text.splitlines())
 
 
+def test_vrrp_only_from_the_peer_on_the_interconnect(m2l: ClusterSpec) -> None:
+    """A forged advert from the public network is dropped, before connection
+    tracking could take it for the reply to one of ours."""
+    text = rules_text(m2l)
+    accept = 'ip protocol 112 iifname "bond0" ip saddr 192.168.57.103 accept'
+    assert accept in text and "ip protocol 112 counter drop" in text
+    assert text.index(accept) < text.index("ip protocol 112 counter drop")
+    assert text.index("ip protocol 112 counter drop") < text.index("ct state established")
+
+
 def test_no_cap_on_the_web_when_set_to_zero(m2l: ClusterSpec) -> None:
     text = rules_text(m2l.model_copy(update={"firewall": Firewall(
         web_connections_per_source=0)}))

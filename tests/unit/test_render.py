@@ -38,10 +38,13 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     text = keepalived.render(m2l, node1)[0].content
     assert "vrrp_version 3" in text
     assert re.search(r"state BACKUP\n\s+nopreempt", text)
-    assert "interface bond1" in text
-    assert "unicast_src_ip 10.54.0.10" in text
-    assert re.search(r"unicast_peer \{\s+10\.54\.0\.11\s+\}", text)
+    # Adverts on the interconnect (no client can forge one there), the VIP on
+    # the public bond, whose loss puts the instance in FAULT.
+    assert "interface bond0" in text
+    assert "unicast_src_ip 192.168.57.102" in text
+    assert re.search(r"unicast_peer \{\s+192\.168\.57\.103\s+\}", text)
     assert "10.54.0.100/24 dev bond1" in text
+    assert re.search(r"track_interface \{\s+bond1\s+\}", text)
     assert "priority 254" in text and "advert_int 0.1" in text
     assert "enable_script_security" in text and "script_user nobody" in text
     # notify_fifo is a global keyword (inside an instance keepalived rejects it)
@@ -51,7 +54,7 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     assert "    check_unicast_src\n" in text  # adverts from the peer only
     assert "vrrp_higher_prio_send_advert true" in text  # the winner re-announces after a split
     other = keepalived.render(m2l, node2)[0].content
-    assert "unicast_src_ip 10.54.0.11" in other and "priority 253" in other
+    assert "unicast_src_ip 192.168.57.103" in other and "priority 253" in other
 
 
 def test_mariadb_settings_are_safe_defaults(m2l: ClusterSpec) -> None:
@@ -199,7 +202,7 @@ def test_ifupdown_stanzas(m2l: ClusterSpec) -> None:
 def test_lab_without_bonds_uses_plain_interfaces(lab: ClusterSpec) -> None:
     files = render_node(lab, lab.nodes[0])
     assert "bonds:" not in file_at(files, "/etc/netplan/60-hapair.yaml")
-    assert "interface pub0" in file_at(files, "/etc/keepalived/keepalived.conf")
+    assert "dev pub0" in file_at(files, "/etc/keepalived/keepalived.conf")
     assert not any(f.component == "raid" for f in files)  # no storage declared
 
 

@@ -158,9 +158,11 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
     acts = (*acts, *primary_upkeep(v, cfg, want))
-    if cfg.semi_sync and not want:
+    if cfg.semi_sync and not want or p is not None and p.holds_vip:
         # Committing alone: the peer is away or rejoining, and may have held
         # the VIP during a partition (it then drops it: clients must come back).
+        # Or the peer holds it beside us (its keepalived missed our adverts:
+        # the interconnect cut) and gives it back: clients must come back.
         acts = (*acts, *announce(v))
     return Decision(actions=acts, reason=busy + _primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY,

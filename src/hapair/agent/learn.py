@@ -42,6 +42,7 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         fenced_by="" if settled else m.fenced_by,
         unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
         vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
+        vip_lost_at=v.now if m.vip_since and not v.holds_vip else m.vip_lost_at,
         interconnect_since=((m.interconnect_since or v.now) if "interconnect" in v.peer.paths
                             else 0.0),
         degraded=m.degraded and not _peer_caught_up(v, cfg),

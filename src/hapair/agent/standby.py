@@ -36,6 +36,10 @@ from hapair.agent.witness_rules import (
 RECONNECT_PATIENCE_S = 3.0
 # How long the interconnect answers without a break before replication returns to it.
 RETURN_AFTER_S = 30.0
+# A replica that gave the VIP back to a live primary stays out of it this
+# long even if the interconnect still seems to answer: a cut is seen by a
+# poll that times out (0.5 s), keepalived's missed adverts sooner (0.31 s).
+ADVERTS_LOST_HOLD_S = 2.0
 
 
 def best_path(v: View) -> Path:
@@ -67,7 +71,19 @@ def read_only(v: View, cfg: AgentConfig) -> Decision:
 def _eligible_replica(v: View) -> bool:
     p = fresh_peer(v)
     catching_up = p is not None and p.db_up and v.db.slave.io_running
-    return v.healthy and v.keepalived_running and (v.memory.complete or catching_up)
+    return (v.healthy and v.keepalived_running and (v.memory.complete or catching_up)
+            and not adverts_lost(v))
+
+
+def adverts_lost(v: View) -> bool:
+    """The primary is alive and well on the public network, but its VRRP
+    adverts (carried on the interconnect, render/keepalived.py) cannot reach
+    this node: the interconnect does not answer, or the VIP came here from
+    that live primary moments ago. keepalived here would take the VIP from
+    it, so this node stays out of the VIP (FAULT) until either changes; if
+    the primary then goes silent on every path, it is eligible again."""
+    return still_primary(v) and ("interconnect" not in v.peer.paths
+                                 or v.now - v.memory.vip_lost_at < ADVERTS_LOST_HOLD_S)
 
 
 # A peer's status built from a view older than this is a stuck loop's: its
@@ -267,6 +283,9 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
     state = "complete" if v.memory.complete else "catching up"
     if not v.healthy:
         state += f", not eligible: {v.health_problem}"
+    elif adverts_lost(v):
+        state += (f", not eligible: {peer} is a live primary whose VRRP adverts cannot reach "
+                  "this node (the interconnect is down or was a moment ago)")
     return say(f"replica of {peer} over the {path} network, {state}, {lag} transactions to "
                "apply", problem=not eligible)
 

@@ -92,6 +92,7 @@ class Memory:
     slow_since: float = 0.0  # a health check timing out since (0: not timing out)
     last_heal: float = 0.0  # when the agent last restarted one of them
     vip_since: float = 0.0  # when this node last took the VIP (0: it does not hold it)
+    vip_lost_at: float = 0.0  # when this node last stopped holding it
     task: Task | None = None  # a long action under way
     rebuild_after: float = 0.0  # a failed rebuild is retried from this time on
     # When this node last (re)started its replication: the primary's count of

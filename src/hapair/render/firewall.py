@@ -8,8 +8,11 @@ ICMP; SSH from anywhere; the web ports on the VIP from anywhere, at most
 (the clients reach the VIP only: a node's own address would let them past
 the VIP's holder, to a standby that cannot take a write); everything from
 the cluster's own hosts (the peer's two addresses, the witness: the
-database, the agents' API, etcd, Gluster, VRRP); the agents' API and the web
-ports from `firewall.admin_from` too. Everything else is dropped. The
+database, the agents' API, etcd, Gluster); VRRP from the peer's
+interconnect address on the interconnect only, whatever else (a forged
+advert from the public network is dropped before connection tracking could
+take it for a reply); the agents' API and the web ports from
+`firewall.admin_from` too. Everything else is dropped. The
 cluster's hosts are let in whole, not port by port: connections made
 before the rules were first loaded are unknown to connection tracking, and
 a packet of theirs that arrives first from the other side (a Gluster
@@ -46,6 +49,7 @@ class Rules:
     vip: str = ""  # the web ports from anywhere, to this address only
     web_tcp: tuple[str, ...] = ()
     per_source: int = 0  # open web connections one address may hold (0: no cap)
+    vrrp: tuple[str, str] | None = None  # (device, peer address): VRRP only from there
 
 
 def _ports(values: list[int | str]) -> tuple[str, ...]:
@@ -65,6 +69,7 @@ def for_node(spec: ClusterSpec, node: Node) -> Rules:
         vip=str(spec.vip.address),
         web_tcp=_ports(list(WEB_PORTS)),
         per_source=spec.firewall.web_connections_per_source,
+        vrrp=(spec.networks.interconnect.device, str(peer.interconnect)),
     )
 
 
@@ -98,6 +103,16 @@ def _web(rules: Rules) -> list[str]:
     return [*lines, f"\t\t{match} accept"]
 
 
+def _vrrp(rules: Rules) -> list[str]:
+    """VRRP (IP protocol 112, by number: a minimal Debian has no
+    /etc/protocols) from the peer on the interconnect; any other dropped."""
+    if rules.vrrp is None:
+        return []
+    device, peer = rules.vrrp
+    return [f'\t\tip protocol 112 iifname "{device}" ip saddr {peer} accept',
+            "\t\tip protocol 112 counter drop"]
+
+
 def text(rules: Rules, head: str) -> str:
     """The rules as an nftables script: the table dropped and made again in
     one transaction (`add` first, so that the delete never fails)."""
@@ -113,6 +128,7 @@ def text(rules: Rules, head: str) -> str:
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
         '\t\tiif "lo" accept',
+        *_vrrp(rules),
         "\t\tct state established,related accept",
         # nft's own keywords: "ipv6-icmp" is /etc/protocols' name, and a
         # minimal Debian (no netbase) has no such file (seen on the lab's VMs).

@@ -1,5 +1,20 @@
 """keepalived.conf: VRRPv3 with unicast peers, BACKUP + nopreempt, a health
-check against the node's own agent, and transitions to the agent's FIFO."""
+check against the node's own agent, and transitions to the agent's FIFO.
+
+The adverts travel the interconnect, the VIP lives on its own network (the
+public one). VRRP has no authentication worth the name (keepalived checks an
+advert's source address only), so an advert carried on the public network
+could be forged by any host there: a priority-0 advert "from" the primary
+moves the VIP to the standby, higher-priority ones "from" the standby take
+it from the primary for as long as they come. The interconnect is the
+nodes' own link, and the firewall takes VRRP from the peer's interconnect
+address on it only. The VIP's link is tracked: a primary whose public link
+is lost goes to FAULT and says so over the interconnect (a priority-0
+advert), so the standby takes over at once. An interconnect cut leaves each
+node without the other's adverts; the standby then takes the VIP a moment,
+and its agent, seeing the primary alive on the public network, gives it
+back and stays out until the interconnect returns (agent/standby.py); the
+primary's agent says where the VIP is again (gratuitous ARP)."""
 
 from __future__ import annotations
 
@@ -33,8 +48,14 @@ def vrrp_priority(spec: ClusterSpec, node: Node) -> int:
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     t = spec.timing
     net = getattr(spec.networks, spec.vip.network)
+    adverts = spec.networks.interconnect  # the nodes' own link (module docstring)
     peer = spec.peer(node)
     vip_net = net.cidr
+    tracked = "" if net.device == adverts.device else f"""
+    # The VIP's link: lost, the instance goes to FAULT and the peer takes over.
+    track_interface {{
+        {net.device}
+    }}"""
     text = f"""{header(spec, node)}
 global_defs {{
     router_id {node.name}
@@ -81,7 +102,8 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     # a node that returns must first prove its database complete (the agent).
     state BACKUP
     nopreempt
-    interface {net.device}
+    # Adverts on the interconnect, where no client can forge one (above).
+    interface {adverts.device}
     virtual_router_id {spec.vip.vrid}
     # The spec's order ({node.priority} against {peer.priority}), near the top: a
     # backup takes over after the holder's priority-0 advert when VRRPv3's skew
@@ -89,16 +111,16 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     # 100, during which the VIP is nowhere and new connections wait a SYN retry.
     priority {vrrp_priority(spec, node)}
     advert_int {_seconds(t.advert_interval_s)}
-    unicast_src_ip {node.address(spec.vip.network)}
-    # Adverts only from the peer's address: another host on the public
-    # network cannot claim the VIP by advertising a higher priority.
+    unicast_src_ip {node.interconnect}
+    # Adverts only from the peer's address (the firewall also takes VRRP from
+    # it alone, on the interconnect alone).
     check_unicast_src
     unicast_peer {{
-        {peer.address(spec.vip.network)}
+        {peer.interconnect}
     }}
     virtual_ipaddress {{
         {spec.vip.address}/{vip_net.prefixlen} dev {net.device}
-    }}
+    }}{tracked}
     track_script {{
         chk_agent
     }}
