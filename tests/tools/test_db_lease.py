@@ -106,10 +106,11 @@ def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Databa
     server.execute("CREATE DATABASE app")
     server.execute("CREATE TABLE app.bookings (id INT PRIMARY KEY, title VARCHAR(20))")
     server.execute("CREATE TABLE app.`odd``name` (id INT PRIMARY KEY)")
-    server.execute(f"{db_lease.LOCAL} {db_lease.TABLE_SQL}")  # the row, not the watch
+    gate = write_gate.GateRow(server, "app")
+    gate.install()  # its copy of the lease's end; no watch at all
 
     def lease(until: float | None) -> None:
-        server.execute(db_lease.WRITE_SQL, (until,))
+        server.execute(write_gate.WRITE_SQL, (until,))
 
     server.execute("SET GLOBAL read_only = OFF")
     lease(None)
@@ -144,7 +145,33 @@ def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Databa
     # the agent's thread does it too.
     assert write_gate.ensure(server, "app") == 0
     server.execute("CREATE TABLE app.later (id INT PRIMARY KEY)")
-    row = db_lease.LeaseRow(server, gate="app")
-    row.write_once()
-    row.gate_once()
+    gate.write_once()
+    gate.now_and_then()
     assert sampled(server, write_gate.ready_sql("app")) == 1
+
+
+def test_an_open_write_does_not_hold_the_lease_back(server: Database) -> None:
+    """A transaction that wrote through the gate and has not committed (its
+    commit waits for an acknowledgement) holds no lock on the lease's end:
+    the guard's renewal of both copies goes through at once. (An InnoDB row
+    read inside the write was locked until the commit: an interconnect cut
+    held the renewal back until the watch closed the server.)"""
+    server.execute("CREATE DATABASE app")
+    server.execute("CREATE TABLE app.bookings (id INT PRIMARY KEY)")
+    gate, row = write_gate.GateRow(server, "app"), db_lease.LeaseRow(server)
+    for r in (gate, row):
+        r.keep(time.time() + 60)
+        r.write_once()
+    write_gate.ensure(server, "app")
+    server.execute("SET GLOBAL read_only = OFF")
+    app = Database(server.endpoint)
+    app.execute("BEGIN")
+    app.execute("INSERT INTO app.bookings VALUES (1)")  # its trigger read the gate's copy
+    writer = Database(server.endpoint)
+    start = time.monotonic()
+    for sql in (write_gate.WRITE_SQL, db_lease.WRITE_SQL):
+        writer.execute(f"SET STATEMENT lock_wait_timeout = 1, innodb_lock_wait_timeout = 1 "
+                       f"FOR {sql.removeprefix('SET STATEMENT sql_log_bin = 0 FOR ')}",
+                       (time.time() + 60,))
+    assert time.monotonic() - start < 0.5
+    app.execute("COMMIT")

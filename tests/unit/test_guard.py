@@ -29,6 +29,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
         keeper=None, guard_db=SimpleNamespace(fence=fence), stop_app=lambda: None,
         lease_row=SimpleNamespace(keep=lambda until: None),
+        gate_row=SimpleNamespace(keep=lambda until: None),
         closed_itself=lambda *a, **k: None)
     agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
@@ -50,6 +51,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
     lease does not bind (read-only, committing alone, paused, with fence
     devices) gives it none, so the server leaves it alone."""
     rows: list[float | None] = []
+    gates: list[float | None] = []  # the write gate's copy: the same end
     now = time.monotonic()
     renewed = now - 0.3  # the last answered poll was sent 0.3 s ago
     agent = SimpleNamespace(
@@ -59,7 +61,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),
         keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
         guard_db=SimpleNamespace(fence=lambda *a, **k: None), stop_app=lambda: None,
-        lease_row=SimpleNamespace(keep=rows.append))
+        lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append))
     agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     wall = time.time()
@@ -70,6 +72,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
     agent.memory.degraded = True  # committing alone on purpose: no lease
     guard.once(agent)  # type: ignore[arg-type]
     assert rows[-1] is None
+    assert gates == rows
     agent.memory.degraded = False
     agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
                       vrrp="BACKUP", holds_vip=False, db=primary_db(read_only=True),

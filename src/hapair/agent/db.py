@@ -25,11 +25,25 @@ SOCKET = "/run/mysqld/mysqld.sock"
 # restore its backup's) would hold a stale end and close the new primary.
 LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
 # The lease has run out: the row holds an end, and it has passed (SYSDATE:
-# the time of the check, not of the statement). The lease watch (db_lease.py),
-# the write gate (write_gate.py) and the drill's sampler share it.
-LEASE_STALE_SQL = (f"EXISTS (SELECT 1 FROM {LEASE_TABLE} "  # noqa: S608 - constants only
-                   "WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6)))")
-LEASE_CLEAR_SQL = f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {LEASE_TABLE} SET until = NULL"  # noqa: S608
+# the time of the check, not of the statement). The lease watch reads the
+# InnoDB row (db_lease.py); the write gate reads the same end from an Aria
+# copy (write_gate.py): a read of an InnoDB row inside an application's
+# write is a locking read, held until that transaction commits, and a commit
+# stuck waiting for an acknowledgement then held the lease's renewal back
+# until the watch closed the server (measured: an interconnect cut, 9.5 s
+# without a booking). Aria's table lock lasts the statement only.
+GATE_TABLE = f"`{META_SCHEMA}`.`lease_gate`"
+
+
+def lease_stale_sql(table: str) -> str:
+    return (f"EXISTS (SELECT 1 FROM {table} "  # noqa: S608 - constants only
+            "WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6)))")
+
+
+LEASE_STALE_SQL = lease_stale_sql(LEASE_TABLE)
+GATE_STALE_SQL = lease_stale_sql(GATE_TABLE)
+LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
+                   for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146
 
 
@@ -213,12 +227,14 @@ class Database:
 
     def open_for_writes(self, semi: bool) -> None:
         self.set_semi_sync(semi)
-        try:
-            self.execute(LEASE_CLEAR_SQL)
-        except DBError as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)):
-                raise  # no table: no watch yet (the agent makes both)
+        for clear in LEASE_CLEAR_SQL:
+            try:
+                self.execute(clear)
+            except DBError as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, pymysql.MySQLError)
+                        and cause.args[:1] == (NO_SUCH_TABLE,)):
+                    raise  # no table: no watch or gate yet (the agent makes them)
         self.execute("SET GLOBAL read_only = OFF")
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],

@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from hapair.agent import write_gate
 from hapair.agent.db import LEASE_STALE_SQL, LEASE_TABLE, Database, DBError
 from hapair.probes.mariadb import META_SCHEMA
 from hapair.spec.lease import LEASE_WATCH_S
@@ -98,12 +97,12 @@ class LeaseRow:
     guard must not wait with it, or it could not stop the application that
     holds those commits (measured: 0.3 s more writable after a resume)."""
 
+    WHAT = "the lease watch"
+    WRITE_SQL = WRITE_SQL
+
     def __init__(self, db: Database,
-                 on_closed: Callable[[float, float], None] = lambda at, late: None,
-                 gate: str = ""):
+                 on_closed: Callable[[float, float], None] = lambda at, late: None):
         self.db = db
-        self.gate = gate  # the schema whose writes check the lease (write_gate.py); "": none
-        self.gated = -write_gate.CHECK_S  # when the schema was last looked at
         self.on_closed = on_closed  # (when, how long after the lease's end) the watch closed
         self.wanted: float | None = None
         self.written: float | None = None
@@ -132,14 +131,20 @@ class LeaseRow:
                     # primary's, a restore its backup's).
                     self.known = False
                 self.write_once()
-                self.gate_once()
                 if time.monotonic() - looked >= CHECK_CLOSED_S:
                     looked = time.monotonic()
-                    closed = self.closed()
-                    if closed is not None:
-                        self.on_closed(*closed)
+                    self.now_and_then()
             except Exception:  # noqa: BLE001 - the writer must outlive any error
                 log.exception("lease row")
+
+    def install(self) -> None:
+        install(self.db)
+
+    def now_and_then(self) -> None:
+        """Every CHECK_CLOSED_S: the watch's own closings, reported."""
+        closed = self.closed()
+        if closed is not None:
+            self.on_closed(*closed)
 
     def write_once(self) -> None:
         """Installs the watch if it is not yet, and writes what is wanted if
@@ -150,17 +155,17 @@ class LeaseRow:
                 return
             self.tried_at = now
             try:
-                install(self.db)
+                self.install()
                 self.installed = True
             except DBError as exc:
-                log.warning("the lease watch could not be installed (retried in %.0fs): %s",
+                log.warning("%s could not be installed (retried in %.0fs): %s", self.WHAT,
                             RETRY_INSTALL_S, exc)
                 return
         until = self.wanted
         if self.known and until == self.written:
             return
         try:
-            self.db.execute(WRITE_SQL, (until,), timeout=1.0)
+            self.db.execute(self.WRITE_SQL, (until,), timeout=1.0)
         except DBError as exc:
             if not self.failing:
                 log.warning("the lease's end could not be written to the database: %s", exc)
@@ -168,16 +173,6 @@ class LeaseRow:
             self.failing = True
             return
         self.written, self.known, self.failing = until, True, False
-
-    def gate_once(self) -> None:
-        """Every CHECK_S, the application's tables that lack the write gate get it."""
-        if not (self.gate and self.installed) or time.monotonic() - self.gated < write_gate.CHECK_S:
-            return
-        self.gated = time.monotonic()
-        try:
-            write_gate.ensure(self.db, self.gate)
-        except DBError as exc:
-            log.debug("the write gate could not look at %s: %s", self.gate, exc)
 
     def closed(self) -> tuple[float, float] | None:
         """(when, how long after the lease's end) the watch last closed the

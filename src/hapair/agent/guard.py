@@ -106,9 +106,11 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     bound = binds(v, agent.memory, cfg)
     renewed = lease_renewed(agent)
     if v is not None:
-        # The same end, in the server's own clock, for its lease watch.
-        agent.lease_row.keep(time.time() - (time.monotonic() - renewed) + cfg.lease_s
-                             if bound else None)
+        # The same end, in the server's own clock, for its lease watch and
+        # the application's write gate.
+        end = time.time() - (time.monotonic() - renewed) + cfg.lease_s if bound else None
+        agent.lease_row.keep(end)
+        agent.gate_row.keep(end)
     if not bound:
         return
     if stalled > cfg.lease_s:

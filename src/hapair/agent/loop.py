@@ -35,6 +35,7 @@ from hapair.agent.roles import Condition
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import Memory, Peer, View
+from hapair.agent.write_gate import GateRow
 from hapair.paths import (
     AGENT_CA,
     AGENT_CERT,
@@ -67,8 +68,8 @@ class Agent:
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
-                                  lambda at, late: guard.watch_closed(self, at, late),
-                                  gate=cfg.app_db)
+                                  lambda at, late: guard.watch_closed(self, at, late))
+        self.gate_row = GateRow(Database(Endpoint(cfg.admin_user, admin_password)), cfg.app_db)
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
@@ -131,6 +132,7 @@ class Agent:
         threading.Thread(target=self.health.run, name="health", daemon=True).start()
         threading.Thread(target=guard.run, args=(self,), name="guard", daemon=True).start()
         threading.Thread(target=self.lease_row.run, name="lease-row", daemon=True).start()
+        threading.Thread(target=self.gate_row.run, name="gate-row", daemon=True).start()
         threading.Thread(target=guard.pinger, args=(self,), name="watchdog", daemon=True).start()
         if self.keeper is not None:
             threading.Thread(target=witness.run, args=(self.keeper, lambda: self.view,

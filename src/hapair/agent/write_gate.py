@@ -8,13 +8,14 @@ stopped the application and killed their sessions: measured 0.05-0.5 s
 writable beside the new primary after the resume, longer on a starved host.
 
 So each of the application's tables also carries a trigger, before every
-insert, update and delete, that reads the same lease row: a writable server
+insert, update and delete, that reads the lease's end (a copy of the row
+the watch reads, in an Aria table: db.GATE_TABLE says why): a writable server
 whose lease has run out refuses the row with MariaDB's own read-only error
 (1290), whatever Python, systemd or the host's scheduler are doing. It is a
 fencing token checked by the storage (Kleppmann, "How to do distributed
 locking"): the first write after a resume is refused, not the first after
 someone had the CPU to close the server. It refuses nothing the watch would
-not refuse 20 ms later: the same row, the same condition.
+not refuse 20 ms later: the same end, the same condition.
 
 The triggers are this node's own, as the row and the watch are: made with
 `sql_log_bin = 0` on every node (a replica too; its read_only keeps them
@@ -28,8 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
-from hapair.agent.db import LEASE_STALE_SQL, Database, DBError
+from hapair.agent.db import GATE_STALE_SQL, GATE_TABLE, Database, DBError
+from hapair.agent.db_lease import RETRY_INSTALL_S, LeaseRow
 from hapair.probes.mariadb import META_SCHEMA
 
 log = logging.getLogger("hapair.agent")
@@ -58,7 +61,7 @@ def trigger_name(table: str, event: str) -> str:
 def trigger_sql(schema: str, table: str, event: str) -> str:
     return (f"CREATE TRIGGER {ident(schema)}.{ident(trigger_name(table, event))} "
             f"BEFORE {event} ON {ident(schema)}.{ident(table)} FOR EACH ROW "
-            f"IF @@GLOBAL.read_only = 0 AND {LEASE_STALE_SQL} THEN "
+            f"IF @@GLOBAL.read_only = 0 AND {GATE_STALE_SQL} THEN "
             f"SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = '{REFUSED}'; "
             "END IF")
 
@@ -91,14 +94,14 @@ def ready_sql(schema: str) -> str:
     this version (the drill's sampler counts a refusing gate only then)."""
     like = PREFIX.replace("_", "\\_") + "%"
     return ("SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "  # noqa: S608 - quoted
-            f"'{META_SCHEMA}' AND TABLE_NAME = 'lease') = 1 AND (SELECT 3 * COUNT(*) FROM "
+            f"'{META_SCHEMA}' AND TABLE_NAME = 'lease_gate') = 1 AND (SELECT 3 * COUNT(*) FROM "
             f"information_schema.TABLES WHERE TABLE_SCHEMA = {literal(schema)} AND "
             "TABLE_TYPE = 'BASE TABLE') = (SELECT COUNT(*) FROM information_schema.TRIGGERS "
             f"WHERE TRIGGER_SCHEMA = {literal(schema)} AND TRIGGER_NAME LIKE '{like}')")
 
 
 # 1 read-only, 2 writable but refused by the gate, 0 writable (drill/sampler.py).
-SAMPLE_SQL = f"SELECT IF(@@GLOBAL.read_only, 1, IF({LEASE_STALE_SQL}, 2, 0))"
+SAMPLE_SQL = f"SELECT IF(@@GLOBAL.read_only, 1, IF({GATE_STALE_SQL}, 2, 0))"
 
 
 def literal(text: str) -> str:
@@ -132,3 +135,42 @@ def _try(db: Database, sql: str, name: str) -> int:
         log.debug("trigger %s not changed now (tried again later): %s", name, exc)
         return 0
     return 1
+
+
+# Aria: its table lock lasts a statement, where an InnoDB row read inside
+# the application's write stays locked until that write's commit (db.py).
+TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {GATE_TABLE} (id TINYINT PRIMARY KEY, "
+             "until DOUBLE NULL) ENGINE=Aria")
+WRITE_SQL = (f"SET STATEMENT sql_log_bin = 0 FOR INSERT INTO {GATE_TABLE} (id, until) "  # noqa: S608
+             "VALUES (1, %s) ON DUPLICATE KEY UPDATE until = VALUES(until)")
+
+
+class GateRow(LeaseRow):
+    """The gate's copy of the lease's end, kept as the watch's row is (the
+    guard says what it should hold), by a thread of its own: a write waits
+    for the application's statements under way, and the watch's row must
+    not wait with it. Now and then the schema's tables that lack the gate
+    get it."""
+
+    WHAT = "the write gate"
+    WRITE_SQL = WRITE_SQL
+
+    def __init__(self, db: Database, schema: str):
+        super().__init__(db)
+        self.schema = schema
+        self.gated = -CHECK_S  # when the schema was last looked at
+
+    def install(self) -> None:
+        self.db.execute(f"SET STATEMENT sql_log_bin = 0 FOR {TABLE_SQL}")
+
+    def now_and_then(self) -> None:
+        if time.monotonic() - self.gated < CHECK_S:
+            return
+        self.gated = time.monotonic()
+        try:
+            ensure(self.db, self.schema)
+        except DBError as exc:
+            log.debug("the write gate could not look at %s: %s", self.schema, exc)
+
+
+assert RETRY_INSTALL_S <= CHECK_S  # a gate table made late is gated within a look or two
