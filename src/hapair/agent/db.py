@@ -25,13 +25,14 @@ SOCKET = "/run/mysqld/mysqld.sock"
 # restore its backup's) would hold a stale end and close the new primary.
 LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
 # The lease has run out: the row holds an end, and it has passed (SYSDATE:
-# the time of the check, not of the statement). The lease watch reads the
-# InnoDB row (db_lease.py); the write gate reads the same end from an Aria
-# copy (write_gate.py): a read of an InnoDB row inside an application's
-# write is a locking read, held until that transaction commits, and a commit
-# stuck waiting for an acknowledgement then held the lease's renewal back
-# until the watch closed the server (measured: an interconnect cut, 9.5 s
-# without a booking). Aria's table lock lasts the statement only.
+# the time of the check, not of the statement). The lease watch reads its
+# row (db_lease.py); the write gate reads the same end from a row of its own
+# (write_gate.py), never the watch's: a read inside an application's write
+# is a locking read under REPEATABLE READ, held until that write commits, and
+# a commit stuck waiting for an acknowledgement then held the watch's
+# renewal back until the watch closed the server (measured: an interconnect
+# cut, 9.5 s without a booking). The gate's own renewal may wait so; the
+# application's next writes wait behind it, and are not refused.
 GATE_TABLE = f"`{META_SCHEMA}`.`lease_gate`"
 
 

@@ -99,6 +99,7 @@ class LeaseRow:
 
     WHAT = "the lease watch"
     WRITE_SQL = WRITE_SQL
+    TIMEOUT_S = 1.0
 
     def __init__(self, db: Database,
                  on_closed: Callable[[float, float], None] = lambda at, late: None):
@@ -165,7 +166,7 @@ class LeaseRow:
         if self.known and until == self.written:
             return
         try:
-            self.db.execute(self.WRITE_SQL, (until,), timeout=1.0)
+            self.db.execute(self.WRITE_SQL, (until,), timeout=self.TIMEOUT_S)
         except DBError as exc:
             if not self.failing:
                 log.warning("the lease's end could not be written to the database: %s", exc)

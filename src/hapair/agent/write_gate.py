@@ -8,8 +8,8 @@ stopped the application and killed their sessions: measured 0.05-0.5 s
 writable beside the new primary after the resume, longer on a starved host.
 
 So each of the application's tables also carries a trigger, before every
-insert, update and delete, that reads the lease's end (a copy of the row
-the watch reads, in an Aria table: db.GATE_TABLE says why): a writable server
+insert, update and delete, that reads the lease's end (from a row of its
+own, not the watch's: db.GATE_TABLE says why): a writable server
 whose lease has run out refuses the row with MariaDB's own read-only error
 (1290), whatever Python, systemd or the host's scheduler are doing. It is a
 fencing token checked by the storage (Kleppmann, "How to do distributed
@@ -137,23 +137,26 @@ def _try(db: Database, sql: str, name: str) -> int:
     return 1
 
 
-# Aria: its table lock lasts a statement, where an InnoDB row read inside
-# the application's write stays locked until that write's commit (db.py).
 TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {GATE_TABLE} (id TINYINT PRIMARY KEY, "
-             "until DOUBLE NULL) ENGINE=Aria")
-WRITE_SQL = (f"SET STATEMENT sql_log_bin = 0 FOR INSERT INTO {GATE_TABLE} (id, until) "  # noqa: S608
+             "until DOUBLE NULL) ENGINE=InnoDB")
+# The application's writes under way hold the row (db.py): a renewal waits
+# for their commits, up to WAIT_S, however long an acknowledgement takes.
+WAIT_S = 10
+WRITE_SQL = (f"SET STATEMENT sql_log_bin = 0, innodb_lock_wait_timeout = {WAIT_S} FOR "  # noqa: S608
+             f"INSERT INTO {GATE_TABLE} (id, until) "
              "VALUES (1, %s) ON DUPLICATE KEY UPDATE until = VALUES(until)")
 
 
 class GateRow(LeaseRow):
     """The gate's copy of the lease's end, kept as the watch's row is (the
     guard says what it should hold), by a thread of its own: a write waits
-    for the application's statements under way, and the watch's row must
-    not wait with it. Now and then the schema's tables that lack the gate
-    get it."""
+    for the commits of the application's writes under way, and the watch's
+    row must not wait with it. Now and then the schema's tables that lack
+    the gate get it."""
 
     WHAT = "the write gate"
     WRITE_SQL = WRITE_SQL
+    TIMEOUT_S = WAIT_S + 1.0
 
     def __init__(self, db: Database, schema: str):
         super().__init__(db)
