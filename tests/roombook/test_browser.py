@@ -266,3 +266,47 @@ def test_an_administrator_on_a_phone(served: str) -> None:
         _shot(page, "admin-360.png")
         page.context.browser.close()
     assert not wide, wide
+
+
+FAR = ("0001-01-01", "9999-12-31")
+
+
+def test_days_far_off_are_refused_with_words_not_an_error_page(served: str) -> None:
+    """A date at either end of the calendar in the address (a typo, a
+    bookmark edited by hand): the day, week and administrator's views say
+    what is wrong and show today, never a 500."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        page = _signed_in(p, served, "admin@example.com")
+        for day in FAR:
+            for path in (f"/?date={day}", f"/rooms/1/week?date={day}", f"/rooms/1?date={day}",
+                         f"/admin/bookings?date={day}"):
+                r = page.goto(served + path)
+                assert r is not None and r.status == 200, (path, r and r.status)
+                assert "out of range" in page.locator(".flash.error").inner_text(), path
+        page.context.browser.close()
+
+
+def test_a_title_without_spaces_does_not_widen_the_lists(served: str) -> None:
+    """A hundred characters without a space (a pasted link, say): My
+    bookings and the administrator's list wrap it instead of running 1,600
+    px wide."""
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(9)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, "admin@example.com", viewport={"width": 1280, "height": 800})
+        page.goto(f"{served}/rooms/1?date={day}")
+        page.select_option("select[name=start]", "11:00")
+        page.select_option("select[name=end]", "12:00")
+        page.fill("input[name=title]", "x" * 100)
+        page.click("#book button[type=submit]")
+        wide = {}
+        for path in ("/bookings", f"/admin/bookings?date={day}"):
+            page.goto(served + path)
+            over = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if over > 0:
+                wide[path] = over
+        page.context.browser.close()
+    assert not wide, wide

@@ -54,3 +54,14 @@ def test_any_valid_range_parses_to_its_slots(a: int, length: int) -> None:
     r = parse_range(S, "2026-12-01", f"{time_of(S, a):%H:%M}", f"{time_of(S, b):%H:%M}", NOW)
     assert (r.start, r.end) == (a, b) and r.end > r.start
     assert time_of(S, r.end) <= time(20, 0)
+
+
+def test_a_day_far_off_is_out_of_range_not_a_crash() -> None:
+    from roombook.slots import FIRST_DAY, LAST_DAY, parse_day
+
+    st, now = Settings(database_url="sqlite://", secret_key="s" * 32), datetime.now(UTC)
+    assert parse_day(LAST_DAY.isoformat(), st, now) == LAST_DAY
+    assert parse_day(FIRST_DAY.isoformat(), st, now) == FIRST_DAY
+    for far in ("0001-01-01", "9999-12-31", "1899-12-31"):
+        with pytest.raises(BadTime, match="out of range"):
+            parse_day(far, st, now)

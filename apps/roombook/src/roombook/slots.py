@@ -70,10 +70,19 @@ def parse_range(settings: Settings, day: str, start: str, end: str, now: datetim
     return r
 
 
+# The days a view may show: far beyond any booking either way, and far
+# enough from the calendar's own ends that a week or a day on either side,
+# and a time zone's hours, still exist (0001-01-01 in an address was a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def parse_day(value: str | None, settings: Settings, now: datetime) -> date:
     if not value:
         return now.astimezone(settings.tz).date()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadTime(f"date {value!r} is not a date like 2026-12-01") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadTime(f"date {value} is out of range ({FIRST_DAY} to {LAST_DAY})")
+    return day

@@ -23,7 +23,7 @@ from roombook.models import (
     room_list,
 )
 from roombook.pages import longdate, page, signed_in
-from roombook.slots import BadTime, time_of
+from roombook.slots import BadTime, parse_day, time_of
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -245,10 +245,9 @@ def bookings() -> Any:
     """Every booking of a day, every room, every person."""
     st = state()
     try:
-        day = date.fromisoformat(request.args.get("date", "")) if request.args.get("date") \
-            else _today()
-    except ValueError:
-        flash("That is not a date like 2026-12-01.", "error")
+        day = parse_day(request.args.get("date"), st.settings, datetime.now(UTC))
+    except BadTime as exc:
+        flash(str(exc), "error")
         day = _today()
     with st.maker() as s:
         rows = list(s.execute(
