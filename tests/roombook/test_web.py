@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from roombook.app import create_app
+from roombook.config import Settings
 
 from tests.roombook.conftest import PASSWORD, future_day
 
@@ -330,3 +335,22 @@ def test_a_booking_is_moved_from_its_page_only_into_free_slots(app: Flask) -> No
     day = alice.get(f"/?date={DAY}").data.decode()
     assert 'class="mine" colspan="3" title="10:00-11:30: Moved · Alice"' in day
     assert bob.get(edit).status_code == 404  # not his
+
+
+def test_a_photo_is_served_with_a_relative_upload_dir(tmp_path: Path, sqlite_template: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`roombook serve` with its default upload folder ("uploads", relative):
+    the photo is saved under the working directory and must be served from
+    there too (it was looked for under the package: 404)."""
+    shutil.copy(sqlite_template, tmp_path / "rb.db")
+    monkeypatch.chdir(tmp_path)
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'rb.db'}",
+                              secret_key="s" * 32, upload_dir="uploads",
+                              max_upload_bytes=200_000))
+    app.config["TESTING"] = True
+    admin = signed_in(app, "admin@example.com")
+    assert "Room Eiffel added" in admin_post_room(admin, "Eiffel", png())
+    stored = list((tmp_path / "uploads").iterdir())
+    assert len(stored) == 1
+    r = admin.get(f"/photos/{stored[0].name}")
+    assert r.status_code == 200 and r.data == png()

@@ -27,6 +27,12 @@ class Settings:
     seed_sample_rooms: bool = False
     secure_cookies: bool = False  # set when the site is served over TLS
 
+    def __post_init__(self) -> None:
+        # One folder for saving and serving photos: a relative one is the
+        # working directory's, made absolute once (Flask would serve it from
+        # the package's folder instead: a 404 under `roombook serve`).
+        object.__setattr__(self, "upload_dir", os.path.abspath(self.upload_dir))
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
