@@ -310,3 +310,36 @@ def test_a_title_without_spaces_does_not_widen_the_lists(served: str) -> None:
                 wide[path] = over
         page.context.browser.close()
     assert not wide, wide
+
+
+def test_cancel_is_asked_first_and_can_be_undone(served: str) -> None:
+    """Cancel used to be one click, styled as the main action, with no way
+    back. Now: asked first (Keep it leaves the booking), then cancelled with
+    an Undo at hand that brings it back while the room is free."""
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(11)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/3?date={day}")
+        page.select_option("select[name=start]", "13:00")
+        page.select_option("select[name=end]", "14:00")
+        page.fill("input[name=title]", "Budget")
+        page.click("#book button[type=submit]")
+        row = page.locator("tr", has_text="Budget")
+        assert row.locator("button").count() == 0  # no one-click cancel in the list
+        row.get_by_role("link", name="Cancel…").click()
+        assert page.locator("h1").inner_text() == "Cancel this booking?"
+        assert "Budget" in page.locator("main").inner_text()
+        page.get_by_role("link", name="Keep it").click()
+        assert "confirmed" in page.locator("tr", has_text="Budget").inner_text()
+        page.locator("tr", has_text="Budget").get_by_role("link", name="Cancel…").click()
+        page.get_by_role("button", name="Cancel the booking").click()
+        assert "Booking cancelled" in page.locator(".flash.ok").inner_text()
+        assert "cancelled" in page.locator("tr", has_text="Budget").inner_text()
+        page.get_by_role("button", name="Undo").click()
+        assert "undone" in page.locator(".flash.ok").inner_text()
+        assert "confirmed" in page.locator("tr", has_text="Budget").inner_text()
+        page.goto(f"{served}/rooms/3?date={day}")
+        assert page.locator("td.mine").count() == 1  # the room is held again
+        page.context.browser.close()

@@ -296,11 +296,17 @@ def test_an_admin_removes_a_person_and_sees_every_booking(app: Flask) -> None:
     book_form(signed_in(app), room=2, start="16:00", end="17:00")
     day = admin.get(f"/admin/bookings?date={DAY}").data.decode()
     assert "Bob &lt;bob@example.com&gt;" in day and "14:00-15:00" in day
-    theirs = re.findall(r'action="/admin/bookings/(\d+)/cancel"', day)
+    theirs = re.findall(r'href="/admin/bookings/(\d+)/cancel"', day)
     assert len(theirs) == 2
-    r = admin.post(f"/admin/bookings/{theirs[0]}/cancel", data={"csrf_token": csrf(day.encode())},
-                   follow_redirects=True)
+    asked = admin.get(f"/admin/bookings/{theirs[0]}/cancel").data.decode()
+    assert "Cancel this booking?" in asked and 'name="reason"' in asked
+    r = admin.post(f"/admin/bookings/{theirs[0]}/cancel", follow_redirects=True, data={
+        "csrf_token": csrf(asked.encode()), "reason": "the room is being painted"})
     assert f"Booking {theirs[0]} cancelled" in r.data.decode()
+    # Bob's or Alice's: the one whose it was reads why, in My bookings.
+    told = [signed_in(app, who).get("/bookings").data.decode()
+            for who in ("bob@example.com", "alice@example.com")]
+    assert sum("by an administrator: the room is being painted" in t for t in told) == 1
     page = admin.get("/admin").data.decode()
     bob_id = re.search(r'href="/admin/users/(\d+)">bob@example.com', page).group(1)  # type: ignore[union-attr]
     token = csrf(page.encode())
@@ -354,3 +360,19 @@ def test_a_photo_is_served_with_a_relative_upload_dir(tmp_path: Path, sqlite_tem
     assert len(stored) == 1
     r = admin.get(f"/photos/{stored[0].name}")
     assert r.status_code == 200 and r.data == png()
+
+
+def test_an_undo_comes_too_late_when_the_room_was_taken_meanwhile(app: Flask) -> None:
+    alice, bob = signed_in(app), signed_in(app, "bob@example.com")
+    book_form(alice, start="15:00", end="16:00")
+    page = alice.get("/bookings").data
+    booking_id = re.search(rb"/bookings/(\d+)/cancel", page).group(1).decode()  # type: ignore[union-attr]
+    r = alice.post(f"/bookings/{booking_id}/cancel", data={"csrf_token": csrf(page)},
+                   follow_redirects=True)
+    assert b"Undo</button>" in r.data
+    assert "Booked: 15:30-16:30" in book_form(bob, start="15:30", end="16:30")[1]
+    r = alice.post(f"/bookings/{booking_id}/restore", data={"csrf_token": csrf(r.data)},
+                   follow_redirects=True)
+    assert b"booked again meanwhile" in r.data
+    assert bob.post(f"/bookings/{booking_id}/restore",
+                    data={"csrf_token": csrf(r.data)}).status_code in (400, 404)

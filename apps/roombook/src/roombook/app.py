@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     from roombook.pages import longdate
     from roombook.web import web
     from roombook.web_admin import admin
+    from roombook.web_cancel import cancels
     from roombook.web_series import series_web
 
     csrf = CSRFProtect(app)
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(series_web)
     app.register_blueprint(feeds)
     app.register_blueprint(admin)
+    app.register_blueprint(cancels)
     app.add_template_filter(longdate, "longdate")
     _health(app)
     _errors(app)

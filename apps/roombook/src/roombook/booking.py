@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.db import writable
 from roombook.grid import Holder
-from roombook.models import BookedSlot, Booking, Room, User, bookable, valid_user
+from roombook.models import REASON_MAX, BookedSlot, Booking, Room, User, bookable, valid_user
 from roombook.slots import SlotRange
 
 RETRIES = 4
@@ -216,8 +216,9 @@ def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Cha
 
 
 def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
-           now: datetime) -> Booking:
-    """Cancel a booking (again: a no-op); its slots become free at once."""
+           now: datetime, reason: str = "") -> Booking:
+    """Cancel a booking (again: a no-op); its slots become free at once. An
+    administrator cancelling someone else's may say why."""
     with maker.begin() as s:
         b = s.get(Booking, booking_id, with_for_update=True)
         if b is None or (b.user_id != user.id and not user.is_admin):
@@ -226,7 +227,52 @@ def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
             s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
             b.status = "cancelled"
             b.cancelled_at = now
+            b.cancelled_by = user.id
+            b.cancel_reason = reason.strip()[:REASON_MAX] or None
     return b
+
+
+UNDO_S = 600  # how long the one who cancelled may take it back
+
+
+def undoable(s: Session, text: str, user: User, now: datetime) -> int | None:
+    """The booking id in `text` if that person cancelled it and may still
+    take it back (the pages offer an undo button then)."""
+    if not text.isdigit() or len(text) > 10:
+        return None
+    b = s.get(Booking, int(text))
+    if (b is None or b.status != "cancelled" or b.cancelled_by != user.id
+            or b.cancelled_at is None or (now - b.cancelled_at).total_seconds() > UNDO_S):
+        return None
+    return b.id
+
+
+def restore(maker: sessionmaker[Session], *, booking_id: int, user: User,
+            now: datetime) -> Booking:
+    """Undo a cancellation: by the one who made it, within UNDO_S, if the
+    slots are still free (Conflict otherwise)."""
+    for attempt in range(RETRIES):
+        try:
+            with maker.begin() as s:
+                b = s.get(Booking, booking_id, with_for_update=True)
+                if b is None or b.cancelled_by != user.id or b.cancelled_at is None:
+                    raise NotFound(f"no booking {booking_id} cancelled by you")
+                if b.status == "confirmed":
+                    return b  # undone already (a double click)
+                if (now - b.cancelled_at).total_seconds() > UNDO_S:
+                    raise Cancelled(f"booking {booking_id} was cancelled too long ago to undo")
+                s.add_all(BookedSlot(room_id=b.room_id, day=b.day, slot=n, booking_id=b.id)
+                          for n in range(b.start_slot, b.end_slot))
+                b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
+                    "confirmed", None, None, None)
+                s.flush()
+            return b
+        except IntegrityError:
+            raise Conflict("the room was booked again meanwhile") from None
+        except OperationalError as exc:
+            if not is_transient(exc) or attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def cancel_all(s: Session, ids: list[int], now: datetime) -> None:

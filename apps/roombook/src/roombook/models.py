@@ -23,6 +23,7 @@ from roombook.auth import still_valid
 
 NAME_MAX = 80
 TITLE_MAX = 100
+REASON_MAX = 200
 EMAIL_MAX = 254
 KEY_MAX = 64
 
@@ -95,6 +96,10 @@ class Booking(Base):
     idempotency_key: Mapped[str] = mapped_column(String(KEY_MAX))
     created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Who cancelled it (a user id, not a key: a removed person's stays), and
+    # an administrator's reason, which the booker sees.
+    cancelled_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(REASON_MAX), nullable=True)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True,
                                                   index=True)
 

@@ -29,9 +29,9 @@ from roombook.booking import (
     KeyReused,
     NotFound,
     book,
-    cancel,
     edit,
     holders,
+    undoable,
 )
 from roombook.feeds import mine as my_feeds
 from roombook.models import (
@@ -259,20 +259,10 @@ def bookings() -> Any:
         rows = list(s.execute(select(Booking, Room.name).join(Room).where(
             Booking.user_id == g.user.id).order_by(Booking.day, Booking.start_slot)))
         feeds = [(f, f.room.name if f.room else None) for f in my_feeds(s, g.user.id)]
+        undo = undoable(s, request.args.get("cancelled", ""), g.user, utcnow())
     items = [{"b": b, "room": name, "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
               "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, name in rows]
-    return page("bookings.html", items=items, feeds=feeds)
-
-
-@web.post("/bookings/<int(min=1, max=2147483647):booking_id>/cancel")
-@signed_in()
-def cancel_booking(booking_id: int) -> Any:
-    try:
-        cancel(state().maker, booking_id=booking_id, user=g.user, now=utcnow())
-    except NotFound:
-        abort(404)
-    flash("Booking cancelled.", "ok")
-    return redirect(url_for("web.bookings"))
+    return page("bookings.html", items=items, feeds=feeds, undo=undo)
 
 
 def _edit_page(b: Booking, status: int = 200, **form: str) -> Any:

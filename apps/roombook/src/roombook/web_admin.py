@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from roombook import auth, photos
 from roombook.app import state, utcnow
-from roombook.booking import NotFound, cancel, cancel_all
+from roombook.booking import cancel_all, undoable
 from roombook.models import (
     NAME_MAX,
     Booking,
@@ -255,20 +255,11 @@ def bookings() -> Any:
             .where(Booking.day == day).order_by(Room.name, Booking.start_slot)))
         total = s.scalar(select(func.count()).select_from(Booking)
                          .where(Booking.status == "confirmed", Booking.day >= _today()))
+        undo = undoable(s, request.args.get("cancelled", ""), g.user, utcnow())
     items = [{"b": b, "room": room, "who": f"{who} <{email}>",
               "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
               "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, room, who, email in rows]
-    return page("admin_bookings.html", items=items, day=day, total=total,
+    return page("admin_bookings.html", items=items, day=day, total=total, undo=undo,
                 prev=day - timedelta(days=1), next=day + timedelta(days=1),
                 title=longdate(day))
 
-
-@admin.post("/bookings/<int(min=1, max=2147483647):booking_id>/cancel")
-@signed_in(admin=True)
-def cancel_any(booking_id: int) -> Any:
-    try:
-        b = cancel(state().maker, booking_id=booking_id, user=g.user, now=utcnow())
-    except NotFound:
-        abort(404)
-    flash(f"Booking {booking_id} cancelled.", "ok")
-    return _back("admin.bookings", date=b.day.isoformat())

@@ -1,0 +1,20 @@
+"""who cancelled a booking, and why (an administrator's reason, which the
+booker sees)"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("bookings") as batch:
+        batch.add_column(sa.Column("cancelled_by", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("cancel_reason", sa.String(200), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("bookings") as batch:
+        batch.drop_column("cancel_reason")
+        batch.drop_column("cancelled_by")
