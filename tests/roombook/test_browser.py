@@ -238,8 +238,14 @@ def test_a_calendar_address_made_read_then_revoked(served: str) -> None:
         page.fill("input[name=title]", "Board")
         page.click("#book button[type=submit]")
         page.click("button:has-text('New address for my bookings')")
-        said = page.locator(".flash.ok").inner_text()
-        url = said[said.index("http"):].split()[0]
+        # Shown once, ready to copy or to open in a calendar application.
+        url = page.locator("#feed-url").input_value()
+        webcal = page.get_by_role("link", name="Open in my calendar app").get_attribute("href")
+        assert webcal == "webcal://" + url.split("://", 1)[1]
+        page.get_by_role("button", name="Copy").click()
+        assert page.get_by_role("button", name="Copied").count() == 1
+        page.reload()
+        assert page.locator("#feed-url").count() == 0
         got = page.request.get(url)
         assert got.status == 200 and got.headers["content-type"].startswith("text/calendar")
         events = Calendar.from_ical(got.body()).walk("VEVENT")

@@ -253,6 +253,22 @@ def test_calendar_feeds_a_person_s_and_a_room_s_revocable(app: Flask) -> None:
     start, end = events[0].decoded("dtstart"), events[0].decoded("dtend")
     assert (f"{start:%Y-%m-%d %H:%M}", (end - start).seconds) == (f"{DAY} 09:00", 5400)
     assert str(start.tzinfo) == "Europe/Paris"
+    assert [str(z["tzid"]) for z in cal.walk("VTIMEZONE")] == ["Europe/Paris"]
+    assert events[0]["sequence"] == 0
+    stamp = events[0].decoded("dtstamp")
+    assert "http://localhost/feeds/" not in alice.get("/bookings").data.decode()  # shown once
+    # Moved: a new SEQUENCE and a later DTSTAMP and LAST-MODIFIED, or a
+    # calendar client may keep the booking where it was.
+    page = alice.get("/bookings").data.decode()
+    booking_id = re.search(r'/bookings/(\d+)/edit', page).group(1)  # type: ignore[union-attr]
+    edit = alice.get(f"/bookings/{booking_id}/edit").data
+    r = alice.post(f"/bookings/{booking_id}/edit", data={
+        "csrf_token": csrf(edit), "date": DAY, "start": "13:00", "end": "14:00",
+        "room_id": "2", "title": "Review"}, follow_redirects=True)
+    assert b"Booking moved" in r.data
+    moved = Calendar.from_ical(app.test_client().get(mine).data).walk("VEVENT")[0]
+    assert moved["sequence"] == 1 and moved.decoded("dtstamp") >= stamp  # to the second
+    assert moved.decoded("last-modified") == moved.decoded("dtstamp")
     room = _new_feed(alice, room=2)
     got = Calendar.from_ical(app.test_client().get(room).data).walk("VEVENT")
     assert sorted(str(e["description"]) for e in got) == ["Booked by Alice", "Booked by Bob"]

@@ -7,7 +7,7 @@ request return the booking it already made, never a second one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -209,8 +209,12 @@ def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Cha
             b.room_id, b.day, b.start_slot, b.end_slot = room_id, rng.day, rng.start, rng.end
             s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
                       for slot in rng.slots)
-        if change.title is not None:
+        if change.title is not None and change.title != b.title:
             b.title = change.title
+            moved = True
+        if moved:
+            b.revision += 1
+            b.updated_at = datetime.now(UTC).replace(tzinfo=None)
         s.flush()
     return b
 
@@ -265,6 +269,7 @@ def restore(maker: sessionmaker[Session], *, booking_id: int, user: User,
                           for n in range(b.start_slot, b.end_slot))
                 b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
                     "confirmed", None, None, None)
+                b.revision, b.updated_at = b.revision + 1, now
                 s.flush()
             return b
         except IntegrityError:

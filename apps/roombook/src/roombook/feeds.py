@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, request, session, url_for
 from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +42,8 @@ class Item:
     room: str
     who: str
     created: datetime  # naive UTC
+    revision: int = 0  # raised at each change of time, room or title
+    updated: datetime | None = None  # naive UTC, the last such change
 
 
 def calendar(settings: Settings, name: str, items: list[Item]) -> bytes:
@@ -54,7 +56,14 @@ def calendar(settings: Settings, name: str, items: list[Item]) -> bytes:
     for it in items:
         ev = Event()
         ev.add("uid", f"booking-{it.booking_id}@roombook")
-        ev.add("dtstamp", it.created.replace(tzinfo=None))
+        # Without METHOD, DTSTAMP is when the booking was last revised (RFC
+        # 5545 3.8.7.2), with LAST-MODIFIED and SEQUENCE: the creation time
+        # alone let clients keep a moved booking where it was.
+        changed = (it.updated or it.created).replace(tzinfo=UTC)
+        ev.add("dtstamp", changed)
+        ev.add("created", it.created.replace(tzinfo=UTC))
+        ev.add("last-modified", changed)
+        ev.add("sequence", it.revision)
         ev.add("dtstart", local_start(settings, it.day, it.start_slot))
         ev.add("dtend", local_start(settings, it.day, it.end_slot))
         ev.add("summary", f"{it.title or 'Booking'} ({it.room})")
@@ -62,6 +71,7 @@ def calendar(settings: Settings, name: str, items: list[Item]) -> bytes:
         ev.add("description", f"Booked by {it.who}")
         ev.add("status", "CONFIRMED")
         cal.add_component(ev)
+    cal.add_missing_timezones()  # a VTIMEZONE for the site's zone (DTSTART's TZID)
     return bytes(cal.to_ical())
 
 
@@ -83,8 +93,8 @@ def items(s: Session, feed: Feed, today: date) -> list[Item]:
     q = q.where(Booking.room_id == feed.room_id) if feed.room_id is not None \
         else q.where(Booking.user_id == feed.user_id)
     rows = s.execute(q.order_by(Booking.day, Booking.start_slot).limit(MAX_EVENTS))
-    return [Item(b.id, b.day, b.start_slot, b.end_slot, b.title, room, who, b.created_at)
-            for b, room, who in rows]
+    return [Item(b.id, b.day, b.start_slot, b.end_slot, b.title, room, who, b.created_at,
+                 b.revision, b.updated_at) for b, room, who in rows]
 
 
 @feeds.get("/feeds/<string(length=32):token>.ics")
@@ -110,7 +120,9 @@ def new_feed() -> Response:
     room_id = int(room) if room.isdigit() and 0 < int(room) < 2**31 else None
     token = make(state().maker, g.user, room_id)
     url = url_for("feeds.feed", token=token, _external=True)
-    flash(f"Your calendar address (shown once; keep it private, revoke it here): {url}", "ok")
+    # Shown once, on the next page, where it can be copied or opened in a
+    # calendar (a passing message with the bare address could be neither).
+    session["new_feed"] = url
     return redirect(url_for("web.bookings"))  # type: ignore[return-value]
 
 

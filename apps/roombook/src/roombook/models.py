@@ -100,6 +100,10 @@ class Booking(Base):
     # an administrator's reason, which the booker sees.
     cancelled_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(REASON_MAX), nullable=True)
+    # Raised, and the time kept, at each change of time, room or title: the
+    # calendar feed's SEQUENCE and LAST-MODIFIED.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True,
                                                   index=True)
 

@@ -262,7 +262,9 @@ def bookings() -> Any:
         undo = undoable(s, request.args.get("cancelled", ""), g.user, utcnow())
     items = [{"b": b, "room": name, "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
               "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, name in rows]
-    return page("bookings.html", items=items, feeds=feeds, undo=undo)
+    new_feed = session.pop("new_feed", None)
+    return page("bookings.html", items=items, feeds=feeds, undo=undo, new_feed=new_feed,
+                webcal=new_feed and "webcal://" + new_feed.split("://", 1)[1])
 
 
 def _edit_page(b: Booking, status: int = 200, **form: str) -> Any:

@@ -44,3 +44,15 @@
     });
   });
 })();
+
+// A "Copy" button copies the text of the field it names.
+document.addEventListener("click", function (e) {
+  "use strict";
+  var button = e.target.closest ? e.target.closest("button[data-copy]") : null;
+  if (!button) return;
+  var field = document.getElementById(button.getAttribute("data-copy"));
+  field.select();
+  var done = function () { button.textContent = "Copied"; };
+  if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, function () {});
+  else if (document.execCommand("copy")) done();
+});
