@@ -349,3 +349,31 @@ def test_cancel_is_asked_first_and_can_be_undone(served: str) -> None:
         page.goto(f"{served}/rooms/3?date={day}")
         assert page.locator("td.mine").count() == 1  # the room is held again
         page.context.browser.close()
+
+
+def test_a_move_that_conflicts_offers_a_free_time_one_click_away(served: str) -> None:
+    """Moving a booking onto someone else's used to say "unchanged" and
+    offer nothing; now the free times and rooms are offered as when
+    booking, a click fills the form, and Save moves it."""
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(13)
+    with sync_playwright() as p:
+        bob = _signed_in(p, served, "bob@example.com")
+        bob.goto(f"{served}/rooms/2?date={day}&start=11:00&end=12:00")
+        bob.fill("input[name=title]", "Bob's")
+        bob.click("#book button[type=submit]")
+        bob.context.browser.close()
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/2?date={day}&start=09:00&end=10:00")
+        page.fill("input[name=title]", "Standup")
+        page.click("#book button[type=submit]")
+        page.locator("tr", has_text="Standup").get_by_role("link", name="Edit").click()
+        page.select_option("select[name=start]", "11:00")
+        page.select_option("select[name=end]", "12:00")
+        page.click("#edit button[type=submit]")
+        assert "unchanged" in page.locator(".flash.error").inner_text()
+        page.locator(".suggest a.chip", has_text="12:00-13:00").click()
+        page.click("#edit button[type=submit]")
+        assert "Booking moved: 12:00-13:00" in page.locator(".flash.ok").inner_text()
+        page.context.browser.close()

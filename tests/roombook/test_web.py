@@ -162,9 +162,54 @@ def test_a_conflict_suggests_free_times_and_other_rooms(app: Flask) -> None:
     status, page = book_form(signed_in(app, "bob@example.com"), room=1, start="10:00",
                              end="11:00")
     assert status == 409
-    assert f'href="/rooms/1?date={DAY}&amp;start=11:00&amp;end=12:00">11:00-12:00' in page
-    assert f'href="/rooms/1?date={DAY}&amp;start=08:00&amp;end=09:00">08:00-09:00' in page
-    assert re.search(rf'href="/rooms/2\?date={DAY}&amp;start=10:00&amp;end=11:00">', page)
+    # The title typed rides along with each suggestion.
+    assert (f'href="/rooms/1?date={DAY}&amp;start=11:00&amp;end=12:00&amp;title=Review">'
+            '11:00-12:00') in page
+    assert (f'href="/rooms/1?date={DAY}&amp;start=08:00&amp;end=09:00&amp;title=Review">'
+            '08:00-09:00') in page
+    assert re.search(rf'href="/rooms/2\?date={DAY}&amp;start=10:00&amp;end=11:00&amp;'
+                     'title=Review">', page)
+    followed = signed_in(app, "bob@example.com").get(
+        f"/rooms/2?date={DAY}&start=10:00&end=11:00&title=Review").data.decode()
+    assert 'name="title" maxlength="100" value="Review"' in followed
+
+
+def test_suggestions_are_rooms_as_large_closest_first(app: Flask) -> None:
+    """Darwin (20 seats) taken: no smaller room is offered instead. Ada (4)
+    taken: the others, closest in size first."""
+    book_form(signed_in(app), room=4, start="09:00", end="10:00")
+    status, page = book_form(signed_in(app, "bob@example.com"), room=4, start="09:00",
+                             end="10:00")
+    assert status == 409 and "Free at 09:00-10:00" not in page
+    book_form(signed_in(app), room=1, start="13:00", end="14:00")
+    status, page = book_form(signed_in(app, "bob@example.com"), room=1, start="13:00",
+                             end="14:00")
+    offered = re.findall(r'href="/rooms/(\d)\?date=[^"]*start=13:00[^"]*">', page)
+    assert status == 409 and offered == ["2", "3", "4"], offered
+
+
+def test_a_move_into_taken_slots_offers_free_ones(app: Flask) -> None:
+    """An edit that meets a conflict says so and offers, as booking does,
+    free times in that room and the rooms free then; a chip fills the form."""
+    alice, bob = signed_in(app), signed_in(app, "bob@example.com")
+    book_form(alice, room=2, start="10:00", end="11:00")
+    book_form(bob, room=2, start="11:00", end="12:00")
+    page = alice.get("/bookings").data.decode()
+    booking_id = re.search(r"/bookings/(\d+)/edit", page).group(1)  # type: ignore[union-attr]
+    edit = alice.get(f"/bookings/{booking_id}/edit").data
+    r = alice.post(f"/bookings/{booking_id}/edit", data={
+        "csrf_token": csrf(edit), "date": DAY, "start": "11:00", "end": "12:00",
+        "room_id": "2", "title": "Review"})
+    text = r.data.decode()
+    assert r.status_code == 409 and "Free instead" in text
+    chip = (f'/bookings/{booking_id}/edit?room_id=2&amp;date={DAY}&amp;start=12:00&amp;'
+            'end=13:00')
+    assert chip in text
+    assert f'/bookings/{booking_id}/edit?room_id=3&amp;date={DAY}&amp;start=11:00' in text
+    # Its own slots count as free: 10:00-11:00, where it is now, is offered.
+    assert "start=10:00&amp;end=11:00" in text
+    filled = alice.get(chip.replace("&amp;", "&")).data.decode()
+    assert all(f"<option selected>{t}</option>" in filled for t in ("12:00", "13:00"))
 
 
 def _series_post(client: FlaskClient, room: int, start: str, end: str, until: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -162,31 +163,43 @@ def week(room_id: int) -> Any:
                 **_grid_context(day))
 
 
-def _prefill(start: str, end: str) -> dict[str, str]:
-    """A start and end from a link (a clicked slot), kept only if they are
-    times of the grid."""
+def _prefill(start: str, end: str, title: str = "") -> dict[str, str]:
+    """A start and end from a link (a clicked slot, a suggestion), kept only
+    if they are times of the grid; a title carried along by a suggestion."""
     times = _times()
+    out = {"title": title.strip()} if title.strip() and len(title) <= TITLE_MAX else {}
     if start in times[:-1] and end in times[1:] and start < end:
-        return {"start": start, "end": end}
-    return {}
+        out.update(start=start, end=end)
+    return out
 
 
-def _suggestions(room_id: int, rng: SlotRange) -> dict[str, Any]:
+def _suggestions(room_id: int, rng: SlotRange, title: str = "",
+                 keep: int | None = None) -> dict[str, Any]:
     """After a conflict: the nearest free ranges of the same length in this
-    room, and the rooms free for the very same range."""
+    room, and the rooms as large or larger free for the very same range,
+    the closest in size first (a 20-seat meeting was offered a 4-seat room).
+    The title rides along. keep: a booking being moved, whose own slots
+    count as free."""
     st = state().settings
     length = rng.end - rng.start
     first = grid.first_open(st, rng.day, datetime.now(UTC))
     times = _times()
     with state().maker() as s:
         held = holders(s, rng.day, rng.day, g.user.id)
-        others = [r for r in s.scalars(room_list()) if r.id != room_id]
+        rooms = list(s.scalars(room_list()))
+    if keep is not None:
+        held = {k: {n: h for n, h in row.items() if h.booking_id != keep}
+                for k, row in held.items()}
+    size = next((r.capacity for r in rooms if r.id == room_id), 0)
+    others = sorted((r for r in rooms if r.id != room_id and r.capacity >= size),
+                    key=lambda r: (r.capacity, r.name))
     starts = grid.nearest_free(held.get((room_id, rng.day), {}), rng.start, length,
                                st.slots_per_day, first)
     return {"same_room": [(times[a], times[a + length]) for a in sorted(starts)],
             "other_rooms": [r for r in others
                             if grid.free_for(held.get((r.id, rng.day), {}), rng.start, length)],
-            "start": times[rng.start], "end": times[rng.end]}
+            "start": times[rng.start], "end": times[rng.end], "title": title,
+            "room_id": room_id, "day": rng.day}
 
 
 def _room_page(room_id: int, day: date, status: int = 200, suggest: dict[str, Any] | None = None,
@@ -205,7 +218,8 @@ def _room_page(room_id: int, day: date, status: int = 200, suggest: dict[str, An
 def room(room_id: int) -> Any:
     day = _day()
     return _room_page(room_id, day, **_prefill(request.args.get("start", ""),
-                                                request.args.get("end", "")))
+                                                request.args.get("end", ""),
+                                                request.args.get("title", "")))
 
 
 @web.post("/rooms/<int(min=1, max=2147483647):room_id>/book")
@@ -241,7 +255,7 @@ def book_room(room_id: int) -> Any:
     except Conflict:
         flash(f"Sorry: this room is already booked for part of {start}-{end} on "
               f"{longdate(day)}. Pick another time or another room.", "error")
-        return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng), **form)
+        return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng, title), **form)
     except KeyReused:
         flash("This form was already used for another booking; please try again.", "error")
         return _room_page(room_id, day, 422, **form)
@@ -267,7 +281,8 @@ def bookings() -> Any:
                 webcal=new_feed and "webcal://" + new_feed.split("://", 1)[1])
 
 
-def _edit_page(b: Booking, status: int = 200, **form: str) -> Any:
+def _edit_page(b: Booking, status: int = 200, suggest: dict[str, Any] | None = None,
+               **form: str) -> Any:
     st = state().settings
     with state().maker() as s:
         rooms = list(s.scalars(room_list()))
@@ -275,7 +290,7 @@ def _edit_page(b: Booking, status: int = 200, **form: str) -> Any:
                "end": f"{time_of(st, b.end_slot):%H:%M}", "room_id": str(b.room_id),
                "title": b.title}
     return page("edit.html", status, b=b, rooms=rooms, times=_times(),
-                form={**current, **form})
+                form={**current, **form}, suggest=suggest)
 
 
 def _mine(booking_id: int) -> Booking:
@@ -289,7 +304,15 @@ def _mine(booking_id: int) -> Booking:
 @web.get("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
 @signed_in()
 def edit_booking(booking_id: int) -> Any:
-    return _edit_page(_mine(booking_id))
+    """The edit form; a suggestion's link fills in its room, day and times."""
+    a = request.args
+    form = _prefill(a.get("start", ""), a.get("end", ""))
+    if a.get("room_id", "").isdigit():
+        form["room_id"] = a["room_id"]
+    if a.get("date"):
+        with contextlib.suppress(BadTime):
+            form["date"] = parse_day(a["date"], state().settings, datetime.now(UTC)).isoformat()
+    return _edit_page(_mine(booking_id), **form)
 
 
 @web.post("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
@@ -315,8 +338,10 @@ def edit_booking_post(booking_id: int) -> Any:
         return _edit_page(b, 400, **form)
     except Conflict:
         flash(f"Sorry: that room is already booked for part of {form['start']}-{form['end']} "
-              f"on {longdate(rng.day)}; the booking is unchanged.", "error")
-        return _edit_page(b, 409, **form)
+              f"on {longdate(rng.day)}; the booking is unchanged. Free instead: below.",
+              "error")
+        return _edit_page(b, 409, suggest=_suggestions(int(form["room_id"]), rng,
+                                                       form["title"], keep=b.id), **form)
     except (NotFound, Cancelled):
         abort(404)
     flash(f"Booking moved: {form['start']}-{form['end']} on {longdate(rng.day)}.", "ok")
