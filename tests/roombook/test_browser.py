@@ -377,3 +377,37 @@ def test_a_move_that_conflicts_offers_a_free_time_one_click_away(served: str) ->
         page.click("#edit button[type=submit]")
         assert "Booking moved: 12:00-13:00" in page.locator(".flash.ok").inner_text()
         page.context.browser.close()
+
+
+@pytest.mark.parametrize("how", ["signed out elsewhere", "cookie cleared"])
+def test_a_booking_typed_when_the_session_ended_is_kept(served: str, how: str) -> None:
+    """The session ends while a booking form is open (signed out from
+    another browser, or the cookie cleared): sending it leads to the sign-in
+    and then back to the form with what was typed (it led to a 405 page, or
+    a 400 "form expired", and the booking was lost)."""
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(14)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/4?date={day}")
+        page.select_option("select[name=start]", "15:00")
+        page.select_option("select[name=end]", "16:30")
+        page.fill("input[name=title]", "Quarterly review")
+        if how == "cookie cleared":
+            page.context.clear_cookies()
+        else:
+            other = _signed_in(p, served)
+            other.click("button:has-text('Sign out')")
+            other.context.browser.close()
+        page.click("#book button[type=submit]")
+        assert "/login" in page.url
+        page.fill("input[name=email]", "alice@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        assert page.locator("select[name=start]").input_value() == "15:00"
+        assert page.locator("select[name=end]").input_value() == "16:30"
+        assert page.locator("input[name=title]").input_value() == "Quarterly review"
+        page.click("#book button[type=submit]")
+        assert "Booked: 15:00-16:30" in page.locator(".flash.ok").inner_text()
+        page.context.browser.close()

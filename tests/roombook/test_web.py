@@ -51,8 +51,18 @@ def test_pages_need_sign_in(client: FlaskClient) -> None:
 
 def test_a_form_without_its_token_is_refused(app: Flask) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
-    r = app.test_client().post("/login", data={"email": "alice@example.com", "password": PASSWORD})
-    assert r.status_code == 400 and b"form expired" in r.data
+    client = app.test_client()
+    r = client.post("/login", data={"email": "alice@example.com", "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["Location"].startswith("/login")
+    assert b"form expired" in client.get(r.headers["Location"]).data
+    assert client.get("/bookings").status_code == 302  # not signed in
+    # A booking form without its token books nothing either.
+    alice = signed_in(app)
+    r = alice.post("/rooms/1/book", data={"date": DAY, "start": "09:00", "end": "10:00",
+                                          "title": "Forged", "key": "k" * 16})
+    assert r.status_code == 303 and r.headers["Location"].startswith("/rooms/1?")
+    assert "title=Forged" in r.headers["Location"]  # back to the form, filled in
+    assert b"Forged" not in alice.get("/bookings").data
 
 
 def test_book_and_see_then_conflict(app: Flask) -> None:
@@ -436,4 +446,4 @@ def test_an_undo_comes_too_late_when_the_room_was_taken_meanwhile(app: Flask) ->
                    follow_redirects=True)
     assert b"booked again meanwhile" in r.data
     assert bob.post(f"/bookings/{booking_id}/restore",
-                    data={"csrf_token": csrf(r.data)}).status_code in (400, 404)
+                    data={"csrf_token": csrf(bob.get("/bookings").data)}).status_code == 404

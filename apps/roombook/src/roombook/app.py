@@ -128,7 +128,29 @@ def error(status: int, code: str, message: str) -> tuple[Response, int] | tuple[
 def _errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> object:
-        return error(400, "csrf", "the form expired or was not sent from this site; try again")
+        """A form whose token is gone (a cleared cookie, a session that
+        ended): back to its page with what was typed, to sign in or send
+        again; never a dead end that loses the booking."""
+        from flask import flash, redirect, url_for
+
+        from roombook.pages import form_return
+
+        if request.method != "POST" or wants_json():
+            return error(400, "csrf", "the form expired or was not sent from this site; "
+                         "try again")
+        if request.endpoint == "web.login_post":
+            flash("The sign-in form expired; please sign in again.", "error")
+            return redirect(url_for("web.login", next=request.args.get("next", "")), 303)
+        if "user" not in g:  # the CSRF check ran before the user was looked up
+            from roombook.web import load_user
+
+            load_user()
+        back = form_return()
+        if g.user is None:
+            flash("Your session ended: sign in again, and your form is kept.", "error")
+            return redirect(url_for("web.login", next=back), 303)
+        flash("The form expired: check it and send it again.", "error")
+        return redirect(back, 303)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> object:

@@ -13,13 +13,37 @@ from flask import abort, g, redirect, render_template, request, url_for
 from roombook.app import state, utcnow
 from roombook.models import User
 
+# A form sent after its session ended goes back, once signed in again, to
+# the page it came from with what was typed in it (it landed on a 405 and
+# the booking typed was lost): the form's endpoint -> the page's endpoint,
+# and the fields that page takes from its address.
+FORM_PAGES = {
+    "web.book_room": ("web.room", ("date", "start", "end", "title")),
+    "web.edit_booking_post": ("web.edit_booking", ("date", "start", "end", "room_id")),
+}
+
+
+def form_return() -> str:
+    """Where a form that could not be taken goes back to: its own page with
+    its values for a booking form, the page it was sent from otherwise."""
+    if request.method == "POST" and request.endpoint in FORM_PAGES:
+        target, fields = FORM_PAGES[request.endpoint]
+        values = {k: request.form[k][:200] for k in fields if request.form.get(k)}
+        return url_for(target, **(request.view_args or {}), **values)
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    same_site = referrer.netloc in ("", request.host)
+    return (safe_next(back) if same_site else None) or url_for("web.rooms")
+
 
 def signed_in(admin: bool = False) -> Any:
     def wrap(view: Any) -> Any:
         @wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
             if g.user is None:
-                return redirect(url_for("web.login", next=request.path))
+                return redirect(url_for("web.login", next=form_return()))
             if admin and not g.user.is_admin:
                 abort(403)
             return view(*args, **kwargs)
