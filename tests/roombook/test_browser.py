@@ -411,3 +411,40 @@ def test_a_booking_typed_when_the_session_ended_is_kept(served: str, how: str) -
         page.click("#book button[type=submit]")
         assert "Booked: 15:00-16:30" in page.locator(".flash.ok").inner_text()
         page.context.browser.close()
+
+
+def _luminance(css: str) -> float:
+    """WCAG's relative luminance of an rgb()/rgba() colour."""
+    r, g, b = (int(x) for x in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+
+    def lin(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+
+
+def _ratio(a: float, b: float) -> float:
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def test_the_grid_s_states_differ_in_brightness_not_hue_alone(served: str) -> None:
+    """Free, past, taken and yours were told apart by a faint hue (1.01-1.10:1
+    in brightness): now at least 1.35:1 between any two, the past hatched,
+    and any label on a taken or own slot readable (4.5:1)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        page.goto(f"{served}/rooms/1")
+        style = {k: page.evaluate(
+            "k => { const s = getComputedStyle(document.querySelector('.legend span.' + k));"
+            " return [s.backgroundColor, s.color, s.backgroundImage]; }", k)
+            for k in ("free", "past", "taken", "mine")}
+        page.context.browser.close()
+    light = {k: _luminance(bg) for k, (bg, _, _) in style.items()}
+    pairs = {(a, b): round(_ratio(light[a], light[b]), 2) for a in light for b in light if a < b}
+    assert min(pairs.values()) >= 1.35, pairs
+    assert "gradient" in style["past"][2]
+    for k in ("taken", "mine"):
+        assert _ratio(_luminance(style[k][0]), _luminance(style[k][1])) >= 4.5, (k, style[k])
