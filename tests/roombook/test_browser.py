@@ -448,3 +448,31 @@ def test_the_grid_s_states_differ_in_brightness_not_hue_alone(served: str) -> No
     assert "gradient" in style["past"][2]
     for k in ("taken", "mine"):
         assert _ratio(_luminance(style[k][0]), _luminance(style[k][1])) >= 4.5, (k, style[k])
+
+
+def test_on_a_phone_free_times_are_a_list_of_targets_a_finger_can_hit(served: str) -> None:
+    """On a 360 px phone the grid's cells were 10 px wide, titles hidden,
+    a range pickable by mouse only: now each stretch of free time is one
+    link at least 24 px each way (WCAG 2.2's target size), each booking says
+    its title, and a tap opens the form with that stretch filled in."""
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(15)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, viewport={"width": 360, "height": 740}, has_touch=True)
+        page.goto(f"{served}/rooms/2?date={day}&start=10:00&end=11:00")
+        page.fill("input[name=title]", "Phone call")
+        page.click("#book button[type=submit]")
+        page.goto(f"{served}/?date={day}")
+        assert not page.locator("table.slots").is_visible()
+        babbage = page.locator("section.runs", has_text="Babbage")
+        assert "10:00-11:00 Phone call" in babbage.inner_text()
+        chips = babbage.locator("a.chip")
+        assert [c.inner_text() for c in chips.all()] == ["08:00-10:00 free", "11:00-20:00 free"]
+        small = [box for box in (c.bounding_box() for c in page.locator("a.chip").all())
+                 if box is None or box["width"] < 24 or box["height"] < 24]
+        assert not small, small
+        chips.first.tap()
+        assert page.locator("select[name=start]").input_value() == "08:00"
+        assert page.locator("select[name=end]").input_value() == "10:00"
+        page.context.browser.close()

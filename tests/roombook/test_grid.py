@@ -73,3 +73,14 @@ def test_the_dates_of_a_series() -> None:
                                 (date(2027, 1, 1), "monthly", "repeat must be one of")):
         with pytest.raises(BadTime, match=words):
             dates(first, until, every)
+
+
+def test_a_phone_sees_each_stretch_of_free_time_once_and_no_past() -> None:
+    from roombook.grid import Cell, runs
+
+    row = [Cell("past", 0, 1), Cell("past", 1, 1), Cell("free", 2, 1), Cell("free", 3, 1),
+           Cell("mine", 4, 2, "A · me"), Cell("free", 6, 1), Cell("taken", 7, 1, "B · them"),
+           Cell("free", 8, 1), Cell("free", 9, 1)]
+    assert runs(row) == [Cell("free", 2, 2), Cell("mine", 4, 2, "A · me"), Cell("free", 6, 1),
+                         Cell("taken", 7, 1, "B · them"), Cell("free", 8, 2)]
+    assert runs([Cell("past", 0, 1)]) == []

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
 
     from roombook.api import api
     from roombook.feeds import feeds
+    from roombook.grid import runs as grid_runs
     from roombook.pages import longdate
     from roombook.web import web
     from roombook.web_admin import admin
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(admin)
     app.register_blueprint(cancels)
     app.add_template_filter(longdate, "longdate")
+    app.add_template_filter(grid_runs, "runs")
     _health(app)
     _errors(app)
     _headers(app)

@@ -37,6 +37,21 @@ class Cell:
         return self.start + self.span
 
 
+def runs(cells: list[Cell]) -> list[Cell]:
+    """The same row with each stretch of free slots made one cell, and the
+    past left out: what a phone shows, a line per stretch (a cell a slot
+    was 10 px wide on a 360 px screen)."""
+    out: list[Cell] = []
+    for c in cells:
+        if c.kind == "past":
+            continue
+        if c.kind == "free" and out and out[-1].kind == "free" and out[-1].end == c.start:
+            out[-1] = Cell("free", out[-1].start, out[-1].span + c.span)
+        else:
+            out.append(c)
+    return out
+
+
 def row(held: Mapping[int, Holder], n_slots: int, first_open: int = 0) -> list[Cell]:
     """The cells of one room's day; slots before ``first_open`` are past."""
     cells: list[Cell] = []
