@@ -11,10 +11,10 @@ from hapair.agent.status import StatusDoc
 
 def test_every_table_gets_its_three_triggers_once_and_older_versions_go() -> None:
     have = [(write_gate.trigger_name("bookings", e), "bookings", e) for e in write_gate.EVENTS]
-    old = [("hapair_lease0_i_rooms", "rooms", "INSERT")]
+    old = [("hapair_lease1_i_rooms", "rooms", "INSERT")]
     create, drop = write_gate.plan(["rooms", "bookings"], have + old)
     assert create == [("rooms", "INSERT"), ("rooms", "UPDATE"), ("rooms", "DELETE")]
-    assert drop == ["hapair_lease0_i_rooms"]
+    assert drop == ["hapair_lease1_i_rooms"]
     assert write_gate.plan(["bookings"], have) == ([], [])
 
 
@@ -23,7 +23,7 @@ def test_trigger_names_are_unique_and_fit_mariadb_s_limit() -> None:
     names = {write_gate.trigger_name(t, e) for t in ("x", long_a, long_b)
              for e in write_gate.EVENTS}
     assert len(names) == 9 and all(len(n) <= 64 for n in names)
-    assert write_gate.trigger_name("bookings", "UPDATE") == "hapair_lease1_u_bookings"
+    assert write_gate.trigger_name("bookings", "UPDATE") == "hapair_lease2_u_bookings"
 
 
 def test_the_trigger_refuses_with_the_read_only_error_and_quotes_names() -> None:

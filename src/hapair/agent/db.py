@@ -36,13 +36,17 @@ LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
 GATE_TABLE = f"`{META_SCHEMA}`.`lease_gate`"
 
 
-def lease_stale_sql(table: str) -> str:
+def lease_stale_sql(table: str, clock: str = "SYSDATE(6)") -> str:
     return (f"EXISTS (SELECT 1 FROM {table} "  # noqa: S608 - constants only
-            "WHERE id = 1 AND until < UNIX_TIMESTAMP(SYSDATE(6)))")
+            f"WHERE id = 1 AND until < UNIX_TIMESTAMP({clock}))")
 
 
 LEASE_STALE_SQL = lease_stale_sql(LEASE_TABLE)
-GATE_STALE_SQL = lease_stale_sql(GATE_TABLE)
+# The gate judges a statement by the time it began (NOW is fixed for the
+# statement): a long one must not refuse its own later rows because its own
+# lock on the gate's row held the renewal back meanwhile (seen: the drill's
+# clean-up, thousands of rows, on a starved host).
+GATE_STALE_SQL = lease_stale_sql(GATE_TABLE, "NOW(6)")
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146

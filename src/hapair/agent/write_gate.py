@@ -37,7 +37,7 @@ from hapair.probes.mariadb import META_SCHEMA
 
 log = logging.getLogger("hapair.agent")
 
-VERSION = 1
+VERSION = 2  # 2: the statement's start (NOW), not each row's (SYSDATE)
 PREFIX = f"hapair_lease{VERSION}_"  # a changed body gets a new prefix; older ones are dropped
 OLD = "hapair\\_lease%"  # any version's (LIKE)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
