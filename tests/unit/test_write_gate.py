@@ -42,3 +42,32 @@ def test_only_a_peer_that_cannot_be_writing_renews_the_lease() -> None:
     assert not renews_lease(replica.model_copy(update={"read_only": False}))
     for role in (Role.PROMOTING, Role.FENCING, Role.PRIMARY, Role.PRIMARY_PAUSED):
         assert not renews_lease(replica.model_copy(update={"role": role})), role
+
+
+def test_a_poll_that_outlasted_a_pause_is_thrown_away() -> None:
+    """The answer of a poll that took far longer than its timeout may have
+    waited in a socket since before this machine was paused: it renews
+    nothing and says nothing of the peer (a resumed primary reopened on
+    such an answer, 8 s after its peer had promoted)."""
+    import threading
+    import time
+
+    from hapair.agent.config import from_spec
+    from hapair.agent.peer import Contact, PeerClient
+    from tests.unit.test_decide import SPEC
+
+    class Slow(PeerClient):
+        delay = 0.0
+
+        def _status(self, path: str) -> StatusDoc | None:  # type: ignore[override]
+            time.sleep(self.delay)
+            return StatusDoc(node="node2", read_only=True, role=Role.REPLICA)
+
+    cfg = from_spec(SPEC, SPEC.nodes[0])
+    client = Slow(cfg, "poller", "token", "/nonexistent", timeout=0.05)
+    contact = Contact(0.0, 0.0, threading.Lock())
+    assert client.poll(contact).paths and contact.read()[0] > 0  # a prompt answer renews
+    before = contact.read()
+    client.delay = 0.2  # four timeouts: the machine stood still meanwhile
+    peer = client.poll(contact)
+    assert (peer.status, peer.paths) == (None, ()) and contact.read() == before

@@ -53,6 +53,8 @@ class Contact:
             return self.lease_renewed, self.peer_seen
 
 
+STALE_POLL_X = 3  # a poll taking this many timeouts is a stood-still machine's
+
 # A peer in one of these roles may write, or is about to, without waiting for
 # this node: its answer says it is alive, never that this node may go on.
 OPENING = frozenset({Role.PRIMARY, Role.PRIMARY_PAUSED, Role.PRIMARY_FENCED, Role.PROMOTING,
@@ -122,9 +124,17 @@ class PeerClient:
                 log.warning("%s's status document differs: %s", self.cfg.peer, said)
 
     def poll(self, contact: Contact) -> Peer:
-        """Ask on every path at once; the lease is renewed from the send time."""
+        """Ask on every path at once; the lease is renewed from the send time.
+        A poll that took much longer than its timeout (this machine stood
+        still in the middle of it: a pause) is thrown away: its answer may
+        have waited in a socket since before the pause, and a primary that
+        resumed read it as the peer's word now and reopened on it (seen:
+        "node2 replicates again: open for writes", 8 s after node2 had
+        promoted)."""
         sent = time.monotonic()
         answers = dict(zip(PATHS, self.pool.map(self._status, PATHS), strict=True))
+        if time.monotonic() - sent > STALE_POLL_X * self.timeout:
+            return Peer(None, ())
         paths = tuple(p for p in PATHS if answers[p] is not None)
         if any(renews_lease(answers[p]) for p in paths):
             contact.renewed(sent, time.monotonic())
