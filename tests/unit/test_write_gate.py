@@ -40,8 +40,11 @@ def test_only_a_peer_that_cannot_be_writing_renews_the_lease() -> None:
     assert renews_lease(replica.model_copy(update={"role": Role.CANDIDATE}))
     assert not renews_lease(None)
     assert not renews_lease(replica.model_copy(update={"read_only": False}))
-    for role in (Role.PROMOTING, Role.FENCING, Role.PRIMARY, Role.PRIMARY_PAUSED):
+    for role in (Role.PROMOTING, Role.FENCING):
         assert not renews_lease(replica.model_copy(update={"role": role})), role
+    # A primary just fenced, read-only, not yet rejoined: it renews the new
+    # primary's lease (counting it out closed the new primary).
+    assert renews_lease(replica.model_copy(update={"role": Role.PRIMARY_PAUSED}))
 
 
 def test_a_poll_that_outlasted_a_pause_is_thrown_away() -> None:

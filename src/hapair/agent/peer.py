@@ -55,18 +55,19 @@ class Contact:
 
 STALE_POLL_X = 3  # a poll taking this many timeouts is a stood-still machine's
 
-# A peer in one of these roles may write, or is about to, without waiting for
-# this node: its answer says it is alive, never that this node may go on.
-OPENING = frozenset({Role.PRIMARY, Role.PRIMARY_PAUSED, Role.PRIMARY_FENCED, Role.PROMOTING,
-                     Role.FENCING})
+# A peer in one of these roles is about to write without waiting for this
+# node: its answer says it is alive, never that this node may go on.
+OPENING = frozenset({Role.PROMOTING, Role.FENCING})
 
 
 def renews_lease(doc: PeerStatus | None) -> bool:
     """Whether a peer's answer renews this node's lease (pure). Not a peer
-    that is writable, promoting, fencing us or the primary by its epoch: a
-    primary resuming from a pause whose first poll is answered by the node
-    that took over meanwhile must not read that answer as leave to go on (it
-    did: the lease row renewed, the database's watch held back)."""
+    that is writable, promoting or fencing us: a primary resuming from a
+    pause whose first poll is answered by the node that took over meanwhile
+    must not read that answer as leave to go on. A read-only peer that is
+    still the primary by its epoch renews (a primary just fenced, not yet
+    rejoined: counting it out closed the new primary, 10 s without a
+    booking on the pair)."""
     return doc is not None and doc.read_only and doc.role not in OPENING
 
 
@@ -132,13 +133,19 @@ class PeerClient:
         "node2 replicates again: open for writes", 8 s after node2 had
         promoted)."""
         sent = time.monotonic()
-        answers = dict(zip(PATHS, self.pool.map(self._status, PATHS), strict=True))
+        asked = {self.pool.submit(self._status, p): p for p in PATHS}
+        answers: dict[Path, PeerStatus | None] = {}
+        for f in as_completed(asked):
+            answers[asked[f]] = doc = f.result()
+            # Renewed at the first answer that may renew it, not after the
+            # slowest path: with a path cut, every poll waits out its 0.5 s
+            # timeout, and a lease renewed only then ran out between polls.
+            if renews_lease(doc) and time.monotonic() - sent <= STALE_POLL_X * self.timeout:
+                contact.renewed(sent, time.monotonic())
         if time.monotonic() - sent > STALE_POLL_X * self.timeout:
             return Peer(None, ())
         paths = tuple(p for p in PATHS if answers[p] is not None)
-        if any(renews_lease(answers[p]) for p in paths):
-            contact.renewed(sent, time.monotonic())
-        elif paths:
+        if paths:
             contact.seen(time.monotonic())
         status = next((answers[p] for p in paths), None)
         # Silent agent: does the host itself still answer (a restarting agent),
