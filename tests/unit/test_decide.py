@@ -368,6 +368,11 @@ CASES = [
         view(primary_db(), peer_replica(holds_vip=True), node="node1", holds_vip=True),
         (Announce(),), eligible=True, role=P, problem=False, words="open for writes",
         cfg=CFG1),
+    row("the interconnect cut (the peer answers on the public network only): the primary "
+        "says where the VIP is, the peer's keepalived having missed its adverts",
+        view(primary_db(), peer_replica(), node="node1", holds_vip=True, paths=("public",)),
+        (Announce(),), eligible=True, role=P, problem=False, words="open for writes",
+        cfg=CFG1),
     row("a standby back replicating: semi-sync on again",
         view(primary_db(semi_sync_master=False), peer_replica(), node="node1", holds_vip=True),
         (SetSemiSync(on=True),), eligible=True, role=P, problem=False,

@@ -158,11 +158,14 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
     acts = (*acts, *primary_upkeep(v, cfg, want))
-    if cfg.semi_sync and not want or p is not None and p.holds_vip:
+    adverts_cut = p is not None and "interconnect" not in v.peer.paths
+    if cfg.semi_sync and not want or p is not None and p.holds_vip or adverts_cut:
         # Committing alone: the peer is away or rejoining, and may have held
         # the VIP during a partition (it then drops it: clients must come back).
-        # Or the peer holds it beside us (its keepalived missed our adverts:
-        # the interconnect cut) and gives it back: clients must come back.
+        # Or our adverts cannot reach the peer (they travel the interconnect):
+        # its keepalived takes the VIP a moment and gives it back, and clients
+        # must come back (a poll could miss that moment: 9.5 s without a
+        # booking on the pair, the clients' ARP pointing at the peer).
         acts = (*acts, *announce(v))
     return Decision(actions=acts, reason=busy + _primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY,
