@@ -47,10 +47,7 @@ def test_book_and_meet_a_conflict(served: str, tmp_path: Path) -> None:
         page.click("button[type=submit]")
         assert page.locator("h1").inner_text().startswith("Rooms")
 
-        page.goto(f"{served}/rooms/2?date={day}")
-        page.select_option("select[name=start]", "14:00")
-        page.select_option("select[name=end]", "15:00")
-        page.fill("input[name=title]", "Design review")
+        _fill_booking(page, served, 2, day, "14:00", "15:00", "Design review")
         page.click("#book button[type=submit]")
         assert "Booked: 14:00-15:00" in page.locator(".flash.ok").inner_text()
         assert page.locator("td", has_text="Design review").count() == 1
@@ -83,6 +80,15 @@ def _signed_in(p: Any, served: str, email: str = "alice@example.com", **context:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     return page
+
+
+def _fill_booking(page: Any, served: str, room: int, day: str, start: str, end: str,
+                  title: str) -> None:
+    """A room's booking form, filled in (not sent)."""
+    page.goto(f"{served}/rooms/{room}?date={day}")
+    page.select_option("select[name=start]", start)
+    page.select_option("select[name=end]", end)
+    page.fill("input[name=title]", title)
 
 
 def _shot(page: Any, name: str) -> None:
@@ -147,10 +153,8 @@ def test_no_page_scrolls_sideways_on_a_phone(served: str, width: int) -> None:
     day = future_day(8)
     with sync_playwright() as p:
         page = _signed_in(p, served, viewport={"width": width, "height": 800})
-        page.goto(f"{served}/rooms/1?date={day}")
-        page.select_option("select[name=start]", "09:00")
-        page.select_option("select[name=end]", "10:00")
-        page.fill("input[name=title]", "A rather long title for a small screen")
+        _fill_booking(page, served, 1, day, "09:00", "10:00",
+                      "A rather long title for a small screen")
         page.click("#book button[type=submit]")
         wide = {}
         for path in ("/", f"/?date={day}", f"/rooms/1?date={day}", f"/rooms/1/week?date={day}",
@@ -303,10 +307,7 @@ def test_a_title_without_spaces_does_not_widen_the_lists(served: str) -> None:
     day = future_day(9)
     with sync_playwright() as p:
         page = _signed_in(p, served, "admin@example.com", viewport={"width": 1280, "height": 800})
-        page.goto(f"{served}/rooms/1?date={day}")
-        page.select_option("select[name=start]", "11:00")
-        page.select_option("select[name=end]", "12:00")
-        page.fill("input[name=title]", "x" * 100)
+        _fill_booking(page, served, 1, day, "11:00", "12:00", "x" * 100)
         page.click("#book button[type=submit]")
         wide = {}
         for path in ("/bookings", f"/admin/bookings?date={day}"):
@@ -327,10 +328,7 @@ def test_cancel_is_asked_first_and_can_be_undone(served: str) -> None:
     day = future_day(11)
     with sync_playwright() as p:
         page = _signed_in(p, served)
-        page.goto(f"{served}/rooms/3?date={day}")
-        page.select_option("select[name=start]", "13:00")
-        page.select_option("select[name=end]", "14:00")
-        page.fill("input[name=title]", "Budget")
+        _fill_booking(page, served, 3, day, "13:00", "14:00", "Budget")
         page.click("#book button[type=submit]")
         row = page.locator("tr", has_text="Budget")
         assert row.locator("button").count() == 0  # no one-click cancel in the list
@@ -390,10 +388,7 @@ def test_a_booking_typed_when_the_session_ended_is_kept(served: str, how: str) -
     day = future_day(14)
     with sync_playwright() as p:
         page = _signed_in(p, served)
-        page.goto(f"{served}/rooms/4?date={day}")
-        page.select_option("select[name=start]", "15:00")
-        page.select_option("select[name=end]", "16:30")
-        page.fill("input[name=title]", "Quarterly review")
+        _fill_booking(page, served, 4, day, "15:00", "16:30", "Quarterly review")
         if how == "cookie cleared":
             page.context.clear_cookies()
         else:

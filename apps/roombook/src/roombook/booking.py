@@ -6,6 +6,7 @@ request return the booking it already made, never a second one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -180,13 +181,20 @@ def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: C
     held by another booking fails the whole edit (Conflict), never doubles.
     The same edit sent twice gives the same booking. A deadlock between
     concurrent moves is tried again, as a booking is."""
-    for attempt in range(RETRIES):
+    return _retried(lambda: _edit(maker, booking_id, user, change),
+                    "the room is already booked for part of that time")
+
+
+def _retried(attempt: Callable[[], Booking], taken: str) -> Booking:
+    """attempt() again after a deadlock or a lost connection (transient), up
+    to RETRIES times; a slot held by another booking is a Conflict."""
+    for n in range(RETRIES):
         try:
-            return _edit(maker, booking_id, user, change)
+            return attempt()
         except IntegrityError:
-            raise Conflict("the room is already booked for part of that time") from None
+            raise Conflict(taken) from None
         except OperationalError as exc:
-            if not is_transient(exc) or attempt == RETRIES - 1:
+            if not is_transient(exc) or n == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
@@ -255,29 +263,27 @@ def restore(maker: sessionmaker[Session], *, booking_id: int, user: User,
             now: datetime) -> Booking:
     """Undo a cancellation: by the one who made it, within UNDO_S, if the
     slots are still free (Conflict otherwise)."""
-    for attempt in range(RETRIES):
-        try:
-            with maker.begin() as s:
-                b = s.get(Booking, booking_id, with_for_update=True)
-                if b is None or b.cancelled_by != user.id or b.cancelled_at is None:
-                    raise NotFound(f"no booking {booking_id} cancelled by you")
-                if b.status == "confirmed":
-                    return b  # undone already (a double click)
-                if (now - b.cancelled_at).total_seconds() > UNDO_S:
-                    raise Cancelled(f"booking {booking_id} was cancelled too long ago to undo")
-                s.add_all(BookedSlot(room_id=b.room_id, day=b.day, slot=n, booking_id=b.id)
-                          for n in range(b.start_slot, b.end_slot))
-                b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
-                    "confirmed", None, None, None)
-                b.revision, b.updated_at = b.revision + 1, now
-                s.flush()
-            return b
-        except IntegrityError:
-            raise Conflict("the room was booked again meanwhile") from None
-        except OperationalError as exc:
-            if not is_transient(exc) or attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    return _retried(lambda: _restore(maker, booking_id, user, now),
+                    "the room was booked again meanwhile")
+
+
+def _restore(maker: sessionmaker[Session], booking_id: int, user: User,
+             now: datetime) -> Booking:
+    with maker.begin() as s:
+        b = s.get(Booking, booking_id, with_for_update=True)
+        if b is None or b.cancelled_by != user.id or b.cancelled_at is None:
+            raise NotFound(f"no booking {booking_id} cancelled by you")
+        if b.status == "confirmed":
+            return b  # undone already (a double click)
+        if (now - b.cancelled_at).total_seconds() > UNDO_S:
+            raise Cancelled(f"booking {booking_id} was cancelled too long ago to undo")
+        s.add_all(BookedSlot(room_id=b.room_id, day=b.day, slot=n, booking_id=b.id)
+                  for n in range(b.start_slot, b.end_slot))
+        b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
+            "confirmed", None, None, None)
+        b.revision, b.updated_at = b.revision + 1, now
+        s.flush()
+    return b
 
 
 def cancel_all(s: Session, ids: list[int], now: datetime) -> None:
