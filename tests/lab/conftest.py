@@ -83,7 +83,7 @@ class Lab:
         summary: list[dict[str, Any]] = json.loads((out / "summary.json").read_text())
         unsafe = [line for line in r.stdout.splitlines() if "UNSAFE" in line or
                   line.startswith("    ")]
-        assert r.returncode == 0, "\n".join(unsafe[:40]) + "\n" + r.stderr[-3000:]
+        assert r.returncode == 0, "\n".join(unsafe[:40]) + "\n" + r.stderr[-12000:]
         for row in summary:
             assert (row["lost"], row["double"], row["two_writable"]) == (0, 0, 0), row
             assert row["confirmed"] > 0, row
@@ -118,6 +118,7 @@ def paused_primary_closes_soon_after_it_resumes(lab: Lab, out: Path) -> float:
     bounded. The moment, in seconds."""
     lab.drill(out, *scenarios("freeze-machine-primary"))
     (run,) = json.loads((out / "results.json").read_text())
+    assert "failed" not in run, (run["failed"], run.get("journal"))
     v, resumed = run["verdict"], run["faults"][0]["recovered"]
     assert (len(v["lost"]), len(v["double"])) == (0, 0), v
     assert min(c for _, c in v["samples"]) >= checker.MIN_SAMPLES, v["samples"]

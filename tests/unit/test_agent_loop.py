@@ -264,7 +264,7 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
         cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
                             vip_prefix=24),
         memory=Memory(), view=None, fence_db=FenceDB(), stop_app=lambda: None,
-        write_track=full_disk, alert=lambda event, detail: done.append(f"alert {event}"))
+        open_lock=threading.Lock(), write_track=full_disk, alert=lambda event, detail: done.append(f"alert {event}"))
     agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
     code, answer = fenced(agent, "node2")  # type: ignore[arg-type]
     assert code == 200 and answer["read_only"] is True
@@ -417,7 +417,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
         cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
                             vip_prefix=24),
         memory=Memory(), view=SimpleNamespace(holds_vip=True, keepalived_running=True),
-        fence_db=FenceDB(), stop_app=lambda: None, drain_until=0.0,
+        fence_db=FenceDB(), stop_app=lambda: None, drain_until=0.0, open_lock=threading.Lock(),
         write_track=lambda eligible: done.append(f"eligible {eligible}"),
         alert=lambda event, detail: None)
     agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))

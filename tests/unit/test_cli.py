@@ -181,7 +181,7 @@ def test_a_drill_run_that_cannot_finish_still_writes_its_summary(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cluster did not settle: the drill stops, but results.json and
     summary.json say so, that run marked failed with each agent's last
-    decisions, and the scenario is not safe."""
+    decisions and log lines, and the scenario is not safe."""
     from hapair.cli import drill_cmds
     from hapair.drill import runner
     from hapair.drill.scenarios import SCENARIOS
@@ -192,10 +192,14 @@ def test_a_drill_run_that_cannot_finish_still_writes_its_summary(
     said = {"node1": {"role": "primary", "reason": "open for writes", "history": []},
             "node2": {"role": "primary", "reason": "promoted", "history": []}}
     monkeypatch.setattr(runner, "run_once", run_once)
+    journal = {"node1": ["Promote failed: timed out"], "node2": ["(powered off)"]}
     monkeypatch.setattr(runner, "last_decisions", lambda agents: said)
+    monkeypatch.setattr(runner, "agent_journal", lambda lab: journal)
     lab = SimpleNamespace(agents=None)
     results = drill_cmds._run(lab, [SCENARIOS["partition"]], 3, 8, tmp_path)
     assert len(results) == 1 and results[0]["agents"] == said
+    # With each agent's last log lines: what it tried, what failed.
+    assert results[0]["journal"] == journal
     assert "did not settle" in results[0]["failed"]
     assert json.loads((tmp_path / "results.json").read_text()) == results
     assert drill_cmds._report(results, tmp_path) is False

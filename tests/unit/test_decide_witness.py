@@ -160,6 +160,10 @@ def test_the_vip_held_over_a_live_peer_is_no_takeover_unless_named_complete() ->
     assert not acts(d) and not d.eligible and "names no node complete" in d.reason
     d = decide(replace(v, witness=HELD), CFG)
     assert kinds_of(d) == [Promote]
+    # Without the witness's answer: no leader key to take, and no word on
+    # whether the peer committed alone with the witness's blessing.
+    d = decide(replace(v, witness=DOWN), CFG)
+    assert not acts(d) and not d.eligible and "cannot confirm a takeover" in d.reason
 
 
 def kinds_of(d: Decision) -> list[type]:

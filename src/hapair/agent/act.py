@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 import time
 from typing import Any, Protocol
 
@@ -28,7 +29,7 @@ from hapair.agent.actions import (
     WriteSync,
 )
 from hapair.agent.config import AgentConfig
-from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
 from hapair.agent.fencing import Abort, fence_peer, power_off
 from hapair.agent.peer import PeerClient
 from hapair.agent.roles import Role
@@ -54,6 +55,11 @@ class Runtime(Protocol):
     fence_password: str
     tasks: TaskRunner
     keeper: Keeper | None  # the witness's keys (None: no witness)
+
+    # Held by a fence (commands.fenced) while it records who fenced this
+    # node, and here while the last check and read_only=OFF happen: a fence
+    # that comes while this node opens is never undone by the opening.
+    open_lock: threading.Lock
 
     def fenced_by(self) -> str: ...
 
@@ -91,7 +97,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             db.set_semi_sync(on)
             log.info("semi-sync on the primary %s", "on" if on else "off")
         case Reopen(semi_sync=semi):
-            db.open_for_writes(semi)
+            open_writes(rt, semi)
             log.info("read_only=OFF: open for writes (semi-sync %s)", "on" if semi else "off")
         case Promote():
             _long(rt, Role.PROMOTING, "promoting", lambda: promote(rt, view, action), action)
@@ -179,13 +185,25 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
         # Only the leader key's holder may be writable: take it before opening.
         _keeper(rt).claim(view.db.epoch + 1, action.claim)
     state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
-    if rt.fenced_by():
-        raise Abort(f"fenced by {rt.fenced_by()} while promoting: not opening")
-    db.open_for_writes(semi)
+    open_writes(rt, semi)
     # The old primary's word on completeness no longer means anything.
     rt.edit(switchover_to="", force=False, degraded=False, peer_complete=False)
     log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,
              "on" if semi else "off (committing alone)")
+
+
+def open_writes(rt: Runtime, semi: bool) -> None:
+    """Open for writes unless fenced: the check and read_only=OFF under the
+    lock a fence takes to record itself, so a fence that arrives while the
+    semi-sync setting and the lease clears run (they may wait on a lock) is
+    seen here, and one that arrives after finds read_only off and sets it
+    on. Without the lock a fence could land between the check and the
+    opening, and be undone by it."""
+    rt.db.prepare_writes(semi)
+    with rt.open_lock:
+        if rt.fenced_by():
+            raise Abort(f"fenced by {rt.fenced_by()} while opening: not opening")
+        rt.db.execute(OPEN_SQL)
 
 
 def end_old_dump(rt: Runtime, path: str, old_address: str) -> None:

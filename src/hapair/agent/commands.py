@@ -60,7 +60,8 @@ def fenced(agent: Agent, by: str) -> Answer:
     drain = v is not None and v.holds_vip and v.keepalived_running
     if drain:  # the loop must not release the VIP before the drain either
         agent.drain_until = time.monotonic() + DRAIN_S
-    agent.edit(fenced_by=by, fenced_at=time.monotonic())
+    with agent.open_lock:  # an opening under way either sees this or is undone below
+        agent.edit(fenced_by=by, fenced_at=time.monotonic())
     # The database first: nothing below (a full disk, a missing address) may
     # stand between a fence and read_only=ON.
     try:

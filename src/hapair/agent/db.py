@@ -47,6 +47,7 @@ LEASE_STALE_SQL = lease_stale_sql(LEASE_TABLE)
 # lock on the gate's row held the renewal back meanwhile (seen: the drill's
 # clean-up, thousands of rows, on a starved host).
 GATE_STALE_SQL = lease_stale_sql(GATE_TABLE, "NOW(6)")
+OPEN_SQL = "SET GLOBAL read_only = OFF"
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146
@@ -231,6 +232,12 @@ class Database:
         self.execute(f"SET GLOBAL rpl_semi_sync_master_enabled = {'ON' if on else 'OFF'}")
 
     def open_for_writes(self, semi: bool) -> None:
+        self.prepare_writes(semi)
+        self.execute(OPEN_SQL)
+
+    def prepare_writes(self, semi: bool) -> None:
+        """All that opening does before read_only goes off (that last step,
+        OPEN_SQL, is the caller's, under its lock against a fence)."""
         self.set_semi_sync(semi)
         for clear in LEASE_CLEAR_SQL:
             try:
@@ -240,7 +247,6 @@ class Database:
                 if not (isinstance(cause, pymysql.MySQLError)
                         and cause.args[:1] == (NO_SUCH_TABLE,)):
                     raise  # no table: no watch or gate yet (the agent makes them)
-        self.execute("SET GLOBAL read_only = OFF")
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],
                  seconds: float) -> MariaDBState:

@@ -83,6 +83,7 @@ class Agent:
         self.memory = Memory(paused=saved.paused, degraded=saved.degraded,
                              peer_complete=True)
         self.mlock = threading.Lock()  # the memory: the loop, commands and tasks edit it
+        self.open_lock = threading.Lock()  # a fence against an opening (act.open_writes)
         self.peer = Peer(None, ())
         self.wake = threading.Event()
         self.fifo = FifoReader(NOTIFY_FIFO, lambda _state: self.wake.set())

@@ -156,11 +156,16 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
 
 
 def may_take_over(v: View) -> str:
-    """With a witness that answers, a takeover over a live peer (it holds the
-    VIP here) needs the sync record to name this node; why not, or ""."""
+    """With a witness, a takeover over a live peer (it holds the VIP here)
+    needs the witness to answer and its sync record to name this node; why
+    not, or "". Without the witness's word this node cannot tell whether the
+    peer committed alone with it, nor take the leader key: the peer, alive,
+    keeps its role (and pauses writes itself if it has no majority either)."""
     w = v.witness
-    if w is None or not w.ok or w.complete == v.node:
+    if w is None or w.complete == v.node and w.ok:
         return ""
+    if not w.ok:
+        return f"{trouble(w)}: the witness cannot confirm a takeover"
     return (f"the witness's sync record names {w.complete or 'no node'} complete, not this "
             "node: the primary committed without it")
 

@@ -125,7 +125,7 @@ def _lab(spec: Path) -> Any:
 
 def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
          stress: bool = False) -> list[dict[str, Any]]:
-    from hapair.drill.runner import DrillError, last_decisions, run_once
+    from hapair.drill.runner import DrillError, agent_journal, last_decisions, run_once
     from hapair.lab.sh import LabError
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +147,13 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
                 agents = last_decisions(lab.agents)
                 for node, said in agents.items():
                     err.print(f"  {node}: {escape(said['reason'])}")
+                journal = agent_journal(lab)
+                for node, lines in journal.items():
+                    err.print(f"  {node}'s agent, last lines:")
+                    for line in lines:
+                        err.print(f"    {escape(line)}", soft_wrap=True)
                 results.append({"scenario": s.name, "run": n, "failed": str(exc),
-                                "agents": agents, "safe": False})
+                                "agents": agents, "journal": journal, "safe": False})
                 (out_dir / "results.json").write_text(json.dumps(results, indent=1))
                 return results
             v = r.verdict

@@ -108,6 +108,25 @@ def last_decisions(agents: Agents, n: int = 5) -> dict[str, dict[str, Any]]:
     return out
 
 
+def agent_journal(lab: Lab, lines: int = 40) -> dict[str, list[str]]:
+    """Each running node's last agent log lines (what it tried and what
+    failed: the decisions alone do not say why an action did not finish)."""
+    out: dict[str, list[str]] = {}
+    for node in (n.name for n in lab.agents.spec.nodes):
+        machine = lab.plan.machine(node)
+        if m.pid_of(lab.plan, machine) is None:
+            out[node] = ["(powered off)"]
+            continue
+        try:
+            r = subprocess.run(m.exec_argv(lab.plan, machine, [
+                "journalctl", "-u", "hapair-agent", "-n", str(lines), "--no-pager",
+                "-o", "short-precise"]), capture_output=True, text=True, timeout=30)
+            out[node] = r.stdout.splitlines()[-lines:]
+        except (subprocess.SubprocessError, OSError) as exc:
+            out[node] = [f"(no journal: {exc})"]
+    return out
+
+
 def restore_power(plan: LabPlan) -> list[str]:
     """Boot every machine that is off (a fenced node stays off until someone acts)."""
     from hapair.lab import faults

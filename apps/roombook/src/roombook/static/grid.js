@@ -53,6 +53,13 @@ document.addEventListener("click", function (e) {
   var field = document.getElementById(button.getAttribute("data-copy"));
   field.select();
   var done = function () { button.textContent = "Copied"; };
-  if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, function () {});
-  else if (document.execCommand("copy")) done();
+  // The older copy command where the clipboard API is missing or refused
+  // (an insecure origin, a browser that asks for a permission).
+  var fallback = function () {
+    field.select();
+    if (document.execCommand("copy")) done();
+    else button.textContent = "Select and copy";
+  };
+  if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, fallback);
+  else fallback();
 });
