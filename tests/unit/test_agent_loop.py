@@ -264,7 +264,8 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
         cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
                             vip_prefix=24),
         memory=Memory(), view=None, fence_db=FenceDB(), stop_app=lambda: None,
-        open_lock=threading.Lock(), write_track=full_disk, alert=lambda event, detail: done.append(f"alert {event}"))
+        open_lock=threading.Lock(), write_track=full_disk,
+        alert=lambda event, detail: done.append(f"alert {event}"))
     agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
     code, answer = fenced(agent, "node2")  # type: ignore[arg-type]
     assert code == 200 and answer["read_only"] is True

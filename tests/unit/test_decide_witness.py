@@ -209,3 +209,20 @@ def test_a_paused_primary_without_a_majority_does_not_ask_for_the_vip() -> None:
                 witness=DOWN)
     d = decide(v, CFG1)
     assert not d.eligible and not acts(d) and "no majority" in d.reason
+
+
+def test_a_failed_takeover_over_a_live_peer_waits_before_it_fences_again() -> None:
+    """Each try fences the peer anew: tried every cycle, both would stay
+    closed. The VIP goes back meanwhile; the peer's fence lapses first."""
+    failed = Memory(vip_since=NOW - 5, promote_failed_at=NOW - 5,
+                    promote_note="timed out after 60s waiting for the relay log to be applied")
+    v = replace(view(replica_db(), peer_primary(holds_vip=False), holds_vip=True,
+                     memory=failed), witness=HELD)
+    d = decide(v, CFG)
+    assert not acts(d) and not d.eligible and "a takeover from node1 failed" in d.reason
+    assert "relay log" in d.reason
+    later = replace(v, memory=replace(failed, promote_failed_at=NOW - 31))
+    assert kinds_of(decide(later, CFG)) == [Promote]
+    from hapair.agent.learn import FENCE_HOLD_S
+    from hapair.agent.standby import TAKEOVER_RETRY_S
+    assert TAKEOVER_RETRY_S > FENCE_HOLD_S

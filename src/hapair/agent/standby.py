@@ -40,6 +40,11 @@ RETURN_AFTER_S = 30.0
 # long even if the interconnect still seems to answer: a cut is seen by a
 # poll that times out (0.5 s), keepalived's missed adverts sooner (0.31 s).
 ADVERTS_LOST_HOLD_S = 2.0
+# A takeover over a live peer that failed (the peer fenced, this node not
+# open) is not tried again for this long: each try fences the peer anew, and
+# trying every cycle would keep both closed for good. Longer than a fence
+# holds (learn.FENCE_HOLD_S), so the peer may reopen meanwhile.
+TAKEOVER_RETRY_S = 30.0
 
 
 def best_path(v: View) -> Path:
@@ -128,6 +133,11 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
                               "late or forged): not taking over; the VIP goes back")
     if p is not None and not planned and not m.force and may_take_over(v):
         return _not_promoting(f"{may_take_over(v)}: not taking over")
+    retry = m.promote_failed_at + TAKEOVER_RETRY_S - v.now
+    if p is not None and not planned and m.promote_failed_at and retry > 0:
+        return _not_promoting(f"a takeover from {peer} failed ({m.promote_note}): not trying "
+                              f"again for {retry:.0f}s; the VIP goes back and {peer}, its "
+                              "fence lapsed, may open again")
     if p is not None:
         can_catch_up = p.db_up and db.slave.io_running
         if m.complete or can_catch_up or m.force:

@@ -95,6 +95,9 @@ class Memory:
     vip_lost_at: float = 0.0  # when this node last stopped holding it
     task: Task | None = None  # a long action under way
     rebuild_after: float = 0.0  # a failed rebuild is retried from this time on
+    # A takeover over a live peer that failed (after fencing it): when, and why.
+    promote_failed_at: float = 0.0
+    promote_note: str = ""
     # When this node last (re)started its replication: the primary's count of
     # semi-sync clients reaches us a poll or two later, so we wait that long.
     replication_kicked: float = 0.0
