@@ -69,27 +69,57 @@ def keys(email: str, request: Request) -> Keys:
     return Keys(f"user:{email[:190]}|{addr}", f"addr:{addr}")
 
 
-def must_wait(maker: sessionmaker[Session], k: Keys, now: datetime) -> float:
-    with maker() as s:
-        rows = [(s.get(LoginFailure, k.account), FREE), (s.get(LoginFailure, k.address),
-                                                          FREE_SOURCE)]
+def _wait_of(rows: list[tuple[LoginFailure | None, int]], now: datetime) -> float:
     return max((wait_s(r.failures, (now - r.last_at).total_seconds(), free)
                 for r, free in rows if r is not None), default=0.0)
 
 
-def count(maker: sessionmaker[Session], k: Keys, now: datetime) -> bool:
-    """Count one try; False when the database cannot (read-only, gone)."""
-    try:
-        with maker.begin() as s:
-            for key in k.both:
-                row = s.get(LoginFailure, key, with_for_update=True)
-                if row is None:
-                    s.add(LoginFailure(key=key, failures=1, last_at=now))
-                else:
-                    row.failures, row.last_at = row.failures + 1, now
-    except DBAPIError:
-        return False
-    return True
+def admit(maker: sessionmaker[Session], k: Keys, now: datetime) -> float | None:
+    """Count one try if it need not wait, in one transaction with both rows
+    locked: how long it must still wait (0.0: counted, check the password),
+    or None when the database cannot count (read-only, gone).
+
+    Judged and counted together: judged first and counted after, forty tries
+    arriving at once all passed the judgement before any was counted, and
+    forty password hashes at once stopped every booking for 2.4 s (the
+    login-flood drill)."""
+    for _ in range(ADMIT_TRIES):
+        try:
+            return _admit_once(maker, k, now)
+        except DBAPIError as exc:
+            # Two first tries of a source lock the same gap, and one of them
+            # is chosen as a deadlock's victim: it tries again.
+            if getattr(exc.orig, "args", (None,))[:1] != (DEADLOCK,):
+                return None
+    return None
+
+
+DEADLOCK = 1213  # MariaDB's ER_LOCK_DEADLOCK
+ADMIT_TRIES = 5
+
+
+def _admit_once(maker: sessionmaker[Session], k: Keys, now: datetime) -> float:
+    with maker.begin() as s:
+        rows = [(s.get(LoginFailure, k.account, with_for_update=True), FREE),
+                (s.get(LoginFailure, k.address, with_for_update=True), FREE_SOURCE)]
+        wait = _wait_of(rows, now)
+        if wait > 0:
+            return wait
+        for key, (row, _) in zip(k.both, rows, strict=True):
+            if row is None:
+                s.add(LoginFailure(key=key, failures=1, last_at=now))
+            else:
+                row.failures, row.last_at = row.failures + 1, now
+    return 0.0
+
+
+def must_wait(maker: sessionmaker[Session], k: Keys, now: datetime) -> float:
+    """The same judgement without locks or writes (a throttled source's
+    tries cost two reads, and none waits for a lock)."""
+    with maker() as s:
+        rows = [(s.get(LoginFailure, k.account), FREE), (s.get(LoginFailure, k.address),
+                                                          FREE_SOURCE)]
+    return _wait_of(rows, now)
 
 
 def take_back(maker: sessionmaker[Session], k: Keys) -> None:
@@ -119,8 +149,11 @@ def attempt(maker: sessionmaker[Session], email: str, password: str, request: Re
     wait = must_wait(maker, k, now)
     if wait > 0:
         return Attempt(None, wait)
-    if not count(maker, k, now):
+    wait_now = admit(maker, k, now)
+    if wait_now is None:
         return Attempt(None, unavailable=True)
+    if wait_now > 0:
+        return Attempt(None, wait_now)
     with maker() as s:
         user = active(s.scalar(select(User).where(User.email == email)))
     if not auth.check_password(user.password_hash if user else None, password):
