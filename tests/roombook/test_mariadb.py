@@ -234,8 +234,9 @@ def test_forty_wrong_passwords_at_once_check_only_the_free_ones(gunicorn_on_mari
     """Judged and counted in one locked transaction: of forty wrong sign-ins
     at once from one address, only FREE (and one a second later) have their
     password hashed (401); the rest wait unchecked (429), none is refused
-    as unavailable (two first tries deadlock on one gap: one tries again). Judged apart from the count, all forty
-    were hashed at once (the login-flood drill: 2.4 s without a booking)."""
+    as unavailable (two first tries deadlock on one gap: one tries again).
+    Judged apart from the count, all forty were hashed at once (the
+    login-flood drill: 2.4 s without a booking)."""
     from roombook.throttle import FREE
 
     base = gunicorn_on_mariadb
