@@ -81,6 +81,26 @@ CASES: list[tuple[str, str, str]] = [
     ("an interface name too long", M2L.replace('"eth0", "eth1"', '"eth0eth0eth0eth0", "eth1"'),
      "networks.interconnect.bond.interfaces[0]"),
     ("an unknown field", M2L.replace("[vip]\n", "[vip]\ncolour = 1\n"), "vip.colour"),
+    # Python's $ also matches before a final newline: every pattern ends in \Z.
+    ("static_url with a final newline (a broken Apache config)",
+     M2L.replace('static_url = "/static"', 'static_url = "/photos\\n"'), "web.static_url"),
+    ("a node name with a final newline", node1('name = "node1"', 'name = "node1\\n"'),
+     "nodes[0].name"),
+    ("a datadir with a final newline", M2L.replace('datadir = "/srv/data/mysql"',
+                                                   'datadir = "/srv/data/mysql\\n"'),
+     "database.datadir"),
+]
+
+LAB_FENCE = (EXAMPLES / "lab-fence.toml").read_text()
+CASES += [
+    # Each word of a fence option's value could become an argument of
+    # ipmitool's command line (fence_ipmilan builds one).
+    ("a fence option with a space (an extra ipmitool argument)",
+     LAB_FENCE.replace('username = "admin"', 'username = "admin -L ADMINISTRATOR"', 1),
+     "nodes[0].fence.options.username"),
+    ("a fence option with a newline (a second option on stdin)",
+     LAB_FENCE.replace('username = "admin"', 'username = "admin\\npassword=x"', 1),
+     "nodes[0].fence.options.username"),
 ]
 
 
@@ -116,4 +136,4 @@ def test_markup_in_a_value_is_printed_as_written(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2
     assert "[/bold][red]x" in result.output
-    assert "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" in result.output  # the pattern, unmangled
+    assert "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\Z" in result.output  # the pattern, unmangled

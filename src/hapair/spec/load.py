@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from hapair.spec.issues import Finding, SpecError
 from hapair.spec.locate import key_lines, line_of
@@ -22,6 +22,7 @@ class Loaded:
 
 
 MAX_SPEC_BYTES = 1_000_000
+PATTERNS = ConfigDict(regex_engine="python-re")  # as the models (spec/models.py Frozen)
 
 
 def load_spec(path: str | Path) -> Loaded:
@@ -66,7 +67,10 @@ def parse_spec(text: str, file: str = "<spec>") -> Loaded:
         kind: Any = info.annotation
         if info.metadata:
             kind = Annotated[kind, *info.metadata]
-        adapter: TypeAdapter[Any] = TypeAdapter(kind)
+        # A top-level field outside a model (the cluster's name) is checked
+        # with the models' regex engine too: their patterns end in \Z.
+        own = isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        adapter: TypeAdapter[Any] = TypeAdapter(kind, config=None if own else PATTERNS)
         try:
             sections[name] = adapter.validate_python(data[name])
         except ValidationError as exc:

@@ -12,23 +12,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]
-HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}\Z")]
+HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")]
 # An absolute path of plain characters, without a ".." segment.
-AbsPath = Annotated[str, Field(pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*$")]
+AbsPath = Annotated[str, Field(pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*\Z")]
 # A host to reach over SSH: a name or an IPv4 address, nothing a connector
 # (pyinfra's "@local", "@docker/...") or an option ("-o...") could be read as.
-SshHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
-UserName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+SshHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")]
+UserName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}\Z")]
 DnsName = Annotated[str, Field(
-    pattern=r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    pattern=r"^(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")]
 # One line of text: what an environment file can hold.
-EnvValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,4096}$")]
+EnvValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,4096}\Z")]
 # A command of the application's: its program (in the venv's bin/) and words.
-SetupCommand = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+( [^\n\r\x00;&|`$<>]*)?$")]
-SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")]
+SetupCommand = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+( [^\n\r\x00;&|`$<>]*)?\Z")]
+SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}\Z")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 #: The modes the Linux bonding driver knows (Documentation/networking/bonding.rst).
@@ -86,9 +86,9 @@ NetworkName = Literal["interconnect", "public"]
 
 # Fence agent options hapair sets itself: the action, and the password (secrets).
 FENCE_RESERVED = frozenset({"action", "password", "passwd", "password_script", "passwd_script"})
-FenceAgentName = Annotated[str, Field(pattern=r"^fence_[a-z0-9_]{1,40}$")]
-FenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
-FenceValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,200}$")]
+FenceAgentName = Annotated[str, Field(pattern=r"^fence_[a-z0-9_]{1,40}\Z")]
+FenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}\Z")]
+FenceValue = Annotated[str, Field(pattern=r"^[^\s\x00]{0,200}\Z")]
 
 
 class FenceDevice(Frozen):
@@ -189,7 +189,7 @@ class WebLimits(Frozen):
     # the paths under upload_paths (roombook's room photos), body_max_bytes
     # elsewhere.
     body_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31 - 1)
-    upload_paths: tuple[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")], ...] = (
+    upload_paths: tuple[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*\Z")], ...] = (
         "/admin/rooms",)
     upload_max_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=2**31 - 1)
     # gunicorn's --timeout: a worker silent this long is killed and replaced.
@@ -197,12 +197,12 @@ class WebLimits(Frozen):
 
 
 class Web(Frozen):
-    app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*\Z")
     workers: int = Field(default=4, ge=1, le=64)
     # Threads per worker (gthread): a slow request does not stall health checks.
     threads: int = Field(default=4, ge=1, le=64)
     port: Port = 8000
-    static_url: str = Field(default="/static", pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*$")
+    static_url: str = Field(default="/static", pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*\Z")
     server_name: DnsName | None = None
     # HTTPS on 443, plain HTTP redirected to it (but /healthz, for local
     # checks): "cluster-ca" (a certificate from the cluster CA, made by apply,
@@ -221,7 +221,7 @@ class Web(Frozen):
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     # Secrets of the application's own (an SMTP password, a demo account's):
     # their names; the values live in the secrets file's [app] table.
-    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")], ...] = ()
+    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}\Z")], ...] = ()
     # Commands of the application's (in its venv's bin/) that apply runs on the
     # primary, in the application's environment, whenever a new version of the
     # application is installed: schema migrations, say. Each must be idempotent.
@@ -312,7 +312,7 @@ class Alerts(Frozen):
     file's webhook_secret)."""
 
     hooks_dir: AbsPath = "/etc/hapair/hooks.d"
-    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s\x00]{1,2000}$")
+    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s\x00]{1,2000}\Z")
     timeout_s: float = Field(default=10.0, ge=0.5, le=120)  # one hook or one POST
     retries: int = Field(default=3, ge=0, le=10)  # of a POST that failed
 
@@ -340,7 +340,7 @@ class Backup(Frozen):
     dir: AbsPath = "/var/backups/hapair"
     keep: int = Field(default=7, ge=1, le=1000)
     # When `hapair backup --timer` takes one: a systemd OnCalendar expression.
-    schedule: str = Field(default="daily", pattern=r"^[A-Za-z0-9 :*,./~-]{1,100}$")
+    schedule: str = Field(default="daily", pattern=r"^[A-Za-z0-9 :*,./~-]{1,100}\Z")
     # How often the archiving service (`--timer` installs it) fetches the
     # nodes' new binary logs: a restore can reach at most this far back from
     # the loss of both nodes.
