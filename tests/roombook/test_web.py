@@ -447,3 +447,43 @@ def test_an_undo_comes_too_late_when_the_room_was_taken_meanwhile(app: Flask) ->
     assert b"booked again meanwhile" in r.data
     assert bob.post(f"/bookings/{booking_id}/restore",
                     data={"csrf_token": csrf(bob.get("/bookings").data)}).status_code == 404
+
+
+def test_a_removed_person_s_feeds_end(app: Flask) -> None:
+    bob, admin = signed_in(app, "bob@example.com"), signed_in(app, "admin@example.com")
+    url = _new_feed(bob).removeprefix("http://localhost")
+    assert app.test_client().get(url).status_code == 200
+    page = admin.get("/admin").data.decode()
+    bob_id = re.search(r'href="/admin/users/(\d+)">bob@example.com', page).group(1)  # type: ignore[union-attr]
+    r = admin.post(f"/admin/users/{bob_id}/remove", data={"csrf_token": csrf(page.encode())},
+                   follow_redirects=True)
+    assert "cannot sign in any more" in r.data.decode()
+    assert app.test_client().get(url).status_code == 404
+
+
+def test_a_session_has_an_absolute_lifetime(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signed in once, good for token_hours however often it is used (as the
+    API's tokens), then signed out."""
+    import time as clock
+
+    alice = signed_in(app)
+    assert alice.get("/").status_code == 200
+    later = clock.time() + app.extensions["roombook"].settings.token_hours * 3600 + 60
+    monkeypatch.setattr(clock, "time", lambda: later)
+    r = alice.get("/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_back_and_book_again_is_the_same_booking_not_a_conflict(app: Flask) -> None:
+    """The browser's Back shows the form again (a new key if it was fetched
+    anew): booking it once more finds the booking made, says so, and books
+    nothing twice."""
+    alice = signed_in(app)
+    status, first = book_form(alice, room=2, start="11:00", end="12:00")
+    assert status == 200 and "Booked: 11:00-12:00" in first
+    status, again = book_form(alice, room=2, start="11:00", end="12:00")
+    assert status == 200 and "You had already booked this" in again, again
+    assert again.count("11:00") == first.count("11:00")  # one booking in the list, not two
+    bob = signed_in(app, "bob@example.com")
+    status, theirs = book_form(bob, room=2, start="11:00", end="12:00")
+    assert status == 409 and "already booked" in theirs  # someone else's: a conflict

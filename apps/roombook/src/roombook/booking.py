@@ -295,6 +295,18 @@ def cancel_all(s: Session, ids: list[int], now: datetime) -> None:
                   .values(status="cancelled", cancelled_at=now))
 
 
+def same_as_mine(maker: sessionmaker[Session], user_id: int, room_id: int, rng: SlotRange,
+                 title: str) -> int | None:
+    """The id of this person's confirmed booking of exactly this room, time
+    and title, if any: a form sent again (Back, then Book once more, with a
+    new form's key) is that booking, not a conflict with it."""
+    with maker() as s:
+        return s.scalar(select(Booking.id).where(
+            Booking.user_id == user_id, Booking.room_id == room_id, Booking.day == rng.day,
+            Booking.start_slot == rng.start, Booking.end_slot == rng.end,
+            Booking.title == title, Booking.status == "confirmed"))
+
+
 def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
     """slot -> booking id, for one room and day."""
     rows = s.execute(select(BookedSlot.slot, BookedSlot.booking_id).where(

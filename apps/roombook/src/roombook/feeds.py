@@ -102,8 +102,10 @@ def feed(token: str) -> Response:
     """The feed itself: no sign-in, the token is the key."""
     st = state()
     with st.maker() as s:
-        f = s.scalar(select(Feed).where(Feed.token_hash == token_hash(token),
-                                        Feed.revoked_at.is_(None)))
+        # A feed ends with its maker: removing a person ends their feeds.
+        f = s.scalar(select(Feed).join(User, User.id == Feed.user_id).where(
+            Feed.token_hash == token_hash(token), Feed.revoked_at.is_(None),
+            User.disabled_at.is_(None)))
         if f is None:
             abort(404)
         today = datetime.now(st.settings.tz).date()

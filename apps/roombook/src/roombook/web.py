@@ -32,6 +32,7 @@ from roombook.booking import (
     book,
     edit,
     holders,
+    same_as_mine,
     undoable,
 )
 from roombook.feeds import mine as my_feeds
@@ -56,6 +57,12 @@ def load_user() -> None:
     g.user = None
     uid, at = session.get("uid"), session.get("at")
     if isinstance(uid, int) and isinstance(at, int) and not request.path.startswith("/api/"):
+        if time.time() - at > state().settings.token_hours * 3600:
+            # An absolute lifetime, as the API's tokens: a session signed in
+            # once is not good for ever, however often it is used.
+            session.pop("uid", None)
+            session.pop("at", None)
+            return
         made = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
         with state().maker() as s:
             g.user = valid_user(s, uid, made)
@@ -253,6 +260,10 @@ def book_room(room_id: int) -> Any:
         flash(str(exc), "error")
         return _room_page(room_id, day, 400, **form)
     except Conflict:
+        mine = same_as_mine(st.maker, g.user.id, room_id, rng, title)
+        if mine is not None:
+            flash(f"You had already booked this: {start}-{end} on {longdate(day)}.", "ok")
+            return redirect(url_for("web.bookings", booked=mine))
         flash(f"Sorry: this room is already booked for part of {start}-{end} on "
               f"{longdate(day)}. Pick another time or another room.", "error")
         return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng, title), **form)
