@@ -181,11 +181,18 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
             peer_binlog = str(answer.get("gtid_binlog_pos") or "")
         else:
             semi = False
-    if action.claim is not None:
-        # Only the leader key's holder may be writable: take it before opening.
-        _keeper(rt).claim(view.db.epoch + 1, action.claim)
-    state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
-    open_writes(rt, semi)
+    try:
+        if action.claim is not None:
+            # Only the leader key's holder may be writable: take it before opening.
+            _keeper(rt).claim(view.db.epoch + 1, action.claim)
+        state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
+        open_writes(rt, semi)
+    except Exception as exc:
+        if action.fence_peer:
+            # The peer is fenced and this node is not open: trying again at
+            # once would fence it anew (standby.TAKEOVER_RETRY_S).
+            rt.edit(promote_failed_at=time.monotonic(), promote_note=str(exc)[:200])
+        raise
     # The old primary's word on completeness no longer means anything.
     rt.edit(switchover_to="", force=False, degraded=False, peer_complete=False)
     log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,

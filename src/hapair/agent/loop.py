@@ -15,7 +15,7 @@ from systemd_watchdog.systemd_watchdog import WatchDog
 
 from hapair.agent import guard, hardware, observe, tls, witness
 from hapair.agent.act import carry_out
-from hapair.agent.actions import Action, Decision, FencePeer, Promote, Rebuild
+from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
 from hapair.agent.api import serve
 from hapair.agent.config import from_spec
@@ -216,8 +216,6 @@ class Agent:
             self.edit(fence_failed_at=time.monotonic(), fence_note=str(exc)[:200])
         if isinstance(action, Rebuild):
             self.edit(rebuild_after=time.monotonic() + REBUILD_RETRY_S)
-        if isinstance(action, Promote):
-            self.edit(promote_failed_at=time.monotonic(), promote_note=str(exc)[:200])
 
     def fence_counted(self, ok: bool) -> None:
         self.metrics.fences.labels("ok" if ok else "failed").inc()
