@@ -24,7 +24,7 @@ from datetime import datetime
 
 from flask import Request
 from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import auth
@@ -83,18 +83,37 @@ def admit(maker: sessionmaker[Session], k: Keys, now: datetime) -> float | None:
     arriving at once all passed the judgement before any was counted, and
     forty password hashes at once stopped every booking for 2.4 s (the
     login-flood drill)."""
+    try:
+        for key in k.both:
+            _ensure(maker, key, now)
+    except DBAPIError:
+        return None
     for _ in range(ADMIT_TRIES):
         try:
             return _admit_once(maker, k, now)
         except DBAPIError as exc:
-            # Two first tries of a source lock the same gap, and one of them
-            # is chosen as a deadlock's victim: it tries again.
+            # Rows made first (_ensure), the locks are on rows, taken in one
+            # order; a deadlock's victim all the same tries again.
             if getattr(exc.orig, "args", (None,))[:1] != (DEADLOCK,):
                 return None
     return None
 
 
 DEADLOCK = 1213  # MariaDB's ER_LOCK_DEADLOCK
+
+
+def _ensure(maker: sessionmaker[Session], key: str, now: datetime) -> None:
+    """The count's row made (with no failures) before it is locked: locking
+    a row that does not exist locks the gap where it would go, forty first
+    tries' gap locks deadlock each other, and most were refused (503)."""
+    with maker() as s:
+        if s.get(LoginFailure, key) is not None:
+            return
+    try:
+        with maker.begin() as s:
+            s.add(LoginFailure(key=key, failures=0, last_at=now))
+    except IntegrityError:
+        pass  # made meanwhile by another try
 ADMIT_TRIES = 5
 
 
