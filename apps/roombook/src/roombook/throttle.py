@@ -33,6 +33,8 @@ from roombook.models import LoginFailure, User, active
 FREE = 5  # one account's failures from one address
 FREE_SOURCE = 20  # one address's failures over every account (an office behind NAT)
 MAX_WAIT_S = 60.0
+DEADLOCK = 1213  # MariaDB's ER_LOCK_DEADLOCK
+ADMIT_TRIES = 5  # a deadlock's victim tries again, this many times in all
 
 
 def wait_s(failures: int, since_last_s: float, free: int = FREE) -> float:
@@ -99,9 +101,6 @@ def admit(maker: sessionmaker[Session], k: Keys, now: datetime) -> float | None:
     return None
 
 
-DEADLOCK = 1213  # MariaDB's ER_LOCK_DEADLOCK
-
-
 def _ensure(maker: sessionmaker[Session], key: str, now: datetime) -> None:
     """The count's row made (with no failures) before it is locked: locking
     a row that does not exist locks the gap where it would go, forty first
@@ -114,7 +113,6 @@ def _ensure(maker: sessionmaker[Session], key: str, now: datetime) -> None:
             s.add(LoginFailure(key=key, failures=0, last_at=now))
     except IntegrityError:
         pass  # made meanwhile by another try
-ADMIT_TRIES = 5
 
 
 def _admit_once(maker: sessionmaker[Session], k: Keys, now: datetime) -> float:
