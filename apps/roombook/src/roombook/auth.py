@@ -3,26 +3,75 @@ stay valid on whichever node answers), and who is asking."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-_hasher = PasswordHasher()
+# OWASP's argon2id setting (19 MiB, 2 passes, one lane): about 20 ms of one
+# core a check here. argon2-cffi's default (64 MiB, 3 passes, four lanes)
+# took 170 ms of CPU over every core a node had, and ten wrong passwords at
+# once held a booking back 1.2 s (the login-flood drill). Hashes made with
+# other settings still verify, and are made again at the next sign-in.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # A hash to verify against when the email is unknown: the same work either way.
 _DUMMY = _hasher.hash("not a password of anyone")
+CHECK_WAIT_S = 10.0  # a check waits this long for its turn, then is refused as busy
+_GATE = os.path.join(tempfile.gettempdir(), "roombook-password-check.lock")
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(stored: str | None, password: str) -> bool:
+class Busy(Exception):
+    """No turn to check a password came within CHECK_WAIT_S."""
+
+
+@contextmanager
+def one_check_at_a_time(path: str, wait_s: float) -> Iterator[None]:
+    """One password check at a time on this host, across every worker
+    process and thread (a lock on a file: each opening is its own lock), so
+    a burst of guesses costs one core, and bookings keep the others."""
+    deadline = time.monotonic() + wait_s
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
-    except (VerificationError, InvalidHashError):
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    """Whether the password is right, one check at a time on this host
+    (Busy when no turn came)."""
+    with one_check_at_a_time(_GATE, CHECK_WAIT_S):
+        try:
+            return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with other settings than today's."""
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except InvalidHashError:
         return False
 
 
