@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from roombook.app import create_app
 from roombook.cli import _ensure_user
 from roombook.config import Settings
+from werkzeug.serving import make_server
 
 from roombook import db
 from tests.support import servers
@@ -62,6 +64,18 @@ def app(tmp_path: Path, sqlite_template: Path) -> Flask:
     app = create_app(settings)
     app.config["TESTING"] = True
     return app
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    """The app on a port of its own, for a real browser; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture

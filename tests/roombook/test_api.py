@@ -245,7 +245,7 @@ def test_a_series_all_or_nothing_then_its_free_dates(client: FlaskClient,
 
 
 @pytest.mark.parametrize(("fields", "words"), [
-    ({"repeat": "monthly"}, "repeat must be one of"),
+    ({"repeat": "fortnightly"}, "repeat must be one of"),
     ({"until": "soon"}, "not a date"),
     ({"until": future_day(1)}, "before the first date"),
     ({"repeat": "daily", "until": future_day(300)}, "at most 52 dates"),

@@ -4,14 +4,10 @@ sign in, book a room, see the booking, try the same time again, read the conflic
 from __future__ import annotations
 
 import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.roombook.conftest import PASSWORD, future_day
 
@@ -19,17 +15,6 @@ pytestmark = pytest.mark.tools
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 def test_book_and_meet_a_conflict(served: str, tmp_path: Path) -> None:
@@ -471,4 +456,100 @@ def test_on_a_phone_free_times_are_a_list_of_targets_a_finger_can_hit(served: st
         chips.first.tap()
         assert page.locator("select[name=start]").input_value() == "08:00"
         assert page.locator("select[name=end]").input_value() == "10:00"
+        page.context.browser.close()
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_find_a_room_for_six_with_a_projector_and_book_it_in_one_click(served: str,
+                                                                       width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(14)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, viewport={"width": width, "height": 800})
+        page.get_by_role("link", name="Find a room").click()
+        page.fill("input[name=people]", "6")
+        page.fill("input[name=equipment]", "projector")
+        page.fill("input[name=date]", day)
+        page.select_option("select[name=start]", "14:00")
+        page.select_option("select[name=minutes]", "90")
+        page.fill("input[name=title]", "Launch plan")
+        page.get_by_role("button", name="Find").click()
+        found = page.locator("ul.found li strong").all_inner_texts()
+        assert found == ["Curie", "Darwin"], found  # 12 seats before 20; no projector elsewhere
+        over = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        page.get_by_role("button", name="Book Curie, 14:00-15:30").click()
+        assert "Booked: 14:00-15:30" in page.locator(".flash.ok").inner_text()
+        assert page.locator("tr", has_text="Launch plan").count() == 1
+        page.goto(f"{served}/find?date={day}&start=14:00&minutes=90&people=6"
+                  "&equipment=projector")
+        assert page.locator("ul.found li strong").all_inner_texts() == ["Darwin"]
+        page.context.browser.close()
+    assert over <= 0, f"the finder is {over} px wider than a {width} px screen"
+
+
+def test_a_room_s_day_prints_as_its_grid_without_navigation(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(15)
+    with sync_playwright() as p:
+        page = _signed_in(p, served)
+        _fill_booking(page, served, 1, day, "09:00", "10:00", "Printed meeting")
+        page.click("#book button[type=submit]")
+        for path in (f"/rooms/1?date={day}", f"/rooms/1/week?date={day}", f"/?date={day}"):
+            page.goto(served + path)
+            assert page.get_by_role("button", name="Print").is_visible(), path
+            page.emulate_media(media="print")
+            assert not page.locator("header").is_visible(), path
+            assert not page.locator(".daynav").first.is_visible(), path
+            assert page.locator("table.slots").is_visible(), path
+            assert page.locator("td.mine", has_text="Printed meeting").is_visible(), path
+            page.emulate_media(media="screen")
+        page.goto(f"{served}/rooms/1?date={day}")
+        assert page.pdf()[:4] == b"%PDF"  # chromium's own print of it
+        page.context.browser.close()
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_an_administrator_sets_rules_and_a_person_meets_them(served: str, width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = future_day(16)
+    with sync_playwright() as p:
+        admin = _signed_in(p, served, "admin@example.com",
+                           viewport={"width": width, "height": 800})
+        admin.get_by_role("link", name="Admin", exact=True).click()
+        admin.get_by_role("link", name="Booking rules and closed days").click()
+        admin.fill("input[name=longest_minutes]", "60")
+        admin.get_by_label("Closed on Sundays").check()
+        admin.get_by_role("button", name="Save the rules").click()
+        assert "Rules saved" in admin.locator(".flash.ok").inner_text()
+        assert admin.get_by_label("Closed on Sundays").is_checked()
+        over = admin.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        admin.context.browser.close()
+        page = _signed_in(p, served, viewport={"width": width, "height": 800})
+        _fill_booking(page, served, 2, day, "09:00", "11:00", "Too long")
+        page.click("#book button[type=submit]")
+        error = page.locator(".flash.error").inner_text()
+        assert "a booking lasts at most 1 h (this one 2 h)" in error, error
+        page.context.browser.close()
+    assert over <= 0, f"the rules page is {over} px wider than the screen"
+
+
+def test_change_my_password_on_a_phone(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        page = _signed_in(p, served, viewport={"width": 360, "height": 740})
+        page.get_by_role("link", name="My account").click()
+        page.fill("input[name=current]", PASSWORD)
+        page.fill("input[name=new]", "a brand new passphrase")
+        page.fill("input[name=again]", "a brand new passphrase")
+        page.get_by_role("button", name="Change my password").click()
+        assert "Password changed" in page.locator(".flash.ok").inner_text()
+        page.get_by_role("button", name="Sign out Alice").click()
+        page.fill("input[name=email]", "alice@example.com")
+        page.fill("input[name=password]", "a brand new passphrase")
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text().startswith("Rooms")
         page.context.browser.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
@@ -70,9 +70,47 @@ def test_the_dates_of_a_series() -> None:
     assert len(dates(first, date(2026, 12, 9), "daily")) == 7
     for until, every, words in ((date(2026, 12, 2), "daily", "before the first date"),
                                 (date(2099, 1, 1), "daily", f"at most {MAX_DATES} dates"),
-                                (date(2027, 1, 1), "monthly", "repeat must be one of")):
+                                (date(2099, 1, 1), "monthly", f"at most {MAX_DATES} dates"),
+                                (date(2099, 1, 1), "weekdays", f"at most {MAX_DATES} dates"),
+                                (date(2027, 1, 1), "fortnightly", "repeat must be one of")):
         with pytest.raises(BadTime, match=words):
             dates(first, until, every)
+
+
+def test_weekday_and_monthly_series() -> None:
+    """Weekdays skip the weekend; monthly keeps the weekday and the week of
+    the month (the second Tuesday), a fifth week meaning the last."""
+    from roombook.series import dates
+
+    assert dates(date(2027, 1, 1), date(2027, 1, 5), "weekdays") == [
+        date(2027, 1, 1), date(2027, 1, 4), date(2027, 1, 5)]  # Friday, Monday, Tuesday
+    assert len(dates(date(2027, 1, 1), date(2027, 2, 1), "weekdays")) == 22
+    assert dates(date(2027, 1, 12), date(2027, 4, 30), "monthly") == [  # second Tuesdays
+        date(2027, 1, 12), date(2027, 2, 9), date(2027, 3, 9), date(2027, 4, 13)]
+    assert dates(date(2027, 1, 29), date(2027, 5, 31), "monthly") == [  # last Fridays
+        date(2027, 1, 29), date(2027, 2, 26), date(2027, 3, 26), date(2027, 4, 30),
+        date(2027, 5, 28)]
+    assert dates(date(2027, 12, 14), date(2028, 1, 31), "monthly") == [
+        date(2027, 12, 14), date(2028, 1, 11)]  # over a new year
+
+
+@given(st.dates(date(2027, 1, 1), date(2030, 12, 31)), st.integers(0, 1500),
+       st.sampled_from(["daily", "weekdays", "weekly", "monthly"]))
+def test_a_series_is_in_order_within_its_bounds_or_refused(first: date, days: int,
+                                                           every: str) -> None:
+    from roombook.series import MAX_DATES, dates
+    from roombook.slots import BadTime
+
+    until = first + timedelta(days=days)
+    try:
+        out = dates(first, until, every)
+    except BadTime as exc:
+        assert f"at most {MAX_DATES}" in str(exc) or "no weekday" in str(exc)
+        return
+    assert out[0] >= first and out == sorted(set(out)) and out[-1] <= until
+    assert out[0] == first or every == "weekdays" and first.weekday() >= 5
+    assert 1 <= len(out) <= MAX_DATES
+    assert all(d.weekday() == first.weekday() for d in out) or every in ("daily", "weekdays")
 
 
 def test_a_phone_sees_each_stretch_of_free_time_once_and_no_past() -> None:

@@ -8,13 +8,20 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from flask.testing import FlaskClient
 from roombook.db import make_engine, upgrade, writable
+from roombook.models import Booking, SiteRules, User
+from roombook.rules import Rules, checkin_window, due_cut
+from roombook.slots import SlotRange
+from sqlalchemy import select
 
+from roombook import booking as bk
+from roombook import checkin, rules_db
 from tests.roombook.conftest import PASSWORD, MariaDB, future_day, make_app
 
 T = TypeVar("T")
@@ -247,3 +254,91 @@ def test_forty_wrong_passwords_at_once_check_only_the_free_ones(gunicorn_on_mari
     # (forty tries take that long) is checked too, as the schedule says.
     counts = {c: results.count(c) for c in set(results)}
     assert set(counts) == {401, 429} and FREE <= counts[401] <= FREE + 2, counts
+
+
+def test_twenty_bookings_of_one_person_at_once_keep_the_weekly_count(mariadb: MariaDB,
+                                                                    tmp_path: Path) -> None:
+    """Three bookings a week per person: twenty of alice's, in twenty free
+    rooms and days of one week, sent together: three are booked, seventeen
+    refused in words (the person's row locked while counted; counted without
+    the lock, tried once, more than three were booked)."""
+    app = make_app(mariadb.url(), tmp_path)
+    maker = app.extensions["roombook"].maker
+    with maker.begin() as s:
+        s.merge(SiteRules(id=1, per_week=3, hours="", updated_at=datetime(2026, 1, 1)))
+    rules_db.forget(maker)
+    try:
+        token = app.test_client().post("/api/login", json={
+            "email": "alice@example.com", "password": PASSWORD}).json["token"]  # type: ignore[index]
+        monday = date.fromisoformat(future_day(50))
+        monday -= timedelta(days=monday.weekday())
+
+        def one(i: int) -> int:
+            r = app.test_client().post("/api/bookings", json={
+                "room_id": i % 4 + 1, "date": (monday + timedelta(days=i // 4)).isoformat(),
+                "start": "16:00", "end": "17:00"}, headers={
+                "Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex})
+            return r.status_code
+
+        results = at_once([partial(one, i) for i in range(20)])
+        assert sorted(results) == [201] * 3 + [422] * 17, results
+    finally:
+        with maker.begin() as s:
+            s.execute(SiteRules.__table__.delete())
+        rules_db.forget(maker)
+
+
+def _due_race(mariadb: MariaDB, tmp_path: Path, minute: int) -> tuple[list[str], str]:
+    """alice's booking 10:00-12:00 in room 3, check-in within 15 minutes; at
+    10:<minute> ten check-ins of hers and ten bookings of bob's for
+    10:30-11:00 sent together. What each got, and her booking's status."""
+    app = make_app(mariadb.url(), tmp_path)
+    st = app.extensions["roombook"]
+    maker, settings = st.maker, st.settings
+    day = date.fromisoformat(future_day(60 + minute))
+    rules = Rules(checkin_minutes=15)
+    now = datetime(day.year, day.month, day.day, 10, minute, tzinfo=settings.tz).astimezone(UTC)
+    naive = now.replace(tzinfo=None)
+    with maker() as s:
+        alice = s.scalar(select(User).where(User.email == "alice@example.com"))
+        bob_id = s.scalar(select(User.id).where(User.email == "bob@example.com"))
+    mine = bk.book(maker, user_id=alice.id, room_id=3, rng=SlotRange(day, 4, 8), title="Mine",
+                   key=uuid.uuid4().hex, now=naive).booking
+
+    def arrive() -> str:
+        try:
+            checkin.check_in(maker, booking_id=mine.id, user=alice, now=now,
+                        window=lambda b: checkin_window(rules, settings, b.day, b.start_slot))
+        except checkin.TooLate:
+            return "too late"
+        return "checked in"
+
+    def take() -> str:
+        try:
+            bk.book(maker, user_id=bob_id, room_id=3, rng=SlotRange(day, 5, 6), title="Bob",
+                    key=uuid.uuid4().hex, now=naive, due=due_cut(rules, settings, now))
+        except bk.Conflict:
+            return "conflict"
+        return "booked"
+
+    results = at_once([arrive] * 10 + [take] * 10)
+    with maker() as s:
+        status = s.scalar(select(Booking.status).where(Booking.id == mine.id))
+    return results, str(status)
+
+
+def test_a_late_check_in_and_bookings_of_the_released_slots_at_once(mariadb: MariaDB,
+                                                                    tmp_path: Path) -> None:
+    """Twenty minutes in (check-in within fifteen): every check-in is too
+    late, her booking is released, and exactly one of bob's ten takes the
+    slot: a late check-in never brings a released booking back."""
+    results, status = _due_race(mariadb, tmp_path, 20)
+    assert sorted(results) == ["booked"] + ["conflict"] * 9 + ["too late"] * 10, results
+    assert status == "released"
+
+
+def test_a_check_in_in_time_keeps_the_room_whatever_else_is_sent(mariadb: MariaDB,
+                                                                 tmp_path: Path) -> None:
+    results, status = _due_race(mariadb, tmp_path, 10)
+    assert sorted(results) == ["checked in"] * 10 + ["conflict"] * 10, results
+    assert status == "confirmed"

@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 
-from roombook import auth, throttle
+from roombook import auth, find, throttle
 from roombook.app import error, state, utcnow
+from roombook.availability import blocked
 from roombook.booking import (
     Bearer,
     Cancelled,
@@ -24,9 +25,22 @@ from roombook.booking import (
     edit,
     taken,
 )
-from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, bookable, room_list, valid_user
+from roombook.checkin import TooEarly, TooLate, check_in, window_of
+from roombook.models import (
+    KEY_MAX,
+    TITLE_MAX,
+    Booking,
+    Room,
+    User,
+    active,
+    bookable,
+    may_change,
+    room_list,
+    valid_user,
+)
 from roombook.openapi import document
 from roombook.pages import sign_out
+from roombook.rules_db import RuleBroken, current, judge, refused_dates
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange, local_start, parse_day, parse_range, time_of
 
@@ -101,6 +115,8 @@ def booking_json(b: Booking, replayed: bool = False) -> dict[str, Any]:
         "starts_at": local_start(st, b.day, b.start_slot).isoformat(),
         "ends_at": local_start(st, b.day, b.end_slot).isoformat(),
         "title": b.title, "status": b.status, "replayed": replayed,
+        "checked_in": b.checked_in_at is not None, "user_id": b.user_id,
+        "booked_by": b.booked_by,
     }
 
 
@@ -142,6 +158,25 @@ def logout() -> Response:
 def rooms() -> Response:
     with state().maker() as s:
         return jsonify([room_json(r) for r in s.scalars(room_list())])
+
+
+@api.get("/rooms/free")
+def free_rooms() -> Response:
+    """The rooms that fit (people, equipment) and are free for a time, the
+    closest fit first."""
+    st = state()
+    a = request.args
+    rng = parse_range(st.settings, a.get("date", ""), a.get("start", ""), a.get("end", ""),
+                      now())
+    try:
+        need = find.need_of(a.get("people"), a.get("equipment"))
+    except find.BadNeed as exc:
+        raise BadRequest(str(exc)) from None
+    with st.maker() as s:
+        rooms = list(s.scalars(room_list()))
+        held = blocked(s, st.maker, st.settings, rooms, rng.day, g.user.id)
+    free = find.free_now(rooms, held, rng.start, rng.end - rng.start, need)
+    return jsonify([room_json(r) for r in free])
 
 
 def _room(s: Any, room_id: int) -> Room:
@@ -195,7 +230,8 @@ def _key() -> str:
 def _new(data: dict[str, Any], extra: frozenset[str] = frozenset()
          ) -> tuple[int, str, SlotRange]:
     """A new booking's or series' room, title and first range, checked."""
-    unknown = set(data) - {"room_id", "date", "start", "end", "title"} - extra
+    unknown = (set(data) - {"room_id", "date", "start", "end", "title", "beyond_rules",
+                            "for_user_id"} - extra)
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     room_id, title = data.get("room_id"), data.get("title", "")
@@ -209,14 +245,73 @@ def _new(data: dict[str, Any], extra: frozenset[str] = frozenset()
     return room_id, title.strip(), parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
 
 
+class Forbidden(PermissionError):
+    pass
+
+
+@api.errorhandler(Forbidden)
+def forbidden(exc: Forbidden) -> object:
+    return error(403, "forbidden", str(exc))
+
+
+@api.errorhandler(RuleBroken)
+def against_rules(exc: RuleBroken) -> object:
+    return error(422, "against_rules", f"{exc} (an administrator may send beyond_rules: true)")
+
+
+def _beyond(data: dict[str, Any], user: User | None) -> bool:
+    """Whether an administrator books beyond the site's rules (beyond_rules:
+    true), saying so; Forbidden for anyone else."""
+    beyond = data.get("beyond_rules", False)
+    if not isinstance(beyond, bool):
+        raise BadRequest("beyond_rules is true or false")
+    if beyond and not (user is not None and user.is_admin):
+        raise Forbidden("only an administrator books beyond the rules")
+    return beyond
+
+
+def _bearer_user(bearer: Bearer) -> User | None:
+    with state().maker() as s:
+        return valid_user(s, bearer.user_id, bearer.made)
+
+
+def _for_whom(data: dict[str, Any], me: int, user: User | None) -> int:
+    """Whom a booking is for (for_user_id): the caller, or (an
+    administrator, or someone given the right) another active person."""
+    other = data.get("for_user_id", me)
+    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
+        raise BadRequest("for_user_id must be a person's id (a positive whole number)")
+    if other == me:
+        return me
+    if user is None or not user.may_book_for_others:
+        raise Forbidden("only an administrator, or a person given the right, books for "
+                        "others")
+    with state().maker() as s:
+        if active(s.get(User, other)) is None:
+            raise BadRequest(f"for_user_id: no person {other}")
+    return other
+
+
 @api.post("/bookings")
 def create_booking() -> object:
     key = _key()
-    room_id, title, rng = _new(body())
+    data = body()
+    room_id, title, rng = _new(data)
     bearer: Bearer = g.bearer
+    st = state()
+    caller = None
+    if data.get("beyond_rules") or "for_user_id" in data:  # only then is the caller looked up
+        caller = _bearer_user(bearer)
+        if caller is None:
+            return unauthorized()
+    beyond = _beyond(data, caller)
+    who = _for_whom(data, bearer.user_id, caller)
+    verdict = judge(st.maker, st.settings, rng, room_id, beyond)
     try:
-        outcome = book(state().maker, user_id=bearer.user_id, room_id=room_id, rng=rng,
-                       title=title, key=key, now=utcnow(), bearer=bearer)
+        outcome = book(st.maker, user_id=who, room_id=room_id, rng=rng,
+                       title=title, key=key, now=utcnow(), bearer=bearer,
+                       per_week=verdict.per_week, due=verdict.due,
+                       booked_by=bearer.user_id if who != bearer.user_id else None)
     except Unauthorized:
         return unauthorized()
     except Conflict as exc:
@@ -237,7 +332,8 @@ def create_series() -> object:
     repeat, until, mode = data.get("repeat"), data.get("until"), data.get("on_conflict", "none")
     preview = data.get("preview", False)
     if not isinstance(repeat, str) or not isinstance(until, str):
-        raise BadRequest("repeat (daily or weekly) and until (a date) are required")
+        raise BadRequest("repeat (daily, weekdays, weekly or monthly) and until (a date) are "
+                         "required")
     if mode not in ("none", "skip") or not isinstance(preview, bool):
         raise BadRequest('on_conflict is "none" or "skip"; preview is true or false')
     try:
@@ -246,15 +342,22 @@ def create_series() -> object:
         raise BadRequest(f"until {until!r} is not a date like 2026-12-01") from None
     days = dates(rng.day, last, repeat)
     st = state()
+    beyond = _beyond(data, g.user)
+    who = _for_whom(data, g.user.id, g.user)
+    refused = refused_dates(st.maker, st.settings, days, rng, room_id, beyond)
     if preview:
         with st.maker() as s:
             _room(s, room_id)
             busy = taken_days(s, room_id, days, rng)
-        return jsonify(dates=[{"date": d.isoformat(), "free": d not in busy} for d in days])
+        return jsonify(dates=[{"date": d.isoformat(), "free": d not in busy and d not in refused,
+                               **({"closed": refused[d]} if d in refused else {})}
+                              for d in days])
     try:
-        done = book_series(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, until=last,
+        done = book_series(st.maker, user_id=who, room_id=room_id, rng=rng, until=last,
                            every=repeat, title=title, key=_key(), skip_taken=mode == "skip",
-                           now=utcnow())
+                           now=utcnow(), refused=refused,
+                           per_week=None if beyond else current(st.maker, st.settings).per_week,
+                           booked_by=g.user.id if who != g.user.id else None)
     except SeriesConflict as exc:
         return error(409, "conflict", str(exc))
     except KeyReused as exc:
@@ -291,7 +394,7 @@ def edit_booking(booking_id: int) -> object:
     """Move a booking (room, or date with start and end) or retitle it, in one
     transaction: it moves only if the new slots are free."""
     data = body()
-    unknown = set(data) - {"room_id", "date", "start", "end", "title"}
+    unknown = set(data) - {"room_id", "date", "start", "end", "title", "beyond_rules"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     if not data:
@@ -311,10 +414,33 @@ def edit_booking(booking_id: int) -> object:
         rng = parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
     change = Change(room_id=room_id, rng=rng,
                     title=title.strip() if isinstance(title, str) else None)
+    st = state()
+    beyond = _beyond(data, g.user)
+    per_week = None
+    if rng is not None or room_id is not None:
+        with st.maker() as s:
+            b = s.get(Booking, booking_id)
+        if b is not None and may_change(b, g.user):
+            per_week = judge(st.maker, st.settings,
+                             rng or SlotRange(b.day, b.start_slot, b.end_slot),
+                             room_id or b.room_id, beyond).per_week
     try:
-        b = edit(state().maker, booking_id=booking_id, user=g.user, change=change)
+        b = edit(st.maker, booking_id=booking_id, user=g.user, change=change, per_week=per_week)
     except Conflict as exc:
         return error(409, "conflict", str(exc))
+    except Cancelled as exc:
+        return error(409, "cancelled", str(exc))
+    return jsonify(booking_json(b))
+
+
+@api.post("/bookings/<int(min=1, max=2147483647):booking_id>/checkin")
+def checkin_booking(booking_id: int) -> object:
+    """Say one came, where the site asks for check-in."""
+    try:
+        b = check_in(state().maker, booking_id=booking_id, user=g.user, now=now(),
+                     window=window_of)
+    except (TooEarly, TooLate) as exc:
+        return error(409, "too_early" if isinstance(exc, TooEarly) else "too_late", str(exc))
     except Cancelled as exc:
         return error(409, "cancelled", str(exc))
     return jsonify(booking_json(b))

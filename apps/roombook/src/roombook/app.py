@@ -65,8 +65,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     from roombook.grid import runs as grid_runs
     from roombook.pages import longdate
     from roombook.web import web
+    from roombook.web_account import account
     from roombook.web_admin import admin
     from roombook.web_cancel import cancels
+    from roombook.web_checkin import checkins
+    from roombook.web_find import finder
+    from roombook.web_rules import rules_admin
     from roombook.web_series import series_web
 
     csrf = CSRFProtect(app)
@@ -77,6 +81,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(feeds)
     app.register_blueprint(admin)
     app.register_blueprint(cancels)
+    app.register_blueprint(checkins)
+    app.register_blueprint(finder)
+    app.register_blueprint(account)
+    app.register_blueprint(rules_admin)
     app.add_template_filter(longdate, "longdate")
     app.add_template_filter(grid_runs, "runs")
     _health(app)

@@ -16,7 +16,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.db import writable
 from roombook.grid import Holder
-from roombook.models import REASON_MAX, BookedSlot, Booking, Room, User, bookable, valid_user
+from roombook.models import (
+    REASON_MAX,
+    BookedSlot,
+    Booking,
+    Room,
+    User,
+    bookable,
+    may_change,
+    valid_user,
+)
+from roombook.rules import week_of
+from roombook.rules_db import RuleBroken, hold_week
 from roombook.slots import SlotRange
 
 RETRIES = 4
@@ -102,7 +113,7 @@ def confirm_replay(s: Session) -> None:
 
 
 BOOKING_COLUMNS = ("room_id", "user_id", "day", "start_slot", "end_slot", "title", "status",
-                   "idempotency_key", "created_at")
+                   "idempotency_key", "created_at", "booked_by")
 
 
 def _insert(s: Session, values: tuple[object, ...], rng: SlotRange,
@@ -132,15 +143,29 @@ def _insert(s: Session, values: tuple[object, ...], rng: SlotRange,
 
 
 def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
-         title: str, key: str, now: datetime, bearer: Bearer | None = None) -> Outcome:
+         title: str, key: str, now: datetime, bearer: Bearer | None = None,
+         per_week: int | None = None, due: tuple[date, int] | None = None,
+         booked_by: int | None = None) -> Outcome:
     """Insert first, look only when that fails: a retry's key or a held slot
     makes the insert fail whole (IntegrityError), and only then is the
     earlier booking of that key looked up (and the bearer's token, when the
-    insert found nothing to book)."""
-    values = (room_id, user_id, rng.day, rng.start, rng.end, title, "confirmed", key, now)
+    insert found nothing to book). per_week: the site's weekly count per
+    person, judged with the person's row locked (RuleBroken past it). due
+    (rules.due_cut): a slot held by a booking not checked in in time is
+    released, then the booking tried again. booked_by: who made it on the
+    person's behalf (checked by the caller)."""
+    values = (room_id, user_id, rng.day, rng.start, rng.end, title, "confirmed", key, now,
+              booked_by)
     for attempt in range(RETRIES):
         try:
             with maker.begin() as s:
+                over = hold_week(s, user_id, rng.day, per_week)
+                if over:
+                    _check_bearer(s, bearer)
+                    existing = _by_key(s, user_id, key)
+                    if existing is not None:  # a retry of a booking made before
+                        return _replay(s, existing, room_id, rng)
+                    raise RuleBroken(over)
                 b = _insert(s, values, rng, bearer)
                 if b is None:
                     _check_bearer(s, bearer)
@@ -155,6 +180,12 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                 existing = _by_key(s, user_id, key)
                 if existing is not None:  # a retry, or a concurrent try of the same request
                     return _replay(s, existing, room_id, rng)
+            if due is not None and due[0] == rng.day:
+                with maker.begin() as s:
+                    released = release_due(s, room_id, rng.day, due[1], now)
+                if released:
+                    due = None  # once: what is held after that is held
+                    continue
             raise Conflict("the room is already booked for part of that time") from None
         except OperationalError as exc:
             if not is_transient(exc) or attempt == RETRIES - 1:
@@ -175,13 +206,15 @@ class Change:
     title: str | None = None
 
 
-def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: Change) -> Booking:
+def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: Change,
+         per_week: int | None = None) -> Booking:
     """Move or retitle a booking in one transaction: its old slots are freed
     and its new ones taken together, so it is never half-moved, and a slot
     held by another booking fails the whole edit (Conflict), never doubles.
     The same edit sent twice gives the same booking. A deadlock between
-    concurrent moves is tried again, as a booking is."""
-    return _retried(lambda: _edit(maker, booking_id, user, change),
+    concurrent moves is tried again, as a booking is. per_week: a move into
+    another week counts there (RuleBroken past the weekly count)."""
+    return _retried(lambda: _edit(maker, booking_id, user, change, per_week),
                     "the room is already booked for part of that time")
 
 
@@ -199,10 +232,11 @@ def _retried(attempt: Callable[[], Booking], taken: str) -> Booking:
     raise AssertionError("unreachable")
 
 
-def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Change) -> Booking:
+def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Change,
+          per_week: int | None) -> Booking:
     with maker.begin() as s:
         b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None or (b.user_id != user.id and not user.is_admin):
+        if b is None or not may_change(b, user):
             raise NotFound(f"no booking {booking_id}")
         if b.status != "confirmed":
             raise Cancelled(f"booking {booking_id} is cancelled")
@@ -211,6 +245,10 @@ def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Cha
             raise NotFound(f"no room {room_id}")
         rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
         moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))
+        if moved and week_of(rng.day) != week_of(b.day):
+            over = hold_week(s, b.user_id, rng.day, per_week)
+            if over:
+                raise RuleBroken(over)
         if moved:
             s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
             s.flush()
@@ -233,7 +271,7 @@ def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
     administrator cancelling someone else's may say why."""
     with maker.begin() as s:
         b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None or (b.user_id != user.id and not user.is_admin):
+        if b is None or not may_change(b, user):
             raise NotFound(f"no booking {booking_id}")
         if b.status == "confirmed":
             s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
@@ -314,17 +352,37 @@ def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
     return {slot: bid for slot, bid in rows}
 
 
-def holders(s: Session, first: date, last: date, me: int,
-            room_id: int | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
-    """(room id, day) -> slot -> the booking holding it, from first to last."""
+def holders(s: Session, first: date, last: date, me: int, room_id: int | None = None,
+            due: tuple[date, int] | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
+    """(room id, day) -> slot -> the booking holding it, from first to last.
+    due (rules.due_cut): bookings of that day starting at or before that
+    slot and not checked in are released, so their slots show free (the
+    next booking of them releases them for good)."""
     q = (select(BookedSlot.room_id, BookedSlot.day, BookedSlot.slot, Booking.id, Booking.title,
-                User.name, Booking.user_id)
+                User.name, Booking.user_id, Booking.start_slot, Booking.checked_in_at)
          .join(Booking, BookedSlot.booking_id == Booking.id)
          .join(User, Booking.user_id == User.id)
          .where(BookedSlot.day >= first, BookedSlot.day <= last))
     if room_id is not None:
         q = q.where(BookedSlot.room_id == room_id)
     out: dict[tuple[int, date], dict[int, Holder]] = {}
-    for rid, day, slot, bid, title, name, uid in s.execute(q):
+    for rid, day, slot, bid, title, name, uid, start, checked_in in s.execute(q):
+        if due is not None and day == due[0] and start <= due[1] and checked_in is None:
+            continue
         out.setdefault((rid, day), {})[slot] = Holder(bid, title, name, uid == me)
     return out
+
+
+def release_due(s: Session, room_id: int, day: date, last_start: int, now: datetime) -> int:
+    """Release the bookings of a room's day that were not checked in in
+    time (starting at or before last_start, rules.due_cut): their slots are
+    freed, they say why. How many were."""
+    due = list(s.scalars(select(Booking).where(
+        Booking.room_id == room_id, Booking.day == day, Booking.status == "confirmed",
+        Booking.start_slot <= last_start, Booking.checked_in_at.is_(None)).with_for_update()))
+    for b in due:
+        s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
+        b.status, b.cancelled_at, b.cancel_reason = "released", now, "not checked in in time"
+        b.revision += 1
+        b.updated_at = now
+    return len(due)

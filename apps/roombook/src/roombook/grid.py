@@ -27,7 +27,7 @@ class Holder:
 
 @dataclass(frozen=True)
 class Cell:
-    kind: str  # "free", "past" (free but gone), "taken" or "mine"
+    kind: str  # "free", "past" (free but gone), "closed" (the rules), "taken" or "mine"
     start: int  # its first slot
     span: int  # how many slots it covers
     label: str = ""  # a booking's title and who made it
@@ -43,7 +43,7 @@ def runs(cells: list[Cell]) -> list[Cell]:
     was 10 px wide on a 360 px screen)."""
     out: list[Cell] = []
     for c in cells:
-        if c.kind == "past":
+        if c.kind in ("past", "closed"):
             continue
         if c.kind == "free" and out and out[-1].kind == "free" and out[-1].end == c.start:
             out[-1] = Cell("free", out[-1].start, out[-1].span + c.span)
@@ -52,14 +52,17 @@ def runs(cells: list[Cell]) -> list[Cell]:
     return out
 
 
-def row(held: Mapping[int, Holder], n_slots: int, first_open: int = 0) -> list[Cell]:
-    """The cells of one room's day; slots before ``first_open`` are past."""
+def row(held: Mapping[int, Holder], n_slots: int, first_open: int = 0,
+        closed: Collection[int] = ()) -> list[Cell]:
+    """The cells of one room's day; slots before ``first_open`` are past,
+    free ones the site's rules close (opening hours, closed days) closed."""
     cells: list[Cell] = []
     i = 0
     while i < n_slots:
         h = held.get(i)
         if h is None:
-            cells.append(Cell("past" if i < first_open else "free", i, 1))
+            kind = "past" if i < first_open else "closed" if i in closed else "free"
+            cells.append(Cell(kind, i, 1))
             i += 1
             continue
         j = i

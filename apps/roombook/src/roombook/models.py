@@ -45,6 +45,13 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Signing out ends every session and API token made before (UTC).
     tokens_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # May book on someone else's behalf (an assistant); administrators may anyway.
+    books_for_others: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default="0")
+
+    @property
+    def may_book_for_others(self) -> bool:
+        return self.is_admin or self.books_for_others
 
 
 class Room(Base):
@@ -73,7 +80,7 @@ class Series(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     first_day: Mapped[date] = mapped_column(Date)
     until_day: Mapped[date] = mapped_column(Date)
-    every: Mapped[str] = mapped_column(String(8))  # "daily" or "weekly"
+    every: Mapped[str] = mapped_column(String(8))  # series.EVERY: "daily" ... "monthly"
     start_slot: Mapped[int] = mapped_column(SmallInteger)
     end_slot: Mapped[int] = mapped_column(SmallInteger)
     title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
@@ -92,6 +99,7 @@ class Booking(Base):
     start_slot: Mapped[int] = mapped_column(SmallInteger)
     end_slot: Mapped[int] = mapped_column(SmallInteger)
     title: Mapped[str] = mapped_column(String(TITLE_MAX), default="")
+    # "confirmed", "cancelled", or "released" (not checked in in time)
     status: Mapped[str] = mapped_column(String(12), default="confirmed")
     idempotency_key: Mapped[str] = mapped_column(String(KEY_MAX))
     created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
@@ -106,6 +114,10 @@ class Booking(Base):
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True,
                                                   index=True)
+    # Who made it, when not the person it is for (a booking on their behalf).
+    booked_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the booker said they came (check-in, where the site asks for it).
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
 
     room: Mapped[Room] = relationship()
     user: Mapped[User] = relationship()
@@ -149,6 +161,34 @@ class LoginFailure(Base):
     last_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
 
 
+class SiteRules(Base):
+    """The site's booking rules, one row (id 1), none when absent: the
+    longest booking, how far ahead, bookings per person per week, and the
+    opening hours per weekday (see rules.py for the hours' text)."""
+
+    __tablename__ = "site_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    longest_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ahead_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    per_week: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hours: Mapped[str] = mapped_column(String(200), default="")
+    # A booking not checked in this many minutes after its start is released.
+    checkin_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+
+
+class ClosedDay(Base):
+    """A day the site (room_id None) or one room is closed: a holiday, works."""
+
+    __tablename__ = "closed_days"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+
+
 def bookable(s: Session, room_id: int) -> Room | None:
     """The room, unless there is none or it was removed."""
     room = s.get(Room, room_id)
@@ -158,6 +198,12 @@ def bookable(s: Session, room_id: int) -> Room | None:
 def room_list() -> Select[tuple[Room]]:
     """Every room that has not been removed, by name."""
     return select(Room).where(Room.removed_at.is_(None)).order_by(Room.name)
+
+
+def may_change(b: Booking, user: User) -> bool:
+    """Whether a person may move or cancel a booking: the one it is for, the
+    one who made it on their behalf, or an administrator."""
+    return user.id in (b.user_id, b.booked_by) or user.is_admin
 
 
 def active(user: User | None) -> User | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from roombook.find import PEOPLE_MAX
 from roombook.models import KEY_MAX, TITLE_MAX
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -16,12 +17,21 @@ BOOKING_FIELDS: dict[str, Any] = {
     "start": {"type": "string", "example": "09:00"},
     "end": {"type": "string", "example": "10:30"},
     "title": {"type": "string", "maxLength": TITLE_MAX},
+    "beyond_rules": {"type": "boolean", "default": False,
+                     "description": "an administrator books beyond the site's rules"},
+}
+
+
+# Whom a new booking or series is for (an administrator's or an assistant's).
+FOR_WHOM: dict[str, Any] = {
+    "for_user_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                    "description": "book on this person's behalf (default: the caller)"},
 }
 
 
 # What a new series sends besides a booking's fields.
 SERIES_FIELDS: dict[str, Any] = {
-    "repeat": {"type": "string", "enum": ["daily", "weekly"]},
+    "repeat": {"type": "string", "enum": ["daily", "weekdays", "weekly", "monthly"]},
     "until": {"type": "string", "example": "2027-03-01"},
     "on_conflict": {"type": "string", "enum": ["none", "skip"], "default": "none"},
     "preview": {"type": "boolean", "default": False},
@@ -33,8 +43,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    words = {400: "bad input", 401: "not signed in", 404: "not found", 409: "conflict",
-             422: "idempotency key reused", 429: "too many failed sign-ins: wait",
+    words = {400: "bad input", 401: "not signed in", 403: "only an administrator may",
+             404: "not found", 409: "conflict",
+             422: "idempotency key reused, or against the site's rules",
+             429: "too many failed sign-ins: wait",
              503: "the database does not accept writes"}
     return {str(c): _json(ERROR, words[c]) for c in codes}
 
@@ -68,15 +80,18 @@ def document() -> dict[str, Any]:
                     "starts_at": {"type": "string", "format": "date-time"},
                     "ends_at": {"type": "string", "format": "date-time"},
                     "title": {"type": "string"}, "status": {"type": "string"},
-                    "replayed": {"type": "boolean"}}},
+                    "replayed": {"type": "boolean"}, "checked_in": {"type": "boolean"},
+                    "user_id": {"type": "integer"},
+                    "booked_by": {"type": "integer", "nullable": True}}},
                 "NewBooking": {"type": "object", "required": ["room_id", "date", "start", "end"],
-                               "additionalProperties": False, "properties": BOOKING_FIELDS},
+                               "additionalProperties": False,
+                               "properties": {**BOOKING_FIELDS, **FOR_WHOM}},
                 "BookingChange": {"type": "object", "minProperties": 1,
                                   "additionalProperties": False, "properties": BOOKING_FIELDS},
                 "NewSeries": {"type": "object",
                               "required": ["room_id", "date", "start", "end", "repeat", "until"],
                               "additionalProperties": False,
-                              "properties": {**BOOKING_FIELDS, **SERIES_FIELDS}},
+                              "properties": {**BOOKING_FIELDS, **SERIES_FIELDS, **FOR_WHOM}},
                 "Series": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "booked": dates, "skipped": dates,
                     "replayed": {"type": "boolean"}}},
@@ -99,6 +114,24 @@ def document() -> dict[str, Any]:
             "/api/rooms": {"get": {"responses": {
                 "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Room"}},
                              "every room"), **_errors(401)}}},
+            "/api/rooms/free": {"get": {
+                "description": "The rooms that seat the people, have every piece of "
+                               "equipment named and are free for the whole time, the "
+                               "closest fit first.",
+                "parameters": [
+                    {"name": "date", "in": "query", "required": True,
+                     "schema": {"type": "string", "format": "date"}},
+                    {"name": "start", "in": "query", "required": True,
+                     "schema": {"type": "string", "example": "09:00"}},
+                    {"name": "end", "in": "query", "required": True,
+                     "schema": {"type": "string", "example": "10:30"}},
+                    {"name": "people", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": PEOPLE_MAX}},
+                    {"name": "equipment", "in": "query", "required": False,
+                     "schema": {"type": "string", "example": "projector, whiteboard"}}],
+                "responses": {"200": _json({"type": "array", "items": {
+                    "$ref": "#/components/schemas/Room"}}, "the rooms free then"),
+                    **_errors(400, 401)}}},
             "/api/rooms/{room_id}": {"get": {"parameters": [room_id], "responses": {
                 "200": _json({"$ref": "#/components/schemas/Room"}, "a room"),
                 **_errors(401, 404)}}},
@@ -118,7 +151,7 @@ def document() -> dict[str, Any]:
                         "201": _json({"$ref": "#/components/schemas/Booking"}, "booked"),
                         "200": _json({"$ref": "#/components/schemas/Booking"},
                                      "a retry: the booking this key already made"),
-                        **_errors(400, 401, 404, 409, 422, 503)}}},
+                        **_errors(400, 401, 403, 404, 409, 422, 503)}}},
             "/api/bookings/{booking_id}": {
                 "get": {"parameters": [booking_id], "responses": {
                     "200": _json({"$ref": "#/components/schemas/Booking"}, "a booking"),
@@ -129,10 +162,17 @@ def document() -> dict[str, Any]:
                           "responses": {
                               "200": _json({"$ref": "#/components/schemas/Booking"},
                                            "moved or retitled"),
-                              **_errors(400, 401, 404, 409, 503)}},
+                              **_errors(400, 401, 403, 404, 409, 422, 503)}},
                 "delete": {"parameters": [booking_id], "responses": {
                     "200": _json({"$ref": "#/components/schemas/Booking"}, "cancelled"),
                     **_errors(401, 404, 503)}}},
+            "/api/bookings/{booking_id}/checkin": {"post": {
+                "description": "Say one came, where the site asks for check-in: from 15 "
+                               "minutes before the start until the site's minutes after "
+                               "(later, the booking is released).",
+                "parameters": [booking_id], "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Booking"}, "checked in"),
+                    **_errors(401, 404, 409, 503)}}},
             "/api/series": {"post": {
                 "description": "A recurring booking, in one transaction: every date "
                                "(on_conflict none) or every free one (skip); with preview, "
@@ -143,7 +183,7 @@ def document() -> dict[str, Any]:
                 "responses": {
                     "201": _json({"$ref": "#/components/schemas/Series"}, "booked"),
                     "200": _json({"type": "object"}, "a retry, or a preview's dates"),
-                    **_errors(400, 401, 404, 409, 422, 503)}}},
+                    **_errors(400, 401, 403, 404, 409, 422, 503)}}},
             "/api/series/{series_id}": {"delete": {
                 "parameters": [series_id, {"name": "from", "in": "query", "required": False,
                                            "schema": {"type": "string", "format": "date"}}],

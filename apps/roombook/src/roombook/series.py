@@ -5,6 +5,7 @@ its slot rows like any other, so a series can never double-book a slot."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -21,22 +22,57 @@ from roombook.booking import (
     is_transient,
 )
 from roombook.models import BookedSlot, Booking, Series, User, bookable
+from roombook.rules import week_of
+from roombook.rules_db import RuleBroken, hold_week
 from roombook.slots import BadTime, SlotRange
 
 MAX_DATES = 52
-STEP = {"daily": 1, "weekly": 7}
+EVERY = ("daily", "weekdays", "weekly", "monthly")
+
+
+def _monthly(first: date, until: date) -> list[date]:
+    """The same weekday of the same week of each month as first: the second
+    Tuesday, ...; first in a month's fifth week: that weekday's last."""
+    nth = (first.day - 1) // 7  # 0-based week of the month; 4: the last
+    out = []
+    year, month = first.year, first.month
+    while True:
+        start = date(year, month, 1)
+        shift = (first.weekday() - start.weekday()) % 7
+        candidates = [start + timedelta(days=shift + 7 * k) for k in range(5)]
+        in_month = [d for d in candidates if d.month == month]
+        d = in_month[-1] if nth >= 4 else in_month[nth]
+        if d > until:
+            return out
+        out.append(d)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 def dates(first: date, until: date, every: str) -> list[date]:
-    """The dates of a series (pure); BadTime says what is wrong."""
-    if every not in STEP:
-        raise BadTime(f"repeat must be one of {', '.join(STEP)}")
+    """The dates of a series (pure); BadTime says what is wrong. daily: every
+    day; weekdays: Monday to Friday; weekly: the same weekday; monthly: the
+    same weekday of the same week of the month (the second Tuesday)."""
+    if every not in EVERY:
+        raise BadTime(f"repeat must be one of {', '.join(EVERY)}")
     if until < first:
         raise BadTime(f"until {until} is before the first date {first}")
-    n = (until - first).days // STEP[every] + 1
-    if n > MAX_DATES:
+    span = (until - first).days
+    weeks, rest = divmod(span + 1, 7)
+    n = {"daily": span + 1, "weekly": span // 7 + 1,
+         "weekdays": weeks * 5 + sum((first.weekday() + i) % 7 < 5 for i in range(rest)),
+         "monthly": (until.year - first.year) * 12 + until.month - first.month + 1}[every]
+    if n > MAX_DATES + (every == "monthly"):  # a month's count may be one too many
         raise BadTime(f"a series has at most {MAX_DATES} dates; this one would have {n}")
-    return [first + timedelta(days=i * STEP[every]) for i in range(n)]
+    if every == "monthly":
+        out = _monthly(first, until)
+    else:
+        out = [first + timedelta(days=i) for i in range(0, span + 1, 7 if every == "weekly" else 1)]
+        out = [d for d in out if every != "weekdays" or d.weekday() < 5]
+    if len(out) > MAX_DATES:
+        raise BadTime(f"a series has at most {MAX_DATES} dates; this one would have {len(out)}")
+    if not out:
+        raise BadTime(f"no weekday from {first} to {until}")
+    return out
 
 
 class SeriesConflict(Exception):
@@ -77,11 +113,19 @@ def _replay(s: Session, series: Series, room_id: int, rng: SlotRange, until: dat
 
 def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
                 until: date, every: str, title: str, key: str, skip_taken: bool,
-                now: datetime) -> SeriesOutcome:
+                now: datetime, refused: Mapping[date, str] | None = None,
+                per_week: int | None = None, booked_by: int | None = None) -> SeriesOutcome:
     """Book every date of the series, or (skip_taken) every free one. A date
     taken by someone else between the look and the insert makes the insert
-    fail whole; it is looked at again and, when skipping, left out."""
-    days = dates(rng.day, until, every)
+    fail whole; it is looked at again and, when skipping, left out.
+    refused: the dates the site's rules refuse (a holiday...), skipped as
+    taken ones are; per_week: the weekly count per person, judged for each
+    week of the series with the person's row locked (RuleBroken)."""
+    all_days = dates(rng.day, until, every)
+    refused = refused or {}
+    if refused and not skip_taken:
+        raise RuleBroken("; ".join(f"{d}: {why}" for d, why in sorted(refused.items())))
+    days = [d for d in all_days if d not in refused]
     for attempt in range(RETRIES):
         with maker() as s:
             existing = s.scalar(select(Series).where(Series.user_id == user_id,
@@ -93,9 +137,14 @@ def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng
             busy = taken_days(s, room_id, days, rng)
         free = [d for d in days if d not in busy]
         if (busy and not skip_taken) or not free:
-            raise SeriesConflict(sorted(busy))
+            raise SeriesConflict(sorted(busy | set(refused)))
         try:
             with maker.begin() as s:
+                for monday in sorted({week_of(d)[0] for d in free}):
+                    over = hold_week(s, user_id, monday, per_week,
+                                     sum(1 for d in free if week_of(d)[0] == monday))
+                    if over:
+                        raise RuleBroken(f"week of {monday}: {over[0].lower()}{over[1:]}")
                 series = Series(room_id=room_id, user_id=user_id, first_day=rng.day,
                                 until_day=until, every=every, start_slot=rng.start,
                                 end_slot=rng.end, title=title, idempotency_key=key,
@@ -106,21 +155,21 @@ def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng
                                     start_slot=rng.start, end_slot=rng.end, title=title,
                                     status="confirmed", series_id=series.id,
                                     idempotency_key=f"series-{series.id}-{d.isoformat()}",
-                                    created_at=now) for d in free]
+                                    created_at=now, booked_by=booked_by) for d in free]
                 s.add_all(bookings)
                 s.flush()
                 # In (day, slot) order, so that concurrent series lock in one order.
                 s.add_all(BookedSlot(room_id=room_id, day=b.day, slot=slot, booking_id=b.id)
                           for b in bookings for slot in rng.slots)
                 s.flush()
-            return SeriesOutcome(series, free, sorted(busy), True)
+            return SeriesOutcome(series, free, sorted(busy | set(refused)), True)
         except IntegrityError:
             continue  # a date was taken meanwhile (or the same request won): look again
         except OperationalError as exc:
             if not is_transient(exc) or attempt == RETRIES - 1:
                 raise
     with maker() as s:
-        raise SeriesConflict(sorted(taken_days(s, room_id, days, rng)))
+        raise SeriesConflict(sorted(taken_days(s, room_id, days, rng) | set(refused)))
 
 
 def cancel_series(maker: sessionmaker[Session], *, series_id: int, user: User, from_day: date,

@@ -37,6 +37,12 @@ def time_of(settings: Settings, slot: int) -> time:
     return (base + timedelta(minutes=slot * settings.slot_minutes)).time()
 
 
+def day_times(settings: Settings) -> list[str]:
+    """Every slot boundary of a day, "08:00" to the closing time: what the
+    forms offer."""
+    return [f"{time_of(settings, i):%H:%M}" for i in range(settings.slots_per_day + 1)]
+
+
 def local_start(settings: Settings, day: date, slot: int) -> datetime:
     return datetime.combine(day, time_of(settings, slot), tzinfo=settings.tz)
 

@@ -19,10 +19,11 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from roombook import grid, throttle
+from roombook import find, grid, rules, throttle
 from roombook.app import state, utcnow
+from roombook.availability import blocked
 from roombook.booking import (
     Cancelled,
     Change,
@@ -35,18 +36,23 @@ from roombook.booking import (
     same_as_mine,
     undoable,
 )
+from roombook.checkin import checkin_state
 from roombook.feeds import mine as my_feeds
 from roombook.models import (
     EMAIL_MAX,
     TITLE_MAX,
     Booking,
     Room,
+    User,
+    active,
     bookable,
+    may_change,
     room_list,
     valid_user,
 )
 from roombook.pages import longdate, page, safe_next, sign_out, signed_in
-from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
+from roombook.rules_db import RuleBroken, current, judge
+from roombook.slots import BadTime, SlotRange, day_times, parse_day, parse_range, time_of
 from roombook.web_series import book_series_form
 
 web = Blueprint("web", __name__)
@@ -115,7 +121,7 @@ def _day() -> date:
 
 def _times() -> list[str]:
     st = state().settings
-    return [f"{time_of(st, i):%H:%M}" for i in range(st.slots_per_day + 1)]
+    return day_times(st)
 
 
 def _grid_context(day: date) -> dict[str, Any]:
@@ -134,10 +140,12 @@ def _grid_context(day: date) -> dict[str, Any]:
 def _rows(s: Any, rooms: list[Room], days: list[date], room_id: int | None = None
           ) -> list[tuple[Room, date, list[grid.Cell]]]:
     st = state().settings
-    held = holders(s, days[0], days[-1], g.user.id, room_id)
     now = datetime.now(UTC)
+    found = current(state().maker, st)
+    held = holders(s, days[0], days[-1], g.user.id, room_id, rules.due_cut(found, st, now))
     return [(r, d, grid.row(held.get((r.id, d), {}), st.slots_per_day,
-                            grid.first_open(st, d, now)))
+                            grid.first_open(st, d, now),
+                            rules.closed_slots(found, d, r.id, found.closed, st)))
             for r in rooms for d in days]
 
 
@@ -146,11 +154,25 @@ def _rows(s: Any, rooms: list[Room], days: list[date], room_id: int | None = Non
 def rooms() -> Any:
     """The day of every room: rooms as rows, the day's slots as columns."""
     day = _day()
+    need = _need()
     with state().maker() as s:
-        all_rooms = list(s.scalars(room_list()))
+        all_rooms = [r for r in s.scalars(room_list()) if find.fits(r, need)]
         rows = _rows(s, all_rooms, [day])
+    keep = {"people": need.people if need.people > 1 else None,
+            "equipment": " ".join(need.equipment) or None}
     return page("rooms.html", rows=rows, day=day, prev=day - timedelta(days=1),
-                next=day + timedelta(days=1), **_grid_context(day))
+                next=day + timedelta(days=1), keep=keep, filtered=need != find.Need(),
+                **_grid_context(day))
+
+
+def _need() -> find.Need:
+    """The grid's filter (?people=, ?equipment=); none, said in a message,
+    when it is not one."""
+    try:
+        return find.need_of(request.args.get("people"), request.args.get("equipment"))
+    except find.BadNeed as exc:
+        flash(str(exc), "error")
+        return find.Need()
 
 
 @web.get("/rooms/<int(min=1, max=2147483647):room_id>/week")
@@ -192,19 +214,16 @@ def _suggestions(room_id: int, rng: SlotRange, title: str = "",
     first = grid.first_open(st, rng.day, datetime.now(UTC))
     times = _times()
     with state().maker() as s:
-        held = holders(s, rng.day, rng.day, g.user.id)
         rooms = list(s.scalars(room_list()))
-    if keep is not None:
-        held = {k: {n: h for n, h in row.items() if h.booking_id != keep}
-                for k, row in held.items()}
+        held = blocked(s, state().maker, st, rooms, rng.day, g.user.id, keep)
     size = next((r.capacity for r in rooms if r.id == room_id), 0)
     others = sorted((r for r in rooms if r.id != room_id and r.capacity >= size),
                     key=lambda r: (r.capacity, r.name))
-    starts = grid.nearest_free(held.get((room_id, rng.day), {}), rng.start, length,
+    starts = grid.nearest_free(held.get(room_id, set()), rng.start, length,
                                st.slots_per_day, first)
     return {"same_room": [(times[a], times[a + length]) for a in sorted(starts)],
             "other_rooms": [r for r in others
-                            if grid.free_for(held.get((r.id, rng.day), {}), rng.start, length)],
+                            if grid.free_for(held.get(r.id, set()), rng.start, length)],
             "start": times[rng.start], "end": times[rng.end], "title": title,
             "room_id": room_id, "day": rng.day}
 
@@ -216,8 +235,27 @@ def _room_page(room_id: int, day: date, status: int = 200, suggest: dict[str, An
         if room is None:
             abort(404)
         rows = _rows(s, [room], [day], room_id)
+        arriving = _arriving(s, room_id)
+        people = (list(s.scalars(select(User).where(User.disabled_at.is_(None))
+                                 .order_by(User.name))) if g.user.may_book_for_others else [])
     return page("room.html", status, room=room, day=day, rows=rows, suggest=suggest,
-                key=secrets.token_urlsafe(16), form=form, **_grid_context(day))
+                key=secrets.token_urlsafe(16), form=form, arriving=arriving, people=people,
+                **_grid_context(day))
+
+
+def _arriving(s: Any, room_id: int) -> Booking | None:
+    """The signed-in person's booking of this room whose check-in is open
+    now (the room's page on a tablet at the door, or a phone, checks in)."""
+    st = state()
+    now = datetime.now(UTC)
+    found = current(st.maker, st.settings)
+    if not found.checkin_minutes:
+        return None
+    today = now.astimezone(st.settings.tz).date()
+    mine = s.scalars(select(Booking).where(
+        Booking.user_id == g.user.id, Booking.room_id == room_id, Booking.day == today,
+        Booking.status == "confirmed", Booking.checked_in_at.is_(None)))
+    return next((b for b in mine if checkin_state(found, st.settings, b, now) == "open"), None)
 
 
 @web.get("/rooms/<int(min=1, max=2147483647):room_id>")
@@ -249,18 +287,25 @@ def book_room(room_id: int) -> Any:
     if len(key) < 8:
         flash("The form was incomplete; please try again.", "error")
         return _room_page(room_id, day, 400, **form)
-    form.update(repeat=f.get("repeat", ""), until=f.get("until", ""))
+    form.update(repeat=f.get("repeat", ""), until=f.get("until", ""), beyond=_beyond(),
+                for_user=f.get("for_user", ""))
     try:
         rng = parse_range(st.settings, day_text, start, end, datetime.now(UTC))
+        who = _for_whom(form["for_user"])
         if form["repeat"]:
-            return book_series_form(room_id, rng, form, key)
-        outcome = book(st.maker, user_id=g.user.id, room_id=room_id, rng=rng, title=title,
-                       key=key, now=utcnow())
+            return book_series_form(room_id, rng, form, key, who)
+        verdict = judge(st.maker, st.settings, rng, room_id, bool(form["beyond"]))
+        outcome = book(st.maker, user_id=who, room_id=room_id, rng=rng, title=title,
+                       key=key, now=utcnow(), per_week=verdict.per_week, due=verdict.due,
+                       booked_by=g.user.id if who != g.user.id else None)
     except BadTime as exc:
         flash(str(exc), "error")
         return _room_page(room_id, day, 400, **form)
+    except RuleBroken as exc:
+        flash(against_rules(exc), "error")
+        return _room_page(room_id, day, 422, **form)
     except Conflict:
-        mine = same_as_mine(st.maker, g.user.id, room_id, rng, title)
+        mine = same_as_mine(st.maker, who, room_id, rng, title)
         if mine is not None:
             flash(f"You had already booked this: {start}-{end} on {longdate(day)}.", "ok")
             return redirect(url_for("web.bookings", booked=mine))
@@ -276,17 +321,55 @@ def book_room(room_id: int) -> Any:
     return redirect(url_for("web.bookings", booked=outcome.booking.id))
 
 
+def _for_whom(field: str) -> int:
+    """Whom a booking is for: the signed-in person, or (an administrator, or
+    someone given the right) the person chosen. BadTime names the field."""
+    if not field or field == str(g.user.id):
+        return int(g.user.id)
+    if not g.user.may_book_for_others:
+        raise BadTime("for: you may book only for yourself")
+    with state().maker() as s:
+        other = active(s.get(User, int(field))) if field.isdigit() and len(field) < 10 else None
+    if other is None:
+        raise BadTime("for: no such person")
+    return other.id
+
+
+def _beyond() -> str:
+    """"on" when an administrator books beyond the rules, saying so."""
+    return "on" if g.user.is_admin and request.form.get("beyond") == "on" else ""
+
+
+def against_rules(exc: RuleBroken) -> str:
+    words = f"Not booked: {exc}."
+    if g.user.is_admin:
+        words += " As an administrator you may book beyond the rules: tick Beyond the rules."
+    return words
+
+
 @web.get("/bookings")
 @signed_in()
 def bookings() -> Any:
     st = state()
     with st.maker() as s:
         rows = list(s.execute(select(Booking, Room.name).join(Room).where(
-            Booking.user_id == g.user.id).order_by(Booking.day, Booking.start_slot)))
+            or_(Booking.user_id == g.user.id, Booking.booked_by == g.user.id))
+            .order_by(Booking.day, Booking.start_slot)))
+        names = dict(s.execute(select(User.id, User.name).where(User.id.in_(
+            {b.user_id for b, _ in rows} | {b.booked_by for b, _ in rows if b.booked_by}))).all())
         feeds = [(f, f.room.name if f.room else None) for f in my_feeds(s, g.user.id)]
         undo = undoable(s, request.args.get("cancelled", ""), g.user, utcnow())
+    found, now = current(st.maker, st.settings), datetime.now(UTC)
     items = [{"b": b, "room": name, "start": f"{time_of(st.settings, b.start_slot):%H:%M}",
-              "end": f"{time_of(st.settings, b.end_slot):%H:%M}"} for b, name in rows]
+              "end": f"{time_of(st.settings, b.end_slot):%H:%M}",
+              "status": b.status, "checkin": checkin_state(found, st.settings, b, now),
+              "for": names.get(b.user_id, "") if b.user_id != g.user.id else "",
+              "by": names.get(b.booked_by or 0, "") if b.booked_by not in (None, g.user.id)
+              else ""}
+             for b, name in rows]
+    for i in items:
+        if i["checkin"] == "late":
+            i["status"] = "released"  # not checked in in time; freed at the next booking
     new_feed = session.pop("new_feed", None)
     return page("bookings.html", items=items, feeds=feeds, undo=undo, new_feed=new_feed,
                 webcal=new_feed and "webcal://" + new_feed.split("://", 1)[1])
@@ -297,17 +380,17 @@ def _edit_page(b: Booking, status: int = 200, suggest: dict[str, Any] | None = N
     st = state().settings
     with state().maker() as s:
         rooms = list(s.scalars(room_list()))
-    current = {"date": b.day.isoformat(), "start": f"{time_of(st, b.start_slot):%H:%M}",
-               "end": f"{time_of(st, b.end_slot):%H:%M}", "room_id": str(b.room_id),
-               "title": b.title}
+    kept = {"date": b.day.isoformat(), "start": f"{time_of(st, b.start_slot):%H:%M}",
+            "end": f"{time_of(st, b.end_slot):%H:%M}", "room_id": str(b.room_id),
+            "title": b.title}
     return page("edit.html", status, b=b, rooms=rooms, times=_times(),
-                form={**current, **form}, suggest=suggest)
+                form={**kept, **form}, suggest=suggest)
 
 
 def _mine(booking_id: int) -> Booking:
     with state().maker() as s:
         b = s.get(Booking, booking_id)
-    if b is None or (b.user_id != g.user.id and not g.user.is_admin) or b.status != "confirmed":
+    if b is None or not may_change(b, g.user) or b.status != "confirmed":
         abort(404)
     return b
 
@@ -342,11 +425,20 @@ def edit_booking_post(booking_id: int) -> Any:
             raise BadTime("choose a room")
         rng = parse_range(state().settings, form["date"], form["start"], form["end"],
                           datetime.now(UTC))
+        per_week = None
+        if (int(form["room_id"]), rng) != (b.room_id, SlotRange(b.day, b.start_slot,
+                                                                 b.end_slot)):
+            per_week = judge(state().maker, state().settings, rng, int(form["room_id"]),
+                             bool(_beyond())).per_week
         edit(state().maker, booking_id=booking_id, user=g.user,
-             change=Change(room_id=int(form["room_id"]), rng=rng, title=form["title"]))
+             change=Change(room_id=int(form["room_id"]), rng=rng, title=form["title"]),
+             per_week=per_week)
     except BadTime as exc:
         flash(str(exc), "error")
         return _edit_page(b, 400, **form)
+    except RuleBroken as exc:
+        flash(against_rules(exc).replace("Not booked", "Not moved"), "error")
+        return _edit_page(b, 422, **form)
     except Conflict:
         flash(f"Sorry: that room is already booked for part of {form['start']}-{form['end']} "
               f"on {longdate(rng.day)}; the booking is unchanged. Free instead: below.",

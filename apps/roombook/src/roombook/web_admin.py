@@ -172,7 +172,8 @@ def add_user() -> Any:
         email, name, password = _user_fields(f, new=True)
         with state().maker.begin() as s:
             s.add(User(email=email, name=name, password_hash=auth.hash_password(password),
-                       is_admin=bool(f.get("is_admin")), created_at=utcnow()))
+                       is_admin=bool(f.get("is_admin")), created_at=utcnow(),
+                       books_for_others=bool(f.get("books_for_others"))))
     except BadTime as exc:
         flash(str(exc), "error")
     except IntegrityError:
@@ -206,6 +207,7 @@ def edit_user(user_id: int) -> Any:
             if u.id == g.user.id and not f.get("is_admin"):
                 raise BadTime("you cannot take your own administrator's rights away")
             u.email, u.name, u.is_admin = email, name, bool(f.get("is_admin"))
+            u.books_for_others = bool(f.get("books_for_others"))
             if password:
                 u.password_hash = auth.hash_password(password)
     except BadTime as exc:

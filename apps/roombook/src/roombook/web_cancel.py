@@ -25,7 +25,7 @@ def _booking(booking_id: int, admin: bool) -> dict[str, Any]:
     with state().maker() as s:
         b = s.get(Booking, booking_id)
         if b is None or b.status != "confirmed" or not (
-                b.user_id == g.user.id or admin and g.user.is_admin):
+                g.user.id in (b.user_id, b.booked_by) or admin and g.user.is_admin):
             abort(404)
         room, who = s.get(Room, b.room_id), s.get(User, b.user_id)
     st = state().settings

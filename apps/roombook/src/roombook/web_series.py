@@ -13,11 +13,13 @@ from roombook.app import state, utcnow
 from roombook.booking import KeyReused, NotFound
 from roombook.models import bookable
 from roombook.pages import longdate, page, signed_in
+from roombook.rules_db import RuleBroken, current, refused_dates
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
 from roombook.slots import BadTime, SlotRange
 
 series_web = Blueprint("series", __name__)
-EVERY_WORDS = {"daily": "every day", "weekly": "every week"}
+EVERY_WORDS = {"daily": "every day", "weekdays": "every weekday", "weekly": "every week",
+               "monthly": "every month, same weekday and week"}
 
 
 def _until(text: str) -> date:
@@ -27,19 +29,29 @@ def _until(text: str) -> date:
         raise BadTime(f"until {text!r} is not a date like 2026-12-01") from None
 
 
-def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: str) -> Any:
+def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: str,
+                     who: int) -> Any:
     """The room form with a repeat: the dates first, then (confirm=all or
-    free) the series itself. BadTime goes back to the room page."""
+    free) the series itself, for `who` (the signed-in person, or whom they
+    book for). BadTime goes back to the room page."""
     until = _until(form["until"])
     days = dates(rng.day, until, form["repeat"])
     confirm = request.form.get("confirm", "")
     st = state()
     status = 200
+    beyond = bool(form.get("beyond"))
+    refused = refused_dates(st.maker, st.settings, days, rng, room_id, beyond)
     if confirm in ("all", "free"):
         try:
-            done = book_series(st.maker, user_id=g.user.id, room_id=room_id, rng=rng,
+            done = book_series(st.maker, user_id=who, room_id=room_id, rng=rng,
                                until=until, every=form["repeat"], title=form["title"], key=key,
-                               skip_taken=confirm == "free", now=utcnow())
+                               skip_taken=confirm == "free", now=utcnow(), refused=refused,
+                               per_week=None if beyond else current(st.maker,
+                                                                    st.settings).per_week,
+                               booked_by=g.user.id if who != g.user.id else None)
+        except RuleBroken as exc:
+            flash(f"Not booked: {exc}.", "error")
+            status = 422
         except SeriesConflict as exc:
             flash(f"Taken meanwhile: {', '.join(map(longdate, exc.taken))}. Look again.",
                   "error")
@@ -50,8 +62,8 @@ def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: st
         except NotFound:
             abort(404)
         else:
-            skipped = (f"; not booked, taken: {', '.join(map(longdate, done.skipped))}"
-                       if done.skipped else "")
+            skipped = (f"; not booked, taken or closed: "
+                       f"{', '.join(map(longdate, done.skipped))}" if done.skipped else "")
             flash(f"Booked {len(done.booked)} dates, {form['start']}-{form['end']} "
                   f"{EVERY_WORDS[form['repeat']]} from {longdate(rng.day)} until "
                   f"{longdate(until)}{skipped}.", "ok")
@@ -61,9 +73,11 @@ def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: st
         if room is None:
             abort(404)
         busy = taken_days(s, room_id, days, rng)
-    return page("series.html", status, room=room, rows=[(d, d not in busy) for d in days],
-                n_free=len(days) - len(busy), form=form, day=rng.day, until=until, key=key,
-                every=EVERY_WORDS[form["repeat"]])
+    rows = [(d, "closed: " + refused[d] if d in refused else "taken" if d in busy else "free")
+            for d in days]
+    return page("series.html", status, room=room, rows=rows,
+                n_free=sum(1 for _, then in rows if then == "free"), form=form, day=rng.day,
+                until=until, key=key, every=EVERY_WORDS[form["repeat"]])
 
 
 @series_web.post("/series/<int(min=1, max=2147483647):series_id>/cancel")

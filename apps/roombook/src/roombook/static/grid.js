@@ -63,3 +63,13 @@ document.addEventListener("click", function (e) {
   if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, fallback);
   else fallback();
 });
+
+// A "Print" button (shown only where this script runs) prints the page; the
+// print style keeps the grid and drops the navigation and forms.
+document.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+});
