@@ -236,3 +236,21 @@ def test_a_check_in_before_its_window_says_when_it_opens(app: Flask, client: Fla
     r = client.post(f"/api/bookings/{bid}/checkin", headers=auth)
     assert r.status_code == 409 and r.json["error"] == "too_early"  # type: ignore[index]
     assert "check-in opens at 08:45" in r.json["message"]  # type: ignore[index]
+
+
+def test_saved_hours_that_no_longer_fit_the_day_are_ignored_not_fatal(app: Flask) -> None:
+    """Opening hours saved for an 08:00-20:00 day, then the site's day made
+    09:00-18:00: the hours no longer parse; bookings go on without them."""
+    from datetime import datetime
+
+    from roombook.models import SiteRules
+
+    from roombook import rules_db
+
+    maker = app.extensions["roombook"].maker
+    with maker.begin() as s:
+        s.merge(SiteRules(id=1, hours="mon 08:00-19:00", updated_at=datetime(2026, 1, 1)))
+    rules_db.forget(maker)
+    narrow = Settings(secret_key="x" * 32, day_start=time(9), day_end=time(18))
+    assert rules_db.current(maker, narrow).hours == {}
+    rules_db.forget(maker)

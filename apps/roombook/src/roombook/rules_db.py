@@ -4,6 +4,7 @@ and judged for one booking (rules.py decides)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -18,6 +19,7 @@ from roombook.config import Settings
 from roombook.models import Booking, ClosedDay, SiteRules, User
 from roombook.slots import SlotRange
 
+log = logging.getLogger("roombook.rules")
 KEEP_S = 5.0  # another process sees a change of the rules (closed days too) within this long
 # Per database (its sessionmaker): when each was read, and what.
 _cache: weakref.WeakKeyDictionary[sessionmaker[Session], tuple[float, rules.Rules]] = (
@@ -42,11 +44,22 @@ def current(maker: sessionmaker[Session], settings: Settings) -> rules.Rules:
         closed = tuple(rules.Closed(c.day, c.room_id, c.name)
                        for c in s.scalars(closed_days_from(yesterday)))
     found = rules.Rules(closed=closed) if row is None else rules.Rules(
-        row.longest_minutes, row.ahead_days, row.per_week,
-        rules.parse_hours(row.hours, settings), row.checkin_minutes, closed)
+        row.longest_minutes, row.ahead_days, row.per_week, _hours(row.hours, settings),
+        row.checkin_minutes, closed)
     with _lock:
         _cache[maker] = (now, found)
     return found
+
+
+def _hours(text: str, settings: Settings) -> dict[int, rules.Hours]:
+    """The saved opening hours; none, said in the log, when they no longer
+    fit the site's day (ROOMBOOK_DAY_START/END changed since): every
+    booking failing on them would be worse."""
+    try:
+        return rules.parse_hours(text, settings)
+    except rules.BadRule as exc:
+        log.warning("the saved opening hours are ignored: %s", exc)
+        return {}
 
 
 def forget(maker: sessionmaker[Session]) -> None:
