@@ -308,7 +308,8 @@ def _due_race(mariadb: MariaDB, tmp_path: Path, minute: int) -> tuple[list[str],
     def arrive() -> str:
         try:
             checkin.check_in(maker, booking_id=mine.id, user=alice, now=now,
-                        window=lambda b: checkin_window(rules, settings, b.day, b.start_slot))
+                        window=lambda b: checkin_window(rules, settings, b.day, b.start_slot,
+                                                             b.created_at))
         except checkin.TooLate:
             return "too late"
         return "checked in"

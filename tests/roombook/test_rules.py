@@ -212,16 +212,24 @@ def test_a_closed_sunday_is_shown_closed_and_not_offered(app: Flask) -> None:
 def test_check_in_windows_and_what_is_due() -> None:
     from datetime import UTC, datetime
 
-    from roombook.rules import checkin_window, due_cut
+    from roombook.rules import Due, checkin_window, due_cut
 
+    made = datetime(2027, 2, 1, 12, 0)  # naive UTC, as the database keeps it
     r = Rules(checkin_minutes=15)
-    opens, closes = checkin_window(r, S, WED, 4)  # type: ignore[misc]  # 10:00
+    opens, closes = checkin_window(r, S, WED, 4, made)  # type: ignore[misc]  # 10:00
     assert (f"{opens:%H:%M}", f"{closes:%H:%M}") == ("09:45", "10:15")
-    assert checkin_window(Rules(), S, WED, 4) is None and due_cut(Rules(), S, opens) is None
+    assert checkin_window(Rules(), S, WED, 4, made) is None
+    assert due_cut(Rules(), S, opens) is None
     paris = S.tz
     at = datetime(2027, 3, 3, 10, 20, tzinfo=paris).astimezone(UTC)
-    assert due_cut(r, S, at) == (WED, 4)  # 10:00 + 15 min <= 10:20: the 10:00 booking is due
+    assert due_cut(r, S, at) == Due(WED, 4, None)  # 10:00 + 15 min <= 10:20: the 10:00 is due
     assert due_cut(r, S, datetime(2027, 3, 3, 8, 10, tzinfo=paris)) is None
+    # Turned on after a booking was made: that booking is not asked, nor released.
+    later = Rules(checkin_minutes=15, checkin_since=datetime(2027, 3, 1, 8, 0))
+    assert checkin_window(later, S, WED, 4, made) is None
+    cut = due_cut(later, S, at)
+    assert cut is not None and not cut.covers(WED, 4, made)
+    assert cut.covers(WED, 4, datetime(2027, 3, 2, 9, 0))
 
 
 def test_a_check_in_before_its_window_says_when_it_opens(app: Flask, client: FlaskClient

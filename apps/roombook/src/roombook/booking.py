@@ -26,7 +26,7 @@ from roombook.models import (
     may_change,
     valid_user,
 )
-from roombook.rules import week_of
+from roombook.rules import Due, week_of
 from roombook.rules_db import RuleBroken, hold_week
 from roombook.slots import SlotRange
 
@@ -144,7 +144,7 @@ def _insert(s: Session, values: tuple[object, ...], rng: SlotRange,
 
 def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotRange,
          title: str, key: str, now: datetime, bearer: Bearer | None = None,
-         per_week: int | None = None, due: tuple[date, int] | None = None,
+         per_week: int | None = None, due: Due | None = None,
          booked_by: int | None = None) -> Outcome:
     """Insert first, look only when that fails: a retry's key or a held slot
     makes the insert fail whole (IntegrityError), and only then is the
@@ -180,9 +180,9 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                 existing = _by_key(s, user_id, key)
                 if existing is not None:  # a retry, or a concurrent try of the same request
                     return _replay(s, existing, room_id, rng)
-            if due is not None and due[0] == rng.day:
+            if due is not None and due.day == rng.day:
                 with maker.begin() as s:
-                    released = release_due(s, room_id, rng.day, due[1], now)
+                    released = release_due(s, room_id, due, now)
                 if released:
                     due = None  # once: what is held after that is held
                     continue
@@ -353,36 +353,37 @@ def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
 
 
 def holders(s: Session, first: date, last: date, me: int, room_id: int | None = None,
-            due: tuple[date, int] | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
+            due: Due | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
     """(room id, day) -> slot -> the booking holding it, from first to last.
-    due (rules.due_cut): bookings of that day starting at or before that
-    slot and not checked in are released, so their slots show free (the
-    next booking of them releases them for good)."""
+    due (rules.due_cut): bookings it covers that were not checked in are
+    released, so their slots show free (the next booking of them releases
+    them for good)."""
     q = (select(BookedSlot.room_id, BookedSlot.day, BookedSlot.slot, Booking.id, Booking.title,
-                User.name, Booking.user_id, Booking.start_slot, Booking.checked_in_at)
+                User.name, Booking.user_id, Booking.start_slot, Booking.checked_in_at,
+                Booking.created_at)
          .join(Booking, BookedSlot.booking_id == Booking.id)
          .join(User, Booking.user_id == User.id)
          .where(BookedSlot.day >= first, BookedSlot.day <= last))
     if room_id is not None:
         q = q.where(BookedSlot.room_id == room_id)
     out: dict[tuple[int, date], dict[int, Holder]] = {}
-    for rid, day, slot, bid, title, name, uid, start, checked_in in s.execute(q):
-        if due is not None and day == due[0] and start <= due[1] and checked_in is None:
+    for rid, day, slot, bid, title, name, uid, start, checked_in, made in s.execute(q):
+        if due is not None and checked_in is None and due.covers(day, start, made):
             continue
         out.setdefault((rid, day), {})[slot] = Holder(bid, title, name, uid == me)
     return out
 
 
-def release_due(s: Session, room_id: int, day: date, last_start: int, now: datetime) -> int:
-    """Release the bookings of a room's day that were not checked in in
-    time (starting at or before last_start, rules.due_cut): their slots are
-    freed, they say why. How many were."""
-    due = list(s.scalars(select(Booking).where(
-        Booking.room_id == room_id, Booking.day == day, Booking.status == "confirmed",
-        Booking.start_slot <= last_start, Booking.checked_in_at.is_(None)).with_for_update()))
-    for b in due:
+def release_due(s: Session, room_id: int, due: Due, now: datetime) -> int:
+    """Release a room's bookings that were not checked in in time (those
+    `due` covers): their slots are freed, they say why. How many were."""
+    found = s.scalars(select(Booking).where(
+        Booking.room_id == room_id, Booking.day == due.day, Booking.status == "confirmed",
+        Booking.start_slot <= due.last_start, Booking.checked_in_at.is_(None)).with_for_update())
+    late = [b for b in found if due.covers(b.day, b.start_slot, b.created_at)]
+    for b in late:
         s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
         b.status, b.cancelled_at, b.cancel_reason = "released", now, "not checked in in time"
         b.revision += 1
         b.updated_at = now
-    return len(due)
+    return len(late)

@@ -15,12 +15,13 @@ from roombook.app import state
 from roombook.booking import Cancelled, NotFound, release_due
 from roombook.config import Settings
 from roombook.models import Booking, User
+from roombook.rules import Due
 from roombook.rules_db import current
 
 
 def checkin_state(found: rules.Rules, settings: Settings, b: Booking, now: datetime) -> str:
     """"" (none asked), "done", "soon" (not open yet), "open" or "late"."""
-    window = rules.checkin_window(found, settings, b.day, b.start_slot)
+    window = rules.checkin_window(found, settings, b.day, b.start_slot, b.created_at)
     if window is None or b.status != "confirmed":
         return ""
     if b.checked_in_at is not None:
@@ -32,7 +33,7 @@ def checkin_state(found: rules.Rules, settings: Settings, b: Booking, now: datet
 def window_of(b: Booking) -> tuple[datetime, datetime] | None:
     st = state()
     return rules.checkin_window(current(st.maker, st.settings), st.settings, b.day,
-                                b.start_slot)
+                                b.start_slot, b.created_at)
 
 
 class TooEarly(Exception):
@@ -67,7 +68,7 @@ def check_in(maker: sessionmaker[Session], *, booking_id: int, user: User, now: 
         naive = now.astimezone(UTC).replace(tzinfo=None)
         late = now >= closes
         if late:
-            release_due(s, b.room_id, b.day, b.start_slot, naive)  # committed, then said
+            release_due(s, b.room_id, Due(b.day, b.start_slot, None), naive)  # then said
         else:
             b.checked_in_at = naive
     if late:

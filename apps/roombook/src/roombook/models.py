@@ -173,8 +173,10 @@ class SiteRules(Base):
     ahead_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     per_week: Mapped[int | None] = mapped_column(Integer, nullable=True)
     hours: Mapped[str] = mapped_column(String(200), default="")
-    # A booking not checked in this many minutes after its start is released.
+    # A booking not checked in this many minutes after its start is released;
+    # only bookings made since check-in was turned on (UTC) are asked.
     checkin_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checkin_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
 
 

@@ -45,6 +45,9 @@ class Rules:
     hours: Mapping[int, Hours] = field(default_factory=dict)  # weekday 0-6; absent: open
     checkin_minutes: int | None = None  # not checked in this long after the start: released
     closed: tuple[Closed, ...] = ()  # the closed days to come
+    # Check-in asks only bookings made since it was turned on (naive UTC):
+    # turned on at 14:00, it does not release the meetings under way.
+    checkin_since: datetime | None = None
 
     @property
     def any(self) -> bool:
@@ -162,25 +165,40 @@ def closed_slots(rules: Rules, day: date, room_id: int, closed: Sequence[Closed]
             if time_of(settings, i) < h[0] or time_of(settings, i + 1) > h[1]}
 
 
-def due_cut(rules: Rules, settings: Settings, now: datetime) -> tuple[date, int] | None:
-    """Check-in: today's date and the last start slot whose bookings, not
-    checked in, are released by now (None: no check-in, or none due yet).
-    Only today's bookings can be due: later ones have not started, and the
-    slots of earlier ones are past."""
+@dataclass(frozen=True)
+class Due:
+    """Which bookings, not checked in, are released by now: today's that
+    start at or before last_start and were made since check-in was on."""
+
+    day: date
+    last_start: int
+    since: datetime | None  # naive UTC
+
+    def covers(self, day: date, start_slot: int, created_at: datetime) -> bool:
+        return (day == self.day and start_slot <= self.last_start
+                and (self.since is None or created_at >= self.since))
+
+
+def due_cut(rules: Rules, settings: Settings, now: datetime) -> Due | None:
+    """Check-in: which bookings are released by now (None: no check-in, or
+    none due yet). Only today's can be due: later ones have not started,
+    and the slots of earlier ones are past."""
     if not rules.checkin_minutes:
         return None
     late = timedelta(minutes=rules.checkin_minutes)
     today = now.astimezone(settings.tz).date()
     due = [i for i in range(settings.slots_per_day)
            if local_start(settings, today, i) + late <= now]
-    return (today, due[-1]) if due else None
+    return Due(today, due[-1], rules.checkin_since) if due else None
 
 
-def checkin_window(rules: Rules, settings: Settings, day: date, start_slot: int
-                   ) -> tuple[datetime, datetime] | None:
+def checkin_window(rules: Rules, settings: Settings, day: date, start_slot: int,
+                   created_at: datetime) -> tuple[datetime, datetime] | None:
     """When a booking may be checked in: from CHECKIN_EARLY before its start
-    until checkin_minutes after (None: the site does not ask for check-in)."""
-    if not rules.checkin_minutes:
+    until checkin_minutes after (None: the site does not ask this booking,
+    made before check-in was turned on, or at all)."""
+    if not rules.checkin_minutes or (rules.checkin_since is not None
+                                     and created_at < rules.checkin_since):
         return None
     start = local_start(settings, day, start_slot)
     return start - CHECKIN_EARLY, start + timedelta(minutes=rules.checkin_minutes)

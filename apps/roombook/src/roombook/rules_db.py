@@ -45,7 +45,7 @@ def current(maker: sessionmaker[Session], settings: Settings) -> rules.Rules:
                        for c in s.scalars(closed_days_from(yesterday)))
     found = rules.Rules(closed=closed) if row is None else rules.Rules(
         row.longest_minutes, row.ahead_days, row.per_week, _hours(row.hours, settings),
-        row.checkin_minutes, closed)
+        row.checkin_minutes, closed, row.checkin_since)
     with _lock:
         _cache[maker] = (now, found)
     return found
@@ -79,7 +79,7 @@ class Verdict:
     checked in (rules.due_cut)."""
 
     per_week: int | None = None
-    due: tuple[date, int] | None = None
+    due: rules.Due | None = None
 
 
 def judge(maker: sessionmaker[Session], settings: Settings, rng: SlotRange, room_id: int,

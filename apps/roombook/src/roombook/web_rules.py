@@ -70,6 +70,10 @@ def save() -> Any:
         row.longest_minutes = values["longest_minutes"]
         row.ahead_days = values["ahead_days"]
         row.per_week = values["per_week"]
+        if values["checkin_minutes"] is None:
+            row.checkin_since = None
+        elif row.checkin_minutes is None:  # turned on now: asks bookings made from now on
+            row.checkin_since = utcnow()
         row.checkin_minutes = values["checkin_minutes"]
         row.hours, row.updated_at = hours, utcnow()
     rules_db.forget(st.maker)

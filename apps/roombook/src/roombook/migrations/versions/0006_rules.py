@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("per_week", sa.Integer, nullable=True),
         sa.Column("hours", sa.String(200), nullable=False, server_default=""),
         sa.Column("checkin_minutes", sa.Integer, nullable=True),
+        sa.Column("checkin_since", sa.DateTime, nullable=True),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
     op.create_table(
