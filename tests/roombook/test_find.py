@@ -110,6 +110,7 @@ def test_the_page_names_a_wrong_field(app: Flask) -> None:
     alice = signed_in(app)
     for query, words_ in (("people=lots", "people: a whole number"),
                           ("start=09:10", "start: "), ("minutes=45", "minutes: a multiple"),
+                          ("minutes=" + "9" * 5000, "minutes: a multiple"),
                           ("start=19:00&minutes=120", "when rooms close")):
         r = alice.get(f"/find?date={DAY}&{query}")
         assert r.status_code == 400 and words_ in r.data.decode(), query

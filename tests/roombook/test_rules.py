@@ -86,6 +86,8 @@ def test_opening_hours_round_trip_and_bad_ones_name_the_day() -> None:
     with pytest.raises(BadRule, match="per_week: a whole number from 1 to 500"):
         limit("per_week", "-3")
     assert limit("per_week", " ") is None
+    with pytest.raises(BadRule, match="per_week"):
+        limit("per_week", "9" * 5000)  # past Python's digit limit: words, not a 500
 
 
 def set_rules(app: Flask, **fields: str) -> FlaskClient:

@@ -95,7 +95,7 @@ def limit(name: str, value: str) -> int | None:
     if not value.strip():
         return None
     low, high = LIMITS[name]
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    if not value.strip().isdigit() or len(value.strip()) > 6 or not low <= int(value) <= high:
         raise BadRule(f"{name}: a whole number from {low} to {high}, or empty for none")
     return int(value)
 

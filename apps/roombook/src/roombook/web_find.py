@@ -40,7 +40,8 @@ def _ask() -> tuple[date, int, int, find.Need, str]:
     if start_text not in times[:-1]:
         raise BadTime(f"start: {start_text[:20]!r} is not a time of the grid, like {times[0]}")
     minutes_text = a.get("minutes") or "60"
-    if not minutes_text.isdigit() or int(minutes_text) % st.slot_minutes:
+    if (not minutes_text.isdigit() or len(minutes_text) > 4
+            or int(minutes_text) % st.slot_minutes):
         raise BadTime(f"minutes: a multiple of {st.slot_minutes}")
     start, length = times.index(start_text), int(minutes_text) // st.slot_minutes
     if length < 1 or start + length > st.slots_per_day:

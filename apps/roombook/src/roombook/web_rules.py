@@ -92,7 +92,11 @@ def add_closed() -> Any:
         flash("day: a date like 2026-12-25", "error")
         return show(400)
     name = f.get("name", "").strip()
-    room_id = int(f["room_id"]) if f.get("room_id", "").isdigit() else None
+    text = f.get("room_id", "")
+    if text and not (text.isdigit() and len(text) < 10):
+        flash("room: choose a room, or every room", "error")
+        return show(400)
+    room_id = int(text) if text else None
     if len(name) > NAME_MAX:
         flash(f"name: at most {NAME_MAX} characters", "error")
         return show(400)
