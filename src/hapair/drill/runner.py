@@ -108,9 +108,11 @@ def last_decisions(agents: Agents, n: int = 5) -> dict[str, dict[str, Any]]:
     return out
 
 
-def agent_journal(lab: Lab, lines: int = 40) -> dict[str, list[str]]:
+def agent_journal(lab: Lab, lines: int = 40, since: float | None = None,
+                  units: tuple[str, ...] = ("hapair-agent",)) -> dict[str, list[str]]:
     """Each running node's last agent log lines (what it tried and what
-    failed: the decisions alone do not say why an action did not finish)."""
+    failed: the decisions alone do not say why an action did not finish);
+    with since (a Unix time), every line from then, up to `lines`."""
     out: dict[str, list[str]] = {}
     for node in (n.name for n in lab.agents.spec.nodes):
         machine = lab.plan.machine(node)
@@ -119,8 +121,10 @@ def agent_journal(lab: Lab, lines: int = 40) -> dict[str, list[str]]:
             continue
         try:
             r = subprocess.run(m.exec_argv(lab.plan, machine, [
-                "journalctl", "-u", "hapair-agent", "-n", str(lines), "--no-pager",
-                "-o", "short-precise"]), capture_output=True, text=True, timeout=30)
+                "journalctl", *(f"--unit={u}" for u in units), "-n", str(lines), "--no-pager",
+                "-o", "short-precise",
+                *([f"--since=@{int(since)}"] if since is not None else [])]),
+                capture_output=True, text=True, timeout=30)
             out[node] = r.stdout.splitlines()[-lines:]
         except (subprocess.SubprocessError, OSError) as exc:
             out[node] = [f"(no journal: {exc})"]
@@ -368,6 +372,10 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
             starved.stop()
         samples = samplers.stop()
     samples_file.write_text(json.dumps(samples))
+    # Every run's agent logs, not only a failed run's: a run that passed
+    # with a long wait explains itself only from them.
+    (out_dir / f"{stem}.journal.json").write_text(json.dumps(
+        agent_journal(lab, lines=3000, since=started - 1, units=("hapair-agent", "keepalived"))))
     history = [json.loads(line) for line in history_file.read_text().splitlines() if line]
     primary_end, _, _ = roles(agents)
     if primary_end is None:
