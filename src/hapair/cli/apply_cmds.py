@@ -68,8 +68,15 @@ def apply_cmd(
         "--only", help="host: only the machines themselves (packages, files, bonds, RAID), "
         "no service started or changed")] = None,
     build_on_node: BuildOnNode = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="apply to a live cluster that is not settled, restarting what the "
+        "change needs on every node at once (writes may stop meanwhile)")] = False,
 ) -> None:
-    """Converge the nodes to the rendered state over SSH (pyinfra)."""
+    """Converge the nodes to the rendered state over SSH (pyinfra).
+
+    On a live cluster the restarts a change calls for are rolled: the
+    standby first, then, if the primary needs one, a switchover and the old
+    primary. Reloads (Apache, keepalived, the firewall) run everywhere at once."""
     # pyinfra is the control side's: the nodes run hapair without it.
     from hapair.deploy.roles import RoleError
     from hapair.deploy.runner import ApplyError, SshOptions, apply
@@ -95,7 +102,7 @@ def apply_cmd(
             wheels=wheel_source(loaded.spec, spec, wheelhouse, tuple(build_on_node or ())),
             dry_run=dry_run,
             progress=lambda msg: out.print(f"  {msg}"), install_packages=packages,
-            host_only=only == "host",
+            host_only=only == "host", force=force,
         )
     except (ApplyError, RoleError, wheels.WheelError) as exc:
         err.print(f"[red]error[/red] {exc}")
@@ -124,6 +131,13 @@ def show(report: ApplyReport) -> None:
             result, what = "[green]no changes[/green]", f"{r.done} steps already in place"
         table.add_row(node, result, what)
     out.print(table)
+    if report.roll:
+        title = "the roll (would be)" if report.dry_run else "the roll"
+        out.print(f"[bold]{title}[/bold]")
+        for line in report.roll:
+            out.print(f"  {line}", markup=False)
+    if report.roll_error:
+        err.print(f"[red]error[/red] the roll: {report.roll_error}")
     if not report.dry_run and report.ok:
         out.print("[green]no changes[/green]" if not report.changed else "[green]applied[/green]")
 

@@ -120,7 +120,8 @@ def _lab(spec: Path) -> Any:
     agents = Agents(cluster, secrets.api_token.get_secret_value(), secrets.pki.ca_cert)
     ca = files_of(plan).ca
     ca.write_text(secrets.pki.ca_cert)
-    return Lab(plan, agents, password.get_secret_value(), cluster.database.name, str(ca))
+    return Lab(plan, agents, password.get_secret_value(), cluster.database.name, str(ca),
+               str(spec.resolve()))
 
 
 def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,

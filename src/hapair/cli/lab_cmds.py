@@ -183,12 +183,15 @@ def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
 def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
           only: Annotated[str | None, typer.Option(
               "--only", help="host: the machines only (files, bonds, RAID)")] = None,
-          build_on_node: BuildOnNode = None) -> None:
+          build_on_node: BuildOnNode = None,
+          force: Annotated[bool, typer.Option(
+              "--force", help="apply to a live cluster that is not settled")] = False) -> None:
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
     _require_up(plan)
     house = build_wheels(cluster, spec, plan, tuple(build_on_node or ()))
-    extra = (["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
+    extra = ((["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
+             + (["--force"] if force else []))
     raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hapair.deploy import ops
+from hapair.deploy import ops, rolling
+from hapair.render.mariadb import settings
 
 if TYPE_CHECKING:
     from hapair.deploy.steps import Plan
@@ -26,8 +27,12 @@ def mariadb_meanwhile(plan: Plan) -> None:
 def database(plan: Plan) -> None:
     d, nodes = plan.d, list(plan.d.spec.nodes)
     plan.op(nodes, "mariadb: running", ops.unit_started, unit="mariadb", clears=("mariadb",))
-    plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
-                   "systemctl restart mariadb")
+    if not d.rolling:  # a live cluster's restart is rolled (rolling.py)
+        plan.on_change(nodes, "mariadb", "mariadb: restart on the new config",
+                       "systemctl restart mariadb")
+    plan.op(nodes, "mariadb: variables a running server takes, set", ops.mariadb_globals,
+            per_node=lambda n: {"wanted": {k: v for k, v in settings(d.spec, n).items()
+                                           if k in rolling.DYNAMIC}})
     plan.op(nodes, "mariadb: on hapair's config", ops.mariadb_config_loaded,
             per_node=lambda n: {"server_id": n.server_id})
     r = d.roles

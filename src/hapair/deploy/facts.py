@@ -134,3 +134,17 @@ class Unit(FactBase[units.UnitState]):
 
     def process(self, output: Iterable[str]) -> units.UnitState:
         return units.parse_state("\n".join(output))
+
+
+class MariaDBGlobals(FactBase[dict[str, str]]):
+    """The running server's values of some global variables ({} when down)."""
+
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
+    def command(self, names: tuple[str, ...]) -> str:
+        return mariadb.globals_command(names)
+
+    def process(self, output: Iterable[str]) -> dict[str, str]:
+        return mariadb.parse_globals("\n".join(output))

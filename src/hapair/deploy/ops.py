@@ -20,7 +20,15 @@ from pyinfra.facts.files import Directory, File
 from pyinfra.operations import systemd
 
 from hapair.deploy import sql
-from hapair.deploy.facts import FileDigests, Gluster, KernelHas, MariaDB, Passwd, Unit
+from hapair.deploy.facts import (
+    FileDigests,
+    Gluster,
+    KernelHas,
+    MariaDB,
+    MariaDBGlobals,
+    Passwd,
+    Unit,
+)
 from hapair.probes.mariadb import Thread
 from hapair.probes.units import UnitState
 from hapair.render.gluster import GlusterPlan
@@ -78,6 +86,21 @@ def mariadb_open_primary(spec: ClusterSpec) -> Generator[Any, None, None]:
         host.noop("already open for writes")
         return
     yield from run_sql(sql.open_primary(spec))
+
+
+@operation()
+def mariadb_globals(wanted: dict[str, str]) -> Generator[Any, None, None]:
+    """Variables a running server takes, set where it runs on other values
+    (its config file, already written, holds them for its next start)."""
+    have = host.get_fact(MariaDBGlobals, names=tuple(sorted(wanted)))
+    if not have:
+        host.noop("the server does not answer: it reads its config when it starts")
+        return
+    differ = {k: v for k, v in wanted.items() if have.get(k, "").upper() != v.upper()}
+    if not differ:
+        host.noop("the running server's values are the config's")
+        return
+    yield from run_sql(sql.set_globals(differ))
 
 
 @operation()

@@ -82,7 +82,8 @@ def envs(plan: Plan) -> None:
                        app_setup_command(d.spec))
     for unit, key in (("hapair-agent", "agent"), ("hapair-app", "app")):
         plan.op(nodes, f"{unit}: running", ops.unit_started, unit=unit, clears=(key,))
-        plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
+        if not d.rolling:  # a live cluster's restarts are rolled (rolling.py)
+            plan.on_change(nodes, key, f"{unit}: restart", f"systemctl restart {unit}")
 
 
 def app_setup_command(spec: ClusterSpec) -> str:

@@ -19,10 +19,11 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.context import ctx_host, ctx_state
 
-from hapair.deploy import steps
-from hapair.deploy.facts import MariaDB, PythonTarget
-from hapair.deploy.roles import choose_roles
+from hapair.deploy import roll, rolling, steps
+from hapair.deploy.facts import FileDigests, FileTexts, MariaDB, PythonTarget
+from hapair.deploy.roles import Roles, choose_roles
 from hapair.deploy.wheels import Wheelhouse
+from hapair.ops.client import Agents
 from hapair.probes.mariadb import MariaDBState
 from hapair.probes.python import ProbeError, Target
 from hapair.render import render_cluster
@@ -61,6 +62,11 @@ class ApplyReport:
     roles_reason: str
     dry_run: bool
     nodes: dict[str, NodeResult]
+    # A live cluster: the restarts rolled, one node at a time (or, on a dry
+    # run, those that would be), and how long that took.
+    roll: list[str] = field(default_factory=list)
+    roll_s: float | None = None
+    roll_error: str = ""
 
     @property
     def changed(self) -> bool:
@@ -68,7 +74,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(r.failed for r in self.nodes.values())
+        return not self.roll_error and not any(r.failed for r in self.nodes.values())
 
 
 class _Progress(BaseStateCallback):
@@ -137,6 +143,7 @@ def apply(
     progress: Progress,
     install_packages: bool = True,
     host_only: bool = False,
+    force: bool = False,
 ) -> ApplyReport:
     missing = secrets.missing_app_secrets(spec.web.secrets)
     if missing:
@@ -179,11 +186,14 @@ def apply(
                 databases[name] = None  # not installed yet
         roles = choose_roles(spec, databases)
         progress(f"roles: {roles.reason}")
+        agents = live_agents(spec, secrets, roles, host_only, force, progress)
         deployment = steps.Deployment(
             spec=spec, secrets=secrets, hosts=hosts, rendered=render_cluster(spec),
             roles=roles, wheels={} if host_only or wheels is None else
             _wheels_per_node(spec, hosts, wheels, progress, _old_ca(secrets)),
-            install_packages=install_packages,
+            install_packages=install_packages, rolling=agents is not None,
+            current={n.name: hosts[n.name].get_fact(FileTexts, paths=steps.JUDGED)
+                     for n in spec.nodes},
         )
         plan = steps.add_all(state, deployment, host_only=host_only)
         report = ApplyReport(roles.reason, dry_run, {name: NodeResult() for name in hosts})
@@ -191,6 +201,9 @@ def apply(
             report.nodes[op.node].total += 1
         if dry_run:
             _predict(state, plan, report)
+            if agents is not None:
+                report.roll = rolling.plan(_owed_after(plan), roles.primary.name,
+                                           roles.replica.name).lines()
         else:
             progress(f"applying {len(plan.ops)} operations on {len(hosts)} hosts")
             try:
@@ -198,9 +211,73 @@ def apply(
             except PyinfraError as exc:
                 progress(f"stopped: {exc}")
             _collect(plan, report)
+            if agents is not None and report.ok:
+                _roll(plan, agents, report, progress)
         return report
     finally:
         disconnect_all(state)
+
+
+def live_agents(spec: ClusterSpec, secrets: Secrets, roles: Roles, host_only: bool,
+                force: bool, progress: Progress) -> Agents | None:
+    """The agents, when this apply changes a live cluster (its restarts are
+    then rolled); None for a new cluster, `--only host`, or `--force` on a
+    cluster that is not settled. An unsettled live cluster is refused before
+    anything changes."""
+    if roles.fresh or host_only or secrets.pki is None:
+        return None
+    agents = Agents(spec, secrets.api_token.get_secret_value(), secrets.pki.ca_cert)
+    statuses = agents.statuses()
+    if all(s.doc is None for s in statuses):
+        progress("roll: no agent answers (not started yet): restarts are done on every "
+                 "node at once")
+        return None
+    now = roll.layout(agents)
+    if now.ok:
+        progress(f"roll: the cluster is settled ({now.primary} primary, {now.standby} a "
+                 "complete replica): restarts are rolled, the standby first")
+        return agents
+    if force:
+        progress(f"roll: the cluster is not settled ({now.why}); --force: restarts are done "
+                 "on every node at once")
+        return None
+    raise ApplyError(f"the cluster is not settled ({now.why}): a rolling apply needs a "
+                     "primary and a complete replica, each answering; fix that first, or "
+                     "--force to restart on every node at once; nothing was changed")
+
+
+def _owed_after(plan: steps.Plan) -> dict[str, frozenset[str]]:
+    """A dry run's guess of the notes each node will hold: those there now,
+    and those the files that would change call for."""
+    owed = {}
+    for node in plan.d.spec.nodes:
+        host = plan.d.hosts[node.name]
+        files = plan.files.get(node.name, ())
+        have = host.get_fact(FileDigests, paths=tuple(f.path for f in files))
+        stale = {k for f in files if have.get(f.path) != (f.digest, f"{f.mode:o}")
+                 for k in f.keys}
+        owed[node.name] = roll.pending(host) | stale
+    return owed
+
+
+def _roll(plan: steps.Plan, agents: Agents, report: ApplyReport, progress: Progress) -> None:
+    now = roll.layout(agents)
+    if not now.ok or now.primary is None or now.standby is None:
+        report.roll_error = (f"the cluster is not settled after the changes ({now.why}); the "
+                             "restarts stay noted: run apply again to roll them")
+        return
+    owed = {n.name: roll.pending(plan.d.hosts[n.name]) for n in plan.d.spec.nodes}
+    todo = rolling.plan(owed, now.primary, now.standby)
+    if not todo.steps:
+        return
+    report.roll = todo.lines()
+    try:
+        report.roll_s = roll.carry_out(todo, plan.d.hosts, agents, now.primary, progress)
+    except roll.RollError as exc:
+        report.roll_error = str(exc)
+        return
+    progress(f"roll: done in {report.roll_s:.1f}s"
+             + (", the VIP moved once" if todo.vip_moves else ", the VIP stayed"))
 
 
 def _old_ca(secrets: Secrets) -> bool:

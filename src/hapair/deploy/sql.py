@@ -158,5 +158,17 @@ def open_primary(spec: ClusterSpec) -> list[str]:
     ]
 
 
+def set_globals(values: dict[str, str]) -> list[str]:
+    """SET GLOBAL for each variable: a number or ON/OFF as it is, anything
+    else as a string literal; a name that is not a plain word is refused."""
+    out = []
+    for name, value in values.items():
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a variable name: {name!r}")
+        plain = value.isdigit() or value.upper() in ("ON", "OFF")
+        out.append(f"SET GLOBAL {name} = {value if plain else literal(value)}")
+    return out
+
+
 def script(statements: list[str]) -> str:
     return "".join(f"{s};\n" for s in statements)

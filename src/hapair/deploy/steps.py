@@ -6,8 +6,9 @@ changed (pyinfra's _if)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyinfra.api.host import Host
@@ -17,7 +18,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, server
 
 from hapair.agent.config import agent_addresses
-from hapair.deploy import cert_ops, db_steps, etcd_steps, ops, python_steps
+from hapair.deploy import cert_ops, db_steps, etcd_steps, ops, python_steps, rolling
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.paths import (
@@ -31,6 +32,7 @@ from hapair.paths import (
     DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
+    SPEC_JSON,
     SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
@@ -40,6 +42,7 @@ from hapair.render import apache as apache_render
 from hapair.render import etcd as etcd_render
 from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
+from hapair.render import mariadb as mariadb_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
@@ -69,6 +72,12 @@ class Deployment:
     # node name -> (application, hapair) wheels made for its Python
     wheels: dict[str, tuple[Wheelhouse | None, Wheelhouse]]
     install_packages: bool = True
+    # A live cluster: the restarts its changes call for are left noted and
+    # rolled afterwards, one node at a time (rolling.py), not done here.
+    rolling: bool = False
+    # node name -> {path: its text now} for the files whose change may call
+    # for less than a restart (the agent's spec, MariaDB's config)
+    current: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Plan:
         self.d = d
         self.ops: list[PlannedOp] = []
         self.venvs: python_steps.Venvs  # set by python_steps.build
+        self.files: dict[str, tuple[ops.FileSpec, ...]] = {}  # per host, as uploaded
 
     def op(self, nodes: Sequence[Host_], name: str, fn: Any, *,
            per_node: Callable[[Any], dict[str, Any]] | None = None, **kwargs: Any) -> None:
@@ -191,6 +201,27 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
     return COMPONENT_KEYS.get(f.component, ("units",))
 
 
+def _keys(d: Deployment, node: str, f: RenderedFile) -> tuple[str, ...]:
+    """What a changed file calls for, knowing what it held: the agent's spec
+    changed only where the agent never reads it, or MariaDB's config only in
+    variables a running server takes (set by `db_steps`), call for nothing."""
+    old = d.current.get(node, {}).get(f.path)
+    if old and f.path == SPEC_JSON:
+        try:
+            same = rolling.for_agent(json.loads(old)) == rolling.for_agent(json.loads(f.content))
+        except ValueError:
+            same = False
+        if same:
+            return ()
+    if old and f.path == mariadb_render.CONFIG_PATH and rolling.mariadb_dynamic(old, f.content):
+        return ()
+    return _key(f)
+
+
+#: the files whose old text `_keys` reads
+JUDGED = (SPEC_JSON, mariadb_render.CONFIG_PATH)
+
+
 def rendered_files(plan: Plan) -> None:
     d = plan.d
 
@@ -203,8 +234,10 @@ def rendered_files(plan: Plan) -> None:
                         RenderedFile(APP_SECRETS_ENV, app_secrets(d, h), 0o600, "secrets"),
                         RenderedFile(APP_MIGRATION_ENV, migration_env(d, h), 0o600, "migration"),
                         RenderedFile(AGENT_SECRETS_ENV, agent_secrets(d, h), 0o600, "secrets")]
-        return {"files": tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _key(f))
-                               for f in rendered)}
+        specs = tuple(ops.FileSpec(f.path, f.content.encode(), f.mode, _keys(d, h.name, f))
+                      for f in rendered)
+        plan.files[h.name] = specs
+        return {"files": specs}
 
     hosts, nodes = all_hosts(d.spec), list(d.spec.nodes)
     plan.op(hosts, "files: rendered configuration and secrets", ops.put_files,
@@ -220,8 +253,8 @@ def rendered_files(plan: Plan) -> None:
 def _placeholders(d: Deployment, node: Node) -> dict[str, str]:
     """Every placeholder of web.env with its value, the secret ones included."""
     values = plain_values(d.spec, node)
-    for placeholder, field in SECRET_FIELDS.items():
-        values[placeholder] = getattr(d.secrets, field).get_secret_value()
+    for placeholder, name in SECRET_FIELDS.items():
+        values[placeholder] = getattr(d.secrets, name).get_secret_value()
     return values
 
 

@@ -14,9 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hapair import gtid
 from hapair.agent import write_gate
-from hapair.agent.roles import Role
 from hapair.drill import checker, sampler
 from hapair.drill.scenarios import Ctx, Scenario
 from hapair.drill.stress import Stress
@@ -27,6 +25,7 @@ from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
 from hapair.ops.client import Agents
+from hapair.ops.settled import settled
 
 Say = Callable[[str], None]
 
@@ -42,6 +41,7 @@ class Lab:
     password: str  # the workload's roombook account
     database: str
     ca_file: str = ""  # the cluster CA (the web's HTTPS), when web.tls is on
+    spec: str = ""  # the lab's spec file
 
 
 @dataclass
@@ -71,30 +71,8 @@ class RunResult:
 
 def roles(agents: Agents) -> tuple[str | None, str | None, str]:
     """(primary, standby, why not settled) from the agents' statuses."""
-    statuses = {s.node: s.doc for s in agents.statuses()}
-    writable = [n for n, d in statuses.items() if d is not None and d.writable]
-    if len(writable) != 1:
-        return None, None, f"{len(writable)} writable nodes"
-    primary = writable[0]
-    standby = next(n for n in statuses if n != primary)
-    p, s = statuses[primary], statuses[standby]
-    assert p is not None
-    if s is None:
-        return primary, None, f"{standby}'s agent unreachable"
-    problems = []
-    if not p.holds_vip:
-        problems.append(f"{primary} does not hold the VIP")
-    if p.role is not Role.PRIMARY:
-        problems.append(f"{primary} is {p.role}")
-    if not s.replicating or not s.complete or not s.eligible:
-        problems.append(f"{standby} is {s.reason}")
-    elif not gtid.contains(s.gtid_slave_pos, p.gtid_binlog_pos):
-        problems.append(f"{standby} is behind")
-    elif s.master_host != str(agents.spec.node(primary).interconnect):
-        # Back on the interconnect first (it returns there after it has
-        # answered steadily): a run must not start from the other path.
-        problems.append(f"{standby} replicates over the public network")
-    return primary, standby, "; ".join(problems)
+    got = settled(agents.spec, {s.node: s.doc for s in agents.statuses()})
+    return got.primary, got.standby, got.why
 
 
 def last_decisions(agents: Agents, n: int = 5) -> dict[str, dict[str, Any]]:
@@ -323,7 +301,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     stem = f"{scenario.name}-{run:02d}"
     history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
     history_file.unlink(missing_ok=True)
-    seconds = warmup_s + sum(step.hold_s + observe_s for step in scenario.steps)
+    seconds = warmup_s + sum(step.hold_s + step.takes_s + observe_s for step in scenario.steps)
     samplers = Samplers(lab.plan, agents.spec.database.name)
     samplers.start()
     started = time.time()
@@ -343,7 +321,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
             peer = next(n.name for n in agents.spec.nodes if n.name != node)
             w = agents.spec.witness
             ctx = Ctx(lab.plan, agents, node, peer, w.name if w else "", lab.password,
-                      lab.ca_file)
+                      lab.ca_file, lab.spec)
             at = time.time()
             ctx_result = step.fault(ctx)
             say(f"run {run}: {step.what} on {node}")

@@ -12,8 +12,10 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from hapair.drill.changes import CHANGES, Change, changed_path, changed_text, lab_apply
 from hapair.lab import faults
 from hapair.lab.plan import LabPlan
 from hapair.ops.client import Agents
@@ -32,6 +34,7 @@ class Ctx:
     witness: str = ""  # the witness's machine ("" none)
     password: str = ""  # the drill user's, for a real user's sign-ins
     ca: str = ""  # the CA file of the web's certificate ("" none)
+    spec: str = ""  # the lab's spec file (a change is applied beside it)
 
 
 Fn = Callable[[Ctx], object]
@@ -51,6 +54,7 @@ class Step:
     witness: bool = False  # only for a cluster with a witness
     needs: str = ""  # hardware it needs: "public-bond", "raid" (a lab of VMs)
     moves: bool = True  # whether the fault calls for the VIP to move (abuse: never)
+    takes_s: float = 0.0  # what the fault and its recovery take themselves (an apply)
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,21 @@ def _switchover(c: Ctx) -> object:
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
 
 
+def _change_step(change: Change) -> Step:
+    """The change applied (rolled by apply), then the original spec applied back."""
+    def fault(c: Ctx) -> object:
+        spec = Path(c.spec)
+        changed = changed_path(spec, change)
+        changed.write_text(changed_text(spec.read_text(), change))
+        try:
+            return lab_apply(changed)
+        finally:
+            changed.unlink(missing_ok=True)
+
+    return Step(f"apply: {change.what}, then back", "primary", fault,
+                lambda c: lab_apply(Path(c.spec)), 0, moves=change.restarts, takes_s=60)
+
+
 STEPS: dict[str, Step] = {
     "power-cut-primary": Step("power cut of the primary", "primary", _power_cut, _start, 5),
     "kill-mariadb-primary": Step("mariadbd SIGKILLed on the primary", "primary",
@@ -370,11 +389,13 @@ STEPS: dict[str, Step] = {
     "witness-then-standby": Step("power cut of the witness, then of the standby: no majority, "
                                  "writes pause", "standby", _witness_then_node, _both_on, 8,
                                  witness=True),
+    **{c.name: _change_step(c) for c in CHANGES},
 }
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp")
+ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp",
+               *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 

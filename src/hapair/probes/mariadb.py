@@ -273,3 +273,26 @@ def parse_state(output: str) -> MariaDBState:
                         frozenset(sets["user"]), frozenset(sets["schema"]),
                         frozenset(sets["ddl"]), frozenset(sets["plain"]),
                         frozenset(sets["trigger"]))
+
+
+def globals_command(names: tuple[str, ...], client: str = "mariadb") -> str:
+    """The running server's values of some global variables (plain names only)."""
+    for n in names:
+        if not n.replace("_", "").isalnum():
+            raise ValueError(f"not a variable name: {n!r}")
+    listed = ", ".join(f"'{n.upper()}'" for n in names)
+    # Names checked above: plain words, nothing else reaches the query.
+    return (f'{client} -N -B -e "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM '  # noqa: S608
+            f'information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ({listed})" '
+            "2>/dev/null || true")
+
+
+def parse_globals(output: str) -> dict[str, str]:
+    """{name in lower case: value} from globals_command's tab-separated rows;
+    {} when the server did not answer."""
+    out = {}
+    for line in output.splitlines():
+        name, tab, value = line.partition("\t")
+        if tab and name and name.replace("_", "").isalnum():
+            out[name.lower()] = value
+    return out

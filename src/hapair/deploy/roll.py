@@ -1,0 +1,88 @@
+"""Carrying out a roll (`rolling.plan`) on a live cluster: each restart over
+pyinfra's open SSH connection to its node, the switchover and every wait
+through the agents' API (the CLI records intent, the agents act)."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+
+from pyinfra.api.command import StringCommand
+from pyinfra.api.host import Host
+
+from hapair.deploy.ops import PENDING_DIR
+from hapair.deploy.rolling import Roll, Step
+from hapair.ops.client import AgentError, Agents
+from hapair.ops.settled import Layout, settled
+
+Say = Callable[[str], None]
+WAIT_S = 300.0  # a restarted node back as a complete replica (a rebuild may follow a restart)
+
+
+class RollError(RuntimeError):
+    pass
+
+
+def pending(host: Host) -> frozenset[str]:
+    """The restarts and reloads noted on a node and not yet done."""
+    ok, got = host.run_shell_command(StringCommand(f"ls {PENDING_DIR} 2>/dev/null || true"))
+    if not ok:
+        raise RollError(f"{host.data.get('node')}: cannot read {PENDING_DIR}")
+    return frozenset(line.strip() for line in got.stdout_lines if line.strip())
+
+
+def layout(agents: Agents) -> Layout:
+    return settled(agents.spec, {s.node: s.doc for s in agents.statuses()}, services=True)
+
+
+def wait_settled(agents: Agents, primary: str, say: Say, what: str,
+                 timeout: float = WAIT_S) -> float:
+    """Until the cluster is settled with `primary` as its primary; seconds taken."""
+    began, last = time.monotonic(), ""
+    while True:
+        now = layout(agents)
+        if now.ok and now.primary == primary:
+            return time.monotonic() - began
+        why = now.why or f"{now.primary} is the primary, not {primary}"
+        if why != last:
+            say(f"roll: waiting for {what}: {why}")
+            last = why
+        if time.monotonic() - began > timeout:
+            raise RollError(f"{what} did not happen within {timeout:.0f}s ({why}); the "
+                            "restarts not done yet stay noted: run apply again to finish")
+        time.sleep(0.5)
+
+
+def _restart(host: Host, step: Step) -> None:
+    unit, note = shlex.quote(step.unit), shlex.quote(f"{PENDING_DIR}/{step.key}")
+    # Three tries, as when_noted's (a container's systemd has failed a first try).
+    ok, got = host.run_shell_command(StringCommand(
+        f"for try in 1 2 3; do if systemctl restart {unit}; then rm -f {note}; exit 0; fi; "
+        "sleep 1; done; exit 1"))
+    if not ok:
+        raise RollError(f"{step.node}: restart of {step.unit} failed: "
+                        f"{' '.join(got.stderr_lines)[-300:]}")
+
+
+def carry_out(roll: Roll, hosts: dict[str, Host], agents: Agents, primary: str,
+              say: Say) -> float:
+    """Each step in order; the seconds the whole roll took."""
+    began = time.monotonic()
+    for step in roll.steps:
+        say(f"roll: {step.line()}")
+        if step.kind == "restart":
+            _restart(hosts[step.node], step)
+        elif step.kind == "switchover":
+            try:
+                answer = agents.post(agents.spec.node(step.unit), "/switchover",
+                                     {"force": False}, timeout=60.0)
+            except AgentError as exc:
+                raise RollError(f"the switchover to {step.unit} failed ({exc}); "
+                                f"{step.node}'s restarts stay noted") from None
+            say(f"roll: {step.unit} is the primary: {answer.get('reason', '')}")
+            primary = step.unit
+        else:
+            took = wait_settled(agents, primary, say, f"{step.node} back as a complete replica")
+            say(f"roll: {step.node} is a complete replica again ({took:.1f}s)")
+    return time.monotonic() - began

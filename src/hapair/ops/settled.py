@@ -1,0 +1,55 @@
+"""Whether the cluster is settled: one writable primary holding the VIP, the
+other node a complete replica caught up with it over the interconnect (pure,
+from the agents' statuses). The drills start a run only then, and a rolling
+apply touches a node only then."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hapair import gtid
+from hapair.agent.roles import Role
+from hapair.agent.status import StatusDoc
+from hapair.spec.models import ClusterSpec
+
+
+@dataclass(frozen=True)
+class Layout:
+    primary: str | None
+    standby: str | None
+    why: str  # "" when settled: what is not, in words
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.primary and self.standby and not self.why)
+
+
+def settled(spec: ClusterSpec, docs: dict[str, StatusDoc | None],
+            services: bool = False) -> Layout:
+    """services: also ask that each node's application and Apache answer."""
+    writable = [n for n, d in docs.items() if d is not None and d.writable]
+    if len(writable) != 1:
+        return Layout(None, None, f"{len(writable)} writable nodes")
+    primary = writable[0]
+    standby = next(n for n in docs if n != primary)
+    p, s = docs[primary], docs[standby]
+    assert p is not None
+    if s is None:
+        return Layout(primary, None, f"{standby}'s agent unreachable")
+    problems = []
+    if not p.holds_vip:
+        problems.append(f"{primary} does not hold the VIP")
+    if p.role is not Role.PRIMARY:
+        problems.append(f"{primary} is {p.role}")
+    if not s.replicating or not s.complete or not s.eligible:
+        problems.append(f"{standby} is {s.reason}")
+    elif not gtid.contains(s.gtid_slave_pos, p.gtid_binlog_pos):
+        problems.append(f"{standby} is behind")
+    elif s.master_host != str(spec.node(primary).interconnect):
+        # Back on the interconnect first (it returns there after it has
+        # answered steadily): nothing starts from the other path.
+        problems.append(f"{standby} replicates over the public network")
+    if services:
+        problems += [f"{d.node}: {d.health_problem or 'the application or Apache is down'}"
+                     for d in (p, s) if not (d.app_ok and d.apache_ok)]
+    return Layout(primary, standby, "; ".join(problems))
