@@ -28,18 +28,18 @@ ROLLS = [
     ({"apache", "keepalived"}, {"apache", "firewall"}, False, []),
     # The application's restart: the standby first, then a switchover.
     ({"app"}, {"app"}, True, [
-        "node2: restart hapair-app", "node2: wait", "switchover to node2",
+        "node2: restart hapair-app", "node2: wait", "switchover to node2", "node2: wait",
         "node1: restart hapair-app", "node1: wait"]),
     # Owed on the standby alone (an earlier apply stopped half-way): no switchover.
     (set(), {"mariadb", "agent"}, False, [
         "node2: restart mariadb", "node2: restart hapair-agent", "node2: wait"]),
     # Owed on the primary alone: a switchover first, nothing on the standby.
-    ({"agent"}, set(), True, ["switchover to node2", "node1: restart hapair-agent",
-                              "node1: wait"]),
+    ({"agent"}, set(), True, ["switchover to node2", "node2: wait",
+                              "node1: restart hapair-agent", "node1: wait"]),
     # Everything: the database first, the application last, on each node.
     ({"app", "agent", "mariadb", "units"}, {"mariadb", "app", "agent"}, True, [
         "node2: restart mariadb", "node2: restart hapair-agent", "node2: restart hapair-app",
-        "node2: wait", "switchover to node2", "node1: restart mariadb",
+        "node2: wait", "switchover to node2", "node2: wait", "node1: restart mariadb",
         "node1: restart hapair-agent", "node1: restart hapair-app", "node1: wait"]),
 ]
 
@@ -212,3 +212,13 @@ def test_each_drill_change_is_one_valid_setting_and_keeps_the_comments() -> None
         new = json.loads(after.model_dump_json())
         # What the roll will make of it: the agent restarts for none of them.
         assert rolling.for_agent(old) == rolling.for_agent(new), change.name
+
+
+def test_under_load_a_complete_replica_a_little_behind_is_settled(lab: ClusterSpec) -> None:
+    primary = _doc("node1", read_only=False, holds_vip=True, role="primary",
+                   io_running="No", master_host="", gtid_binlog_pos="0-1-9")
+    docs = {"node1": primary, "node2": _doc("node2")}
+    assert not settled(lab, docs).ok
+    assert settled(lab, docs, applied=False).ok
+    incomplete = {"node1": primary, "node2": _doc("node2", complete=False, reason="catching up")}
+    assert not settled(lab, incomplete, applied=False).ok

@@ -33,7 +33,8 @@ def pending(host: Host) -> frozenset[str]:
 
 
 def layout(agents: Agents) -> Layout:
-    return settled(agents.spec, {s.node: s.doc for s in agents.statuses()}, services=True)
+    return settled(agents.spec, {s.node: s.doc for s in agents.statuses()}, services=True,
+                   applied=False)
 
 
 def wait_settled(agents: Agents, primary: str, say: Say, what: str,
@@ -83,6 +84,7 @@ def carry_out(roll: Roll, hosts: dict[str, Host], agents: Agents, primary: str,
             say(f"roll: {step.unit} is the primary: {answer.get('reason', '')}")
             primary = step.unit
         else:
-            took = wait_settled(agents, primary, say, f"{step.node} back as a complete replica")
-            say(f"roll: {step.node} is a complete replica again ({took:.1f}s)")
+            took = wait_settled(agents, primary, say, f"{step.node}: {step.why}")
+            time.sleep(step.pause_s)
+            say(f"roll: {step.node} settled ({took:.1f}s)")
     return time.monotonic() - began

@@ -35,6 +35,11 @@ KEYS: dict[str, tuple[str, How, str]] = {
 #: the restarts rolled, in the order they are done on a node: the database
 #: first (the agent then starts on the new server), the application last.
 ROLLED = ("mariadb", "agent", "app")
+#: After a switchover, the old primary's restarts wait this long: its
+#: application's restart (a gunicorn starting its workers: seconds of CPU)
+#: beside the new primary while every client reconnects to it cost 2-3 s
+#: without a booking in the lab, where the nodes share two cores.
+MOVE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Step:
     unit: str = ""  # restart: the unit; switchover: the node promoted
     key: str = ""  # restart: the note it clears
     why: str = ""
+    pause_s: float = 0.0  # wait: once settled, this long more
 
     def line(self) -> str:
         if self.kind == "restart":
@@ -80,6 +86,8 @@ def plan(owed: Mapping[str, frozenset[str]], primary: str, standby: str) -> Roll
     if mine:
         steps.append(Step(primary, "switchover", standby, why=f"{primary} owes a restart of "
                           f"{', '.join(KEYS[k][0] for k in mine)}"))
+        steps.append(Step(standby, "wait", why=f"it serves the bookings, then {MOVE_S:.0f}s "
+                          "more for its clients to move", pause_s=MOVE_S))
         restarts(primary, "the standby since the switchover")
     return Roll(tuple(steps), bool(mine))
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import tomlkit
 
+from hapair.ops.client import HOST_NETNS, enter_fd
+
 Edit = Callable[[Any], None]  # changes a parsed spec (tomlkit) in place
 
 APPLY_TIMEOUT_S = 600.0
@@ -77,9 +79,14 @@ def changed_path(spec: Path, change: Change) -> Path:
 
 
 def lab_apply(spec: Path) -> str:
-    """`hapair lab apply SPEC`, as an operator runs it; its roll, in a line."""
+    """`hapair lab apply SPEC`, as an operator runs it; its roll, in a line.
+    From the host's network namespace (the drill itself runs in the lab's
+    control point): the wheels are made there, where the package index is."""
+    host = HOST_NETNS[0] if HOST_NETNS else None
     done = subprocess.run([sys.executable, "-m", "hapair", "lab", "apply", str(spec)],
-                          capture_output=True, text=True, timeout=APPLY_TIMEOUT_S)
+                          capture_output=True, text=True, timeout=APPLY_TIMEOUT_S,
+                          pass_fds=(host,) if host is not None else (),
+                          preexec_fn=(lambda: enter_fd(host)) if host is not None else None)
     rolled = [line.strip().removeprefix("roll: ") for line in done.stdout.splitlines()
               if line.strip().startswith("roll: done")]
     if done.returncode != 0:

@@ -38,14 +38,25 @@ class AgentError(Exception):
     pass
 
 
+#: the network namespace this process started in, kept open by enter_netns
+#: (a child that must reach what the host reaches goes back to it: `enter_fd`)
+HOST_NETNS: list[int] = []
+
+
+def enter_fd(fd: int, name: str = "the host's") -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        raise AgentError(f"cannot enter network namespace {name}: "
+                         f"{os.strerror(ctypes.get_errno())}")
+
+
 def enter_netns(name: str) -> None:
     """Move this process into a named network namespace (before any thread)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    if not HOST_NETNS:
+        HOST_NETNS.append(os.open("/proc/self/ns/net", os.O_RDONLY))
     fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
     try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise AgentError(f"cannot enter network namespace {name}: "
-                             f"{os.strerror(ctypes.get_errno())}")
+        enter_fd(fd, name)
     finally:
         os.close(fd)
 
