@@ -346,6 +346,10 @@ STEPS: dict[str, Step] = {
                       _cut(("interconnect", "public")), _heal),
     "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, _start, 5),
     "switchover": Step("planned switchover to the standby", "primary", _switchover, None, 0),
+    "restart-agent-standby": Step("the standby's agent restarted (systemctl restart, as a new "
+                                  "hapair or a changed config does)", "standby",
+                                  lambda c: faults.restart(c.plan, c.node, "hapair-agent"),
+                                  None, 0, moves=False),
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
                                   _monitor.fault, _monitor.recover, 5),
@@ -395,6 +399,7 @@ STEPS: dict[str, Step] = {
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
 ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp",
+               "restart-agent-standby",
                *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)

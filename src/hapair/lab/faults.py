@@ -86,6 +86,13 @@ def kill(plan: LabPlan, node: str, process: str, signal: str = "KILL") -> int:
     return count
 
 
+def restart(plan: LabPlan, node: str, unit: str) -> str:
+    """`systemctl restart UNIT` in the machine, as an operator would; its exit."""
+    done = run(m.exec_argv(plan, plan.machine(node), ["systemctl", "restart", unit]),
+               check=False)
+    return f"systemctl restart {unit}: exit {done.returncode}"
+
+
 FREEZER = Path("/sys/fs/cgroup/freezer")
 
 
