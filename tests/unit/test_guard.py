@@ -23,7 +23,8 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
 
     now = time.monotonic()
     agent = SimpleNamespace(
-        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True),
+        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True,
+                               peer_stopped_at=0.0),
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),  # as last seen, before the pause
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
@@ -55,7 +56,8 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
     now = time.monotonic()
     renewed = now - 0.3  # the last answered poll was sent 0.3 s ago
     agent = SimpleNamespace(
-        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True),
+        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True,
+                               peer_stopped_at=0.0),
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),

@@ -202,9 +202,13 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 if not self._may_read():
                     self._send(200, summary(agent.status().model_dump(mode="json")))
                     return
-                if self._from_peer_agent():
+                peer = self._from_peer_agent()
+                if peer:
                     agent.contact.seen(time.monotonic())
-                self._send(200, agent.status().model_dump(mode="json"))
+                doc = agent.status()
+                self._send(200, doc.model_dump(mode="json"))
+                if peer and doc.stopping:
+                    agent.stop_read = True  # sent: the peer knows (agent/stopping.py)
             elif path == "/alive":
                 ok, why = alive(agent, time.monotonic())
                 self._send(200 if ok else 503, why, "text/plain")

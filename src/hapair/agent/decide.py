@@ -134,8 +134,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
             and (not p.read_only or p.role in (Role.PROMOTING, Role.FENCING))):
         return _closing(f"{peer} holds the VIP: writes stop here")
     silent = v.now - m.lease_renewed
-    lost = (p is None and not m.degraded and (db.semi_sync_master or m.peer_complete)
-            and silent > cfg.lease_s)
+    lost = (p is None and not m.degraded and not m.peer_stopped_at
+            and (db.semi_sync_master or m.peer_complete) and silent > cfg.lease_s)
     if lost and witnessed(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY)
     if lost and cfg.fence is not None:
@@ -177,6 +177,10 @@ def _semi_wanted(v: View, cfg: AgentConfig) -> bool:
     m, p = v.memory, fresh_peer(v)
     if not cfg.semi_sync or m.degraded:
         return False
+    if p is None and m.peer_stopped_at:
+        # Its agent stopped on purpose: it cannot promote; its database's
+        # acknowledgements are kept while it sends them.
+        return v.db.semi.master_clients >= 1
     if p is None:
         # Unreachable: wait for it (writes pause) if it may hold our commits,
         # unless it was powered off through its fence device.
@@ -191,6 +195,10 @@ def _primary_sentence(v: View, cfg: AgentConfig, semi: bool) -> str:
         return "primary, degraded on purpose: committing alone until the peer is back"
     if semi and p is not None:
         return f"primary: open for writes, {cfg.peer} replicating (semi-sync)"
+    if v.memory.peer_stopped_at and p is None:
+        how = "with its database's acknowledgements" if semi else "alone"
+        return (f"primary: {cfg.peer}'s agent stopped on purpose (a restart; it cannot "
+                f"promote): committing {how} until its next agent answers")
     if semi:
         return f"primary: {cfg.peer} unanswered; commits wait for its acknowledgement"
     if not cfg.semi_sync:

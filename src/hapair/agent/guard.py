@@ -81,6 +81,8 @@ def binds(v: View | None, m: Memory, cfg: AgentConfig) -> bool:
         return False
     if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
         return False
+    if m.peer_stopped_at:
+        return False  # its agent stopped on purpose: it cannot take over
     return v.db.semi_sync_master or m.peer_complete  # else the peer may lack commits
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from hapair import gtid
 from hapair.agent.config import AgentConfig
+from hapair.agent.roles import Role
 from hapair.agent.status import StatusDoc
 from hapair.agent.view import Memory, View
 
@@ -33,12 +34,15 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     m = replace(m, slow_since=(m.slow_since or v.now) if slow and "timed out" in slow[0]
                 else 0.0)
     v = replace(v, memory=m)  # health, as judged with the check's patience
+    stopped = peer_stopped(v)
     return replace(
         m,
         complete=_complete(v, cfg),
         # A peer confirmed off cannot have anything we lack: it cannot promote.
+        # Nor can one whose agent stopped on purpose: its next one starts incomplete.
         peer_complete=(p.complete if p is not None else
-                       False if m.peer_off_at else m.peer_complete),
+                       False if m.peer_off_at or stopped else m.peer_complete),
+        peer_stopped_at=stopped,
         fenced_by="" if settled else m.fenced_by,
         unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
         vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
@@ -49,6 +53,21 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         # A fenced peer that answers again is back: fencing it is history.
         peer_off_at=0.0 if p is not None else m.peer_off_at,
     )
+
+
+def peer_stopped(v: View) -> float:
+    """Since when the peer is stopped on purpose (0: it is not): its agent,
+    a read-only replica that was not promoting, said it stops and that its
+    next agent starts incomplete. Cleared by the next agent's first answer.
+    Without a witness only: with one, its sync record says who is complete."""
+    m, p = v.memory, fresh_peer(v)
+    if v.witness is not None:
+        return 0.0
+    if p is None:
+        return m.peer_stopped_at
+    if p.stopping and p.read_only and p.role not in (Role.PROMOTING, Role.FENCING):
+        return m.peer_stopped_at or v.now
+    return 0.0
 
 
 def _complete(v: View, cfg: AgentConfig) -> bool:
@@ -71,7 +90,9 @@ def _complete(v: View, cfg: AgentConfig) -> bool:
         return False  # a newer primary: we do not even have its epoch row yet
     if p is not None and p.writable:
         s = db.slave
-        if not p.semi_master_on:
+        if not p.semi_master_on or p.peer_stopped:
+            # (peer_stopped: the primary has not seen this agent yet and is
+            # not bound by a lease for it: not complete until it has.)
             return False
         if (p.semi_clients >= 1 and s.io_running
                 and cfg.peer_path_of(s.master_host) is not None

@@ -6,6 +6,7 @@ and long actions (tasks.py)."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -13,7 +14,7 @@ from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
-from hapair.agent import guard, hardware, observe, tls, witness
+from hapair.agent import guard, hardware, observe, stopping, tls, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -100,6 +101,8 @@ class Agent:
         self.cycle_started = self.guard_tick = time.monotonic()
         self.backup_lock = threading.Lock()  # one backup stream at a time
         self.keeper = witness.keeper_for(spec, node, etcd_password)
+        self.stop_asked = False  # systemd's SIGTERM (agent/stopping.py)
+        self.stop_read = False  # the peer's agent read this node's `stopping`
 
     # ---- memory and the operator's intent -------------------------------------------
     def edit(self, **changes: Any) -> None:
@@ -144,8 +147,9 @@ class Agent:
                              name="fence-check", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
+        signal.signal(signal.SIGTERM, self._asked_to_stop)
         ready = False
-        while True:
+        while not self.stop_asked:
             self.cycle_started = time.monotonic()
             try:
                 self.cycle()
@@ -156,6 +160,11 @@ class Agent:
                 ready = True
             self.wake.wait(self.cfg.interval_s)
             self.wake.clear()
+        stopping.stop(self)
+
+    def _asked_to_stop(self, _signum: int, _frame: object) -> None:
+        self.stop_asked = True
+        self.wake.set()
 
     def _poller(self) -> None:
         """Never dies: a frozen view of the peer would freeze every decision."""

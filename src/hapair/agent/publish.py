@@ -38,10 +38,15 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         role=d.role if d else Role.STARTING, reason=d.reason if d else "starting",
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
+        stopping=m.stopping, peer_stopped=bool(m.peer_stopped_at),
         task=m.task.what if m.task else "", task_s=round(now - m.task.since, 1) if m.task else 0,
         history=journal.decisions, promotions=journal.promotions,
         self_fences=journal.self_fences, **_witness(v, now),
         **(hardware.to_status(v.hardware) if v is not None else {}))
+    if m.stopping:
+        doc = doc.model_copy(update={"complete": False, "eligible": False,
+                                     "reason": "stopping on purpose: the next agent here "
+                                     "starts incomplete"})
     if m.task is not None and m.task.kind is Role.REBUILDING:
         # The primary must not wait for a node whose data is being replaced.
         doc = doc.model_copy(update={"db_up": False, "io_running": Thread.NONE,

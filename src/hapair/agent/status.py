@@ -62,6 +62,10 @@ class StatusDoc(BaseModel):
     task_s: float = 0.0  # for how long
     # fencing, when the nodes have fence devices
     peer_off: bool = False  # the peer was powered off through its device (and is silent)
+    # A replica's agent stopping on purpose (a restart): it never promotes
+    # again, and its next agent starts incomplete (agent/stopping.py).
+    stopping: bool = False
+    peer_stopped: bool = False  # this node saw its peer stop so, and not its next agent yet
     fence_note: str = ""  # the last fence attempt
     fence_check: str = ""  # the last check of the peer's device
     # the witness, when the spec names one: what its etcd said to this node

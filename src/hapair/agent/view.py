@@ -105,6 +105,11 @@ class Memory:
     # off (0: it was not, or it has answered since), when a fence last failed,
     # and the last attempt and device check in words (for `hapair status`).
     peer_off_at: float = 0.0
+    # A planned stop (agent/stopping.py): this agent, a replica, stops and
+    # has said so; or the peer said so (when this node saw it first; 0 once
+    # the peer's next agent answers). Without a witness only.
+    stopping: bool = False
+    peer_stopped_at: float = 0.0
     fence_failed_at: float = 0.0
     fence_note: str = ""
     fence_check: str = ""

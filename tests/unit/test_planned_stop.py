@@ -1,0 +1,84 @@
+"""A replica's agent stopped on purpose (a restart, a new hapair): the
+primary, told so, goes on writing instead of taking the silence for a lost
+standby; the replica's next agent is complete again only once the primary
+has seen it (agent/stopping.py, learn.peer_stopped). Pure: learn, decide,
+the guard's rule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hapair.agent.actions import Demote, SetSemiSync
+from hapair.agent.decide import decide
+from hapair.agent.guard import binds
+from hapair.agent.learn import learn
+from hapair.agent.roles import Role
+from hapair.agent.view import Memory, Witness
+from hapair.probes.mariadb import SemiSync
+from tests.unit.test_decide import (
+    CFG,
+    CFG1,
+    NOW,
+    peer_primary,
+    peer_replica,
+    primary_db,
+    replica_db,
+    view,
+)
+
+STOPPING = peer_replica(stopping=True, complete=False, eligible=False)
+
+
+def _primary(peer: object, memory: Memory, **db: object):  # type: ignore[no-untyped-def]
+    return view(primary_db(**db), peer, node="node1", holds_vip=True,  # type: ignore[arg-type]
+                memory=memory)
+
+
+def test_the_primary_learns_that_its_standby_stops_on_purpose() -> None:
+    m = learn(_primary(STOPPING, Memory(peer_complete=True, lease_renewed=NOW - 0.1)), CFG1)
+    assert m.peer_stopped_at == NOW and m.peer_complete is False
+    # Still answering: semi-sync stays on (its database acknowledges).
+    assert SetSemiSync(on=False) not in decide(_primary(STOPPING, m), CFG1).actions
+    # A replica that says so while promoting is not believed; nor a writable one.
+    for odd in (peer_replica(stopping=True, role="promoting"),
+                peer_replica(stopping=True, read_only=False)):
+        assert learn(_primary(odd, Memory()), CFG1).peer_stopped_at == 0.0
+
+
+def test_the_silence_after_a_planned_stop_is_not_a_lost_standby() -> None:
+    silent = Memory(peer_complete=False, peer_stopped_at=NOW - 2, lease_renewed=NOW - 2)
+    v = _primary(None, silent)
+    d = decide(v, CFG1)
+    assert Demote() not in d.actions and d.role is Role.PRIMARY, d.reason
+    assert "stopped on purpose" in d.reason and "acknowledgements" in d.reason
+    assert not binds(v, silent, CFG1)  # no lease to run out meanwhile
+    assert learn(v, CFG1).peer_stopped_at == NOW - 2  # kept while it is silent
+    # Its database gone too (a reboot): committing alone, not waiting for it.
+    alone = _primary(None, silent, semi=SemiSync(master_on=True, master_clients=0))
+    d = decide(alone, CFG1)
+    assert SetSemiSync(on=False) in d.actions and "alone" in d.reason, d.reason
+    # The same silence without the announcement stops writes (the rule it bends).
+    lost = Memory(peer_complete=True, lease_renewed=NOW - 2)
+    assert Demote() in decide(_primary(None, lost), CFG1).actions
+    assert binds(_primary(None, lost), lost, CFG1)
+
+
+def test_the_next_agent_answering_ends_it_and_binds_the_lease_again() -> None:
+    m = Memory(peer_complete=False, peer_stopped_at=NOW - 2, lease_renewed=NOW - 0.1)
+    back = learn(_primary(peer_replica(complete=False), m), CFG1)
+    assert back.peer_stopped_at == 0.0
+    assert binds(_primary(peer_replica(), back), back, CFG1)
+
+
+def test_the_next_agent_is_not_complete_until_the_primary_has_seen_it() -> None:
+    fresh = Memory(complete=False, lease_renewed=NOW - 0.1, peer_seen=NOW - 0.1)
+    unseen = view(replica_db(), peer_primary(peer_stopped=True), memory=fresh)
+    assert learn(unseen, CFG).complete is False
+    seen = view(replica_db(), peer_primary(), memory=fresh)
+    assert learn(seen, CFG).complete is True
+
+
+def test_with_a_witness_its_sync_record_decides_instead() -> None:
+    v = _primary(STOPPING, Memory(peer_complete=True))
+    v = replace(v, witness=Witness(ok=True))
+    assert learn(v, CFG1).peer_stopped_at == 0.0
