@@ -126,8 +126,18 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case RestartService(unit=unit):
             rt.edit(last_heal=time.monotonic())
-            subprocess.run(["systemctl", "restart", unit], capture_output=True, timeout=30)
-            log.warning("restarted %s: its check kept failing and systemd had not", unit)
+            state = subprocess.run(["systemctl", "is-active", unit], capture_output=True,
+                                   text=True, timeout=5).stdout.strip()
+            if state in ("activating", "deactivating", "reloading"):
+                # Someone is restarting it already (an operator, a rolling
+                # apply): a graceful stop refuses connections for seconds.
+                log.info("%s failing its check but %s: left to finish", unit, state)
+                return
+            # Queued, not waited for: a stop waits out the graceful timeout,
+            # and the loop must not wait with it.
+            subprocess.run(["systemctl", "restart", "--no-block", unit], capture_output=True,
+                           timeout=5)
+            log.warning("restarting %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
         case ClaimLeader():
