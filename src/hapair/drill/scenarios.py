@@ -325,7 +325,7 @@ def _change_step(change: Change) -> Step:
             changed.unlink(missing_ok=True)
 
     return Step(f"apply: {change.what}, then back", "primary", fault,
-                lambda c: lab_apply(Path(c.spec)), 0, moves=change.restarts, takes_s=150)
+                lambda c: lab_apply(Path(c.spec)), 0, moves=change.restarts, takes_s=110)
 
 
 STEPS: dict[str, Step] = {
