@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,7 +57,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.upgrade(settings.database_url)
-    app.extensions["roombook"] = State(settings, engine, db.sessions(engine))
+    maker = db.sessions(engine, settings.mail_from.rsplit("@", 1)[1] if settings.mail else "")
+    app.extensions["roombook"] = State(settings, engine, maker)
+    if settings.mail and settings.send_mail:
+        from roombook.outbox import Sender
+
+        # Each worker runs one; they share the outbox by claims, and only
+        # the primary's send (outbox.py).
+        threading.Thread(target=Sender(maker, engine, settings).run,
+                         args=(threading.Event(),), name="outbox", daemon=True).start()
     if settings.seed_sample_rooms:
         db.seed_rooms(app.extensions["roombook"].maker)
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from roombook import outbox
 from roombook.db import writable
 from roombook.grid import Holder
 from roombook.models import (
@@ -173,6 +174,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                     if existing is not None:  # its room was removed since
                         return _replay(s, existing, room_id, rng)
                     raise NotFound(f"no room {room_id}")
+                outbox.queue(s, b.id, "confirmed", 0)
             return Outcome(b, True)
         except IntegrityError:
             with maker() as s:
@@ -261,6 +263,7 @@ def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Cha
         if moved:
             b.revision += 1
             b.updated_at = datetime.now(UTC).replace(tzinfo=None)
+            outbox.queue(s, b.id, "changed", b.revision)
         s.flush()
     return b
 
@@ -279,6 +282,8 @@ def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
             b.cancelled_at = now
             b.cancelled_by = user.id
             b.cancel_reason = reason.strip()[:REASON_MAX] or None
+            if user.id != b.user_id:  # someone else cancelled it: the booker is told
+                outbox.queue(s, b.id, "cancelled", b.revision)
     return b
 
 
@@ -320,17 +325,26 @@ def _restore(maker: sessionmaker[Session], booking_id: int, user: User,
         b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
             "confirmed", None, None, None)
         b.revision, b.updated_at = b.revision + 1, now
+        outbox.queue(s, b.id, "confirmed", b.revision)
         s.flush()
     return b
 
 
-def cancel_all(s: Session, ids: list[int], now: datetime) -> None:
+def cancel_all(s: Session, ids: list[int], now: datetime, by: int | None = None,
+               reason: str = "") -> None:
     """Cancel these bookings in the session's transaction: their slots free
-    at once (an administrator's removals, a series from a date on)."""
+    at once (an administrator's removals, a series from a date on). by:
+    someone else (an administrator), who is named to the bookers, and why."""
     if ids:
         s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
         s.execute(update(Booking).where(Booking.id.in_(ids))
-                  .values(status="cancelled", cancelled_at=now))
+                  .values(status="cancelled", cancelled_at=now, cancelled_by=by,
+                          cancel_reason=reason[:REASON_MAX] or None))
+        if by is not None:
+            told = list(s.scalars(select(Booking.id).join(User, User.id == Booking.user_id)
+                                  .where(Booking.id.in_(ids), Booking.user_id != by,
+                                         User.disabled_at.is_(None))))
+            outbox.queue_many(s, told, "cancelled")
 
 
 def same_as_mine(maker: sessionmaker[Session], user_id: int, room_id: int, rng: SlotRange,
@@ -386,4 +400,5 @@ def release_due(s: Session, room_id: int, due: Due, now: datetime) -> int:
         b.status, b.cancelled_at, b.cancel_reason = "released", now, "not checked in in time"
         b.revision += 1
         b.updated_at = now
+        outbox.queue(s, b.id, "released", b.revision)
     return len(late)

@@ -91,8 +91,9 @@ def _lean_round_trips(engine: Engine) -> None:
         record.info["returned"] = time.monotonic()
 
 
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def sessions(engine: Engine, mail_domain: str = "") -> sessionmaker[Session]:
+    """mail_domain: the site sends mail (outbox.queue writes to the outbox)."""
+    return sessionmaker(engine, expire_on_commit=False, info={"mail_domain": mail_domain})
 
 
 def upgrade(url: str) -> None:

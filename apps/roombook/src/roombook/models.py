@@ -218,3 +218,27 @@ def valid_user(s: Session, user_id: int, made: datetime) -> User | None:
     user was removed or signed out since (auth.still_valid)."""
     user = active(s.get(User, user_id))
     return user if user is not None and still_valid(made, user.tokens_after) else None
+
+
+class Mail(Base):
+    """The outbox: a mail owed, written in the same transaction as the change
+    it tells of (a booking made, changed, cancelled or released; a reminder),
+    and sent by one sender on the primary (outbox.py). It replicates with the
+    booking, so a failover neither drops it nor loses that it was sent; its
+    Message-ID is made here, once, so a mail sent again after a failover in
+    the middle of sending is the same mail to the receiving side."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("booking_id", "kind", "revision", name="uq_outbox_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
+    # confirmed, changed, cancelled, released, reminder (mail.KINDS)
+    kind: Mapped[str] = mapped_column(String(12))
+    revision: Mapped[int] = mapped_column(Integer)  # the booking's, when queued
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")

@@ -144,7 +144,7 @@ def remove_room(room_id: int) -> Any:
             flash(f"{r.name} has {len(future)} bookings to come: choose to cancel them to "
                   "remove it.", "error")
             return _back("admin.room", room_id=room_id)
-        cancel_all(s, future, utcnow())
+        cancel_all(s, future, utcnow(), by=g.user.id, reason=f"{r.name} is no longer booked")
         r.removed_at = utcnow()
         # The name is free again for a new room.
         r.name = f"{r.name[:NAME_MAX - 12]} (removed {r.id})"
@@ -231,12 +231,12 @@ def remove_user(user_id: int) -> Any:
             flash("You cannot remove yourself.", "error")
             return _back("admin.person", user_id=user_id)
         future = _future(s, _today(), user_id=user_id)
+        u.disabled_at = utcnow()  # first: a person removed is sent no mail
         if request.form.get("future") == "cancel":
-            cancel_all(s, future, utcnow())
+            cancel_all(s, future, utcnow(), by=g.user.id, reason="its booker was removed")
             kept = 0
         else:
             kept = len(future)
-        u.disabled_at = utcnow()
     flash(f"{u.email} removed: cannot sign in any more; {kept} bookings to come kept.", "ok")
     return _back()
 

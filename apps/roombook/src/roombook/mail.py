@@ -1,0 +1,124 @@
+"""The mails roombook sends, made from what they tell (pure).
+
+Each tells a booker of their booking: made, changed, cancelled (by someone
+else: with who and why), released (not checked in in time), or about to
+start. Each but the reminder carries an iCalendar invitation (RFC 5546:
+REQUEST for a booking made or changed, CANCEL for one cancelled or
+released) as a text/calendar alternative, the way Outlook and Gmail file
+it: the UID is the booking's (the calendar feeds' own), the SEQUENCE its
+revision, so a change replaces the event rather than adding one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from icalendar import Calendar, Event, vCalAddress
+
+from roombook.config import Settings
+from roombook.slots import local_start, time_of
+
+KINDS = ("confirmed", "changed", "cancelled", "released", "reminder")
+# Told with an invitation, and which method.
+METHOD = {"confirmed": "REQUEST", "changed": "REQUEST", "cancelled": "CANCEL",
+          "released": "CANCEL"}
+HEADLINE = {"confirmed": "Booked", "changed": "Changed", "cancelled": "Cancelled",
+            "released": "Released", "reminder": "Reminder"}
+
+
+@dataclass(frozen=True)
+class Told:
+    """What one mail tells, read from the database when it is sent."""
+
+    kind: str
+    message_id: str
+    booking_id: int
+    revision: int
+    title: str
+    room: str
+    day: date
+    start_slot: int
+    end_slot: int
+    to_name: str
+    to_email: str
+    by_name: str = ""  # who booked it for them, or who cancelled it (someone else)
+    reason: str = ""  # an administrator's reason for a cancellation
+
+
+def when(settings: Settings, t: Told) -> str:
+    start, end = time_of(settings, t.start_slot), time_of(settings, t.end_slot)
+    return f"{t.day:%a} {t.day.day} {t.day:%b %Y} {start:%H:%M}-{end:%H:%M}"
+
+
+def subject(settings: Settings, t: Told) -> str:
+    what = t.title or "Booking"
+    return f"{HEADLINE[t.kind]}: {what}, {t.room}, {when(settings, t)}"
+
+
+def body(settings: Settings, t: Told) -> str:
+    lines = [f"Hello {t.to_name},", ""]
+    said = {
+        "confirmed": "your booking is confirmed:",
+        "changed": "your booking was changed; it is now:",
+        "cancelled": "your booking was cancelled:",
+        "released": "your booking was released, as nobody checked in in time:",
+        "reminder": "your booking starts soon:",
+    }[t.kind]
+    lines += [said, "", f"  {t.title or '(no title)'}", f"  {t.room}",
+              f"  {when(settings, t)} ({settings.timezone})", ""]
+    if t.kind == "cancelled" and t.by_name:
+        lines.append(f"Cancelled by {t.by_name}" + (f": {t.reason}" if t.reason else "."))
+    elif t.by_name:
+        lines.append(f"Booked for you by {t.by_name}.")
+    if settings.site_url:
+        lines.append(f"Your bookings: {settings.site_url.rstrip('/')}/my")
+    lines += ["", "-- ", "roombook (this mail is sent automatically)"]
+    return "\n".join(lines) + "\n"
+
+
+def invitation(settings: Settings, t: Told, now: datetime) -> bytes:
+    """The iCalendar object (METHOD REQUEST or CANCEL) for the booking."""
+    method = METHOD[t.kind]
+    cal = Calendar()
+    cal.add("prodid", "-//roombook//mail//EN")
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    ev = Event()
+    ev.add("uid", f"booking-{t.booking_id}@roombook")
+    # A cancel comes after the version it cancels (RFC 5546 2.1.4).
+    ev.add("sequence", t.revision + (1 if method == "CANCEL" else 0))
+    ev.add("dtstamp", now)
+    ev.add("dtstart", local_start(settings, t.day, t.start_slot))
+    ev.add("dtend", local_start(settings, t.day, t.end_slot))
+    ev.add("summary", f"{t.title or 'Booking'} ({t.room})")
+    ev.add("location", t.room)
+    ev.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{settings.mail_from}")
+    organizer.params["cn"] = "roombook"
+    ev.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{t.to_email}")
+    attendee.params["cn"] = t.to_name
+    attendee.params["partstat"] = "ACCEPTED"
+    attendee.params["rsvp"] = "FALSE"
+    ev.add("attendee", attendee)
+    cal.add_component(ev)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def message(settings: Settings, t: Told, now: datetime) -> EmailMessage:
+    """The whole mail; now: aware, its Date and the invitation's DTSTAMP."""
+    msg = EmailMessage()
+    msg["From"] = formataddr(("roombook", settings.mail_from))
+    msg["To"] = formataddr((t.to_name, t.to_email))
+    msg["Subject"] = subject(settings, t)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = t.message_id
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    msg.set_content(body(settings, t))
+    if t.kind in METHOD:
+        msg.add_alternative(invitation(settings, t, now).decode(), subtype="calendar",
+                            params={"method": METHOD[t.kind]})
+    return msg

@@ -1,0 +1,187 @@
+"""The outbox: mails queued in the booking's own transaction, sent by the
+primary (mail.py makes them).
+
+Queued: a row per event, in the same transaction as the change it tells of
+(`queue`, a no-op when the site sends no mail): the booking and its mail
+commit together, replicate together, and a failover can lose neither.
+
+Sent: every worker of the application runs a `Sender`, which acts only on a
+writable database (the primary; a replica's senders wait) and claims a
+mail before it sends it by a conditional UPDATE that only one claimant can
+win, committed before the SMTP conversation begins: two senders, on one
+node or on both sides of a switchover, never send the same mail at once.
+Sent, it is marked so. A claim that was never marked sent (the sender, or
+its node, died in the middle) is claimed again after CLAIM_S, and the mail
+goes out again with the same Message-ID: the one case where a person can
+get a mail twice, and the receiving side can tell it is the same one. SMTP
+cannot do better: no server takes a mail and a database commit together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import smtplib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from roombook import db
+from roombook.config import Settings
+from roombook.mail import Told, message
+from roombook.models import Booking, Mail, Room, User
+from roombook.slots import local_start
+
+log = logging.getLogger("roombook.outbox")
+CLAIM_S = 120  # a claim not marked sent after this is claimed again
+BATCH = 20
+POLL_S = 2.0
+# A booking's mail that a later change of it makes stale is not sent.
+STALE = {"confirmed", "changed", "reminder"}
+
+
+def queue(s: Session, booking_id: int, kind: str, revision: int) -> None:
+    """A mail owed for this booking's event, in the caller's transaction;
+    nothing when the site sends no mail (db.sessions: `info["mail_domain"]`)."""
+    domain = s.info.get("mail_domain")
+    if not domain:
+        return
+    s.execute(insert(Mail).values(
+        booking_id=booking_id, kind=kind, revision=revision,
+        message_id=f"<roombook.{booking_id}.{kind}.{revision}.{secrets.token_hex(6)}@{domain}>",
+        created_at=datetime.now(UTC).replace(tzinfo=None), tries=0, last_error=""))
+
+
+def queue_many(s: Session, ids: list[int], kind: str) -> None:
+    for bid, revision in s.execute(select(Booking.id, Booking.revision)
+                                   .where(Booking.id.in_(ids))):
+        queue(s, bid, kind, revision)
+
+
+def remind(s: Session, settings: Settings, now: datetime) -> int:
+    """Queue the reminders due: bookings starting within remind_minutes that
+    were made before that (a booking made ten minutes ahead needs none);
+    once per booking and revision. How many."""
+    if not settings.remind_minutes or not s.info.get("mail_domain"):
+        return 0
+    ahead = timedelta(minutes=settings.remind_minutes)
+    today = now.astimezone(settings.tz).date()
+    rows = s.execute(select(Booking.id, Booking.day, Booking.start_slot, Booking.revision,
+                            Booking.created_at, Booking.updated_at).where(
+        Booking.status == "confirmed", Booking.day >= today,
+        Booking.day <= today + timedelta(days=1)))
+    due = []
+    for bid, day, start, revision, created, updated in rows:
+        begins = local_start(settings, day, start)
+        made = (updated or created).replace(tzinfo=UTC)
+        if now < begins <= now + ahead and made < begins - ahead:
+            due.append((bid, revision))
+    if not due:
+        return 0
+    sent = set(s.execute(select(Mail.booking_id, Mail.revision).where(
+        Mail.kind == "reminder", Mail.booking_id.in_([b for b, _ in due]))).all())
+    fresh = [(b, r) for b, r in due if (b, r) not in sent]
+    for bid, revision in fresh:
+        queue(s, bid, "reminder", revision)
+    return len(fresh)
+
+
+def _told(s: Session, m: Mail) -> tuple[Told | None, str]:
+    """What the mail tells, as the booking is now; None and why when a later
+    change made it stale."""
+    b = s.get(Booking, m.booking_id)
+    if b is None:
+        return None, "no such booking"
+    if m.kind in STALE and (b.status != "confirmed" or m.revision < b.revision):
+        return None, "superseded by a later change"
+    user, room = s.get(User, b.user_id), s.get(Room, b.room_id)
+    if user is None or room is None:
+        return None, "no such person or room"
+    other = b.cancelled_by if m.kind == "cancelled" else b.booked_by
+    by = s.get(User, other) if other and other != b.user_id else None
+    return Told(m.kind, m.message_id, b.id, m.revision, b.title, room.name, b.day,
+                b.start_slot, b.end_slot, user.name, user.email,
+                by.name if by else "",
+                (b.cancel_reason or "") if m.kind == "cancelled" else ""), ""
+
+
+class Sender:
+    """Sends the outbox; one per worker, acting only on a writable database."""
+
+    def __init__(self, maker: sessionmaker[Session], engine: Engine, settings: Settings,
+                 connect: Callable[[], smtplib.SMTP] | None = None) -> None:
+        self.maker, self.engine, self.settings = maker, engine, settings
+        self.connect = connect or (lambda: smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                                                        timeout=10))
+
+    def _claim(self, now: datetime) -> list[int]:
+        stale = now - timedelta(seconds=CLAIM_S)
+        open_ = and_(Mail.sent_at.is_(None),
+                     or_(Mail.claimed_at.is_(None), Mail.claimed_at < stale))
+        with self.maker.begin() as s:
+            ids = list(s.scalars(select(Mail.id).where(open_).order_by(Mail.id).limit(BATCH)))
+        mine = []
+        for mid in ids:
+            with self.maker.begin() as s:
+                won = s.execute(update(Mail).where(Mail.id == mid, open_)
+                                .values(claimed_at=now, tries=Mail.tries + 1)).rowcount
+            if won == 1:
+                mine.append(mid)
+        return mine
+
+    def once(self, now: datetime | None = None) -> int:
+        """One round: reminders queued, mails claimed and sent; how many sent."""
+        if not db.writable(self.engine):
+            return 0  # a replica: the primary's senders send
+        now = now or datetime.now(UTC)
+        naive = now.replace(tzinfo=None)
+        with self.maker.begin() as s:
+            remind(s, self.settings, now)
+        mine = self._claim(naive)
+        if not mine:
+            return 0
+        sent = 0
+        smtp: smtplib.SMTP | None = None
+        try:
+            for mid in mine:
+                with self.maker() as s:
+                    m = s.get(Mail, mid)
+                    told, why = _told(s, m) if m is not None else (None, "gone")
+                if told is None:
+                    self._mark(mid, naive, why)
+                    continue
+                try:
+                    smtp = smtp or self.connect()
+                    smtp.send_message(message(self.settings, told, now))
+                except (OSError, smtplib.SMTPException) as exc:
+                    # Left claimed: tried again after CLAIM_S.
+                    self._failed(mid, f"{type(exc).__name__}: {exc}"[:300])
+                    log.warning("mail %s to booking %s not sent: %s", told.kind,
+                                told.booking_id, exc)
+                    smtp = None
+                    continue
+                self._mark(mid, naive, "")
+                sent += 1
+        finally:
+            if smtp is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    smtp.quit()
+        return sent
+
+    def _mark(self, mid: int, now: datetime, note: str) -> None:
+        with self.maker.begin() as s:
+            s.execute(update(Mail).where(Mail.id == mid).values(sent_at=now, last_error=note))
+
+    def _failed(self, mid: int, error: str) -> None:
+        with self.maker.begin() as s:
+            s.execute(update(Mail).where(Mail.id == mid).values(last_error=error))
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(POLL_S):
+            try:
+                self.once()
+            except Exception:  # noqa: BLE001 - a failover's errors: the next round tries again
+                log.exception("the outbox's round failed")

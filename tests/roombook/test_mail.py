@@ -1,0 +1,263 @@
+"""The outbox against a real SMTP server (aiosmtpd): a mail per event,
+queued in the booking's transaction, sent once; the same Message-ID when a
+claim is taken over; nothing sent from a read-only copy; reminders once."""
+
+from __future__ import annotations
+
+import email
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from roombook.app import create_app
+from roombook.booking import cancel
+from roombook.config import ConfigError, Settings, from_env
+from roombook.models import Mail, User
+from roombook.outbox import CLAIM_S, Sender
+from roombook.slots import local_start
+from sqlalchemy import select, update
+
+from tests.roombook.conftest import future_day, make_app, token_for
+from tests.support.servers import MariaDB, free_port
+
+DAY = future_day()
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received, and a switch to refuse everything."""
+
+    got: list[Message] = field(default_factory=list)
+    refuse: bool = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            return "451 try again later"
+        self.got.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def mail_settings(base: Settings, port: int) -> Settings:
+    return replace(base, smtp_host="127.0.0.1", smtp_port=port, mail_from="rooms@example.org",
+                   site_url="https://rooms.example.org", send_mail=False)
+
+
+@pytest.fixture
+def mail_app(tmp_path: Path, sqlite_template: Path, smtp: tuple[Inbox, int]) -> Flask:
+    shutil.copy(sqlite_template, tmp_path / "rb.db")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'rb.db'}", secret_key="s" * 32,
+                        upload_dir=str(tmp_path / "up"))
+    app = create_app(mail_settings(settings, smtp[1]))
+    app.config["TESTING"] = True
+    return app
+
+
+def sender(app: Flask) -> Sender:
+    st = app.extensions["roombook"]
+    return Sender(st.maker, st.engine, st.settings)
+
+
+def book(client: FlaskClient, headers: dict[str, str], start: str = "09:00",
+         end: str = "10:00", **extra: Any) -> dict[str, Any]:
+    r = client.post("/api/bookings", json={"room_id": 1, "date": DAY, "start": start,
+                                           "end": end} | extra,
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.json
+    return r.json  # type: ignore[no-any-return]
+
+
+def calendar_of(msg: Message) -> str:
+    parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    return parts[0].get_payload(decode=True).decode() if parts else ""  # type: ignore[union-attr]
+
+
+def rows(app: Flask) -> list[Mail]:
+    with app.extensions["roombook"].maker() as s:
+        return list(s.scalars(select(Mail).order_by(Mail.id)))
+
+
+def auth(client: FlaskClient, who: str = "alice@example.com") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(client, who)}"}
+
+
+def test_a_booking_is_mailed_once_with_an_invitation(mail_app: Flask,
+                                                     smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    made = book(client, auth(client), title="Planning")
+    (queued,) = rows(mail_app)
+    assert (queued.booking_id, queued.kind, queued.sent_at) == (made["id"], "confirmed", None)
+    assert sender(mail_app).once() == 1
+    assert sender(mail_app).once() == 0  # sent once
+    (msg,) = smtp[0].got
+    assert msg["Message-ID"] == queued.message_id and msg["To"] == "Alice <alice@example.com>"
+    assert msg["Subject"].startswith("Booked: Planning, Ada, ")
+    assert msg["Auto-Submitted"] == "auto-generated"
+    ics = calendar_of(msg)
+    assert "METHOD:REQUEST" in ics and f"UID:booking-{made['id']}@roombook" in ics
+    assert "SEQUENCE:0" in ics and "BEGIN:VTIMEZONE" in ics
+    assert "https://rooms.example.org/my" in msg.get_payload(0).get_payload()  # type: ignore[union-attr]
+
+
+def test_a_change_before_the_first_mail_went_sends_only_the_change(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    alice = auth(client)
+    made = book(client, alice)
+    r = client.patch(f"/api/bookings/{made['id']}",
+                     json={"date": DAY, "start": "11:00", "end": "12:00"}, headers=alice)
+    assert r.status_code == 200, r.json
+    assert [m.kind for m in rows(mail_app)] == ["confirmed", "changed"]
+    assert sender(mail_app).once() == 1
+    (msg,) = smtp[0].got
+    assert msg["Subject"].startswith("Changed: ") and "11:00-12:00" in msg["Subject"]
+    assert "SEQUENCE:1" in calendar_of(msg)
+    assert rows(mail_app)[0].last_error == "superseded by a later change"
+
+
+def test_someone_elses_cancellation_is_told_with_its_reason_ones_own_is_not(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    alice = auth(client)
+    mine = book(client, alice)
+    theirs = book(client, alice, start="13:00", end="14:00")
+    assert client.delete(f"/api/bookings/{mine['id']}", headers=alice).status_code == 200
+    st = mail_app.extensions["roombook"]
+    with st.maker() as s:
+        boss = s.scalar(select(User).where(User.email == "admin@example.com"))
+    cancel(st.maker, booking_id=theirs["id"], user=boss, now=datetime.now(UTC).replace(
+        tzinfo=None), reason="the board meets there")
+    assert [m.kind for m in rows(mail_app)] == ["confirmed", "confirmed", "cancelled"]
+    sender(mail_app).once()
+    told = [m for m in smtp[0].got if m["Subject"].startswith("Cancelled")]
+    assert len(told) == 1
+    text = told[0].get_payload(0).get_payload()  # type: ignore[union-attr]
+    assert "Cancelled by Admin: the board meets there" in text
+    ics = calendar_of(told[0])
+    assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics and "SEQUENCE:1" in ics
+
+
+def test_a_server_that_refuses_is_tried_again_with_the_same_message_id(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    book(client, auth(client))
+    smtp[0].refuse = True
+    assert sender(mail_app).once() == 0
+    (row,) = rows(mail_app)
+    assert row.sent_at is None and row.tries == 1 and "451" in row.last_error
+    smtp[0].refuse = False
+    assert sender(mail_app).once() == 0  # claimed: not before CLAIM_S
+    later = datetime.now(UTC) + timedelta(seconds=CLAIM_S + 1)
+    assert sender(mail_app).once(now=later) == 1
+    assert smtp[0].got[0]["Message-ID"] == row.message_id
+
+
+def test_a_claim_never_marked_sent_is_sent_again_as_the_same_mail(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    """The sender's node died between the SMTP server's OK and the mark
+    (a failover in the middle of sending): the new primary's sender takes
+    the claim over after CLAIM_S; the mail goes out again, the same mail."""
+    client = mail_app.test_client()
+    book(client, auth(client))
+    st = mail_app.extensions["roombook"]
+    claimed = datetime.now(UTC).replace(tzinfo=None)
+    with st.maker.begin() as s:
+        s.execute(update(Mail).values(claimed_at=claimed, tries=1))
+    assert sender(mail_app).once() == 0
+    assert sender(mail_app).once(now=datetime.now(UTC) + timedelta(seconds=CLAIM_S + 1)) == 1
+    (row,) = rows(mail_app)
+    assert smtp[0].got[0]["Message-ID"] == row.message_id and row.tries == 2
+
+
+def test_two_senders_at_once_send_each_mail_once(mail_app: Flask,
+                                                 smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    alice = auth(client)
+    for n in range(6):
+        book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30")
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(sender(mail_app).once()))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 6 and len(smtp[0].got) == 6
+    assert len({m["Message-ID"] for m in smtp[0].got}) == 6
+
+
+def test_a_reminder_is_queued_once_before_the_meeting(mail_app: Flask,
+                                                      smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    made = book(client, auth(client), start="10:00", end="11:00")
+    st = mail_app.extensions["roombook"]
+    begins = local_start(st.settings, date.fromisoformat(DAY), 4)  # 10:00
+    soon = begins - timedelta(minutes=15)
+    sender(mail_app).once(now=soon)
+    sender(mail_app).once(now=soon + timedelta(minutes=1))
+    kinds = [(m.kind, m.booking_id) for m in rows(mail_app)]
+    assert kinds == [("confirmed", made["id"]), ("reminder", made["id"])]
+    assert [m["Subject"].split(":")[0] for m in smtp[0].got] == ["Booked", "Reminder"]
+    assert calendar_of(smtp[0].got[1]) == ""  # a reminder carries no invitation
+
+
+def test_a_site_without_smtp_queues_nothing(app: Flask) -> None:
+    client = app.test_client()
+    book(client, auth(client))
+    assert rows(app) == []
+
+
+def test_mail_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="ROOMBOOK_MAIL_FROM"):
+        from_env({"ROOMBOOK_MAIL_FROM": "no-at-sign"})
+    with pytest.raises(ConfigError, match="ROOMBOOK_REMIND_MINUTES"):
+        from_env({"ROOMBOOK_REMIND_MINUTES": "-5"})
+    s = from_env({"ROOMBOOK_SMTP_HOST": "mail.example.org", "ROOMBOOK_SMTP_PORT": "2525"})
+    assert s.mail and s.smtp_port == 2525
+
+
+def test_on_mariadb_a_read_only_copy_sends_nothing_and_the_primary_each_once(
+        mariadb: MariaDB, tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    base = make_app(mariadb.url(), tmp_path).extensions["roombook"].settings
+    app = create_app(mail_settings(base, smtp[1]))
+    app.config["TESTING"] = True
+    client = app.test_client()
+    alice = auth(client)
+    day = future_day(61)
+    made = [book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30", date=day)
+            for n in range(5)]
+    mariadb.root("SET GLOBAL read_only = ON")
+    try:
+        assert sender(app).once() == 0 and smtp[0].got == []
+    finally:
+        mariadb.root("SET GLOBAL read_only = OFF")
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(sender(app).once()))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 5 and len({m["Message-ID"] for m in smtp[0].got}) == 5
+    assert {int(m["Message-ID"].split(".")[1]) for m in smtp[0].got} == {b["id"] for b in made}
