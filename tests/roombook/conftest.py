@@ -83,8 +83,9 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def token_for(client: FlaskClient, email: str = "alice@example.com") -> str:
-    r = client.post("/api/login", json={"email": email, "password": PASSWORD})
+def token_for(client: FlaskClient, email: str = "alice@example.com",
+              password: str = PASSWORD) -> str:
+    r = client.post("/api/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.json
     return str(r.json["token"])  # type: ignore[index]
 

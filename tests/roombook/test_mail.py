@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from roombook.slots import local_start
 from sqlalchemy import select, update
 
 from tests.roombook.conftest import future_day, make_app, token_for
+from tests.roombook.test_web import csrf
 from tests.support.servers import MariaDB, free_port
 
 DAY = future_day()
@@ -261,3 +263,61 @@ def test_on_mariadb_a_read_only_copy_sends_nothing_and_the_primary_each_once(
         t.join()
     assert sum(counts) == 5 and len({m["Message-ID"] for m in smtp[0].got}) == 5
     assert {int(m["Message-ID"].split(".")[1]) for m in smtp[0].got} == {b["id"] for b in made}
+
+
+# ---- a password reset by mail ----------------------------------------------------
+
+def ask(client: FlaskClient, address: str) -> str:
+    token = csrf(client.get("/forgot").data)
+    r = client.post("/forgot", data={"csrf_token": token, "email": address},
+                    follow_redirects=True)
+    assert r.status_code == 200
+    return r.data.decode()
+
+
+def link_in(msg: Message) -> str:
+    text = msg.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    (line,) = [w for w in text.split() if "/reset/" in w]
+    return line.removeprefix("https://rooms.example.org")
+
+
+def set_password(client: FlaskClient, path: str, new: str) -> Any:
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": csrf(page.data), "new": new, "again": new})
+
+
+def test_a_reset_link_is_mailed_works_once_and_ends_every_session(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    old_token = token_for(client)
+    said_known = ask(client, "alice@example.com")
+    said_unknown = ask(client, "nobody@example.com")
+    assert "on its way" in said_known and "on its way" in said_unknown  # no tell
+    ask(client, "alice@example.com")  # asked again at once: no second mail
+    assert sender(mail_app).once() == 1
+    (msg,) = smtp[0].got
+    assert msg["To"] == "Alice <alice@example.com>" and msg["Subject"] == "Your roombook password"
+    path = link_in(msg)
+    time.sleep(1.1)  # tokens carry whole seconds: the reset's end comes after
+    r = set_password(client, path, "a brand new passphrase")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+    assert client.get("/api/rooms", headers={"Authorization": f"Bearer {old_token}"}
+                      ).status_code == 401
+    again = set_password(client, path, "yet another passphrase")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/forgot")
+    assert token_for(client, password="a brand new passphrase")
+
+
+def test_a_forged_or_damaged_reset_link_is_refused(mail_app: Flask) -> None:
+    client = mail_app.test_client()
+    for path in ("/reset/forged", "/reset/" + "x" * 399):
+        r = client.get(path)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/forgot"), path
+
+
+def test_without_mail_there_is_no_reset(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/forgot").status_code == 404
+    assert "Forgot your password" not in client.get("/login").data.decode()

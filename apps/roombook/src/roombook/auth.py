@@ -4,6 +4,8 @@ stay valid on whichever node answers), and who is asking."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import os
 import re
 import tempfile
@@ -94,6 +96,41 @@ def read_token(secret: str, token: str, max_age_s: int) -> tuple[int, datetime] 
     if not isinstance(uid, int):
         return None
     return uid, made.astimezone(UTC).replace(tzinfo=None)
+
+
+RESET_S = 3600  # a password reset's link is good for an hour
+
+
+def _reset_signer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="roombook-password-reset")
+
+
+def _fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def make_reset(secret: str, user_id: int, password_hash: str) -> str:
+    """A password reset's token: the person, and a fingerprint of the
+    password it replaces, so that it works once (a new password, or any
+    change of it, ends it) and for RESET_S (its signature's age)."""
+    return _reset_signer(secret).dumps({"uid": user_id, "pw": _fingerprint(password_hash)})
+
+
+def read_reset(secret: str, token: str) -> tuple[int, str] | None:
+    """(user id, fingerprint) of a reset token still young enough; None for
+    a forged, damaged or expired one. The caller compares the fingerprint."""
+    try:
+        data = _reset_signer(secret).loads(token, max_age=RESET_S)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("uid"), int) \
+            or not isinstance(data.get("pw"), str):
+        return None
+    return data["uid"], data["pw"]
+
+
+def reset_fits(password_hash: str, fingerprint: str) -> bool:
+    return hmac.compare_digest(_fingerprint(password_hash), fingerprint)
 
 
 def still_valid(made: datetime, revoked_before: datetime | None) -> bool:

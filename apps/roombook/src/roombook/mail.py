@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vCalAddress
 from roombook.config import Settings
 from roombook.slots import local_start, time_of
 
-KINDS = ("confirmed", "changed", "cancelled", "released", "reminder")
+KINDS = ("confirmed", "changed", "cancelled", "released", "reminder", "reset")
 # Told with an invitation, and which method.
 METHOD = {"confirmed": "REQUEST", "changed": "REQUEST", "cancelled": "CANCEL",
           "released": "CANCEL"}
@@ -121,4 +121,22 @@ def message(settings: Settings, t: Told, now: datetime) -> EmailMessage:
     if t.kind in METHOD:
         msg.add_alternative(invitation(settings, t, now).decode(), subtype="calendar",
                             params={"method": METHOD[t.kind]})
+    return msg
+
+
+def reset_message(settings: Settings, *, name: str, to: str, link: str, message_id: str,
+                  now: datetime) -> EmailMessage:
+    """A password reset's link (it works once, for an hour)."""
+    msg = EmailMessage()
+    msg["From"] = formataddr(("roombook", settings.mail_from))
+    msg["To"] = formataddr((name, to))
+    msg["Subject"] = "Your roombook password"
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(
+        f"Hello {name},\n\nsomeone, you we hope, asked to set a new password for your "
+        f"roombook account. This link lets you do it once, within an hour:\n\n  {link}\n\n"
+        "If it was not you, ignore this mail: your password stays as it is.\n\n-- \n"
+        "roombook (this mail is sent automatically)\n")
     return msg

@@ -25,13 +25,14 @@ import smtplib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook import db
+from roombook import auth, db
 from roombook.config import Settings
-from roombook.mail import Told, message
+from roombook.mail import Told, message, reset_message
 from roombook.models import Booking, Mail, Room, User
 from roombook.slots import local_start
 
@@ -53,6 +54,27 @@ def queue(s: Session, booking_id: int, kind: str, revision: int) -> None:
         booking_id=booking_id, kind=kind, revision=revision,
         message_id=f"<roombook.{booking_id}.{kind}.{revision}.{secrets.token_hex(6)}@{domain}>",
         created_at=datetime.now(UTC).replace(tzinfo=None), tries=0, last_error=""))
+
+
+RESET_EVERY_S = 300  # at most one reset mail per person in this long
+
+
+def queue_reset(s: Session, user_id: int, now: datetime) -> bool:
+    """A password reset's mail for this person, unless one was queued in the
+    last RESET_EVERY_S (a form sent in a loop must not flood a mailbox).
+    Whether it was queued."""
+    domain = s.info.get("mail_domain")
+    if not domain:
+        return False
+    recent = s.scalar(select(Mail.id).where(
+        Mail.user_id == user_id, Mail.kind == "reset",
+        Mail.created_at > now - timedelta(seconds=RESET_EVERY_S)).limit(1))
+    if recent is not None:
+        return False
+    s.execute(insert(Mail).values(
+        user_id=user_id, kind="reset", revision=0, created_at=now, tries=0, last_error="",
+        message_id=f"<roombook.reset.{user_id}.{secrets.token_hex(8)}@{domain}>"))
+    return True
 
 
 def queue_many(s: Session, ids: list[int], kind: str) -> None:
@@ -89,9 +111,23 @@ def remind(s: Session, settings: Settings, now: datetime) -> int:
     return len(fresh)
 
 
+def _reset(s: Session, m: Mail, settings: Settings, now: datetime) -> tuple[EmailMessage | None,
+                                                                            str]:
+    """A reset's mail, its link signed now (its hour starts when it is sent)."""
+    user = s.get(User, m.user_id) if m.user_id else None
+    if user is None or user.disabled_at is not None:
+        return None, "no such person"
+    token = auth.make_reset(settings.secret_key, user.id, user.password_hash)
+    link = f"{settings.site_url.rstrip('/')}/reset/{token}"
+    return reset_message(settings, name=user.name, to=user.email, link=link,
+                         message_id=m.message_id, now=now), ""
+
+
 def _told(s: Session, m: Mail) -> tuple[Told | None, str]:
     """What the mail tells, as the booking is now; None and why when a later
     change made it stale."""
+    if m.booking_id is None:
+        return None, "no booking"
     b = s.get(Booking, m.booking_id)
     if b is None:
         return None, "no such booking"
@@ -148,19 +184,17 @@ class Sender:
         try:
             for mid in mine:
                 with self.maker() as s:
-                    m = s.get(Mail, mid)
-                    told, why = _told(s, m) if m is not None else (None, "gone")
-                if told is None:
+                    msg, why = self._message(s, s.get(Mail, mid), now)
+                if msg is None:
                     self._mark(mid, naive, why)
                     continue
                 try:
                     smtp = smtp or self.connect()
-                    smtp.send_message(message(self.settings, told, now))
+                    smtp.send_message(msg)
                 except (OSError, smtplib.SMTPException) as exc:
                     # Left claimed: tried again after CLAIM_S.
                     self._failed(mid, f"{type(exc).__name__}: {exc}"[:300])
-                    log.warning("mail %s to booking %s not sent: %s", told.kind,
-                                told.booking_id, exc)
+                    log.warning("mail %s (%s) not sent: %s", mid, msg["Subject"], exc)
                     smtp = None
                     continue
                 self._mark(mid, naive, "")
@@ -170,6 +204,15 @@ class Sender:
                 with contextlib.suppress(OSError, smtplib.SMTPException):
                     smtp.quit()
         return sent
+
+    def _message(self, s: Session, m: Mail | None, now: datetime
+                 ) -> tuple[EmailMessage | None, str]:
+        if m is None:
+            return None, "gone"
+        if m.kind == "reset":
+            return _reset(s, m, self.settings, now)
+        told, why = _told(s, m)
+        return (message(self.settings, told, now) if told else None), why
 
     def _mark(self, mid: int, now: datetime, note: str) -> None:
         with self.maker.begin() as s:

@@ -1,5 +1,5 @@
 """the outbox: mails owed for bookings made, changed, cancelled, released,
-and reminders, each sent once by the primary's sender"""
+reminders and password resets, each sent once by the primary's sender"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -12,7 +12,8 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("booking_id", sa.Integer, sa.ForeignKey("bookings.id"), nullable=False),
+        sa.Column("booking_id", sa.Integer, sa.ForeignKey("bookings.id"), nullable=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("message_id", sa.String(100), nullable=False, unique=True),
