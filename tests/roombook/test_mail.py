@@ -23,12 +23,13 @@ from flask.testing import FlaskClient
 from roombook.app import create_app
 from roombook.booking import cancel
 from roombook.config import ConfigError, Settings, from_env
-from roombook.models import Mail, User
+from roombook.models import Booking, Mail, User
 from roombook.outbox import CLAIM_S, Sender
 from roombook.slots import local_start
 from sqlalchemy import select, update
 
 from tests.roombook.conftest import future_day, make_app, token_for
+from tests.roombook.test_rules import set_rules
 from tests.roombook.test_web import csrf
 from tests.support.servers import MariaDB, free_port
 
@@ -321,3 +322,39 @@ def test_without_mail_there_is_no_reset(app: Flask) -> None:
     client = app.test_client()
     assert client.get("/forgot").status_code == 404
     assert "Forgot your password" not in client.get("/login").data.decode()
+
+
+# ---- check-in from the reminder ---------------------------------------------------
+
+def test_the_reminder_carries_a_check_in_link_that_names_its_booking(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    set_rules(mail_app, checkin_minutes="15")  # before the booking: it is asked
+    client = mail_app.test_client()
+    made = book(client, auth(client), start="10:00", end="11:00", title="Standup")
+    st = mail_app.extensions["roombook"]
+    soon = local_start(st.settings, date.fromisoformat(DAY), 4) - timedelta(minutes=15)
+    sender(mail_app).once(now=soon)
+    reminder = [m for m in smtp[0].got if m["Subject"].startswith("Reminder")]
+    text = reminder[0].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    (link,) = [w for w in text.split() if "/checkin/" in w]
+    path = link.removeprefix("https://rooms.example.org")
+    stranger = mail_app.test_client()  # the link is the key: nobody signed in
+    shown = stranger.get(path)
+    assert shown.status_code == 200 and "Standup" in shown.data.decode()
+    # Ten days ahead, its window is not open yet: said so, nothing changed.
+    tried = stranger.post(path, data={"csrf_token": csrf(shown.data)})
+    assert tried.status_code == 409 and "Not yet" in tried.data.decode()
+    with st.maker() as s:
+        assert s.get(Booking, made["id"]).checked_in_at is None  # type: ignore[union-attr]
+    assert stranger.get(path[:-3] + "abc").status_code == 404  # a damaged link
+
+
+def test_without_check_in_the_reminder_has_no_link(mail_app: Flask,
+                                                   smtp: tuple[Inbox, int]) -> None:
+    client = mail_app.test_client()
+    book(client, auth(client), start="10:00", end="11:00")
+    st = mail_app.extensions["roombook"]
+    soon = local_start(st.settings, date.fromisoformat(DAY), 4) - timedelta(minutes=15)
+    sender(mail_app).once(now=soon)
+    text = smtp[0].got[-1].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "/checkin/" not in text and "Reminder" in smtp[0].got[-1]["Subject"]

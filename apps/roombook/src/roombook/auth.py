@@ -133,6 +133,28 @@ def reset_fits(password_hash: str, fingerprint: str) -> bool:
     return hmac.compare_digest(_fingerprint(password_hash), fingerprint)
 
 
+CHECKIN_LINK_S = 2 * 86400  # a reminder's check-in link, longer than any window
+
+
+def _checkin_signer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="roombook-checkin")
+
+
+def make_checkin(secret: str, booking_id: int) -> str:
+    """A link's token that checks one booking in, for its booker, from a
+    mail (the check-in's own window still applies)."""
+    return _checkin_signer(secret).dumps({"b": booking_id})
+
+
+def read_checkin(secret: str, token: str) -> int | None:
+    try:
+        data = _checkin_signer(secret).loads(token, max_age=CHECKIN_LINK_S)
+    except BadSignature:
+        return None
+    b = data.get("b") if isinstance(data, dict) else None
+    return b if isinstance(b, int) else None
+
+
 def still_valid(made: datetime, revoked_before: datetime | None) -> bool:
     """A token or session made at `made` outlives a sign-out at
     `revoked_before` only if made in that second or later (tokens carry whole

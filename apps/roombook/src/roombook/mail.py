@@ -45,6 +45,7 @@ class Told:
     to_email: str
     by_name: str = ""  # who booked it for them, or who cancelled it (someone else)
     reason: str = ""  # an administrator's reason for a cancellation
+    checkin_link: str = ""  # a reminder's, where the site asks for check-in
 
 
 def when(settings: Settings, t: Told) -> str:
@@ -72,6 +73,9 @@ def body(settings: Settings, t: Told) -> str:
         lines.append(f"Cancelled by {t.by_name}" + (f": {t.reason}" if t.reason else "."))
     elif t.by_name:
         lines.append(f"Booked for you by {t.by_name}.")
+    if t.checkin_link:
+        lines += ["Check in when you arrive (from 15 minutes before the start), or the room",
+                  f"is released for others: {t.checkin_link}", ""]
     if settings.site_url:
         lines.append(f"Your bookings: {settings.site_url.rstrip('/')}/my")
     lines += ["", "-- ", "roombook (this mail is sent automatically)"]

@@ -24,13 +24,14 @@ import secrets
 import smtplib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook import auth, db
+from roombook import auth, db, rules, rules_db
 from roombook.config import Settings
 from roombook.mail import Told, message, reset_message
 from roombook.models import Booking, Mail, Room, User
@@ -212,7 +213,17 @@ class Sender:
         if m.kind == "reset":
             return _reset(s, m, self.settings, now)
         told, why = _told(s, m)
-        return (message(self.settings, told, now) if told else None), why
+        if told is None:
+            return None, why
+        if told.kind == "reminder" and self.settings.site_url:
+            b = s.get(Booking, told.booking_id)
+            found = rules_db.current(self.maker, self.settings)
+            if b is not None and rules.checkin_window(found, self.settings, b.day,
+                                                      b.start_slot, b.created_at):
+                token = auth.make_checkin(self.settings.secret_key, b.id)
+                told = replace(told, checkin_link=f"{self.settings.site_url.rstrip('/')}"
+                                                  f"/checkin/{token}")
+        return message(self.settings, told, now), ""
 
     def _mark(self, mid: int, now: datetime, note: str) -> None:
         with self.maker.begin() as s:

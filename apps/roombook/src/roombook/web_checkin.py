@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, url_for
 
+from roombook import auth
 from roombook.app import state
 from roombook.booking import Cancelled, NotFound
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
-from roombook.pages import signed_in
+from roombook.models import Booking, Room, User
+from roombook.pages import page, signed_in
 
 checkins = Blueprint("checkins", __name__)
 
@@ -34,3 +36,37 @@ def checkin(booking_id: int) -> Any:
     else:
         flash("Checked in: the room is yours.", "ok")
     return redirect(url_for("web.bookings")), 303
+
+
+@checkins.route("/checkin/<string(maxlength=300):token>", methods=["GET", "POST"])
+def from_mail(token: str) -> Any:
+    """The reminder's link: the booking it names, and a button that checks
+    it in for its booker, signed in or not (the link is the key; the
+    button, not the link, acts: a mail scanner that opens links checks
+    nothing in)."""
+    st = state()
+    booking_id = auth.read_checkin(st.settings.secret_key, token)
+    if booking_id is None:
+        abort(404)
+    with st.maker() as s:
+        b = s.get(Booking, booking_id)
+        booker = s.get(User, b.user_id) if b is not None else None
+        room = s.get(Room, b.room_id) if b is not None else None
+    if b is None or booker is None or room is None or booker.disabled_at is not None:
+        abort(404)
+    said, status = "", 200
+    if request.method == "POST":
+        try:
+            b = check_in(st.maker, booking_id=b.id, user=booker, now=datetime.now(UTC),
+                         window=window_of)
+            said = "Checked in: the room is yours."
+        except NotFound:
+            abort(404)
+        except Cancelled:
+            said, status = "This booking was cancelled.", 409
+        except TooEarly as exc:
+            said, status = f"Not yet: {exc}.", 409
+        except TooLate as exc:
+            said, status = f"Sorry, {exc}.", 409
+    return page("checkin_link.html", status, booking=b, room=room.name, said=said,
+                token=token)
