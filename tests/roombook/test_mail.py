@@ -91,6 +91,18 @@ def book(client: FlaskClient, headers: dict[str, str], start: str = "09:00",
     return r.json  # type: ignore[no-any-return]
 
 
+def senders_at_once(app: Flask, n: int) -> list[int]:
+    """n senders' rounds at the same time; what each sent."""
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(sender(app).once()))
+               for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts
+
+
 def calendar_of(msg: Message) -> str:
     parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
     return parts[0].get_payload(decode=True).decode() if parts else ""  # type: ignore[union-attr]
@@ -199,13 +211,7 @@ def test_two_senders_at_once_send_each_mail_once(mail_app: Flask,
     alice = auth(client)
     for n in range(6):
         book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30")
-    counts: list[int] = []
-    threads = [threading.Thread(target=lambda: counts.append(sender(mail_app).once()))
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    counts = senders_at_once(mail_app, 4)
     assert sum(counts) == 6 and len(smtp[0].got) == 6
     assert len({m["Message-ID"] for m in smtp[0].got}) == 6
 
@@ -255,13 +261,7 @@ def test_on_mariadb_a_read_only_copy_sends_nothing_and_the_primary_each_once(
         assert sender(app).once() == 0 and smtp[0].got == []
     finally:
         mariadb.root("SET GLOBAL read_only = OFF")
-    counts: list[int] = []
-    threads = [threading.Thread(target=lambda: counts.append(sender(app).once()))
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    counts = senders_at_once(app, 4)
     assert sum(counts) == 5 and len({m["Message-ID"] for m in smtp[0].got}) == 5
     assert {int(m["Message-ID"].split(".")[1]) for m in smtp[0].got} == {b["id"] for b in made}
 
