@@ -168,3 +168,14 @@ def test_systemd_unit_state_names_its_parts() -> None:
     assert units.parse_state(text("systemd/activating.txt")).sub == "start"
     assert units.parse_state(text("systemd/not-found.txt")).file == ""
     assert units.state_command("a b.service").endswith("-- 'a b.service'")
+
+
+def test_a_units_state_and_since_when() -> None:
+    from hapair.probes.units import parse_since
+
+    active = parse_since((FIX / "systemd/since-active.txt").read_text())
+    assert active.state == "active" and active.at == 61525.82627
+    assert active.settling(61530.0, 15.0) and not active.settling(61982.0, 15.0)
+    stopping = parse_since((FIX / "systemd/since-deactivating.txt").read_text())
+    assert stopping.settling(99999.0, 15.0)  # stopping: left alone however long
+    assert parse_since("") == parse_since("ActiveState=\n") and not parse_since("").settling(0, 15)

@@ -18,8 +18,13 @@ WEB = '[web]\napp = "roombook.wsgi:app"\n'
 
 
 def web(extra: str) -> str:
-    """m2l with lines added to its [web] table."""
-    return M2L.replace('[web]\n', f"[web]\n{extra}\n", 1)
+    """m2l with lines added to its [web] table (an env given so replaces its [web.env])."""
+    text = M2L
+    if extra.startswith("env "):
+        start = text.index("[web.env]\n")
+        end = text.index("\n[", start + 1)
+        text = text[:start] + text[end + 1:]
+    return text.replace('[web]\n', f"[web]\n{extra}\n", 1)
 
 
 def node1(old: str, new: str) -> str:

@@ -37,10 +37,13 @@ from hapair.agent.takeover import take_over
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import View
 from hapair.agent.witness import Keeper
+from hapair.probes import units
 
 log = logging.getLogger("hapair.agent")
 
 OPENING = (Promote, Reopen)
+# A unit (re)started less than this ago is left to start, however its check fails.
+RESTARTED_GRACE_S = 15.0
 
 
 class Runtime(Protocol):
@@ -126,12 +129,15 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case RestartService(unit=unit):
             rt.edit(last_heal=time.monotonic())
-            state = subprocess.run(["systemctl", "is-active", unit], capture_output=True,
-                                   text=True, timeout=5).stdout.strip()
-            if state in ("activating", "deactivating", "reloading"):
-                # Someone is restarting it already (an operator, a rolling
-                # apply): a graceful stop refuses connections for seconds.
-                log.info("%s failing its check but %s: left to finish", unit, state)
+            since = units.parse_since(subprocess.run(
+                units.since_command(unit), capture_output=True, text=True, timeout=5).stdout)
+            if since.settling(time.monotonic(), RESTARTED_GRACE_S):
+                # Someone is restarting it already, or just did (an operator,
+                # a rolling apply): a graceful stop, then gunicorn's start on a
+                # busy host, refuse connections for seconds. A second restart
+                # then made the roll's new primary fail its check mid-switchover.
+                log.info("%s failing its check but %s since %.1fs: left to start", unit,
+                         since.state, time.monotonic() - since.at)
                 return
             # Queued, not waited for: a stop waits out the graceful timeout,
             # and the loop must not wait with it.

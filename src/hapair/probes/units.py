@@ -42,3 +42,28 @@ def parse_state(text: str) -> UnitState:
     values = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
     return UnitState(loaded=values.get("LoadState", ""), sub=values.get("SubState", ""),
                      file=values.get("UnitFileState", ""))
+
+
+@dataclass(frozen=True)
+class Since:
+    """A unit's state and when it entered it (the system's monotonic clock,
+    seconds: Python's time.monotonic() on the same host)."""
+
+    state: str  # "active", "activating", "deactivating", "reloading", "failed", ...
+    at: float
+
+    def settling(self, now: float, grace: float) -> bool:
+        """Starting, stopping or reloading, or (re)started less than grace ago."""
+        return self.state in ("activating", "deactivating", "reloading") or (
+            self.state == "active" and now - self.at < grace)
+
+
+def since_command(unit: str) -> list[str]:
+    return ["systemctl", "show", "--property", "ActiveState", "--property",
+            "StateChangeTimestampMonotonic", "--", unit]
+
+
+def parse_since(text: str) -> Since:
+    values = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+    raw = values.get("StateChangeTimestampMonotonic", "")
+    return Since(values.get("ActiveState", ""), int(raw) / 1e6 if raw.isdigit() else 0.0)
