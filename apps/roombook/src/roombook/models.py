@@ -232,9 +232,12 @@ class Mail(Base):
     __table_args__ = (UniqueConstraint("booking_id", "kind", "revision", name="uq_outbox_event"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True)
+    # A booking deleted (the drills clear theirs) takes its mails with it.
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True)
     # A mail to a person, not about a booking (a password reset's link).
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                nullable=True)
     # confirmed, changed, cancelled, released, reminder, reset (mail.KINDS)
     kind: Mapped[str] = mapped_column(String(12))
     revision: Mapped[int] = mapped_column(Integer)  # the booking's, when queued

@@ -12,8 +12,10 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("booking_id", sa.Integer, sa.ForeignKey("bookings.id"), nullable=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("booking_id", sa.Integer, sa.ForeignKey("bookings.id", ondelete="CASCADE"),
+                  nullable=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+                  nullable=True),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("message_id", sa.String(100), nullable=False, unique=True),
