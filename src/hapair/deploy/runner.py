@@ -19,7 +19,7 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.context import ctx_host, ctx_state
 
-from hapair.deploy import roll, rolling, steps
+from hapair.deploy import roll, rolling, steps, venv_ops
 from hapair.deploy.facts import FileDigests, FileTexts, MariaDB, PythonTarget
 from hapair.deploy.roles import Roles, choose_roles
 from hapair.deploy.wheels import Wheelhouse
@@ -256,6 +256,10 @@ def _owed_after(plan: steps.Plan) -> dict[str, frozenset[str]]:
         have = host.get_fact(FileDigests, paths=tuple(f.path for f in files))
         stale = {k for f in files if have.get(f.path) != (f.digest, f"{f.mode:o}")
                  for k in f.keys}
+        if node.name in plan.d.wheels:  # new wheels: their venv's restart (a new hapair)
+            with ctx_state.use(plan.state), ctx_host.use(host):
+                stale |= {k for e in venv_ops.stale(plan.venvs.of(node)["envs"])
+                          for k in e.keys}
         owed[node.name] = roll.pending(host) | stale
     return owed
 
