@@ -38,12 +38,13 @@ def layout(agents: Agents) -> Layout:
 
 
 def wait_settled(agents: Agents, primary: str, say: Say, what: str,
-                 timeout: float = WAIT_S) -> float:
-    """Until the cluster is settled with `primary` as its primary; seconds taken."""
+                 timeout: float = WAIT_S, any_primary: bool = False) -> float:
+    """Until the cluster is settled with `primary` (any_primary: either node)
+    as its primary; seconds taken."""
     began, last = time.monotonic(), ""
     while True:
         now = layout(agents)
-        if now.ok and now.primary == primary:
+        if now.ok and (any_primary or now.primary == primary):
             return time.monotonic() - began
         why = now.why or f"{now.primary} is the primary, not {primary}"
         if why != last:

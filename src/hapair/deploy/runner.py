@@ -3,6 +3,7 @@ either print the plan (--dry-run) or carry it out and say what changed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -186,7 +187,7 @@ def apply(
                 databases[name] = None  # not installed yet
         roles = choose_roles(spec, databases)
         progress(f"roles: {roles.reason}")
-        agents = live_agents(spec, secrets, roles, host_only, force, progress)
+        agents = live_agents(spec, secrets, roles, host_only, force, progress, dry_run)
         deployment = steps.Deployment(
             spec=spec, secrets=secrets, hosts=hosts, rendered=render_cluster(spec),
             roles=roles, wheels={} if host_only or wheels is None else
@@ -218,8 +219,11 @@ def apply(
         disconnect_all(state)
 
 
+SETTLE_WAIT_S = 30.0  # apply waits this long for an unsettled cluster before refusing
+
+
 def live_agents(spec: ClusterSpec, secrets: Secrets, roles: Roles, host_only: bool,
-                force: bool, progress: Progress) -> Agents | None:
+                force: bool, progress: Progress, dry_run: bool = False) -> Agents | None:
     """The agents, when this apply changes a live cluster (its restarts are
     then rolled); None for a new cluster, `--only host`, or `--force` on a
     cluster that is not settled. An unsettled live cluster is refused before
@@ -233,6 +237,15 @@ def live_agents(spec: ClusterSpec, secrets: Secrets, roles: Roles, host_only: bo
                  "node at once")
         return None
     now = roll.layout(agents)
+    if not now.ok and not force and not dry_run:
+        # A replica restarted a moment ago is complete again within seconds:
+        # an operator's apply (or a test's) right after a change waits for it.
+        progress(f"roll: waiting up to {SETTLE_WAIT_S:.0f}s for the cluster to settle "
+                 f"({now.why})")
+        with contextlib.suppress(roll.RollError):
+            roll.wait_settled(agents, now.primary or "", progress, "the cluster to settle",
+                              timeout=SETTLE_WAIT_S, any_primary=True)
+        now = roll.layout(agents)
     if now.ok:
         progress(f"roll: the cluster is settled ({now.primary} primary, {now.standby} a "
                  "complete replica): restarts are rolled, the standby first")
@@ -240,6 +253,10 @@ def live_agents(spec: ClusterSpec, secrets: Secrets, roles: Roles, host_only: bo
     if force:
         progress(f"roll: the cluster is not settled ({now.why}); --force: restarts are done "
                  "on every node at once")
+        return None
+    if dry_run:
+        progress(f"roll: the cluster is not settled ({now.why}): apply would refuse to change "
+                 "it (--force: restart on every node at once)")
         return None
     raise ApplyError(f"the cluster is not settled ({now.why}): a rolling apply needs a "
                      "primary and a complete replica, each answering; fix that first, or "
