@@ -222,3 +222,17 @@ def test_under_load_a_complete_replica_a_little_behind_is_settled(lab: ClusterSp
     assert settled(lab, docs, applied=False).ok
     incomplete = {"node1": primary, "node2": _doc("node2", complete=False, reason="catching up")}
     assert not settled(lab, incomplete, applied=False).ok
+
+
+def test_a_changed_file_calls_for_nothing_only_where_the_rule_says(lab: ClusterSpec) -> None:
+    from hapair.paths import SPEC_JSON
+    from hapair.render.mariadb import CONFIG_PATH
+
+    timeout = lab.model_copy(update={"database": lab.database.model_copy(
+        update={"semi_sync_timeout_ms": 60_000})})
+    assert rolling.calls_for_nothing(CONFIG_PATH, _config(lab), _config(timeout))
+    assert not rolling.calls_for_nothing(CONFIG_PATH, "", _config(timeout))  # a first apply
+    workers = lab.model_copy(update={"web": lab.web.model_copy(update={"workers": 7})})
+    assert rolling.calls_for_nothing(SPEC_JSON, lab.model_dump_json(), workers.model_dump_json())
+    assert not rolling.calls_for_nothing(SPEC_JSON, "{not json", workers.model_dump_json())
+    assert not rolling.calls_for_nothing("/etc/other", "a", "b")

@@ -223,10 +223,16 @@ def upload(stale: list[FileSpec]) -> Generator[Any, None, None]:
 def when_noted(key: str, command: str) -> Generator[Any, None, None]:
     """Run command (a restart, a reload) when a note says it is owed."""
     if _noted(key):
-        # Three tries: in a container, systemd sometimes fails a restart while
-        # it cannot yet kill the old control group (seen in the lab).
-        yield (f"for try in 1 2 3; do if {command}; then rm -f {PENDING_DIR}/{key}; exit 0; fi; "
-               "sleep 1; done; exit 1")
+        yield owed_done(command, key)
+
+
+def owed_done(command: str, key: str) -> str:
+    """The shell that runs an owed restart or reload and clears its note. Three
+    tries: in a container, systemd sometimes fails a restart while it cannot
+    yet kill the old control group (seen in the lab)."""
+    note = shlex.quote(f"{PENDING_DIR}/{key}")
+    return (f"for try in 1 2 3; do if {command}; then rm -f {note}; exit 0; fi; "
+            "sleep 1; done; exit 1")
 
 
 def _unit(unit: str) -> tuple[str, UnitState]:

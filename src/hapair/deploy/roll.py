@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pyinfra.api.command import StringCommand
 from pyinfra.api.host import Host
 
-from hapair.deploy.ops import PENDING_DIR
+from hapair.deploy.ops import PENDING_DIR, owed_done
 from hapair.deploy.rolling import Roll, Step
-from hapair.ops.client import AgentError, Agents
+from hapair.ops.client import AgentError, Agents, NodeStatus
 from hapair.ops.settled import Layout, settled
 
 Say = Callable[[str], None]
@@ -32,9 +32,10 @@ def pending(host: Host) -> frozenset[str]:
     return frozenset(line.strip() for line in got.stdout_lines if line.strip())
 
 
-def layout(agents: Agents) -> Layout:
-    return settled(agents.spec, {s.node: s.doc for s in agents.statuses()}, services=True,
-                   applied=False)
+def layout(agents: Agents, statuses: list[NodeStatus] | None = None) -> Layout:
+    """The roll's judgement of the cluster, from statuses read now unless given."""
+    read = agents.statuses() if statuses is None else statuses
+    return settled(agents.spec, {s.node: s.doc for s in read}, services=True, applied=False)
 
 
 def wait_settled(agents: Agents, primary: str, say: Say, what: str,
@@ -57,11 +58,8 @@ def wait_settled(agents: Agents, primary: str, say: Say, what: str,
 
 
 def _restart(host: Host, step: Step) -> None:
-    unit, note = shlex.quote(step.unit), shlex.quote(f"{PENDING_DIR}/{step.key}")
-    # Three tries, as when_noted's (a container's systemd has failed a first try).
     ok, got = host.run_shell_command(StringCommand(
-        f"for try in 1 2 3; do if systemctl restart {unit}; then rm -f {note}; exit 0; fi; "
-        "sleep 1; done; exit 1"))
+        owed_done(f"systemctl restart {shlex.quote(step.unit)}", step.key)))
     if not ok:
         raise RollError(f"{step.node}: restart of {step.unit} failed: "
                         f"{' '.join(got.stderr_lines)[-300:]}")

@@ -15,9 +15,13 @@ where a restart of the leader is needed)."""
 from __future__ import annotations
 
 import configparser
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from hapair.paths import SPEC_JSON
+from hapair.render.mariadb import CONFIG_PATH
 
 # What each note key calls for on a live cluster.
 How = Literal["reload", "restart", "set"]
@@ -157,3 +161,21 @@ def for_agent(spec: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[part] = {k: v for k, v in section.items() if k not in fields}
     return out
+
+
+#: the files whose old text `calls_for_nothing` reads (apply reads them first)
+JUDGED = (SPEC_JSON, CONFIG_PATH)
+
+
+def calls_for_nothing(path: str, old: str, new: str) -> bool:
+    """Whether a file's change from old to new calls for no restart: the
+    agent's spec changed only where the agent never reads it, or MariaDB's
+    config only in variables a running server takes (set by db_steps)."""
+    if not old:
+        return False
+    if path == SPEC_JSON:
+        try:
+            return for_agent(json.loads(old)) == for_agent(json.loads(new))
+        except ValueError:
+            return False
+    return path == CONFIG_PATH and mariadb_dynamic(old, new) is not None

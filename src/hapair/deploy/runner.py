@@ -193,7 +193,7 @@ def apply(
             roles=roles, wheels={} if host_only or wheels is None else
             _wheels_per_node(spec, hosts, wheels, progress, _old_ca(secrets)),
             install_packages=install_packages, rolling=agents is not None,
-            current={n.name: hosts[n.name].get_fact(FileTexts, paths=steps.JUDGED)
+            current={n.name: hosts[n.name].get_fact(FileTexts, paths=rolling.JUDGED)
                      for n in spec.nodes},
         )
         plan = steps.add_all(state, deployment, host_only=host_only)
@@ -236,7 +236,7 @@ def live_agents(spec: ClusterSpec, secrets: Secrets, roles: Roles, host_only: bo
         progress("roll: no agent answers (not started yet): restarts are done on every "
                  "node at once")
         return None
-    now = roll.layout(agents)
+    now = roll.layout(agents, statuses)
     if not now.ok and not force and not dry_run:
         # A replica restarted a moment ago is complete again within seconds:
         # an operator's apply (or a test's) right after a change waits for it.

@@ -6,7 +6,6 @@ changed (pyinfra's _if)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,6 @@ from hapair.paths import (
     DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
-    SPEC_JSON,
     SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
@@ -42,7 +40,6 @@ from hapair.render import apache as apache_render
 from hapair.render import etcd as etcd_render
 from hapair.render import firewall as firewall_render
 from hapair.render import gluster as gluster_render
-from hapair.render import mariadb as mariadb_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
@@ -205,21 +202,8 @@ def _keys(d: Deployment, node: str, f: RenderedFile) -> tuple[str, ...]:
     """What a changed file calls for, knowing what it held: the agent's spec
     changed only where the agent never reads it, or MariaDB's config only in
     variables a running server takes (set by `db_steps`), call for nothing."""
-    old = d.current.get(node, {}).get(f.path)
-    if old and f.path == SPEC_JSON:
-        try:
-            same = rolling.for_agent(json.loads(old)) == rolling.for_agent(json.loads(f.content))
-        except ValueError:
-            same = False
-        if same:
-            return ()
-    if old and f.path == mariadb_render.CONFIG_PATH and rolling.mariadb_dynamic(old, f.content):
-        return ()
-    return _key(f)
-
-
-#: the files whose old text `_keys` reads
-JUDGED = (SPEC_JSON, mariadb_render.CONFIG_PATH)
+    old = d.current.get(node, {}).get(f.path, "")
+    return () if rolling.calls_for_nothing(f.path, old, f.content) else _key(f)
 
 
 def rendered_files(plan: Plan) -> None:
