@@ -17,6 +17,7 @@ import pytest
 from hapair.agent import act, observe
 from hapair.agent.intent import Intent, IntentStore
 from hapair.agent.loop import Agent
+from hapair.agent.peer import Contact
 from hapair.agent.roles import Role
 from hapair.agent.view import Peer, View
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
@@ -265,12 +266,16 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
                             vip_prefix=24),
         memory=Memory(), view=None, fence_db=FenceDB(), stop_app=lambda: None,
         open_lock=threading.Lock(), write_track=full_disk,
+        contact=Contact(0.0, 0.0, threading.Lock()),
         alert=lambda event, detail: done.append(f"alert {event}"))
     agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
     code, answer = fenced(agent, "node2")  # type: ignore[arg-type]
     assert code == 200 and answer["read_only"] is True
     assert done == ["read_only=ON", "alert fenced"]
     assert agent.memory.fenced_by == "node2"
+    # The fence is a sign of the fencer: this node's takeover clock starts at
+    # its arrival, no earlier than the fencer's lease renewed by the answer.
+    assert agent.contact.read()[1] > 0
 
 
 def test_idle_connections_never_starve_the_api() -> None:
@@ -419,6 +424,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
                             vip_prefix=24),
         memory=Memory(), view=SimpleNamespace(holds_vip=True, keepalived_running=True),
         fence_db=FenceDB(), stop_app=lambda: None, drain_until=0.0, open_lock=threading.Lock(),
+        contact=Contact(0.0, 0.0, threading.Lock()),
         write_track=lambda eligible: done.append(f"eligible {eligible}"),
         alert=lambda event, detail: None)
     agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))

@@ -81,3 +81,57 @@ def test_a_fence_waits_for_an_opening_past_its_check() -> None:
     open_writes(rt, semi=False)  # type: ignore[arg-type]
     fencer.join()
     assert order == ["opened", "fenced"]
+
+
+class FakePeer:
+    """The peer's agent faked: its answer to a fence, or no answer."""
+
+    def __init__(self, answer: dict[str, object] | None) -> None:
+        self.answer = answer
+
+    def post(self, paths: object, url_path: str, body: object,
+             timeout: float = 8.0) -> dict[str, object]:
+        from hapair.agent.peer import PeerError
+        if self.answer is None:
+            raise PeerError("public: timed out; interconnect: timed out")
+        return self.answer
+
+
+@pytest.mark.parametrize(("answer", "renews"), [
+    ({"db_up": True, "read_only": True, "gtid_binlog_pos": "0-1-5"}, True),
+    ({"db_up": True, "read_only": False, "gtid_binlog_pos": "0-1-5"}, False),
+    ({"db_up": False}, False),
+    # its database answered for it (the agent did not see the fence)
+    ({"db_up": True, "read_only": True, "via": "its database at 10.54.0.11"}, False),
+])
+def test_a_fence_answered_read_only_renews_the_lease(answer: dict[str, object],
+                                                     renews: bool) -> None:
+    """A node promoted out of a live pair is bound at once; its lease must
+    start at the fence it just sent, not at its last poll of a read-only
+    peer (seconds before: its lease watch closed it again after opening)."""
+    import time
+    from types import SimpleNamespace
+
+    from hapair.agent.fencing import fence_peer
+    from hapair.agent.peer import Contact
+
+    contact = Contact(0.0, 0.0, threading.Lock())
+    before = time.monotonic()
+    got = fence_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
+                     FakePeer(answer), "pw", (), contact)  # type: ignore[arg-type]
+    assert got == answer
+    renewed, _ = contact.read()
+    assert (renewed >= before) is renews
+
+
+def test_a_fence_unanswered_renews_nothing() -> None:
+    from types import SimpleNamespace
+
+    from hapair.agent.fencing import fence_peer
+    from hapair.agent.peer import Contact
+
+    contact = Contact(0.0, 0.0, threading.Lock())
+    with pytest.raises(Abort):
+        fence_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
+                   FakePeer(None), "pw", (), contact)  # type: ignore[arg-type]
+    assert contact.read() == (0.0, 0.0)

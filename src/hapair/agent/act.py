@@ -31,7 +31,7 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
 from hapair.agent.fencing import Abort, fence_peer, power_off
-from hapair.agent.peer import PeerClient
+from hapair.agent.peer import Contact, PeerClient
 from hapair.agent.roles import Role
 from hapair.agent.takeover import take_over
 from hapair.agent.tasks import TaskRunner
@@ -52,6 +52,7 @@ class Runtime(Protocol):
     cfg: AgentConfig
     db: Database
     peer_client: PeerClient
+    contact: Contact  # the lease's times (a fence's answer renews it)
     admin_password: str
     replication_password: str
     datadir: str
@@ -190,7 +191,8 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
     semi = action.semi_sync
     peer_binlog = None
     if action.fence_peer:
-        answer = fence_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths)
+        answer = fence_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths,
+                            rt.contact)
         rt.edit(peer_fenced_at=time.monotonic())
         log.info("fenced %s (%s)", cfg.peer, answer.get("via", "by its agent"))
         if answer.get("db_up"):

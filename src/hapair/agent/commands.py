@@ -60,6 +60,10 @@ def fenced(agent: Agent, by: str) -> Answer:
     drain = v is not None and v.holds_vip and v.keepalived_running
     if drain:  # the loop must not release the VIP before the drain either
         agent.drain_until = time.monotonic() + DRAIN_S
+    # The fencer counts its fence's read-only answer as its lease renewed from
+    # the send time (fencing.fence_peer): this node's clock for taking over
+    # starts at the arrival, which is later.
+    agent.contact.seen(time.monotonic())
     with agent.open_lock:  # an opening under way either sees this or is undone below
         agent.edit(fenced_by=by, fenced_at=time.monotonic())
     # The database first: nothing below (a full disk, a missing address) may
