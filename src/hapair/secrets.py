@@ -13,7 +13,7 @@ import os
 import secrets as _random
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -104,6 +104,13 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
         )
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
+
+
+def take_env(environ: MutableMapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The named variables, removed from environ (os.environ: from every
+    child started after this too): a secret read once is kept in memory, not
+    handed to each hook, fence agent and client the process starts."""
+    return {n: environ.pop(n) for n in names if n in environ}
 
 
 def read_token(api_token: str) -> str:

@@ -82,3 +82,60 @@ def test_status_exit_codes_and_a_hanging_agent(tmp_path: Path) -> None:
         fa.run(str(tmp_path / "fence_slow"), "status", {}, timeout=0.3)
     with pytest.raises(fa.FenceError, match="not installed"):
         fa.run("fence_nowhere_to_be_found", "status", {})
+
+
+def test_an_ipmitool_agent_gets_its_password_in_the_environment_only() -> None:
+    """fence_ipmilan puts a password it is given on ipmitool's command line;
+    given none, and the wrapper as ipmitool_path, nothing does."""
+    from hapair.fence import ipmitool
+
+    opts = {"ip": "10.0.0.1", "username": "admin", "lanplus": "1"}
+    given, on_stdin, env = fa.invocation("fence_ipmilan", opts, "s3cret", "/v/bin/hapair-ipmitool")
+    assert on_stdin == "" and "s3cret" not in fa.stdin_text("off", given, on_stdin)
+    assert given == {**opts, "ipmitool_path": "/v/bin/hapair-ipmitool"}
+    assert env == {ipmitool.PASSWORD_ENV: "s3cret"}
+    # the operator's own ipmitool is still the one run
+    _, _, env = fa.invocation("fence_idrac", {**opts, "ipmitool_path": "/opt/ipmitool"}, "s3cret",
+                              "/v/bin/hapair-ipmitool")
+    assert env[ipmitool.REAL_ENV] == "/opt/ipmitool"
+    # any other agent: standard input, as before
+    assert fa.invocation("fence_redfish", opts, "s3cret", "/w") == (opts, "s3cret", {})
+
+
+def test_the_wrapper_drops_every_password_argument() -> None:
+    from hapair.fence import ipmitool
+
+    # what fence_ipmilan 4.12 runs, split as it splits it (shlex)
+    line = "-I lanplus -H 10.0.0.1 -p 623 -U admin -P '' -L ADMINISTRATOR chassis power status"
+    import shlex
+    assert ipmitool.argv("ipmitool", shlex.split(line)) == [
+        "ipmitool", "-E", "-I", "lanplus", "-H", "10.0.0.1", "-p", "623", "-U", "admin",
+        "-L", "ADMINISTRATOR", "chassis", "power", "status"]
+    assert "x" not in ipmitool.argv("ipmitool", ["-Px", "-P", "x", "chassis"])
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/fence_ipmilan").exists(),
+                    reason="Debian's fence-agents is not installed")
+def test_debians_fence_ipmilan_runs_ipmitool_without_the_password(tmp_path: Path) -> None:
+    """The real fence_ipmilan, through hapair's wrapper, to a stand-in for
+    ipmitool that records its arguments and whether it got the password."""
+    import sys
+
+    from hapair.fence import ipmitool
+
+    if not Path(ipmitool.wrapper_path()).exists():
+        pytest.skip(f"{ipmitool.SCRIPT} is not installed beside {sys.executable}")
+    seen = tmp_path / "seen"
+    fake = tmp_path / "ipmitool"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {seen}\necho "env=$IPMI_PASSWORD" >> {seen}\n'
+                    'echo "Chassis Power is off"\n')
+    fake.chmod(0o755)
+    out = fa.run("fence_ipmilan", "status",
+                 {"ip": "127.0.0.1", "username": "admin", "ipmitool_path": str(fake)},
+                 "secret-pw", timeout=20)
+    got = seen.read_text()
+    assert out.code == 2, out.said  # the stand-in said off
+    args = [line for line in got.splitlines() if not line.startswith("env=")]
+    assert args and all("secret-pw" not in a and "-P" not in a.split() for a in args)
+    assert all(a.startswith("-E ") for a in args)
+    assert "env=secret-pw" in got

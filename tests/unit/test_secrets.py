@@ -92,3 +92,17 @@ def test_an_old_ca_certificate_is_renewed_in_place(tmp_path: Path) -> None:
     # Only the certificate changed: the rest of the file is as it was.
     assert path.read_text().replace(after.ca_cert.strip(), "") == \
         before.replace(old.cert.strip(), "")
+
+
+def test_the_agents_secrets_leave_its_environment() -> None:
+    """What the agent takes is gone from the environment its children get."""
+    import subprocess
+
+    from hapair.secrets import take_env
+
+    env = {"HAPAIR_API_TOKEN": "t0ken", "PATH": "/usr/bin:/bin", "HAPAIR_ETCD_PASSWORD": "e"}
+    got = take_env(env, ("HAPAIR_API_TOKEN", "HAPAIR_ETCD_PASSWORD", "HAPAIR_PEER_FENCE_PASSWORD"))
+    assert got == {"HAPAIR_API_TOKEN": "t0ken", "HAPAIR_ETCD_PASSWORD": "e"}
+    assert env == {"PATH": "/usr/bin:/bin"}
+    child = subprocess.run(["env"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "t0ken" not in child

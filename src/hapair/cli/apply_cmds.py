@@ -164,6 +164,7 @@ def agent(
 
     from hapair.agent.loop import Agent
     from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
+    from hapair.secrets import take_env
     from hapair.spec.models import ClusterSpec
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -174,21 +175,25 @@ def agent(
         err.print(f"[red]error[/red] no node {node!r} in {config}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     names = ("HAPAIR_API_TOKEN", "HAPAIR_DB_ADMIN_PASSWORD", "HAPAIR_DB_REPLICATION_PASSWORD")
-    missing = [n for n in names if not os.environ.get(n)]
+    # Taken out of the environment: every child (alert hooks, fence agents,
+    # the mariadb client) inherits it, and none needs them.
+    got = take_env(os.environ, (*names, FENCE_PASSWORD_ENV, ETCD_PASSWORD_ENV,
+                                WEBHOOK_SECRET_ENV))
+    missing = [n for n in names if not got.get(n)]
     if missing:
         err.print(f"[red]error[/red] missing in the environment: {', '.join(missing)}")
         raise typer.Exit(EXIT_BAD_INPUT)
-    token, admin, repl = (os.environ[n] for n in names)
-    fence_password = os.environ.get(FENCE_PASSWORD_ENV, "")
+    token, admin, repl = (got[n] for n in names)
+    fence_password = got.get(FENCE_PASSWORD_ENV, "")
     if spec.fenced and not fence_password:
         err.print(f"[red]error[/red] the nodes have fence devices but {FENCE_PASSWORD_ENV} "
                   "(the peer's device's password) is not in the environment")
         raise typer.Exit(EXIT_BAD_INPUT)
-    etcd_password = os.environ.get(ETCD_PASSWORD_ENV, "")
+    etcd_password = got.get(ETCD_PASSWORD_ENV, "")
     if spec.witness is not None and not etcd_password:
         err.print(f"[red]error[/red] the spec names a witness but {ETCD_PASSWORD_ENV} "
                   "(the agents' etcd password) is not in the environment")
         raise typer.Exit(EXIT_BAD_INPUT)
     Agent(spec, me, token, admin, repl, fence_password=fence_password,
-          webhook_secret=os.environ.get(WEBHOOK_SECRET_ENV, ""),
+          webhook_secret=got.get(WEBHOOK_SECRET_ENV, ""),
           etcd_password=etcd_password).run()

@@ -5,6 +5,7 @@ standard input only: never in a process's arguments, a log line or an error."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hapair.fence import ipmitool
 from hapair.spec.models import FENCE_RESERVED
 
 AGENT_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin")
@@ -132,14 +134,29 @@ def locate(agent: str) -> str:
     raise FenceError(f"fence agent {agent} is not installed (Debian: fence-agents)")
 
 
+def invocation(agent: str, options: Mapping[str, str], password: str,
+               wrapper: str) -> tuple[dict[str, str], str, dict[str, str]]:
+    """(options, the password for standard input, the environment to add)
+    for one call (pure). An agent built on ipmitool gets its password in the
+    environment, and ipmitool_path naming hapair's wrapper (ipmitool.py says
+    why); every other agent, on standard input."""
+    if agent not in ipmitool.AGENTS or not password:
+        return dict(options), password, {}
+    real = options.get("ipmitool_path", "")
+    env = {ipmitool.PASSWORD_ENV: password, **({ipmitool.REAL_ENV: real} if real else {})}
+    return {**options, "ipmitool_path": wrapper}, "", env
+
+
 def run(agent: str, action: str, options: Mapping[str, str], password: str = "",
         timeout: float = 30.0) -> Outcome:
     """Run one action. FenceError when the agent is missing or hangs."""
     path = locate(agent)
+    given, on_stdin, extra = invocation(agent, options, password, ipmitool.wrapper_path())
     started = time.monotonic()
     try:
-        r = subprocess.run([path], input=stdin_text(action, options, password),
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([path], input=stdin_text(action, given, on_stdin),
+                           capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, **extra} if extra else None)
     except subprocess.TimeoutExpired:
         raise FenceError(f"{agent} {action}: no verdict within {timeout:g}s") from None
     said = _last_line(r.stdout) or _last_line(r.stderr)
