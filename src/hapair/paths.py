@@ -21,6 +21,7 @@ APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
 # account may not).
 APP_MIGRATION_ENV = f"{ETC_DIR}/app-migration.env"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
+AGENT_CREDENTIAL = "agent-secrets"  # its name in the agent unit's LoadCredential=
 WEBHOOK_SECRET_ENV = "HAPAIR_WEBHOOK_SECRET"  # in AGENT_SECRETS_ENV: signs alert posts
 FENCE_PASSWORD_ENV = "HAPAIR_PEER_FENCE_PASSWORD"  # in AGENT_SECRETS_ENV: the peer's device
 HAPAIR_VENV = "/opt/hapair/venv"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from hapair.paths import AGENT_CREDENTIAL
+
 ENV_PREFIX = "HAPAIR_"
 MIN_TOKEN = 24
 
@@ -104,6 +106,37 @@ def load_secrets(path: Path | None, environ: Mapping[str, str] | None = None) ->
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
         )
         raise SecretsError(f"{path or 'environment'}: {problems}") from None
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """KEY=VALUE lines as render.appenv.env_file writes them (pure): a value
+    bare, or in double quotes with a backslash before \\ " $ `."""
+    values: dict[str, str] = {}
+    for line in text.split("\n"):  # only \n ends a line (a value may hold \f)
+        key, eq, value = line.partition("=")
+        if not eq or line.lstrip().startswith("#"):
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            inner, out, i = value[1:-1], [], 0
+            while i < len(inner):
+                if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] in '\\"$`':
+                    i += 1
+                out.append(inner[i])
+                i += 1
+            value = "".join(out)
+        values[key.strip()] = value
+    return values
+
+
+def agent_credentials(environ: Mapping[str, str]) -> dict[str, str]:
+    """The agent's secrets as systemd hands them over (LoadCredential: a file
+    in a directory only the unit's user reads, never in the environment that
+    children inherit); {} when the unit gives none."""
+    where = environ.get("CREDENTIALS_DIRECTORY")
+    if not where:
+        return {}
+    path = Path(where) / AGENT_CREDENTIAL
+    return parse_env_file(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def take_env(environ: MutableMapping[str, str], names: Iterable[str]) -> dict[str, str]:

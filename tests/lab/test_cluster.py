@@ -195,6 +195,25 @@ def test_secrets_are_root_only_on_the_nodes(lab: Lab) -> None:
     assert modes.split() == ["600", "root", "600", "root"]
 
 
+def test_no_secret_in_any_process_arguments_or_environment(lab: Lab) -> None:
+    """Every value of the agent's secrets file (the database's admin and
+    replication passwords, the API token, etcd's and the peer's BMC
+    password where there are), looked for in every process's arguments and
+    environment on both nodes (by a grep that names only a file of them): in
+    none. The agent gets them as a systemd credential, not an environment
+    its children would inherit."""
+    needles = "/root/.hapair-test-needles"
+    script = (f"umask 077; cut -d= -f2- /etc/hapair/agent-secrets.env | tr -d '\"' > {needles}; "
+              f"test -s {needles} || exit 3; "
+              f"grep -lFf {needles} /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null "
+              f"| while read -r f; do p=${{f#/proc/}}; echo \"$f $(cat /proc/${{p%%/*}}/comm)\"; "
+              f"done; rm -f {needles}")
+    for node in ("node1", "node2"):
+        r = lab.exec(node, "sh", "-c", script)
+        assert r.returncode == 0, f"{node}: {r.stderr} (3: no secret read)"
+        assert r.stdout.strip() == "", f"{node}: secrets found in {r.stdout}"
+
+
 def test_the_firewall_lets_clients_reach_the_web_only(lab: Lab) -> None:
     """nftables on each node: the client (public network) reaches the web on
     the VIP only (a node's own address would take it past the VIP's holder,

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hapair.secrets import CORE, SecretsError, load_secrets, new_secrets_file
 
@@ -106,3 +108,26 @@ def test_the_agents_secrets_leave_its_environment() -> None:
     assert env == {"PATH": "/usr/bin:/bin"}
     child = subprocess.run(["env"], env=env, capture_output=True, text=True, check=True).stdout
     assert "t0ken" not in child
+
+
+@given(st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,20}", fullmatch=True),
+                       st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                                      blacklist_characters="\n\r\x00"),
+                               max_size=40)))
+def test_the_agents_credential_reads_back_what_apply_wrote(values: dict[str, str]) -> None:
+    """The file apply writes (render.appenv.env_file) and the agent's reading
+    of it under $CREDENTIALS_DIRECTORY are one another's inverse."""
+    from hapair.render.appenv import env_file
+    from hapair.secrets import parse_env_file
+
+    assert parse_env_file(env_file(values)) == values
+
+
+def test_the_agent_takes_its_secrets_from_its_credential(tmp_path: Path) -> None:
+    from hapair.render.appenv import env_file
+    from hapair.secrets import agent_credentials
+
+    (tmp_path / "agent-secrets").write_text(env_file({"HAPAIR_API_TOKEN": 'a"$b`c\\d'}))
+    assert agent_credentials({"CREDENTIALS_DIRECTORY": str(tmp_path)}) == {
+        "HAPAIR_API_TOKEN": 'a"$b`c\\d'}
+    assert agent_credentials({}) == {}

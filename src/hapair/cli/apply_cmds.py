@@ -158,13 +158,14 @@ def agent(
 ) -> None:
     """Run the node agent (systemd starts it; not for interactive use).
 
-    Secrets come from the environment (HAPAIR_API_TOKEN, HAPAIR_DB_ADMIN_PASSWORD,
-    HAPAIR_DB_REPLICATION_PASSWORD), which systemd reads from a root-only file."""
+    Secrets (HAPAIR_API_TOKEN, HAPAIR_DB_ADMIN_PASSWORD, HAPAIR_DB_REPLICATION_PASSWORD,
+    ...) come from systemd's credential `agent-secrets` (LoadCredential, from a
+    root-only file), or from the environment, from which they are then removed."""
     import os
 
     from hapair.agent.loop import Agent
     from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
-    from hapair.secrets import take_env
+    from hapair.secrets import agent_credentials, take_env
     from hapair.spec.models import ClusterSpec
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -179,6 +180,7 @@ def agent(
     # the mariadb client) inherits it, and none needs them.
     got = take_env(os.environ, (*names, FENCE_PASSWORD_ENV, ETCD_PASSWORD_ENV,
                                 WEBHOOK_SECRET_ENV))
+    got.update(agent_credentials(os.environ))
     missing = [n for n in names if not got.get(n)]
     if missing:
         err.print(f"[red]error[/red] missing in the environment: {', '.join(missing)}")

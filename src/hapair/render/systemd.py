@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hapair.paths import (
+    AGENT_CREDENTIAL,
     AGENT_SECRETS_ENV,
     APP_ENV,
     APP_SECRETS_ENV,
@@ -126,7 +127,9 @@ WatchdogSignal=SIGKILL
 # time on a starved host, and first of all on a machine that resumes from a
 # pause (every process then runs at once). Its stop hook inherits it.
 Nice=-10
-EnvironmentFile=-{AGENT_SECRETS_ENV}
+# Its secrets as a credential (a file only root reads, under
+# $CREDENTIALS_DIRECTORY), not its environment: every child would inherit that.
+LoadCredential={AGENT_CREDENTIAL}:{AGENT_SECRETS_ENV}
 ExecStart={HAPAIR_VENV}/bin/hapair agent --config {SPEC_JSON} --node {node.name}
 # However the agent stopped (even SIGKILL), no writes without it.
 ExecStopPost=-{STOP_FENCE}
