@@ -23,7 +23,7 @@ from hapair.agent.view import Peer, View
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
-from tests.unit.test_decide import peer_primary, replica_db
+from tests.unit.test_decide import peer_primary, primary_db, replica_db
 
 SPEC = load_spec(EXAMPLES / "lab-pair.toml").spec
 
@@ -201,6 +201,37 @@ def test_pause_answers_that_it_holds_but_was_not_saved(tmp_path: Path,
     monkeypatch.setattr(agent.intent, "save", full)
     code, answer = command(agent, "pause", {})
     assert code == 500 and agent.memory.paused and "not saved" in answer["error"]
+
+
+def test_maintenance_holds_across_a_restart_and_a_reboot_needs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hapair maintenance` on a replica: saved for the next agent (a reboot
+    must not bring it back into failover by itself); a reboot is refused
+    until it is on, and on a writable primary maintenance is refused."""
+    from hapair.agent import commands
+    from hapair.agent.commands import command
+    agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
+    agent.view = agent.observe()
+    rebooted: list[list[str]] = []
+    monkeypatch.setattr(commands, "REBOOT_AFTER_S", 0.0)
+    monkeypatch.setattr(commands.subprocess, "run",
+                        lambda argv, **kw: rebooted.append(argv))
+    assert command(agent, "reboot", {})[0] == 409 and not rebooted
+    assert command(agent, "maintenance", {"on": "yes"})[0] == 400
+    code, answer = command(agent, "maintenance", {"on": True})
+    assert (code, answer) == (200, {"maintenance": True}) and agent.memory.maintenance
+    assert IntentStore(tmp_path / "intent").load() == Intent(maintenance=True)
+    again = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
+    assert again.memory.maintenance and again.status().maintenance
+    assert command(agent, "reboot", {})[0] == 200
+    wait_until(lambda: rebooted == [["systemctl", "reboot", "--no-block"]])
+    assert command(agent, "maintenance", {"on": False})[0] == 200
+    assert not agent.memory.maintenance
+    primary = agent_with(tmp_path / "p", FakeDB(primary_db()), Peer(None, ()))
+    primary.view = primary.observe()
+    code, answer = command(primary, "maintenance", {"on": True})
+    assert code == 409 and "switch over first" in answer["error"]
+    assert not primary.memory.maintenance
 
 
 def test_write_if_changed_is_atomic(tmp_path: Path) -> None:

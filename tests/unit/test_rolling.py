@@ -185,6 +185,13 @@ def test_settled_wants_a_primary_and_a_complete_replica(lab: ClusterSpec) -> Non
     gone = settled(lab, {"node1": primary, "node2": None})
     assert not gone.ok and "unreachable" in gone.why
     assert "0 writable" in settled(lab, {"node1": _doc("node1"), "node2": _doc("node2")}).why
+    # A replica in maintenance is out of failover: no roll or drill starts on
+    # it, but a reboot's wait counts it back.
+    kept_out = {"node1": primary, "node2": _doc("node2", eligible=False, maintenance=True)}
+    assert not settled(lab, kept_out).ok and settled(lab, kept_out, maintenance=True).ok
+    not_back = {"node1": primary, "node2": _doc("node2", eligible=False, complete=False,
+                                                maintenance=True)}
+    assert not settled(lab, not_back, maintenance=True).ok
 
 
 # ---- the drills' changes ---------------------------------------------------------

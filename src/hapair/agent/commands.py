@@ -42,6 +42,8 @@ def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
                 "pause": lambda: _pause(agent, True),
                 "resume": lambda: _pause(agent, False),
                 "degrade": lambda: _degrade(agent),
+                "maintenance": lambda: _maintenance(agent, body.get("on")),
+                "reboot": lambda: _reboot(agent),
                 "switchover": lambda: _switchover(agent, bool(body.get("force")))}
     handler = handlers.get(name)
     if handler is None:
@@ -111,6 +113,46 @@ def _pause(agent: Agent, on: bool) -> Answer:
              else "resumed by the operator")
     agent.alert("pause" if on else "resume", "by the operator")
     return _persisted(agent, {"paused": on})
+
+
+def _maintenance(agent: Agent, on: object) -> Answer:
+    """Out of failover, or back in. Not for a writable primary: the VIP and
+    the writes would have nowhere to go (`hapair maintenance` switches over
+    first)."""
+    if not isinstance(on, bool):
+        return 400, {"error": "the body needs \"on\": true or false"}
+    v = agent.view
+    if on and v is not None and v.db.up and not v.db.read_only:
+        return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first "
+                     "(`hapair maintenance NODE on` does)"}
+    if on != agent.memory.maintenance:
+        agent.edit(maintenance=on)
+        log.info("maintenance on, by the operator: out of failover (replicating, never taking "
+                 "the VIP or promoting)" if on else "maintenance off, by the operator: in "
+                 "failover again")
+        agent.alert("maintenance", "on" if on else "off")
+        agent.wake.set()
+    return _persisted(agent, {"maintenance": on})
+
+
+REBOOT_AFTER_S = 0.5  # the answer first
+
+
+def _reboot(agent: Agent) -> Answer:
+    """The machine rebooted (`hapair reboot` asks, after maintenance on):
+    only a read-only node in maintenance, so no reboot ever takes the
+    primary or the one node that would take over."""
+    v = agent.view
+    if not agent.memory.maintenance:
+        return 409, {"error": f"{agent.cfg.node} is not in maintenance: "
+                     "`hapair reboot` puts it there first"}
+    if v is not None and v.db.up and not v.db.read_only:
+        return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first"}
+    log.warning("rebooting, asked by the operator (in maintenance)")
+    agent.alert("reboot", "by the operator")
+    threading.Timer(REBOOT_AFTER_S, subprocess.run,
+                    (["systemctl", "reboot", "--no-block"],), {"check": False}).start()
+    return 200, {"rebooting": agent.cfg.node}
 
 
 def _persisted(agent: Agent, answer: dict[str, Any]) -> Answer:

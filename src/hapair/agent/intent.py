@@ -1,5 +1,5 @@
-"""The operator's intent that survives a restart of the agent (pause and
-degrade): written atomically (temporary file, fsync, rename), read safely (a
+"""The operator's intent that survives a restart of the agent (pause,
+degrade and maintenance): written atomically (temporary file, fsync, rename), read safely (a
 missing, empty, corrupt or wrong-typed file is one log line and the safe
 default: not paused, not degraded; never a crash loop)."""
 
@@ -18,6 +18,7 @@ log = logging.getLogger("hapair.agent")
 class Intent:
     paused: bool = False
     degraded: bool = False
+    maintenance: bool = False  # out of failover (a reboot, work on the node)
 
 
 class IntentStore:
@@ -37,7 +38,7 @@ class IntentStore:
             data = json.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError(f"a JSON object was expected, not {type(data).__name__}")
-            values = {k: data.get(k, False) for k in ("paused", "degraded")}
+            values = {k: data.get(k, False) for k in ("paused", "degraded", "maintenance")}
             wrong = [k for k, v in values.items() if not isinstance(v, bool)]
             if wrong:
                 raise ValueError(f"{', '.join(wrong)} must be true or false")
@@ -51,7 +52,8 @@ class IntentStore:
         """Raises OSError (a full disk, say); the file is then as it was."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        data = json.dumps({"paused": intent.paused, "degraded": intent.degraded}).encode()
+        data = json.dumps({"paused": intent.paused, "degraded": intent.degraded,
+                           "maintenance": intent.maintenance}).encode()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:

@@ -82,6 +82,7 @@ class Agent:
         # is silent pauses writes rather than commit alone beside a peer that
         # may promote), and this node may not (so it does not promote).
         self.memory = Memory(paused=saved.paused, degraded=saved.degraded,
+                             maintenance=saved.maintenance,
                              peer_complete=True)
         self.mlock = threading.Lock()  # the memory: the loop, commands and tasks edit it
         self.open_lock = threading.Lock()  # a fence against an opening (act.open_writes)
@@ -102,6 +103,7 @@ class Agent:
         self.backup_lock = threading.Lock()  # one backup stream at a time
         self.keeper = witness.keeper_for(spec, node, etcd_password)
         self.stop_asked = False  # systemd's SIGTERM (agent/stopping.py)
+        self.started_at = time.time()  # a reboot's wait knows the node is back by it
         self.stop_read = False  # the peer's agent read this node's `stopping`
 
     # ---- memory and the operator's intent -------------------------------------------
@@ -113,9 +115,11 @@ class Agent:
         return self.memory.fenced_by
 
     def save_intent(self) -> str:
-        """Saves pause and degrade for a restart; the problem, or ""."""
+        """Saves pause, degrade and maintenance for a restart; the problem, or ""."""
+        m = self.memory
         try:
-            self.intent.save(Intent(paused=self.memory.paused, degraded=self.memory.degraded))
+            self.intent.save(Intent(paused=m.paused, degraded=m.degraded,
+                                    maintenance=m.maintenance))
             return ""
         except OSError as exc:
             log.error("could not save the operator's intent to %s: %s", self.intent.path, exc)
@@ -273,6 +277,7 @@ class Agent:
         observe.kill_user_processes(APP_USER)
 
     def status(self) -> StatusDoc:
-        return status_doc(self.cfg.node, self.view, self.decision, self.memory,
-                          self.journal.recent(10), time.monotonic(), time.time())
+        doc = status_doc(self.cfg.node, self.view, self.decision, self.memory,
+                         self.journal.recent(10), time.monotonic(), time.time())
+        return doc.model_copy(update={"started_at": self.started_at})
 

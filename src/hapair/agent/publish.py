@@ -34,7 +34,7 @@ def status_doc(node: str, v: View | None, d: Decision | None, m: Memory,
         health_problem=v.health_problem if v else "",
         peer_paths=list(v.peer.paths) if v else [],
         complete=m.complete, eligible=bool(d and d.eligible), paused=m.paused,
-        degraded=m.degraded, fenced_by=m.fenced_by,
+        maintenance=m.maintenance, degraded=m.degraded, fenced_by=m.fenced_by,
         role=d.role if d else Role.STARTING, reason=d.reason if d else "starting",
         problem=bool(d and d.problem), condition=d.condition if d else "",
         peer_off=bool(m.peer_off_at), fence_note=m.fence_note, fence_check=m.fence_check,
@@ -79,7 +79,8 @@ def _witness(v: View | None, now: float) -> dict[str, Any]:
 
 # What /status tells whoever asks without the read credential.
 SUMMARY = ("version", "node", "time", "role", "reason", "db_up", "read_only", "holds_vip",
-           "eligible", "complete", "paused", "degraded", "problem", "condition", "witness")
+           "eligible", "complete", "paused", "maintenance", "degraded", "problem", "condition",
+           "witness")
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,8 @@ the VIP, or the primary by epoch whose writes are paused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hapair import gtid
 from hapair.agent.actions import (
     Action,
@@ -62,6 +64,8 @@ def read_only(v: View, cfg: AgentConfig) -> Decision:
     if m.paused:
         return Decision(reason="paused: no automatic role change", eligible=leader == v.node,
                         role=Role.PAUSED)
+    if m.maintenance and leader != v.node and m.switchover_to != v.node:
+        return in_maintenance(_replica(v, cfg))
     if m.switchover_to == v.node or (holder and leader != v.node):
         return _promotion(v, cfg)
     if leader == v.node:
@@ -71,6 +75,14 @@ def read_only(v: View, cfg: AgentConfig) -> Decision:
             reason=f"fenced by {m.fenced_by}: waiting for it to open for writes",
             eligible=False, role=Role.REPLICA)
     return _replica(v, cfg)
+
+
+def in_maintenance(d: Decision) -> Decision:
+    """A replica the operator took out of failover: it replicates (what the
+    replica's rules say), never holds the VIP, never promotes, not even when
+    its primary dies; an operator's switchover to it still does. Not a
+    problem: the operator asked for it (`hapair status` says so)."""
+    return replace(d, eligible=False, reason=f"in maintenance (out of failover): {d.reason}")
 
 
 def _eligible_replica(v: View) -> bool:

@@ -22,6 +22,7 @@ class StatusDoc(BaseModel):
     version: int = VERSION
     node: str
     time: float = 0.0  # the agent's wall clock when it answered
+    started_at: float = 0.0  # when this agent started (wall clock): newer after a reboot
     # the local database
     db_up: bool = False
     read_only: bool = True
@@ -52,6 +53,7 @@ class StatusDoc(BaseModel):
     complete: bool = False
     eligible: bool = False
     paused: bool = False
+    maintenance: bool = False
     degraded: bool = False
     fenced_by: str = ""
     role: Role = Role.STARTING

@@ -80,6 +80,9 @@ class Memory:
     # The peer's completeness as it last reported it.
     peer_complete: bool = False
     paused: bool = False
+    # The operator took this node out of failover (`hapair maintenance`): it
+    # replicates, never takes the VIP, never promotes.
+    maintenance: bool = False
     degraded: bool = False  # the operator let the primary commit alone
     fenced_by: str = ""  # the peer that fenced us: we do not reopen until it is settled
     fenced_at: float = 0.0

@@ -14,6 +14,7 @@ from hapair.cli import (
     fence_cmds,
     lab_cmds,
     logs_cmd,
+    maintenance_cmds,
     ops_cmds,
     restore_cmd,
     spec_cmds,
@@ -29,6 +30,7 @@ spec_cmds.register(app)
 apply_cmds.register(app)
 lab_cmds.register(app)
 ops_cmds.register(app)
+maintenance_cmds.register(app)
 logs_cmd.register(app)
 backup_cmd.register(app)
 restore_cmd.register(app)

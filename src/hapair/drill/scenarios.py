@@ -313,6 +313,20 @@ def _switchover(c: Ctx) -> object:
     return c.agents.post(c.agents.spec.node(c.peer), "/switchover", {})
 
 
+def _reboot(every: bool) -> Fn:
+    """As `hapair reboot NODE` (every: `--all`, the standby then the primary)
+    with the lab rebooting the machine: maintenance, the reboot, the wait
+    until it is a complete replica again, maintenance off. What it said."""
+    def fault(c: Ctx) -> object:
+        from hapair.ops import maintenance as mt
+
+        said: list[str] = []
+        for name in mt.order(c.agents) if every else [c.node]:
+            mt.reboot(c.agents, name, faults.rebooter(c.plan), said.append)
+        return "; ".join(line for line in said if " back in " in line)
+    return fault
+
+
 def _change_step(change: Change) -> Step:
     """The change applied (rolled by apply), then the original spec applied back."""
     def fault(c: Ctx) -> object:
@@ -350,6 +364,12 @@ STEPS: dict[str, Step] = {
                                   "hapair or a changed config does)", "standby",
                                   lambda c: faults.restart(c.plan, c.node, "hapair-agent"),
                                   None, 0, moves=False),
+    "reboot-standby": Step("the standby rebooted as `hapair reboot` does (maintenance, a "
+                           "clean reboot, back as a complete replica, maintenance off)",
+                           "standby", _reboot(False), None, 0, moves=False, takes_s=90),
+    "rolling-reboot": Step("every node rebooted in turn as `hapair reboot --all` does (the "
+                           "standby, then the primary, switched away from first)", "standby",
+                           _reboot(True), None, 0, takes_s=180),
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
                                   _monitor.fault, _monitor.recover, 5),
@@ -399,7 +419,7 @@ STEPS: dict[str, Step] = {
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
 ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp",
-               "restart-agent-standby",
+               "restart-agent-standby", "reboot-standby", "rolling-reboot",
                *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)

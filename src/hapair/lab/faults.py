@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hapair.lab import container, net, vm
@@ -217,3 +218,20 @@ def bmc(plan: LabPlan, node: str, up: bool) -> int:
                  for k, v in load_secrets(files.secrets).fence_passwords.items()}
     return len(bmcs.start(plan, spec, passwords, files.spec, only=node))
 
+
+
+def reboot(plan: LabPlan, node: str, key: Path) -> float:
+    """A clean reboot, as `systemctl reboot` on a server (a container's own
+    reboot ends its nspawn, which nothing here would start again): a clean
+    shutdown, then a boot on the same disk; seconds until SSH answers."""
+    shutdown(plan, node)
+    return start(plan, node, key)
+
+
+def rebooter(plan: LabPlan) -> Callable[[str], None]:
+    """`reboot` for a node by name (what `hapair reboot` and the drills call)."""
+    from hapair.lab.lifecycle import files_of
+
+    def by_the_lab(node: str) -> None:
+        reboot(plan, node, files_of(plan).key)
+    return by_the_lab

@@ -51,6 +51,9 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
                          "(a failed standby then needs a rebuild)")
         if d.paused:
             hints.append(f"{d.node} is paused: no automatic failover (`hapair resume SPEC`)")
+        if d.maintenance:
+            hints.append(f"{d.node} is in maintenance: out of failover, it will not take over "
+                         f"(`hapair maintenance SPEC {d.node} off`)")
     witnessed = [d for d in up if d.witness]
     if witnessed and not any(d.witness_ok for d in witnessed):
         problems.append("no node reaches a majority of etcd (the witness and a node lost, or "
@@ -114,7 +117,8 @@ def rows(statuses: list[NodeStatus], summary: Summary) -> list[Row]:
         semi = (f"waits for {d.semi_clients}" if d.semi_master_on else
                 "replica" if d.replicating else "off")
         out.append(Row(
-            d.node, d.role.value + (f" ({d.task}, {d.task_s:.0f}s)" if d.task else ""),
+            d.node, d.role.value + (f" ({d.task}, {d.task_s:.0f}s)" if d.task else "")
+            + (", maintenance" if d.maintenance else ""),
             not d.problem, "yes" if d.read_only else "no", f"{d.epoch} ({d.epoch_primary})",
             d.gtid_binlog_pos, lag(d, primary), semi,
             "ok" if d.app_ok and d.apache_ok else d.health_problem or "down",

@@ -25,8 +25,10 @@ class Layout:
 
 
 def settled(spec: ClusterSpec, docs: dict[str, StatusDoc | None],
-            services: bool = False, applied: bool = True) -> Layout:
-    """services: also ask that each node's application and Apache answer;
+            services: bool = False, applied: bool = True, maintenance: bool = False) -> Layout:
+    """maintenance: a replica in maintenance (out of failover, so not
+    eligible) counts as settled too: the wait after a reboot;
+    services: also ask that each node's application and Apache answer;
     applied: that the replica has applied all the primary wrote (an idle
     cluster). Under load it never quite has: complete (it has received
     every confirmed transaction, and applies them before it would open) is
@@ -45,7 +47,7 @@ def settled(spec: ClusterSpec, docs: dict[str, StatusDoc | None],
         problems.append(f"{primary} does not hold the VIP")
     if p.role is not Role.PRIMARY:
         problems.append(f"{primary} is {p.role}")
-    if not s.replicating or not s.complete or not s.eligible:
+    if not s.replicating or not s.complete or not (s.eligible or maintenance and s.maintenance):
         problems.append(f"{standby} is {s.reason}")
     elif applied and not gtid.contains(s.gtid_slave_pos, p.gtid_binlog_pos):
         problems.append(f"{standby} is behind")
