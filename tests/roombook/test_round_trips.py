@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from pymysql.constants.COMMAND import COM_PING
 
 from roombook import db
-from tests.roombook.conftest import MariaDB, future_day
+from tests.roombook.conftest import MariaDB, future_day, make_app
 from tests.roombook.test_mariadb import signed_in
 
 
@@ -104,3 +104,24 @@ def test_an_idle_connection_is_pinged_and_holds_no_old_snapshot(
     commands.clear()
     assert book(client, token, 53, "11:00", "12:00") == 201
     assert commands[0] == f"command {COM_PING}", commands
+
+
+def test_a_warmed_worker_serves_its_threads_without_connecting(mariadb: MariaDB,
+                                                               tmp_path: Path) -> None:
+    """wsgi's warm-up: a worker that just started (a node that has just
+    rebooted and takes over at once) has a connection for each thread and
+    its mappers configured before the first request: its first requests
+    open no connection."""
+    from sqlalchemy import event
+
+    make_app(mariadb.url(), tmp_path)  # schema and rooms
+    engine = db.make_engine(mariadb.url())
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda conn, record: opened.append(conn))
+    db.warm(engine, db.sessions(engine, ""))
+    assert len(opened) == db.WARM_CONNECTIONS and engine.pool.checkedin() == len(opened)
+    held = [engine.connect() for _ in range(db.WARM_CONNECTIONS)]
+    assert len(opened) == db.WARM_CONNECTIONS  # none new
+    for conn in held:
+        conn.close()
+    engine.dispose()

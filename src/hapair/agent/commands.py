@@ -121,8 +121,7 @@ def _maintenance(agent: Agent, on: object) -> Answer:
     first)."""
     if not isinstance(on, bool):
         return 400, {"error": "the body needs \"on\": true or false"}
-    v = agent.view
-    if on and v is not None and v.db.up and not v.db.read_only:
+    if on and _writable(agent):
         return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first "
                      "(`hapair maintenance NODE on` does)"}
     if on != agent.memory.maintenance:
@@ -135,6 +134,13 @@ def _maintenance(agent: Agent, on: object) -> Answer:
     return _persisted(agent, {"maintenance": on})
 
 
+def _writable(agent: Agent) -> bool:
+    """The writable primary, as the last view saw it, and not fenced since
+    (a switchover's fence comes between two views)."""
+    v = agent.view
+    return v is not None and v.db.up and not v.db.read_only and not agent.memory.fenced_by
+
+
 REBOOT_AFTER_S = 0.5  # the answer first
 
 
@@ -142,11 +148,10 @@ def _reboot(agent: Agent) -> Answer:
     """The machine rebooted (`hapair reboot` asks, after maintenance on):
     only a read-only node in maintenance, so no reboot ever takes the
     primary or the one node that would take over."""
-    v = agent.view
     if not agent.memory.maintenance:
         return 409, {"error": f"{agent.cfg.node} is not in maintenance: "
                      "`hapair reboot` puts it there first"}
-    if v is not None and v.db.up and not v.db.read_only:
+    if _writable(agent):
         return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first"}
     log.warning("rebooting, asked by the operator (in maintenance)")
     agent.alert("reboot", "by the operator")

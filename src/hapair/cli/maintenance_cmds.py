@@ -68,7 +68,7 @@ def reboot(spec: SpecArg, node: Annotated[str | None, typer.Argument(
     except (mt.MaintenanceError, AgentError) as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from None
-    out.print(f"[green]rebooted[/green] {', '.join(nodes)}; the bookings went on")
+    out.print(f"[green]rebooted[/green] {', '.join(nodes)}, each back as a complete replica")
 
 
 def _rebooter(agents: Agents) -> mt.Reboot:

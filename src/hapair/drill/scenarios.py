@@ -366,10 +366,10 @@ STEPS: dict[str, Step] = {
                                   None, 0, moves=False),
     "reboot-standby": Step("the standby rebooted as `hapair reboot` does (maintenance, a "
                            "clean reboot, back as a complete replica, maintenance off)",
-                           "standby", _reboot(False), None, 0, moves=False, takes_s=90),
+                           "standby", _reboot(False), None, 0, moves=False, takes_s=45),
     "rolling-reboot": Step("every node rebooted in turn as `hapair reboot --all` does (the "
                            "standby, then the primary, switched away from first)", "standby",
-                           _reboot(True), None, 0, takes_s=180),
+                           _reboot(True), None, 0, takes_s=90),
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
                                   _monitor.fault, _monitor.recover, 5),

@@ -11,11 +11,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
-from roombook.models import Room
+from roombook.models import Booking, Room
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -111,6 +111,26 @@ def seed_rooms(maker: sessionmaker[Session]) -> int:
         s.add_all(Room(name=n, capacity=c, equipment=e, created_at=now)
                   for n, c, e in SAMPLE_ROOMS)
         return len(SAMPLE_ROOMS)
+
+
+WARM_CONNECTIONS = 4  # gunicorn's threads per worker (hapair's default)
+
+
+def warm(engine: Engine, maker: sessionmaker[Session]) -> None:
+    """Ready before the first request, not during it: the ORM's mappers
+    configured, its queries of rooms and bookings compiled once, and the pool
+    holding a connection for each of the worker's threads. Best effort: a
+    database that is down now is connected to later, as before."""
+    configure_mappers()
+    try:
+        conns = [engine.connect() for _ in range(WARM_CONNECTIONS)]
+        for conn in conns:
+            conn.close()  # back to the pool, open
+        with maker() as session:
+            session.execute(select(Room).limit(1)).all()
+            session.execute(select(Booking).limit(1)).all()
+    except DBAPIError:
+        pass
 
 
 def writable(engine: Engine) -> bool:
