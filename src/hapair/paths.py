@@ -21,6 +21,9 @@ APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
 # account may not).
 APP_MIGRATION_ENV = f"{ETC_DIR}/app-migration.env"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
+# What apply changed and the node still owes (a restart, a reload), one empty
+# file per item: the roll reads and clears them; the agent shows them.
+PENDING_DIR = "/var/lib/hapair/pending"
 AGENT_CREDENTIAL = "agent-secrets"  # its name in the agent unit's LoadCredential=
 WEBHOOK_SECRET_ENV = "HAPAIR_WEBHOOK_SECRET"  # in AGENT_SECRETS_ENV: signs alert posts
 FENCE_PASSWORD_ENV = "HAPAIR_PEER_FENCE_PASSWORD"  # in AGENT_SECRETS_ENV: the peer's device

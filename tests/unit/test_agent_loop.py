@@ -234,6 +234,14 @@ def test_maintenance_holds_across_a_restart_and_a_reboot_needs_it(
     assert not primary.memory.maintenance
 
 
+def test_what_apply_left_owed_is_in_the_view_and_the_status(tmp_path: Path) -> None:
+    (tmp_path / "pending").mkdir()
+    for key in ("app", "agent", ".tmp"):
+        (tmp_path / "pending" / key).touch()
+    assert observe.pending(str(tmp_path / "pending")) == ("agent", "app")
+    assert observe.pending(str(tmp_path / "none")) == ()
+
+
 def test_write_if_changed_is_atomic(tmp_path: Path) -> None:
     target = str(tmp_path / "run" / "track")
     observe.write_if_changed(target, "1\n")

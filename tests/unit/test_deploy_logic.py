@@ -316,3 +316,19 @@ def test_wheels_are_made_once_per_kind_of_python(lab: ClusterSpec) -> None:
     with pytest.raises(ApplyError, match="node2: cannot tell which Python it runs"):
         _wheels_per_node(lab, {"node1": Host(old), "node2": Host(ProbeError("no python3"))},
                          wheels, said.append)
+
+
+def test_the_setup_note_is_the_primarys_only(lab: ClusterSpec, tmp_path: Path) -> None:
+    """The schema replicates from the primary, where setup runs: a note left
+    on the other node ran it again after the roll's switchover."""
+    from hapair.deploy import python_steps, steps
+    from hapair.deploy.roles import Roles
+    from hapair.deploy.wheels import Wheelhouse
+
+    house = Wheelhouse(tmp_path, ())
+    d = steps.Deployment(spec=lab, secrets=SECRETS, hosts={}, rendered={},
+                         roles=Roles(lab.nodes[1], lab.nodes[0], True, ""),
+                         wheels={n.name: (house, None) for n in lab.nodes})
+    venvs = python_steps.Venvs(d)
+    keys = {n.name: venvs.of(n)["envs"][0].keys for n in lab.nodes}
+    assert lab.web.setup and keys == {"node1": ("app",), "node2": ("app", "setup")}

@@ -19,6 +19,7 @@ from pyinfra.facts.files import Directory, File
 
 from hapair.deploy import ops, venv_ops
 from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB, Passwd, Unit
+from hapair.paths import PENDING_DIR
 from hapair.probes.gluster import GlusterState
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
 from hapair.probes.units import UnitState
@@ -340,7 +341,7 @@ def test_a_stopped_unit_is_enabled_and_started_and_its_restart_owed_no_more() ->
     got = commands(ops.unit_started, FakeHost(unit("dead", "disabled")), "mariadb",
                    ("mariadb",))
     assert got == ["systemctl enable mariadb.service",
-                   START3.format(f"rm -f {ops.PENDING_DIR}/mariadb; ")]
+                   START3.format(f"rm -f {PENDING_DIR}/mariadb; ")]
 
 
 def test_a_start_under_way_is_waited_for_and_a_running_unit_left_alone() -> None:
@@ -358,7 +359,7 @@ def test_a_start_under_way_is_waited_for_and_a_running_unit_left_alone() -> None
 def test_a_start_begun_meanwhile_clears_its_restart_once_queued() -> None:
     got = commands(ops.unit_starting, FakeHost(unit("dead", "enabled")), "mariadb",
                    ("mariadb",))
-    assert got == [f"systemctl start --no-block mariadb.service && rm -f {ops.PENDING_DIR}/mariadb"]
+    assert got == [f"systemctl start --no-block mariadb.service && rm -f {PENDING_DIR}/mariadb"]
     assert commands(ops.unit_starting, FakeHost(unit("dead", "enabled")), "glusterd") == [
         "systemctl start --no-block glusterd.service"]
     assert commands(ops.unit_starting, FakeHost(unit("running", "enabled")), "glusterd") == []

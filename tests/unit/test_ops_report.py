@@ -108,3 +108,17 @@ def test_a_degraded_bond_or_array_and_a_missing_one_are_problems() -> None:
                    node("node2", hardware_missing=["md0"])])
     assert s.problems == ("node1: bond1 degraded: eth0 down",
                           "node2: md0 is named by the spec but the kernel has none")
+
+
+def test_maintenance_and_owed_restarts_are_said_in_hints_and_the_role() -> None:
+    from hapair.ops.report import rows
+
+    statuses = [node("node1", read_only=False, holds_vip=True, role="primary",
+                     pending=["app"]),
+                node("node2", maintenance=True, eligible=False)]
+    s = summarize(statuses)
+    assert s.problems == ()
+    assert any("node1 owes" in h and "app" in h for h in s.hints)
+    assert any("node2 is in maintenance" in h and "maintenance SPEC node2 off" in h
+               for h in s.hints)
+    assert [r.cells()[1] for r in rows(statuses, s)] == ["primary", "replica, maintenance"]

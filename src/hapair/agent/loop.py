@@ -44,6 +44,7 @@ from hapair.paths import (
     APP_USER,
     INTENT_FILE,
     NOTIFY_FIFO,
+    PENDING_DIR,
     TRACK_FILE,
 )
 from hapair.secrets import peer_token
@@ -197,7 +198,8 @@ class Agent:
                     keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
-                    witness=self.keeper.state if self.keeper else None, hardware=hw)
+                    witness=self.keeper.state if self.keeper else None, hardware=hw,
+                    pending=observe.pending(PENDING_DIR))
 
     def cycle(self) -> None:
         v = self.observe()

@@ -86,6 +86,14 @@ def has_carrier(device: str, sys_class_net: str = "/sys/class/net") -> bool:
         return False
 
 
+def pending(folder: str) -> tuple[str, ...]:
+    """The restarts and reloads apply noted here and the roll has not done."""
+    try:
+        return tuple(sorted(e.name for e in os.scandir(folder) if not e.name.startswith(".")))
+    except OSError:
+        return ()
+
+
 def kill_user_processes(user: str) -> None:
     """SIGKILL every process of a user, read from /proc (no pkill to start:
     this runs when a resumed machine's stuck commits must be closed, and a

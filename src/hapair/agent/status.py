@@ -23,6 +23,7 @@ class StatusDoc(BaseModel):
     node: str
     time: float = 0.0  # the agent's wall clock when it answered
     started_at: float = 0.0  # when this agent started (wall clock): newer after a reboot
+    pending: list[str] = []  # restarts or reloads apply left owed here (the roll's to do)
     # the local database
     db_up: bool = False
     read_only: bool = True

@@ -139,6 +139,8 @@ class View:
     link_problem: str = ""
     witness: Witness | None = None  # None: the spec names no witness
     hardware: Hardware = field(default_factory=Hardware)  # the spec's bonds and array
+    # What apply left owed here (a restart, a reload), the roll's to do.
+    pending: tuple[str, ...] = ()
 
     def _counts(self, problem: str) -> bool:
         """A timed-out check (every worker busy) counts only once it has

@@ -29,6 +29,7 @@ from hapair.deploy.facts import (
     Passwd,
     Unit,
 )
+from hapair.paths import PENDING_DIR
 from hapair.probes.mariadb import Thread
 from hapair.probes.units import UnitState
 from hapair.render.gluster import GlusterPlan
@@ -149,7 +150,6 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     yield from commands
 
 
-PENDING_DIR = "/var/lib/hapair/pending"
 
 
 def note(keys: tuple[str, ...]) -> str:

@@ -6,6 +6,7 @@ agent and the application started (`envs`)."""
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +39,15 @@ class Venvs:
                 path, tuple(str(w) for w in house.wheels), str(archive(house)),
                 f"{WHEELS_DIR}/{label}", keys, tuple(str(s) for s in house.sources),
                 tuple(str(b) for b in house.build))
-        return self.made[house.directory]
+        # One archive per wheelhouse; what a change calls for is each node's.
+        return replace(self.made[house.directory], keys=keys)
 
     def of(self, node: Node) -> dict[str, Any]:
         app, agent = self.d.wheels[node.name]
-        setup = ("setup",) if self.d.spec.web.setup else ()
+        # Noted where it runs, the primary: the schema replicates from there,
+        # and a note left on the other node would run it again after a switchover.
+        primary = node.name == self.d.roles.primary.name
+        setup = ("setup",) if self.d.spec.web.setup and primary else ()
         return {"jobs": self.jobs, "envs": tuple(
             self._venv(house, path, label, keys) for label, house, path, keys in (
                 ("app", app, self.d.spec.web.venv, ("app", *setup)),

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pyinfra.api.command import StringCommand
 from pyinfra.api.host import Host
 
-from hapair.deploy.ops import PENDING_DIR, owed_done
+from hapair.deploy.ops import owed_done
 from hapair.deploy.rolling import Roll, Step
 from hapair.ops.client import AgentError, Agents, NodeStatus
 from hapair.ops.settled import Layout, settled
+from hapair.paths import PENDING_DIR
 
 Say = Callable[[str], None]
 WAIT_S = 300.0  # a restarted node back as a complete replica (a rebuild may follow a restart)

@@ -51,6 +51,9 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
                          "(a failed standby then needs a rebuild)")
         if d.paused:
             hints.append(f"{d.node} is paused: no automatic failover (`hapair resume SPEC`)")
+        if d.pending:
+            hints.append(f"{d.node} owes what a change applied there calls for: "
+                         f"{', '.join(d.pending)} (`hapair apply SPEC` rolls it)")
         if d.maintenance:
             hints.append(f"{d.node} is in maintenance: out of failover, it will not take over "
                          f"(`hapair maintenance SPEC {d.node} off`)")
