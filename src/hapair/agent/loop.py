@@ -103,6 +103,7 @@ class Agent:
         self.cycle_started = self.guard_tick = time.monotonic()
         self.backup_lock = threading.Lock()  # one backup stream at a time
         self.keeper = witness.keeper_for(spec, node, etcd_password)
+        self.etcd_leader = witness.leader_mover_for(spec, self.keeper) if self.keeper else None
         self.stop_asked = False  # systemd's SIGTERM (agent/stopping.py)
         self.started_at = time.time()  # a reboot's wait knows the node is back by it
         self.stop_read = False  # the peer's agent read this node's `stopping`
@@ -147,6 +148,9 @@ class Agent:
             threading.Thread(target=witness.run, args=(self.keeper, lambda: self.view,
                                                        self.cfg.interval_s),
                              name="witness", daemon=True).start()
+        if self.etcd_leader is not None:
+            threading.Thread(target=self.etcd_leader.run, args=(witness.primary_by_epoch(
+                    lambda: self.view, self.cfg.node),), name="etcd-leader", daemon=True).start()
         if self.cfg.fence is not None:
             threading.Thread(target=watch_device, args=(self.cfg, self.fence_password, self.edit),
                              name="fence-check", daemon=True).start()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hapair.agent.actions import Claim
 from hapair.agent.dcs import Etcd, EtcdAccess, EtcdError, Keys, key_names
+from hapair.agent.etcd_leader import LeaderMover
 from hapair.agent.view import Witness
 from hapair.agent.witness_rules import refusal
 from hapair.paths import ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_AGENT_USER, ETCD_CA
@@ -166,3 +167,15 @@ def keeper_for(spec: ClusterSpec, node: Node, password: str) -> Keeper | None:
             f"https://{peer.public}:{client}")
     access = EtcdAccess(urls, ETCD_CA, ETCD_AGENT_CERT, ETCD_AGENT_KEY, ETCD_AGENT_USER, password)
     return Keeper(Etcd(access), spec.name, node.name)
+
+
+def leader_mover_for(spec: ClusterSpec, keeper: Keeper) -> LeaderMover | None:
+    """Who keeps etcd's leader on the witness (etcd_leader.py); None without one."""
+    if spec.witness is None:
+        return None
+    return LeaderMover(keeper.etcd.access, spec.witness.name)
+
+
+def primary_by_epoch(view: Callable[[], View | None], node: str) -> Callable[[], bool]:
+    """Whether this node is the primary by epoch now (the leader key's holder's test)."""
+    return lambda: _may_renew(view(), node)
