@@ -31,16 +31,23 @@ def test_changes_are_rolled_under_load(lab: Lab, tmp_path: Path) -> None:
     restarted (it tells its primary first, which neither pauses its writes
     nor alerts), and one more application worker applied, then the original
     spec again (each apply rolls the restarts: the standby first, a
-    switchover, the old primary). Nothing lost, nothing doubled, never two
-    writable; the figures are the drills' (README, "Drills")."""
-    summary = lab.drills(tmp_path, *scenarios("restart-agent-standby", "apply-workers"))
+    switchover, the old primary); and a rolling reboot (`hapair reboot
+    --all`: maintenance, each machine rebooted in turn, the standby first,
+    back as a complete replica before the next; the VIP moves once).
+    Nothing lost, nothing doubled, never two writable; the figures are the
+    drills' (README, "Drills")."""
+    summary = lab.drills(tmp_path, *scenarios("restart-agent-standby", "apply-workers",
+                                              "rolling-reboot"))
     rows = {row["scenario"]: row for row in summary}
+    assert rows["rolling-reboot"]["vip_moves"] == 1, rows["rolling-reboot"]
     assert rows["restart-agent-standby"]["alerted"] == 0, rows["restart-agent-standby"]
     assert rows["restart-agent-standby"]["vip_moves"] == 0
     results = json.loads((tmp_path / "results.json").read_text())
     (apply,) = [r for r in results if r["scenario"] == "apply-workers"]
     rolled = [apply["faults"][0]["result"], apply["faults"][0]["after"]]
     assert all("the VIP moved once" in r for r in rolled), rolled
+    (reboot,) = [r for r in results if r["scenario"] == "rolling-reboot"]
+    assert reboot["faults"][0]["result"].count(" back in ") == 2, reboot["faults"][0]
 
 
 def test_a_paused_primary_confirms_nothing_and_closes_soon_after_it_resumes(

@@ -101,3 +101,26 @@ def test_a_schedule_cannot_reach_the_unit_file(schedule: str) -> None:
 def test_sizes_for_a_person() -> None:
     assert [size(n) for n in (0, 512, 3_400, 18_400_000, 2_100_000_000)] == [
         "0 B", "512 B", "3.4 kB", "18.4 MB", "2.1 GB"]
+
+
+def test_a_restore_of_the_same_version_is_marked_upgraded() -> None:
+    """Debian's start script must not upgrade the system tables of a data
+    directory restored from a server of the same version (its ALTER TABLE
+    of mysql.event waited for good on the lease watch's event)."""
+    from hapair.agent.rebuild import upgrade_info
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "mariadb"
+    info = (fixtures / "xtrabackup_info-10.11.txt").read_text()
+    version = (fixtures / "mariadbd-version-10.11.txt").read_text()
+    assert upgrade_info(info, version) == "10.11.19-MariaDB\n"  # as mariadb-upgrade writes it
+    newer = version.replace("10.11.19", "10.11.20")
+    assert upgrade_info(info, newer) is None  # another version: the upgrade must run
+    assert upgrade_info("", version) is None
+
+
+def test_a_backup_whose_commit_block_waits_too_long_is_stopped() -> None:
+    from hapair.agent.backup_stream import blocking_too_long
+
+    rows = [{"id": 51, "ms": 339120.5}, {"id": 52, "ms": 400.0}, {"id": 53, "ms": None}]
+    assert blocking_too_long(rows, 1.0) == [51]
+    assert blocking_too_long([], 1.0) == []

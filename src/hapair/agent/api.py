@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hapair.agent import backup_stream, restore, ui
 from hapair.agent.commands import command
+from hapair.agent.db import Database, Endpoint
 from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict, summary
 from hapair.secrets import peer_token, read_token
@@ -287,7 +288,8 @@ def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 self._send(409, {"error": "a backup is already being streamed"})
                 return
             try:
-                backup_stream.send(self)
+                backup_stream.send(self, Database(Endpoint(agent.cfg.admin_user,
+                                                           agent.admin_password)))
             finally:
                 agent.backup_lock.release()
 
