@@ -82,3 +82,20 @@ def test_with_a_witness_its_sync_record_decides_instead() -> None:
     v = _primary(STOPPING, Memory(peer_complete=True))
     v = replace(v, witness=Witness(ok=True))
     assert learn(v, CFG1).peer_stopped_at == 0.0
+
+
+def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
+    """The stopping replica takes any read of `stopping` as heard; its primary
+    must judge by that answer, not by the other path's earlier one (seen: a
+    rolling reboot's standby read on the public path only, its primary took
+    the silence for a lost standby and paused writes for the whole reboot)."""
+    from hapair.agent.peer import chosen
+    from hapair.agent.status import StatusDoc
+
+    before = StatusDoc(node="node2", read_only=True, role="replica", reason="ok")
+    stopping = before.model_copy(update={"stopping": True})
+    both = ("interconnect", "public")
+    assert chosen({"interconnect": before, "public": stopping}, both) is stopping
+    assert chosen({"interconnect": before, "public": before}, both) is before
+    assert chosen({"interconnect": None, "public": before}, ("public",)) is before
+    assert chosen({"interconnect": None, "public": None}, ()) is None

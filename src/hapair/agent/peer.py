@@ -71,6 +71,17 @@ def renews_lease(doc: PeerStatus | None) -> bool:
     return doc is not None and doc.read_only and doc.role not in OPENING
 
 
+def chosen(answers: dict[Path, PeerStatus | None], paths: tuple[Path, ...]) -> PeerStatus | None:
+    """The peer's status from one poll's answers (pure): the first path's,
+    but one that says the peer is stopping wins. The two answers come a few
+    milliseconds apart, and only the later one may carry the stop. Its agent
+    takes any read as heard and exits. Judged by the interconnect's earlier
+    answer alone, a primary never learned of a standby's planned stop, and
+    paused its writes for the whole reboot (43 s in a rolling reboot)."""
+    found = [answers[p] for p in paths if answers[p] is not None]
+    return next((d for d in found if d is not None and d.stopping), found[0] if found else None)
+
+
 class PeerClient:
     """The peer's agent over TLS (its certificate checked against the cluster
     CA): polls with the agents' own credential (secrets.peer_token), commands and the rebuild's
@@ -147,7 +158,7 @@ class PeerClient:
         paths = tuple(p for p in PATHS if answers[p] is not None)
         if paths:
             contact.seen(time.monotonic())
-        status = next((answers[p] for p in paths), None)
+        status = chosen(answers, paths)
         # Silent agent: does the host itself still answer (a restarting agent),
         # or nothing at all (powered off, cut off)?
         # (Only fencing asks.)

@@ -80,8 +80,9 @@ def read_only(v: View, cfg: AgentConfig) -> Decision:
 def in_maintenance(d: Decision) -> Decision:
     """A replica the operator took out of failover: it replicates (what the
     replica's rules say), never holds the VIP, never promotes, not even when
-    its primary dies; an operator's switchover to it still does. Not a
-    problem: the operator asked for it (`hapair status` says so)."""
+    its primary dies; an operator's switchover to it still does. It adds
+    no problem of its own (the operator asked for it; `hapair status` says
+    so); the replica's own problems stand."""
     return replace(d, eligible=False, reason=f"in maintenance (out of failover): {d.reason}")
 
 
