@@ -4,13 +4,12 @@ on a lab that is up, the lab reboots its machine."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, out
-from hapair.cli.ops_cmds import SecretsOpt, connect
+from hapair.cli.ops_cmds import SecretsOpt, connect, lab_up
 from hapair.ops import maintenance as mt
 from hapair.ops.client import AgentError, Agents
 
@@ -73,15 +72,10 @@ def reboot(spec: SpecArg, node: Annotated[str | None, typer.Argument(
 
 def _rebooter(agents: Agents) -> mt.Reboot:
     """A lab's machine rebooted by the lab; a server by its agent."""
-    if os.geteuid() == 0:
+    plan = lab_up(agents.spec)
+    if plan is not None:
         from hapair.lab import faults
-        from hapair.lab.plan import LabPlanError, plan_lab
-        try:
-            plan = plan_lab(agents.spec)
-        except LabPlanError:
-            plan = None
-        if plan is not None and os.path.exists(f"/run/netns/{plan.control.name}"):
-            return faults.rebooter(plan)
+        return faults.rebooter(plan)
 
     def by_its_agent(name: str) -> None:
         agents.post(agents.spec.node(name), "/reboot")

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -30,6 +30,9 @@ from hapair.ops.report import (
 )
 from hapair.secrets import Secrets, SecretsError, load_api_token, load_ca_cert, load_secrets
 from hapair.spec.models import ClusterSpec
+
+if TYPE_CHECKING:
+    from hapair.lab.plan import LabPlan
 
 SecretsOpt = Annotated[Path | None, typer.Option(
     "--secrets", help="the secrets file (for the API token); a lab's own by default")]
@@ -58,18 +61,25 @@ def locate(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Path | None]:
     process moves into its control point (the only place its addresses are
     reached from), and the lab's own secrets are the default."""
     cluster: ClusterSpec = load_or_exit(spec, False).spec
-    if os.geteuid() == 0:
+    plan = lab_up(cluster)
+    if plan is not None:
         from hapair.lab.lifecycle import files_of
-        from hapair.lab.plan import LabPlanError, plan_lab
-        try:
-            plan = plan_lab(cluster)
-        except LabPlanError:
-            plan = None
-        if plan is not None and os.path.exists(f"/run/netns/{plan.control.name}"):
-            enter_netns(plan.control.name)
-            if secrets is None:
-                secrets = files_of(plan).secrets
+        enter_netns(plan.control.name)
+        if secrets is None:
+            secrets = files_of(plan).secrets
     return cluster, secrets
+
+
+def lab_up(cluster: ClusterSpec) -> LabPlan | None:
+    """The lab of this cluster if one is up here (root only), else None."""
+    if os.geteuid() != 0:
+        return None
+    from hapair.lab.plan import LabPlanError, plan_lab
+    try:
+        plan = plan_lab(cluster)
+    except LabPlanError:
+        return None
+    return plan if os.path.exists(f"/run/netns/{plan.control.name}") else None
 
 
 def context(spec: Path, secrets: Path | None) -> tuple[ClusterSpec, Secrets]:
