@@ -99,3 +99,23 @@ def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
     assert chosen({"interconnect": before, "public": before}, both) is before
     assert chosen({"interconnect": None, "public": before}, ("public",)) is before
     assert chosen({"interconnect": None, "public": None}, ()) is None
+
+
+def test_the_stopping_replica_waits_until_its_primary_took_the_stop() -> None:
+    """Without a witness, an answer sent is not enough: the primary's own
+    status, answered after the stop was announced, must say `peer_stopped`
+    (seen: the replica exited on the send, its primary took the silence for
+    a lost standby and paused writes, 43 s in the pair's rolling reboot)."""
+    from hapair.agent.status import StatusDoc
+    from hapair.agent.stopping import taken
+    from hapair.agent.view import Peer
+
+    primary = StatusDoc(node="node1", read_only=False, role="primary", reason="ok")
+    took = Peer(primary.model_copy(update={"peer_stopped": True}), ("interconnect",), 11.0)
+    assert not taken(True, Peer(primary, ("interconnect",), 11.0), 10.0, witness=False)
+    assert not taken(True, replace(took, answered_at=9.0), 10.0, witness=False)  # an old one
+    assert not taken(True, Peer(None, ()), 10.0, witness=False)
+    assert taken(True, took, 10.0, witness=False)
+    # With a witness its sync record decides: the read is enough.
+    assert taken(True, Peer(None, ()), 10.0, witness=True)
+    assert not taken(False, took, 10.0, witness=True)

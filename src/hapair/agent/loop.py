@@ -170,6 +170,7 @@ class Agent:
             self.wake.wait(self.cfg.interval_s)
             self.wake.clear()
         stopping.stop(self)
+        stopping.exit_now()
 
     def _asked_to_stop(self, _signum: int, _frame: object) -> None:
         self.stop_asked = True
