@@ -672,3 +672,37 @@ def test_learn_keeps_when_the_interconnect_started_answering() -> None:
     cut = learn(view(replica_db(), peer_primary(), paths=("public",),
                      memory=Memory(interconnect_since=NOW - 40)), CFG)
     assert cut.interconnect_since == 0.0
+
+
+# ---- the database's own commits stuck (agent/db_lease.py) -------------------------------------
+
+STUCK = "the database's commits timed out for 4.0s (the agent's own row, never replicated: x)"
+
+
+def test_a_primary_whose_commits_are_stuck_gives_way_to_a_standby_that_would_serve() -> None:
+    """Seen: a backup's BLOCK_COMMIT queued behind a stuck ALTER held every
+    commit for 7 minutes while the status said "committing alone"."""
+    v = view(primary_db(), peer_replica(app_ok=True, apache_ok=True), node="node1",
+             holds_vip=True)
+    stuck = replace(v, commit_problem=STUCK, memory=replace(v.memory, peer_complete=True))
+    assert not stuck.healthy and stuck.busy and stuck.health_problem == STUCK
+    d = decide(stuck, CFG1)
+    assert Demote() in d.actions and not d.eligible and "node2 can take over" in d.reason
+    # No restart of the application or Apache: neither is what is stuck.
+    later = replace(stuck, memory=replace(stuck.memory, unhealthy_since=NOW - 60))
+    assert not any(isinstance(a, RestartService) for a in decide(later, CFG1).actions)
+
+
+def test_stuck_commits_with_no_better_standby_keep_the_vip_and_say_so() -> None:
+    v = replace(busy_primary(peer_replica(app_ok=False, health_problem=TIMED_OUT)),
+                commit_problem=STUCK, app_problem="")
+    d = decide(v, CFG1)
+    assert d.eligible and d.problem and "commits timed out" in d.reason
+    assert "busy, not dead" in d.reason
+
+
+def test_commits_count_as_stuck_only_after_their_own_patience() -> None:
+    from hapair.agent.db_lease import COMMIT_STUCK_S, commits_stuck
+    assert commits_stuck(0.0, NOW) == ""
+    assert commits_stuck(NOW - COMMIT_STUCK_S + 0.1, NOW) == ""
+    assert "timed out for 3.5s" in commits_stuck(NOW - 3.5, NOW)

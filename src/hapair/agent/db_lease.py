@@ -37,6 +37,9 @@ TABLE = LEASE_TABLE
 EVENT = f"`{META_SCHEMA}`.`lease_watch`"
 RETRY_INSTALL_S = 5.0
 CHECK_CLOSED_S = 1.0  # how often the watch's own closings are looked for
+# A primary whose own row's writes have timed out this long commits nothing:
+# it says so, and gives way to a standby that would serve (agent/view.py).
+COMMIT_STUCK_S = 3.0
 
 # until: the lease's end (UNIX time, NULL: none binds); closed_at, late_s: when
 # the watch last closed the server itself, and how long after it could first
@@ -109,6 +112,7 @@ class LeaseRow:
         self.written: float | None = None
         self.known = False  # whether `written` is what the row says
         self.failing = False  # the last write failed (said once, not every time)
+        self.timing_out_since = 0.0  # monotonic; 0: the last write did not time out
         self.installed = False
         self.tried_at = -RETRY_INSTALL_S
         self.closed_seen: float | None = None  # the watch's last closing already reported
@@ -172,8 +176,21 @@ class LeaseRow:
                 log.warning("the lease's end could not be written to the database: %s", exc)
             self.known = False
             self.failing = True
+            if "timed out" not in str(exc):
+                self.timing_out_since = 0.0
+            elif not self.timing_out_since:
+                self.timing_out_since = now
             return
         self.written, self.known, self.failing = until, True, False
+        self.timing_out_since = 0.0
+
+    def stuck(self, now: float) -> str:
+        """What the server's commits look like from this row ("" fine): its
+        writes are never binlogged, so they wait for no replica's
+        acknowledgement, only for the server's own commit path. Seen: a
+        backup's `BLOCK_COMMIT` queued behind a stuck `ALTER` held every
+        commit for 7 minutes while the status said "committing alone"."""
+        return commits_stuck(self.timing_out_since, now)
 
     def closed(self) -> tuple[float, float] | None:
         """(when, how long after the lease's end) the watch last closed the
@@ -188,3 +205,12 @@ class LeaseRow:
             return None
         self.closed_seen = at
         return float(at), float(late)
+
+
+def commits_stuck(timing_out_since: float, now: float) -> str:
+    """The problem in words once the row's writes have timed out for
+    COMMIT_STUCK_S in a row (pure); "" before."""
+    if not timing_out_since or now - timing_out_since < COMMIT_STUCK_S:
+        return ""
+    return (f"the database's commits timed out for {now - timing_out_since:.1f}s (the agent's "
+            "own row, never replicated: a lock on the server's commit path)")

@@ -59,9 +59,12 @@ def decide(v: View, cfg: AgentConfig) -> Decision:
 def _heal(v: View) -> RestartService | None:
     """A failing application or Apache is restarted; a busy one (its checks
     time out) only once that has lasted BUSY_HEAL_S: a restart would drop
-    every request it is working through."""
+    every request it is working through. Neither is restarted for the
+    database's own stuck commits (a restart would mend nothing there)."""
     m = v.memory
-    if (v.healthy or not v.link_ok or not m.unhealthy_since
+    if v.app_ok and v.apache_ok:
+        return None  # healthy, or the VIP's link or the commits are what fails
+    if (not v.link_ok or not m.unhealthy_since
             or v.now - m.unhealthy_since < HEAL_AFTER_S or v.now - m.last_heal < HEAL_EVERY_S
             or (v.busy and v.now - m.slow_since < BUSY_HEAL_S)):
         return None

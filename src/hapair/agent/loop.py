@@ -199,10 +199,12 @@ class Agent:
         app, apache = self.health.latest()
         hw = hardware.read(cfg.bonds, cfg.array)
         link = observe.vip_link(cfg.vip_device, hardware.link_problem(hw, cfg.vip_device))
-        return View(now=time.monotonic(), node=cfg.node, peer_name=cfg.peer,
+        now = time.monotonic()
+        return View(now=now, node=cfg.node, peer_name=cfg.peer,
                     keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
+                    commit_problem=self.lease_row.stuck(now) if db.writable else "",
                     witness=self.keeper.state if self.keeper else None, hardware=hw,
                     pending=observe.pending(PENDING_DIR))
 
@@ -255,6 +257,8 @@ class Agent:
         if old is not None and old.role != d.role:
             self.alerts.emit("role-change", d.role.value, d.reason)
             self.journal.role_changed(time.time(), old.role, d.role, d.reason)
+        if v.commit_problem and not (before and before.commit_problem):
+            self.alerts.emit("commits-stuck", d.role.value, v.commit_problem)
         if d.condition is Condition.STANDBY_LOST and (old is None or old.condition != d.condition):
             self.alerts.emit("standby-lost", d.role.value, d.reason)
         if old is None or (old.reason, old.actions) != (d.reason, d.actions):

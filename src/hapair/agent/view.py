@@ -137,6 +137,8 @@ class View:
     app_problem: str = ""
     apache_problem: str = ""
     link_problem: str = ""
+    # A writable database's commits stuck on the server itself (db_lease.py).
+    commit_problem: str = ""
     witness: Witness | None = None  # None: the spec names no witness
     hardware: Hardware = field(default_factory=Hardware)  # the spec's bonds and array
     # What apply left owed here (a restart, a reload), the roll's to do.
@@ -164,21 +166,26 @@ class View:
     def link_ok(self) -> bool:
         return not self.link_problem
 
-    @property
-    def health_problem(self) -> str:
+    def _problems(self) -> list[str]:
+        """Those that count now, the database's commits first (it has COMMIT_STUCK_S
+        of patience of its own)."""
         found = [p for p in (self.link_problem, self.app_problem, self.apache_problem)
                  if self._counts(p)]
+        return [self.commit_problem, *found] if self.commit_problem else found
+
+    @property
+    def health_problem(self) -> str:
+        found = self._problems()
         return found[0] if found else ""
 
     @property
     def healthy(self) -> bool:
-        return self.app_ok and self.apache_ok and self.link_ok
+        return not self._problems()
 
     @property
     def busy(self) -> bool:
         """Unhealthy only by checks that timed out (past the grace): the
         service is there and slow (saturated, or hung), not refused, failing
         or cut off."""
-        found = [p for p in (self.link_problem, self.app_problem, self.apache_problem)
-                 if self._counts(p)]
+        found = self._problems()
         return bool(found) and all("timed out" in p for p in found)

@@ -373,6 +373,10 @@ STEPS: dict[str, Step] = {
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
                                   _monitor.fault, _monitor.recover, 5),
+    "commits-stuck-primary": Step("FLUSH TABLES WITH READ LOCK held on the primary's MariaDB "
+                                  "for 20 s: it answers, and commits nothing", "primary",
+                                  lambda c: faults.hold_commits(c.plan, c.node),
+                                  lambda c: faults.release_commits(c.plan, c.node), 20),
     "slow-clients": Step("100 slow uploads and 100 slow request headers from another client "
                          "host, across the VIP and both nodes' own addresses, for 60 s",
                          "primary", _slow.fault, _slow.recover, ABUSE_S, moves=False),
@@ -418,8 +422,8 @@ STEPS: dict[str, Step] = {
 
 # What random sequences pick from: the faults a seed has always meant (a new
 # fault added here would change every seed's sequence).
-ADDED_LATER = ("monitor-holds-primary", "slow-clients", "login-flood", "spoof-vrrp",
-               "restart-agent-standby", "reboot-standby", "rolling-reboot",
+ADDED_LATER = ("monitor-holds-primary", "commits-stuck-primary", "slow-clients", "login-flood",
+               "spoof-vrrp", "restart-agent-standby", "reboot-standby", "rolling-reboot",
                *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)

@@ -87,6 +87,23 @@ def kill(plan: LabPlan, node: str, process: str, signal: str = "KILL") -> int:
     return count
 
 
+HOLD_UNIT = "hapair-drill-hold-commits"
+
+
+def hold_commits(plan: LabPlan, node: str) -> str:
+    """An operator's `FLUSH TABLES WITH READ LOCK` on the node's MariaDB, held
+    (a transient unit of its own) until `release_commits`: every commit of the
+    server waits behind it, while the server answers every probe."""
+    done = run(m.exec_argv(plan, plan.machine(node), [
+        "systemd-run", f"--unit={HOLD_UNIT}", "--collect", "mariadb", "-e",
+        "FLUSH TABLES WITH READ LOCK; DO SLEEP(3600)"]), check=False)
+    return f"FLUSH TABLES WITH READ LOCK held: exit {done.returncode}"
+
+
+def release_commits(plan: LabPlan, node: str) -> None:
+    run(m.exec_argv(plan, plan.machine(node), ["systemctl", "stop", HOLD_UNIT]), check=False)
+
+
 def restart(plan: LabPlan, node: str, unit: str) -> str:
     """`systemctl restart UNIT` in the machine, as an operator would; its exit."""
     done = run(m.exec_argv(plan, plan.machine(node), ["systemctl", "restart", unit]),
