@@ -706,3 +706,20 @@ def test_commits_count_as_stuck_only_after_their_own_patience() -> None:
     assert commits_stuck(0.0, NOW) == ""
     assert commits_stuck(NOW - COMMIT_STUCK_S + 0.1, NOW) == ""
     assert "timed out for 3.5s" in commits_stuck(NOW - 3.5, NOW)
+
+
+def test_only_a_write_that_waited_counts_toward_stuck_commits() -> None:
+    from hapair.agent.db_lease import timed_out
+    assert timed_out("(2013, 'Lost connection to MySQL server during query (timed out)')")
+    assert timed_out("(1205, 'Lock wait timeout exceeded; try restarting transaction')")
+    assert not timed_out("(1146, \"Table 'hapair_meta.lease' doesn't exist\")")
+
+
+def test_a_paused_primary_whose_commits_are_stuck_is_not_eligible() -> None:
+    """The lease watch's `SET GLOBAL read_only = ON`, waiting behind the
+    lock, already reads ON: the primary by epoch, read-only, must not try to
+    reopen (each try waited 3 s) but give the VIP away."""
+    v = view(primary_db(read_only=True), peer_replica(app_ok=True, apache_ok=True),
+             node="node1", holds_vip=True)
+    d = decide(replace(v, commit_problem=STUCK), CFG1)
+    assert not d.eligible and not d.actions and "commits timed out" in d.reason

@@ -176,7 +176,7 @@ class LeaseRow:
                 log.warning("the lease's end could not be written to the database: %s", exc)
             self.known = False
             self.failing = True
-            if "timed out" not in str(exc):
+            if not timed_out(str(exc)):
                 self.timing_out_since = 0.0
             elif not self.timing_out_since:
                 self.timing_out_since = now
@@ -205,6 +205,12 @@ class LeaseRow:
             return None
         self.closed_seen = at
         return float(at), float(late)
+
+
+def timed_out(error: str) -> bool:
+    """A write that waited and gave up (ours: the read timeout; the server's:
+    a lock wait), not one refused at once (pure)."""
+    return "timed out" in error or "Lock wait timeout" in error
 
 
 def commits_stuck(timing_out_since: float, now: float) -> str:

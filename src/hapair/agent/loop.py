@@ -35,7 +35,7 @@ from hapair.agent.publish import status_doc
 from hapair.agent.roles import Condition
 from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
-from hapair.agent.view import Memory, Peer, View
+from hapair.agent.view import LocalDB, Memory, Peer, View
 from hapair.agent.write_gate import GateRow
 from hapair.paths import (
     AGENT_CA,
@@ -204,9 +204,14 @@ class Agent:
                     keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
-                    commit_problem=self.lease_row.stuck(now) if db.writable else "",
+                    commit_problem=self.lease_row.stuck(now) if self._should_commit(db) else "",
                     witness=self.keeper.state if self.keeper else None, hardware=hw,
                     pending=observe.pending(PENDING_DIR))
+
+    def _should_commit(self, db: LocalDB) -> bool:
+        """Writable, or the primary by its epoch: a `SET GLOBAL read_only = ON`
+        that waits for the commit path (the lease watch's) already reads ON."""
+        return db.up and (db.writable or db.epoch_primary == self.cfg.node)
 
     def cycle(self) -> None:
         v = self.observe()
