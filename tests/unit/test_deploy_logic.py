@@ -332,3 +332,36 @@ def test_the_setup_note_is_the_primarys_only(lab: ClusterSpec, tmp_path: Path) -
     venvs = python_steps.Venvs(d)
     keys = {n.name: venvs.of(n)["envs"][0].keys for n in lab.nodes}
     assert lab.web.setup and keys == {"node1": ("app",), "node2": ("app", "setup")}
+
+
+def test_apply_never_trusts_a_host_key_on_first_contact(lab: ClusterSpec,
+                                                          tmp_path: Path) -> None:
+    """pyinfra's own default is accept-new: unless the operator asks for it,
+    an unknown host key stops the apply before any secret is sent."""
+    from hapair.deploy.runner import SshOptions, _inventory
+
+    def policy(accept: bool) -> set[object]:
+        inv = _inventory(lab, SshOptions(None, tmp_path / "known_hosts", accept))
+        return {h.data.get("ssh_strict_host_key_checking") for h in inv}
+
+    assert policy(False) == {"yes"}
+    assert policy(True) == {"accept-new"}
+
+
+def test_the_lab_knows_its_machines_host_keys_before_it_boots_them(lab: ClusterSpec,
+                                                                   tmp_path: Path) -> None:
+    """The lab's known_hosts comes from the keys it made for each machine."""
+    from dataclasses import replace
+
+    from hapair.lab import identity
+    from hapair.lab.plan import machine_paths, plan_lab
+
+    plan = replace(plan_lab(lab), state_dir=str(tmp_path))
+    for i, machine in enumerate(plan.machines):
+        p = machine_paths(plan, machine)
+        p.base.mkdir(parents=True)
+        p.host_keys.write_text(f"ssh-ed25519 AAAA{i} root@{machine.name}\n"
+                               f"ecdsa-sha2-nistp256 BBBB{i} root@{machine.name}\n")
+    assert identity.known_hosts(plan) == (
+        "10.99.0.10 ssh-ed25519 AAAA0\n10.99.0.10 ecdsa-sha2-nistp256 BBBB0\n"
+        "10.99.0.11 ssh-ed25519 AAAA1\n10.99.0.11 ecdsa-sha2-nistp256 BBBB1\n")

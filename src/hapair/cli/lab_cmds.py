@@ -173,7 +173,7 @@ def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
     argv = in_netns(plan.control.name, [
         sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
         "--secrets", str(files.secrets), "--ssh-key", str(files.key),
-        "--known-hosts", str(files.state_dir / "known_hosts"), "--accept-new-host-keys",
+        "--known-hosts", str(files.known_hosts),  # the keys the lab made: no first contact
         "--wheelhouse", str(house), *extra,
     ])
     return subprocess.run(argv).returncode

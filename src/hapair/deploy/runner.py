@@ -38,6 +38,11 @@ WheelSource = Callable[[Target], tuple[Wheelhouse | None, Wheelhouse]]
 TIMING = os.environ.get("HAPAIR_APPLY_TIMING") == "1"
 
 
+HOST_KEY_HINT = ("; a host key not in known_hosts is never trusted on first contact: check it "
+                 "(`ssh-keyscan`, against the server's own console) and add it, or pass "
+                 "--accept-new-host-keys")
+
+
 class ApplyError(RuntimeError):
     pass
 
@@ -123,8 +128,9 @@ def _inventory(spec: ClusterSpec, ssh: SshOptions) -> Inventory:
             data["ssh_key"] = str(ssh.key)
         if ssh.known_hosts is not None:
             data["ssh_known_hosts_file"] = str(ssh.known_hosts)
-        if ssh.accept_new_host_keys:
-            data["ssh_strict_host_key_checking"] = "accept-new"
+        # pyinfra's own default is accept-new: a machine in the middle on the
+        # first apply would receive every secret.
+        data["ssh_strict_host_key_checking"] = "accept-new" if ssh.accept_new_host_keys else "yes"
         hosts.append((target, data))
     return Inventory((hosts, {}))
 
@@ -170,12 +176,12 @@ def apply(
         connect_all(state)
     except PyinfraError:
         raise ApplyError(f"cannot reach {_targets(spec)} over SSH (the lines above say why); "
-                         "nothing was changed") from None
+                         f"nothing was changed{HOST_KEY_HINT}") from None
     hosts = {name: state.inventory.get_host(target) for name, target, _, _ in _hosts(spec)}
     unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
     if unreachable:
         raise ApplyError(f"cannot reach {_targets(spec, unreachable)} over SSH (the lines "
-                         "above say why); nothing was changed")
+                         f"above say why); nothing was changed{HOST_KEY_HINT}")
     try:
         databases: dict[str, MariaDBState | None] = {}
         for name, host in hosts.items():

@@ -101,6 +101,8 @@ def prepare(plan: LabPlan, machine: Machine, authorized_key: str,
     for kind in HOST_KEYS:
         run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", f"root@{machine.name}",
              "-f", str(root / f"etc/ssh/ssh_host_{kind}_key")])
+    p.host_keys.write_text("".join(
+        (root / f"etc/ssh/ssh_host_{kind}_key.pub").read_text() for kind in HOST_KEYS))
     conf = root / "etc/ssh/sshd_config.d"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "10-hapair-lab.conf").write_text(
@@ -118,3 +120,14 @@ def _fresh_root_profile(root: Path) -> None:
         default = shipped / f"dot.{name}"
         if default.is_file():
             (root / f"root/.{name}").write_bytes(default.read_bytes())
+
+
+def known_hosts(plan: LabPlan) -> str:
+    """known_hosts for every machine of the lab, from the host keys it made
+    for them (pure but for reading them): apply never trusts a first contact."""
+    lines = []
+    for machine in plan.machines:
+        for key in machine_paths(plan, machine).host_keys.read_text().splitlines():
+            kind, blob = key.split()[:2]
+            lines.append(f"{machine.mgmt} {kind} {blob}\n")
+    return "".join(lines)

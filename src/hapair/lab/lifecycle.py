@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hapair.lab import bmc, container, net, rootfs, vm
+from hapair.lab import bmc, container, identity, net, rootfs, vm
 from hapair.lab import machine as m
 from hapair.lab.plan import (
     ALERT_PORT,
@@ -62,6 +62,10 @@ class LabFiles:
     def alerts(self) -> Path:
         """The alerts the lab's webhook receiver got (lab/alert_sink.py)."""
         return self.state_dir / "alerts.jsonl"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
 
 
 def files_of(plan: LabPlan) -> LabFiles:
@@ -111,6 +115,7 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
             if machine.kind == CONTAINER:
                 for link in machine.links:
                     net.attach(plan, link.outside, link.bridge)
+        files.known_hosts.write_text(identity.known_hosts(plan))
         for machine in plan.machines:
             waited = m.wait_ssh(plan, machine, files.key)
             progress(f"{machine.name}: up, SSH answers ({waited:.1f}s)")

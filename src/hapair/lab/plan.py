@@ -102,6 +102,12 @@ class MachinePaths:
     def console(self) -> Path:
         return self.base / "console.log"
 
+    @property
+    def host_keys(self) -> Path:
+        """The machine's public host keys, kept beside it when they were made:
+        the lab's known_hosts comes from them, not from a first contact."""
+        return self.base / "host_keys.pub"
+
 
 def machine_paths(plan: LabPlan, machine: Machine) -> MachinePaths:
     return MachinePaths(Path(plan.state_dir) / "machines" / machine.name)
