@@ -265,6 +265,32 @@ def test_apply_moves_a_mariadb_on_another_config_onto_hapairs(lab: Lab) -> None:
                                  f"WHERE token='{token}'", 20) == token, lab.evidence()
 
 
+def test_apply_never_trusts_an_unknown_host_key(lab: Lab, tmp_path: Path) -> None:
+    """With the nodes' keys not in known_hosts (a machine in the middle on the
+    first apply would receive every secret), apply stops before it sends
+    anything, says why, and learns no key."""
+    import subprocess
+    import sys
+
+    from hapair.lab.lifecycle import files_of
+    from hapair.lab.plan import plan_lab
+    from hapair.lab.sh import in_netns
+    from hapair.spec import load_spec
+
+    plan = plan_lab(load_spec(lab.spec).spec)
+    files = files_of(plan)
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    result = subprocess.run(in_netns(plan.control.name, [
+        sys.executable, "-m", "hapair", "apply", str(lab.spec), "--secrets", str(files.secrets),
+        "--ssh-key", str(files.key), "--known-hosts", str(empty), "--dry-run"]),
+        capture_output=True, text=True, timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-2000:]
+    assert "never trusted on first contact" in out and "node1" in out, out[-2000:]
+    assert empty.read_text() == ""
+
+
 def test_dry_run_plans_and_changes_nothing(lab: Lab) -> None:
     result = lab.hapair("lab", "apply", str(lab.spec), "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
