@@ -175,6 +175,9 @@ def test_gluster_plan_with_an_arbiter_on_the_witness(m2l: ClusterSpec) -> None:
                              "arbiter", "1", f"arb:{brick}", "force")
     assert p.options["cluster.quorum-type"] == "auto"
     assert p.options["cluster.post-op-delay-secs"] == "0"
+    # Served to the pool's own addresses only, never to a client or the VIP's network at large.
+    assert p.options["auth.allow"] == ("127.0.0.1,192.168.57.102,10.54.0.10,192.168.57.103,"
+                                       "10.54.0.11,10.54.0.12")
     assert p.peers == ("node1", "node2", "arb")
     # The names: the data on the interconnect; the witness, not on it, sees
     # the nodes on the public network.

@@ -366,8 +366,11 @@ def failover(plan: Plan) -> None:
 
 
 def firewall(plan: Plan) -> None:
-    """Last, once every service is in place: each host's nftables rules,
-    reloaded in one transaction when they changed (never a moment without)."""
+    """First, before any service of the cluster starts: each host's nftables
+    rules (they name interfaces by name and keep SSH open, so they load before
+    a bond exists), reloaded in one transaction when they changed (never a
+    moment without). Loaded last, a first apply left MariaDB, glusterd and
+    etcd open to every client until its end."""
     hosts = all_hosts(plan.d.spec)  # the witness's files: rendered_files
     plan.op(hosts, "firewall: rules loaded", ops.unit_started, unit=firewall_render.UNIT,
             clears=("firewall",))
@@ -375,9 +378,9 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, glusterd_meanwhile, agent_tls, network,
+PHASES = (base, rendered_files, firewall, glusterd_meanwhile, agent_tls, network,
           db_steps.mariadb_meanwhile, python_steps.build, etcd_steps.etcd, db_steps.database,
-          volume, python_steps.envs, web, failover, firewall)
+          volume, python_steps.envs, web, failover)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),

@@ -47,6 +47,9 @@ def options(spec: ClusterSpec) -> dict[str, str]:
         # not a background flush nobody hears of. Seen in the lab: a write
         # from the arbiter's losing side "succeeded", its refusal unseen.
         "performance.flush-behind": "off",
+        # Bricks and volfiles served to the pool's own addresses only, not to
+        # anyone the firewall lets through (a first apply, a firewall off).
+        "auth.allow": ",".join(pool_addresses(spec)),
     }
     if vol.arbiter is None:
         # Replica 2: both sides of a partition accept writes; the newest copy
@@ -61,6 +64,17 @@ def options(spec: ClusterSpec) -> dict[str, str]:
         # cut within that second was taken: seen in the lab).
         opts["cluster.post-op-delay-secs"] = "0"
     return opts
+
+
+def pool_addresses(spec: ClusterSpec) -> list[str]:
+    """Every address a host of the pool connects from (pure): each node's
+    interconnect and public ones, the witness's, and loopback."""
+    found = ["127.0.0.1"]
+    for n in spec.nodes:
+        found += [str(n.interconnect), str(n.public)]
+    if spec.witness is not None:
+        found.append(str(spec.witness.address))
+    return list(dict.fromkeys(found))
 
 
 def names(spec: ClusterSpec, *, on_witness: bool) -> list[tuple[str, str]]:
