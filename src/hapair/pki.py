@@ -104,10 +104,21 @@ def _load_ca(ca: Pair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
+# What a certificate may be used for: a server's and a client's (an etcd
+# member, the agent: each is the other's client), a server's only (MariaDB,
+# Apache: whoever reads their key must not pass for the node's agent with it),
+# a client's only.
+USES = {
+    "both": (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+    "server": (ExtendedKeyUsageOID.SERVER_AUTH,),
+    "client": (ExtendedKeyUsageOID.CLIENT_AUTH,),
+}
+
+
 def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
-          client: bool = False) -> Pair:
-    """A certificate for a host (server and client use: an etcd member is
-    both), valid for its name and addresses (and loopback).
+          client: bool = False, use: str = "both") -> Pair:
+    """A certificate for a host, for `use` (USES), valid for its name and
+    addresses (and loopback).
 
     ``client``: a client's only, with the name as organizational unit and no
     common name: etcd refuses a common name through its gRPC gateway when
@@ -116,8 +127,7 @@ def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
     subject = (x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hapair"),
                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cn)])
                if client else _name(cn))
-    usage = ([ExtendedKeyUsageOID.CLIENT_AUTH] if client
-             else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    usage = list(USES["client" if client else use])
     key = _key()
     ips = sorted({ipaddress.ip_address(a) for a in (*addresses, "127.0.0.1")}, key=str)
     sans: list[x509.GeneralName] = [x509.DNSName(cn), x509.DNSName("localhost")]
@@ -140,9 +150,10 @@ def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
 
 
 def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
-          now: dt.datetime) -> str:
+          now: dt.datetime, use: str = "both") -> str:
     """Why a host's certificate must be issued again ("" if it fits): not
-    signed by this CA, another name, an address missing, expiring soon."""
+    signed by this CA, another name, an address missing, other uses,
+    expiring soon."""
     try:
         cert = x509.load_pem_x509_certificate(cert_pem.encode())
     except ValueError:
@@ -168,6 +179,12 @@ def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
     missing = sorted(set(addresses) - have)
     if missing:
         return f"not valid for {', '.join(missing)}"
+    try:
+        uses = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        uses = set()
+    if uses != set(USES[use]):
+        return f"not for {use} use alone" if use != "both" else "not for server and client use"
     if cert.not_valid_after_utc - now < dt.timedelta(days=RENEW_WITHIN_DAYS):
         return f"expires {cert.not_valid_after_utc:%Y-%m-%d}"
     return ""

@@ -44,6 +44,28 @@ def test_what_makes_a_certificate_unfit(ca: pki.Pair) -> None:
     assert pki.unfit("", ca, "node1", (), NOW) == "no valid certificate"
 
 
+def test_each_certificate_is_for_the_uses_its_service_needs(ca: pki.Pair) -> None:
+    """MariaDB's and Apache's are a server's only: whoever reads the mysql
+    account's key must not pass for the node's agent with it. One made for
+    both uses (an older apply's) is issued again."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID as Eku
+
+    def uses(pair: pki.Pair) -> set[object]:
+        cert = x509.load_pem_x509_certificate(pair.cert.encode())
+        return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+    server = pki.issue(ca, "node1", ("10.54.0.10",), NOW, use="server")
+    both = pki.issue(ca, "node1", ("10.54.0.10",), NOW)
+    assert uses(server) == {Eku.SERVER_AUTH}
+    assert uses(both) == {Eku.SERVER_AUTH, Eku.CLIENT_AUTH}
+    assert uses(pki.issue(ca, "agent", (), NOW, client=True)) == {Eku.CLIENT_AUTH}
+    assert pki.unfit(server.cert, ca, "node1", ("10.54.0.10",), NOW, "server") == ""
+    assert pki.unfit(both.cert, ca, "node1", ("10.54.0.10",), NOW, "server") == \
+        "not for server use alone"
+    assert pki.unfit(server.cert, ca, "node1", ("10.54.0.10",), NOW) == \
+        "not for server and client use"
+
+
 def test_a_broken_ca_is_named(ca: pki.Pair) -> None:
     with pytest.raises(pki.PKIError, match="not valid PEM"):
         pki.issue(pki.Pair("junk", ca.key), "node1", (), NOW)

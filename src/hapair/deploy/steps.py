@@ -291,11 +291,12 @@ def agent_tls(plan: Plan) -> None:
 
     def items(n: Node) -> dict[str, Any]:
         mine = [(cert_ops.Wanted(AGENT_CERT, AGENT_KEY, n.name, agent_addresses(n)), ("agent",)),
-                (cert_ops.Wanted(DB_CERT, DB_KEY, n.name, agent_addresses(n), owner="mysql"),
-                 ("mariadb",))]
+                (cert_ops.Wanted(DB_CERT, DB_KEY, n.name, agent_addresses(n), owner="mysql",
+                                 use="server"), ("mariadb",))]
         if web:
             mine.append((cert_ops.Wanted(WEB_CERT, WEB_KEY, spec.web.server_name or spec.name,
-                                         (str(spec.vip.address), str(n.public))), ("apache",)))
+                                         (str(spec.vip.address), str(n.public)), use="server"),
+                         ("apache",)))
         return {"items": tuple(mine)}
 
     label = "the agent's, MariaDB's" + (" and Apache's" if web else "")
