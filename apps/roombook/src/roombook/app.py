@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(finder)
     app.register_blueprint(account)
     app.register_blueprint(rules_admin)
+    from roombook import i18n
+
+    i18n.init(app)
     app.add_template_filter(longdate, "longdate")
     app.add_template_filter(grid_runs, "runs")
     _health(app)
@@ -151,6 +154,7 @@ def _errors(app: Flask) -> None:
         ended): back to its page with what was typed, to sign in or send
         again; never a dead end that loses the booking."""
         from flask import flash, redirect, url_for
+        from flask_babel import gettext
 
         from roombook.pages import form_return
 
@@ -158,7 +162,7 @@ def _errors(app: Flask) -> None:
             return error(400, "csrf", "the form expired or was not sent from this site; "
                          "try again")
         if request.endpoint == "web.login_post":
-            flash("The sign-in form expired; please sign in again.", "error")
+            flash(gettext("The sign-in form expired; please sign in again."), "error")
             return redirect(url_for("web.login", next=request.args.get("next", "")), 303)
         if "user" not in g:  # the CSRF check ran before the user was looked up
             from roombook.web import load_user
@@ -166,9 +170,9 @@ def _errors(app: Flask) -> None:
             load_user()
         back = form_return()
         if g.user is None:
-            flash("Your session ended: sign in again, and your form is kept.", "error")
+            flash(gettext("Your session ended: sign in again, and your form is kept."), "error")
             return redirect(url_for("web.login", next=back), 303)
-        flash("The form expired: check it and send it again.", "error")
+        flash(gettext("The form expired: check it and send it again."), "error")
         return redirect(back, 303)
 
     @app.errorhandler(HTTPException)

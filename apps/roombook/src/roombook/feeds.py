@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext
 from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,7 +137,7 @@ def revoke(feed_id: int) -> Response:
         if f is None or f.user_id != g.user.id:
             abort(404)
         f.revoked_at = f.revoked_at or utcnow()
-    flash("Calendar address revoked: it answers no more.", "ok")
+    flash(gettext("Calendar address revoked: it answers no more."), "ok")
     return redirect(url_for("web.bookings"))  # type: ignore[return-value]
 
 

@@ -11,6 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import gettext
+
 from roombook.config import Settings
 from roombook.slots import local_start, time_of
 
@@ -68,7 +70,8 @@ def row(held: Mapping[int, Holder], n_slots: int, first_open: int = 0,
         j = i
         while j < n_slots and held.get(j) == h:
             j += 1
-        label = f"{h.title or 'Booked'} · {h.who}"
+        title = h.title or gettext("Booked")
+        label = f"{title} · {h.who}"
         cells.append(Cell("mine" if h.mine else "taken", i, j - i, label))
         i = j
     return cells

@@ -3,7 +3,6 @@ and the settings, and the one way a day is written."""
 
 from __future__ import annotations
 
-from datetime import date
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, render_template, request, url_for
 
 from roombook.app import state, utcnow
+from roombook.i18n import longdate
 from roombook.models import User
 
 # A form sent after its session ended goes back, once signed in again, to
@@ -75,6 +75,5 @@ def sign_out(user_id: int) -> None:
             user.tokens_after = utcnow()
 
 
-def longdate(d: date) -> str:
-    """Every page says a day this one way: Thu 26 Nov 2026."""
-    return f"{d:%a} {d.day} {d:%b %Y}"
+
+__all__ = ["FORM_PAGES", "form_return", "longdate", "page", "safe_next", "sign_out", "signed_in"]

@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from sqlalchemy import or_, select
 
 from roombook import find, grid, rules, throttle
@@ -85,14 +86,15 @@ def login_post() -> Any:
     password = request.form.get("password", "")[:1024]
     tried = throttle.attempt(state().maker, email, password, request, utcnow())
     if tried.wait_s:
-        flash(f"Too many failed sign-ins: try again in {tried.wait_s:.0f} s.", "error")
+        flash(gettext("Too many failed sign-ins: try again in %(s)s s.",
+                      s=f"{tried.wait_s:.0f}"), "error")
         return page("login.html", 429, email=email)
     if tried.unavailable:
-        flash("Signing in is not possible on this copy of the service; try again in a moment.",
-              "error")
+        flash(gettext("Signing in is not possible on this copy of the service; try again in a "
+                      "moment."), "error")
         return page("login.html", 503, email=email)
     if tried.user is None:
-        flash("Unknown email or wrong password.", "error")
+        flash(gettext("Unknown email or wrong password."), "error")
         return page("login.html", 401, email=email)
     session.clear()
     session["uid"], session["at"] = tried.user.id, int(time.time())
@@ -282,10 +284,10 @@ def book_room(room_id: int) -> Any:
         return _room_page(room_id, datetime.now(UTC).astimezone(st.settings.tz).date(), 400)
     form = {"start": start, "end": end, "title": title}
     if len(title) > TITLE_MAX:
-        flash(f"The title may have at most {TITLE_MAX} characters.", "error")
+        flash(gettext("The title may have at most %(n)s characters.", n=TITLE_MAX), "error")
         return _room_page(room_id, day, 400, **form)
     if len(key) < 8:
-        flash("The form was incomplete; please try again.", "error")
+        flash(gettext("The form was incomplete; please try again."), "error")
         return _room_page(room_id, day, 400, **form)
     form.update(repeat=f.get("repeat", ""), until=f.get("until", ""), beyond=_beyond(),
                 for_user=f.get("for_user", ""))
@@ -307,17 +309,21 @@ def book_room(room_id: int) -> Any:
     except Conflict:
         mine = same_as_mine(st.maker, who, room_id, rng, title)
         if mine is not None:
-            flash(f"You had already booked this: {start}-{end} on {longdate(day)}.", "ok")
+            flash(gettext("You had already booked this: %(start)s-%(end)s on %(day)s.",
+                          start=start, end=end, day=longdate(day)), "ok")
             return redirect(url_for("web.bookings", booked=mine))
-        flash(f"Sorry: this room is already booked for part of {start}-{end} on "
-              f"{longdate(day)}. Pick another time or another room.", "error")
+        flash(gettext("Sorry: this room is already booked for part of %(start)s-%(end)s on "
+                      "%(day)s. Pick another time or another room.", start=start, end=end,
+                      day=longdate(day)), "error")
         return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng, title), **form)
     except KeyReused:
-        flash("This form was already used for another booking; please try again.", "error")
+        flash(gettext("This form was already used for another booking; please try again."),
+              "error")
         return _room_page(room_id, day, 422, **form)
     except NotFound:
         abort(404)
-    flash(f"Booked: {start}-{end} on {longdate(day)}.", "ok")
+    flash(gettext("Booked: %(start)s-%(end)s on %(day)s.", start=start, end=end,
+                  day=longdate(day)), "ok")
     return redirect(url_for("web.bookings", booked=outcome.booking.id))
 
 
@@ -340,10 +346,12 @@ def _beyond() -> str:
     return "on" if g.user.is_admin and request.form.get("beyond") == "on" else ""
 
 
-def against_rules(exc: RuleBroken) -> str:
-    words = f"Not booked: {exc}."
+def against_rules(exc: RuleBroken, moved: bool = False) -> str:
+    words = (gettext("Not moved: %(why)s.", why=exc) if moved
+             else gettext("Not booked: %(why)s.", why=exc))
     if g.user.is_admin:
-        words += " As an administrator you may book beyond the rules: tick Beyond the rules."
+        words += " " + gettext("As an administrator you may book beyond the rules: tick "
+                               "Beyond the rules.")
     return words
 
 
@@ -437,17 +445,18 @@ def edit_booking_post(booking_id: int) -> Any:
         flash(str(exc), "error")
         return _edit_page(b, 400, **form)
     except RuleBroken as exc:
-        flash(against_rules(exc).replace("Not booked", "Not moved"), "error")
+        flash(against_rules(exc, moved=True), "error")
         return _edit_page(b, 422, **form)
     except Conflict:
-        flash(f"Sorry: that room is already booked for part of {form['start']}-{form['end']} "
-              f"on {longdate(rng.day)}; the booking is unchanged. Free instead: below.",
-              "error")
+        flash(gettext("Sorry: that room is already booked for part of %(start)s-%(end)s on "
+                      "%(day)s; the booking is unchanged. Free instead: below.",
+                      start=form["start"], end=form["end"], day=longdate(rng.day)), "error")
         return _edit_page(b, 409, suggest=_suggestions(int(form["room_id"]), rng,
                                                        form["title"], keep=b.id), **form)
     except (NotFound, Cancelled):
         abort(404)
-    flash(f"Booking moved: {form['start']}-{form['end']} on {longdate(rng.day)}.", "ok")
+    flash(gettext("Booking moved: %(start)s-%(end)s on %(day)s.", start=form["start"],
+                  end=form["end"], day=longdate(rng.day)), "ok")
     return redirect(url_for("web.bookings"))
 
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from roombook import auth, outbox, throttle
@@ -54,14 +55,15 @@ def change_password() -> Any:
         return page("account.html", 400)
     tried = throttle.attempt(state().maker, g.user.email, current, request, utcnow())
     if tried.wait_s:
-        flash(f"Too many wrong passwords: try again in {tried.wait_s:.0f} s.", "error")
+        flash(gettext("Too many wrong passwords: try again in %(s)s s.",
+                      s=f"{tried.wait_s:.0f}"), "error")
         return page("account.html", 429)
     if tried.unavailable:
-        flash("Passwords cannot be changed on this copy of the service just now; nothing "
-              "was changed. Try again in a moment.", "error")
+        flash(gettext("Passwords cannot be changed on this copy of the service just now; "
+                      "nothing was changed. Try again in a moment."), "error")
         return page("account.html", 503)
     if tried.user is None or tried.user.id != g.user.id:
-        flash("The current password is wrong; nothing was changed.", "error")
+        flash(gettext("The current password is wrong; nothing was changed."), "error")
         return page("account.html", 401)
     with state().maker.begin() as s:
         user = s.get(User, g.user.id)
@@ -69,7 +71,7 @@ def change_password() -> Any:
             user.password_hash = auth.hash_password(new)
     sign_out(g.user.id)  # every other session and token ends...
     session["at"] = int(time.time())  # ...this one is made again, in the same second
-    flash("Password changed. Your other sessions and API tokens have ended.", "ok")
+    flash(gettext("Password changed. Your other sessions and API tokens have ended."), "ok")
     return redirect(url_for("account.show"))
 
 
@@ -95,8 +97,8 @@ def ask_reset() -> Any:
                                                User.disabled_at.is_(None)))
             if user is not None:
                 outbox.queue_reset(s, user.id, utcnow())
-    flash("If an account has that address, a link to set a new password is on its way: it "
-          "works once, within an hour.", "ok")
+    flash(gettext("If an account has that address, a link to set a new password is on its "
+                  "way: it works once, within an hour."), "ok")
     return redirect(url_for("web.login"))
 
 
@@ -117,7 +119,7 @@ def reset(token: str) -> Any:
     _resets_on()
     found = _reset_for(token)
     if found is None:
-        flash("That link has expired or was used already: ask for a new one.", "error")
+        flash(gettext("That link has expired or was used already: ask for a new one."), "error")
         return redirect(url_for("account.forgot"))
     person, fingerprint = found
     if request.method == "GET":
@@ -130,9 +132,9 @@ def reset(token: str) -> Any:
     with state().maker.begin() as s:
         user = s.get(User, person.id, with_for_update=True)
         if user is None or not auth.reset_fits(user.password_hash, fingerprint):
-            flash("That link was used already: ask for a new one.", "error")
+            flash(gettext("That link was used already: ask for a new one."), "error")
             return redirect(url_for("account.forgot"))
         user.password_hash = auth.hash_password(new)
         user.tokens_after = utcnow()  # every session and API token ends
-    flash("Your new password is set: sign in with it.", "ok")
+    flash(gettext("Your new password is set: sign in with it."), "ok")
     return redirect(url_for("web.login"))

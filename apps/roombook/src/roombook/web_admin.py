@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -91,9 +92,9 @@ def add_room() -> Any:
         flash(str(exc), "error")
         return _back()
     except IntegrityError:
-        flash(f"A room named {name!r} exists already.", "error")
+        flash(gettext("A room named %(name)s exists already.", name=repr(name)), "error")
         return _back()
-    flash(f"Room {name} added.", "ok")
+    flash(gettext("Room %(name)s added.", name=name), "ok")
     return _back()
 
 
@@ -124,9 +125,9 @@ def edit_room(room_id: int) -> Any:
         flash(str(exc), "error")
         return _back("admin.room", room_id=room_id)
     except IntegrityError:
-        flash(f"A room named {name!r} exists already.", "error")
+        flash(gettext("A room named %(name)s exists already.", name=repr(name)), "error")
         return _back("admin.room", room_id=room_id)
-    flash(f"Room {name} saved.", "ok")
+    flash(gettext("Room %(name)s saved.", name=name), "ok")
     return _back()
 
 
@@ -141,14 +142,14 @@ def remove_room(room_id: int) -> Any:
             abort(404)
         future = _future(s, _today(), room_id=room_id)
         if future and request.form.get("future") != "cancel":
-            flash(f"{r.name} has {len(future)} bookings to come: choose to cancel them to "
-                  "remove it.", "error")
+            flash(gettext("%(room)s has %(n)s bookings to come: choose to cancel them to "
+                          "remove it.", room=r.name, n=len(future)), "error")
             return _back("admin.room", room_id=room_id)
         cancel_all(s, future, utcnow(), by=g.user.id, reason=f"{r.name} is no longer booked")
         r.removed_at = utcnow()
         # The name is free again for a new room.
         r.name = f"{r.name[:NAME_MAX - 12]} (removed {r.id})"
-    flash(f"Room removed; {len(future)} bookings to come cancelled.", "ok")
+    flash(gettext("Room removed; %(n)s bookings to come cancelled.", n=len(future)), "ok")
     return _back()
 
 
@@ -179,7 +180,7 @@ def add_user() -> Any:
     except IntegrityError:
         flash(f"{email} has an account already.", "error")
     else:
-        flash(f"Account for {email} created.", "ok")
+        flash(gettext("Account for %(email)s created.", email=email), "ok")
     return _back()
 
 
@@ -214,9 +215,9 @@ def edit_user(user_id: int) -> Any:
         flash(str(exc), "error")
         return _back("admin.person", user_id=user_id)
     except IntegrityError:
-        flash(f"{email} has an account already.", "error")
+        flash(gettext("%(email)s has an account already.", email=email), "error")
         return _back("admin.person", user_id=user_id)
-    flash(f"{email} saved.", "ok")
+    flash(gettext("%(email)s saved.", email=email), "ok")
     return _back()
 
 
@@ -228,7 +229,7 @@ def remove_user(user_id: int) -> Any:
         if u is None or u.disabled_at is not None:
             abort(404)
         if u.id == g.user.id:
-            flash("You cannot remove yourself.", "error")
+            flash(gettext("You cannot remove yourself."), "error")
             return _back("admin.person", user_id=user_id)
         future = _future(s, _today(), user_id=user_id)
         u.disabled_at = utcnow()  # first: a person removed is sent no mail
@@ -237,7 +238,8 @@ def remove_user(user_id: int) -> Any:
             kept = 0
         else:
             kept = len(future)
-    flash(f"{u.email} removed: cannot sign in any more; {kept} bookings to come kept.", "ok")
+    flash(gettext("%(email)s removed: cannot sign in any more; %(n)s bookings to come kept.",
+                  email=u.email, n=kept), "ok")
     return _back()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
 from roombook.app import state, utcnow
 from roombook.booking import Cancelled, Conflict, NotFound, cancel, restore
@@ -57,7 +58,7 @@ def cancel_mine(booking_id: int) -> Any:
         cancel(state().maker, booking_id=booking_id, user=g.user, now=utcnow())
     except NotFound:
         abort(404)
-    flash("Booking cancelled.", "ok")
+    flash(gettext("Booking cancelled."), "ok")
     return redirect(url_for("web.bookings", cancelled=booking_id), 303)
 
 
@@ -72,14 +73,14 @@ def confirm_any(booking_id: int) -> Any:
 def cancel_any(booking_id: int) -> Any:
     reason = request.form.get("reason", "")
     if len(reason.strip()) > REASON_MAX:
-        flash(f"The reason may have at most {REASON_MAX} characters.", "error")
+        flash(gettext("The reason may have at most %(n)s characters.", n=REASON_MAX), "error")
         return _confirm(booking_id, admin=True), 400
     try:
         b = cancel(state().maker, booking_id=booking_id, user=g.user, now=utcnow(),
                    reason=reason)
     except NotFound:
         abort(404)
-    flash(f"Booking {booking_id} cancelled.", "ok")
+    flash(gettext("Booking %(id)s cancelled.", id=booking_id), "ok")
     return redirect(url_for("admin.bookings", date=b.day.isoformat(), cancelled=booking_id),
                     303)
 
@@ -92,12 +93,12 @@ def undo(booking_id: int) -> Any:
     except NotFound:
         abort(404)
     except Cancelled as exc:
-        flash(f"Not undone: {exc}.", "error")
+        flash(gettext("Not undone: %(why)s.", why=exc), "error")
         return redirect(url_for("web.bookings"), 303)
     except Conflict:
-        flash("Not undone: the room was booked again meanwhile.", "error")
+        flash(gettext("Not undone: the room was booked again meanwhile."), "error")
         return redirect(url_for("web.bookings"), 303)
-    flash("Cancellation undone: the booking stands.", "ok")
+    flash(gettext("Cancellation undone: the booking stands."), "ok")
     where = ("admin.bookings" if b.user_id != g.user.id else "web.bookings")
     return redirect(url_for(where, **({"date": b.day.isoformat()} if b.user_id != g.user.id
                                       else {})), 303)

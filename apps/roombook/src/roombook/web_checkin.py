@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
 from roombook import auth
 from roombook.app import state
@@ -30,11 +31,11 @@ def checkin(booking_id: int) -> Any:
     except (NotFound, Cancelled):
         abort(404)
     except TooEarly as exc:
-        flash(f"Not yet: {exc}.", "error")
+        flash(gettext("Not yet: %(why)s.", why=exc), "error")
     except TooLate as exc:
-        flash(f"Sorry, {exc}.", "error")
+        flash(gettext("Sorry, %(why)s.", why=exc), "error")
     else:
-        flash("Checked in: the room is yours.", "ok")
+        flash(gettext("Checked in: the room is yours."), "ok")
     return redirect(url_for("web.bookings")), 303
 
 
@@ -59,14 +60,14 @@ def from_mail(token: str) -> Any:
         try:
             b = check_in(st.maker, booking_id=b.id, user=booker, now=datetime.now(UTC),
                          window=window_of)
-            said = "Checked in: the room is yours."
+            said = gettext("Checked in: the room is yours.")
         except NotFound:
             abort(404)
         except Cancelled:
-            said, status = "This booking was cancelled.", 409
+            said, status = gettext("This booking was cancelled."), 409
         except TooEarly as exc:
-            said, status = f"Not yet: {exc}.", 409
+            said, status = gettext("Not yet: %(why)s.", why=exc), 409
         except TooLate as exc:
-            said, status = f"Sorry, {exc}.", 409
+            said, status = gettext("Sorry, %(why)s.", why=exc), 409
     return page("checkin_link.html", status, booking=b, room=room.name, said=said,
                 token=token)

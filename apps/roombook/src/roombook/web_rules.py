@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext
 from sqlalchemy import delete
 
 from roombook import rules, rules_db
@@ -30,7 +31,10 @@ def show(status: int = 200) -> Any:
         rooms = list(s.scalars(room_list()))
         closed = list(s.scalars(rules_db.closed_days_from(today)))
     names = {r.id: r.name for r in rooms}
-    days = [(i, rules.DAY_NAMES[i], found.hours.get(i, "open"), rules.DAYS[i]) for i in range(7)]
+    weekdays = (gettext("Mondays"), gettext("Tuesdays"), gettext("Wednesdays"),
+                gettext("Thursdays"), gettext("Fridays"), gettext("Saturdays"),
+                gettext("Sundays"))
+    days = [(i, weekdays[i], found.hours.get(i, "open"), rules.DAYS[i]) for i in range(7)]
     return page("admin_rules.html", status, found=found, days=days, times=day_times(st.settings),
                 rooms=rooms, closed=[(c, names.get(c.room_id or 0, "")) for c in closed],
                 day_start=f"{st.settings.day_start:%H:%M}", day_end=f"{st.settings.day_end:%H:%M}")
@@ -77,7 +81,7 @@ def save() -> Any:
         row.checkin_minutes = values["checkin_minutes"]
         row.hours, row.updated_at = hours, utcnow()
     rules_db.forget(st.maker)
-    flash("Rules saved; they apply to bookings from now on (those made stay).", "ok")
+    flash(gettext("Rules saved; they apply to bookings from now on (those made stay)."), "ok")
     return redirect(url_for("rules_admin.show")), 303
 
 
@@ -89,24 +93,25 @@ def add_closed() -> Any:
     try:
         day = date.fromisoformat(f.get("day", ""))
     except ValueError:
-        flash("day: a date like 2026-12-25", "error")
+        flash(gettext("day: a date like 2026-12-25"), "error")
         return show(400)
     name = f.get("name", "").strip()
     text = f.get("room_id", "")
     if text and not (text.isdigit() and len(text) < 10):
-        flash("room: choose a room, or every room", "error")
+        flash(gettext("room: choose a room, or every room"), "error")
         return show(400)
     room_id = int(text) if text else None
     if len(name) > NAME_MAX:
-        flash(f"name: at most {NAME_MAX} characters", "error")
+        flash(gettext("name: at most %(n)s characters", n=NAME_MAX), "error")
         return show(400)
     with st.maker.begin() as s:
         if room_id is not None and bookable(s, room_id) is None:
             abort(404)
         s.add(ClosedDay(day=day, room_id=room_id, name=name))
     rules_db.forget(st.maker)
-    flash(f"Closed on {day}{': ' + name if name else ''}. Bookings already made that day "
-          "stay; cancel them from the day's list if they must go.", "ok")
+    flash(gettext("Closed on %(day)s. Bookings already made that day stay; cancel them from "
+                  "the day's list if they must go.", day=f"{day}: {name}" if name else day),
+          "ok")
     return redirect(url_for("rules_admin.show")), 303
 
 
@@ -116,5 +121,5 @@ def remove_closed(closed_id: int) -> Any:
     with state().maker.begin() as s:
         s.execute(delete(ClosedDay).where(ClosedDay.id == closed_id))
     rules_db.forget(state().maker)
-    flash("Open again that day.", "ok")
+    flash(gettext("Open again that day."), "ok")
     return redirect(url_for("rules_admin.show")), 303

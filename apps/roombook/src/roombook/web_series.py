@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
 from roombook.app import state, utcnow
 from roombook.booking import KeyReused, NotFound
@@ -18,8 +19,10 @@ from roombook.series import SeriesConflict, book_series, cancel_series, dates, t
 from roombook.slots import BadTime, SlotRange
 
 series_web = Blueprint("series", __name__)
-EVERY_WORDS = {"daily": "every day", "weekdays": "every weekday", "weekly": "every week",
-               "monthly": "every month, same weekday and week"}
+def every_words() -> dict[str, str]:
+    return {"daily": gettext("every day"), "weekdays": gettext("every weekday"),
+            "weekly": gettext("every week"),
+            "monthly": gettext("every month, same weekday and week")}
 
 
 def _until(text: str) -> date:
@@ -50,34 +53,38 @@ def book_series_form(room_id: int, rng: SlotRange, form: dict[str, str], key: st
                                                                     st.settings).per_week,
                                booked_by=g.user.id if who != g.user.id else None)
         except RuleBroken as exc:
-            flash(f"Not booked: {exc}.", "error")
+            flash(gettext("Not booked: %(why)s.", why=exc), "error")
             status = 422
         except SeriesConflict as exc:
-            flash(f"Taken meanwhile: {', '.join(map(longdate, exc.taken))}. Look again.",
-                  "error")
+            flash(gettext("Taken meanwhile: %(days)s. Look again.",
+                          days=", ".join(map(longdate, exc.taken))), "error")
             status = 409
         except KeyReused:
-            flash("This form was already used for another series; please try again.", "error")
+            flash(gettext("This form was already used for another series; please try again."),
+                  "error")
             status = 422
         except NotFound:
             abort(404)
         else:
-            skipped = (f"; not booked, taken or closed: "
-                       f"{', '.join(map(longdate, done.skipped))}" if done.skipped else "")
-            flash(f"Booked {len(done.booked)} dates, {form['start']}-{form['end']} "
-                  f"{EVERY_WORDS[form['repeat']]} from {longdate(rng.day)} until "
-                  f"{longdate(until)}{skipped}.", "ok")
+            skipped = gettext("; not booked, taken or closed: %(days)s",
+                              days=", ".join(map(longdate, done.skipped))) if done.skipped else ""
+            flash(gettext("Booked %(n)s dates, %(start)s-%(end)s %(every)s from %(first)s until "
+                          "%(until)s%(skipped)s.", n=len(done.booked), start=form["start"],
+                          end=form["end"], every=every_words()[form["repeat"]],
+                          first=longdate(rng.day), until=longdate(until), skipped=skipped),
+                  "ok")
             return redirect(url_for("web.bookings"))
     with st.maker() as s:
         room = bookable(s, room_id)
         if room is None:
             abort(404)
         busy = taken_days(s, room_id, days, rng)
-    rows = [(d, "closed: " + refused[d] if d in refused else "taken" if d in busy else "free")
+    rows = [(d, gettext("closed: %(why)s", why=refused[d]) if d in refused
+             else "taken" if d in busy else "free")
             for d in days]
     return page("series.html", status, room=room, rows=rows,
                 n_free=sum(1 for _, then in rows if then == "free"), form=form, day=rng.day,
-                until=until, key=key, every=EVERY_WORDS[form["repeat"]])
+                until=until, key=key, every=every_words()[form["repeat"]])
 
 
 @series_web.post("/series/<int(min=1, max=2147483647):series_id>/cancel")
