@@ -101,3 +101,31 @@ def test_no_critical_or_serious_wcag_violation_on_any_page(served: str, screen: 
         page.context.browser.close()
     assert len(seen) == 22, seen  # every state was reached and checked
     assert not found, "\n".join(f"{s}: {v}" for s, vs in found.items() for v in vs)
+
+
+def test_the_pages_in_french_from_the_browser_s_language_and_the_footer(served: str) -> None:
+    """A browser that asks for French gets the pages in French (and axe finds
+    nothing critical or serious in them: a longer text must not break the
+    layout's contrast or targets); the footer's choice of English holds."""
+    from playwright.sync_api import sync_playwright
+
+    found: dict[str, list[str]] = {}
+    seen: list[str] = []
+    day = future_day(14)
+    with sync_playwright() as p:
+        page = _signed_in(p, served, locale="fr-FR", extra_http_headers={
+            "Accept-Language": "fr-FR,fr;q=0.9"})
+        page.goto(f"{served}/?date={day}")
+        assert page.locator("html").get_attribute("lang") == "fr"
+        assert page.get_by_role("heading", name=re.compile("^Salles")).is_visible()
+        _check(page, "grille du jour", found, seen)
+        _fill_booking(page, served, 2, day, "10:00", "11:00", "Revue")
+        page.get_by_role("button", name="Réserver", exact=True).click()
+        assert page.get_by_text(re.compile("^Réservé : 10:00-11:00 le ")).is_visible()
+        _check(page, "mes réservations", found, seen)
+        page.select_option("select[name=lang]", "en")
+        page.get_by_role("button", name="Changer").click()
+        assert page.get_by_role("heading", name="My bookings").is_visible()
+        page.context.browser.close()
+    assert seen == ["grille du jour", "mes réservations"]
+    assert not found, "\n".join(f"{s}: {v}" for s, vs in found.items() for v in vs)
