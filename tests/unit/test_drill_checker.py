@@ -265,7 +265,7 @@ def test_a_move_no_fault_called_for_fails_the_report() -> None:
 
 
 def test_the_attack_summary_names_the_real_user_s_sign_ins() -> None:
-    from hapair.drill.scenarios import summarize_attack
+    from hapair.drill.abuse import summarize_attack
 
     line = summarize_attack({"seen": {"10.54.0.10 body: not connected (TimeoutError)": 12},
                              "signins": [[0.2, 200], [0.4, 200], [5.0, "TimeoutError"]]})

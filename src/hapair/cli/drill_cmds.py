@@ -38,7 +38,8 @@ def drill(
     """Prove the cluster: faults under booking load, an independent checker, a report.
 
     Only against a lab (hapair lab up SPEC): a drill cuts power and links."""
-    from hapair.drill.scenarios import SCENARIOS, Scenario, hardware_of, random_scenario
+    from hapair.drill.scenario import Scenario, hardware_of
+    from hapair.drill.scenarios import SCENARIOS, random_scenario
 
     if list_:
         for name, s in SCENARIOS.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 from hapair.agent import write_gate
 from hapair.drill import checker, sampler
-from hapair.drill.scenarios import Ctx, Scenario
+from hapair.drill.scenario import Ctx, Scenario
 from hapair.drill.stress import Stress
 from hapair.drill.workload import ROOMS, SLOTS_PER_DAY
 from hapair.lab import alert_sink

@@ -2,89 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
+from hapair.drill.abuse import ABUSE_S, ADVERTS, LOGINS, MONITOR, SLOW
 from hapair.drill.changes import CHANGES, Change, changed_path, changed_text, lab_apply
+from hapair.drill.scenario import Ctx, Fn, Scenario, Step, start
 from hapair.lab import faults
-from hapair.lab.plan import LabPlan
-from hapair.ops.client import Agents
-from hapair.secrets import read_token
-from hapair.spec.models import ClusterSpec
-
-Target = Literal["primary", "standby"]
-
-
-@dataclass(frozen=True)
-class Ctx:
-    plan: LabPlan
-    agents: Agents
-    node: str  # the node the step targets
-    peer: str
-    witness: str = ""  # the witness's machine ("" none)
-    password: str = ""  # the drill user's, for a real user's sign-ins
-    ca: str = ""  # the CA file of the web's certificate ("" none)
-    spec: str = ""  # the lab's spec file (a change is applied beside it)
-
-
-Fn = Callable[[Ctx], object]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One fault on the node in the given role, and its undoing (None: the
-    cluster must recover alone, e.g. systemd restarts a killed process)."""
-
-    what: str
-    target: Target
-    fault: Fn
-    recover: Fn | None
-    hold_s: float = 4.0  # how long the fault lasts before recovery
-    fenced: bool = False  # only for a cluster whose nodes have fence devices
-    witness: bool = False  # only for a cluster with a witness
-    needs: str = ""  # hardware it needs: "public-bond", "raid" (a lab of VMs)
-    moves: bool = True  # whether the fault calls for the VIP to move (abuse: never)
-    takes_s: float = 0.0  # what the fault and its recovery take themselves (an apply)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    steps: tuple[Step, ...]
-
-    @property
-    def fenced(self) -> bool:
-        return any(s.fenced for s in self.steps)
-
-    @property
-    def witness(self) -> bool:
-        return any(s.witness for s in self.steps)
-
-    @property
-    def needs(self) -> set[str]:
-        return {s.needs for s in self.steps if s.needs}
-
-
-def hardware_of(spec: ClusterSpec) -> set[str]:
-    """What a cluster has that a scenario may need."""
-    return ({"public-bond"} if spec.networks.public.bond else set()) | (
-        {"raid"} if spec.storage else set())
-
-
-def _start(c: Ctx) -> object:
-    from hapair.lab.lifecycle import files_of
-    return faults.start(c.plan, c.node, files_of(c.plan).key)
 
 
 def _kill(process: str) -> Fn:
@@ -208,104 +133,7 @@ def _witness_then_node(c: Ctx) -> object:
 
 def _both_on(c: Ctx) -> object:
     _witness_on(c)
-    return _start(c)
-
-
-class MonitorReplay:
-    """A monitoring host (the lab's control point) that replays the standby's
-    /status with the read-only credential, "as the primary" (X-Hapair-Node),
-    every 50 ms while the primary is powered off. It must not count as the
-    primary's sign of life: the standby would never take over."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-
-    def fault(self, c: Ctx) -> object:
-        standby = c.agents.spec.node(c.peer)
-        req = urllib.request.Request(c.agents.url(standby, "/status"), headers={
-            "Authorization": f"Bearer {read_token(c.agents.token)}", "X-Hapair-Node": c.node})
-        self.stop.clear()
-
-        def replay() -> None:
-            while not self.stop.is_set():
-                try:
-                    with urllib.request.urlopen(req, timeout=1, context=c.agents.tls) as r:
-                        r.read()
-                except OSError:
-                    pass
-                self.stop.wait(0.05)
-
-        threading.Thread(target=replay, name="monitor-replay", daemon=True).start()
-        faults.power_cut(c.plan, c.node)
-        return None
-
-    def recover(self, c: Ctx) -> object:
-        self.stop.set()
-        return _start(c)
-
-
-_monitor = MonitorReplay()
-
-
-class Attack:
-    """Attack traffic from another host on the client network (an address of
-    its own in the client's namespace) against the VIP and both nodes' own
-    addresses, for hold_s, while a real user signs in every second; recover
-    waits for it and returns its summary."""
-
-    def __init__(self, args: tuple[str, ...], seconds: float,
-                 more: Callable[[ClusterSpec], tuple[str, ...]] = lambda spec: ()) -> None:
-        self.args, self.seconds, self.more = args, seconds, more  # more: from the spec
-        self.proc: subprocess.Popen[str] | None = None
-
-    def fault(self, c: Ctx) -> object:
-        from hapair.lab.plan import client_address
-        from hapair.lab.sh import in_netns
-
-        spec = c.agents.spec
-        source = client_address(spec, skip=1)
-        ns = c.plan.client.name
-        subprocess.run(in_netns(ns, ["ip", "addr", "replace", str(source), "dev",
-                                     c.plan.client.link.inside]), check=True, timeout=10)
-        tls = spec.web.tls != "off"
-        targets = [str(spec.vip.address), *(str(n.public) for n in spec.nodes)]
-        argv = in_netns(ns, [sys.executable, "-m", "hapair.drill.attack",
-                             "--targets", ",".join(targets), "--vip", str(spec.vip.address),
-                             "--source", str(source.ip), "--seconds", f"{self.seconds:g}",
-                             *(["--tls"] if tls else []), *(["--ca", c.ca] if c.ca else []),
-                             *self.args, *self.more(spec)])
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env={**os.environ, "ROOMBOOK_PASSWORD": c.password})
-        assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
-
-    def recover(self, c: Ctx) -> object:
-        if self.proc is None:
-            return None
-        out, err = self.proc.communicate(timeout=60)
-        self.proc = None
-        try:
-            return summarize_attack(json.loads(out.strip().splitlines()[-1]))
-        except (ValueError, IndexError):
-            return f"the attack printed no summary: {err.strip()[-300:]}"
-
-
-def summarize_attack(found: dict[str, Any]) -> str:
-    """One line: what the targets answered, and the real user's sign-ins."""
-    signins = found.get("signins", [])
-    ok = [s for s, status in signins if status == 200]
-    user = (f"real user: {len(ok)}/{len(signins)} sign-ins ok, slowest "
-            f"{max((s for s, _ in signins), default=0):.2f}s")
-    seen = "; ".join(f"{k} x{v}" for k, v in found.get("seen", {}).items())
-    return f"{user}; attacker: {seen}"
-
-
-ABUSE_S = 60.0
-_slow = Attack(("slow", "--bodies", "100", "--headers", "100"), ABUSE_S)
-_logins = Attack(("logins", "--per-minute", "1000"), ABUSE_S)
-_adverts = Attack(("vrrp",), ABUSE_S, lambda spec: (
-    "--vrid", str(spec.vip.vrid),
-    *(x for n in spec.nodes for x in ("--node", f"{n.public},{n.interconnect}"))))
+    return start(c)
 
 
 def _switchover(c: Ctx) -> object:
@@ -343,7 +171,7 @@ def _change_step(change: Change) -> Step:
 
 
 STEPS: dict[str, Step] = {
-    "power-cut-primary": Step("power cut of the primary", "primary", _power_cut, _start, 5),
+    "power-cut-primary": Step("power cut of the primary", "primary", _power_cut, start, 5),
     "kill-mariadb-primary": Step("mariadbd SIGKILLed on the primary", "primary",
                                  _kill("mariadbd"), None),
     "kill-keepalived-primary": Step("every keepalived SIGKILLed on the primary", "primary",
@@ -358,7 +186,7 @@ STEPS: dict[str, Step] = {
                              _cut(("interconnect",)), _heal),
     "partition": Step("silent partition between the nodes (both networks)", "primary",
                       _cut(("interconnect", "public")), _heal),
-    "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, _start, 5),
+    "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, start, 5),
     "switchover": Step("planned switchover to the standby", "primary", _switchover, None, 0),
     "restart-agent-standby": Step("the standby's agent restarted (systemctl restart, as a new "
                                   "hapair or a changed config does)", "standby",
@@ -372,20 +200,20 @@ STEPS: dict[str, Step] = {
                            _reboot(True), None, 0, takes_s=90),
     "monitor-holds-primary": Step("power cut of the primary while a monitoring host replays "
                                   "the standby's /status as the primary", "primary",
-                                  _monitor.fault, _monitor.recover, 5),
+                                  MONITOR.fault, MONITOR.recover, 5),
     "commits-stuck-primary": Step("FLUSH TABLES WITH READ LOCK held on the primary's MariaDB "
                                   "for 20 s: it answers, and commits nothing", "primary",
                                   lambda c: faults.hold_commits(c.plan, c.node),
                                   lambda c: faults.release_commits(c.plan, c.node), 20),
     "slow-clients": Step("100 slow uploads and 100 slow request headers from another client "
                          "host, across the VIP and both nodes' own addresses, for 60 s",
-                         "primary", _slow.fault, _slow.recover, ABUSE_S, moves=False),
+                         "primary", SLOW.fault, SLOW.recover, ABUSE_S, moves=False),
     "login-flood": Step("1,000 wrong passwords a minute against each public address from "
                         "another client host, for 60 s, while the demo user signs in",
-                        "primary", _logins.fault, _logins.recover, ABUSE_S, moves=False),
+                        "primary", LOGINS.fault, LOGINS.recover, ABUSE_S, moves=False),
     "spoof-vrrp": Step("forged VRRP adverts from another client host for 60 s: each node's "
                        "resignation and the other's claim, \"from\" either address of the "
-                       "other", "primary", _adverts.fault, _adverts.recover, ABUSE_S,
+                       "other", "primary", ADVERTS.fault, ADVERTS.recover, ABUSE_S,
                        moves=False),
     "freeze-agent-primary": Step("the primary's agent frozen (SIGSTOP), its database writable",
                                  "primary", _signal("hapair", "STOP"), _signal("hapair", "CONT"),
@@ -410,7 +238,7 @@ STEPS: dict[str, Step] = {
                               5, witness=True),
     "isolate-primary": Step("the primary cut from the standby and the witness", "primary",
                             _isolate, _heal, 5, witness=True),
-    "standby-out-60s": Step("power cut of the standby for 60 s", "standby", _power_cut, _start,
+    "standby-out-60s": Step("power cut of the standby for 60 s", "standby", _power_cut, start,
                             60, witness=True),
     "kill-etcd-primary": Step("etcd SIGKILLed on the primary (an etcd leader change when it "
                               "led)", "primary", _kill("etcd"), None, witness=True),
