@@ -265,10 +265,8 @@ def test_apply_moves_a_mariadb_on_another_config_onto_hapairs(lab: Lab) -> None:
                                  f"WHERE token='{token}'", 20) == token, lab.evidence()
 
 
-def test_apply_never_trusts_an_unknown_host_key(lab: Lab, tmp_path: Path) -> None:
-    """With the nodes' keys not in known_hosts (a machine in the middle on the
-    first apply would receive every secret), apply stops before it sends
-    anything, says why, and learns no key."""
+def _apply_with_known_hosts(lab: Lab, known_hosts: Path) -> tuple[int, str]:
+    """`hapair apply --dry-run` from the lab's control point with these known hosts."""
     import subprocess
     import sys
 
@@ -279,16 +277,43 @@ def test_apply_never_trusts_an_unknown_host_key(lab: Lab, tmp_path: Path) -> Non
 
     plan = plan_lab(load_spec(lab.spec).spec)
     files = files_of(plan)
-    empty = tmp_path / "known_hosts"
-    empty.write_text("")
     result = subprocess.run(in_netns(plan.control.name, [
         sys.executable, "-m", "hapair", "apply", str(lab.spec), "--secrets", str(files.secrets),
-        "--ssh-key", str(files.key), "--known-hosts", str(empty), "--dry-run"]),
+        "--ssh-key", str(files.key), "--known-hosts", str(known_hosts), "--dry-run"]),
         capture_output=True, text=True, timeout=120)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out[-2000:]
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_apply_never_trusts_an_unknown_or_changed_host_key(lab: Lab, tmp_path: Path) -> None:
+    """With the nodes' keys not in known_hosts (a machine in the middle on the
+    first apply would receive every secret), or with node1's key another
+    than the one known, apply stops before it sends anything, says why, and
+    learns no key."""
+    import subprocess
+
+    from hapair.lab.lifecycle import files_of
+    from hapair.lab.plan import plan_lab
+    from hapair.spec import load_spec
+
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    code, out = _apply_with_known_hosts(lab, empty)
+    assert code != 0, out[-2000:]
     assert "never trusted on first contact" in out and "node1" in out, out[-2000:]
     assert empty.read_text() == ""
+    # node1's keys replaced by another machine's
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(tmp_path / "other")], check=True)
+    other = (tmp_path / "other.pub").read_text().split()[1]
+    known = files_of(plan_lab(load_spec(lab.spec).spec)).known_hosts.read_text().splitlines()
+    node1 = str(load_spec(lab.spec).spec.node("node1").ssh_host)
+    changed = tmp_path / "changed"
+    changed.write_text("".join(f"{node1} ssh-ed25519 {other}\n" if line.startswith(f"{node1} ")
+                               else f"{line}\n" for line in known))
+    before = changed.read_text()
+    code, out = _apply_with_known_hosts(lab, changed)
+    assert code != 0 and "node1" in out, out[-2000:]
+    assert changed.read_text() == before
 
 
 def test_dry_run_plans_and_changes_nothing(lab: Lab) -> None:
