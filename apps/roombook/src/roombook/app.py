@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     from roombook.web_admin import admin
     from roombook.web_cancel import cancels
     from roombook.web_checkin import checkins
+    from roombook.web_edit import edits
     from roombook.web_find import finder
     from roombook.web_rules import rules_admin
     from roombook.web_series import series_web
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(admin)
     app.register_blueprint(cancels)
     app.register_blueprint(checkins)
+    app.register_blueprint(edits)
     app.register_blueprint(finder)
     app.register_blueprint(account)
     app.register_blueprint(rules_admin)

@@ -19,7 +19,7 @@ from roombook.models import User
 # and the fields that page takes from its address.
 FORM_PAGES = {
     "web.book_room": ("web.room", ("date", "start", "end", "title")),
-    "web.edit_booking_post": ("web.edit_booking", ("date", "start", "end", "room_id")),
+    "edits.edit_booking_post": ("edits.edit_booking", ("date", "start", "end", "room_id")),
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -26,13 +25,10 @@ from roombook import find, grid, rules, throttle
 from roombook.app import state, utcnow
 from roombook.availability import blocked
 from roombook.booking import (
-    Cancelled,
-    Change,
     Conflict,
     KeyReused,
     NotFound,
     book,
-    edit,
     holders,
     same_as_mine,
     undoable,
@@ -47,7 +43,6 @@ from roombook.models import (
     User,
     active,
     bookable,
-    may_change,
     room_list,
     valid_user,
 )
@@ -194,7 +189,7 @@ def week(room_id: int) -> Any:
                 **_grid_context(day))
 
 
-def _prefill(start: str, end: str, title: str = "") -> dict[str, str]:
+def prefill(start: str, end: str, title: str = "") -> dict[str, str]:
     """A start and end from a link (a clicked slot, a suggestion), kept only
     if they are times of the grid; a title carried along by a suggestion."""
     times = _times()
@@ -204,7 +199,7 @@ def _prefill(start: str, end: str, title: str = "") -> dict[str, str]:
     return out
 
 
-def _suggestions(room_id: int, rng: SlotRange, title: str = "",
+def suggestions(room_id: int, rng: SlotRange, title: str = "",
                  keep: int | None = None) -> dict[str, Any]:
     """After a conflict: the nearest free ranges of the same length in this
     room, and the rooms as large or larger free for the very same range,
@@ -264,7 +259,7 @@ def _arriving(s: Any, room_id: int) -> Booking | None:
 @signed_in()
 def room(room_id: int) -> Any:
     day = _day()
-    return _room_page(room_id, day, **_prefill(request.args.get("start", ""),
+    return _room_page(room_id, day, **prefill(request.args.get("start", ""),
                                                 request.args.get("end", ""),
                                                 request.args.get("title", "")))
 
@@ -289,7 +284,7 @@ def book_room(room_id: int) -> Any:
     if len(key) < 8:
         flash(gettext("The form was incomplete; please try again."), "error")
         return _room_page(room_id, day, 400, **form)
-    form.update(repeat=f.get("repeat", ""), until=f.get("until", ""), beyond=_beyond(),
+    form.update(repeat=f.get("repeat", ""), until=f.get("until", ""), beyond=beyond(),
                 for_user=f.get("for_user", ""))
     try:
         rng = parse_range(st.settings, day_text, start, end, datetime.now(UTC))
@@ -315,7 +310,7 @@ def book_room(room_id: int) -> Any:
         flash(gettext("Sorry: this room is already booked for part of %(start)s-%(end)s on "
                       "%(day)s. Pick another time or another room.", start=start, end=end,
                       day=longdate(day)), "error")
-        return _room_page(room_id, day, 409, suggest=_suggestions(room_id, rng, title), **form)
+        return _room_page(room_id, day, 409, suggest=suggestions(room_id, rng, title), **form)
     except KeyReused:
         flash(gettext("This form was already used for another booking; please try again."),
               "error")
@@ -341,7 +336,7 @@ def _for_whom(field: str) -> int:
     return other.id
 
 
-def _beyond() -> str:
+def beyond() -> str:
     """"on" when an administrator books beyond the rules, saying so."""
     return "on" if g.user.is_admin and request.form.get("beyond") == "on" else ""
 
@@ -381,83 +376,6 @@ def bookings() -> Any:
     new_feed = session.pop("new_feed", None)
     return page("bookings.html", items=items, feeds=feeds, undo=undo, new_feed=new_feed,
                 webcal=new_feed and "webcal://" + new_feed.split("://", 1)[1])
-
-
-def _edit_page(b: Booking, status: int = 200, suggest: dict[str, Any] | None = None,
-               **form: str) -> Any:
-    st = state().settings
-    with state().maker() as s:
-        rooms = list(s.scalars(room_list()))
-    kept = {"date": b.day.isoformat(), "start": f"{time_of(st, b.start_slot):%H:%M}",
-            "end": f"{time_of(st, b.end_slot):%H:%M}", "room_id": str(b.room_id),
-            "title": b.title}
-    return page("edit.html", status, b=b, rooms=rooms, times=_times(),
-                form={**kept, **form}, suggest=suggest)
-
-
-def _mine(booking_id: int) -> Booking:
-    with state().maker() as s:
-        b = s.get(Booking, booking_id)
-    if b is None or not may_change(b, g.user) or b.status != "confirmed":
-        abort(404)
-    return b
-
-
-@web.get("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
-@signed_in()
-def edit_booking(booking_id: int) -> Any:
-    """The edit form; a suggestion's link fills in its room, day and times."""
-    a = request.args
-    form = _prefill(a.get("start", ""), a.get("end", ""))
-    if a.get("room_id", "").isdigit():
-        form["room_id"] = a["room_id"]
-    if a.get("date"):
-        with contextlib.suppress(BadTime):
-            form["date"] = parse_day(a["date"], state().settings, datetime.now(UTC)).isoformat()
-    return _edit_page(_mine(booking_id), **form)
-
-
-@web.post("/bookings/<int(min=1, max=2147483647):booking_id>/edit")
-@signed_in()
-def edit_booking_post(booking_id: int) -> Any:
-    """Move (time, room) or retitle in one transaction: the booking moves only
-    if its new slots are free, never half-moved."""
-    b = _mine(booking_id)
-    f = request.form
-    form = {k: f.get(k, "") for k in ("date", "start", "end", "room_id", "title")}
-    form["title"] = form["title"].strip()
-    try:
-        if len(form["title"]) > TITLE_MAX:
-            raise BadTime(f"the title may have at most {TITLE_MAX} characters")
-        if not form["room_id"].isdigit():
-            raise BadTime("choose a room")
-        rng = parse_range(state().settings, form["date"], form["start"], form["end"],
-                          datetime.now(UTC))
-        per_week = None
-        if (int(form["room_id"]), rng) != (b.room_id, SlotRange(b.day, b.start_slot,
-                                                                 b.end_slot)):
-            per_week = judge(state().maker, state().settings, rng, int(form["room_id"]),
-                             bool(_beyond())).per_week
-        edit(state().maker, booking_id=booking_id, user=g.user,
-             change=Change(room_id=int(form["room_id"]), rng=rng, title=form["title"]),
-             per_week=per_week)
-    except BadTime as exc:
-        flash(str(exc), "error")
-        return _edit_page(b, 400, **form)
-    except RuleBroken as exc:
-        flash(against_rules(exc, moved=True), "error")
-        return _edit_page(b, 422, **form)
-    except Conflict:
-        flash(gettext("Sorry: that room is already booked for part of %(start)s-%(end)s on "
-                      "%(day)s; the booking is unchanged. Free instead: below.",
-                      start=form["start"], end=form["end"], day=longdate(rng.day)), "error")
-        return _edit_page(b, 409, suggest=_suggestions(int(form["room_id"]), rng,
-                                                       form["title"], keep=b.id), **form)
-    except (NotFound, Cancelled):
-        abort(404)
-    flash(gettext("Booking moved: %(start)s-%(end)s on %(day)s.", start=form["start"],
-                  end=form["end"], day=longdate(rng.day)), "ok")
-    return redirect(url_for("web.bookings"))
 
 
 @web.get("/photos/<path:name>")
