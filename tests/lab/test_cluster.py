@@ -306,7 +306,7 @@ def test_apply_never_trusts_an_unknown_or_changed_host_key(lab: Lab, tmp_path: P
                     str(tmp_path / "other")], check=True)
     other = (tmp_path / "other.pub").read_text().split()[1]
     known = files_of(plan_lab(load_spec(lab.spec).spec)).known_hosts.read_text().splitlines()
-    node1 = str(load_spec(lab.spec).spec.node("node1").ssh_host)
+    node1 = load_spec(lab.spec).spec.node("node1").ssh
     changed = tmp_path / "changed"
     changed.write_text("".join(f"{node1} ssh-ed25519 {other}\n" if line.startswith(f"{node1} ")
                                else f"{line}\n" for line in known))
