@@ -120,9 +120,11 @@ def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
     """A certificate for a host, for `use` (USES), valid for its name and
     addresses (and loopback).
 
-    ``client``: a client's only, with the name as organizational unit and no
-    common name: etcd refuses a common name through its gRPC gateway when
-    authentication is on (CVE-2018-16886), and the agents log in by user."""
+    ``client`` (or use="client"): a client's only, with the name as
+    organizational unit and no common name: etcd refuses a common name
+    through its gRPC gateway when authentication is on (CVE-2018-16886), and
+    the agents log in by user."""
+    client = client or use == "client"
     ca_cert, ca_key = _load_ca(ca)
     subject = (x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hapair"),
                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cn)])
@@ -185,6 +187,8 @@ def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
         uses = set()
     if uses != set(USES[use]):
         return f"not for {use} use alone" if use != "both" else "not for server and client use"
+    if use == "client" and cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        return "a client's with a common name (etcd's gateway refuses it)"
     if cert.not_valid_after_utc - now < dt.timedelta(days=RENEW_WITHIN_DAYS):
         return f"expires {cert.not_valid_after_utc:%Y-%m-%d}"
     return ""
