@@ -2,8 +2,8 @@
 person's choice (the footer's selector, kept in a cookie), else the
 browser's (Accept-Language), else English. Dates follow it (Babel's CLDR
 data). The catalogue is `translations/fr/LC_MESSAGES/messages.po`, compiled
-to the `.mo` beside it (`make -C apps/roombook translations`); a test keeps
-them complete and in step. Mails and the API stay in English: they go to
+to the `.mo` beside it (pybabel: the commands are in roombook's README); a
+test keeps them complete and in step. Mails and the API stay in English: they go to
 people and programs whose language the service does not know."""
 
 from __future__ import annotations
