@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -108,7 +109,8 @@ def _load_ca(ca: Pair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 # member, the agent: each is the other's client), a server's only (MariaDB,
 # Apache: whoever reads their key must not pass for the node's agent with it),
 # a client's only.
-USES = {
+Use = Literal["both", "server", "client"]
+USES: dict[Use, tuple[x509.ObjectIdentifier, ...]] = {
     "both": (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
     "server": (ExtendedKeyUsageOID.SERVER_AUTH,),
     "client": (ExtendedKeyUsageOID.CLIENT_AUTH,),
@@ -116,20 +118,19 @@ USES = {
 
 
 def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
-          client: bool = False, use: str = "both") -> Pair:
+          use: Use = "both") -> Pair:
     """A certificate for a host, for `use` (USES), valid for its name and
     addresses (and loopback).
 
-    ``client`` (or use="client"): a client's only, with the name as
-    organizational unit and no common name: etcd refuses a common name
-    through its gRPC gateway when authentication is on (CVE-2018-16886), and
-    the agents log in by user."""
-    client = client or use == "client"
+    A client's only (use="client") has the name as organizational unit and
+    no common name: etcd refuses a common name through its gRPC gateway when
+    authentication is on (CVE-2018-16886), and the agents log in by user."""
+    client = use == "client"
     ca_cert, ca_key = _load_ca(ca)
     subject = (x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hapair"),
                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cn)])
                if client else _name(cn))
-    usage = list(USES["client" if client else use])
+    usage = list(USES[use])
     key = _key()
     ips = sorted({ipaddress.ip_address(a) for a in (*addresses, "127.0.0.1")}, key=str)
     sans: list[x509.GeneralName] = [x509.DNSName(cn), x509.DNSName("localhost")]
@@ -152,7 +153,7 @@ def issue(ca: Pair, cn: str, addresses: tuple[str, ...], now: dt.datetime, *,
 
 
 def unfit(cert_pem: str, ca: Pair, cn: str, addresses: tuple[str, ...],
-          now: dt.datetime, use: str = "both") -> str:
+          now: dt.datetime, use: Use = "both") -> str:
     """Why a host's certificate must be issued again ("" if it fits): not
     signed by this CA, another name, an address missing, other uses,
     expiring soon."""

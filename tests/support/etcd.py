@@ -33,7 +33,7 @@ def etcd_server(tmp: Path, cluster: str = "t") -> Iterator[EtcdServer]:
     now = dt.datetime.now(dt.UTC)
     ca = pki.new_ca(cluster, now)
     host = pki.issue(ca, "member", ("127.0.0.1",), now)
-    agent = pki.issue(ca, "agent", ("127.0.0.1",), now, client=True)
+    agent = pki.issue(ca, "agent", ("127.0.0.1",), now, use="client")
     files = {"ca.crt": ca.cert, "host.crt": host.cert, "host.key": host.key,
              "agent.crt": agent.cert, "agent.key": agent.key}
     for name, text in files.items():

@@ -72,7 +72,7 @@ def test_a_fresh_member_gets_the_ca_its_certificate_and_the_agent_s() -> None:
 
 def test_fitting_certificates_are_left_alone() -> None:
     member = pki.issue(CA, "node1", ("10.54.0.10",), NOW)
-    agent = pki.issue(CA, "agent", (), NOW, client=True)
+    agent = pki.issue(CA, "agent", (), NOW, use="client")
     host = Host({ETCD_CA: CA.cert, render.CERT_FILE: member.cert, ETCD_AGENT_CERT: agent.cert})
     assert run(etcd_ops.certificates, host, agent=True, **CERTS) == []
     assert host.noops == ["etcd's certificates: in place and valid"]

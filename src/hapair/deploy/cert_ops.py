@@ -25,9 +25,8 @@ class Wanted:
     key_path: str
     cn: str
     addresses: tuple[str, ...]
-    client: bool = False  # a client's certificate only
     owner: str = "root"  # of the key
-    use: str = "both"  # pki.USES: "server" for a service that is never a client
+    use: pki.Use = "both"  # "server" for a service that is never a client
 
 
 def converge(ca: pki.Pair, ca_path: str, items: tuple[tuple[Wanted, tuple[str, ...]], ...],
@@ -40,10 +39,9 @@ def converge(ca: pki.Pair, ca_path: str, items: tuple[tuple[Wanted, tuple[str, .
     new_ca = have.get(ca_path, "").strip() != ca.cert.strip()
     files = [FileSpec(ca_path, ca.cert.encode(), 0o644, ())] if new_ca else []
     for w, keys in items:
-        use = "client" if w.client else w.use
-        why = pki.unfit(have.get(w.cert_path, ""), ca, w.cn, w.addresses, now, use)
+        why = pki.unfit(have.get(w.cert_path, ""), ca, w.cn, w.addresses, now, w.use)
         if why or new_ca:
-            pair = pki.issue(ca, w.cn, w.addresses, now, use=use)
+            pair = pki.issue(ca, w.cn, w.addresses, now, use=w.use)
             files += [FileSpec(w.key_path, pair.key.encode(), 0o600, keys, w.owner),
                       FileSpec(w.cert_path, pair.cert.encode(), 0o644, keys)]
     if not files:

@@ -51,7 +51,7 @@ def certificates(ca_cert: str, ca_key: str, cn: str, addresses: tuple[str, ...],
     """The member's certificate (and, on a node, the agent's client one)."""
     wanted = [Wanted(render.CERT_FILE, render.KEY_FILE, cn, addresses, owner="etcd")]
     if agent:
-        wanted.append(Wanted(ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), client=True))
+        wanted.append(Wanted(ETCD_AGENT_CERT, ETCD_AGENT_KEY, "agent", (), use="client"))
     yield from converge(pki.Pair(ca_cert, ca_key), ETCD_CA,
                         tuple((w, ("etcd",)) for w in wanted), "etcd's certificates")
 
