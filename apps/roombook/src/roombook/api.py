@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
 from roombook import auth, find, throttle
+from roombook.api_io import (
+    BadRequest,
+    Forbidden,
+    beyond_rules,
+    body,
+    booking_json,
+    for_whom,
+    idempotency_key,
+    new,
+    now,
+    room_json,
+)
 from roombook.app import error, state, utcnow
 from roombook.availability import blocked
 from roombook.booking import (
@@ -27,12 +38,10 @@ from roombook.booking import (
 )
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
 from roombook.models import (
-    KEY_MAX,
     TITLE_MAX,
     Booking,
     Room,
     User,
-    active,
     bookable,
     may_change,
     room_list,
@@ -42,19 +51,14 @@ from roombook.openapi import document
 from roombook.pages import sign_out
 from roombook.rules_db import RuleBroken, current, judge, refused_dates
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
-from roombook.slots import BadTime, SlotRange, local_start, parse_day, parse_range, time_of
+from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
 
 api = Blueprint("api", __name__, url_prefix="/api")
-KEY_RE = re.compile(rf"^[A-Za-z0-9_.:-]{{8,{KEY_MAX}}}$")
 PUBLIC = {"api.login", "api.openapi"}
 # Endpoints that check the token's user in their own first statement (see
 # booking.Bearer): no lookup of the user before them.
 SELF_CHECKED = {"api.create_booking"}
 SERIES_FIELDS = frozenset({"repeat", "until", "on_conflict", "preview"})
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @api.before_request
@@ -84,40 +88,10 @@ def unauthorized() -> object:
                                       "Authorization: Bearer TOKEN")
 
 
-def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("send a JSON object (Content-Type: application/json)")
-    return data
-
-
-class BadRequest(ValueError):
-    pass
-
-
 @api.errorhandler(BadRequest)
 @api.errorhandler(BadTime)
 def bad_request(exc: Exception) -> object:
     return error(400, "bad_request", str(exc))
-
-
-def room_json(room: Room) -> dict[str, Any]:
-    photo = url_for("web.photo", name=room.photo) if room.photo else None
-    return {"id": room.id, "name": room.name, "capacity": room.capacity,
-            "equipment": room.equipment, "photo_url": photo}
-
-
-def booking_json(b: Booking, replayed: bool = False) -> dict[str, Any]:
-    st = state().settings
-    return {
-        "id": b.id, "room_id": b.room_id, "date": b.day.isoformat(),
-        "start": f"{time_of(st, b.start_slot):%H:%M}", "end": f"{time_of(st, b.end_slot):%H:%M}",
-        "starts_at": local_start(st, b.day, b.start_slot).isoformat(),
-        "ends_at": local_start(st, b.day, b.end_slot).isoformat(),
-        "title": b.title, "status": b.status, "replayed": replayed,
-        "checked_in": b.checked_in_at is not None, "user_id": b.user_id,
-        "booked_by": b.booked_by,
-    }
 
 
 @api.get("/openapi.json")
@@ -219,36 +193,6 @@ def my_bookings() -> Response:
         return jsonify([booking_json(b) for b in rows])
 
 
-def _key() -> str:
-    key = request.headers.get("Idempotency-Key", "")
-    if not KEY_RE.match(key):
-        raise BadRequest(f"send an Idempotency-Key header: 8 to {KEY_MAX} letters, digits "
-                         "or _.:- (the same key when you retry the same request)")
-    return key
-
-
-def _new(data: dict[str, Any], extra: frozenset[str] = frozenset()
-         ) -> tuple[int, str, SlotRange]:
-    """A new booking's or series' room, title and first range, checked."""
-    unknown = (set(data) - {"room_id", "date", "start", "end", "title", "beyond_rules",
-                            "for_user_id"} - extra)
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
-    room_id, title = data.get("room_id"), data.get("title", "")
-    if not isinstance(room_id, int) or isinstance(room_id, bool) or not 0 < room_id < 2**31:
-        raise BadRequest("room_id must be a room's id (a positive whole number)")
-    if not isinstance(title, str) or len(title) > TITLE_MAX:
-        raise BadRequest(f"title must be text of at most {TITLE_MAX} characters")
-    fields = [data.get(f) for f in ("date", "start", "end")]
-    if not all(isinstance(f, str) for f in fields):
-        raise BadRequest("date, start and end are required, as text: 2026-12-01, 09:00, 10:30")
-    return room_id, title.strip(), parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
-
-
-class Forbidden(PermissionError):
-    pass
-
-
 @api.errorhandler(Forbidden)
 def forbidden(exc: Forbidden) -> object:
     return error(403, "forbidden", str(exc))
@@ -259,44 +203,16 @@ def against_rules(exc: RuleBroken) -> object:
     return error(422, "against_rules", f"{exc} (an administrator may send beyond_rules: true)")
 
 
-def _beyond(data: dict[str, Any], user: User | None) -> bool:
-    """Whether an administrator books beyond the site's rules (beyond_rules:
-    true), saying so; Forbidden for anyone else."""
-    beyond = data.get("beyond_rules", False)
-    if not isinstance(beyond, bool):
-        raise BadRequest("beyond_rules is true or false")
-    if beyond and not (user is not None and user.is_admin):
-        raise Forbidden("only an administrator books beyond the rules")
-    return beyond
-
-
 def _bearer_user(bearer: Bearer) -> User | None:
     with state().maker() as s:
         return valid_user(s, bearer.user_id, bearer.made)
 
 
-def _for_whom(data: dict[str, Any], me: int, user: User | None) -> int:
-    """Whom a booking is for (for_user_id): the caller, or (an
-    administrator, or someone given the right) another active person."""
-    other = data.get("for_user_id", me)
-    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
-        raise BadRequest("for_user_id must be a person's id (a positive whole number)")
-    if other == me:
-        return me
-    if user is None or not user.may_book_for_others:
-        raise Forbidden("only an administrator, or a person given the right, books for "
-                        "others")
-    with state().maker() as s:
-        if active(s.get(User, other)) is None:
-            raise BadRequest(f"for_user_id: no person {other}")
-    return other
-
-
 @api.post("/bookings")
 def create_booking() -> object:
-    key = _key()
+    key = idempotency_key()
     data = body()
-    room_id, title, rng = _new(data)
+    room_id, title, rng = new(data)
     bearer: Bearer = g.bearer
     st = state()
     caller = None
@@ -304,8 +220,8 @@ def create_booking() -> object:
         caller = _bearer_user(bearer)
         if caller is None:
             return unauthorized()
-    beyond = _beyond(data, caller)
-    who = _for_whom(data, bearer.user_id, caller)
+    beyond = beyond_rules(data, caller)
+    who = for_whom(data, bearer.user_id, caller)
     verdict = judge(st.maker, st.settings, rng, room_id, beyond)
     try:
         outcome = book(st.maker, user_id=who, room_id=room_id, rng=rng,
@@ -328,7 +244,7 @@ def create_series() -> object:
     every free date (on_conflict "skip"), in one transaction; preview: only
     say which dates are free."""
     data = body()
-    room_id, title, rng = _new(data, SERIES_FIELDS)
+    room_id, title, rng = new(data, SERIES_FIELDS)
     repeat, until, mode = data.get("repeat"), data.get("until"), data.get("on_conflict", "none")
     preview = data.get("preview", False)
     if not isinstance(repeat, str) or not isinstance(until, str):
@@ -342,8 +258,8 @@ def create_series() -> object:
         raise BadRequest(f"until {until!r} is not a date like 2026-12-01") from None
     days = dates(rng.day, last, repeat)
     st = state()
-    beyond = _beyond(data, g.user)
-    who = _for_whom(data, g.user.id, g.user)
+    beyond = beyond_rules(data, g.user)
+    who = for_whom(data, g.user.id, g.user)
     refused = refused_dates(st.maker, st.settings, days, rng, room_id, beyond)
     if preview:
         with st.maker() as s:
@@ -354,8 +270,8 @@ def create_series() -> object:
                               for d in days])
     try:
         done = book_series(st.maker, user_id=who, room_id=room_id, rng=rng, until=last,
-                           every=repeat, title=title, key=_key(), skip_taken=mode == "skip",
-                           now=utcnow(), refused=refused,
+                           every=repeat, title=title, key=idempotency_key(),
+                           skip_taken=mode == "skip", now=utcnow(), refused=refused,
                            per_week=None if beyond else current(st.maker, st.settings).per_week,
                            booked_by=g.user.id if who != g.user.id else None)
     except SeriesConflict as exc:
@@ -415,7 +331,7 @@ def edit_booking(booking_id: int) -> object:
     change = Change(room_id=room_id, rng=rng,
                     title=title.strip() if isinstance(title, str) else None)
     st = state()
-    beyond = _beyond(data, g.user)
+    beyond = beyond_rules(data, g.user)
     per_week = None
     if rng is not None or room_id is not None:
         with st.maker() as s:
