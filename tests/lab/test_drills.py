@@ -67,3 +67,28 @@ def test_a_drill_refuses_a_lab_that_is_not_up(lab: Lab, tmp_path: Path) -> None:
     spec.write_text(lab.spec.read_text().replace('name = "pair"', 'name = "otherlab"'))
     r = lab.hapair("drill", str(spec), "--scenario", "partition")
     assert r.returncode != 0 and "not up" in r.stderr
+
+
+def test_a_short_soak_judges_every_round_and_what_the_processes_hold(
+        lab: Lab, tmp_path: Path) -> None:
+    """The soak (`--soak`), two minutes of it so that it cannot rot: rounds
+    of load with a seeded random fault each, every round judged by the
+    drills' checker, the cluster never stuck, and each machine's
+    long-running programs read before the first fault and after each (the
+    hour-long soak is a figure: README, "Soak")."""
+    r = lab.hapair("drill", str(lab.spec), "--soak", "2m", "--seed", "3",
+                   *scenarios("kill-app-primary", "power-cut-primary", "partition",
+                              "kill-mariadb-primary"),
+                   "--out", str(tmp_path), timeout=900)
+    print(r.stdout[-6000:])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    got = json.loads((tmp_path / "soak.json").read_text())
+    v = got["verdict"]
+    assert v["ok"] and v["rounds"] >= 2 and not (v["failed"] or v["unsafe"] or v["slow"]), v
+    assert v["readings"] == v["rounds"] + 1 and v["called"] == v["rounds"], v
+    for reading in got["readings"]:
+        for node in ("node1", "node2"):
+            programs = reading["nodes"].get(node, {})
+            assert programs.get("mariadbd", {}).get("pss_kb", 0) > 0, (node, reading)
+            assert programs.get("agent", {}).get("fds", 0) > 0, (node, reading)
+    assert (tmp_path / "soak.png").stat().st_size > 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,10 @@ def drill(
     stress: Annotated[bool, typer.Option(
         "--stress", help="starve the host and the primary (stress-ng, CPU and I/O) "
         "during each run")] = False,
+    soak: Annotated[str | None, typer.Option(
+        "--soak", help="a soak this long (e.g. 1h, 90m): booking load and a random fault "
+        "from the chosen scenarios (default: every one that applies) in each round")] = None,
+    seed: Annotated[int, typer.Option(help="the soak's random choices")] = 1,
 ) -> None:
     """Prove the cluster: faults under booking load, an independent checker, a report.
 
@@ -48,11 +53,10 @@ def drill(
     cluster = load_or_exit(spec, False).spec
     fenced, witness = cluster.fenced, cluster.witness is not None
     hardware = hardware_of(cluster)
-    chosen: list[Scenario] = []
-    if all_:  # what applies to this cluster
-        chosen = [s for s in SCENARIOS.values()
+    applicable = [s for s in SCENARIOS.values()  # what applies to this cluster
                   if (fenced or not s.fenced) and (witness or not s.witness)
                   and s.needs <= hardware]
+    chosen: list[Scenario] = list(applicable) if all_ else []
     for name in scenario or []:
         if name not in SCENARIOS:
             err.print(f"[red]error[/red] --scenario: no scenario {name!r} "
@@ -72,6 +76,9 @@ def drill(
         chosen.append(SCENARIOS[name])
     if random_seed is not None:
         chosen.append(random_scenario(random_seed))
+    if soak is not None:
+        _soak(spec, soak, seed, chosen or applicable, clients, out_dir, stress)
+        return
     if not chosen:
         err.print("[red]error[/red] name a --scenario, --all or --random SEED (--list shows them)")
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -79,6 +86,55 @@ def drill(
     results = _run(lab, chosen, runs, clients, out_dir, stress)
     ok = _report(results, out_dir)
     if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
+          out_dir: Path, stress: bool) -> None:
+    from hapair.drill import report, resources, soak
+
+    try:
+        seconds = soak.parse_duration(duration)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] --soak: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    lab = _lab(spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    out.print(f"[bold]soak[/bold] of {seconds:.0f}s, seed {seed}, faults from "
+              f"{len(pool)} scenario(s)")
+    rounds, readings = soak.run(
+        lab.plan, pool, seconds, seed,
+        lambda s, n, warmup: _one(lab, s, n, out_dir, results, clients=clients,
+                                  stress=stress, warmup_s=warmup, seed=seed),
+        lambda msg: out.print(f"[bold]{escape(msg)}[/bold]"))
+    _report(rounds, out_dir)
+    verdict = soak.judge(rounds, readings)
+    (out_dir / "soak.json").write_text(json.dumps(
+        {"seconds": seconds, "seed": seed, "verdict": {**asdict(verdict), "ok": verdict.ok},
+         # from the reading after the first fault to the last, every program
+         "growth": [asdict(g) for g in (resources.growth(readings[1][1], readings[-1][1])
+                                        if len(readings) >= 3 else [])],
+         "readings": [{"at": at, "nodes": {node: {p: asdict(u) | {"pids": sorted(u.pids)}
+                                                  for p, u in programs.items()}
+                                           for node, programs in got.items()}}
+                      for at, got in readings]}, indent=1))
+    try:
+        report.plot_soak(rounds, readings, out_dir / "soak.png")
+    except ImportError:
+        err.print("[yellow]warning[/yellow] matplotlib is missing: no plot")
+    style = "green" if verdict.ok else "bold red"
+    out.print(f"[{style}]soak {'passed' if verdict.ok else 'FAILED'}[/{style}]: "
+              f"{verdict.rounds} round(s), {len(verdict.failed)} stuck, "
+              f"{len(verdict.unsafe)} unsafe, {len(verdict.slow)} without a booking for more "
+              f"than {soak.STUCK_S:.0f}s, {len(verdict.leaks)} growing; alerts for "
+              f"{verdict.alerted} of {verdict.called} fault(s) that move the VIP; "
+              f"{verdict.readings} resource readings")
+    for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.leaks,
+                 *verdict.notes):
+        out.print(f"  {escape(what)}")
+    out.print(f"soak: {out_dir / 'soak.json'}, {out_dir / 'soak.png'}")
+    if not verdict.ok:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -127,9 +183,6 @@ def _lab(spec: Path) -> Any:
 
 def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
          stress: bool = False) -> list[dict[str, Any]]:
-    from hapair.drill.runner import DrillError, agent_journal, last_decisions, run_once
-    from hapair.lab.sh import LabError
-
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -138,51 +191,64 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
         for n in range(1, runs + 1):
             out.print(f"[bold]{s.name}[/bold] run {n}/{runs} "
                       f"({len(results) + 1}/{total}, {time.monotonic() - started:.0f}s in)")
-            try:
-                r = run_once(lab, s, n, out_dir, lambda msg: out.print(f"  {msg}"),
-                             clients=clients, stress=stress)
-            except (DrillError, LabError) as exc:
-                # The cluster did not settle: no later run can start either.
-                # The summary is still written, this run marked failed, with
-                # what each agent last decided, so that it explains itself.
-                err.print(f"[red]error[/red] {s.name} run {n}: {exc}")
-                agents = last_decisions(lab.agents)
-                for node, said in agents.items():
-                    err.print(f"  {node}: {escape(said['reason'])}")
-                journal = agent_journal(lab)
-                for node, lines in journal.items():
-                    err.print(f"  {node}'s agent, last lines:")
-                    for line in lines:
-                        err.print(f"    {escape(line)}", soft_wrap=True)
-                results.append({"scenario": s.name, "run": n, "failed": str(exc),
-                                "agents": agents, "journal": journal, "safe": False})
-                (out_dir / "results.json").write_text(json.dumps(results, indent=1))
-                return results
-            v = r.verdict
-            style = "green" if v.safe else "bold red"
-            first = v.first_confirmed_after_fault_s
-            out.print(f"  [{style}]{'safe' if v.safe else 'UNSAFE'}[/{style}]: "
-                      f"{v.confirmed} confirmed, {len(v.lost)} lost, {len(v.double)} double, "
-                      f"{len(v.two_writable)} two-writable of "
-                      f"{'/'.join(str(c) for _, c in v.samples)} read_only samples, "
-                      f"{v.unknown} unknown "
-                      f"({v.unknown_found} happened); no booking for {v.unavailable_s:.2f}s, "
-                      f"a client waited at most {v.longest_wait_s:.2f}s, "
-                      f"first after the fault {first if first is None else round(first, 2)}s; "
-                      f"VIP moved {v.moves} time(s); resync {r.resync_s:.1f}s; first alert "
-                      + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
-                         else "none heard"))
-            unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
-            unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile), "
-                         f"then writable beside another for {after:.2f}s (read_only off for "
-                         f"{flag:.2f}s, writes refused by the lease meanwhile)"
-                         for (n, _, secs), (_, after), (_, flag)
-                         in zip(v.silences, v.after_resume, v.flag_after_resume, strict=False)]
-            for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
-                out.print(f"    [red]{escape(what)}[/red]")
-            results.append({**r.to_json(), "stress": stress})
-            (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+            if "failed" in _one(lab, s, n, out_dir, results, clients=clients, stress=stress):
+                return results  # the cluster did not settle: no later run can start either
     return results
+
+
+def _one(lab: Any, s: Any, n: int, out_dir: Path, results: list[dict[str, Any]],
+         **how: Any) -> dict[str, Any]:
+    """One run (run_once's options in `how`), printed and added to results
+    (written to results.json at once); its record."""
+    from hapair.drill.runner import DrillError, agent_journal, last_decisions, run_once
+    from hapair.lab.sh import LabError
+
+    try:
+        r = run_once(lab, s, n, out_dir, lambda msg: out.print(f"  {msg}"), **how)
+    except (DrillError, LabError) as exc:
+        # The cluster did not settle. The summary is still written, this
+        # run marked failed, with what each agent last decided, so that it
+        # explains itself.
+        err.print(f"[red]error[/red] {s.name} run {n}: {exc}")
+        agents = last_decisions(lab.agents)
+        for node, said in agents.items():
+            err.print(f"  {node}: {escape(said['reason'])}")
+        journal = agent_journal(lab)
+        for node, lines in journal.items():
+            err.print(f"  {node}'s agent, last lines:")
+            for line in lines:
+                err.print(f"    {escape(line)}", soft_wrap=True)
+        record = {"scenario": s.name, "run": n, "failed": str(exc),
+                  "agents": agents, "journal": journal, "safe": False}
+        results.append(record)
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+        return record
+    v = r.verdict
+    style = "green" if v.safe else "bold red"
+    first = v.first_confirmed_after_fault_s
+    out.print(f"  [{style}]{'safe' if v.safe else 'UNSAFE'}[/{style}]: "
+              f"{v.confirmed} confirmed, {len(v.lost)} lost, {len(v.double)} double, "
+              f"{len(v.two_writable)} two-writable of "
+              f"{'/'.join(str(c) for _, c in v.samples)} read_only samples, "
+              f"{v.unknown} unknown "
+              f"({v.unknown_found} happened); no booking for {v.unavailable_s:.2f}s, "
+              f"a client waited at most {v.longest_wait_s:.2f}s, "
+              f"first after the fault {first if first is None else round(first, 2)}s; "
+              f"VIP moved {v.moves} time(s); resync {r.resync_s:.1f}s; first alert "
+              + (f"{r.alert_s:.2f}s after the fault: {r.alert}" if r.alert_s is not None
+                 else "none heard"))
+    unjudged = [f"{n}: too few read_only samples to judge" for n in v.unsampled]
+    unjudged += [f"{n} answered nothing for {secs:.2f}s (not judged meanwhile), "
+                 f"then writable beside another for {after:.2f}s (read_only off for "
+                 f"{flag:.2f}s, writes refused by the lease meanwhile)"
+                 for (n, _, secs), (_, after), (_, flag)
+                 in zip(v.silences, v.after_resume, v.flag_after_resume, strict=False)]
+    for what in (*v.lost[:5], *v.double[:5], *map(str, v.two_writable[:5]), *unjudged):
+        out.print(f"    [red]{escape(what)}[/red]")
+    record = {**r.to_json(), "stress": bool(how.get("stress"))}
+    results.append(record)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    return record
 
 
 def _report(results: list[dict[str, Any]], out_dir: Path) -> bool:

@@ -140,3 +140,54 @@ def markdown(rows: list[dict[str, Any]], plots: dict[str, str]) -> str:
     for name, png in plots.items():
         lines += [f"## {name}", "", f"![{name}]({png})", ""]
     return "\n".join(lines)
+
+
+SOAK_PROGRAMS = ("agent", "mariadbd", "gunicorn", "apache2", "etcd", "keepalived")
+
+
+def plot_soak(rounds: list[dict[str, Any]], readings: list[tuple[float, Any]],
+              path: Path) -> None:
+    """The soak's timeline: confirmed bookings per second with every fault
+    marked, then each long-running program's memory and open files on each
+    machine at every reading."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = readings[0][0] if readings else min((r["started"] for r in rounds), default=0.0)
+    fig, (top, mem, fds) = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
+    ok: dict[int, int] = defaultdict(int)
+    for r in rounds:
+        if "failed" in r:
+            continue
+        for line in Path(r["history_file"]).read_text().splitlines():
+            op = json.loads(line) if line else {}
+            if op.get("outcome") == "confirmed":
+                ok[int(op["ended"] - t0)] += 1
+        for f in r["faults"]:
+            top.axvline(f["at"] - t0, color="tab:red", lw=0.8)
+            top.annotate(r["scenario"], (f["at"] - t0, 0), rotation=90, fontsize=6,
+                         va="bottom", ha="right", color="tab:red")
+    if ok:
+        span = range(0, max(ok) + 1)
+        top.plot(list(span), [ok[s] for s in span], color="tab:green", lw=0.6)
+    top.set_ylabel("confirmed bookings/s")
+    top.set_title(f"soak: {len(rounds)} round(s), a fault in each (red)")
+    series: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for at, nodes in readings:
+        for node, programs in nodes.items():
+            for program, u in programs.items():
+                if program in SOAK_PROGRAMS:
+                    series[f"{node} {program}"].append((at - t0, u.pss_kb / 1024, u.fds))
+    for name, points in sorted(series.items()):
+        xs = [p[0] for p in points]
+        mem.plot(xs, [p[1] for p in points], marker=".", lw=0.8, label=name)
+        fds.plot(xs, [p[2] for p in points], marker=".", lw=0.8, label=name)
+    mem.set_ylabel("memory (PSS) MiB")
+    fds.set_ylabel("open files")
+    fds.set_xlabel("seconds from the soak's start")
+    mem.legend(loc="upper left", fontsize=6, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,117 @@
+"""The soak's pure parts: its duration, each round's choice and warm-up, the
+resource probe's parser on output captured from a lab machine, and the
+verdict over rounds and readings."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hapair.drill import resources, soak
+from hapair.drill.scenarios import SCENARIOS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "resources"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("90s", 90), ("2m", 120), ("1h", 3600), ("1h30m", 5400), (" 45m ", 2700), ("1m5s", 65)])
+def test_a_duration_is_read(text: str, seconds: float) -> None:
+    assert soak.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "1d", "m", "0m", "1h 30m", "-5s"])
+def test_a_bad_duration_is_refused_and_named(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        soak.parse_duration(text)
+
+
+def test_rounds_are_the_same_for_the_same_seed() -> None:
+    pool = list(SCENARIOS.values())
+    a, b = random.Random(5), random.Random(5)
+    first = [(soak.pick(a, pool).name, soak.warmup_for(a, pool[0])) for _ in range(20)]
+    again = [(soak.pick(b, pool).name, soak.warmup_for(b, pool[0])) for _ in range(20)]
+    assert first == again
+    assert len({name for name, _ in first}) > 5  # the whole set, not one scenario
+
+
+def test_a_round_stays_inside_the_booking_year() -> None:
+    rng = random.Random(1)
+    for s in SCENARIOS.values():
+        load = sum(step.hold_s + step.takes_s + 8.0 for step in s.steps)
+        warmup = soak.warmup_for(rng, s)
+        assert warmup >= 3.0
+        assert warmup + load <= max(soak.ROUND_LIMIT_S, load + 3.0)
+        assert warmup <= soak.WARMUP_S[1]
+
+
+def test_the_probe_output_of_a_lab_node_is_summed_per_program() -> None:
+    got = resources.parse((FIXTURES / "pair-node1.txt").read_text())
+    assert set(got) >= {"agent", "mariadbd", "gunicorn", "apache2", "keepalived", "glusterd"}
+    assert got["apache2"].processes == 17 and got["gunicorn"].processes == 4
+    assert got["agent"].processes == 1 and got["agent"].pss_kb > 10_000
+    assert got["mariadbd"].fds > 10
+    assert got["gunicorn"].pss_kb == sum(
+        int(line.split()[2]) for line in (FIXTURES / "pair-node1.txt").read_text().splitlines()
+        if line.startswith("gunicorn "))
+
+
+def test_lines_the_probe_did_not_mean_are_skipped() -> None:
+    got = resources.parse("mariadbd 12 100 7\nsshd 3 50 2\nmariadbd x 1 1\n\netcd 9 40\n")
+    assert list(got) == ["mariadbd"] and got["mariadbd"].pss_kb == 100
+
+
+def usage(pss: int, fds: int, *pids: int) -> resources.Usage:
+    return resources.Usage("p", len(pids), pss, fds, frozenset(pids))
+
+
+def test_growth_is_judged_only_for_a_process_that_did_not_restart() -> None:
+    first = {"node1": {"mariadbd": usage(100, 10, 1), "agent": usage(50, 10, 2),
+                       "gunicorn": usage(100, 10, 3, 4)}}
+    last = {"node1": {"mariadbd": usage(300, 30, 9), "agent": usage(56, 11, 2),
+                      "gunicorn": usage(109, 10, 3, 5)}}
+    by = {g.program: g for g in resources.growth(first, last)}
+    assert by["mariadbd"].restarted and by["mariadbd"].within(0.10)
+    assert not by["agent"].restarted and not by["agent"].within(0.10)  # memory x1.12
+    assert by["gunicorn"].within(0.10)  # the master stayed; x1.09
+
+
+def result(n: int, safe: bool = True, unavailable: float = 1.0, alert: float | None = 0.3,
+           moves: bool = True, failed: str = "") -> dict[str, Any]:
+    if failed:
+        return {"scenario": "power-cut-primary", "run": n, "failed": failed, "safe": False}
+    return {"scenario": "power-cut-primary", "run": n, "safe": safe, "alert_s": alert,
+            "faults": [{"moves": moves}], "verdict": {"unavailable_s": unavailable}}
+
+
+def readings(*agent_pss: int) -> soak.Readings:
+    return [(float(t), {"node1": {"agent": usage(pss, 10, 7)}})
+            for t, pss in enumerate(agent_pss)]
+
+
+def test_a_clean_soak_passes() -> None:
+    v = soak.judge([result(1), result(2, moves=False, alert=None), result(3)],
+                   readings(40, 50, 52, 53))
+    assert v.ok and v.rounds == 3 and (v.alerted, v.called) == (2, 2)
+
+
+def test_a_soak_that_checked_nothing_fails() -> None:
+    assert not soak.judge([], readings(40)).ok
+    assert not soak.judge([result(1)], readings()).ok
+
+
+@pytest.mark.parametrize(("rounds", "field"), [
+    ([result(1), result(2, failed="the cluster did not settle within 180s")], "failed"),
+    ([result(1), result(2, safe=False)], "unsafe"),
+    ([result(1), result(2, unavailable=31.0)], "slow"),
+])
+def test_each_finding_fails_the_soak(rounds: list[dict[str, Any]], field: str) -> None:
+    v = soak.judge(rounds, readings(40, 50, 50))
+    assert not v.ok and len(getattr(v, field)) == 1 and "round 2" in getattr(v, field)[0]
+
+
+def test_memory_that_keeps_growing_after_the_first_fault_fails_the_soak() -> None:
+    v = soak.judge([result(1), result(2), result(3)], readings(40, 50, 53, 56))
+    assert not v.ok and v.leaks == ("node1 agent: memory x1.12, open files x1.00",)
