@@ -15,7 +15,10 @@ def settings(spec: ClusterSpec, node: Node) -> dict[str, str]:
     semi = db.durability == "semi-sync"
     out = {
         "server_id": str(node.server_id),
-        # Listen everywhere: the VIP moves, and a node-address bind would not serve it.
+        # Every address: loopback, the interconnect and the public one (the
+        # replication's fallback path) are used, and 10.11 binds to one or to
+        # all. The firewall keeps clients out (docs/controller.md, "What crosses
+        # the networks").
         "bind_address": "0.0.0.0",
         "port": str(db.port),
         "datadir": db.datadir,
