@@ -5,15 +5,19 @@ catalogue complete and compiled (a message added without French fails here)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask
+from roombook.models import User
+from sqlalchemy import select
 
 from roombook import i18n
+from tests.roombook.conftest import future_day, token_for
+from tests.roombook.test_rules import book, set_rules
 from tests.roombook.test_web import csrf, signed_in
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "roombook"
@@ -92,3 +96,38 @@ def test_a_language_the_site_does_not_have_is_ignored(app: Flask) -> None:
                                        "next": "//evil.example/"})
     assert r.status_code == 303 and "evil" not in r.headers["Location"]
     assert "lang=" not in r.headers.get("Set-Cookie", "")
+
+
+def test_a_signed_in_person_s_choice_is_kept_with_them(app: Flask) -> None:
+    """For their mails: the language they signed in with, then the one they
+    chose in the footer."""
+    alice = signed_in(app)
+    st = app.extensions["roombook"]
+
+    def kept() -> str | None:
+        with st.maker() as s:
+            return s.scalar(select(User.locale).where(User.email == "alice@example.com"))
+
+    assert kept() == "en"
+    page = alice.get("/").data
+    r = alice.post("/language", data={"csrf_token": csrf(page), "lang": "fr", "next": "/"})
+    assert r.status_code == 303 and kept() == "fr"
+
+
+def test_what_the_rules_say_is_in_the_page_s_language_and_the_api_s_in_english(
+        app: Flask) -> None:
+    set_rules(app, sun_closed="on")
+    day = date.fromisoformat(future_day(10))
+    sunday = (day + timedelta(days=6 - day.weekday())).isoformat()
+    alice = signed_in(app)
+    alice.set_cookie(i18n.COOKIE, "fr")
+    status, page = book(alice, sunday, "10:00", "11:00")
+    assert status == 422 and "les salles sont fermées les dimanches" in page, page[-600:]
+    status, page = book(alice, sunday, "11:00", "10:00")
+    assert status == 400 and "la fin 10:00 n&#39;est pas après le début 11:00" in page, page[-600:]
+    api = app.test_client()
+    r = api.post("/api/bookings", json={"room_id": 1, "date": sunday, "start": "10:00",
+                                        "end": "11:00"},
+                 headers={"Authorization": f"Bearer {token_for(api, 'alice@example.com')}",
+                          "Idempotency-Key": "k" * 32, "Accept-Language": "fr"})
+    assert r.status_code == 422 and "rooms are closed on Sundays" in r.text, r.text

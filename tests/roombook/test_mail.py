@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from roombook.outbox import CLAIM_S, Sender
 from roombook.slots import local_start
 from sqlalchemy import select, update
 
-from tests.roombook.conftest import future_day, make_app, token_for
+from roombook import i18n
+from tests.roombook.conftest import PASSWORD, future_day, make_app, token_for
 from tests.roombook.test_rules import set_rules
 from tests.roombook.test_web import csrf
 from tests.support.servers import MariaDB, free_port
@@ -133,6 +135,33 @@ def test_a_booking_is_mailed_once_with_an_invitation(mail_app: Flask,
     assert "METHOD:REQUEST" in ics and f"UID:booking-{made['id']}@roombook" in ics
     assert "SEQUENCE:0" in ics and "BEGIN:VTIMEZONE" in ics
     assert "https://rooms.example.org/my" in msg.get_payload(0).get_payload()  # type: ignore[union-attr]
+
+
+def test_a_person_who_signed_in_in_french_is_mailed_in_french(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    """The language of the sign-in is kept with the person (User.locale),
+    and their mails are written in it; another person's stay in English."""
+    mail_app.config["WTF_CSRF_ENABLED"] = True
+    client = mail_app.test_client()
+    client.set_cookie(i18n.COOKIE, "fr")
+    page = client.get("/login").data
+    r = client.post("/login", data={"csrf_token": csrf(page), "email": "alice@example.com",
+                                    "password": PASSWORD})
+    assert r.status_code == 302
+    api = mail_app.test_client()
+    made = book(api, auth(api), title="Budget")
+    book(api, auth(api, "bob@example.com"), start="11:00", end="12:00")
+    assert sender(mail_app).once() == 2
+    french, english = sorted(smtp[0].got, key=lambda m: m["To"])  # Alice, then Bob
+    day = date.fromisoformat(DAY)
+    subject = str(make_header(decode_header(french["Subject"])))
+    assert subject == f"Réservé: Budget, Ada, {i18n.longdate(day, 'fr')} 09:00-10:00"
+    text = french.get_payload(0).get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "Bonjour Alice," in text and "votre réservation est confirmée :" in text
+    assert "Vos réservations : https://rooms.example.org/my" in text
+    assert f"UID:booking-{made['id']}@roombook" in calendar_of(french)
+    assert english["Subject"].startswith("Booked: Booking, Ada, "), english["Subject"]
+    assert "Hello Bob," in english.get_payload(0).get_payload()  # type: ignore[union-attr]
 
 
 def test_a_change_before_the_first_mail_went_sends_only_the_change(

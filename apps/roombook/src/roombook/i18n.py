@@ -3,16 +3,33 @@ person's choice (the footer's selector, kept in a cookie), else the
 browser's (Accept-Language), else English. Dates follow it (Babel's CLDR
 data). The catalogue is `translations/fr/LC_MESSAGES/messages.po`, compiled
 to the `.mo` beside it (pybabel: the commands are in roombook's README); a
-test keeps them complete and in step. Mails and the API stay in English: they go to
-people and programs whose language the service does not know."""
+test keeps them complete and in step. A signed-in person's language is also
+kept with them (User.locale, at sign-in and at each choice): their mails are
+sent in it (mail.py). What the domain says (a rule a booking breaks, a bad
+time) is in the page's language too. The API stays in English: programs read
+it."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from babel.dates import format_date
-from flask import Blueprint, Flask, Response, has_request_context, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
 from flask_babel import Babel, get_locale, gettext
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger("roombook.i18n")
 
 LANGUAGES = {"en": "English", "fr": "Français"}
 DEFAULT = "en"
@@ -23,6 +40,8 @@ language = Blueprint("language", __name__)
 
 
 def select_locale() -> str:
+    if request.path.startswith("/api/"):
+        return DEFAULT  # programs read it: one language, whatever a browser asks
     chosen = request.cookies.get(COOKIE, "")
     if chosen in LANGUAGES:
         return chosen
@@ -63,7 +82,26 @@ def choose() -> Response:
     if lang in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=COOKIE_DAYS * 86400, httponly=True,
                             samesite="Lax", secure=state().settings.secure_cookies)
+        if g.get("user") is not None:
+            remember(g.user.id, g.user.locale, lang)
     return response  # type: ignore[return-value]
+
+
+def remember(user_id: int, had: str | None, lang: str) -> None:
+    """The person's language kept with them, for their mails, when it
+    changed. A copy that cannot write (a replica, a moment in a failover)
+    keeps it in the cookie alone; the next sign-in or choice writes it."""
+    from roombook.app import state
+    from roombook.models import User
+
+    if had == lang:
+        return
+    try:
+        with state().maker.begin() as s:
+            s.execute(update(User).where(User.id == user_id).values(locale=lang))
+    except SQLAlchemyError as exc:
+        log.warning("the language of person %s not kept now: %s", user_id,
+                    str(exc).splitlines()[0][:200])
 
 
 def init(app: Flask) -> None:

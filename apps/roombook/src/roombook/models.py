@@ -48,6 +48,9 @@ class User(Base):
     # May book on someone else's behalf (an assistant); administrators may anyway.
     books_for_others: Mapped[bool] = mapped_column(Boolean, default=False,
                                                    server_default="0")
+    # The language of what is sent to them (mails): the one they last chose
+    # or signed in with; None: English.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     @property
     def may_book_for_others(self) -> bool:

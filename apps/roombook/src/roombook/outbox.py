@@ -121,7 +121,7 @@ def _reset(s: Session, m: Mail, settings: Settings, now: datetime) -> tuple[Emai
     token = auth.make_reset(settings.secret_key, user.id, user.password_hash)
     link = f"{settings.site_url.rstrip('/')}/reset/{token}"
     return reset_message(settings, name=user.name, to=user.email, link=link,
-                         message_id=m.message_id, now=now), ""
+                         message_id=m.message_id, now=now, locale=user.locale or ""), ""
 
 
 def _told(s: Session, m: Mail) -> tuple[Told | None, str]:
@@ -142,7 +142,8 @@ def _told(s: Session, m: Mail) -> tuple[Told | None, str]:
     return Told(m.kind, m.message_id, b.id, m.revision, b.title, room.name, b.day,
                 b.start_slot, b.end_slot, user.name, user.email,
                 by.name if by else "",
-                (b.cancel_reason or "") if m.kind == "cancelled" else ""), ""
+                (b.cancel_reason or "") if m.kind == "cancelled" else "",
+                locale=user.locale or ""), ""
 
 
 class Sender:

@@ -13,17 +13,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import pgettext
+
 from roombook.config import Settings
 from roombook.slots import SlotRange, local_start, time_of
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays",
-             "Sundays")
 LIMITS = {"longest_minutes": (15, 24 * 60), "ahead_days": (1, 366), "per_week": (1, 500),
           "checkin_minutes": (5, 240)}
 CHECKIN_EARLY = timedelta(minutes=15)  # a check-in opens this long before the start
 
 Hours = tuple[time, time] | None  # open and close; None: closed all day
+
+
+def day_name(weekday: int) -> str:
+    """"Mondays"..., in the request's language, inside a sentence."""
+    return (pgettext("in a sentence", "Mondays"), pgettext("in a sentence", "Tuesdays"),
+            pgettext("in a sentence", "Wednesdays"), pgettext("in a sentence", "Thursdays"),
+            pgettext("in a sentence", "Fridays"), pgettext("in a sentence", "Saturdays"),
+            pgettext("in a sentence", "Sundays"))[weekday]
 
 
 class BadRule(ValueError):
@@ -119,23 +128,25 @@ def broken(rules: Rules, rng: SlotRange, room_id: int, closed: Sequence[Closed],
     out = []
     length = (rng.end - rng.start) * settings.slot_minutes
     if rules.longest_minutes and length > rules.longest_minutes:
-        out.append(f"a booking lasts at most {_minutes(rules.longest_minutes)} "
-                   f"(this one {_minutes(length)})")
+        out.append(_("a booking lasts at most %(most)s (this one %(this)s)",
+                     most=_minutes(rules.longest_minutes), this=_minutes(length)))
     if rules.ahead_days and rng.day > today + timedelta(days=rules.ahead_days):
-        out.append(f"rooms are booked at most {rules.ahead_days} days ahead "
-                   f"(until {today + timedelta(days=rules.ahead_days)})")
+        out.append(_("rooms are booked at most %(n)s days ahead (until %(until)s)",
+                     n=rules.ahead_days, until=today + timedelta(days=rules.ahead_days)))
     wd = rng.day.weekday()
     if wd in rules.hours:
         h = rules.hours[wd]
         start, end = time_of(settings, rng.start), time_of(settings, rng.end)
         if h is None:
-            out.append(f"rooms are closed on {DAY_NAMES[wd]}")
+            out.append(_("rooms are closed on %(days)s", days=day_name(wd)))
         elif start < h[0] or end > h[1]:
-            out.append(f"rooms are open on {DAY_NAMES[wd]} from {h[0]:%H:%M} to {h[1]:%H:%M}")
+            out.append(_("rooms are open on %(days)s from %(start)s to %(end)s",
+                         days=day_name(wd), start=f"{h[0]:%H:%M}", end=f"{h[1]:%H:%M}"))
     for c in closed:
         if c.day == rng.day and c.room_id in (None, room_id):
-            what = "the site is" if c.room_id is None else "this room is"
-            out.append(f"{what} closed on {c.day}" + (f" ({c.name})" if c.name else ""))
+            out.append((_("the site is closed on %(day)s", day=c.day) if c.room_id is None
+                        else _("this room is closed on %(day)s", day=c.day))
+                       + (f" ({c.name})" if c.name else ""))
     return out
 
 
@@ -143,8 +154,8 @@ def over_quota(rules: Rules, mine_that_week: int, adding: int = 1) -> str | None
     """Whether adding bookings to a person's week goes past the weekly
     count, in words."""
     if rules.per_week and mine_that_week + adding > rules.per_week:
-        return (f"a person books at most {rules.per_week} times a week "
-                f"(you have {mine_that_week} that week)")
+        return _("a person books at most %(n)s times a week (you have %(have)s that week)",
+                 n=rules.per_week, have=mine_that_week)
     return None
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,30 +49,36 @@ def _monthly(first: date, until: date) -> list[date]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+def too_many(n: int) -> str:
+    return _("a series has at most %(most)s dates; this one would have %(n)s", most=MAX_DATES,
+             n=n)
+
+
 def dates(first: date, until: date, every: str) -> list[date]:
     """The dates of a series (pure); BadTime says what is wrong. daily: every
     day; weekdays: Monday to Friday; weekly: the same weekday; monthly: the
     same weekday of the same week of the month (the second Tuesday)."""
     if every not in EVERY:
-        raise BadTime(f"repeat must be one of {', '.join(EVERY)}")
+        raise BadTime(_("repeat must be one of %(kinds)s", kinds=", ".join(EVERY)))
     if until < first:
-        raise BadTime(f"until {until} is before the first date {first}")
+        raise BadTime(_("until %(until)s is before the first date %(first)s", until=until,
+                         first=first))
     span = (until - first).days
     weeks, rest = divmod(span + 1, 7)
     n = {"daily": span + 1, "weekly": span // 7 + 1,
          "weekdays": weeks * 5 + sum((first.weekday() + i) % 7 < 5 for i in range(rest)),
          "monthly": (until.year - first.year) * 12 + until.month - first.month + 1}[every]
     if n > MAX_DATES + (every == "monthly"):  # a month's count may be one too many
-        raise BadTime(f"a series has at most {MAX_DATES} dates; this one would have {n}")
+        raise BadTime(too_many(n))
     if every == "monthly":
         out = _monthly(first, until)
     else:
         out = [first + timedelta(days=i) for i in range(0, span + 1, 7 if every == "weekly" else 1)]
         out = [d for d in out if every != "weekdays" or d.weekday() < 5]
     if len(out) > MAX_DATES:
-        raise BadTime(f"a series has at most {MAX_DATES} dates; this one would have {len(out)}")
+        raise BadTime(too_many(len(out)))
     if not out:
-        raise BadTime(f"no weekday from {first} to {until}")
+        raise BadTime(_("no weekday from %(first)s to %(until)s", first=first, until=until))
     return out
 
 
@@ -144,7 +151,7 @@ def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng
                     over = hold_week(s, user_id, monday, per_week,
                                      sum(1 for d in free if week_of(d)[0] == monday))
                     if over:
-                        raise RuleBroken(f"week of {monday}: {over[0].lower()}{over[1:]}")
+                        raise RuleBroken(_("week of %(monday)s: %(why)s", monday=monday, why=over))
                 series = Series(room_id=room_id, user_id=user_id, first_day=rng.day,
                                 until_day=until, every=every, start_slot=rng.start,
                                 end_slot=rng.end, title=title, idempotency_key=key,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _
+
 from roombook.config import Settings
 
 
@@ -52,27 +54,30 @@ def parse_range(settings: Settings, day: str, start: str, end: str, now: datetim
     try:
         d = date.fromisoformat(day)
     except (TypeError, ValueError):
-        raise BadTime(f"date {day!r} is not a date like 2026-12-01") from None
+        raise BadTime(_("date %(day)s is not a date like 2026-12-01", day=repr(day))) from None
     times = []
-    for label, value in (("start", start), ("end", end)):
+    for label, value in ((_("start"), start), (_("end"), end)):
         try:
             t = time.fromisoformat(value)
         except (TypeError, ValueError):
-            raise BadTime(f"{label} {value!r} is not a time like 09:30") from None
+            raise BadTime(_("%(what)s %(value)s is not a time like 09:30", what=label,
+                             value=repr(value))) from None
         if t.second or t.microsecond or t.minute % settings.slot_minutes:
-            raise BadTime(f"{label} {value} is not on a {settings.slot_minutes}-minute boundary")
+            raise BadTime(_("%(what)s %(value)s is not on a %(n)s-minute boundary", what=label,
+                             value=value, n=settings.slot_minutes))
         times.append(t)
     t_start, t_end = times
     if t_end <= t_start:
-        raise BadTime(f"end {end} is not after start {start}")
+        raise BadTime(_("end %(end)s is not after start %(start)s", end=end, start=start))
     if t_start < settings.day_start or t_end > settings.day_end:
-        raise BadTime(f"rooms can be booked from {settings.day_start:%H:%M} "
-                      f"to {settings.day_end:%H:%M}")
+        raise BadTime(_("rooms can be booked from %(start)s to %(end)s",
+                        start=f"{settings.day_start:%H:%M}", end=f"{settings.day_end:%H:%M}"))
     if d > now.astimezone(settings.tz).date() + timedelta(days=366):
-        raise BadTime("bookings open at most a year ahead")
+        raise BadTime(_("bookings open at most a year ahead"))
     r = SlotRange(d, slot_of(settings, t_start), slot_of(settings, t_end))
     if local_start(settings, d, r.start) < now:
-        raise BadTime(f"{d} {start} is in the past ({settings.timezone})")
+        raise BadTime(_("%(day)s %(start)s is in the past (%(zone)s)", day=d, start=start,
+                         zone=settings.timezone))
     return r
 
 
@@ -88,7 +93,8 @@ def parse_day(value: str | None, settings: Settings, now: datetime) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise BadTime(f"date {value!r} is not a date like 2026-12-01") from None
+        raise BadTime(_("date %(day)s is not a date like 2026-12-01", day=repr(value))) from None
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadTime(f"date {value} is out of range ({FIRST_DAY} to {LAST_DAY})")
+        raise BadTime(_("date %(day)s is out of range (%(first)s to %(last)s)", day=value,
+                         first=FIRST_DAY, last=LAST_DAY))
     return day

@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import gettext
 from sqlalchemy import or_, select
 
-from roombook import find, grid, rules, throttle
+from roombook import find, grid, i18n, rules, throttle
 from roombook.app import state, utcnow
 from roombook.availability import blocked
 from roombook.booking import (
@@ -93,6 +93,7 @@ def login_post() -> Any:
         return page("login.html", 401, email=email)
     session.clear()
     session["uid"], session["at"] = tried.user.id, int(time.time())
+    i18n.remember(tried.user.id, tried.user.locale, i18n.current())
     return redirect(safe_next(request.args.get("next", "")) or url_for("web.rooms"))
 
 
