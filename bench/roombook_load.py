@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hapair.drill.runner import CLEAR_SQL  # noqa: E402
+from capacity import clear_all  # noqa: E402 - every chunk, not the first one alone
+
 from hapair.drill.workload import connect, login  # noqa: E402
 
 # One client's slots: its room, and days from first_day on (24 half-hours a day).
@@ -145,7 +146,7 @@ def local(args: argparse.Namespace, levels: list[int]) -> None:
                                     url, token)
 
         def clear() -> None:
-            db.root(f"USE roombook; {CLEAR_SQL}")
+            clear_all(lambda q: db.root(f"USE roombook; {q}"))
 
         print("roombook on MariaDB (durable commits), gunicorn 4 workers x 8 threads, "
               f"load generator on the same {os.cpu_count()} cores", flush=True)
@@ -207,9 +208,10 @@ def lab(args: argparse.Namespace, levels: list[int]) -> None:
 
     def clear() -> None:
         [primary] = vip_holders(plan, spec.vip.address)
-        subprocess.run(m.exec_argv(plan, plan.machine(primary),
-                                   ["mariadb", spec.database.name, "-e", CLEAR_SQL]),
-                       check=True, capture_output=True)
+        clear_all(lambda q: subprocess.run(
+            m.exec_argv(plan, plan.machine(primary), ["mariadb", "-N", "-B",
+                                                      spec.database.name, "-e", q]),
+            check=True, capture_output=True, text=True).stdout)
 
     def apply(spec_file: Path, label: str) -> None:
         print(f"applying {label} to the lab ...", flush=True)

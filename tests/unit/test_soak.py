@@ -115,3 +115,12 @@ def test_each_finding_fails_the_soak(rounds: list[dict[str, Any]], field: str) -
 def test_memory_that_keeps_growing_after_the_first_fault_fails_the_soak() -> None:
     v = soak.judge([result(1), result(2), result(3)], readings(40, 50, 53, 56))
     assert not v.ok and v.leaks == ("node1 agent: memory x1.12, open files x1.00",)
+
+
+def test_the_probe_s_cpu_time_is_read_in_seconds_per_program() -> None:
+    text = (FIXTURES / "pair-node1-cpu.txt").read_text()
+    got = resources.parse(text)
+    mariadbd = [line.split() for line in text.splitlines() if line.startswith("mariadbd ")]
+    assert got["mariadbd"].cpu_s == sum(int(p[4]) for p in mariadbd) / 100 > 0
+    assert resources.parse("etcd 9 40 3 250\n")["etcd"].cpu_s == 2.5
+    assert resources.parse("etcd 9 40 3\n")["etcd"].cpu_s == 0.0  # an older probe's line

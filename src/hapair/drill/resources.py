@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+CLOCK_TICKS = 100  # USER_HZ: /proc's times are in these on every Linux architecture we run
+
 # comm (the kernel's name for the process) -> the program, as a report names it
 PROGRAMS = {
     "hapair": "agent", "mariadbd": "mariadbd", "gunicorn": "gunicorn", "apache2": "apache2",
@@ -17,8 +19,9 @@ PROGRAMS = {
     "glusterfsd": "glusterfsd", "glusterfs": "glusterfs",
 }
 
-# One line per process: "comm pid pss_kB fds". A process that ends while it
-# is read is left out.
+# One line per process: "comm pid pss_kB fds cpu_ticks" (user and system
+# time, in the kernel's clock ticks). A process that ends while it is read is
+# left out.
 PROBE = f"""
 import os
 wanted = {sorted(PROGRAMS)!r}
@@ -34,9 +37,11 @@ for pid in os.listdir('/proc'):
             if line.startswith('Pss:'):
                 pss = int(line.split()[1])
         fds = len(os.listdir(f'/proc/{{pid}}/fd'))
-    except OSError:
+        stat = open(f'/proc/{{pid}}/stat').read().rsplit(')', 1)[1].split()
+        ticks = int(stat[11]) + int(stat[12])
+    except (OSError, IndexError, ValueError):
         continue
-    print(comm, pid, pss, fds)
+    print(comm, pid, pss, fds, ticks)
 """
 
 
@@ -49,23 +54,25 @@ class Usage:
     pss_kb: int
     fds: int
     pids: frozenset[int]
+    cpu_s: float = 0.0  # user and system time of the processes read, since each started
 
 
 def parse(text: str) -> dict[str, Usage]:
     """PROBE's output -> program -> its usage (pure; lines it cannot read are
     skipped)."""
-    rows: dict[str, list[tuple[int, int, int]]] = {}
+    rows: dict[str, list[tuple[int, int, int, int]]] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) != 4 or parts[0] not in PROGRAMS:
+        if len(parts) not in (4, 5) or parts[0] not in PROGRAMS:
             continue
         try:
             pid, pss, fds = int(parts[1]), int(parts[2]), int(parts[3])
+            ticks = int(parts[4]) if len(parts) == 5 else 0
         except ValueError:
             continue
-        rows.setdefault(PROGRAMS[parts[0]], []).append((pid, pss, fds))
-    return {name: Usage(name, len(got), sum(p for _, p, _ in got), sum(f for _, _, f in got),
-                        frozenset(pid for pid, _, _ in got))
+        rows.setdefault(PROGRAMS[parts[0]], []).append((pid, pss, fds, ticks))
+    return {name: Usage(name, len(got), sum(r[1] for r in got), sum(r[2] for r in got),
+                        frozenset(r[0] for r in got), sum(r[3] for r in got) / CLOCK_TICKS)
             for name, got in sorted(rows.items())}
 
 

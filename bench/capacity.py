@@ -1,0 +1,289 @@
+"""Where a booking's time goes: the same client (bench/loadgen.py), in one
+run, interleaved, against
+
+- `alone`: roombook under gunicorn on a MariaDB of its own on this host
+  (durable commits, no TLS, no proxy, no replica), 3 workers x 4 threads as
+  on the lab's nodes;
+- `node`: a lab primary's gunicorn, from inside that node (no Apache, no
+  TLS; commits wait for the standby: lossless semi-sync);
+- `vip`: through the lab's VIP from its client machine (TLS, Apache,
+  gunicorn, semi-sync): what people get;
+- `vip-async` (with --async): the same with the spec's `database.durability
+  = "async"` applied, then the spec applied back, in every round.
+
+Per target and number of clients: bookings per second, the latency of a
+confirmed booking (median, p99), the requests not confirmed; for the lab's
+targets, the CPU seconds per 1,000 bookings of each program on each machine
+(the agents, MariaDB, gunicorn, Apache, etcd...) and the primary's commits
+per second and bookings per binlog group commit. A figure, not a test.
+
+    .venv/bin/python bench/capacity.py --lab examples/lab.toml [--async] \\
+        [--clients 1,8,32,128] [--runs 3] [--seconds 5] [--out out/capacity]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hapair.drill import resources  # noqa: E402
+from hapair.drill.runner import CLEAR_SQL  # noqa: E402
+from hapair.drill.soak import read_resources  # noqa: E402
+
+LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
+GROUP_SQL = ("SHOW GLOBAL STATUS WHERE Variable_name IN "
+             "('Binlog_commits', 'Binlog_group_commits')")
+Run = Callable[[int], dict[str, Any]]
+
+
+def parse_json_tail(text: str) -> dict[str, Any]:
+    """The loadgen's answer: its last line."""
+    return dict(json.loads(text.strip().splitlines()[-1]))
+
+
+def parse_status(text: str) -> dict[str, int]:
+    """`mariadb -N -B` name/value lines -> {name: int} (pure)."""
+    out = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("\t")
+        if value.strip().isdigit():
+            out[name.strip()] = int(value)
+    return out
+
+
+def cpu_per_1000(before: dict[str, dict[str, resources.Usage]],
+                 after: dict[str, dict[str, resources.Usage]], confirmed: int
+                 ) -> dict[str, float]:
+    """"node program" -> CPU seconds per 1,000 confirmed bookings between two
+    readings, for programs whose processes lived through both (pure)."""
+    out = {}
+    for node in sorted(set(before) & set(after)):
+        for program in sorted(set(before[node]) & set(after[node])):
+            a, b = before[node][program], after[node][program]
+            if a.pids & b.pids and confirmed:
+                out[f"{node} {program}"] = round((b.cpu_s - a.cpu_s) * 1000 / confirmed, 3)
+    return out
+
+
+def clear_all(sql: Callable[[str], str]) -> None:
+    """The bench's bookings removed, a chunk of CLEAR_SQL at a time (it says
+    how many are left on its last line)."""
+    for _ in range(10_000):
+        if sql(CLEAR_SQL).strip().splitlines()[-1:] == ["0"]:
+            return
+    raise SystemExit("the bench's bookings could not be removed")
+
+
+def spread(values: list[float]) -> str:
+    return (f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+            if values else "-")
+
+
+def report(results: list[dict[str, Any]], levels: list[int]) -> str:
+    """The Markdown tables (pure)."""
+    by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by[(r["target"], r["clients"])].append(r)
+    targets = list(dict.fromkeys(r["target"] for r in results))
+    lines = ["| target | clients | bookings/s median (min-max) | latency median ms | "
+             "latency p99 ms | not confirmed | runs |", "|---|---|---|---|---|---|---|"]
+    for t in targets:
+        for c in levels:
+            got = by.get((t, c), [])
+            if not got:
+                continue
+            lines.append(
+                f"| {t} | {c} | {spread([g['rate'] for g in got])} | "
+                f"{statistics.median(g['median_ms'] for g in got):.1f} | "
+                f"{statistics.median(g['p99_ms'] for g in got):.1f} | "
+                f"{sum(g['errors'] for g in got)} | {len(got)} |")
+    lines += ["", "| ratio | clients | median of the rates |", "|---|---|---|"]
+    rate = {k: statistics.median(g["rate"] for g in v) for k, v in by.items()}
+    for a, b in (("vip", "alone"), ("node", "alone"), ("vip", "node"), ("vip", "vip-async")):
+        for c in levels:
+            if rate.get((a, c)) and rate.get((b, c)):
+                lines.append(f"| {a} / {b} | {c} | {rate[(a, c)] / rate[(b, c)]:.2f} |")
+    for t in targets:
+        top = max((c for c in levels if by.get((t, c)) and by[(t, c)][0].get("cpu")),
+                  default=None)
+        if top is None:
+            continue
+        cpu: dict[str, list[float]] = defaultdict(list)
+        for g in by[(t, top)]:
+            for k, v in g["cpu"].items():
+                cpu[k].append(v)
+        group = [g["bookings_per_group"] for g in by[(t, top)] if g.get("bookings_per_group")]
+        lines += ["", f"**{t}, {top} clients**: CPU seconds per 1,000 bookings (median of "
+                  f"{len(by[(t, top)])} runs); binlog group commits: "
+                  f"{statistics.median(group) if group else 0:.2f} commits per group", "",
+                  "| machine program | CPU s / 1,000 bookings |", "|---|---|"]
+        for k, v in sorted(cpu.items(), key=lambda kv: -statistics.median(kv[1])):
+            if statistics.median(v) >= 0.05:
+                lines.append(f"| {k} | {statistics.median(v):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+class Lab:
+    def __init__(self, spec_path: Path):
+        from hapair.lab.lifecycle import files_of
+        from hapair.lab.plan import plan_lab
+        from hapair.secrets import load_secrets
+        from hapair.spec import load_spec
+
+        self.spec_path = spec_path
+        self.spec = load_spec(spec_path).spec
+        self.plan = plan_lab(self.spec)
+        files = files_of(self.plan)
+        secrets = load_secrets(files.secrets)
+        assert secrets.pki is not None
+        files.ca.write_text(secrets.pki.ca_cert)
+        self.ca = str(files.ca)
+        self.env = {**os.environ, "ROOMBOOK_PASSWORD":
+                    secrets.app["ROOMBOOK_DEMO_PASSWORD"].get_secret_value()}
+
+    def primary(self) -> str:
+        from hapair.cli.lab_cmds import vip_holders
+
+        [holder] = vip_holders(self.plan, self.spec.vip.address)
+        return str(holder)
+
+    def sql(self, node: str, sql: str) -> str:
+        from hapair.lab import machine as m
+
+        r = subprocess.run(m.exec_argv(self.plan, self.plan.machine(node),
+                                       ["mariadb", "-N", "-B", self.spec.database.name, "-e",
+                                        sql]),
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise SystemExit(f"{node}: {r.stderr.strip()[-300:]}")
+        return r.stdout
+
+    def measured(self, argv: list[str], clients: int) -> dict[str, Any]:
+        """One load (argv runs the loadgen), with the machines' CPU and the
+        primary's group commits read before and after."""
+        primary = self.primary()
+        cpu0, g0 = read_resources(self.plan), parse_status(self.sql(primary, GROUP_SQL))
+        r = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=300)
+        if r.returncode != 0:
+            raise SystemExit(f"the load failed: {r.stderr.strip()[-500:]}")
+        got = parse_json_tail(r.stdout)
+        cpu1, g1 = read_resources(self.plan), parse_status(self.sql(primary, GROUP_SQL))
+        commits = g1.get("Binlog_commits", 0) - g0.get("Binlog_commits", 0)
+        groups = g1.get("Binlog_group_commits", 0) - g0.get("Binlog_group_commits", 0)
+        got |= {"cpu": cpu_per_1000(cpu0, cpu1, int(got["confirmed"])), "primary": primary,
+                "commits_per_s": commits / got["seconds"],
+                "bookings_per_group": commits / groups if groups else 0.0}
+        clear_all(lambda q: self.sql(primary, q))
+        return got
+
+    def vip(self, seconds: float) -> Run:
+        from hapair.lab.sh import in_netns
+
+        base = (f"https://{self.spec.vip.address}" if self.spec.web.tls != "off"
+                else f"http://{self.spec.vip.address}")
+        return lambda clients: self.measured(in_netns(self.plan.client.name, [
+            sys.executable, str(LOADGEN), base, str(clients), str(seconds), self.ca]), clients)
+
+    def node(self, seconds: float) -> Run:
+        from hapair.lab import machine as m
+
+        def run(clients: int) -> dict[str, Any]:
+            machine = self.plan.machine(self.primary())
+            return self.measured(m.exec_argv(self.plan, machine, [
+                "python3", "-c", LOADGEN.read_text(), f"http://127.0.0.1:{self.spec.web.port}",
+                str(clients), str(seconds)]), clients)
+        return run
+
+    def apply(self, spec_file: Path, label: str) -> None:
+        print(f"applying {label} ...", flush=True)
+        r = subprocess.run([sys.executable, "-m", "hapair", "lab", "apply", str(spec_file)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"apply of {label} failed: {r.stdout[-1000:]}{r.stderr[-500:]}")
+
+
+def alone(stack: ExitStack, seconds: float) -> Run:
+    """roombook on a MariaDB of its own on this host."""
+    from tests.roombook.conftest import PASSWORD, make_app
+    from tests.support import servers
+
+    base_dir = Path(tempfile.mkdtemp(prefix="roombook-capacity-"))
+    db = stack.enter_context(servers.mariadb(base_dir / "db", durable=True))
+    make_app(db.url(), base_dir)
+    url = stack.enter_context(servers.gunicorn(db.url(), base_dir / "up", workers=3, threads=4))
+    env = {**os.environ, "ROOMBOOK_PASSWORD": PASSWORD, "ROOMBOOK_EMAIL": "alice@example.com"}
+
+    def run(clients: int) -> dict[str, Any]:
+        r = subprocess.run([sys.executable, str(LOADGEN), url, str(clients), str(seconds)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        if r.returncode != 0:
+            raise SystemExit(f"the load failed: {r.stderr.strip()[-500:]}")
+        clear_all(lambda q: db.root(f"USE roombook; {q}"))
+        return parse_json_tail(r.stdout)
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lab", required=True, metavar="SPEC", help="an up lab's spec")
+    ap.add_argument("--async", dest="async_", action="store_true",
+                    help="also the lab with asynchronous replication (two applies a round)")
+    ap.add_argument("--clients", default="1,8,32,128")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--out", type=Path, default=Path("out/capacity"))
+    args = ap.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    lab = Lab(Path(args.lab).resolve())
+    async_spec = args.out / f"async-{lab.spec_path.name}"
+    text = lab.spec_path.read_text()
+    if args.async_:
+        if 'durability = "semi-sync"' not in text:
+            raise SystemExit(f"{args.lab}: no `durability = \"semi-sync\"` line to change")
+        async_spec.write_text(text.replace('durability = "semi-sync"', 'durability = "async"'))
+    results: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        targets = {"alone": alone(stack, args.seconds), "node": lab.node(args.seconds),
+                   "vip": lab.vip(args.seconds)}
+        print(f"{len(targets) + args.async_} targets x {levels} clients x {args.runs} runs of "
+              f"{args.seconds:g}s, interleaved", flush=True)
+        for n in range(1, args.runs + 1):
+            rounds: list[tuple[str, Run]] = list(targets.items())
+            for clients in levels:
+                for name, run in rounds:
+                    got = run(clients) | {"target": name, "clients": clients, "run": n}
+                    results.append(got)
+                    print(f"run {n}, {clients:>3} clients, {name:<9} {got['rate']:7.1f}/s, "
+                          f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms, "
+                          f"{got['errors']} not confirmed", flush=True)
+            if args.async_:
+                lab.apply(async_spec, "durability = async")
+                for clients in levels:
+                    got = lab.vip(args.seconds)(clients) | {"target": "vip-async",
+                                                            "clients": clients, "run": n}
+                    results.append(got)
+                    print(f"run {n}, {clients:>3} clients, vip-async {got['rate']:7.1f}/s, "
+                          f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms",
+                          flush=True)
+                lab.apply(lab.spec_path, "the spec back (semi-sync)")
+            (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
+    table = report(results, levels)
+    (args.out / "capacity.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
