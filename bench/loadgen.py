@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -66,7 +67,9 @@ def body(lane: int, index: int, clients: int) -> str:
                        "end": f"{8 + (slot + 1) // 2:02d}:{30 * ((slot + 1) % 2):02d}"})
 
 
-def run(base: str, ca: str, token: str, clients: int, seconds: float) -> dict[str, object]:
+def run(base: str, ca: str, token: str, clients: int, seconds: float,
+        make: Callable[[int, int, int], str] = body) -> dict[str, object]:
+    """make(lane, index, clients): the index-th booking of a client's lane (JSON)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     codes: dict[str, int] = {}
@@ -80,7 +83,7 @@ def run(base: str, ca: str, token: str, clients: int, seconds: float) -> dict[st
         while time.monotonic() < stop[0]:
             began = time.monotonic()
             try:
-                conn.request("POST", "/api/bookings", body(i, index, clients),
+                conn.request("POST", "/api/bookings", make(i, index, clients),
                              {"Content-Type": "application/json",
                               "Authorization": f"Bearer {token}",
                               "Idempotency-Key": uuid.uuid4().hex})

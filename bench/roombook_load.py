@@ -26,9 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import date, timedelta
@@ -38,9 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import loadgen  # noqa: E402
 from capacity import clear_all  # noqa: E402 - every chunk, not the first one alone
 
-from hapair.drill.workload import connect, login  # noqa: E402
+from hapair.drill.workload import login  # noqa: E402
 
 # One client's slots: its room, and days from first_day on (24 half-hours a day).
 Lane = tuple[int, int]
@@ -59,36 +58,9 @@ def load(base: str, token: str, lanes: list[Lane], seconds: float, ca: str = ""
          ) -> tuple[float, int]:
     """One client per lane for `seconds`: confirmed bookings per second, and
     the number of requests that were not confirmed."""
-    ok = [0] * len(lanes)
-    errors = [0] * len(lanes)
-    barrier = threading.Barrier(len(lanes) + 1)
-    stop = [0.0]
-
-    def client(i: int) -> None:
-        conn = connect(base, 30, ca)
-        barrier.wait()
-        index = 0
-        while time.monotonic() < stop[0]:
-            conn.request("POST", "/api/bookings", json.dumps(slot_body(lanes[i], index)),
-                         {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-                          "Idempotency-Key": uuid.uuid4().hex})
-            r = conn.getresponse()
-            r.read()
-            index += 1
-            if r.status == 201:
-                ok[i] += 1
-            else:
-                errors[i] += 1
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(lanes))]
-    for t in threads:
-        t.start()
-    stop[0] = time.monotonic() + seconds
-    start = time.monotonic()
-    barrier.wait()
-    for t in threads:
-        t.join()
-    return sum(ok) / (time.monotonic() - start), sum(errors)
+    got = loadgen.run(base, ca, token, len(lanes), seconds,
+                      lambda i, index, _: json.dumps(slot_body(lanes[i], index)))
+    return float(got["rate"]), int(got["errors"])  # type: ignore[call-overload]
 
 
 def summary(rates: list[float]) -> str:
