@@ -67,15 +67,22 @@ def usage(pss: int, fds: int, *pids: int) -> resources.Usage:
     return resources.Usage("p", len(pids), pss, fds, frozenset(pids))
 
 
-def test_growth_is_judged_only_for_a_process_that_did_not_restart() -> None:
-    first = {"node1": {"mariadbd": usage(100, 10, 1), "agent": usage(50, 10, 2),
-                       "gunicorn": usage(100, 10, 3, 4)}}
-    last = {"node1": {"mariadbd": usage(300, 30, 9), "agent": usage(56, 11, 2),
-                      "gunicorn": usage(109, 10, 3, 5)}}
-    by = {g.program: g for g in resources.growth(first, last)}
-    assert by["mariadbd"].restarted and by["mariadbd"].within(0.10)
-    assert not by["agent"].restarted and not by["agent"].within(0.10)  # memory x1.12
-    assert by["gunicorn"].within(0.10)  # the master stayed; x1.09
+def test_growth_is_judged_over_each_program_s_longest_unchanged_stretch() -> None:
+    """mariadbd restarted at the fourth reading (a new stretch, too short);
+    the agent ran through all eight, its memory judged from the second (the
+    first may be right after its start); gunicorn recycled a worker."""
+    readings = [(float(t), {"node1": {
+        "mariadbd": usage(100 + 50 * t, 10, 1 if t < 3 else 9),
+        "agent": usage([30, 50, 50, 51, 52, 53, 54, 56][t], 10, 2),
+        "gunicorn": usage(100, 10, 3, 4 if t != 4 else 5)}}) for t in range(8)]
+    by = {g.program: g for g in resources.growth(readings)}
+    assert set(by) == {"agent"}  # mariadbd: 3 and 5 readings; gunicorn: 4 and 3
+    assert (by["agent"].pss_from_kb, by["agent"].pss_to_kb, by["agent"].readings) == (50, 56, 8)
+    assert by["agent"].seconds == 6.0 and not by["agent"].within(0.10)  # x1.12
+    assert by["agent"].within(0.15)
+    assert resources.growth(readings, min_stretch=5)[0].program == "agent"
+    assert {g.program for g in resources.growth(readings, min_stretch=3)} == {
+        "agent", "mariadbd", "gunicorn"}
 
 
 def result(n: int, safe: bool = True, unavailable: float = 1.0, alert: float | None = 0.3,
@@ -93,8 +100,13 @@ def readings(*agent_pss: int) -> soak.Readings:
 
 def test_a_clean_soak_passes() -> None:
     v = soak.judge([result(1), result(2, moves=False, alert=None), result(3)],
-                   readings(40, 50, 52, 53))
-    assert v.ok and v.rounds == 3 and (v.alerted, v.called) == (2, 2)
+                   readings(40, 50, 52, 53, 53, 54, 54))
+    assert v.ok and v.rounds == 3 and (v.alerted, v.called) == (2, 2) and v.judged == 1
+
+
+def test_a_short_soak_judges_no_growth_and_says_so() -> None:
+    v = soak.judge([result(1), result(2)], readings(40, 50, 80))
+    assert v.ok and v.judged == 0 and "growth not judged" in v.notes[0]
 
 
 def test_a_soak_that_checked_nothing_fails() -> None:
@@ -112,9 +124,9 @@ def test_each_finding_fails_the_soak(rounds: list[dict[str, Any]], field: str) -
     assert not v.ok and len(getattr(v, field)) == 1 and "round 2" in getattr(v, field)[0]
 
 
-def test_memory_that_keeps_growing_after_the_first_fault_fails_the_soak() -> None:
-    v = soak.judge([result(1), result(2), result(3)], readings(40, 50, 53, 56))
-    assert not v.ok and v.leaks == ("node1 agent: memory x1.12, open files x1.00",)
+def test_memory_that_keeps_growing_fails_the_soak() -> None:
+    v = soak.judge([result(1), result(2), result(3)], readings(40, 50, 51, 53, 54, 55, 56))
+    assert not v.ok and v.leaks == ("node1 agent: memory x1.12, open files x1.00 over 5s",)
 
 
 def test_the_probe_s_cpu_time_is_read_in_seconds_per_program() -> None:

@@ -112,9 +112,8 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
     verdict = soak.judge(rounds, readings)
     (out_dir / "soak.json").write_text(json.dumps(
         {"seconds": seconds, "seed": seed, "verdict": {**asdict(verdict), "ok": verdict.ok},
-         # from the reading after the first fault to the last, every program
-         "growth": [asdict(g) for g in (resources.growth(readings[1][1], readings[-1][1])
-                                        if len(readings) >= 3 else [])],
+         # each program over its longest unchanged stretch of readings
+         "growth": [asdict(g) for g in resources.growth(readings)],
          "readings": [{"at": at, "nodes": {node: {p: asdict(u) | {"pids": sorted(u.pids)}
                                                   for p, u in programs.items()}
                                            for node, programs in got.items()}}
@@ -127,7 +126,8 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
     out.print(f"[{style}]soak {'passed' if verdict.ok else 'FAILED'}[/{style}]: "
               f"{verdict.rounds} round(s), {len(verdict.failed)} stuck, "
               f"{len(verdict.unsafe)} unsafe, {len(verdict.slow)} without a booking for more "
-              f"than {soak.STUCK_S:.0f}s, {len(verdict.leaks)} growing; alerts for "
+              f"than {soak.STUCK_S:.0f}s, {len(verdict.leaks)} growing of {verdict.judged} "
+              f"judged; alerts for "
               f"{verdict.alerted} of {verdict.called} fault(s) that move the VIP; "
               f"{verdict.readings} resource readings")
     for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.leaks,

@@ -78,13 +78,18 @@ def parse(text: str) -> dict[str, Usage]:
 
 @dataclass(frozen=True)
 class Growth:
+    """One program on one machine over the longest stretch of readings in
+    which its processes stayed the same (a restart, a reboot or a recycled
+    worker starts a new stretch: its memory starts anew)."""
+
     node: str
     program: str
     pss_from_kb: int
     pss_to_kb: int
     fds_from: int
     fds_to: int
-    restarted: bool  # none of the first processes is still there: not a leak measure
+    readings: int  # readings in the stretch
+    seconds: float  # from the first reading judged to the last
 
     @property
     def pss_ratio(self) -> float:
@@ -96,20 +101,39 @@ class Growth:
 
     def within(self, tolerance: float) -> bool:
         """Memory and open files no more than `tolerance` above the first
-        reading (a restarted program is judged from its new start elsewhere)."""
-        return self.restarted or (self.pss_ratio <= 1 + tolerance
-                                  and self.fds_ratio <= 1 + tolerance)
+        reading judged."""
+        return self.pss_ratio <= 1 + tolerance and self.fds_ratio <= 1 + tolerance
 
 
-def growth(first: dict[str, dict[str, Usage]], last: dict[str, dict[str, Usage]]
-           ) -> list[Growth]:
-    """Each (node, program) read both times: from the first reading to the
-    last (pure). A program whose processes all changed restarted (a power
-    cut, a kill, an apply) between them."""
+# A stretch shorter than this many readings is not judged: a program's first
+# minutes are its warm-up (gunicorn's workers load code as requests come,
+# Apache's children map what they serve), not a leak.
+MIN_STRETCH = 6
+
+Reading = tuple[float, dict[str, dict[str, Usage]]]
+
+
+def growth(readings: list[Reading], min_stretch: int = MIN_STRETCH) -> list[Growth]:
+    """For each (node, program), its longest stretch of consecutive readings
+    with the very same processes, judged from the stretch's second reading
+    (the first may be taken right after a start) to its last; stretches of
+    fewer than min_stretch readings are left out (pure)."""
+    keys = sorted({(node, program) for _, nodes in readings for node, programs in nodes.items()
+                   for program in programs})
     out = []
-    for node in sorted(set(first) & set(last)):
-        for program in sorted(set(first[node]) & set(last[node])):
-            a, b = first[node][program], last[node][program]
-            out.append(Growth(node, program, a.pss_kb, b.pss_kb, a.fds, b.fds,
-                              restarted=not (a.pids & b.pids)))
+    for node, program in keys:
+        best: list[tuple[float, Usage]] = []
+        run: list[tuple[float, Usage]] = []
+        for at, nodes in readings:
+            u = nodes.get(node, {}).get(program)
+            if u is None or (run and u.pids != run[-1][1].pids):
+                run = []
+            if u is not None:
+                run.append((at, u))
+            if len(run) > len(best):
+                best = list(run)
+        if len(best) >= min_stretch:
+            (t0, a), (t1, b) = best[1], best[-1]
+            out.append(Growth(node, program, a.pss_kb, b.pss_kb, a.fds, b.fds, len(best),
+                              round(t1 - t0, 1)))
     return out

@@ -76,10 +76,11 @@ class Verdict:
     failed: tuple[str, ...]  # "round N scenario: why" (the cluster did not settle)
     unsafe: tuple[str, ...]  # rounds with a lost, double or two-writable finding
     slow: tuple[str, ...]  # rounds without a booking for longer than STUCK_S
-    leaks: tuple[str, ...]  # "node program: pss x1.2, fds x1.0"
+    leaks: tuple[str, ...]  # "node program: memory x1.2, open files x1.0 over 600s"
     alerted: int  # rounds whose fault called for the VIP to move and an alert came
     called: int  # rounds whose fault called for the VIP to move
     readings: int  # resource readings taken (before the first fault included)
+    judged: int = 0  # (machine, program) pairs whose growth was judged
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -90,14 +91,15 @@ class Verdict:
                 and not self.unsafe and not self.slow and not self.leaks)
 
 
-Readings = list[tuple[float, dict[str, dict[str, resources.Usage]]]]
+Readings = list[resources.Reading]
 
 
 def judge(results: list[dict[str, Any]], readings: Readings,
           stuck_s: float = STUCK_S, tolerance: float = GROWTH_TOLERANCE) -> Verdict:
     """The soak's verdict from its rounds (the drill's result records) and
     its resource readings (time, node -> program -> usage), pure. Growth is
-    judged from the reading after the first fault to the last."""
+    judged over each program's longest unchanged stretch (resources.growth):
+    a soak's faults restart most programs, often more than once."""
     failed = tuple(f"round {r['run']} {r['scenario']}: {r['failed']}"
                    for r in results if "failed" in r)
     judged = [r for r in results if "failed" not in r]
@@ -106,17 +108,16 @@ def judge(results: list[dict[str, Any]], readings: Readings,
                  f"{r['verdict']['unavailable_s']:.1f}s"
                  for r in judged if r["verdict"]["unavailable_s"] > stuck_s)
     called = [r for r in judged if any(f.get("moves", True) for f in r["faults"])]
-    leaks: tuple[str, ...] = ()
-    notes: list[str] = []
-    if len(readings) >= 3:
-        grown = resources.growth(readings[1][1], readings[-1][1])
-        leaks = tuple(f"{g.node} {g.program}: memory x{g.pss_ratio:.2f}, open files "
-                      f"x{g.fds_ratio:.2f}" for g in grown if not g.within(tolerance))
-    else:
-        notes.append("too few resource readings to judge growth (one round or none)")
+    grown = resources.growth(readings)
+    leaks = tuple(f"{g.node} {g.program}: memory x{g.pss_ratio:.2f}, open files "
+                  f"x{g.fds_ratio:.2f} over {g.seconds:.0f}s" for g in grown
+                  if not g.within(tolerance))
+    notes = [] if grown else [f"no program ran unchanged through {resources.MIN_STRETCH} "
+                              "readings: growth not judged (a short soak)"]
     return Verdict(rounds=len(results), failed=failed, unsafe=unsafe, slow=slow, leaks=leaks,
                    alerted=sum(1 for r in called if r.get("alert_s") is not None),
-                   called=len(called), readings=len(readings), notes=tuple(notes))
+                   called=len(called), readings=len(readings), judged=len(grown),
+                   notes=tuple(notes))
 
 
 # ---- carried out against a lab ------------------------------------------------------------
