@@ -86,6 +86,16 @@ def clear_all(sql: Callable[[str], str]) -> None:
     raise SystemExit("the bench's bookings could not be removed")
 
 
+def with_async(spec_text: str) -> str:
+    """The spec with `database.durability = "async"` (pure): the line
+    changed, or added under [database] (semi-sync is the default)."""
+    if 'durability = "semi-sync"' in spec_text:
+        return spec_text.replace('durability = "semi-sync"', 'durability = "async"')
+    if "\n[database]\n" not in spec_text:
+        raise SystemExit("the spec has no [database] table to make asynchronous")
+    return spec_text.replace("\n[database]\n", '\n[database]\ndurability = "async"\n', 1)
+
+
 def spread(values: list[float]) -> str:
     return (f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
             if values else "-")
@@ -251,9 +261,7 @@ def main() -> None:
     async_spec = args.out / f"async-{lab.spec_path.name}"
     text = lab.spec_path.read_text()
     if args.async_:
-        if 'durability = "semi-sync"' not in text:
-            raise SystemExit(f"{args.lab}: no `durability = \"semi-sync\"` line to change")
-        async_spec.write_text(text.replace('durability = "semi-sync"', 'durability = "async"'))
+        async_spec.write_text(with_async(text))
     results: list[dict[str, Any]] = []
     with ExitStack() as stack:
         targets = {"alone": alone(stack, args.seconds), "node": lab.node(args.seconds),

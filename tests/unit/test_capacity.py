@@ -40,3 +40,12 @@ def test_the_report_gives_each_target_and_the_ratios() -> None:
     assert "| vip | 32 | 200.0 (200.0-200.0) | 5.0 | 20.0 | 0 | 2 |" in text
     assert "| vip / alone | 32 | 0.50 |" in text and "| node / alone | 1 | 0.75 |" in text
     assert "| node1 mariadbd | 2.00 |" in text and "1.50 commits per group" in text
+
+
+def test_the_asynchronous_spec_is_the_spec_with_one_setting_more() -> None:
+    lab = (Path(__file__).resolve().parents[2] / "examples" / "lab.toml").read_text()
+    changed = capacity.with_async(lab)
+    assert changed.count('durability = "async"') == 1
+    assert changed.replace('durability = "async"\n', "", 1) == lab
+    assert capacity.with_async('[database]\ndurability = "semi-sync"\n') == (
+        '[database]\ndurability = "async"\n')
