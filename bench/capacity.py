@@ -258,12 +258,13 @@ def main() -> None:
     levels = [int(c) for c in args.clients.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     lab = Lab(Path(args.lab).resolve())
-    async_spec = args.out / f"async-{lab.spec_path.name}"
-    text = lab.spec_path.read_text()
-    if args.async_:
-        async_spec.write_text(with_async(text))
+    # Beside the spec: the paths in it (the application's source) are relative to it.
+    async_spec = lab.spec_path.with_name(f".capacity-async-{lab.spec_path.name}")
     results: list[dict[str, Any]] = []
     with ExitStack() as stack:
+        if args.async_:
+            async_spec.write_text(with_async(lab.spec_path.read_text()))
+            stack.callback(async_spec.unlink, missing_ok=True)
         targets = {"alone": alone(stack, args.seconds), "node": lab.node(args.seconds),
                    "vip": lab.vip(args.seconds)}
         print(f"{len(targets) + args.async_} targets x {levels} clients x {args.runs} runs of "
@@ -274,6 +275,7 @@ def main() -> None:
                 for name, run in rounds:
                     got = run(clients) | {"target": name, "clients": clients, "run": n}
                     results.append(got)
+                    (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
                     print(f"run {n}, {clients:>3} clients, {name:<9} {got['rate']:7.1f}/s, "
                           f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms, "
                           f"{got['errors']} not confirmed", flush=True)
