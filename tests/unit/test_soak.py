@@ -86,11 +86,12 @@ def test_growth_is_judged_over_each_program_s_longest_unchanged_stretch() -> Non
 
 
 def result(n: int, safe: bool = True, unavailable: float = 1.0, alert: float | None = 0.3,
-           moves: bool = True, failed: str = "") -> dict[str, Any]:
+           moves: bool = True, failed: str = "", moved: int = 0) -> dict[str, Any]:
     if failed:
         return {"scenario": "power-cut-primary", "run": n, "failed": failed, "safe": False}
     return {"scenario": "power-cut-primary", "run": n, "safe": safe, "alert_s": alert,
-            "faults": [{"moves": moves}], "verdict": {"unavailable_s": unavailable}}
+            "faults": [{"moves": moves}],
+            "verdict": {"unavailable_s": unavailable, "moves": moved or int(moves)}}
 
 
 def readings(*agent_pss: int) -> soak.Readings:
@@ -118,6 +119,7 @@ def test_a_soak_that_checked_nothing_fails() -> None:
     ([result(1), result(2, failed="the cluster did not settle within 180s")], "failed"),
     ([result(1), result(2, safe=False)], "unsafe"),
     ([result(1), result(2, unavailable=31.0)], "slow"),
+    ([result(1), result(2, moves=False, moved=1)], "moved"),
 ])
 def test_each_finding_fails_the_soak(rounds: list[dict[str, Any]], field: str) -> None:
     v = soak.judge(rounds, readings(40, 50, 50))

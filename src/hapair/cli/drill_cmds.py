@@ -126,12 +126,13 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
     out.print(f"[{style}]soak {'passed' if verdict.ok else 'FAILED'}[/{style}]: "
               f"{verdict.rounds} round(s), {len(verdict.failed)} stuck, "
               f"{len(verdict.unsafe)} unsafe, {len(verdict.slow)} without a booking for more "
-              f"than {soak.STUCK_S:.0f}s, {len(verdict.leaks)} growing of {verdict.judged} "
+              f"than {soak.STUCK_S:.0f}s, {len(verdict.moved)} with an uncalled-for VIP move, "
+              f"{len(verdict.leaks)} growing of {verdict.judged} "
               f"judged; alerts for "
               f"{verdict.alerted} of {verdict.called} fault(s) that move the VIP; "
               f"{verdict.readings} resource readings")
-    for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.leaks,
-                 *verdict.notes):
+    for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.moved,
+                 *verdict.leaks, *verdict.notes):
         out.print(f"  {escape(what)}")
     out.print(f"soak: {out_dir / 'soak.json'}, {out_dir / 'soak.png'}")
     if not verdict.ok:
