@@ -35,16 +35,13 @@ from hapair.drill.scenario import Scenario
 # pair without a witness losing its standby: writes pause until it is back
 # (power-cut-standby, about 20 s).
 STUCK_S = 30.0
-# Memory or open files this much above their reading after the first fault,
-# at the end, in a process that did not restart: a leak.
+# Memory or open files this much above their first judged reading, at the
+# end of a program's longest unchanged stretch (resources.growth): a leak.
 GROWTH_TOLERANCE = 0.10
 # Load before each fault: long enough for the cluster to run as it does
 # between faults, short enough that a round stays inside the booking year.
 WARMUP_S = (10.0, 30.0)
 ROUND_LIMIT_S = 50.0
-
-_UNITS = {"s": 1, "m": 60, "h": 3600}
-
 
 def parse_duration(text: str) -> float:
     """"90s", "2m", "1h", "1h30m" -> seconds (pure); ValueError naming the text."""
