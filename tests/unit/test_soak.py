@@ -138,3 +138,18 @@ def test_the_probe_s_cpu_time_is_read_in_seconds_per_program() -> None:
     assert got["mariadbd"].cpu_s == sum(int(p[4]) for p in mariadbd) / 100 > 0
     assert resources.parse("etcd 9 40 3 250\n")["etcd"].cpu_s == 2.5
     assert resources.parse("etcd 9 40 3\n")["etcd"].cpu_s == 0.0  # an older probe's line
+
+
+def test_the_soak_saves_after_every_round_and_stops_at_a_stuck_one() -> None:
+    """A round that cannot finish (an apply that never ends, the cluster
+    that never settles) ends the soak, and what was read so far is saved."""
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(machines=[])  # no machine to read: readings are empty
+    pool = [SCENARIOS["power-cut-primary"]]
+    saved: list[int] = []
+    outcomes = iter([result(1), result(2, failed="apply timed out"), result(3)])
+    rounds, readings = soak.run(plan, pool, 3600, 1, lambda s, n, w: next(outcomes),
+                                lambda msg: None, lambda r, x: saved.append(len(r)))
+    assert [r["run"] for r in rounds] == [1, 2] and saved == [1, 2] and len(readings) == 3
+    assert soak.judge(rounds, readings).failed == ("round 2 power-cut-primary: apply timed out",)

@@ -148,12 +148,14 @@ Round = Callable[[Scenario, int, float], dict[str, Any]]
 
 
 def run(plan: Any, pool: list[Scenario], seconds: float, seed: int, one_round: Round,
-        say: Callable[[str], None]) -> tuple[list[dict[str, Any]], Readings]:
+        say: Callable[[str], None],
+        saved: Callable[[list[dict[str, Any]], Readings], object] = lambda r, x: None,
+        ) -> tuple[list[dict[str, Any]], Readings]:
     """Rounds until `seconds` have passed (a round that started finishes);
     one_round(scenario, n, warmup_s) runs and records one, returning its
     result record (with "failed": the cluster did not settle, and no later
     round can start). Resources are read before the first round and after
-    each."""
+    each; saved(rounds, readings) after each round."""
     rng = random.Random(seed)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
@@ -168,6 +170,7 @@ def run(plan: Any, pool: list[Scenario], seconds: float, seed: int, one_round: R
         result = one_round(scenario, n, warmup)
         results.append(result)
         readings.append((time.time(), read_resources(plan)))
+        saved(results, readings)
         if "failed" in result:
             break
     return results, readings
