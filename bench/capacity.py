@@ -145,6 +145,34 @@ def report(results: list[dict[str, Any]], levels: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(results: list[dict[str, Any]], levels: list[int], path: Path) -> None:
+    """Bookings per second and p99 latency against clients, a line per target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by[(r["target"], r["clients"])].append(r)
+    fig, (rate, p99) = plt.subplots(1, 2, figsize=(11, 4))
+    for t in dict.fromkeys(r["target"] for r in results):
+        xs = [c for c in levels if by.get((t, c))]
+        rate.plot(xs, [statistics.median(g["rate"] for g in by[(t, c)]) for c in xs],
+                  marker="o", label=t)
+        p99.plot(xs, [statistics.median(g["p99_ms"] for g in by[(t, c)]) for c in xs],
+                 marker="o", label=t)
+    for ax, what in ((rate, "confirmed bookings/s (median)"), (p99, "p99 latency ms (median)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.set_xlabel("clients")
+        ax.set_ylabel(what)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 class Lab:
     def __init__(self, spec_path: Path):
         from hapair.lab.lifecycle import files_of
@@ -247,16 +275,25 @@ def alone(stack: ExitStack, seconds: float) -> Run:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lab", required=True, metavar="SPEC", help="an up lab's spec")
+    ap.add_argument("--lab", metavar="SPEC", help="an up lab's spec")
     ap.add_argument("--async", dest="async_", action="store_true",
                     help="also the lab with asynchronous replication (two applies a round)")
     ap.add_argument("--clients", default="1,8,32,128")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--out", type=Path, default=Path("out/capacity"))
+    ap.add_argument("--report", type=Path, metavar="JSON",
+                    help="only the tables and the plot, from an earlier run's capacity.json")
     args = ap.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        results = json.loads(args.report.read_text())
+        print(report(results, levels))
+        plot(results, levels, args.out / "capacity.png")
+        return
+    if not args.lab:
+        ap.error("--lab SPEC: the lab to measure")
     lab = Lab(Path(args.lab).resolve())
     # Beside the spec: the paths in it (the application's source) are relative to it.
     async_spec = lab.spec_path.with_name(f".capacity-async-{lab.spec_path.name}")
@@ -292,6 +329,7 @@ def main() -> None:
             (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
     table = report(results, levels)
     (args.out / "capacity.md").write_text(table)
+    plot(results, levels, args.out / "capacity.png")
     print(table)
 
 
