@@ -126,8 +126,9 @@ def report(results: list[dict[str, Any]], levels: list[int]) -> str:
             if rate.get((a, c)) and rate.get((b, c)):
                 lines.append(f"| {a} / {b} | {c} | {rate[(a, c)] / rate[(b, c)]:.2f} |")
     for t in targets:
-        top = max((c for c in levels if by.get((t, c)) and by[(t, c)][0].get("cpu")),
-                  default=None)
+        measured = [c for c in levels if by.get((t, c)) and by[(t, c)][0].get("cpu")]
+        # 32 clients, the reference, where measured; else the most
+        top = 32 if 32 in measured else max(measured, default=None)
         if top is None:
             continue
         cpu: dict[str, list[float]] = defaultdict(list)
