@@ -233,18 +233,19 @@ STEPS: dict[str, Step] = {
                               "degraded), then a blank disk replaces it and rebuilds",
                               "primary", _disk_fail, _disk_replace, 6, needs="raid"),
     "power-cut-witness": Step("power cut of the witness", "primary", _witness_off, _witness_on,
-                              5, witness=True),
+                              5, witness=True, moves=False),
     "partition-witness": Step("the witness cut from both nodes", "primary", _cut_witness, _heal,
-                              5, witness=True),
+                              5, witness=True, moves=False),
     "isolate-primary": Step("the primary cut from the standby and the witness", "primary",
                             _isolate, _heal, 5, witness=True),
     "standby-out-60s": Step("power cut of the standby for 60 s", "standby", _power_cut, start,
-                            60, witness=True),
+                            60, witness=True, moves=False),
     "kill-etcd-primary": Step("etcd SIGKILLed on the primary (an etcd leader change when it "
-                              "led)", "primary", _kill("etcd"), None, witness=True),
+                              "led)", "primary", _kill("etcd"), None, witness=True,
+                              moves=False),
     "witness-then-standby": Step("power cut of the witness, then of the standby: no majority, "
                                  "writes pause", "standby", _witness_then_node, _both_on, 8,
-                                 witness=True),
+                                 witness=True, moves=False),
     **{c.name: _change_step(c) for c in CHANGES},
 }
 
