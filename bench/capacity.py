@@ -209,7 +209,7 @@ class Lab:
             raise SystemExit(f"{node}: {r.stderr.strip()[-300:]}")
         return r.stdout
 
-    def measured(self, argv: list[str], clients: int) -> dict[str, Any]:
+    def measured(self, argv: list[str]) -> dict[str, Any]:
         """One load (argv runs the loadgen), with the machines' CPU and the
         primary's group commits read before and after."""
         primary = self.primary()
@@ -233,7 +233,7 @@ class Lab:
         base = (f"https://{self.spec.vip.address}" if self.spec.web.tls != "off"
                 else f"http://{self.spec.vip.address}")
         return lambda clients: self.measured(in_netns(self.plan.client.name, [
-            sys.executable, str(LOADGEN), base, str(clients), str(seconds), self.ca]), clients)
+            sys.executable, str(LOADGEN), base, str(clients), str(seconds), self.ca]))
 
     def node(self, seconds: float) -> Run:
         from hapair.lab import machine as m
@@ -242,7 +242,7 @@ class Lab:
             machine = self.plan.machine(self.primary())
             return self.measured(m.exec_argv(self.plan, machine, [
                 "python3", "-c", LOADGEN.read_text(), f"http://127.0.0.1:{self.spec.web.port}",
-                str(clients), str(seconds)]), clients)
+                str(clients), str(seconds)]))
         return run
 
     def apply(self, spec_file: Path, label: str) -> None:
@@ -307,27 +307,25 @@ def main() -> None:
                    "vip": lab.vip(args.seconds)}
         print(f"{len(targets) + args.async_} targets x {levels} clients x {args.runs} runs of "
               f"{args.seconds:g}s, interleaved", flush=True)
+
+        def measure(name: str, run: Run, clients: int, n: int) -> None:
+            """One load, kept at once (a bench cut short keeps what it measured)."""
+            got = run(clients) | {"target": name, "clients": clients, "run": n}
+            results.append(got)
+            (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
+            print(f"run {n}, {clients:>3} clients, {name:<9} {got['rate']:7.1f}/s, "
+                  f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms, "
+                  f"{got['errors']} not confirmed", flush=True)
+
         for n in range(1, args.runs + 1):
-            rounds: list[tuple[str, Run]] = list(targets.items())
             for clients in levels:
-                for name, run in rounds:
-                    got = run(clients) | {"target": name, "clients": clients, "run": n}
-                    results.append(got)
-                    (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
-                    print(f"run {n}, {clients:>3} clients, {name:<9} {got['rate']:7.1f}/s, "
-                          f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms, "
-                          f"{got['errors']} not confirmed", flush=True)
+                for name, run in targets.items():
+                    measure(name, run, clients, n)
             if args.async_:
                 lab.apply(async_spec, "durability = async")
                 for clients in levels:
-                    got = lab.vip(args.seconds)(clients) | {"target": "vip-async",
-                                                            "clients": clients, "run": n}
-                    results.append(got)
-                    print(f"run {n}, {clients:>3} clients, vip-async {got['rate']:7.1f}/s, "
-                          f"median {got['median_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms",
-                          flush=True)
+                    measure("vip-async", lab.vip(args.seconds), clients, n)
                 lab.apply(lab.spec_path, "the spec back (semi-sync)")
-            (args.out / "capacity.json").write_text(json.dumps(results, indent=1))
     table = report(results, levels)
     (args.out / "capacity.md").write_text(table)
     plot(results, levels, args.out / "capacity.png")
