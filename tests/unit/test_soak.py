@@ -86,11 +86,12 @@ def test_growth_is_judged_over_each_program_s_longest_unchanged_stretch() -> Non
 
 
 def result(n: int, safe: bool = True, unavailable: float = 1.0, alert: float | None = 0.3,
-           moves: bool = True, failed: str = "") -> dict[str, Any]:
+           moves: bool = True, failed: str = "", moved: int = 0) -> dict[str, Any]:
     if failed:
         return {"scenario": "power-cut-primary", "run": n, "failed": failed, "safe": False}
     return {"scenario": "power-cut-primary", "run": n, "safe": safe, "alert_s": alert,
-            "faults": [{"moves": moves}], "verdict": {"unavailable_s": unavailable}}
+            "faults": [{"moves": moves}],
+            "verdict": {"unavailable_s": unavailable, "moves": moved or int(moves)}}
 
 
 def readings(*agent_pss: int) -> soak.Readings:
@@ -118,6 +119,7 @@ def test_a_soak_that_checked_nothing_fails() -> None:
     ([result(1), result(2, failed="the cluster did not settle within 180s")], "failed"),
     ([result(1), result(2, safe=False)], "unsafe"),
     ([result(1), result(2, unavailable=31.0)], "slow"),
+    ([result(1), result(2, moves=False, moved=1)], "moved"),
 ])
 def test_each_finding_fails_the_soak(rounds: list[dict[str, Any]], field: str) -> None:
     v = soak.judge(rounds, readings(40, 50, 50))
@@ -136,3 +138,18 @@ def test_the_probe_s_cpu_time_is_read_in_seconds_per_program() -> None:
     assert got["mariadbd"].cpu_s == sum(int(p[4]) for p in mariadbd) / 100 > 0
     assert resources.parse("etcd 9 40 3 250\n")["etcd"].cpu_s == 2.5
     assert resources.parse("etcd 9 40 3\n")["etcd"].cpu_s == 0.0  # an older probe's line
+
+
+def test_the_soak_saves_after_every_round_and_stops_at_a_stuck_one() -> None:
+    """A round that cannot finish (an apply that never ends, the cluster
+    that never settles) ends the soak, and what was read so far is saved."""
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(machines=[])  # no machine to read: readings are empty
+    pool = [SCENARIOS["power-cut-primary"]]
+    saved: list[int] = []
+    outcomes = iter([result(1), result(2, failed="apply timed out"), result(3)])
+    rounds, readings = soak.run(plan, pool, 3600, 1, lambda s, n, w: next(outcomes),
+                                lambda msg: None, lambda r, x: saved.append(len(r)))
+    assert [r["run"] for r in rounds] == [1, 2] and saved == [1, 2] and len(readings) == 3
+    assert soak.judge(rounds, readings).failed == ("round 2 power-cut-primary: apply timed out",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -103,21 +104,26 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
     results: list[dict[str, Any]] = []
     out.print(f"[bold]soak[/bold] of {seconds:.0f}s, seed {seed}, faults from "
               f"{len(pool)} scenario(s)")
+    def save(rounds: list[dict[str, Any]], readings: soak.Readings) -> soak.Verdict:
+        """soak.json, written after every round: a soak cut short keeps its readings."""
+        verdict = soak.judge(rounds, readings)
+        (out_dir / "soak.json").write_text(json.dumps(
+            {"seconds": seconds, "seed": seed, "verdict": {**asdict(verdict), "ok": verdict.ok},
+             # each program over its longest unchanged stretch of readings
+             "growth": [asdict(g) for g in resources.growth(readings)],
+             "readings": [{"at": at, "nodes": {node: {p: asdict(u) | {"pids": sorted(u.pids)}
+                                                      for p, u in programs.items()}
+                                               for node, programs in got.items()}}
+                          for at, got in readings]}, indent=1))
+        return verdict
+
     rounds, readings = soak.run(
         lab.plan, pool, seconds, seed,
         lambda s, n, warmup: _one(lab, s, n, out_dir, results, clients=clients,
                                   stress=stress, warmup_s=warmup, seed=seed),
-        lambda msg: out.print(f"[bold]{escape(msg)}[/bold]"))
+        lambda msg: out.print(f"[bold]{escape(msg)}[/bold]"), save)
     _report(rounds, out_dir)
-    verdict = soak.judge(rounds, readings)
-    (out_dir / "soak.json").write_text(json.dumps(
-        {"seconds": seconds, "seed": seed, "verdict": {**asdict(verdict), "ok": verdict.ok},
-         # each program over its longest unchanged stretch of readings
-         "growth": [asdict(g) for g in resources.growth(readings)],
-         "readings": [{"at": at, "nodes": {node: {p: asdict(u) | {"pids": sorted(u.pids)}
-                                                  for p, u in programs.items()}
-                                           for node, programs in got.items()}}
-                      for at, got in readings]}, indent=1))
+    verdict = save(rounds, readings)
     try:
         report.plot_soak(rounds, readings, out_dir / "soak.png")
     except ImportError:
@@ -126,12 +132,13 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
     out.print(f"[{style}]soak {'passed' if verdict.ok else 'FAILED'}[/{style}]: "
               f"{verdict.rounds} round(s), {len(verdict.failed)} stuck, "
               f"{len(verdict.unsafe)} unsafe, {len(verdict.slow)} without a booking for more "
-              f"than {soak.STUCK_S:.0f}s, {len(verdict.leaks)} growing of {verdict.judged} "
+              f"than {soak.STUCK_S:.0f}s, {len(verdict.moved)} with an uncalled-for VIP move, "
+              f"{len(verdict.leaks)} growing of {verdict.judged} "
               f"judged; alerts for "
               f"{verdict.alerted} of {verdict.called} fault(s) that move the VIP; "
               f"{verdict.readings} resource readings")
-    for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.leaks,
-                 *verdict.notes):
+    for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.moved,
+                 *verdict.leaks, *verdict.notes):
         out.print(f"  {escape(what)}")
     out.print(f"soak: {out_dir / 'soak.json'}, {out_dir / 'soak.png'}")
     if not verdict.ok:
@@ -205,7 +212,8 @@ def _one(lab: Any, s: Any, n: int, out_dir: Path, results: list[dict[str, Any]],
 
     try:
         r = run_once(lab, s, n, out_dir, lambda msg: out.print(f"  {msg}"), **how)
-    except (DrillError, LabError) as exc:
+    except (DrillError, LabError, subprocess.SubprocessError, OSError) as exc:
+        # (an apply that never ends, seen in a soak: MariaDB's shutdown hung)
         # The cluster did not settle. The summary is still written, this
         # run marked failed, with what each agent last decided, so that it
         # explains itself.

@@ -3,8 +3,9 @@ seeded random fault from the whole scenario set in every round, and what
 the minute-long drills cannot see checked throughout: nothing lost, nothing
 doubled, never two writable (each round is a drill run, judged by the same
 checker), never stuck (each fault is followed by bookings again within
-STUCK_S, and the cluster settles), and no long-running process whose
-memory or open files keep growing.
+STUCK_S, and the cluster settles), the VIP moved only by faults that call
+for it, and no long-running process whose memory or open files keep
+growing.
 
 A round books under load from its warm-up through the fault, the recovery
 and the observation after it. Between rounds the cluster settles and the
@@ -34,16 +35,13 @@ from hapair.drill.scenario import Scenario
 # pair without a witness losing its standby: writes pause until it is back
 # (power-cut-standby, about 20 s).
 STUCK_S = 30.0
-# Memory or open files this much above their reading after the first fault,
-# at the end, in a process that did not restart: a leak.
+# Memory or open files this much above their first judged reading, at the
+# end of a program's longest unchanged stretch (resources.growth): a leak.
 GROWTH_TOLERANCE = 0.10
 # Load before each fault: long enough for the cluster to run as it does
 # between faults, short enough that a round stays inside the booking year.
 WARMUP_S = (10.0, 30.0)
 ROUND_LIMIT_S = 50.0
-
-_UNITS = {"s": 1, "m": 60, "h": 3600}
-
 
 def parse_duration(text: str) -> float:
     """"90s", "2m", "1h", "1h30m" -> seconds (pure); ValueError naming the text."""
@@ -76,6 +74,7 @@ class Verdict:
     failed: tuple[str, ...]  # "round N scenario: why" (the cluster did not settle)
     unsafe: tuple[str, ...]  # rounds with a lost, double or two-writable finding
     slow: tuple[str, ...]  # rounds without a booking for longer than STUCK_S
+    moved: tuple[str, ...]  # rounds whose VIP moved though their fault called for no move
     leaks: tuple[str, ...]  # "node program: memory x1.2, open files x1.0 over 600s"
     alerted: int  # rounds whose fault called for the VIP to move and an alert came
     called: int  # rounds whose fault called for the VIP to move
@@ -88,7 +87,7 @@ class Verdict:
         """Nothing found, and something was checked: a soak with no round or
         no resource reading proves nothing."""
         return (self.rounds > 0 and self.readings >= 2 and not self.failed
-                and not self.unsafe and not self.slow and not self.leaks)
+                and not self.unsafe and not self.slow and not self.moved and not self.leaks)
 
 
 Readings = list[resources.Reading]
@@ -108,13 +107,17 @@ def judge(results: list[dict[str, Any]], readings: Readings,
                  f"{r['verdict']['unavailable_s']:.1f}s"
                  for r in judged if r["verdict"]["unavailable_s"] > stuck_s)
     called = [r for r in judged if any(f.get("moves", True) for f in r["faults"])]
+    moved = tuple(f"round {r['run']} {r['scenario']}: the VIP moved {r['verdict']['moves']} "
+                  "time(s)" for r in judged
+                  if r["verdict"].get("moves") and r not in called)
     grown = resources.growth(readings)
     leaks = tuple(f"{g.node} {g.program}: memory x{g.pss_ratio:.2f}, open files "
                   f"x{g.fds_ratio:.2f} over {g.seconds:.0f}s" for g in grown
                   if not g.within(tolerance))
     notes = [] if grown else [f"no program ran unchanged through {resources.MIN_STRETCH} "
                               "readings: growth not judged (a short soak)"]
-    return Verdict(rounds=len(results), failed=failed, unsafe=unsafe, slow=slow, leaks=leaks,
+    return Verdict(rounds=len(results), failed=failed, unsafe=unsafe, slow=slow, moved=moved,
+                   leaks=leaks,
                    alerted=sum(1 for r in called if r.get("alert_s") is not None),
                    called=len(called), readings=len(readings), judged=len(grown),
                    notes=tuple(notes))
@@ -145,12 +148,14 @@ Round = Callable[[Scenario, int, float], dict[str, Any]]
 
 
 def run(plan: Any, pool: list[Scenario], seconds: float, seed: int, one_round: Round,
-        say: Callable[[str], None]) -> tuple[list[dict[str, Any]], Readings]:
+        say: Callable[[str], None],
+        saved: Callable[[list[dict[str, Any]], Readings], object] = lambda r, x: None,
+        ) -> tuple[list[dict[str, Any]], Readings]:
     """Rounds until `seconds` have passed (a round that started finishes);
     one_round(scenario, n, warmup_s) runs and records one, returning its
     result record (with "failed": the cluster did not settle, and no later
     round can start). Resources are read before the first round and after
-    each."""
+    each; saved(rounds, readings) after each round."""
     rng = random.Random(seed)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
@@ -165,6 +170,7 @@ def run(plan: Any, pool: list[Scenario], seconds: float, seed: int, one_round: R
         result = one_round(scenario, n, warmup)
         results.append(result)
         readings.append((time.time(), read_resources(plan)))
+        saved(results, readings)
         if "failed" in result:
             break
     return results, readings
