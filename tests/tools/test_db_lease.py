@@ -193,3 +193,25 @@ def test_an_open_write_holds_back_the_gate_not_the_watch_and_refuses_nothing(
     renewal.join(5)
     other.join(5)
     assert sorted(done) == sorted([write_gate.WRITE_SQL, "INSERT INTO app.bookings VALUES (2)"])
+
+
+def test_the_watch_ends_every_few_seconds_and_the_next_takes_over_without_a_pause(
+        server: Database) -> None:
+    """Each instance of the event watches RUN_S, then ends (so that one the
+    scheduler starts during a shutdown cannot hold the shutdown for ever);
+    one already waiting on the lock takes over at once: a lease ending just
+    after a hand-off still closes the server within the watch's bound."""
+    row = db_lease.LeaseRow(server)
+    row.keep(None)
+    row.write_once()
+    for n in range(3):  # ends spread across several instances' lives
+        server.execute("SET GLOBAL read_only = OFF")
+        end = time.time() + db_lease.RUN_S * 0.7 + n * 0.37
+        row.keep(end)
+        row.write_once()
+        closed = closed_after(server, db_lease.RUN_S + 2)
+        assert closed is not None, n
+        assert time.time() - end < 0.2, (n, time.time() - end)
+    threads = server.rows("SELECT ID FROM information_schema.PROCESSLIST "
+                          "WHERE INFO LIKE '%SLEEP%' OR STATE LIKE '%lock%'")
+    assert len(threads) <= 1 + db_lease.LOCK_WAIT_S + 1, threads  # the watch, the waiting

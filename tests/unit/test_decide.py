@@ -344,6 +344,12 @@ CASES = [
              holds_vip=False),
         (Demote(),), eligible=False, role=PF, problem=True, words="node2 holds the VIP",
         cfg=CFG1),
+    row("a primary of an older epoch, resumed from a pause, took the VIP with its old "
+        "priority: writes go on here (it gives it back)",
+        view(primary_db(), peer_replica(holds_vip=True, read_only=False, role="primary",
+                                        epoch=2, epoch_primary="node2"),
+             node="node1", holds_vip=False),
+        (), eligible=True, role=P, problem=False, words="open for writes", cfg=CFG1),
     row("a replica holds the VIP but is not taking over (a late advert): writes go on",
         view(primary_db(), peer_replica(holds_vip=True, role="replica"), node="node1",
              holds_vip=False),

@@ -32,7 +32,15 @@ from hapair.spec.lease import LEASE_WATCH_S
 log = logging.getLogger("hapair.agent")
 
 WATCH_S = LEASE_WATCH_S  # how often the event looks at the row (a term of the inequality)
-VERSION = "hapair lease watch 3"  # the event's comment: a changed body is installed again
+VERSION = "hapair lease watch 4"  # the event's comment: a changed body is installed again
+# Each instance of the event watches this long, then ends; the next one,
+# already waiting on the lock, takes over at once. An instance that the
+# scheduler starts while the server shuts down (after its threads were
+# killed: nothing kills it then) ends by itself within this, and the
+# shutdown with it. Endless, one hung a replica's shutdown for 10 minutes
+# (seen in the soak, an apply's MariaDB restart).
+RUN_S = 5
+LOCK_WAIT_S = 2
 TABLE = LEASE_TABLE
 EVENT = f"`{META_SCHEMA}`.`lease_watch`"
 RETRY_INSTALL_S = 5.0
@@ -48,9 +56,10 @@ COMMIT_STUCK_S = 3.0
 TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id TINYINT PRIMARY KEY, "
              "until DOUBLE NULL, closed_at DOUBLE NULL, late_s DOUBLE NULL) ENGINE=InnoDB")
 
-# One loop at a time (GET_LOCK): the scheduler starts the event every second,
-# and each start after the first finds the lock held and ends at once; if the
-# loop is ever killed, the next second's start takes over. SYSDATE, not NOW:
+# One loop at a time (GET_LOCK): the scheduler starts the event every second;
+# a start waits up to LOCK_WAIT_S for the lock, so that when the loop ends
+# (after RUN_S) or is killed, a waiting one takes over at once, and ends
+# without looking if it never got it. SYSDATE, not NOW:
 # NOW is fixed for the whole event. The session's zone is UTC (set before
 # CREATE: an event keeps the zone it was made in), so UNIX_TIMESTAMP has no
 # DST hour to get wrong.
@@ -58,8 +67,10 @@ EVENT_SQL = f"""CREATE OR REPLACE EVENT {EVENT} ON SCHEDULE EVERY 1 SECOND
 ON COMPLETION PRESERVE ENABLE COMMENT '{VERSION}' DO
 BEGIN
   DECLARE looked DOUBLE DEFAULT UNIX_TIMESTAMP(SYSDATE(6));
-  IF GET_LOCK('hapair.lease_watch', 0) = 1 THEN
-    LOOP
+  DECLARE began DOUBLE DEFAULT UNIX_TIMESTAMP(SYSDATE(6));
+  IF GET_LOCK('hapair.lease_watch', {LOCK_WAIT_S}) = 1 THEN
+    SET began = UNIX_TIMESTAMP(SYSDATE(6)), looked = began;
+    WHILE looked < began + {RUN_S} DO
       IF @@GLOBAL.read_only = 0 AND {LEASE_STALE_SQL} THEN
         SET GLOBAL read_only = ON;
         SET STATEMENT sql_log_bin = 0 FOR UPDATE {TABLE}
@@ -68,7 +79,8 @@ BEGIN
       END IF;
       SET looked = UNIX_TIMESTAMP(SYSDATE(6));
       DO SLEEP({WATCH_S});
-    END LOOP;
+    END WHILE;
+    DO RELEASE_LOCK('hapair.lease_watch');
   END IF;
 END"""  # noqa: S608 - constants only
 

@@ -132,7 +132,12 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
         return _closing(f"{v.health_problem}: writes stop so that {peer} can take over")
     # The peer holds the VIP: writes stop here once it is taking over (a
     # replica that got the VIP from a late or forged advert gives it back).
-    if (p is not None and p.holds_vip and not v.holds_vip
+    # Not for a peer of an older epoch: a primary resuming from a pause,
+    # whose keepalived adverts its old priority before its agent can lower
+    # it. Its writes are refused (its lease ran out) and it gives the VIP
+    # back as soon as its agent sees this newer epoch; closing here killed
+    # this node's sessions and cost 7.45 s on a starved host (#28).
+    if (p is not None and p.holds_vip and not v.holds_vip and p.epoch >= db.epoch
             and v.now - m.peer_fenced_at > VIP_DRAIN_GRACE_S
             and (not p.read_only or p.role in (Role.PROMOTING, Role.FENCING))):
         return _closing(f"{peer} holds the VIP: writes stop here")
