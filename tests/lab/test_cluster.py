@@ -287,8 +287,8 @@ def _apply_with_known_hosts(lab: Lab, known_hosts: Path) -> tuple[int, str]:
 def test_apply_never_trusts_an_unknown_or_changed_host_key(lab: Lab, tmp_path: Path) -> None:
     """With the nodes' keys not in known_hosts (a machine in the middle on the
     first apply would receive every secret), or with node1's key another
-    than the one known, apply stops before it sends anything, says why, and
-    learns no key."""
+    than the one known, apply stops before it sends anything, says why in one
+    line, exits 2 (the operator's input to fix) and learns no key."""
     import subprocess
 
     from hapair.lab.lifecycle import files_of
@@ -298,8 +298,10 @@ def test_apply_never_trusts_an_unknown_or_changed_host_key(lab: Lab, tmp_path: P
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     code, out = _apply_with_known_hosts(lab, empty)
-    assert code != 0, out[-2000:]
-    assert "never trusted on first contact" in out and "node1" in out, out[-2000:]
+    assert code == 2, out[-2000:]
+    said = [line for line in out.splitlines() if "host key" in line]
+    assert len(said) == 1, out[-2000:]
+    assert "never trusted on first contact" in said[0] and "node1" in said[0], out[-2000:]
     assert empty.read_text() == ""
     # node1's keys replaced by another machine's
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
@@ -312,7 +314,10 @@ def test_apply_never_trusts_an_unknown_or_changed_host_key(lab: Lab, tmp_path: P
                                else f"{line}\n" for line in known))
     before = changed.read_text()
     code, out = _apply_with_known_hosts(lab, changed)
-    assert code != 0 and "node1" in out, out[-2000:]
+    said = [line for line in out.splitlines() if "host key" in line]
+    assert code == 2 and len(said) == 1, out[-2000:]
+    assert "node1" in said[0] and "not the one in known_hosts" in said[0], out[-2000:]
+    assert "node2" not in said[0], out[-2000:]
     assert changed.read_text() == before
 
 

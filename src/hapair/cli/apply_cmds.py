@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hapair.cli.common import (
@@ -79,7 +80,7 @@ def apply_cmd(
     primary. Reloads (Apache, keepalived, the firewall) run everywhere at once."""
     # pyinfra is the control side's: the nodes run hapair without it.
     from hapair.deploy.roles import RoleError
-    from hapair.deploy.runner import ApplyError, SshOptions, apply
+    from hapair.deploy.runner import ApplyError, HostKeyRefused, SshOptions, apply
 
     if only not in (None, "host"):
         err.print(f"[red]error[/red] --only: {only!r} is not a layer (the one there is: host)")
@@ -105,8 +106,10 @@ def apply_cmd(
             host_only=only == "host", force=force,
         )
     except (ApplyError, RoleError, wheels.WheelError) as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(EXIT_FAILED) from None
+        err.print(f"[red]error[/red] {escape(str(exc))}")
+        # a refused host key is the operator's input to fix, as a bad spec is
+        raise typer.Exit(EXIT_BAD_INPUT if isinstance(exc, HostKeyRefused)
+                         else EXIT_FAILED) from None
     show(report)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)

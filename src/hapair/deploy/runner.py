@@ -20,7 +20,7 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.context import ctx_host, ctx_state
 
-from hapair.deploy import roll, rolling, steps, venv_ops
+from hapair.deploy import reach, roll, rolling, steps, venv_ops
 from hapair.deploy.facts import FileDigests, FileTexts, MariaDB, PythonTarget
 from hapair.deploy.roles import Roles, choose_roles
 from hapair.deploy.wheels import Wheelhouse
@@ -38,13 +38,13 @@ WheelSource = Callable[[Target], tuple[Wheelhouse | None, Wheelhouse]]
 TIMING = os.environ.get("HAPAIR_APPLY_TIMING") == "1"
 
 
-HOST_KEY_HINT = ("; a host key not in known_hosts is never trusted on first contact: check it "
-                 "(`ssh-keyscan`, against the server's own console) and add it, or pass "
-                 "--accept-new-host-keys")
-
-
 class ApplyError(RuntimeError):
     pass
+
+
+class HostKeyRefused(ApplyError):
+    """A host's SSH key is unknown or not the known one: the operator's input
+    (known_hosts, --accept-new-host-keys) stopped the apply."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,11 @@ class _Progress(BaseStateCallback):
         self.say = say
         self.names = names
         self.began: dict[str, float] = {}
+        self.connect_errors: dict[str, str] = {}
+
+    def host_connect_error(self, state: State, host: object,  # type: ignore[override]
+                           error: BaseException) -> None:
+        self.connect_errors[str(host)] = str(error.args[0]) if error.args else str(error)
 
     def host_connect(self, state: State, host: object) -> None:  # type: ignore[override]
         self.say(f"{self.names.get(str(host), host)}: connected")
@@ -170,18 +175,21 @@ def apply(
     # later steps depend on what earlier ones did (a started service, a volume).
     state = State(_inventory(spec, ssh), Config(CONNECT_TIMEOUT=5, FAIL_PERCENT=100),
                   check_for_changes=False)
-    state.add_callback_handler(_Progress(progress, names))
-    logging.getLogger("pyinfra").setLevel(logging.WARNING)
-    try:
+    watcher = _Progress(progress, names)
+    state.add_callback_handler(watcher)
+    # While connecting pyinfra's own lines stay quiet: the one line below
+    # says for each host why it was not reached.
+    logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
+    with contextlib.suppress(PyinfraError):  # every host failed: told below
         connect_all(state)
-    except PyinfraError:
-        raise ApplyError(f"cannot reach {_targets(spec)} over SSH (the lines above say why); "
-                         f"nothing was changed{HOST_KEY_HINT}") from None
+    logging.getLogger("pyinfra").setLevel(logging.WARNING)
     hosts = {name: state.inventory.get_host(target) for name, target, _, _ in _hosts(spec)}
     unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
     if unreachable:
-        raise ApplyError(f"cannot reach {_targets(spec, unreachable)} over SSH (the lines "
-                         f"above say why); nothing was changed{HOST_KEY_HINT}")
+        errors = {_targets(spec, [name]): watcher.connect_errors.get(str(hosts[name]), "")
+                  for name in unreachable}
+        raise (HostKeyRefused if reach.refusals(errors) else ApplyError)(
+            reach.unreachable_line(errors))
     try:
         databases: dict[str, MariaDBState | None] = {}
         for name, host in hosts.items():
