@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from hapair import pki
-from hapair.agent import api, tls
-from hapair.agent.status import StatusDoc, read
+from hapair import pki, tls
+from hapair.agent import api
+from hapair.model.status import StatusDoc, read
 from hapair.secrets import peer_token, read_token
 
 TOKEN = "admin-token-" + "x" * 30

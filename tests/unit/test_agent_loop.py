@@ -18,8 +18,8 @@ from hapair.agent import act, observe
 from hapair.agent.intent import Intent, IntentStore
 from hapair.agent.loop import Agent
 from hapair.agent.peer import Contact
-from hapair.agent.roles import Role
 from hapair.agent.view import Peer, View
+from hapair.model.roles import Role
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES

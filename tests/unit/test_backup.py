@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hapair.model.status import NodeStatus
 from hapair.ops.backup import (
     PARTIAL,
     BackupError,
@@ -20,7 +21,6 @@ from hapair.ops.backup import (
     to_remove,
     write_info,
 )
-from hapair.ops.client import NodeStatus
 from tests.unit.test_ops_report import node
 
 

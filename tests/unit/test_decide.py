@@ -27,8 +27,8 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig, from_spec
 from hapair.agent.decide import decide
 from hapair.agent.learn import learn
-from hapair.agent.roles import Condition, Role
 from hapair.agent.view import LocalDB, Memory, Peer, PeerStatus, Task, View
+from hapair.model.roles import Condition, Role
 from hapair.probes.mariadb import SemiSync, SlaveStatus, Thread
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
@@ -503,8 +503,8 @@ def test_decide_imports_no_io_module() -> None:
     from pathlib import Path
 
     import hapair.agent as pkg
-    pure = ("decide", "standby", "learn", "actions", "view", "status", "roles", "config",
-            "witness_rules", "fence_rules")
+    pure = ("decide", "standby", "learn", "actions", "view", "config", "witness_rules",
+            "fence_rules")
     io_modules = {"db", "observe", "peer", "act", "loop", "api", "rebuild", "fencing", "guard",
                   "dcs", "witness", "requests", "etcd3gw",
                   "tasks", "commands", "fifo", "intent", "takeover", "pymysql", "subprocess",
@@ -515,6 +515,25 @@ def test_decide_imports_no_io_module() -> None:
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         last = {m.split(".")[-1] for m in imported} | {m.split(".")[0] for m in imported}
         assert not last & io_modules, (name, last & io_modules)
+
+
+def test_the_shared_words_import_no_part_of_hapair_that_uses_them() -> None:
+    """hapair.model (roles, the status document, the status table) is what
+    the agent, the operator's tools and the drills share: it imports none of
+    them, so none of them has to import another for its words."""
+    import ast
+    from pathlib import Path
+
+    import hapair.model as pkg
+    users = {"agent", "ops", "drill", "cli", "deploy", "lab"}
+    files = sorted(Path(pkg.__file__).parent.glob("*.py"))
+    assert len(files) >= 4
+    for file in files:
+        tree = ast.parse(file.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        parts = {m.split(".")[1] for m in imported if m.startswith("hapair.")}
+        assert not parts & users, (file.name, parts & users)
 
 
 # ---- learn: completeness ---------------------------------------------------------------------

@@ -12,8 +12,8 @@ from hapair.agent.config import PeerFence, from_spec
 from hapair.agent.decide import decide
 from hapair.agent.fence_rules import FENCE_RETRY_S
 from hapair.agent.learn import learn
-from hapair.agent.roles import Role
 from hapair.agent.view import Memory
+from hapair.model.roles import Role
 from tests.unit.test_decide import (
     CFG,
     CFG1,

@@ -18,8 +18,8 @@ from hapair.agent.actions import (
     WriteSync,
 )
 from hapair.agent.decide import decide
-from hapair.agent.roles import Condition, Role
 from hapair.agent.view import Memory, View, Witness
+from hapair.model.roles import Condition, Role
 from tests.unit.test_decide import (
     CFG,
     CFG1,

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hapair.agent.roles import Condition, Role
-from hapair.agent.status import StatusDoc, StatusError, read
-from hapair.ops.client import NodeStatus
-from hapair.ops.report import lag, summarize
+from hapair.model.report import lag, summarize
+from hapair.model.roles import Condition, Role
+from hapair.model.status import NodeStatus, StatusDoc, StatusError, read
 
 
 def doc(name: str, **kw: object) -> StatusDoc:
@@ -111,7 +110,7 @@ def test_a_degraded_bond_or_array_and_a_missing_one_are_problems() -> None:
 
 
 def test_maintenance_and_owed_restarts_are_said_in_hints_and_the_role() -> None:
-    from hapair.ops.report import rows
+    from hapair.model.report import rows
 
     statuses = [node("node1", read_only=False, holds_vip=True, role="primary",
                      pending=["app"]),

@@ -12,8 +12,8 @@ from hapair.agent.actions import Demote, SetSemiSync
 from hapair.agent.decide import decide
 from hapair.agent.guard import binds
 from hapair.agent.learn import learn
-from hapair.agent.roles import Role
 from hapair.agent.view import Memory, Witness
+from hapair.model.roles import Role
 from hapair.probes.mariadb import SemiSync
 from tests.unit.test_decide import (
     CFG,
@@ -90,7 +90,7 @@ def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
     rolling reboot's standby read on the public path only, its primary took
     the silence for a lost standby and paused writes for the whole reboot)."""
     from hapair.agent.peer import chosen
-    from hapair.agent.status import StatusDoc
+    from hapair.model.status import StatusDoc
 
     before = StatusDoc(node="node2", read_only=True, role="replica", reason="ok")
     stopping = before.model_copy(update={"stopping": True})
@@ -106,9 +106,9 @@ def test_the_stopping_replica_waits_until_its_primary_took_the_stop() -> None:
     status, answered after the stop was announced, must say `peer_stopped`
     (seen: the replica exited on the send, its primary took the silence for
     a lost standby and paused writes, 43 s in the pair's rolling reboot)."""
-    from hapair.agent.status import StatusDoc
     from hapair.agent.stopping import taken
     from hapair.agent.view import Peer
+    from hapair.model.status import StatusDoc
 
     primary = StatusDoc(node="node1", read_only=False, role="primary", reason="ok")
     took = Peer(primary.model_copy(update={"peer_stopped": True}), ("interconnect",), 11.0)

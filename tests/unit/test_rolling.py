@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from hapair.agent.config import from_spec
-from hapair.agent.status import StatusDoc
 from hapair.deploy import rolling, sql
 from hapair.deploy.rolling import plan
+from hapair.model.status import StatusDoc
 from hapair.ops.settled import settled
 from hapair.probes.mariadb import parse_globals
 from hapair.render.mariadb import render as render_mariadb

@@ -8,12 +8,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from hapair.agent import tls, ui
+from hapair import tls
+from hapair.agent import ui
 from hapair.agent.journal import Journal
 from hapair.agent.page import render
-from hapair.agent.roles import Role
-from hapair.ops import report
-from hapair.ops.client import NodeStatus
+from hapair.model import report
+from hapair.model.roles import Role
+from hapair.model.status import NodeStatus
 from hapair.secrets import read_token
 from tests.unit.test_agent_api import TOKEN, served  # noqa: F401 - the shared fixture
 from tests.unit.test_ops_report import node

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hapair.agent import write_gate
 from hapair.agent.peer import renews_lease
-from hapair.agent.roles import Role
-from hapair.agent.status import StatusDoc
+from hapair.model.roles import Role
+from hapair.model.status import StatusDoc
 
 
 def test_every_table_gets_its_three_triggers_once_and_older_versions_go() -> None:

@@ -32,11 +32,11 @@ from hapair.agent.config import AgentConfig
 from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
 from hapair.agent.fencing import Abort, fence_peer, power_off
 from hapair.agent.peer import Contact, PeerClient
-from hapair.agent.roles import Role
 from hapair.agent.takeover import take_over
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import View
 from hapair.agent.witness import Keeper
+from hapair.model.roles import Role
 from hapair.probes import units
 
 log = logging.getLogger("hapair.agent")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapair.agent.roles import Condition, Role
 from hapair.agent.view import Path
+from hapair.model.roles import Condition, Role
 
 
 @dataclass(frozen=True)

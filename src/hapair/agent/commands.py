@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hapair.agent import observe
 from hapair.agent.db import DBError
-from hapair.agent.roles import Role
+from hapair.model.roles import Role
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent

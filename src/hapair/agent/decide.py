@@ -23,7 +23,6 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig
 from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
-from hapair.agent.roles import Condition, Role
 from hapair.agent.standby import read_only
 from hapair.agent.view import BUSY_HEAL_S, View
 from hapair.agent.witness_rules import (
@@ -33,6 +32,7 @@ from hapair.agent.witness_rules import (
     primary_upkeep,
     witnessed,
 )
+from hapair.model.roles import Condition, Role
 
 HEAL_AFTER_S = 3.0  # a failing application or Apache is restarted after this long
 HEAL_EVERY_S = 15.0

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from hapair.agent.actions import Decision, FencePeer
 from hapair.agent.config import AgentConfig
-from hapair.agent.roles import Role
 from hapair.agent.view import View
+from hapair.model.roles import Role
 
 FENCE_RETRY_S = 10.0  # a failed fence is tried again after this long
 

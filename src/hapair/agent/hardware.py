@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hapair.model.report import missing_problem
 from hapair.probes import bonding, mdstat
 
 BONDING = Path("/proc/net/bonding")
@@ -54,10 +55,6 @@ def array_problem(a: mdstat.Array) -> str:
         failed = f", {', '.join(a.failed)} failed" if a.failed else ""
         return f"{a.name} degraded [{a.wanted}/{a.working}]{failed}{doing}"
     return f"{a.name} {a.action} {a.progress:.1f}%" if doing and a.progress is not None else ""
-
-
-def missing_problem(name: str) -> str:
-    return f"{name} is named by the spec but the kernel has none"
 
 
 def problems(hw: Hardware) -> dict[str, str]:

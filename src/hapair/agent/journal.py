@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from typing import Any, NamedTuple
 
-from hapair.agent.roles import Role
+from hapair.model.roles import Role
 
 
 class Recent(NamedTuple):

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from hapair import gtid
 from hapair.agent.config import AgentConfig
-from hapair.agent.roles import Role
-from hapair.agent.status import StatusDoc
 from hapair.agent.view import Memory, View
+from hapair.model.roles import Role
+from hapair.model.status import StatusDoc
 
 FENCE_HOLD_S = 15.0  # a fence by a node that never finished promoting lapses after this
 # A degraded primary goes back to waiting for its standby once the standby

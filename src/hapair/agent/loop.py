@@ -14,7 +14,8 @@ from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
-from hapair.agent import guard, hardware, observe, stopping, tls, witness
+from hapair import tls
+from hapair.agent import guard, hardware, observe, stopping, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -32,11 +33,11 @@ from hapair.agent.learn import learn
 from hapair.agent.metrics import Metrics
 from hapair.agent.peer import Contact, PeerClient, PeerError
 from hapair.agent.publish import status_doc
-from hapair.agent.roles import Condition
-from hapair.agent.status import StatusDoc
 from hapair.agent.tasks import TaskRunner
 from hapair.agent.view import LocalDB, Memory, Peer, View
 from hapair.agent.write_gate import GateRow
+from hapair.model.roles import Condition
+from hapair.model.status import StatusDoc
 from hapair.paths import (
     AGENT_CA,
     AGENT_CERT,

@@ -7,8 +7,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hapair import gtid
 from hapair.agent.actions import Action, Decision
-from hapair.agent.roles import Role
 from hapair.agent.view import PATHS, View
+from hapair.model.roles import Role
 
 
 class Metrics:

@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from hapair.agent.status import StatusDoc
-from hapair.ops.client import NodeStatus
-from hapair.ops.report import (
+from hapair.model.report import (
     COLUMNS,
     decisions,
     fence_lines,
@@ -20,6 +18,7 @@ from hapair.ops.report import (
     summarize,
     witness_line,
 )
+from hapair.model.status import NodeStatus, StatusDoc
 
 REFRESH_S = 2
 

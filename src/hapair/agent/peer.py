@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from hapair.agent import status, tls
+from hapair import tls
 from hapair.agent.config import AgentConfig
-from hapair.agent.roles import Role
 from hapair.agent.view import PATHS, Path, Peer, PeerStatus
+from hapair.model import status
+from hapair.model.roles import Role
 
 log = logging.getLogger("hapair.agent")
 

@@ -7,9 +7,9 @@ from typing import Any
 from hapair.agent import hardware
 from hapair.agent.actions import Decision
 from hapair.agent.journal import Recent
-from hapair.agent.roles import Role
-from hapair.agent.status import StatusDoc
 from hapair.agent.view import LocalDB, Memory, View
+from hapair.model.roles import Role
+from hapair.model.status import StatusDoc
 from hapair.probes.mariadb import Thread
 
 

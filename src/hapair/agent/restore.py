@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hapair.agent import rebuild
-from hapair.agent.roles import Role
+from hapair.model.roles import Role
 from hapair.paths import STATE_DIR
 from hapair.probes.mariadb import META_SCHEMA as META
 

@@ -20,7 +20,6 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig
 from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
-from hapair.agent.roles import Condition, Role
 from hapair.agent.view import PATHS, Path, View
 from hapair.agent.witness_rules import (
     fenced_claim,
@@ -32,6 +31,7 @@ from hapair.agent.witness_rules import (
     unplanned_promotion,
     witnessed,
 )
+from hapair.model.roles import Condition, Role
 
 # After (re)starting replication, how long the primary may take to count this node
 # as a semi-sync client before we reconnect (the count comes through our poll of it).

@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from hapair.agent.roles import Role
 from hapair.agent.view import Task
+from hapair.model.roles import Role
 
 log = logging.getLogger("hapair.agent")
 

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hapair.agent import page
-from hapair.ops.client import NodeStatus
+from hapair.model.status import NodeStatus
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent

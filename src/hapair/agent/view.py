@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hapair.agent.hardware import Hardware
-from hapair.agent.roles import Role
-from hapair.agent.status import StatusDoc
+from hapair.model.roles import Role
+from hapair.model.status import StatusDoc
 from hapair.probes.keepalived import State
 from hapair.probes.mariadb import MariaDBState
 

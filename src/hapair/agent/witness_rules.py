@@ -22,8 +22,8 @@ from hapair.agent.actions import (
 )
 from hapair.agent.config import AgentConfig
 from hapair.agent.learn import fresh_peer
-from hapair.agent.roles import Condition, Role
 from hapair.agent.view import View, Witness
+from hapair.model.roles import Condition, Role
 
 # The leader key renewed this long after the peer's last answer here: the
 # peer is alive, cut from this node only (a partition, not a failure).

@@ -14,10 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, load_or_exit, out
-from hapair.ops.client import AgentError, Agents, enter_netns
-from hapair.ops.report import (
+from hapair.model.report import (
     COLUMNS,
     decisions,
     fence_lines,
@@ -28,6 +26,8 @@ from hapair.ops.report import (
     summarize,
     witness_line,
 )
+from hapair.model.roles import Role
+from hapair.ops.client import AgentError, Agents, enter_netns
 from hapair.secrets import Secrets, SecretsError, load_api_token, load_ca_cert, load_secrets
 from hapair.spec.models import ClusterSpec
 

@@ -18,12 +18,13 @@ import typer
 from rich.markup import escape
 
 from hapair.agent.restore import REPLAY
-from hapair.agent.roles import Role
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, YesOpt, connect
+from hapair.model.roles import Role
+from hapair.model.status import NodeStatus
 from hapair.ops import archive
 from hapair.ops.backup import good, listing, size
-from hapair.ops.client import AgentError, Agents, NodeStatus
+from hapair.ops.client import AgentError, Agents
 from hapair.ops.pitr import PitrError, choose_archive, choose_backup, parse_moment
 
 FromOpt = Annotated[Path | None, typer.Option(

@@ -13,7 +13,8 @@ from pyinfra.api.host import Host
 
 from hapair.deploy.ops import owed_done
 from hapair.deploy.rolling import Roll, Step
-from hapair.ops.client import AgentError, Agents, NodeStatus
+from hapair.model.status import NodeStatus
+from hapair.ops.client import AgentError, Agents
 from hapair.ops.settled import Layout, settled
 from hapair.paths import PENDING_DIR
 

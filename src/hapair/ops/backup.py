@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from hapair.agent.roles import Role
-from hapair.ops.client import NodeStatus
+from hapair.model.roles import Role
+from hapair.model.status import NodeStatus
 
 INFO = "backup.json"
 PARTIAL = ".partial"

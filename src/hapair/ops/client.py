@@ -12,26 +12,15 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import IO, Any
 
-from hapair.agent import tls
-from hapair.agent.status import StatusDoc
-from hapair.agent.status import read as read_status
+from hapair import tls
+from hapair.model.status import NodeStatus
+from hapair.model.status import read as read_status
 from hapair.secrets import read_token
 from hapair.spec.models import ClusterSpec, Node
 
 CLONE_NEWNET = 0x40000000
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    """One node's agent as the operator's side sees it."""
-
-    node: str
-    doc: StatusDoc | None  # None: its agent did not answer
-    unreachable: str = ""  # why it did not
-    notes: tuple[str, ...] = ()  # how its document differs from this side's idea of it
 
 
 class AgentError(Exception):

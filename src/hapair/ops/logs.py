@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hapair.ops.client import NodeStatus
+from hapair.model.status import NodeStatus
 
 
 @dataclass(frozen=True, order=True)

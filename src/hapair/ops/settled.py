@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hapair import gtid
-from hapair.agent.roles import Role
-from hapair.agent.status import StatusDoc
+from hapair.model.roles import Role
+from hapair.model.status import StatusDoc
 from hapair.spec.models import ClusterSpec
 
 

@@ -6,11 +6,12 @@ difference is reported, never silently dropped."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hapair.agent.roles import Condition, Role
+from hapair.model.roles import Condition, Role
 from hapair.probes.mariadb import Thread
 
 VERSION = 1
@@ -131,3 +132,13 @@ def read(data: object) -> tuple[StatusDoc, list[str]]:
     elif missing:
         notes.append("missing keys: " + ", ".join(sorted(missing)))
     return doc, notes
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node's agent as the operator's side sees it."""
+
+    node: str
+    doc: StatusDoc | None  # None: its agent did not answer
+    unreachable: str = ""  # why it did not
+    notes: tuple[str, ...] = ()  # how its document differs from this side's idea of it

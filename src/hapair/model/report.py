@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hapair import gtid
-from hapair.agent.hardware import missing_problem
-from hapair.agent.roles import Condition, Role
-from hapair.agent.status import StatusDoc
-from hapair.ops.client import NodeStatus
+from hapair.model.roles import Condition, Role
+from hapair.model.status import NodeStatus, StatusDoc
+
+
+def missing_problem(name: str) -> str:
+    """A bond or array the spec names that the node's kernel does not have."""
+    return f"{name} is named by the spec but the kernel has none"
 
 
 @dataclass(frozen=True)
