@@ -13,6 +13,7 @@ import pytest
 
 from hapair.agent import db_lease, write_gate
 from hapair.agent.db import Database, DBError, Endpoint
+from hapair.model import gate as contract
 from tests.tools.conftest import mariadbd
 
 
@@ -115,9 +116,9 @@ def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Databa
 
     server.execute("SET GLOBAL read_only = OFF")
     lease(None)
-    assert sampled(server, write_gate.ready_sql("app")) == 0  # the drill's sampler: not yet
+    assert sampled(server, contract.ready_sql("app")) == 0  # the drill's sampler: not yet
     assert write_gate.ensure(server, "app") == 6
-    assert sampled(server, write_gate.ready_sql("app")) == 1
+    assert sampled(server, contract.ready_sql("app")) == 1
     binlog = server.one("SELECT @@gtid_binlog_pos AS p")["p"]
     server.execute("INSERT INTO app.bookings VALUES (1, 'open')")  # no lease binds
     lease(time.time() - 0.01)  # run out
@@ -128,15 +129,15 @@ def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Databa
         with pytest.raises(DBError, match="1290"):
             server.execute(sql)
     assert not read_only(server)  # refused by the gate, not by read_only
-    assert sampled(server, write_gate.SAMPLE_SQL) == 2
+    assert sampled(server, contract.SAMPLE_SQL) == 2
     assert server.one("SELECT COUNT(*) AS n FROM app.bookings")["n"] == 1
     server.execute("SET GLOBAL read_only = ON")  # a replica: never refused
     server.execute("INSERT INTO app.bookings VALUES (3, 'applied')")
-    assert sampled(server, write_gate.SAMPLE_SQL) == 1
+    assert sampled(server, contract.SAMPLE_SQL) == 1
     server.execute("SET GLOBAL read_only = OFF")
     lease(time.time() + 60)  # renewed
     server.execute("INSERT INTO app.bookings VALUES (4, 'renewed')")
-    assert sampled(server, write_gate.SAMPLE_SQL) == 0
+    assert sampled(server, contract.SAMPLE_SQL) == 0
     # The gate is this server's own: the binary log holds the application's
     # writes, never a trigger.
     assert server.one("SELECT @@gtid_binlog_pos AS p")["p"] != binlog
@@ -148,7 +149,7 @@ def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Databa
     server.execute("CREATE TABLE app.later (id INT PRIMARY KEY)")
     gate.write_once()
     gate.now_and_then()
-    assert sampled(server, write_gate.ready_sql("app")) == 1
+    assert sampled(server, contract.ready_sql("app")) == 1
 
 
 def test_an_open_write_holds_back_the_gate_not_the_watch_and_refuses_nothing(

@@ -171,6 +171,6 @@ def test_a_backup_stream_mbstream_refuses_is_an_error_with_its_words(tmp_path: P
     reading, its own message is the error (not a bare broken pipe)."""
     import io
 
-    from hapair.agent.rebuild import unpack
+    from hapair.xbstream import unpack
     with pytest.raises(RuntimeError, match="mbstream failed: .+"):
         unpack(io.BytesIO(b"x" * (4 << 20)), tmp_path / "missing" / "dir")

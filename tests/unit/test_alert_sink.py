@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hapair.agent.alerts import signature
 from hapair.drill.report import alert_cell, summarize
 from hapair.drill.runner import first_alert
 from hapair.lab.alert_sink import read, record
+from hapair.model.webhook import signature
 
 SECRET = "s" * 32
 

@@ -517,24 +517,6 @@ def test_decide_imports_no_io_module() -> None:
         assert not last & io_modules, (name, last & io_modules)
 
 
-def test_the_shared_words_import_no_part_of_hapair_that_uses_them() -> None:
-    """hapair.model (roles, the status document, the status table) is what
-    the agent, the operator's tools and the drills share: it imports none of
-    them, so none of them has to import another for its words."""
-    import ast
-    from pathlib import Path
-
-    import hapair.model as pkg
-    users = {"agent", "ops", "drill", "cli", "deploy", "lab"}
-    files = sorted(Path(pkg.__file__).parent.glob("*.py"))
-    assert len(files) >= 4
-    for file in files:
-        tree = ast.parse(file.read_text())
-        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        parts = {m.split(".")[1] for m in imported if m.startswith("hapair.")}
-        assert not parts & users, (file.name, parts & users)
-
 
 # ---- learn: completeness ---------------------------------------------------------------------
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from hapair.agent.observe import has_carrier, parse_addresses
-from hapair.agent.rebuild import binlog_gtid
 from hapair.drill import checker, report
 from hapair.drill.checker import Row
 from hapair.drill.scenarios import SCENARIOS, random_scenario
 from hapair.drill.workload import slot_request
+from hapair.xbstream import binlog_gtid
 
 
 def op(key: str, outcome: str, booking: int | None, start: str = "09:00", end: str = "09:30",
@@ -220,7 +220,7 @@ def test_node_probes(tmp_path: Path) -> None:
 def test_a_backups_position_is_read_under_either_name(tmp_path: Path) -> None:
     """MariaDB 10.11 (Debian 12) writes xtrabackup_binlog_info, 11.8 (Debian
     13) mariadb_backup_binlog_info (seen: every rebuild failed on Debian 13)."""
-    from hapair.agent.rebuild import backup_gtid
+    from hapair.xbstream import backup_gtid
 
     with pytest.raises(RuntimeError, match="incomplete"):
         backup_gtid(tmp_path)

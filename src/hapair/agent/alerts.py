@@ -7,8 +7,6 @@ loop only queues, and a full queue drops the event with a log line."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -20,6 +18,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from hapair.model.webhook import signature
 
 log = logging.getLogger("hapair.agent")
 
@@ -35,10 +35,6 @@ class AlertsConfig:
     cluster: str
     node: str
     secret: str = ""  # the webhook's signing key
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def hooks_in(folder: str) -> list[str]:

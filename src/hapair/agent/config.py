@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 from dataclasses import dataclass
 
 from hapair.agent.view import PATHS, Path
+from hapair.model.addresses import agent_addresses
 from hapair.spec.models import ClusterSpec, Node
 
 
@@ -61,16 +60,6 @@ class AgentConfig:
 
     def is_my_address(self, host: str) -> bool:
         return host in self.my_addresses.values()
-
-
-def agent_addresses(node: Node) -> tuple[str, ...]:
-    """Where the node's agent is reached (its certificate names them): the
-    interconnect and public addresses, and the SSH address when it is one."""
-    found = [str(node.interconnect), str(node.public)]
-    # A host name: the certificate names the node (its CN) instead.
-    with contextlib.suppress(ValueError):
-        found.append(str(ipaddress.ip_address(node.ssh)))
-    return tuple(dict.fromkeys(found))
 
 
 def from_spec(spec: ClusterSpec, node: Node) -> AgentConfig:

@@ -15,6 +15,7 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
+from hapair.model.gate import GATE_TABLE, lease_stale_sql
 from hapair.paths import AGENT_CA
 from hapair.probes import mariadb
 from hapair.probes.mariadb import META_SCHEMA, MariaDBState
@@ -24,29 +25,7 @@ SOCKET = "/run/mysqld/mysqld.sock"
 # row from another life of this data (a rebuild copies the primary's, a
 # restore its backup's) would hold a stale end and close the new primary.
 LEASE_TABLE = f"`{META_SCHEMA}`.`lease`"
-# The lease has run out: the row holds an end, and it has passed (SYSDATE:
-# the time of the check, not of the statement). The lease watch reads its
-# row (db_lease.py); the write gate reads the same end from a row of its own
-# (write_gate.py), never the watch's: a read inside an application's write
-# is a locking read under REPEATABLE READ, held until that write commits, and
-# a commit stuck waiting for an acknowledgement then held the watch's
-# renewal back until the watch closed the server (measured: an interconnect
-# cut, 9.5 s without a booking). The gate's own renewal may wait so; the
-# application's next writes wait behind it, and are not refused.
-GATE_TABLE = f"`{META_SCHEMA}`.`lease_gate`"
-
-
-def lease_stale_sql(table: str, clock: str = "SYSDATE(6)") -> str:
-    return (f"EXISTS (SELECT 1 FROM {table} "  # noqa: S608 - constants only
-            f"WHERE id = 1 AND until < UNIX_TIMESTAMP({clock}))")
-
-
 LEASE_STALE_SQL = lease_stale_sql(LEASE_TABLE)
-# The gate judges a statement by the time it began (NOW is fixed for the
-# statement): a long one must not refuse its own later rows because its own
-# lock on the gate's row held the renewal back meanwhile (seen: the drill's
-# clean-up, thousands of rows, on a starved host).
-GATE_STALE_SQL = lease_stale_sql(GATE_TABLE, "NOW(6)")
 OPEN_SQL = "SET GLOBAL read_only = OFF"
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]

@@ -4,7 +4,6 @@ aside (the newest two), so nothing is destroyed."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from hapair.paths import REBUILD_WORK, REPLACED_DATA
+from hapair.xbstream import backup_gtid, unpack
 
 log = logging.getLogger("hapair.agent")
 
@@ -22,49 +22,10 @@ KEPT = Path(REPLACED_DATA)
 DEBIAN_START = "/etc/mysql/debian-start"
 
 
-def binlog_gtid(info: str) -> str:
-    """The backup's binlog_info: "mariadb-bin.000003<TAB>1234<TAB>0-1-55"."""
-    parts = info.split()
-    return parts[2] if len(parts) >= 3 else ""
-
-
-# Where mariadb-backup writes the backup's position: MariaDB 10.x (Debian 12)
-# kept xtrabackup's name; 11.x (Debian 13) has its own.
-BINLOG_INFO = ("xtrabackup_binlog_info", "mariadb_backup_binlog_info")
-
-
-def backup_gtid(folder: Path) -> str:
-    """The GTID position of an unpacked backup, whichever name its version gave
-    the file; an error when it has none (an incomplete stream)."""
-    for name in BINLOG_INFO:
-        if (folder / name).exists():
-            return binlog_gtid((folder / name).read_text())
-    raise RuntimeError(f"the backup stream was incomplete (no {' or '.join(BINLOG_INFO)})")
-
-
 def _run(*argv: str) -> None:
     r = subprocess.run(list(argv), capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed: {r.stderr.strip()[-300:]}")
-
-
-def unpack(stream: IO[bytes], into: Path) -> None:
-    """The xbstream through mbstream. Copied here, not handed over as a file
-    descriptor: the HTTP client may hold the stream's first bytes in its buffer."""
-    proc = subprocess.Popen(["mbstream", "-x", "-C", str(into)], stdin=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    try:
-        shutil.copyfileobj(stream, proc.stdin, 1 << 20)
-    except BrokenPipeError:
-        pass  # mbstream stopped reading: its own words below say why
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.wait(timeout=600) != 0:
-        raise RuntimeError(f"mbstream failed: {err.strip()[-300:]}")
-    backup_gtid(into)  # the stream was whole
 
 
 def restore(stream: IO[bytes], datadir: str, keep: str = "") -> str:

@@ -26,6 +26,7 @@ from hapair.agent import rebuild
 from hapair.model.roles import Role
 from hapair.paths import STATE_DIR
 from hapair.probes.mariadb import META_SCHEMA as META
+from hapair.xbstream import REPLAY
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hapair.agent")
 
 INBOX = Path(STATE_DIR) / "restore.xbstream"
-REPLAY = "hapair-replay.sql"  # the replay's name inside the restore stream
 NAME = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9]{6}$")
 GTID = re.compile(r"^[0-9]+-[0-9]+-[0-9]+$")
 CHUNK = 1 << 20

@@ -31,14 +31,12 @@ import hashlib
 import logging
 import time
 
-from hapair.agent.db import GATE_STALE_SQL, GATE_TABLE, Database, DBError
+from hapair.agent.db import Database, DBError
 from hapair.agent.db_lease import RETRY_INSTALL_S, LeaseRow
-from hapair.probes.mariadb import META_SCHEMA
+from hapair.model.gate import GATE_STALE_SQL, GATE_TABLE, PREFIX
 
 log = logging.getLogger("hapair.agent")
 
-VERSION = 2  # 2: the statement's start (NOW), not each row's (SYSDATE)
-PREFIX = f"hapair_lease{VERSION}_"  # a changed body gets a new prefix; older ones are dropped
 OLD = "hapair\\_lease%"  # any version's (LIKE)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 CHECK_S = 5.0  # how often the schema is looked at for tables without the gate
@@ -86,26 +84,6 @@ TRIGGERS_SQL = ("SELECT TRIGGER_NAME AS n, EVENT_OBJECT_TABLE AS t, EVENT_MANIPU
 # pending exclusive lock would hold every booking back behind it. Tried
 # again within CHECK_S.
 LOCAL = "SET STATEMENT sql_log_bin = 0, lock_wait_timeout = 0 FOR"
-
-
-def ready_sql(schema: str) -> str:
-    """1 where the gate is complete on this server: the lease's table is
-    there and every base table of the schema has its three triggers of
-    this version (the drill's sampler counts a refusing gate only then)."""
-    like = PREFIX.replace("_", "\\_") + "%"
-    return ("SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "  # noqa: S608 - quoted
-            f"'{META_SCHEMA}' AND TABLE_NAME = 'lease_gate') = 1 AND (SELECT 3 * COUNT(*) FROM "
-            f"information_schema.TABLES WHERE TABLE_SCHEMA = {literal(schema)} AND "
-            "TABLE_TYPE = 'BASE TABLE') = (SELECT COUNT(*) FROM information_schema.TRIGGERS "
-            f"WHERE TRIGGER_SCHEMA = {literal(schema)} AND TRIGGER_NAME LIKE '{like}')")
-
-
-# 1 read-only, 2 writable but refused by the gate, 0 writable (drill/sampler.py).
-SAMPLE_SQL = f"SELECT IF(@@GLOBAL.read_only, 1, IF({GATE_STALE_SQL}, 2, 0))"
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def ensure(db: Database, schema: str) -> int:

@@ -166,7 +166,7 @@ def agent(
     root-only file), or from the environment, from which they are then removed."""
     import os
 
-    from hapair.agent.loop import Agent
+    from hapair.agent import run
     from hapair.paths import ETCD_PASSWORD_ENV, FENCE_PASSWORD_ENV, WEBHOOK_SECRET_ENV
     from hapair.secrets import agent_credentials, take_env
     from hapair.spec.models import ClusterSpec
@@ -199,6 +199,5 @@ def agent(
         err.print(f"[red]error[/red] the spec names a witness but {ETCD_PASSWORD_ENV} "
                   "(the agents' etcd password) is not in the environment")
         raise typer.Exit(EXIT_BAD_INPUT)
-    Agent(spec, me, token, admin, repl, fence_password=fence_password,
-          webhook_secret=got.get(WEBHOOK_SECRET_ENV, ""),
-          etcd_password=etcd_password).run()
+    run(spec, me, token, admin, repl, fence_password=fence_password,
+        webhook_secret=got.get(WEBHOOK_SECRET_ENV, ""), etcd_password=etcd_password)

@@ -16,7 +16,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hapair.agent.rebuild import backup_gtid, unpack
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, JsonOpt, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, connect, locate
 from hapair.ops import archive
@@ -35,6 +34,7 @@ from hapair.ops.backup import (
 )
 from hapair.ops.client import AgentError, Agents
 from hapair.ops.pitr import reach
+from hapair.xbstream import backup_gtid, unpack
 
 UNIT_DIR = "/etc/systemd/system"
 ToOpt = Annotated[Path | None, typer.Option(

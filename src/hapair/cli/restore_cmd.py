@@ -17,7 +17,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from hapair.agent.restore import REPLAY
 from hapair.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SpecArg, err, out
 from hapair.cli.ops_cmds import SecretsOpt, YesOpt, connect
 from hapair.model.roles import Role
@@ -26,6 +25,7 @@ from hapair.ops import archive
 from hapair.ops.backup import good, listing, size
 from hapair.ops.client import AgentError, Agents
 from hapair.ops.pitr import PitrError, choose_archive, choose_backup, parse_moment
+from hapair.xbstream import REPLAY
 
 FromOpt = Annotated[Path | None, typer.Option(
     "--from", help="the folder of backups and archived binary logs (default: the spec's "

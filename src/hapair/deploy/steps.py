@@ -16,10 +16,10 @@ from pyinfra.api.state import State
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server
 
-from hapair.agent.config import agent_addresses
 from hapair.deploy import cert_ops, db_steps, etcd_steps, ops, python_steps, rolling
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
+from hapair.model.addresses import agent_addresses
 from hapair.paths import (
     AGENT_CERT,
     AGENT_KEY,

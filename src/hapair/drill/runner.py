@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hapair.agent import write_gate
 from hapair.drill import checker, sampler
 from hapair.drill.scenario import Ctx, Scenario
 from hapair.drill.stress import Stress
@@ -24,6 +23,7 @@ from hapair.lab import machine as m
 from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
+from hapair.model import gate as contract
 from hapair.ops.client import Agents
 from hapair.ops.settled import settled
 
@@ -144,7 +144,7 @@ def settle(agents: Agents, timeout: float, say: Say) -> tuple[str, str, float]:
 class Samplers:
     def __init__(self, plan: LabPlan, schema: str):
         self.plan = plan
-        self.queries = [write_gate.ready_sql(schema), write_gate.SAMPLE_SQL]
+        self.queries = [contract.ready_sql(schema), contract.SAMPLE_SQL]
         self.samples: dict[str, list[str]] = {mc.name: [] for mc in plan.machines}
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.stopping = threading.Event()

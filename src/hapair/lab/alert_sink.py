@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from hapair.agent.alerts import signature
+from hapair.model.webhook import signature
 
 MAX_BODY = 64 * 1024
 
