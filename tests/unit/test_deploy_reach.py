@@ -1,6 +1,10 @@
 """apply's one line when a host is not reached, from pyinfra's connect errors
 (the texts pyinfra 3 raises, as the lab's host-key test saw them)."""
 
+import logging
+
+import pytest
+
 from hapair.deploy.reach import host_key_refusal, refusals, unreachable_line
 
 UNKNOWN = "SSH error (StrictPolicy: No host key for 10.99.0.11 found in known_hosts)"
@@ -31,3 +35,14 @@ def test_without_a_key_refusal_no_key_advice_and_a_silent_host_is_said_so() -> N
     line = unreachable_line({"witness (root@10.99.0.13:22)": ""})
     assert line == ("cannot reach over SSH: witness (root@10.99.0.13:22): no answer; "
                     "nothing was changed")
+
+
+def test_pyinfra_s_beta_notice_stays_off_the_terminal(caplog: pytest.LogCaptureFixture) -> None:
+
+    import hapair.deploy.runner  # noqa: F401 - installs the filter
+
+    files = logging.getLogger("pyinfra.operations.files")
+    with caplog.at_level(logging.WARNING, logger="pyinfra"):
+        files.warning("The `files.block` operation is currently in beta!")
+        files.warning("something that matters")
+    assert [r.getMessage() for r in caplog.records] == ["something that matters"]

@@ -42,6 +42,15 @@ class ApplyError(RuntimeError):
     pass
 
 
+def _no_banner(record: logging.LogRecord) -> bool:
+    """pyinfra says "The `files.block` operation is currently in beta!" once
+    per host on every apply: a library's notice, not the user's news."""
+    return "currently in beta" not in record.getMessage()
+
+
+logging.getLogger("pyinfra.operations.files").addFilter(_no_banner)
+
+
 class HostKeyRefused(ApplyError):
     """A host's SSH key is unknown or not the known one: the operator's input
     (known_hosts, --accept-new-host-keys) stopped the apply."""
