@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hapair.agent import act, observe
+from hapair.agent.events import changed
 from hapair.agent.intent import Intent, IntentStore
 from hapair.agent.loop import Agent
 from hapair.agent.peer import Contact
@@ -282,7 +283,6 @@ def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
 
 
 def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
-    from dataclasses import replace
     from types import SimpleNamespace
 
     from hapair.agent.commands import fenced
@@ -307,7 +307,7 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
         open_lock=threading.Lock(), write_track=full_disk,
         contact=Contact(0.0, 0.0, threading.Lock()),
         alert=lambda event, detail: done.append(f"alert {event}"))
-    agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
+    agent.record = lambda event: setattr(agent, "memory", changed(agent.memory, event))
     code, answer = fenced(agent, "node2")  # type: ignore[arg-type]
     assert code == 200 and answer["read_only"] is True
     assert done == ["read_only=ON", "alert fenced"]
@@ -438,7 +438,6 @@ def test_a_statement_on_a_connection_the_server_closed_is_sent_once_more() -> No
 def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -> None:
     """The answers in flight when the VIP leaves still go out from it: the
     address stays on lo (linger) before keepalived is told, and goes later."""
-    from dataclasses import replace
     from types import SimpleNamespace
 
     from hapair.agent import commands, observe
@@ -466,7 +465,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
         contact=Contact(0.0, 0.0, threading.Lock()),
         write_track=lambda eligible: done.append(f"eligible {eligible}"),
         alert=lambda event, detail: None)
-    agent.edit = lambda **kw: setattr(agent, "memory", replace(agent.memory, **kw))
+    agent.record = lambda event: setattr(agent, "memory", changed(agent.memory, event))
     code, _ = commands.fenced(agent, "node2")  # type: ignore[arg-type]
     assert code == 200 and gone.wait(2)
     assert done == ["read_only=ON", "linger 10.54.0.100", "eligible False", "end 10.54.0.100"]

@@ -7,8 +7,10 @@ import logging
 import subprocess
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
+from hapair.agent import events as ev
 from hapair.agent import observe, rebuild
 from hapair.agent.actions import (
     Action,
@@ -67,7 +69,7 @@ class Runtime(Protocol):
 
     def fenced_by(self) -> str: ...
 
-    def edit(self, **changes: Any) -> None: ...
+    def record(self, event: ev.Event) -> None: ...
 
     def stop_app(self) -> None: ...
 
@@ -92,7 +94,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             db.fence(cfg.app_user, stop_clients=rt.stop_app)
             log.info("read_only=ON: writes stopped")
         case Announce():
-            rt.edit(announced_at=time.monotonic())
+            rt.record(ev.Announced(time.monotonic()))
             observe.announce(cfg.vip_device, cfg.vip)
         case DropVip():
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
@@ -117,19 +119,19 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
                 end_old_dump(rt, path, cfg.my_addresses[left])
             db.follow(host, cfg.db_port, cfg.replication_user, rt.replication_password,
                       semi_sync=cfg.semi_sync)
-            rt.edit(replication_kicked=time.monotonic())
+            rt.record(ev.ReplicationKicked(time.monotonic()))
             log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
         case StartReplication():
             db.start_replication()
-            rt.edit(replication_kicked=time.monotonic())
+            rt.record(ev.ReplicationKicked(time.monotonic()))
         case Reconnect():
-            rt.edit(replication_kicked=time.monotonic())
+            rt.record(ev.ReplicationKicked(time.monotonic()))
             db.execute("STOP SLAVE IO_THREAD", timeout=10)
             db.execute("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
             db.execute("START SLAVE IO_THREAD")
             log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case RestartService(unit=unit):
-            rt.edit(last_heal=time.monotonic())
+            rt.record(ev.Healed(time.monotonic()))
             since = units.parse_since(subprocess.run(
                 units.since_command(unit), capture_output=True, text=True, timeout=5).stdout)
             if since.settling(time.monotonic(), RESTARTED_GRACE_S):
@@ -159,7 +161,7 @@ def _keeper(rt: Runtime) -> Keeper:
     return rt.keeper
 
 
-def _long(rt: Runtime, kind: Role, what: str, work: Any, action: Action) -> None:
+def _long(rt: Runtime, kind: Role, what: str, work: Callable[[], None], action: Action) -> None:
     if not rt.tasks.start(kind, what, work, lambda exc: rt.task_failed(action, exc)):
         raise Abort("another long action is under way")
 
@@ -172,7 +174,7 @@ def fence_power_off(rt: Runtime) -> None:
         rt.fence_counted(ok=False)
         raise
     rt.fence_counted(ok=True)
-    rt.edit(peer_off_at=time.monotonic(), fence_failed_at=0.0, fence_note=note)
+    rt.record(ev.PeerPoweredOff(time.monotonic(), note))
     log.warning("fenced: %s", note)
     rt.alert("fence", note)
     cfg = rt.cfg
@@ -193,7 +195,7 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
     if action.fence_peer:
         answer = fence_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths,
                             rt.contact)
-        rt.edit(peer_fenced_at=time.monotonic())
+        rt.record(ev.PeerFenced(time.monotonic()))
         log.info("fenced %s (%s)", cfg.peer, answer.get("via", "by its agent"))
         if answer.get("db_up"):
             peer_binlog = str(answer.get("gtid_binlog_pos") or "")
@@ -209,10 +211,10 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
         if action.fence_peer:
             # The peer is fenced and this node is not open: trying again at
             # once would fence it anew (standby.TAKEOVER_RETRY_S).
-            rt.edit(promote_failed_at=time.monotonic(), promote_note=str(exc)[:200])
+            rt.record(ev.PromotionFailed(time.monotonic(), str(exc)))
         raise
     # The old primary's word on completeness no longer means anything.
-    rt.edit(switchover_to="", force=False, degraded=False, peer_complete=False)
+    rt.record(ev.Promoted())
     log.info("promoted: epoch %d, GTID %s, semi-sync %s", state.epoch, state.gtid_binlog_pos,
              "on" if semi else "off (committing alone)")
 

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from hapair.agent import events as ev
 from hapair.agent import observe
 from hapair.agent.db import DBError
 from hapair.model.roles import Role
@@ -67,7 +68,7 @@ def fenced(agent: Agent, by: str) -> Answer:
     # starts at the arrival, which is later.
     agent.contact.seen(time.monotonic())
     with agent.open_lock:  # an opening under way either sees this or is undone below
-        agent.edit(fenced_by=by, fenced_at=time.monotonic())
+        agent.record(ev.FencedBy(by, time.monotonic()))
     # The database first: nothing below (a full disk, a missing address) may
     # stand between a fence and read_only=ON.
     try:
@@ -108,7 +109,7 @@ def _release(agent: Agent, linger: bool = False) -> None:
 
 
 def _pause(agent: Agent, on: bool) -> Answer:
-    agent.edit(paused=on)
+    agent.record(ev.Paused(on))
     log.info("paused by the operator: no automatic failover" if on
              else "resumed by the operator")
     agent.alert("pause" if on else "resume", "by the operator")
@@ -125,7 +126,7 @@ def _maintenance(agent: Agent, on: object) -> Answer:
         return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first "
                      "(`hapair maintenance NODE on` does)"}
     if on != agent.memory.maintenance:
-        agent.edit(maintenance=on)
+        agent.record(ev.Maintenance(on))
         log.info("maintenance on, by the operator: out of failover (replicating, never taking "
                  "the VIP or promoting)" if on else "maintenance off, by the operator: in "
                  "failover again")
@@ -175,7 +176,7 @@ def _degrade(agent: Agent) -> Answer:
                      f"(it is: {d.role if d else 'starting'})"}
     if agent.peer.paths:
         return 409, {"error": f"{cfg.peer} answers: nothing to degrade"}
-    agent.edit(degraded=True)
+    agent.record(ev.Degraded())
     log.warning("degraded by the operator: committing without %s", cfg.peer)
     agent.alert("degrade", f"committing without {cfg.peer}, by the operator")
     agent.wake.set()
@@ -189,14 +190,14 @@ def _switchover(agent: Agent, force: bool) -> Answer:
     if not agent.peer.paths and not force:
         return 409, {"error": f"{cfg.peer} does not answer: a switchover needs both "
                      "nodes (use --force to promote anyway)"}
-    agent.edit(switchover_to=cfg.node, force=force)
+    agent.record(ev.SwitchoverAsked(force, to=cfg.node))
     agent.wake.set()
     deadline = time.monotonic() + SWITCHOVER_WAIT_S
     while time.monotonic() < deadline:
         time.sleep(0.05)
         if agent.memory.switchover_to == "":
             return 200, {"primary": cfg.node, "reason": _reason(agent)}
-    agent.edit(switchover_to="", force=False)
+    agent.record(ev.SwitchoverDropped())
     return 504, {"error": f"the switchover did not finish within {SWITCHOVER_WAIT_S:.0f}s",
                  "reason": _reason(agent)}
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from hapair.agent import events as ev
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import Database, DBError, Endpoint
 from hapair.agent.peer import Contact, PeerClient, PeerError, still_answers
@@ -110,7 +111,7 @@ def power_off(cfg: AgentConfig, password: str) -> str:
     return f"{cfg.peer} powered off by {f.agent} in {time.monotonic() - started:.1f}s"
 
 
-def watch_device(cfg: AgentConfig, password: str, edit: Callable[..., None]) -> None:
+def watch_device(cfg: AgentConfig, password: str, record: Callable[[ev.Event], None]) -> None:
     """The peer's fence device answers (its status action), every minute:
     `hapair status` shows the last check, before a fence is ever needed."""
     f = cfg.fence
@@ -122,7 +123,7 @@ def watch_device(cfg: AgentConfig, password: str, edit: Callable[..., None]) -> 
             said = f"{power.value} ({out.seconds:.1f}s)" if out.ok else f"failed: {out.said}"
         except FenceError as exc:
             said = f"failed: {exc}"
-        edit(fence_check=f"{time.strftime('%H:%M:%S')} {said}")
+        record(ev.FenceChecked(f"{time.strftime('%H:%M:%S')} {said}"))
         if said.startswith("failed"):
             log.warning("%s's fence device: %s", cfg.peer, said)
         time.sleep(DEVICE_CHECK_S)

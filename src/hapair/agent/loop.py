@@ -10,11 +10,11 @@ import signal
 import threading
 import time
 from dataclasses import replace
-from typing import Any
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
 from hapair import tls
+from hapair.agent import events as ev
 from hapair.agent import guard, hardware, observe, stopping, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
@@ -91,7 +91,7 @@ class Agent:
         self.peer = Peer(None, ())
         self.wake = threading.Event()
         self.fifo = FifoReader(NOTIFY_FIFO, lambda _state: self.wake.set())
-        self.tasks = TaskRunner(lambda task: self.edit(task=task), self.wake.set)
+        self.tasks = TaskRunner(lambda task: self.record(ev.TaskChanged(task)), self.wake.set)
         self.health = HealthChecker(cfg.app_port, cfg.interval_s, self.wake)
         a = spec.alerts
         self.alerts = Alerts(AlertsConfig(a.hooks_dir, a.webhook, a.timeout_s, a.retries,
@@ -110,9 +110,10 @@ class Agent:
         self.stop_read = False  # the peer's agent read this node's `stopping`
 
     # ---- memory and the operator's intent -------------------------------------------
-    def edit(self, **changes: Any) -> None:
+    def record(self, event: ev.Event) -> None:
+        """What happened beside the loop (agent/events.py), into Memory."""
         with self.mlock:
-            self.memory = replace(self.memory, **changes)
+            self.memory = ev.changed(self.memory, event)
 
     def fenced_by(self) -> str:
         return self.memory.fenced_by
@@ -153,7 +154,7 @@ class Agent:
             threading.Thread(target=self.etcd_leader.run, args=(witness.primary_by_epoch(
                     lambda: self.view, self.cfg.node),), name="etcd-leader", daemon=True).start()
         if self.cfg.fence is not None:
-            threading.Thread(target=watch_device, args=(self.cfg, self.fence_password, self.edit),
+            threading.Thread(target=watch_device, args=(self.cfg, self.fence_password, self.record),
                              name="fence-check", daemon=True).start()
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
@@ -241,9 +242,9 @@ class Agent:
         self.metrics.acted(action, False)
         log.warning("%s failed: %s", type(action).__name__, exc)
         if isinstance(action, FencePeer):
-            self.edit(fence_failed_at=time.monotonic(), fence_note=str(exc)[:200])
+            self.record(ev.FenceFailed(time.monotonic(), str(exc)))
         if isinstance(action, Rebuild):
-            self.edit(rebuild_after=time.monotonic() + REBUILD_RETRY_S)
+            self.record(ev.RebuildLater(time.monotonic() + REBUILD_RETRY_S))
 
     def fence_counted(self, ok: bool) -> None:
         self.metrics.fences.labels("ok" if ok else "failed").inc()

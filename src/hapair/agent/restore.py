@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hapair.agent import events as ev
 from hapair.agent import rebuild
 from hapair.model.roles import Role
 from hapair.paths import STATE_DIR
@@ -183,7 +184,7 @@ def _restore(agent: Agent, above: int) -> None:
     state = db.probe()
     db.execute(f"UPDATE {META}.epoch SET epoch = GREATEST(epoch, %s) + 1, "  # noqa: S608
                "primary_node = %s, changed_at = NOW(3) WHERE id = 1", (above, agent.cfg.node))
-    agent.edit(fenced_by="", switchover_to="", paused=False)
+    agent.record(ev.Restored())
     agent.save_intent()
     log.warning("restored: the backup at GTID %s and its binary logs replayed to GTID %s "
                 "(%.1fs); a new epoch names this node the primary", position,

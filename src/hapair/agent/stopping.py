@@ -27,6 +27,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
 
+from hapair.agent import events as ev
+
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
     from hapair.agent.view import Peer
@@ -59,7 +61,7 @@ def stop(agent: Agent) -> None:
     if not may_announce(agent):
         log.info("stopping (the database stays as the stop hook leaves it)")
         return
-    agent.edit(stopping=True)
+    agent.record(ev.Stopping())
     began = time.monotonic()
     witness = agent.keeper is not None
 

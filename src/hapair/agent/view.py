@@ -68,7 +68,8 @@ class Witness:
 class Memory:
     """Everything the agent carries from cycle to cycle, and only this: the
     loop replaces it whole with what ``learn`` returns; the operator's
-    commands and the long actions edit it under the agent's lock."""
+    commands, the long actions and the action layer record events in it
+    (agent/events.py) under the agent's lock."""
 
     # This node holds every transaction the primary confirmed (see learn()).
     complete: bool = False
