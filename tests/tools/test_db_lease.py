@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hapair.agent import db_lease, write_gate
-from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
 from hapair.model import gate as contract
 from tests.tools.conftest import mariadbd
 
@@ -88,13 +88,13 @@ def test_a_node_that_opens_is_not_closed_by_a_row_from_another_life_of_its_data(
     would close the new primary at once. Before the agent made the table,
     opening works all the same."""
     server.execute("SET GLOBAL rpl_semi_sync_master_enabled = OFF")
-    server.open_for_writes(semi=False)  # no table yet
+    _open(server)  # no table yet
     assert not read_only(server)
     server.execute("SET GLOBAL read_only = ON")
     row = db_lease.LeaseRow(server)
     row.keep(time.time() - 10)  # an end long past, as a copied row holds
     row.write_once()
-    server.open_for_writes(semi=False)
+    _open(server)
     assert closed_after(server, 1.0) is None
 
 
@@ -216,3 +216,9 @@ def test_the_watch_ends_every_few_seconds_and_the_next_takes_over_without_a_paus
     threads = server.rows("SELECT ID FROM information_schema.PROCESSLIST "
                           "WHERE INFO LIKE '%SLEEP%' OR STATE LIKE '%lock%'")
     assert len(threads) <= 1 + db_lease.LOCK_WAIT_S + 1, threads  # the watch, the waiting
+
+
+def _open(server: Database) -> None:
+    """What an opening does (act.open_writes, without its lock)."""
+    server.prepare_writes(semi=False)
+    server.execute(OPEN_SQL)

@@ -59,8 +59,8 @@ def agent_with(tmp_path: Path, db: FakeDB, peer: Peer) -> Agent:
     agent.peer = peer
 
     def fake_observe() -> View:
-        return View(now=time.monotonic(), node="node2", peer_name="node1",
-                    keepalived_running=True, vrrp="BACKUP", holds_vip=False,
+        return View(now=time.monotonic(), node="node2", keepalived_running=True, vrrp="BACKUP",
+                    holds_vip=False,
                     db=agent.db.probe(),
                     peer=agent.peer)
 

@@ -82,8 +82,7 @@ def view(db: LocalDB, peer: PeerStatus | None, *, node: str = "node2", holds_vip
          vip_since: float = 0.0) -> View:
     m = memory or Memory(complete=True, lease_renewed=NOW - 0.1, peer_seen=NOW - 0.1)
     return View(
-        now=NOW, node=node, peer_name="node1" if node == "node2" else "node2",
-        keepalived_running=keepalived, vrrp="MASTER" if holds_vip else "BACKUP",
+        now=NOW, node=node, keepalived_running=keepalived, vrrp="MASTER" if holds_vip else "BACKUP",
         holds_vip=holds_vip, db=db,
         app_problem="" if app_ok else "the application not answering (refused)",
         peer=Peer(peer, paths if peer else (), answered_at),  # type: ignore[arg-type]

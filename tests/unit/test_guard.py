@@ -32,13 +32,13 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         lease_row=SimpleNamespace(keep=lambda until: None),
         gate_row=SimpleNamespace(keep=lambda until: None),
         closed_itself=lambda *a, **k: None)
-    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+    agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     guard.once(agent, stalled=0.06)  # type: ignore[arg-type]
     assert fenced == []  # a tick as usual: the peer answers, the lease holds
     guard.once(agent, stalled=8.0)  # type: ignore[arg-type]
     assert fenced == [0.0] and agent.view.db.read_only
-    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+    agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(semi_sync_master=False),
                       peer=Peer(None, ()))
     agent.memory.peer_complete = False  # the peer may lack commits: it never takes over
@@ -64,7 +64,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
         keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
         guard_db=SimpleNamespace(fence=lambda *a, **k: None), stop_app=lambda: None,
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append))
-    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+    agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     wall = time.time()
     guard.once(agent)  # type: ignore[arg-type]
@@ -76,7 +76,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
     assert rows[-1] is None
     assert gates == rows
     agent.memory.degraded = False
-    agent.view = View(now=now, node="node1", peer_name="node2", keepalived_running=True,
+    agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="BACKUP", holds_vip=False, db=primary_db(read_only=True),
                       peer=Peer(None, ()))
     guard.once(agent)  # type: ignore[arg-type]

@@ -106,11 +106,28 @@ def test_gluster_disconnected_peer() -> None:
     assert peers == {"192.168.57.103"} and not connected
 
 
+def _status(captured: str) -> dict[str, str]:
+    """SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%' as captured (tab-separated,
+    a header), as the name -> value rows the agent's query returns."""
+    return {name.strip(): value.strip() for name, _, value in
+            (line.partition("\t") for line in captured.splitlines())}
+
+
+def _last_state(lines: list[str], instance: str) -> str:
+    """The instance's state after these fifo lines (UNKNOWN if none names it)."""
+    state = "UNKNOWN"
+    for line in lines:
+        t = keepalived.parse_line(line)
+        if t is not None and t.kind == "INSTANCE" and t.name == instance:
+            state = t.state
+    return state
+
+
 def test_semi_sync_on_the_primary_and_the_replica() -> None:
-    primary = mariadb.parse_semi_sync(text("mariadb/semisync-status-primary.txt"))
+    primary = mariadb.semi_sync(_status(text("mariadb/semisync-status-primary.txt")))
     assert primary.master_on and primary.master_clients == 1 and primary.no_tx == 0
     assert primary.waiting_sessions == 0 and not primary.slave_on
-    replica = mariadb.parse_semi_sync(text("mariadb/semisync-status-replica.txt"))
+    replica = mariadb.semi_sync(_status(text("mariadb/semisync-status-replica.txt")))
     assert replica.slave_on and not replica.master_on and replica.master_clients == 0
 
 
@@ -120,13 +137,13 @@ def test_keepalived_fifo_of_a_restarting_primary() -> None:
     assert [t.state for t in states if t] == ["FAULT", "BACKUP", "MASTER", "STOP", "FAULT",
                                               "BACKUP", "MASTER"]
     assert all(t and t.name == "LAB_VIP" and t.priority == 150 for t in states)
-    assert keepalived.last_state(lines, "LAB_VIP") == "MASTER"
-    assert keepalived.last_state(lines, "OTHER") == "UNKNOWN"
+    assert _last_state(lines, "LAB_VIP") == "MASTER"
+    assert _last_state(lines, "OTHER") == "UNKNOWN"
 
 
 def test_keepalived_fifo_of_an_ineligible_replica() -> None:
     lines = text("keepalived/fifo-replica-restart.txt").splitlines()
-    assert keepalived.last_state(lines, "LAB_VIP") == "FAULT"
+    assert _last_state(lines, "LAB_VIP") == "FAULT"
 
 
 def test_keepalived_fifo_odd_lines() -> None:

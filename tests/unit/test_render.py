@@ -269,7 +269,7 @@ def test_etcd_only_with_a_witness_three_members_on_the_public_network(m2l: Clust
     assert "ETCD_CLIENT_CERT_AUTH=true\n" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true\n" in env
     witness = file_at(tuple(etcd.render_witness(spec)), etcd.ENV_PATH)
     assert "ETCD_NAME=arb\n" in witness and "witness arb" in witness
-    assert etcd.client_urls(spec)[2] == "https://10.54.0.12:2379"
+    assert dict(etcd.members(spec))["arb"] == "10.54.0.12"
 
 
 def test_every_placeholder_the_spec_allows_is_filled(m2l: ClusterSpec) -> None:

@@ -117,8 +117,6 @@ Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartRepl
           | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer | ClaimLeader
           | WriteSync | Announce)
 
-# Long actions run beside the loop; the loop keeps observing meanwhile.
-LONG = (Promote, Rebuild, FencePeer)
 # Actions that only close things: carried out even while a long action runs.
 SAFE_ANY_TIME = (Demote, DropVip, Announce)
 

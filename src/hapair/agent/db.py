@@ -210,10 +210,6 @@ class Database:
     def set_semi_sync(self, on: bool) -> None:
         self.execute(f"SET GLOBAL rpl_semi_sync_master_enabled = {'ON' if on else 'OFF'}")
 
-    def open_for_writes(self, semi: bool) -> None:
-        self.prepare_writes(semi)
-        self.execute(OPEN_SQL)
-
     def prepare_writes(self, semi: bool) -> None:
         """All that opening does before read_only goes off (that last step,
         OPEN_SQL, is the caller's, under its lock against a fence)."""

@@ -202,8 +202,8 @@ class Agent:
         hw = hardware.read(cfg.bonds, cfg.array)
         link = observe.vip_link(cfg.vip_device, hardware.link_problem(hw, cfg.vip_device))
         now = time.monotonic()
-        return View(now=now, node=cfg.node, peer_name=cfg.peer,
-                    keepalived_running=observe.keepalived_running(), vrrp=self.fifo.state,
+        return View(now=now, node=cfg.node, keepalived_running=observe.keepalived_running(),
+                    vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
                     commit_problem=self.lease_row.stuck(now) if self._should_commit(db) else "",

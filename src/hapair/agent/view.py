@@ -127,7 +127,6 @@ class Memory:
 class View:
     now: float  # monotonic
     node: str
-    peer_name: str
     keepalived_running: bool
     vrrp: State  # the last state keepalived reported on its FIFO
     holds_vip: bool

@@ -35,13 +35,3 @@ def parse_line(line: str) -> Transition | None:
     state: State = parts[2] if parts[2] in STATES else "UNKNOWN"
     priority = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
     return Transition(parts[0], parts[1], state, priority)
-
-
-def last_state(lines: list[str], instance: str) -> State:
-    """The instance's state after these lines (UNKNOWN if none names it)."""
-    state: State = "UNKNOWN"
-    for line in lines:
-        t = parse_line(line)
-        if t is not None and t.kind == "INSTANCE" and t.name == instance:
-            state = t.state
-    return state

@@ -209,15 +209,6 @@ def semi_sync(v: Mapping[str, str]) -> SemiSync:
     )
 
 
-def parse_semi_sync(text: str) -> SemiSync:
-    """SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%' (tab-separated, with a header)."""
-    v: dict[str, str] = {}
-    for line in text.splitlines():
-        name, _, value = line.partition("\t")
-        v[name.strip()] = value.strip()
-    return semi_sync(v)
-
-
 def from_answers(variables: Mapping[str, object], slave: SlaveStatus, semi: SemiSync,
                  epoch: Mapping[str, object],
                  users: frozenset[str] = frozenset(),

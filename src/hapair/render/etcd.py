@@ -50,11 +50,6 @@ def ports(spec: ClusterSpec) -> tuple[int, int]:
     return port, port + 1
 
 
-def client_urls(spec: ClusterSpec) -> tuple[str, ...]:
-    client, _ = ports(spec)
-    return tuple(f"https://{address}:{client}" for _, address in members(spec))
-
-
 def env(spec: ClusterSpec, name: str) -> str:
     client, peer = ports(spec)
     address = dict(members(spec))[name]
