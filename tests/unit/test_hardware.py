@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent import hardware
+from hapair.agent import hardware, observe
 from hapair.agent.hardware import Hardware
 from hapair.probes import bonding, mdstat
 
@@ -110,7 +110,7 @@ def test_the_agent_watches_the_guide_s_bonds_and_array_and_nothing_on_a_lab_node
     lab = load_spec(EXAMPLES / "lab-pair.toml").spec
     plain = from_spec(lab, lab.nodes[0])
     assert (plain.bonds, plain.array) == ((), "")
-    assert hardware.read(plain.bonds, plain.array) == Hardware()
+    assert observe.hardware(plain.bonds, plain.array) == Hardware()
 
 
 def test_the_vip_s_link_names_a_bond_that_carries_nothing() -> None:

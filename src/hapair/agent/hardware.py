@@ -1,20 +1,15 @@
 """The node's bonds and RAID arrays, as the kernel reports them
-(/proc/net/bonding/*, /proc/mdstat; parsers in probes/), read each cycle
-when the spec names them; what is wrong with them in words; the alerts a
-change raises. Pure but for `read`."""
+(/proc/net/bonding/*, /proc/mdstat; parsers in probes/, read each cycle by
+observe.hardware when the spec names them); what is wrong with them in
+words; the alerts a change raises. Pure."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hapair.model.report import missing_problem
 from hapair.probes import bonding, mdstat
-
-BONDING = Path("/proc/net/bonding")
-MDSTAT = Path("/proc/mdstat")
 
 
 @dataclass(frozen=True)
@@ -22,22 +17,6 @@ class Hardware:
     bonds: tuple[bonding.Bond, ...] = ()
     arrays: tuple[mdstat.Array, ...] = ()
     missing: tuple[str, ...] = ()  # named by the spec, not in the kernel
-
-
-def read(bonds: tuple[str, ...], array: str) -> Hardware:
-    found, missing = [], []
-    for name in bonds:
-        try:
-            found.append(bonding.parse(name, (BONDING / name).read_text()))
-        except (OSError, ValueError):
-            missing.append(name)
-    arrays: tuple[mdstat.Array, ...] = ()
-    if array:
-        with contextlib.suppress(OSError):
-            arrays = tuple(a for a in mdstat.parse(MDSTAT.read_text()) if a.name == array)
-        if not arrays:
-            missing.append(array)
-    return Hardware(tuple(found), arrays, tuple(missing))
 
 
 def bond_problem(b: bonding.Bond) -> str:

@@ -199,7 +199,7 @@ class Agent:
         cfg = self.cfg
         db = self.db.probe()
         app, apache = self.health.latest()
-        hw = hardware.read(cfg.bonds, cfg.array)
+        hw = observe.hardware(cfg.bonds, cfg.array)
         link = observe.vip_link(cfg.vip_device, hardware.link_problem(hw, cfg.vip_device))
         now = time.monotonic()
         return View(now=now, node=cfg.node, keepalived_running=observe.keepalived_running(),

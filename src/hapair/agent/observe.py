@@ -1,8 +1,9 @@
-"""Probes of the node itself: keepalived, the VIP, the application and Apache.
-Each is a command or a read plus a pure parser."""
+"""Probes of the node itself: keepalived, the VIP, the application, Apache,
+the bonds and RAID arrays. Each is a command or a read plus a pure parser."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -10,6 +11,13 @@ import subprocess
 import tempfile
 import threading
 import urllib.request
+from pathlib import Path
+
+from hapair.agent.hardware import Hardware
+from hapair.probes import bonding, mdstat
+
+BONDING = Path("/proc/net/bonding")
+MDSTAT = Path("/proc/mdstat")
 
 
 def keepalived_running(proc: str = "/proc") -> bool:
@@ -141,3 +149,20 @@ def write_if_changed(path: str, text: str) -> None:
         os.close(fd)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def hardware(bonds: tuple[str, ...], array: str) -> Hardware:
+    """The bonds and the array the spec names, as the kernel reports them."""
+    found, missing = [], []
+    for name in bonds:
+        try:
+            found.append(bonding.parse(name, (BONDING / name).read_text()))
+        except (OSError, ValueError):
+            missing.append(name)
+    arrays: tuple[mdstat.Array, ...] = ()
+    if array:
+        with contextlib.suppress(OSError):
+            arrays = tuple(a for a in mdstat.parse(MDSTAT.read_text()) if a.name == array)
+        if not arrays:
+            missing.append(array)
+    return Hardware(tuple(found), arrays, tuple(missing))
