@@ -446,7 +446,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
     done: list[str] = []
     gone = threading.Event()
     monkeypatch.setattr(commands, "DRAIN_S", 0.01)
-    monkeypatch.setattr(commands, "LINGER_S", 0.05)
+    monkeypatch.setattr(observe, "LINGER_S", 0.05)
     monkeypatch.setattr(observe, "linger", lambda a: done.append(f"linger {a}"))
     monkeypatch.setattr(observe, "end_linger", lambda a: (done.append(f"end {a}"), gone.set()))
 

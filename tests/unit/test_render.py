@@ -57,6 +57,24 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     assert "unicast_src_ip 192.168.57.103" in other and "priority 253" in other
 
 
+def test_a_node_leaving_master_keeps_the_vip_on_lo_a_moment(m2l: ClusterSpec) -> None:
+    """keepalived removes the VIP itself (a failed check, a higher advert,
+    its stop) even when the agent cannot act (frozen): its notify script,
+    as root, puts it on lo for as long as the agent's own drops keep it
+    there, so that answers in flight still leave from it."""
+    from hapair.agent import observe
+
+    files = {f.path: f for f in keepalived.render(m2l, m2l.nodes[0])}
+    conf = files["/etc/keepalived/keepalived.conf"].content
+    for state in ("backup", "fault", "stop"):
+        assert f'notify_{state} "{keepalived.VIP_LINGER}" root' in conf
+    script = files[keepalived.VIP_LINGER]
+    assert script.mode == 0o755 and script.content.startswith("#!/bin/sh\n")
+    assert "/usr/sbin/ip addr replace 10.54.0.100/32 dev lo\n" in script.content
+    assert "sleep 2; /usr/sbin/ip addr del 10.54.0.100/32 dev lo" in script.content
+    assert keepalived.VIP_LINGER_S == observe.LINGER_S
+
+
 def test_mariadb_settings_are_safe_defaults(m2l: ClusterSpec) -> None:
     s = mariadb.settings(m2l, m2l.nodes[1])
     assert s["server_id"] == "2"

@@ -97,6 +97,10 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             rt.record(ev.Announced(time.monotonic()))
             observe.announce(cfg.vip_device, cfg.vip)
         case DropVip():
+            # On lo first, so that answers in flight still leave from it
+            # (as after a drain, commands.py; keepalived's own drops
+            # linger too, render/keepalived.py).
+            observe.linger_for(cfg.vip, observe.LINGER_S)
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)
             log.info("dropped the VIP %s from %s", cfg.vip, cfg.vip_device)
         case SetSemiSync(on=on):

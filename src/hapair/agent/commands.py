@@ -29,13 +29,7 @@ SWITCHOVER_WAIT_S = 30.0
 # planned switchover blocked bookings ~1.4 s, all of it clients' 1 s timeouts,
 # while the promotion took 0.08 s). Read-only, the node can confirm nothing.
 DRAIN_S = 0.25
-# And once it moved, keeps it on lo this long: an answer the application
-# sends after the VIP left (a request that came in at the drain's last
-# moment) is otherwise dropped by the kernel, its source address no longer
-# local, and its client waits out its own timeout (measured: 3 of 8 clients
-# waited 1 s in one switchover of two). Not answered in ARP there: clients
-# send to the new holder; only this node's replies leave from it.
-LINGER_S = 2.0
+# And once it moved, keeps it on lo a moment (observe.LINGER_S).
 
 
 def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
@@ -94,13 +88,12 @@ def fenced(agent: Agent, by: str) -> Answer:
 def _release(agent: Agent, linger: bool = False) -> None:
     """After a fence: keepalived told this node is not eligible, the VIP
     dropped if keepalived is not there to do it; after a drain, the VIP kept
-    on lo a moment (LINGER_S) for the answers still in flight. Best effort,
+    on lo a moment (observe.LINGER_S) for the answers still in flight. Best effort,
     logged."""
     cfg, v = agent.cfg, agent.view
     try:
         if linger:
-            observe.linger(cfg.vip)
-            threading.Timer(LINGER_S, observe.end_linger, (cfg.vip,)).start()
+            observe.linger_for(cfg.vip, observe.LINGER_S)
         agent.write_track(False)
         if v is not None and v.holds_vip and not v.keepalived_running:
             observe.drop_address(cfg.vip_device, cfg.vip, cfg.vip_prefix)

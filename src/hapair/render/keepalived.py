@@ -14,7 +14,15 @@ advert), so the standby takes over at once. An interconnect cut leaves each
 node without the other's adverts; the standby then takes the VIP a moment,
 and its agent, seeing the primary alive on the public network, gives it
 back and stays out until the interconnect returns (agent/standby.py); the
-primary's agent says where the VIP is again (gratuitous ARP)."""
+primary's agent says where the VIP is again (gratuitous ARP).
+
+A node that stops holding the VIP keeps it on lo a moment (VIP_LINGER_S),
+keepalived itself seeing to it (a notify script, as root, on leaving
+MASTER), so that answers in flight still leave from it: removed outright,
+their packets have no source address the kernel will route, and a client
+whose request was already acknowledged waits out its own timeout (seen in
+the lab: a request in flight on the old holder, answered 1.5 s later from
+lo, not at all without it)."""
 
 from __future__ import annotations
 
@@ -23,6 +31,12 @@ from hapair.render.files import RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 CHECK_USER = "nobody"
+# keepalived's notify on leaving MASTER (for a fault, a higher advert or its
+# own stop), run as root: the VIP on lo for VIP_LINGER_S, never answered in
+# ARP there (sysctl below). The agent's own drops linger as long
+# (agent/observe.py LINGER_S).
+VIP_LINGER = "/usr/local/sbin/hapair-vip-linger"
+VIP_LINGER_S = 2.0
 
 
 def _seconds(value: float) -> str:
@@ -127,10 +141,33 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     track_file {{
         agent_verdict weight 0
     }}
+    # Leaving MASTER: answers in flight still leave from the VIP, on lo.
+    notify_backup "{VIP_LINGER}" root
+    notify_fault "{VIP_LINGER}" root
+    notify_stop "{VIP_LINGER}" root
 }}
 """
     return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived"),
-            RenderedFile(SYSCTL_FILE, sysctl(spec, node), 0o644, "sysctl")]
+            RenderedFile(SYSCTL_FILE, sysctl(spec, node), 0o644, "sysctl"),
+            vip_linger(spec, node)]
+
+
+def vip_linger(spec: ClusterSpec, node: Node) -> RenderedFile:
+    """keepalived's notify script when this node stops holding the VIP (it
+    has removed it already): the VIP on lo for VIP_LINGER_S, then gone. In
+    the background, so keepalived's own wait for its notify scripts is
+    short; `replace` and a failed `del` are harmless when the agent lingers
+    too, or when the node is MASTER again (its link's address stays)."""
+    vip = spec.vip.address
+    text = f"""#!/bin/sh
+{header(spec, node).strip()}
+# keepalived runs this as root on BACKUP, FAULT and STOP (keepalived.conf).
+/usr/sbin/ip addr replace {vip}/32 dev lo
+( sleep {_seconds(VIP_LINGER_S)}; /usr/sbin/ip addr del {vip}/32 dev lo 2>/dev/null ) &
+exit 0
+"""
+    # keepalived's script security: owned by root, written by root alone.
+    return RenderedFile(VIP_LINGER, text, 0o755, "keepalived")
 
 
 def sysctl(spec: ClusterSpec, node: Node) -> str:
