@@ -48,7 +48,7 @@ def _no_banner(record: logging.LogRecord) -> bool:
     return "currently in beta" not in record.getMessage()
 
 
-logging.getLogger("pyinfra.operations.files").addFilter(_no_banner)
+logging.getLogger("pyinfra").addFilter(_no_banner)  # pyinfra logs it on its own logger
 
 
 class HostKeyRefused(ApplyError):
