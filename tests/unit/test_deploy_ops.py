@@ -37,8 +37,12 @@ class FakeHost:
         self.facts = facts
         self.data = {"node": "node1"}
         self.noops: list[str] = []
+        self.asked: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
+        """The fact's answer; what it was asked about is kept (a fact asked
+        about the wrong path answers for the wrong file)."""
+        self.asked.append((fact.__name__, args, kwargs))
         return self.facts[fact]
 
     def noop(self, message: str) -> None:
@@ -63,7 +67,10 @@ def commands(op: Any, host: FakeHost, *args: Any) -> list[str]:
 
 
 def test_a_new_datadir_is_made_and_its_path_quoted() -> None:
-    got = commands(ops.mariadb_datadir, FakeHost({Directory: None}), HOSTILE)
+    fresh = FakeHost({Directory: None})
+    got = commands(ops.mariadb_datadir, fresh, HOSTILE)
+    assert [(name, args + tuple(kw.values())) for name, args, kw in fresh.asked] == [
+        ("Directory", (f"{HOSTILE}/mysql",))]  # initialised: its system schema is there
     assert got == [f"install -d -o mysql -g mysql -m 0750 {shlex.quote(HOSTILE)}",
                    f"mariadb-install-db --user=mysql --datadir={shlex.quote(HOSTILE)} "
                    "--skip-test-db >/dev/null"]

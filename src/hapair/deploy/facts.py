@@ -39,7 +39,7 @@ class FileText(FactBase[str]):
         return ""
 
     def command(self, path: str) -> str:
-        return f"cat {path} 2>/dev/null || true"
+        return f"cat {shlex.quote(path)} 2>/dev/null || true"
 
     def process(self, output: Iterable[str]) -> str:
         return "\n".join(output)

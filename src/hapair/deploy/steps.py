@@ -2,7 +2,9 @@
 
 Each add_op targets the hosts it names; pyinfra runs one operation at a time
 across those hosts. Restarts and reloads run only when what they depend on
-changed (pyinfra's _if)."""
+changed: a changed file leaves a note on its node (ops.note), and the
+restart's operation runs where the note is (Plan.on_change, ops.when_noted),
+in this apply or the next one if this one failed before it got there."""
 
 from __future__ import annotations
 
