@@ -10,10 +10,10 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-
 from roombook.db import upgrade
 from roombook.models import Base
+from sqlalchemy import create_engine
+
 from tests.support.servers import MariaDB
 
 
