@@ -189,9 +189,11 @@ def apply(
     # While connecting pyinfra's own lines stay quiet: the one line below
     # says for each host why it was not reached.
     logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
-    with contextlib.suppress(PyinfraError):  # every host failed: told below
-        connect_all(state)
-    logging.getLogger("pyinfra").setLevel(logging.WARNING)
+    try:
+        with contextlib.suppress(PyinfraError):  # every host failed: told below
+            connect_all(state)
+    finally:
+        logging.getLogger("pyinfra").setLevel(logging.WARNING)
     hosts = {name: state.inventory.get_host(target) for name, target, _, _ in _hosts(spec)}
     unreachable = [n for n, h in hosts.items() if h not in state.activated_hosts]
     if unreachable:

@@ -51,7 +51,7 @@ from roombook.openapi import document
 from roombook.pages import sign_out
 from roombook.rules_db import RuleBroken, current, judge, refused_dates
 from roombook.series import SeriesConflict, book_series, cancel_series, dates, taken_days
-from roombook.slots import BadTime, SlotRange, parse_day, parse_range, time_of
+from roombook.slots import BadInput, SlotRange, parse_day, parse_range, time_of
 
 api = Blueprint("api", __name__, url_prefix="/api")
 PUBLIC = {"api.login", "api.openapi"}
@@ -89,7 +89,7 @@ def unauthorized() -> object:
 
 
 @api.errorhandler(BadRequest)
-@api.errorhandler(BadTime)
+@api.errorhandler(BadInput)
 def bad_request(exc: Exception) -> object:
     return error(400, "bad_request", str(exc))
 

@@ -14,7 +14,12 @@ from flask_babel import gettext as _
 from roombook.config import Settings
 
 
-class BadTime(ValueError):
+class BadInput(ValueError):
+    """What a person typed cannot be used; the message names the field and
+    says why (a form shows it beside what was typed, the API answers 400)."""
+
+
+class BadTime(BadInput):
     """A time range a booking cannot have; the message says why."""
 
 

@@ -48,7 +48,7 @@ from roombook.models import (
 )
 from roombook.pages import longdate, page, safe_next, sign_out, signed_in
 from roombook.rules_db import RuleBroken, current, judge
-from roombook.slots import BadTime, SlotRange, day_times, parse_day, parse_range, time_of
+from roombook.slots import BadInput, SlotRange, day_times, parse_day, parse_range, time_of
 from roombook.web_series import book_series_form
 
 web = Blueprint("web", __name__)
@@ -112,7 +112,7 @@ def _day() -> date:
     st = state().settings
     try:
         return parse_day(request.args.get("date"), st, datetime.now(UTC))
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         return datetime.now(UTC).astimezone(st.tz).date()
 
@@ -275,7 +275,7 @@ def book_room(room_id: int) -> Any:
     st = state()
     try:
         day = parse_day(day_text, st.settings, datetime.now(UTC))
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         return _room_page(room_id, datetime.now(UTC).astimezone(st.settings.tz).date(), 400)
     form = {"start": start, "end": end, "title": title}
@@ -296,7 +296,7 @@ def book_room(room_id: int) -> Any:
         outcome = book(st.maker, user_id=who, room_id=room_id, rng=rng, title=title,
                        key=key, now=utcnow(), per_week=verdict.per_week, due=verdict.due,
                        booked_by=g.user.id if who != g.user.id else None)
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         return _room_page(room_id, day, 400, **form)
     except RuleBroken as exc:
@@ -325,15 +325,15 @@ def book_room(room_id: int) -> Any:
 
 def _for_whom(field: str) -> int:
     """Whom a booking is for: the signed-in person, or (an administrator, or
-    someone given the right) the person chosen. BadTime names the field."""
+    someone given the right) the person chosen. BadInput names the field."""
     if not field or field == str(g.user.id):
         return int(g.user.id)
     if not g.user.may_book_for_others:
-        raise BadTime("for: you may book only for yourself")
+        raise BadInput("for: you may book only for yourself")
     with state().maker() as s:
         other = active(s.get(User, int(field))) if field.isdigit() and len(field) < 10 else None
     if other is None:
-        raise BadTime("for: no such person")
+        raise BadInput("for: no such person")
     return other.id
 
 

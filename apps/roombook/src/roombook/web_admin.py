@@ -24,7 +24,7 @@ from roombook.models import (
     room_list,
 )
 from roombook.pages import longdate, page, signed_in
-from roombook.slots import BadTime, parse_day, time_of
+from roombook.slots import BadInput, parse_day, time_of
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -37,9 +37,9 @@ def _int(value: str, lo: int, hi: int, what: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise BadTime(f"{what} must be a whole number") from None
+        raise BadInput(f"{what} must be a whole number") from None
     if not lo <= n <= hi:
-        raise BadTime(f"{what} must be between {lo} and {hi}")
+        raise BadInput(f"{what} must be between {lo} and {hi}")
     return n
 
 
@@ -67,7 +67,7 @@ def index() -> Any:
 def _room_fields(f: Any) -> tuple[str, str, int]:
     name, equipment = f.get("name", "").strip(), f.get("equipment", "").strip()
     if not 0 < len(name) <= NAME_MAX or len(equipment) > 200:
-        raise BadTime(f"a name of 1 to {NAME_MAX} characters, equipment of at most 200")
+        raise BadInput(f"a name of 1 to {NAME_MAX} characters, equipment of at most 200")
     return name, equipment, _int(f.get("capacity", ""), 1, 1000, "capacity")
 
 
@@ -88,7 +88,7 @@ def add_room() -> Any:
         with state().maker.begin() as s:
             s.add(Room(name=name, capacity=capacity, equipment=equipment, photo=stored,
                        created_at=utcnow()))
-    except (BadTime, photos.BadPhoto) as exc:
+    except (BadInput, photos.BadPhoto) as exc:
         flash(str(exc), "error")
         return _back()
     except IntegrityError:
@@ -121,7 +121,7 @@ def edit_room(room_id: int) -> Any:
                 abort(404)
             r.name, r.equipment, r.capacity = name, equipment, capacity
             r.photo = stored or r.photo
-    except (BadTime, photos.BadPhoto) as exc:
+    except (BadInput, photos.BadPhoto) as exc:
         flash(str(exc), "error")
         return _back("admin.room", room_id=room_id)
     except IntegrityError:
@@ -157,11 +157,11 @@ def _user_fields(f: Any, new: bool) -> tuple[str, str, str]:
     email, name, password = (f.get("email", "").strip().lower(), f.get("name", "").strip(),
                              f.get("password", ""))
     if not auth.valid_email(email):
-        raise BadTime("an email address like name@example.org is required")
+        raise BadInput("an email address like name@example.org is required")
     if not 0 < len(name) <= NAME_MAX:
-        raise BadTime(f"a name of 1 to {NAME_MAX} characters is required")
+        raise BadInput(f"a name of 1 to {NAME_MAX} characters is required")
     if (new or password) and not 10 <= len(password) <= 1024:
-        raise BadTime("the password needs at least 10 characters")
+        raise BadInput("the password needs at least 10 characters")
     return email, name, password
 
 
@@ -175,7 +175,7 @@ def add_user() -> Any:
             s.add(User(email=email, name=name, password_hash=auth.hash_password(password),
                        is_admin=bool(f.get("is_admin")), created_at=utcnow(),
                        books_for_others=bool(f.get("books_for_others"))))
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
     except IntegrityError:
         flash(f"{email} has an account already.", "error")
@@ -206,12 +206,12 @@ def edit_user(user_id: int) -> Any:
             if u is None or u.disabled_at is not None:
                 abort(404)
             if u.id == g.user.id and not f.get("is_admin"):
-                raise BadTime("you cannot take your own administrator's rights away")
+                raise BadInput("you cannot take your own administrator's rights away")
             u.email, u.name, u.is_admin = email, name, bool(f.get("is_admin"))
             u.books_for_others = bool(f.get("books_for_others"))
             if password:
                 u.password_hash = auth.hash_password(password)
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         return _back("admin.person", user_id=user_id)
     except IntegrityError:
@@ -250,7 +250,7 @@ def bookings() -> Any:
     st = state()
     try:
         day = parse_day(request.args.get("date"), st.settings, datetime.now(UTC))
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         day = _today()
     with st.maker() as s:

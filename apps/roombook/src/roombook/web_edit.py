@@ -15,7 +15,15 @@ from roombook.booking import Cancelled, Change, Conflict, NotFound, edit
 from roombook.models import TITLE_MAX, Booking, may_change, room_list
 from roombook.pages import longdate, page, signed_in
 from roombook.rules_db import RuleBroken, judge
-from roombook.slots import BadTime, SlotRange, day_times, parse_day, parse_range, time_of
+from roombook.slots import (
+    BadInput,
+    BadTime,
+    SlotRange,
+    day_times,
+    parse_day,
+    parse_range,
+    time_of,
+)
 from roombook.web import against_rules, beyond, prefill, suggestions
 
 edits = Blueprint("edits", __name__)
@@ -66,9 +74,9 @@ def edit_booking_post(booking_id: int) -> Any:
     form["title"] = form["title"].strip()
     try:
         if len(form["title"]) > TITLE_MAX:
-            raise BadTime(f"the title may have at most {TITLE_MAX} characters")
+            raise BadInput(f"the title may have at most {TITLE_MAX} characters")
         if not form["room_id"].isdigit():
-            raise BadTime("choose a room")
+            raise BadInput("choose a room")
         rng = parse_range(state().settings, form["date"], form["start"], form["end"],
                           datetime.now(UTC))
         per_week = None
@@ -79,7 +87,7 @@ def edit_booking_post(booking_id: int) -> Any:
         edit(state().maker, booking_id=booking_id, user=g.user,
              change=Change(room_id=int(form["room_id"]), rng=rng, title=form["title"]),
              per_week=per_week)
-    except BadTime as exc:
+    except BadInput as exc:
         flash(str(exc), "error")
         return _edit_page(b, 400, **form)
     except RuleBroken as exc:
