@@ -105,6 +105,15 @@ def test_a_clean_soak_passes() -> None:
     assert v.ok and v.rounds == 3 and (v.alerted, v.called) == (2, 2) and v.judged == 1
 
 
+def test_an_alert_is_owed_only_where_the_vip_moved() -> None:
+    """A frozen agent killed by the watchdog and restarted before keepalived
+    noticed: its fault may move the VIP, it did not, and no alert is due."""
+    restarted = result(2, alert=None)
+    restarted["verdict"]["moves"] = 0
+    v = soak.judge([result(1), restarted], readings(40, 50, 52, 53, 53, 54, 54))
+    assert v.ok and (v.alerted, v.called) == (1, 1) and v.moved == ()
+
+
 def test_a_short_soak_judges_no_growth_and_says_so() -> None:
     v = soak.judge([result(1), result(2)], readings(40, 50, 80))
     assert v.ok and v.judged == 0 and "growth not judged" in v.notes[0]

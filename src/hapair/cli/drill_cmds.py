@@ -135,7 +135,7 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
               f"than {soak.STUCK_S:.0f}s, {len(verdict.moved)} with an uncalled-for VIP move, "
               f"{len(verdict.leaks)} growing of {verdict.judged} "
               f"judged; alerts for "
-              f"{verdict.alerted} of {verdict.called} fault(s) that move the VIP; "
+              f"{verdict.alerted} of {verdict.called} fault(s) that moved the VIP; "
               f"{verdict.readings} resource readings")
     for what in (*verdict.failed, *verdict.unsafe, *verdict.slow, *verdict.moved,
                  *verdict.leaks, *verdict.notes):

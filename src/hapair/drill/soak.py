@@ -76,8 +76,8 @@ class Verdict:
     slow: tuple[str, ...]  # rounds without a booking for longer than STUCK_S
     moved: tuple[str, ...]  # rounds whose VIP moved though their fault called for no move
     leaks: tuple[str, ...]  # "node program: memory x1.2, open files x1.0 over 600s"
-    alerted: int  # rounds whose fault called for the VIP to move and an alert came
-    called: int  # rounds whose fault called for the VIP to move
+    alerted: int  # rounds whose fault called for the VIP to move, it moved, and an alert came
+    called: int  # rounds whose fault called for the VIP to move, and it moved
     readings: int  # resource readings taken (before the first fault included)
     judged: int = 0  # (machine, program) pairs whose growth was judged
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -106,10 +106,15 @@ def judge(results: list[dict[str, Any]], readings: Readings,
     slow = tuple(f"round {r['run']} {r['scenario']}: no booking for "
                  f"{r['verdict']['unavailable_s']:.1f}s"
                  for r in judged if r["verdict"]["unavailable_s"] > stuck_s)
-    called = [r for r in judged if any(f.get("moves", True) for f in r["faults"])]
+    calls = [r for r in judged if any(f.get("moves", True) for f in r["faults"])]
     moved = tuple(f"round {r['run']} {r['scenario']}: the VIP moved {r['verdict']['moves']} "
                   "time(s)" for r in judged
-                  if r["verdict"].get("moves") and r not in called)
+                  if r["verdict"].get("moves") and r not in calls)
+    # An alert is due where the VIP did move: a fault that may move it can
+    # also end without a move (a frozen agent that the watchdog kills and
+    # systemd restarts before keepalived's check has failed twice), and
+    # then no role changed and no alert is owed.
+    called = [r for r in calls if r["verdict"].get("moves")]
     grown = resources.growth(readings)
     leaks = tuple(f"{g.node} {g.program}: memory x{g.pss_ratio:.2f}, open files "
                   f"x{g.fds_ratio:.2f} over {g.seconds:.0f}s" for g in grown
