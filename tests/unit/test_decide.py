@@ -500,10 +500,10 @@ def test_a_promotion_under_way_still_closes_on_keepalived_loss() -> None:
 def test_decide_imports_no_io_module() -> None:
     """Nor does anything they import, however deep (hapair's own modules
     followed; pathlib counts: a path is read from somewhere)."""
-    import ast
     from pathlib import Path
 
     import hapair
+    from tests.support.imports import imported
 
     root = Path(hapair.__file__).parent.parent
     pure = ("decide", "standby", "learn", "actions", "view", "config", "witness_rules",
@@ -514,10 +514,7 @@ def test_decide_imports_no_io_module() -> None:
                   "socket", "urllib", "http", "threading", "os"}
 
     def imports(module: str) -> set[str]:
-        tree = ast.parse((root / f"{module.replace('.', '/')}.py").read_text())
-        found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        found |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        return found
+        return imported(root / f"{module.replace('.', '/')}.py")
 
     for name in pure:
         todo, seen = [f"hapair.agent.{name}"], set()

@@ -6,25 +6,17 @@ them."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import hapair
+from tests.support.imports import imported
 
 ROOT = Path(hapair.__file__).parent
 
 
 def _imports(file: Path) -> set[str]:
     """Every hapair module a file imports, anywhere in it (functions too)."""
-    tree = ast.parse(file.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in found if m == "hapair" or m.startswith("hapair.")}
+    return {m for m in imported(file) if m == "hapair" or m.startswith("hapair.")}
 
 
 def _part(module: str) -> str:
