@@ -72,3 +72,27 @@ def test_a_new_connection_to_a_lingering_vip_is_reset() -> None:
             assert connect(client) == "ConnectionRefusedError"  # a reset, not a 2 s wait
         finally:
             server.kill()
+
+
+def test_a_node_that_takes_the_vip_back_while_it_lingers_takes_new_connections() -> None:
+    """FAILS with the rule as it is: the VIP on lo (a linger), then on the
+    link again (keepalived's MASTER within the 2 s: at its start it lingers
+    on BACKUP first). The local table then has the VIP twice, lo's first,
+    fib daddr . iif says 'not local' on the link, and every new client is
+    reset until the linger ends. The rule must not depend on that order
+    (next: a set of lingering addresses with a timeout, emptied on MASTER)."""
+    rules = firewall.Rules(open_tcp=("22",), cluster=(), admin=(), admin_tcp=(), vip=VIP,
+                           web_tcp=(str(PORT),))
+    with two_hosts() as (node, client):
+        subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
+                       input=firewall.text(rules, ""), text=True, check=True)
+        server = subprocess.Popen(["ip", "netns", "exec", node, "python3", "-c",
+                                   "import socket,time\ns=socket.socket()\n"
+                                   f"s.bind(('0.0.0.0', {PORT})); s.listen(8); time.sleep(30)"])
+        try:
+            run("ip", "-n", node, "addr", "add", f"{VIP}/32", "dev", "lo")
+            run("ip", "-n", node, "addr", "add", f"{VIP}/24", "dev", "pub0")
+            assert connect(client) == "connected"
+        finally:
+            server.kill()
+
