@@ -12,10 +12,13 @@ from contextlib import contextmanager
 
 import pytest
 
-from hapair.render import firewall
+from hapair.render import firewall, keepalived
+from hapair.spec import load_spec
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.tools
 VIP, PORT = "10.9.0.100", 443
+SPEC = load_spec(EXAMPLES / "lab-pair.toml").spec
 
 
 def run(*argv: str) -> None:
@@ -75,12 +78,12 @@ def test_a_new_connection_to_a_lingering_vip_is_reset() -> None:
 
 
 def test_a_node_that_takes_the_vip_back_while_it_lingers_takes_new_connections() -> None:
-    """FAILS with the rule as it is: the VIP on lo (a linger), then on the
-    link again (keepalived's MASTER within the 2 s: at its start it lingers
-    on BACKUP first). The local table then has the VIP twice, lo's first,
-    fib daddr . iif says 'not local' on the link, and every new client is
-    reset until the linger ends. The rule must not depend on that order
-    (next: a set of lingering addresses with a timeout, emptied on MASTER)."""
+    """The VIP on lo (a linger), then on the link again (keepalived's MASTER
+    within the 2 s: at its start it lingers on BACKUP first). With both,
+    the local table lists lo's first, fib daddr . iif says 'not local' on
+    the link and every new client would be reset until the linger ends: so
+    keepalived's notify on MASTER ends the linger (the script's "end"), and
+    then they are taken."""
     rules = firewall.Rules(open_tcp=("22",), cluster=(), admin=(), admin_tcp=(), vip=VIP,
                            web_tcp=(str(PORT),))
     with two_hosts() as (node, client):
@@ -92,6 +95,11 @@ def test_a_node_that_takes_the_vip_back_while_it_lingers_takes_new_connections()
         try:
             run("ip", "-n", node, "addr", "add", f"{VIP}/32", "dev", "lo")
             run("ip", "-n", node, "addr", "add", f"{VIP}/24", "dev", "pub0")
+            assert connect(client) == "ConnectionRefusedError"  # the order's trap
+            script = next(f for f in keepalived.render(SPEC, SPEC.nodes[0])
+                          if f.path == keepalived.VIP_LINGER).content
+            run("ip", "netns", "exec", node, "sh", "-c",
+                script.replace(str(SPEC.vip.address), VIP), "linger", "end")
             assert connect(client) == "connected"
         finally:
             server.kill()
