@@ -49,6 +49,10 @@ def test_a_node_opens_ssh_to_all_the_web_on_the_vip_and_the_rest_to_its_peer_onl
     assert ("ip daddr 10.54.0.100 tcp dport { 80, 443 } ct state new add @web_sources "
             "{ ip saddr ct count over 100 } counter reject with tcp reset") in text
     assert text.index("ct count over") < text.index("tcp dport { 80, 443 } accept")
+    # The VIP only on lo (a linger after it left): a new connection is reset.
+    linger = ("ip daddr 10.54.0.100 tcp dport { 80, 443 } ct state new fib daddr . iif type "
+              "!= local counter reject with tcp reset")
+    assert linger in text and text.index(linger) < text.index("ct count over")
     assert not any("dport { 80" in line and "daddr" not in line and "@admin" not in line
                    for line in text.splitlines())
 

@@ -68,6 +68,7 @@ def test_a_node_leaving_master_keeps_the_vip_on_lo_a_moment(m2l: ClusterSpec) ->
     conf = files["/etc/keepalived/keepalived.conf"].content
     for state in ("backup", "fault", "stop"):
         assert f'notify_{state} "{keepalived.VIP_LINGER}" root' in conf
+    assert f'notify_master "{keepalived.VIP_LINGER} end" root' in conf  # holding it again
     script = files[keepalived.VIP_LINGER]
     assert script.mode == 0o755 and script.content.startswith("#!/bin/sh\n")
     assert "/usr/sbin/ip addr replace 10.54.0.100/32 dev lo\n" in script.content

@@ -95,7 +95,15 @@ def _web(rules: Rules) -> list[str]:
     if not rules.vip or not rules.web_tcp:
         return []
     match = f"ip daddr {rules.vip} tcp dport {{ {', '.join(rules.web_tcp)} }}"
-    lines = []
+    # A node that no longer holds the VIP on its link keeps it on lo a
+    # moment (render/keepalived.py), for its answers in flight; a new
+    # connection arriving meanwhile (a client whose ARP entry still names
+    # this node) is reset at once, not accepted and then cut off when the
+    # client's ARP entry moves to the new holder mid-handshake (seen: a
+    # switchover client waited its 1 s timeout). Where the VIP is on the
+    # link it arrived on, fib says local and nothing is reset.
+    lines = [f"\t\t{match} ct state new fib daddr . iif type != local counter "
+             "reject with tcp reset"]
     if rules.per_source:
         lines.append(f"\t\t{match} ct state new add @web_sources "
                      f"{{ ip saddr ct count over {rules.per_source} }} counter "

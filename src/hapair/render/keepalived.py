@@ -145,6 +145,9 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     notify_backup "{VIP_LINGER}" root
     notify_fault "{VIP_LINGER}" root
     notify_stop "{VIP_LINGER}" root
+    # Holding it again: no copy on lo (the firewall resets new connections
+    # to a VIP that lo holds before the link: render/firewall.py).
+    notify_master "{VIP_LINGER} end" root
 }}
 """
     return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived"),
@@ -161,7 +164,12 @@ def vip_linger(spec: ClusterSpec, node: Node) -> RenderedFile:
     vip = spec.vip.address
     text = f"""#!/bin/sh
 {header(spec, node).strip()}
-# keepalived runs this as root on BACKUP, FAULT and STOP (keepalived.conf).
+# keepalived runs this as root on BACKUP, FAULT and STOP (keepalived.conf),
+# and with "end" on MASTER.
+if [ "${{1:-}}" = end ]; then
+  /usr/sbin/ip addr del {vip}/32 dev lo 2>/dev/null
+  exit 0
+fi
 /usr/sbin/ip addr replace {vip}/32 dev lo
 ( sleep {_seconds(VIP_LINGER_S)}; /usr/sbin/ip addr del {vip}/32 dev lo 2>/dev/null ) &
 exit 0
