@@ -4,18 +4,32 @@ peer's window, and the status that carries it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from hapair.agent import restarting
 from hapair.agent.actions import Decision
 from hapair.agent.journal import Journal
 from hapair.agent.learn import learn
 from hapair.agent.publish import status_doc
 from hapair.agent.restarting import parse_window, refusal
-from hapair.agent.view import Memory, Task
+from hapair.agent.view import Memory, Peer, Task
 from hapair.model.roles import Role
-from tests.unit.test_decide import CFG, NOW, peer_primary, primary_db, replica_db, view
+from tests.unit.test_decide import (
+    CFG,
+    CFG1,
+    NOW,
+    peer_primary,
+    peer_replica,
+    primary_db,
+    replica_db,
+    view,
+)
 
 PRIMARY = Decision(reason="primary", eligible=True, role=Role.PRIMARY)
 
@@ -75,3 +89,48 @@ def test_the_status_says_the_window_only_where_it_was_announced() -> None:
     took = Memory(peer_back_until=NOW + 3)
     assert status_doc("node2", view(replica_db(), None), PRIMARY, took, Journal().recent(1),
                       NOW, 0.0).peer_back
+
+
+def _agent(peer_takes: bool) -> SimpleNamespace:
+    """The primary's agent as announce() sees it; the standby takes the
+    window (its status says peer_back) 50 ms after the ask, or never."""
+    from hapair.agent import events as ev
+
+    v = view(primary_db(), peer_replica(), node="node1", holds_vip=True)
+    agent = SimpleNamespace(
+        view=v, decision=PRIMARY, memory=Memory(peer_complete=True), cfg=CFG1,
+        peer=Peer(peer_replica(), ("interconnect",), 0.0), wake=threading.Event(),
+        lease_row=SimpleNamespace(written=None, WHAT="the lease watch"),
+        gate_row=SimpleNamespace(written=None, WHAT="the write gate"))
+    agent.record = lambda e: setattr(agent, "memory", ev.changed(agent.memory, e))
+
+    def standby() -> None:
+        time.sleep(0.05)
+        agent.lease_row.written = agent.gate_row.written = time.time() + 10
+        if peer_takes:
+            agent.peer = Peer(peer_replica(peer_back=True), ("interconnect",), time.monotonic())
+    threading.Thread(target=standby, daemon=True).start()
+    return agent
+
+
+def test_the_window_opens_once_the_standby_took_it_and_the_rows_hold_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
+    agent = _agent(peer_takes=True)
+    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    assert code == 200 and answer["back_within_s"] == restarting.WINDOW_S
+    assert agent.memory.restart_announced and agent.memory.restart_until > time.monotonic()
+    left = parse_window((tmp_path / "window").read_text(), time.clock_gettime(
+        time.CLOCK_BOOTTIME))
+    assert restarting.WINDOW_S - 1 < left <= restarting.WINDOW_S
+
+
+def test_a_window_the_standby_never_took_is_closed_again_and_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
+    monkeypatch.setattr(restarting, "TAKE_WAIT_S", 0.3)
+    agent = _agent(peer_takes=False)
+    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    assert code == 409 and "node2 has not taken the window" in answer["error"]
+    assert agent.memory.restart_until == 0 and not agent.memory.restart_announced
+    assert not (tmp_path / "window").exists()

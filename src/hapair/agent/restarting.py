@@ -27,7 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hapair.agent import events as ev
-from hapair.agent import observe
+from hapair.agent import guard, observe
 from hapair.agent.health import NOT_YET
 from hapair.model.roles import Role
 from hapair.paths import RESTART_WINDOW
@@ -94,9 +94,12 @@ def announce(agent: Agent, seconds: float = WINDOW_S) -> tuple[int, dict[str, An
         p = agent.peer
         if not (p.answered_at > began and p.status is not None and p.status.peer_back):
             return f"{agent.cfg.peer} has not taken the window"
-        for row in (agent.lease_row, agent.gate_row):
-            if row.written is None or row.written < unix_end - 1.0:
-                return f"{row.WHAT} does not hold the window yet"
+        # (A lease that binds nothing, with fence devices say, leaves the
+        # rows empty: the server is left alone, open, whatever the window.)
+        if guard.binds(agent.view, agent.memory, agent.cfg):
+            for row in (agent.lease_row, agent.gate_row):
+                if row.written is None or row.written < unix_end - 1.0:
+                    return f"{row.WHAT} does not hold the window yet"
         return ""
 
     missing = taken()
