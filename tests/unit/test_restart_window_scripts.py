@@ -33,12 +33,18 @@ def run(script: str, window: Path, tmp: Path) -> subprocess.CompletedProcess[str
                           check=False)
 
 
+def window_file(tmp: Path, left: float | None) -> Path:
+    """The window's file with `left` seconds to go (None: no file)."""
+    window = tmp / "window"
+    if left is not None:
+        window.write_text(f"{uptime() + left:.3f} 0\n")
+    return window
+
+
 @pytest.mark.parametrize("left", [None, -3.0, 5.0])
 def test_the_check_passes_without_an_agent_only_within_the_window(
         m2l: ClusterSpec, tmp_path: Path, left: float | None) -> None:
-    window = tmp_path / "window"
-    if left is not None:
-        window.write_text(f"{uptime() + left:.3f} 0\n")
+    window = window_file(tmp_path, left)
     script = keepalived.check_script(m2l, m2l.nodes[0]).content
     assert (run(script, window, tmp_path).returncode == 0) is (left == 5.0)
 
@@ -46,9 +52,7 @@ def test_the_check_passes_without_an_agent_only_within_the_window(
 @pytest.mark.parametrize("left", [None, -3.0, 5.0])
 def test_the_stop_hook_leaves_the_database_open_only_within_the_window(
         m2l: ClusterSpec, tmp_path: Path, left: float | None) -> None:
-    window = tmp_path / "window"
-    if left is not None:
-        window.write_text(f"{uptime() + left:.3f} 0\n")
+    window = window_file(tmp_path, left)
     hook = systemd.stop_fence(m2l, m2l.nodes[0]).content
     hook = hook.replace("/run/hapair/stop-fence", str(tmp_path / "times"))
     done = run(hook, window, tmp_path)
