@@ -10,6 +10,9 @@ TRACK_FILE = f"{RUN_DIR}/vrrp-fault"
 # The agent's stop hook writes how long it took here ("START END HOW"), for
 # the next agent to report.
 STOP_FENCE_TIMES = f"{RUN_DIR}/stop-fence"
+# A restart of the agent in place (agent/restarting.py): "UPTIME_END UNIX_END",
+# its window's end, read by the stop hook, keepalived's check and the next agent.
+RESTART_WINDOW = f"{RUN_DIR}/restart-window"
 # The kernel's ARP settings the VIP's linger on lo needs (agent/commands.py).
 SYSCTL_FILE = "/etc/sysctl.d/60-hapair.conf"
 ETC_DIR = "/etc/hapair"

@@ -31,14 +31,18 @@ def test_changes_are_rolled_under_load(lab: Lab, tmp_path: Path) -> None:
     restarted (it tells its primary first, which neither pauses its writes
     nor alerts), and one more application worker applied, then the original
     spec again (each apply rolls the restarts: the standby first, a
-    switchover, the old primary); and a rolling reboot (`hapair reboot
+    switchover, the old primary); a setting only the agents read applied
+    and back (the primary's agent restarted in place: the VIP stays); and a
+    rolling reboot (`hapair reboot
     --all`: maintenance, each machine rebooted in turn, the standby first,
     back as a complete replica before the next; the VIP moves once).
     Nothing lost, nothing doubled, never two writable; the figures are the
     drills' (README, "Drills")."""
     summary = lab.drills(tmp_path, *scenarios("restart-agent-standby", "apply-workers",
-                                              "rolling-reboot"))
+                                              "apply-agent", "rolling-reboot"))
     rows = {row["scenario"]: row for row in summary}
+    # The agents alone: the primary's restarted in place, nothing moves.
+    assert rows["apply-agent"]["vip_moves"] == 0, rows["apply-agent"]
     assert rows["rolling-reboot"]["vip_moves"] == 1, rows["rolling-reboot"]
     assert rows["restart-agent-standby"]["alerted"] == 0, rows["restart-agent-standby"]
     assert rows["restart-agent-standby"]["vip_moves"] == 0
@@ -46,6 +50,9 @@ def test_changes_are_rolled_under_load(lab: Lab, tmp_path: Path) -> None:
     (apply,) = [r for r in results if r["scenario"] == "apply-workers"]
     rolled = [apply["faults"][0]["result"], apply["faults"][0]["after"]]
     assert all("the VIP moved once" in r for r in rolled), rolled
+    (agents,) = [r for r in results if r["scenario"] == "apply-agent"]
+    rolled = [agents["faults"][0]["result"], agents["faults"][0]["after"]]
+    assert all("the VIP stayed" in r for r in rolled), rolled
     (reboot,) = [r for r in results if r["scenario"] == "rolling-reboot"]
     assert reboot["faults"][0]["result"].count(" back in ") == 2, reboot["faults"][0]
 

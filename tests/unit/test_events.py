@@ -10,7 +10,8 @@ from hapair.model.roles import Role
 
 # Not the defaults, so that a field an event should clear is seen cleared.
 BUSY = replace(Memory(), switchover_to="node1", force=True, degraded=True, peer_complete=True,
-               fenced_by="node2", paused=True, fence_failed_at=9.0, fence_note="old")
+               fenced_by="node2", paused=True, fence_failed_at=9.0, fence_note="old",
+               restart_announced=True)
 
 TASK = Task(Role.PROMOTING, "promoting", 1.0)
 CASES: list[tuple[ev.Event, dict[str, object]]] = [
@@ -34,6 +35,9 @@ CASES: list[tuple[ev.Event, dict[str, object]]] = [
     (ev.TaskChanged(TASK), {"task": TASK}),
     (ev.RebuildLater(10.0), {"rebuild_after": 10.0}),
     (ev.Stopping(), {"stopping": True}),
+    (ev.RestartWindow(9.0, announced=True), {"restart_until": 9.0, "restart_announced": True}),
+    (ev.RestartWindow(9.0), {"restart_until": 9.0, "restart_announced": False}),
+    (ev.RestartWindow(0.0, announced=True), {"restart_until": 0.0, "restart_announced": False}),
     (ev.Restored(), {"fenced_by": "", "switchover_to": "", "paused": False}),
 ]
 

@@ -24,7 +24,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
     now = time.monotonic()
     agent = SimpleNamespace(
         memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True,
-                               peer_stopped_at=0.0),
+                               peer_stopped_at=0.0, restart_until=0.0),
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),  # as last seen, before the pause
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
@@ -57,7 +57,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
     renewed = now - 0.3  # the last answered poll was sent 0.3 s ago
     agent = SimpleNamespace(
         memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True,
-                               peer_stopped_at=0.0),
+                               peer_stopped_at=0.0, restart_until=0.0),
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),
@@ -81,6 +81,36 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
                       peer=Peer(None, ()))
     guard.once(agent)  # type: ignore[arg-type]
     assert rows[-1] is None
+
+
+def test_a_restart_in_place_holds_the_lease_to_its_windows_end_whatever_the_polls() -> None:
+    """The standby took the window (agent/restarting.py): the lease row and
+    the write gate hold its end, and silence within it fences nothing; once
+    it has passed, the lease is the polls' again."""
+    rows: list[float | None] = []
+    fenced: list[float] = []
+    now = time.monotonic()
+    renewed = now - 5.0  # the peer silent for 5 s: far past the 0.8 s lease
+    agent = SimpleNamespace(
+        memory=SimpleNamespace(degraded=False, paused=False, peer_complete=True,
+                               peer_stopped_at=0.0, restart_until=now + 6.0),
+        cfg=SimpleNamespace(fence=None, lease_s=0.8, margin_s=0.4, app_user="roombook",
+                            peer="node2"),
+        peer=SimpleNamespace(paths=()),
+        contact=SimpleNamespace(read=lambda: (renewed, renewed)), keeper=None,
+        guard_db=SimpleNamespace(fence=lambda *a, **k: fenced.append(1.0)),
+        stop_app=lambda: None, closed_itself=lambda *a, **k: None,
+        lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=rows.append))
+    agent.view = View(now=now, node="node1", keepalived_running=True,
+                      vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
+    wall = time.time()
+    guard.once(agent)  # type: ignore[arg-type]
+    assert fenced == []
+    assert rows[-1] is not None and abs(rows[-1] - (wall + 6.0)) < 0.05 and rows[-1] == rows[-2]
+    agent.memory.restart_until = now - 0.1  # the window has passed
+    guard.once(agent)  # type: ignore[arg-type]
+    assert fenced == [1.0]
+    assert rows[-2] is not None and rows[-2] < wall  # the polls' end: long gone
 
 
 def test_the_stop_hooks_record_is_read_or_refused() -> None:

@@ -50,7 +50,11 @@ def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     # notify_fifo is a global keyword (inside an instance keepalived rejects it)
     assert text.index("notify_fifo /run/hapair/keepalived.fifo") < text.index("vrrp_instance")
     assert "init_file 1 overwrite" in text  # not eligible until the agent says so
-    assert "http://127.0.0.1:8008/alive" in text  # liveness; the verdict is the file
+    # Liveness (the verdict is the file), by a script that also passes while
+    # the agent restarts in place (tests/unit/test_restart_window_scripts.py).
+    assert f'script "{keepalived.CHECK_SCRIPT}"' in text
+    check = {f.path: f for f in keepalived.render(m2l, node1)}[keepalived.CHECK_SCRIPT]
+    assert check.mode == 0o755 and "http://127.0.0.1:8008/alive" in check.content
     assert "    check_unicast_src\n" in text  # adverts from the peer only
     assert "vrrp_higher_prio_send_advert true" in text  # the winner re-announces after a split
     other = keepalived.render(m2l, node2)[0].content

@@ -14,7 +14,8 @@ browsers) the status page on /; the agents poll each other with a
 credential of their own (secrets.peer_token), the only one whose polls count
 as the peer's sign of life.
 Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
-/maintenance, /degrade, /restore, and GET /backup, /files and /binlogs (the data itself)."""
+/maintenance, /degrade, /reboot, /restart-in-place, /restore, and GET /backup,
+/files and /binlogs (the data itself)."""
 
 from __future__ import annotations
 

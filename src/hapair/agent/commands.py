@@ -1,6 +1,7 @@
 """The agent's commands (POST on its API, token required): fence, pause,
-resume, degrade, switchover. Each records intent in the agent's memory; the
-loop acts on it. Fencing acts at once, before anything is written to disk."""
+resume, degrade, maintenance, reboot, switchover, restart-in-place
+(agent/restarting.py). Each records intent in the agent's memory; the loop
+acts on it. Fencing acts at once, before anything is written to disk."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hapair.agent import events as ev
-from hapair.agent import observe
+from hapair.agent import observe, restarting
 from hapair.agent.db import DBError
 from hapair.model.roles import Role
 
@@ -39,7 +40,8 @@ def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
                 "degrade": lambda: _degrade(agent),
                 "maintenance": lambda: _maintenance(agent, body.get("on")),
                 "reboot": lambda: _reboot(agent),
-                "switchover": lambda: _switchover(agent, bool(body.get("force")))}
+                "switchover": lambda: _switchover(agent, bool(body.get("force"))),
+                "restart-in-place": lambda: restarting.announce(agent)}
     handler = handlers.get(name)
     if handler is None:
         return 404, {"error": f"no command {name!r}"}

@@ -142,8 +142,11 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
             and (not p.read_only or p.role in (Role.PROMOTING, Role.FENCING))):
         return _closing(f"{peer} holds the VIP: writes stop here")
     silent = v.now - m.lease_renewed
+    # (Not within this agent's own restart in place: the standby took its
+    # window, and its first answer to the next agent may not be in yet.)
     lost = (p is None and not m.degraded and not m.peer_stopped_at
-            and (db.semi_sync_master or m.peer_complete) and silent > cfg.lease_s)
+            and (db.semi_sync_master or m.peer_complete) and silent > cfg.lease_s
+            and v.now >= m.restart_until)
     if lost and witnessed(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY)
     if lost and cfg.fence is not None:

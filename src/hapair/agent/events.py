@@ -121,6 +121,14 @@ class Stopping:
 
 
 @dataclass(frozen=True)
+class RestartWindow:
+    """A restart of this agent in place (agent/restarting.py): its window's
+    end (0: none), announced by this agent or inherited by the next one."""
+    until: float
+    announced: bool = False
+
+
+@dataclass(frozen=True)
 class Restored:
     """A point-in-time restore made this node the primary of a new epoch:
     the old fence, switchover and pause are spent."""
@@ -129,7 +137,8 @@ class Restored:
 Event = (Announced | ReplicationKicked | Healed | PeerPoweredOff | FenceFailed | FenceChecked
          | PeerFenced
          | PromotionFailed | Promoted | FencedBy | Paused | Maintenance | Degraded
-         | SwitchoverAsked | SwitchoverDropped | TaskChanged | RebuildLater | Stopping | Restored)
+         | SwitchoverAsked | SwitchoverDropped | TaskChanged | RebuildLater | Stopping
+         | RestartWindow | Restored)
 
 NOTE_MAX = 200  # a note is a line of status, not an error's whole text
 
@@ -174,5 +183,7 @@ def changed(m: Memory, event: Event) -> Memory:
             return replace(m, rebuild_after=after)
         case Stopping():
             return replace(m, stopping=True)
+        case RestartWindow(until=until, announced=announced):
+            return replace(m, restart_until=until, restart_announced=announced and until > 0)
         case Restored():
             return replace(m, fenced_by="", switchover_to="", paused=False)

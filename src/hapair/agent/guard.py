@@ -5,6 +5,7 @@ than the lease sets itself read-only."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -107,10 +108,15 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     v, cfg = agent.view, agent.cfg
     bound = binds(v, agent.memory, cfg)
     renewed = lease_renewed(agent)
+    # A restart of this agent in place (agent/restarting.py): the standby
+    # took the window, and the lease lasts to its end whatever the polls say.
+    window = agent.memory.restart_until - time.monotonic()
     if v is not None:
         # The same end, in the server's own clock, for its lease watch and
         # the application's write gate.
         end = time.time() - (time.monotonic() - renewed) + cfg.lease_s if bound else None
+        if end is not None and window > 0:
+            end = max(end, time.time() + window)
         agent.lease_row.keep(end)
         agent.gate_row.keep(end)
     if not bound:
@@ -122,7 +128,7 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     if agent.peer.paths:
         return
     silent = time.monotonic() - renewed
-    if silent <= cfg.lease_s:
+    if silent <= cfg.lease_s or window > 0:
         return
     _fence(agent, f"{cfg.peer} unanswered"
            f"{' and the leader key not renewed' if agent.keeper else ''} for {silent:.1f}s",
@@ -158,10 +164,12 @@ def parse_stop_hook(text: str) -> tuple[float, float, str] | None:
 
 
 def report_stop_hook(agent: Agent, path: str = STOP_FENCE_TIMES) -> None:
-    """At start: how long the last stop hook took to close the database."""
+    """At start: how long the last stop hook took to close the database;
+    read once (the next start must not report it again)."""
     try:
         with open(path) as f:
             record = parse_stop_hook(f.read())
+        os.remove(path)
     except OSError:
         return
     if record is not None:

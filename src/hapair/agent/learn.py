@@ -43,6 +43,7 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
         peer_complete=(p.complete if p is not None else
                        False if m.peer_off_at or stopped else m.peer_complete),
         peer_stopped_at=stopped,
+        peer_back_until=peer_back(v, cfg),
         fenced_by="" if settled else m.fenced_by,
         unhealthy_since=0.0 if v.healthy else (m.unhealthy_since or v.now),
         vip_since=(m.vip_since or v.now) if v.holds_vip else 0.0,
@@ -68,6 +69,19 @@ def peer_stopped(v: View) -> float:
     if p.stopping and p.read_only and p.role not in (Role.PROMOTING, Role.FENCING):
         return m.peer_stopped_at or v.now
     return 0.0
+
+
+def peer_back(v: View, cfg: AgentConfig) -> float:
+    """Until when (monotonic) the peer's agent restarts in place (0: it does
+    not; agent/restarting.py): its status said it is back within so many
+    seconds, counted from this node's receiving that answer (later than its
+    sending: the window can only come out longer here). Kept while the peer
+    is silent, until the window and the margin after it have passed; an
+    answer that no longer says it ends it."""
+    m, p = v.memory, fresh_peer(v)
+    if p is not None:
+        return v.peer.answered_at + p.back_within_s if p.back_within_s > 0 else 0.0
+    return m.peer_back_until if m.peer_back_until + cfg.margin_s > v.now else 0.0
 
 
 def _complete(v: View, cfg: AgentConfig) -> bool:

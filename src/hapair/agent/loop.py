@@ -15,7 +15,7 @@ from systemd_watchdog.systemd_watchdog import WatchDog
 
 from hapair import tls
 from hapair.agent import events as ev
-from hapair.agent import guard, hardware, observe, stopping, witness
+from hapair.agent import guard, hardware, observe, restarting, stopping, witness
 from hapair.agent.act import carry_out
 from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.alerts import Alerts, AlertsConfig
@@ -131,6 +131,7 @@ class Agent:
 
     # ---- threads ------------------------------------------------------------------------
     def run(self) -> None:
+        began = time.monotonic()
         self.peer_client.context()
         port, context = self.cfg.agent_port, tls.server_context(AGENT_CERT, AGENT_KEY)
         servers = [serve(self, "127.0.0.1", port)]
@@ -159,11 +160,13 @@ class Agent:
         log.info("agent for %s on port %d (peer %s, lease %.1fs + %.1fs)", self.cfg.node,
                  self.cfg.agent_port, self.cfg.peer, self.cfg.lease_s, self.cfg.margin_s)
         signal.signal(signal.SIGTERM, self._asked_to_stop)
+        restarting.inherit(self)  # a restart in place: a first look before deciding
         ready = False
         while not self.stop_asked:
             self.cycle_started = time.monotonic()
             try:
                 self.cycle()
+                restarting.settle(self, began)
             except Exception:  # noqa: BLE001 - the loop must go on
                 log.exception("cycle failed")
             if not ready:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -182,3 +183,21 @@ def hardware(bonds: tuple[str, ...], array: str) -> Hardware:
         if not arrays:
             missing.append(array)
     return Hardware(tuple(found), arrays, tuple(missing))
+
+
+def uptime() -> float:
+    """The kernel's uptime (/proc/uptime's clock), which shell scripts read too."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

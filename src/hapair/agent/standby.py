@@ -165,11 +165,15 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
     if not (m.complete or m.force):
         return _not_promoting(f"{peer} is unreachable and this node is not known to hold every "
                               "confirmed transaction: not promoting (an operator may force it)")
-    lease_out = m.peer_seen + cfg.lease_s + cfg.margin_s
+    # Its lease, or the window of its agent's restart in place, whichever
+    # ends later (its database stays open that long: agent/restarting.py).
+    lease_out = max(m.peer_seen + cfg.lease_s, m.peer_back_until) + cfg.margin_s
     if witnessed(v, cfg) and not m.force:
         return unplanned_promotion(v, cfg, lease_out)
     if lease_out > v.now:
-        return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
+        what = ("the window of its agent's restart in place has ended" if m.peer_back_until
+                else "its lease has run out")
+        return Decision(reason=f"{peer} unreachable: promoting when {what} "
                         f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
     promote = Decision(actions=(Promote(fence_peer=False, semi_sync=False,
                                         claim=fenced_claim(v)),),
@@ -235,7 +239,7 @@ def _paused_primary(v: View, cfg: AgentConfig) -> Decision:
 
 
 def _replica(v: View, cfg: AgentConfig) -> Decision:
-    db, p = v.db, fresh_peer(v)
+    db, p, m = v.db, fresh_peer(v), v.memory
     peer = cfg.peer
     acts: list[Action] = []
     if db.semi_sync_master:
@@ -252,6 +256,9 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
             # Holding the VIP here would pull clients away from the primary.
             return say(f"replica: {peer} is silent here but renews its leader key with the "
                        "witness (a partition): waiting, not eligible for the VIP", False, True)
+        if m.peer_back_until > v.now:
+            return say(f"replica: {peer}'s agent restarts in place (back within "
+                       f"{m.peer_back_until - v.now:.1f}s), its database open: waiting")
         return say(f"replica: {peer} unreachable, waiting", problem=True)
     if not p.db_up:
         return say(f"replica: {peer}'s database is down, waiting", problem=True)

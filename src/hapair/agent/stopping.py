@@ -58,6 +58,11 @@ def taken(read: bool, peer: Peer, since: float, witness: bool) -> bool:
 
 def stop(agent: Agent) -> None:
     """Called on the loop's thread once systemd asked the agent to stop."""
+    m = agent.memory
+    if m.restart_announced and m.restart_until > time.monotonic():
+        log.info("stopping for a restart in place: the database stays open and the VIP here "
+                 "for %.1fs at most (agent/restarting.py)", m.restart_until - time.monotonic())
+        return
     if not may_announce(agent):
         log.info("stopping (the database stays as the stop hook leaves it)")
         return

@@ -118,6 +118,14 @@ class Memory:
     fence_note: str = ""
     fence_check: str = ""
     announced_at: float = 0.0  # when this node last said where the VIP is
+    # A restart of this node's agent in place (agent/restarting.py): the end
+    # of the window in which its database stays open without an agent (0:
+    # none); announced by this agent (its status says so), or inherited by
+    # the next one from the window's file. And the peer's window as this
+    # node took it: no takeover from the peer before its end and the margin.
+    restart_until: float = 0.0
+    restart_announced: bool = False
+    peer_back_until: float = 0.0
     # Since when the peer has answered on the interconnect without a break
     # (0: it does not now): replication returns to it only once it is steady.
     interconnect_since: float = 0.0

@@ -12,7 +12,7 @@ from pyinfra.api.command import StringCommand
 from pyinfra.api.host import Host
 
 from hapair.deploy.ops import owed_done
-from hapair.deploy.rolling import Roll, Step
+from hapair.deploy.rolling import MOVE_S, Roll, Step
 from hapair.model.status import NodeStatus
 from hapair.ops.client import AgentError, Agents
 from hapair.ops.settled import Layout, settled
@@ -67,25 +67,47 @@ def _restart(host: Host, step: Step) -> None:
                         f"{' '.join(got.stderr_lines)[-300:]}")
 
 
+def _in_place(agents: Agents, step: Step, say: Say) -> bool:
+    """The primary's agent opens its window (agent/restarting.py) before its
+    restart; whether it did."""
+    try:
+        agents.post(agents.spec.node(step.node), "/restart-in-place", {}, timeout=10.0)
+        return True
+    except AgentError as exc:
+        say(f"roll: {step.node} cannot restart its agent in place ({exc}): switching over "
+            "first")
+        return False
+
+
+def _switchover(agents: Agents, to: str, why: str, say: Say) -> str:
+    """A planned switchover to `to`; the new primary."""
+    try:
+        answer = agents.post(agents.spec.node(to), "/switchover", {"force": False},
+                             timeout=60.0)
+    except AgentError as exc:
+        raise RollError(f"the switchover to {to} failed ({exc}); {why}") from None
+    say(f"roll: {to} is the primary: {answer.get('reason', '')}")
+    return to
+
+
 def carry_out(roll: Roll, hosts: dict[str, Host], agents: Agents, primary: str,
-              say: Say) -> float:
-    """Each step in order; the seconds the whole roll took."""
-    began = time.monotonic()
+              say: Say) -> tuple[float, bool]:
+    """Each step in order; the seconds the whole roll took, and whether the
+    VIP moved (as planned, or because a restart in place was refused)."""
+    began, first = time.monotonic(), primary
     for step in roll.steps:
         say(f"roll: {step.line()}")
         if step.kind == "restart":
+            if step.in_place and not _in_place(agents, step, say):
+                peer = agents.spec.peer(agents.spec.node(step.node)).name
+                primary = _switchover(agents, peer, f"{step.node}'s restarts stay noted", say)
+                wait_settled(agents, primary, say, f"{primary}: it serves the bookings")
+                time.sleep(MOVE_S)
             _restart(hosts[step.node], step)
         elif step.kind == "switchover":
-            try:
-                answer = agents.post(agents.spec.node(step.unit), "/switchover",
-                                     {"force": False}, timeout=60.0)
-            except AgentError as exc:
-                raise RollError(f"the switchover to {step.unit} failed ({exc}); "
-                                f"{step.node}'s restarts stay noted") from None
-            say(f"roll: {step.unit} is the primary: {answer.get('reason', '')}")
-            primary = step.unit
+            primary = _switchover(agents, step.unit, f"{step.node}'s restarts stay noted", say)
         else:
             took = wait_settled(agents, primary, say, f"{step.node}: {step.why}")
             time.sleep(step.pause_s)
             say(f"roll: {step.node} settled ({took:.1f}s)")
-    return time.monotonic() - began
+    return time.monotonic() - began, primary != first

@@ -10,7 +10,8 @@ are left noted and rolled here, one node at a time, the standby first, then,
 only if the primary owes one, a planned switchover (0.44 s median longest
 wait for a booking, docs/controller.md) and the old primary, now the
 standby. Patroni's `restart` of a leader does the same (a switchover first
-where a restart of the leader is needed)."""
+where a restart of the leader is needed). The primary's agent alone is
+restarted in place: nothing moves (agent/restarting.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ KEYS: dict[str, tuple[str, How, str]] = {
     "firewall": ("hapair-firewall", "reload", "nothing: the rules change in one transaction"),
     "sysctl": ("", "reload", "nothing"),
     "mariadb": ("mariadb", "restart", "a switchover: writes stop while the server restarts"),
-    "agent": ("hapair-agent", "restart", "a switchover: the agent's stop closes the database"),
+    "agent": ("hapair-agent", "restart", "nothing when it is the only one: a restart in place, "
+              "the database open and the VIP staying (agent/restarting.py)"),
     "app": ("hapair-app", "restart", "a switchover: the bookings' workers restart"),
 }
 #: the restarts rolled, in the order they are done on a node: the database
@@ -54,10 +56,12 @@ class Step:
     key: str = ""  # restart: the note it clears
     why: str = ""
     pause_s: float = 0.0  # wait: once settled, this long more
+    in_place: bool = False  # restart: the primary's agent, asked first (agent/restarting.py)
 
     def line(self) -> str:
         if self.kind == "restart":
-            return f"{self.node}: restart {self.unit} ({self.why})"
+            where = " in place" if self.in_place else ""
+            return f"{self.node}: restart {self.unit}{where} ({self.why})"
         if self.kind == "switchover":
             return f"switchover to {self.unit} (the VIP moves): {self.why}"
         return f"{self.node}: wait until {self.why}"
@@ -91,6 +95,13 @@ def plan(owed: Mapping[str, frozenset[str]], primary: str, standby: str) -> Roll
 
     restarts(standby, "the standby")
     mine = [k for k in ROLLED if k in owed.get(primary, frozenset())]
+    if mine == ["agent"]:
+        # The agent alone: restarted in place, the VIP and the writes staying.
+        steps.append(Step(primary, "restart", KEYS["agent"][0], "agent",
+                          "agent changed, the primary: the VIP stays and writes go on",
+                          in_place=True))
+        steps.append(Step(primary, "wait", why="its next agent holds the primary's lease"))
+        return Roll(tuple(steps), False)
     if mine:
         steps.append(Step(primary, "switchover", standby, why=f"{primary} owes a restart of "
                           f"{', '.join(KEYS[k][0] for k in mine)}"))

@@ -318,12 +318,13 @@ def _roll(plan: steps.Plan, agents: Agents, report: ApplyReport, progress: Progr
         return
     report.roll = todo.lines()
     try:
-        report.roll_s = roll.carry_out(todo, plan.d.hosts, agents, now.primary, progress)
+        report.roll_s, moved = roll.carry_out(todo, plan.d.hosts, agents, now.primary,
+                                              progress)
     except roll.RollError as exc:
         report.roll_error = str(exc)
         return
     progress(f"roll: done in {report.roll_s:.1f}s"
-             + (", the VIP moved once" if todo.vip_moves else ", the VIP stayed"))
+             + (", the VIP moved once" if moved else ", the VIP stayed"))
 
 
 def _old_ca(secrets: Secrets) -> bool:

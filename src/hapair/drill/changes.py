@@ -62,6 +62,8 @@ CHANGES = (
            _add(("database",), "parallel_threads", 1, 4), True),
     Change("apply-keepalived", "keepalived's advert interval, 0.1 s to 0.12 s",
            _add(("timing",), "advert_interval_s", 0.02, 0.1), False),
+    Change("apply-agent", "a setting only the agent reads (alerts.timeout_s, one more): its "
+           "restart, in place on the primary", _add(("alerts",), "timeout_s", 1, 10.0), False),
 )
 
 

@@ -70,6 +70,10 @@ class StatusDoc(BaseModel):
     # again, and its next agent starts incomplete (agent/stopping.py).
     stopping: bool = False
     peer_stopped: bool = False  # this node saw its peer stop so, and not its next agent yet
+    # A primary's agent restarting in place (agent/restarting.py): back within
+    # this many seconds of this answer, its database open meanwhile (0: not).
+    back_within_s: float = 0.0
+    peer_back: bool = False  # this node took its peer's window: no takeover before it ends
     fence_note: str = ""  # the last fence attempt
     fence_check: str = ""  # the last check of the peer's device
     # the witness, when the spec names one: what its etcd said to this node

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hapair.paths import RESTART_WINDOW
 from hapair.spec.models import ClusterSpec, Node
+
+# A shell function for the scripts that act without the agent (its stop hook,
+# keepalived's check): whether a restart of the agent in place is under way
+# at uptime $1 (agent/restarting.py). Whole seconds (the shell's arithmetic):
+# it can end a second early, never late.
+IN_RESTART_WINDOW = (f'in_restart_window() {{ [ -r {RESTART_WINDOW} ] && '
+                     f'read -r end _ < {RESTART_WINDOW} && [ "${{1%.*}}" -lt "${{end%.*}}" ]; }}')
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ lo, not at all without it)."""
 from __future__ import annotations
 
 from hapair.paths import NOTIFY_FIFO, SYSCTL_FILE, TRACK_FILE
-from hapair.render.files import RenderedFile, header
+from hapair.render.files import IN_RESTART_WINDOW, RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 CHECK_USER = "nobody"
@@ -36,6 +36,7 @@ CHECK_USER = "nobody"
 # ARP there (sysctl below). The agent's own drops linger as long
 # (agent/observe.py LINGER_S).
 VIP_LINGER = "/usr/local/sbin/hapair-vip-linger"
+CHECK_SCRIPT = "/usr/local/sbin/hapair-check-agent"
 VIP_LINGER_S = 2.0
 
 
@@ -44,13 +45,28 @@ def _seconds(value: float) -> str:
 
 
 def health_check_command(spec: ClusterSpec) -> str:
-    """The vrrp_script: asks the local agent whether its loop is turning (the
-    verdict itself comes through the tracked file)."""
+    """The vrrp_script's request: asks the local agent whether its loop is
+    turning (the verdict itself comes through the tracked file)."""
     t = spec.timing
     return (
         f"/usr/bin/curl -fsS -o /dev/null --max-time {_seconds(t.check_timeout_s)} "
         f"http://127.0.0.1:{spec.agent.port}/alive"
     )
+
+
+def check_script(spec: ClusterSpec, node: Node) -> RenderedFile:
+    """The vrrp_script itself: the agent's loop turns, or the agent restarts
+    in place and its window is open (agent/restarting.py): no agent answers
+    then, and the VIP stays."""
+    text = f"""#!/bin/sh
+{header(spec, node).strip()}
+# keepalived runs this as {CHECK_USER} every check interval (keepalived.conf).
+{health_check_command(spec)} 2>/dev/null && exit 0
+{IN_RESTART_WINDOW}
+read -r now _ < /proc/uptime
+in_restart_window "$now"
+"""
+    return RenderedFile(CHECK_SCRIPT, text, 0o755, "keepalived")
 
 
 def vrrp_priority(spec: ClusterSpec, node: Node) -> int:
@@ -104,7 +120,7 @@ vrrp_track_file agent_verdict {{
 # The backstop: an agent that stops answering, or whose loop stops turning,
 # loses the VIP.
 vrrp_script chk_agent {{
-    script "{health_check_command(spec)}"
+    script "{CHECK_SCRIPT}"
     interval {_seconds(t.check_interval_s)}
     timeout {_seconds(t.check_timeout_s)}
     fall {t.fall}
@@ -152,7 +168,7 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
 """
     return [RenderedFile("/etc/keepalived/keepalived.conf", text, 0o644, "keepalived"),
             RenderedFile(SYSCTL_FILE, sysctl(spec, node), 0o644, "sysctl"),
-            vip_linger(spec, node)]
+            vip_linger(spec, node), check_script(spec, node)]
 
 
 def vip_linger(spec: ClusterSpec, node: Node) -> RenderedFile:

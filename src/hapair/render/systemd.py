@@ -14,7 +14,7 @@ from hapair.paths import (
     STOP_FENCE_TIMES,
 )
 from hapair.render.appenv import env_file, split_env
-from hapair.render.files import RenderedFile, header
+from hapair.render.files import IN_RESTART_WINDOW, RenderedFile, header
 from hapair.spec.models import ClusterSpec, Node
 
 UNIT_DIR = "/etc/systemd/system"
@@ -156,6 +156,11 @@ def stop_fence(spec: ClusterSpec, node: Node) -> RenderedFile:
 # kernel's uptime, read by the shell itself (no process to start: on a
 # machine resuming from a pause each one cost tens of milliseconds).
 read -r t0 _ < /proc/uptime
+# A restart of the agent in place, asked by apply's roll: the database stays
+# open until the window's end, when the server's lease watch closes it by
+# itself if no agent has taken the lease back.
+{IN_RESTART_WINDOW}
+if in_restart_window "$t0"; then exit 0; fi
 db() {{ /usr/bin/mariadb --connect-timeout=2 -N -B -e "$1"; }}
 took() {{ read -r t1 _ < /proc/uptime; echo "$t0 $t1 $1" > {STOP_FENCE_TIMES}; }}
 # The quick way when no commit waits for an acknowledgement (the standby

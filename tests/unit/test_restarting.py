@@ -1,0 +1,136 @@
+"""A restart of the primary's agent in place (agent/restarting.py), its pure
+parts: who may ask for it, the window's file, the standby's memory of the
+peer's window, and the status that carries it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from hapair.agent import restarting
+from hapair.agent.actions import Decision
+from hapair.agent.journal import Journal
+from hapair.agent.learn import learn
+from hapair.agent.publish import status_doc
+from hapair.agent.restarting import parse_window, refusal
+from hapair.agent.view import Memory, Peer, Task
+from hapair.model.roles import Role
+from tests.unit.test_decide import (
+    CFG,
+    CFG1,
+    NOW,
+    peer_primary,
+    peer_replica,
+    primary_db,
+    replica_db,
+    view,
+)
+
+PRIMARY = Decision(reason="primary", eligible=True, role=Role.PRIMARY)
+
+
+def test_only_the_writable_primary_whose_standby_answers_may_restart_in_place() -> None:
+    v = view(primary_db(), None, node="node1", holds_vip=True)
+    m = Memory()
+    assert refusal(v, PRIMARY, m, True, "node1", NOW) == ""
+    assert "does not answer" in refusal(v, PRIMARY, m, False, "node1", NOW)
+    assert "starting" in refusal(None, None, m, True, "node1", NOW)
+    replica = Decision(reason="replica", eligible=True, role=Role.REPLICA)
+    assert "not the writable primary" in refusal(view(replica_db(), None), replica, m, True,
+                                                 "node2", NOW)
+    busy = replace(m, task=Task(Role.PROMOTING, "promoting", NOW))
+    assert "busy" in refusal(v, PRIMARY, busy, True, "node1", NOW)
+    assert "fenced" in refusal(v, PRIMARY, replace(m, fenced_by="node2"), True, "node1", NOW)
+    open_window = replace(m, restart_until=NOW + 5, restart_announced=True)
+    assert "already" in refusal(v, PRIMARY, open_window, True, "node1", NOW)
+    # A window that ran out without the restart does not block the next ask.
+    assert refusal(v, PRIMARY, replace(open_window, restart_until=NOW - 1), True, "node1",
+                   NOW) == ""
+
+
+@pytest.mark.parametrize(("text", "left"), [
+    ("105.500 1796551116.886\n", 5.5),  # as the agent writes it
+    ("99.000 1796551116.886\n", 0.0),  # over
+    ("", 0.0), (None, 0.0), ("garbage\n", 0.0),
+])
+def test_the_windows_file_says_how_long_is_left(text: str | None, left: float) -> None:
+    assert parse_window(text, 100.0) == pytest.approx(left)
+
+
+def test_the_standby_keeps_the_peers_window_while_it_is_silent_then_the_margin() -> None:
+    """Counted from its receiving the answer (NOW here), kept through the
+    silence until the window and the margin have passed, ended by an answer
+    that no longer says it."""
+    said = view(replica_db(), peer_primary(back_within_s=8.0), answered_at=NOW)
+    m = learn(said, CFG)
+    assert m.peer_back_until == NOW + 8.0
+    silent = replace(view(replica_db(), None), memory=m)
+    assert learn(silent, CFG).peer_back_until == NOW + 8.0
+    after = replace(silent, now=NOW + 8.0 + CFG.margin_s - 0.01)
+    assert learn(after, CFG).peer_back_until == NOW + 8.0  # the margin still runs
+    assert learn(replace(silent, now=NOW + 8.0 + CFG.margin_s + 0.01), CFG).peer_back_until == 0
+    back = replace(view(replica_db(), peer_primary()), memory=m)
+    assert learn(back, CFG).peer_back_until == 0
+
+
+def test_the_status_says_the_window_only_where_it_was_announced() -> None:
+    v = view(primary_db(), None, node="node1", holds_vip=True)
+    announced = Memory(restart_until=NOW + 7.5, restart_announced=True)
+    doc = status_doc("node1", v, PRIMARY, announced, Journal().recent(1), NOW, 0.0)
+    assert doc.back_within_s == 7.5 and not doc.peer_back
+    inherited = Memory(restart_until=NOW + 7.5)  # the next agent: it says nothing
+    assert status_doc("node1", v, PRIMARY, inherited, Journal().recent(1), NOW,
+                      0.0).back_within_s == 0
+    took = Memory(peer_back_until=NOW + 3)
+    assert status_doc("node2", view(replica_db(), None), PRIMARY, took, Journal().recent(1),
+                      NOW, 0.0).peer_back
+
+
+def _agent(peer_takes: bool) -> SimpleNamespace:
+    """The primary's agent as announce() sees it; the standby takes the
+    window (its status says peer_back) 50 ms after the ask, or never."""
+    from hapair.agent import events as ev
+
+    v = view(primary_db(), peer_replica(), node="node1", holds_vip=True)
+    agent = SimpleNamespace(
+        view=v, decision=PRIMARY, memory=Memory(peer_complete=True), cfg=CFG1,
+        peer=Peer(peer_replica(), ("interconnect",), 0.0), wake=threading.Event(),
+        lease_row=SimpleNamespace(written=None, WHAT="the lease watch"),
+        gate_row=SimpleNamespace(written=None, WHAT="the write gate"))
+    agent.record = lambda e: setattr(agent, "memory", ev.changed(agent.memory, e))
+
+    def standby() -> None:
+        time.sleep(0.05)
+        agent.lease_row.written = agent.gate_row.written = time.time() + 10
+        if peer_takes:
+            agent.peer = Peer(peer_replica(peer_back=True), ("interconnect",), time.monotonic())
+    threading.Thread(target=standby, daemon=True).start()
+    return agent
+
+
+def test_the_window_opens_once_the_standby_took_it_and_the_rows_hold_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
+    agent = _agent(peer_takes=True)
+    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    assert code == 200 and answer["back_within_s"] == restarting.WINDOW_S
+    assert agent.memory.restart_announced and agent.memory.restart_until > time.monotonic()
+    left = parse_window((tmp_path / "window").read_text(), time.clock_gettime(
+        time.CLOCK_BOOTTIME))
+    assert restarting.WINDOW_S - 1 < left <= restarting.WINDOW_S
+
+
+def test_a_window_the_standby_never_took_is_closed_again_and_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
+    monkeypatch.setattr(restarting, "TAKE_WAIT_S", 0.3)
+    agent = _agent(peer_takes=False)
+    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    assert code == 409 and "node2 has not taken the window" in answer["error"]
+    assert agent.memory.restart_until == 0 and not agent.memory.restart_announced
+    assert not (tmp_path / "window").exists()
