@@ -197,7 +197,7 @@ CASES = [
         eligible=True, role=R, problem=False, words="replica of node1"),
     row("replica with the primary's agent restarting in place waits, no problem",
         view(replica_db(), None, memory=Memory(complete=True, peer_back_until=NOW + 4)), (),
-        eligible=True, role=R, problem=False, words="restarts in place (back within 4.0s)"),
+        eligible=True, role=R, problem=False, words="restarts in place, its database open"),
     row("replica with the primary unreachable waits",
         view(replica_db(), None), (), eligible=True, role=R, problem=True,
         words="node1 unreachable, waiting"),

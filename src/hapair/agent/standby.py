@@ -257,8 +257,9 @@ def _replica(v: View, cfg: AgentConfig) -> Decision:
             return say(f"replica: {peer} is silent here but renews its leader key with the "
                        "witness (a partition): waiting, not eligible for the VIP", False, True)
         if m.peer_back_until > v.now:
-            return say(f"replica: {peer}'s agent restarts in place (back within "
-                       f"{m.peer_back_until - v.now:.1f}s), its database open: waiting")
+            # (No seconds in the words: they would make a new log line every cycle.)
+            return say(f"replica: {peer}'s agent restarts in place, its database open: "
+                       "waiting, no takeover before its window ends")
         return say(f"replica: {peer} unreachable, waiting", problem=True)
     if not p.db_up:
         return say(f"replica: {peer}'s database is down, waiting", problem=True)
