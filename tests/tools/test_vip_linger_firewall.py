@@ -44,6 +44,18 @@ def two_hosts() -> Iterator[tuple[str, str]]:
         run("ip", "netns", "del", client)
 
 
+def listening(node: str) -> subprocess.Popen[str]:
+    """A server on PORT in the node's namespace, returned once it listens (a
+    busy host takes a while to start an interpreter: a connection made
+    before is refused by the kernel, which the tests would read as a reset)."""
+    server = subprocess.Popen(["ip", "netns", "exec", node, "python3", "-c",
+                               "import socket,time\ns=socket.socket()\n"
+                               f"s.bind(('0.0.0.0', {PORT})); s.listen(8); print('up', flush=True)"
+                               "; time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "up"
+    return server
+
+
 def connect(client: str) -> str:
     code = (f"import socket\ns=socket.socket(); s.settimeout(2)\n"
             f"try:\n    s.connect(('{VIP}', {PORT})); print('connected')\n"
@@ -59,9 +71,7 @@ def test_a_new_connection_to_a_lingering_vip_is_reset() -> None:
     with two_hosts() as (node, client):
         subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
                        input=firewall.text(rules, ""), text=True, check=True)
-        server = subprocess.Popen(["ip", "netns", "exec", node, "python3", "-c",
-                                   "import socket,time\ns=socket.socket()\n"
-                                   f"s.bind(('0.0.0.0', {PORT})); s.listen(8); time.sleep(30)"])
+        server = listening(node)
         try:
             # The client's ARP entry for the VIP names the node, as after its GARPs.
             mac = subprocess.run(["ip", "netns", "exec", node, "cat",
@@ -89,9 +99,7 @@ def test_a_node_that_takes_the_vip_back_while_it_lingers_takes_new_connections()
     with two_hosts() as (node, client):
         subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
                        input=firewall.text(rules, ""), text=True, check=True)
-        server = subprocess.Popen(["ip", "netns", "exec", node, "python3", "-c",
-                                   "import socket,time\ns=socket.socket()\n"
-                                   f"s.bind(('0.0.0.0', {PORT})); s.listen(8); time.sleep(30)"])
+        server = listening(node)
         try:
             run("ip", "-n", node, "addr", "add", f"{VIP}/32", "dev", "lo")
             run("ip", "-n", node, "addr", "add", f"{VIP}/24", "dev", "pub0")
