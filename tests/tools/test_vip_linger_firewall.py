@@ -27,7 +27,8 @@ def run(*argv: str) -> None:
 
 @contextmanager
 def two_hosts() -> Iterator[tuple[str, str]]:
-    """A node (10.9.0.1 on its link) and a client (10.9.0.2), one veth apart."""
+    """A node (10.9.0.1 on its link, the VIP's firewall rules loaded) and a
+    client (10.9.0.2), one veth apart."""
     node, client = f"hp-n-{uuid.uuid4().hex[:6]}", f"hp-c-{uuid.uuid4().hex[:6]}"
     run("ip", "netns", "add", node)
     run("ip", "netns", "add", client)
@@ -38,6 +39,10 @@ def two_hosts() -> Iterator[tuple[str, str]]:
             run("ip", "-n", ns, "link", "set", "lo", "up")
             run("ip", "-n", ns, "addr", "add", addr, "dev", dev)
             run("ip", "-n", ns, "link", "set", dev, "up")
+        rules = firewall.Rules(open_tcp=("22",), cluster=(), admin=(), admin_tcp=(), vip=VIP,
+                               web_tcp=(str(PORT),))
+        subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
+                       input=firewall.text(rules, ""), text=True, check=True)
         yield node, client
     finally:
         run("ip", "netns", "del", node)
@@ -66,11 +71,7 @@ def connect(client: str) -> str:
 
 
 def test_a_new_connection_to_a_lingering_vip_is_reset() -> None:
-    rules = firewall.Rules(open_tcp=("22",), cluster=(), admin=(), admin_tcp=(), vip=VIP,
-                           web_tcp=(str(PORT),))
     with two_hosts() as (node, client):
-        subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
-                       input=firewall.text(rules, ""), text=True, check=True)
         server = listening(node)
         try:
             # The client's ARP entry for the VIP names the node, as after its GARPs.
@@ -94,11 +95,7 @@ def test_a_node_that_takes_the_vip_back_while_it_lingers_takes_new_connections()
     the link and every new client would be reset until the linger ends: so
     keepalived's notify on MASTER ends the linger (the script's "end"), and
     then they are taken."""
-    rules = firewall.Rules(open_tcp=("22",), cluster=(), admin=(), admin_tcp=(), vip=VIP,
-                           web_tcp=(str(PORT),))
     with two_hosts() as (node, client):
-        subprocess.run(["ip", "netns", "exec", node, "nft", "-f", "-"],
-                       input=firewall.text(rules, ""), text=True, check=True)
         server = listening(node)
         try:
             run("ip", "-n", node, "addr", "add", f"{VIP}/32", "dev", "lo")

@@ -105,6 +105,10 @@ def _agent(peer_takes: bool) -> SimpleNamespace:
     agent.record = lambda e: setattr(agent, "memory", ev.changed(agent.memory, e))
 
     def standby() -> None:
+        # After the ask (an answer from before it does not count), however
+        # slowly the test's own thread gets there.
+        while not agent.memory.restart_announced:
+            time.sleep(0.01)
         time.sleep(0.05)
         agent.lease_row.written = agent.gate_row.written = time.time() + 10
         if peer_takes:
