@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from hapair.agent import observe
 from hapair.agent.db import DBError
 from hapair.paths import STOP_FENCE_TIMES
 from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
@@ -174,5 +175,5 @@ def report_stop_hook(agent: Agent, path: str = STOP_FENCE_TIMES) -> None:
         return
     if record is not None:
         ended, took, how = record
-        at = time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - ended)  # /proc/uptime's
+        at = time.time() - (observe.uptime() - ended)
         agent.closed_itself("stop-hook", took, STOP_HOOK_S, f"({how})", at=at)

@@ -152,12 +152,8 @@ def http_problem(url: str, what: str, timeout: float = 0.5) -> str:
 
 def write_if_changed(path: str, text: str) -> None:
     """Atomically (temporary file, rename), and only when it differs."""
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
+    if read_text(path) == text:
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")  # one per writer
     try:
