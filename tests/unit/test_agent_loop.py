@@ -470,3 +470,29 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
     assert code == 200 and gone.wait(2)
     assert done == ["read_only=ON", "linger 10.54.0.100", "eligible False", "end 10.54.0.100"]
 
+
+
+def test_the_vip_is_on_lo_before_keepalived_is_told_to_drop_it(monkeypatch: Any,
+                                                                tmp_path: Any) -> None:
+    """A holder that turns ineligible: the linger first, then the tracked
+    file keepalived acts on; not again while it stays ineligible, and not
+    for a node that holds no VIP."""
+    from types import SimpleNamespace
+
+    from hapair.agent import observe
+    from hapair.agent.loop import Agent
+
+    done: list[str] = []
+    monkeypatch.setattr(observe, "linger_for", lambda a, s: done.append(f"linger {a}"))
+    track = tmp_path / "vrrp-fault"
+    track.write_text("0\n")
+    agent = SimpleNamespace(track_file=str(track), cfg=SimpleNamespace(vip="10.54.0.100"),
+                            view=SimpleNamespace(holds_vip=True))
+    Agent.write_track(agent, False)  # type: ignore[arg-type]
+    assert done == ["linger 10.54.0.100"] and track.read_text() == "1\n"
+    Agent.write_track(agent, False)  # type: ignore[arg-type]
+    assert done == ["linger 10.54.0.100"]  # already told: no second linger
+    Agent.write_track(agent, True)  # type: ignore[arg-type]
+    agent.view = SimpleNamespace(holds_vip=False)
+    Agent.write_track(agent, False)  # type: ignore[arg-type]
+    assert done == ["linger 10.54.0.100"] and track.read_text() == "1\n"

@@ -277,6 +277,15 @@ class Agent:
             self.journal.decided(time.time(), d.role, d.reason, acts)
 
     def write_track(self, eligible: bool) -> None:
+        v = self.view
+        if (not eligible and v is not None and v.holds_vip
+                and observe.read_text(self.track_file) == "0\n"):
+            # keepalived drops the VIP from the link the moment it reads the
+            # change: on lo first, so that no packet for it finds it nowhere
+            # (keepalived's own linger, its notify script, comes milliseconds
+            # later; a client's SYN in between was dropped and waited its 1 s
+            # timeout in a roll's switchover, apply-app-env on the pair).
+            observe.linger_for(self.cfg.vip, observe.LINGER_S)
         observe.write_if_changed(self.track_file, "0\n" if eligible else "1\n")
 
     def closed_itself(self, by: str, took_s: float, budget_s: float, what: str,
