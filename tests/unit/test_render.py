@@ -123,7 +123,8 @@ def test_apache_reads_bodies_whole_at_a_rate_floor_within_the_spec_s_limits(
                                                "upload_paths": ("/admin/rooms", "/x")})
     spec = m2l.model_copy(update={"web": m2l.web.model_copy(update={"limits": limits})})
     text = apache.render(spec, spec.nodes[0])[0].content
-    assert "ServerLimit 17" in text and "MaxRequestWorkers 425" in text  # whole children
+    assert "StartServers 17" in text and "MaxRequestWorkers 425" in text  # whole children
+    assert "ServerLimit 34" in text  # room for the old generation during a graceful reload
     # every child started at once and kept: no ramp for a burst to fill
     assert "StartServers 17" in text and "MinSpareThreads 425" in text
     assert ("RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=10,MinRate=4000"

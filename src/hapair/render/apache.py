@@ -67,13 +67,24 @@ def limits(spec: ClusterSpec) -> str:
     children (50 threads) and adds more at 1, 2, 4 a second; in the
     slow-clients drill one booking half a second into the attack waited
     1.1 s in 2 runs of 10, most likely behind the slow clients that filled
-    those two."""
+    those two.
+
+    ServerLimit leaves room for a whole second generation: on a graceful
+    reload (apply's, for an Apache setting) the old children keep their
+    scoreboard slots until their connections end, and a new child starts
+    only in a free slot (Apache's mpm_event manual, "Graceful process
+    termination and Scoreboard usage"). With no room, new connections wait
+    for the old generation: the likely cause of 2.0 s without a booking in
+    `apply-apache` (2 of 2 runs on the pair once, 0.1-0.15 s another time;
+    1.9-2.1 s on the demo lab; TLS handshakes timing out). Apache reads
+    ServerLimit only when it starts: a running server takes it at its next
+    restart."""
     lim = spec.web.limits
     children = -(-lim.max_connections // THREADS_PER_CHILD)
     workers = children * THREADS_PER_CHILD
     return f"""# web.limits: what one client may ask of this server.
 <IfModule mpm_event_module>
-    ServerLimit {children}
+    ServerLimit {2 * children}
     StartServers {children}
     ThreadsPerChild {THREADS_PER_CHILD}
     MaxRequestWorkers {workers}
