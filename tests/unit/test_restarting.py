@@ -1,5 +1,5 @@
-"""A restart of the primary's agent in place (agent/restarting.py), its pure
-parts: who may ask for it, the window's file, the standby's memory of the
+"""A restart of the primary's agent in place (agent/restarting.py): the
+window's file, the standby's memory of the
 peer's window, and the status that carries it."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 
 from hapair.agent import restarting
 from hapair.agent.actions import Decision
+from hapair.agent.commands import asked
 from hapair.agent.journal import Journal
 from hapair.agent.learn import learn
 from hapair.agent.publish import status_doc
-from hapair.agent.restarting import parse_window, refusal
-from hapair.agent.view import Memory, Peer, Task
+from hapair.agent.restarting import parse_window
+from hapair.agent.view import Memory, Peer
 from hapair.model.roles import Role
 from tests.unit.test_decide import (
     CFG,
@@ -32,25 +33,6 @@ from tests.unit.test_decide import (
 )
 
 PRIMARY = Decision(reason="primary", eligible=True, role=Role.PRIMARY)
-
-
-def test_only_the_writable_primary_whose_standby_answers_may_restart_in_place() -> None:
-    v = view(primary_db(), None, node="node1", holds_vip=True)
-    m = Memory()
-    assert refusal(v, PRIMARY, m, True, "node1", NOW) == ""
-    assert "does not answer" in refusal(v, PRIMARY, m, False, "node1", NOW)
-    assert "starting" in refusal(None, None, m, True, "node1", NOW)
-    replica = Decision(reason="replica", eligible=True, role=Role.REPLICA)
-    assert "not the writable primary" in refusal(view(replica_db(), None), replica, m, True,
-                                                 "node2", NOW)
-    busy = replace(m, task=Task(Role.PROMOTING, "promoting", NOW))
-    assert "busy" in refusal(v, PRIMARY, busy, True, "node1", NOW)
-    assert "fenced" in refusal(v, PRIMARY, replace(m, fenced_by="node2"), True, "node1", NOW)
-    open_window = replace(m, restart_until=NOW + 5, restart_announced=True)
-    assert "already" in refusal(v, PRIMARY, open_window, True, "node1", NOW)
-    # A window that ran out without the restart does not block the next ask.
-    assert refusal(v, PRIMARY, replace(open_window, restart_until=NOW - 1), True, "node1",
-                   NOW) == ""
 
 
 @pytest.mark.parametrize(("text", "left"), [
@@ -121,7 +103,7 @@ def test_the_window_opens_once_the_standby_took_it_and_the_rows_hold_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
     agent = _agent(peer_takes=True)
-    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    code, answer = restarting.announce(agent, asked(agent))  # type: ignore[arg-type]
     assert code == 200 and answer["back_within_s"] == restarting.WINDOW_S
     assert agent.memory.restart_announced and agent.memory.restart_until > time.monotonic()
     left = parse_window((tmp_path / "window").read_text(), time.clock_gettime(
@@ -134,7 +116,7 @@ def test_a_window_the_standby_never_took_is_closed_again_and_refused(
     monkeypatch.setattr(restarting, "RESTART_WINDOW", str(tmp_path / "window"))
     monkeypatch.setattr(restarting, "TAKE_WAIT_S", 0.3)
     agent = _agent(peer_takes=False)
-    code, answer = restarting.announce(agent)  # type: ignore[arg-type]
+    code, answer = restarting.announce(agent, asked(agent))  # type: ignore[arg-type]
     assert code == 409 and "node2 has not taken the window" in answer["error"]
     assert agent.memory.restart_until == 0 and not agent.memory.restart_announced
     assert not (tmp_path / "window").exists()

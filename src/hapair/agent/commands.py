@@ -11,10 +11,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from hapair.agent import command_rules as rules
 from hapair.agent import events as ev
 from hapair.agent import observe, restarting
 from hapair.agent.db import DBError
-from hapair.model.roles import Role
 
 if TYPE_CHECKING:
     from hapair.agent.loop import Agent
@@ -41,7 +41,7 @@ def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
                 "maintenance": lambda: _maintenance(agent, body.get("on")),
                 "reboot": lambda: _reboot(agent),
                 "switchover": lambda: _switchover(agent, bool(body.get("force"))),
-                "restart-in-place": lambda: restarting.announce(agent)}
+                "restart-in-place": lambda: restarting.announce(agent, asked(agent))}
     handler = handlers.get(name)
     if handler is None:
         return 404, {"error": f"no command {name!r}"}
@@ -52,9 +52,9 @@ def fenced(agent: Agent, by: str) -> Answer:
     """At once, whatever the loop is doing: a promotion under way checks
     fenced_by before it opens, and this uses a connection of its own."""
     cfg = agent.cfg
-    task = agent.memory.task
-    if task is not None and task.kind is Role.PROMOTING and cfg.node < by:
-        return 409, {"error": f"{cfg.node} is promoting itself"}
+    why = rules.fence(agent.memory.task, cfg.node, by)
+    if why:
+        return 409, {"error": why}
     v = agent.view
     drain = v is not None and v.holds_vip and v.keepalived_running
     if drain:  # the loop must not release the VIP before the drain either
@@ -117,9 +117,9 @@ def _maintenance(agent: Agent, on: object) -> Answer:
     first)."""
     if not isinstance(on, bool):
         return 400, {"error": "the body needs \"on\": true or false"}
-    if on and _writable(agent):
-        return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first "
-                     "(`hapair maintenance NODE on` does)"}
+    why = rules.maintenance(asked(agent), on)
+    if why:
+        return 409, {"error": why}
     if on != agent.memory.maintenance:
         agent.record(ev.Maintenance(on))
         log.info("maintenance on, by the operator: out of failover (replicating, never taking "
@@ -130,11 +130,10 @@ def _maintenance(agent: Agent, on: object) -> Answer:
     return _persisted(agent, {"maintenance": on})
 
 
-def _writable(agent: Agent) -> bool:
-    """The writable primary, as the last view saw it, and not fenced since
-    (a switchover's fence comes between two views)."""
-    v = agent.view
-    return v is not None and v.db.up and not v.db.read_only and not agent.memory.fenced_by
+def asked(agent: Agent) -> rules.Asked:
+    """The agent as a command judges it (agent/command_rules.py)."""
+    return rules.Asked(agent.cfg.node, agent.cfg.peer, agent.view, agent.decision,
+                       agent.memory, bool(agent.peer.paths), time.monotonic())
 
 
 REBOOT_AFTER_S = 0.5  # the answer first
@@ -144,11 +143,9 @@ def _reboot(agent: Agent) -> Answer:
     """The machine rebooted (`hapair reboot` asks, after maintenance on):
     only a read-only node in maintenance, so no reboot ever takes the
     primary or the one node that would take over."""
-    if not agent.memory.maintenance:
-        return 409, {"error": f"{agent.cfg.node} is not in maintenance: "
-                     "`hapair reboot` puts it there first"}
-    if _writable(agent):
-        return 409, {"error": f"{agent.cfg.node} is the writable primary: switch over first"}
+    why = rules.reboot(asked(agent))
+    if why:
+        return 409, {"error": why}
     log.warning("rebooting, asked by the operator (in maintenance)")
     agent.alert("reboot", "by the operator")
     threading.Timer(REBOOT_AFTER_S, subprocess.run,
@@ -165,12 +162,10 @@ def _persisted(agent: Agent, answer: dict[str, Any]) -> Answer:
 
 
 def _degrade(agent: Agent) -> Answer:
-    cfg, d = agent.cfg, agent.decision
-    if d is None or d.role is not Role.PRIMARY_PAUSED:
-        return 409, {"error": f"{cfg.node} is not a primary with writes paused "
-                     f"(it is: {d.role if d else 'starting'})"}
-    if agent.peer.paths:
-        return 409, {"error": f"{cfg.peer} answers: nothing to degrade"}
+    cfg = agent.cfg
+    why = rules.degrade(asked(agent))
+    if why:
+        return 409, {"error": why}
     agent.record(ev.Degraded())
     log.warning("degraded by the operator: committing without %s", cfg.peer)
     agent.alert("degrade", f"committing without {cfg.peer}, by the operator")
@@ -179,12 +174,10 @@ def _degrade(agent: Agent) -> Answer:
 
 
 def _switchover(agent: Agent, force: bool) -> Answer:
-    cfg, d = agent.cfg, agent.decision
-    if d is not None and d.role is Role.PRIMARY:
-        return 409, {"error": f"{cfg.node} is already the primary"}
-    if not agent.peer.paths and not force:
-        return 409, {"error": f"{cfg.peer} does not answer: a switchover needs both "
-                     "nodes (use --force to promote anyway)"}
+    cfg = agent.cfg
+    why = rules.switchover(asked(agent), force)
+    if why:
+        return 409, {"error": why}
     agent.record(ev.SwitchoverAsked(force, to=cfg.node))
     agent.wake.set()
     deadline = time.monotonic() + SWITCHOVER_WAIT_S

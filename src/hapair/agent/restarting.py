@@ -26,16 +26,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from hapair.agent import command_rules as rules
 from hapair.agent import events as ev
 from hapair.agent import guard, observe
+from hapair.agent.command_rules import Asked
 from hapair.agent.health import NOT_YET
 from hapair.model.roles import Role
 from hapair.paths import RESTART_WINDOW
 
 if TYPE_CHECKING:
-    from hapair.agent.actions import Decision
     from hapair.agent.loop import Agent
-    from hapair.agent.view import Memory, View
 
 log = logging.getLogger("hapair.agent")
 
@@ -49,25 +49,6 @@ TAKE_WAIT_S = 3.0  # for the standby to take the window and the rows to hold it
 FIRST_LOOK_S = 3.0  # the next agent's wait for its first health check and the peer's answer
 
 
-def refusal(v: View | None, d: Decision | None, m: Memory, peer_answers: bool,
-            node: str, now: float) -> str:
-    """Why this agent may not restart in place now ("" it may; pure)."""
-    if v is None or d is None:
-        return f"{node} is starting"
-    if d.role is not Role.PRIMARY or not v.db.writable:
-        return f"{node} is not the writable primary (it is: {d.role}): restart it as it is"
-    if m.task is not None:
-        return f"{node} is busy ({m.task.what})"
-    if m.fenced_by or m.switchover_to:
-        return f"{node} is being fenced or switched over"
-    if m.restart_announced and m.restart_until > now:
-        return f"{node}'s agent is already restarting in place"
-    if not peer_answers:
-        return (f"{node}'s standby does not answer, and only it can promise not to take over "
-                "meanwhile: switch over first")
-    return ""
-
-
 def parse_window(text: str | None, uptime: float) -> float:
     """Seconds left of the window that RESTART_WINDOW holds ("UPTIME_END
     UNIX_END"), at `uptime`; 0 when there is none or it has ended (pure)."""
@@ -78,10 +59,11 @@ def parse_window(text: str | None, uptime: float) -> float:
     return max(0.0, end - uptime)
 
 
-def announce(agent: Agent, seconds: float = WINDOW_S) -> tuple[int, dict[str, Any]]:
-    """POST /restart-in-place: the window opened and taken, or why not."""
-    why = refusal(agent.view, agent.decision, agent.memory, bool(agent.peer.paths),
-                  agent.cfg.node, time.monotonic())
+def announce(agent: Agent, asked: Asked, seconds: float = WINDOW_S
+             ) -> tuple[int, dict[str, Any]]:
+    """POST /restart-in-place: the window opened and taken, or why not (asked:
+    the agent as the command judges it, agent/command_rules.py)."""
+    why = rules.restart_in_place(asked)
     if why:
         return 409, {"error": why}
     began = time.monotonic()
