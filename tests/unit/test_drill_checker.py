@@ -241,6 +241,20 @@ def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first
     assert not fits(220, 41)  # freeze-agent-primary-30s at 350 operations a second
 
 
+def test_a_long_run_books_enough_rooms_of_its_own_to_stay_inside_the_horizon() -> None:
+    """An apply drill books for 121 s: over the four sample rooms it passed
+    the horizon even from tomorrow (945 refusals read as a 1.9 s pause)."""
+    from hapair.drill.runner import fits, rooms_needed, rooms_sql
+
+    assert rooms_needed(25) == 4
+    assert not fits(0, 121, 4)
+    count = rooms_needed(121)
+    assert count > 4 and fits(0, 121, count) and not fits(0, 121, count - 1)
+    sql = rooms_sql(2)
+    assert "'Drill 01'" in sql and "'Drill 02'" in sql and "'Drill 03'" not in sql
+    assert sql.rstrip().endswith("ORDER BY name")
+
+
 def test_vip_moves_count_changes_of_the_confirming_node_in_time_order() -> None:
     history = [{**op("a", "confirmed", 1, sent=1.0, ended=1.1), "node": "node1"},
                {**op("b", "confirmed", 2, sent=2.0, ended=3.1), "node": "node2"},

@@ -100,9 +100,9 @@ def login(base: str, email: str, password: str, deadline: float, ca: str = "") -
         time.sleep(0.2)
 
 
-def one_operation(client: Client, index: int, give_up_s: float, first_day: int = 1
-                  ) -> dict[str, Any]:
-    body = slot_request(index, first_day)
+def one_operation(client: Client, index: int, give_up_s: float, first_day: int = 1,
+                  rooms: tuple[int, ...] = ROOMS) -> dict[str, Any]:
+    body = slot_request(index, first_day, rooms)
     key = uuid.uuid4().hex
     op: dict[str, Any] = {"key": key, **body, "sent": time.time(), "attempts": 0,
                           "outcome": "unknown", "booking_id": None, "node": "", "last_error": "",
@@ -143,7 +143,8 @@ def one_operation(client: Client, index: int, give_up_s: float, first_day: int =
 
 
 def run(base: str, token: str, clients: int, seconds: float, window: int, seed: int,
-        out: Any, give_up_s: float, first_day: int = 1, ca: str = "") -> int:
+        out: Any, give_up_s: float, first_day: int = 1, ca: str = "",
+        rooms: tuple[int, ...] = ROOMS) -> int:
     rng = random.Random(seed)
     lock = threading.Lock()
     state = {"next": 0, "count": 0}
@@ -156,7 +157,7 @@ def run(base: str, token: str, clients: int, seconds: float, window: int, seed: 
             with lock:
                 index = state["next"] + local.randrange(window)
                 state["next"] += 1
-            op = one_operation(client, index, give_up_s, first_day)
+            op = one_operation(client, index, give_up_s, first_day, rooms)
             op["client"] = n
             with lock:
                 out.write(json.dumps(op) + "\n")
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--give-up", type=float, default=20.0)
     ap.add_argument("--first-day", type=int, default=1, help="book from this many days ahead")
+    ap.add_argument("--rooms", default=",".join(map(str, ROOMS)),
+                    help="the room ids to book, comma-separated")
     ap.add_argument("--out", required=True)
     ap.add_argument("--ca", default="", help="the CA file that signed the HTTPS certificate")
     a = ap.parse_args(argv)
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(a.out, "a") as out:
         print("ready", flush=True)
         n = run(a.base, token, a.clients, a.seconds, a.window, a.seed, out, a.give_up,
-                a.first_day, a.ca)
+                a.first_day, a.ca, tuple(int(r) for r in a.rooms.split(",")))
     print(f"{n} operations", file=sys.stderr)
 
 
