@@ -126,7 +126,7 @@ def local(args: argparse.Namespace, levels: list[int]) -> None:
 
 
 def add_rooms(url: str, count: int) -> list[int]:
-    from roombook.app import utcnow
+    from roombook.context import utcnow
     from roombook.models import Room
 
     from roombook import db

@@ -276,8 +276,8 @@ def test_a_booking_is_two_statements_and_a_commit(app: Any, client: FlaskClient,
 
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
-    from roombook.app import utcnow
     from roombook.booking import book
+    from roombook.context import utcnow
     from roombook.slots import SlotRange
 
     try:

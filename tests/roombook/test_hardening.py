@@ -12,8 +12,8 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from roombook.context import safe_next
 from roombook.models import User
-from roombook.pages import safe_next
 from roombook.throttle import FREE, FREE_SOURCE, MAX_WAIT_S, wait_s
 from sqlalchemy import select
 

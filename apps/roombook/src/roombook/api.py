@@ -21,7 +21,6 @@ from roombook.api_io import (
     now,
     room_json,
 )
-from roombook.app import error, state, utcnow
 from roombook.availability import blocked
 from roombook.booking import (
     Bearer,
@@ -37,6 +36,7 @@ from roombook.booking import (
     taken,
 )
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
+from roombook.context import error, state, utcnow
 from roombook.models import (
     TITLE_MAX,
     Booking,

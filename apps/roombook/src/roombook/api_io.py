@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import request, url_for
 
-from roombook.app import state
+from roombook.context import state
 from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User, active
 from roombook.slots import SlotRange, local_start, parse_range, time_of
 

@@ -4,40 +4,33 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, flash, g, redirect, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from roombook import db
+from roombook import db, i18n
+from roombook.api import api
 from roombook.booking import NotWritable
 from roombook.config import Settings, from_env
+from roombook.context import State, error, state, wants_json
+from roombook.feeds import feeds
+from roombook.grid import runs as grid_runs
+from roombook.outbox import Sender
+from roombook.pages import form_return, longdate
+from roombook.web import load_user, web
+from roombook.web_account import account
+from roombook.web_admin import admin
+from roombook.web_cancel import cancels
+from roombook.web_checkin import checkins
+from roombook.web_edit import edits
+from roombook.web_find import finder
+from roombook.web_rules import rules_admin
+from roombook.web_series import series_web
 
 log = logging.getLogger("roombook")
-
-
-@dataclass(frozen=True)
-class State:
-    settings: Settings
-    engine: Engine
-    maker: sessionmaker[Session]
-
-
-def state() -> State:
-    from flask import current_app
-
-    st: State = current_app.extensions["roombook"]
-    return st
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
@@ -60,28 +53,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     maker = db.sessions(engine, settings.mail_from.rsplit("@", 1)[1] if settings.mail else "")
     app.extensions["roombook"] = State(settings, engine, maker)
     if settings.mail and settings.send_mail:
-        from roombook.outbox import Sender
-
         # Each worker runs one; they share the outbox by claims, and only
         # the primary's send (outbox.py).
         threading.Thread(target=Sender(maker, engine, settings).run,
                          args=(threading.Event(),), name="outbox", daemon=True).start()
     if settings.seed_sample_rooms:
         db.seed_rooms(app.extensions["roombook"].maker)
-
-    from roombook.api import api
-    from roombook.feeds import feeds
-    from roombook.grid import runs as grid_runs
-    from roombook.pages import longdate
-    from roombook.web import web
-    from roombook.web_account import account
-    from roombook.web_admin import admin
-    from roombook.web_cancel import cancels
-    from roombook.web_checkin import checkins
-    from roombook.web_edit import edits
-    from roombook.web_find import finder
-    from roombook.web_rules import rules_admin
-    from roombook.web_series import series_web
 
     csrf = CSRFProtect(app)
     csrf.exempt(api)  # bearer tokens, not cookies: no cross-site forgery
@@ -96,8 +73,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.register_blueprint(finder)
     app.register_blueprint(account)
     app.register_blueprint(rules_admin)
-    from roombook import i18n
-
     i18n.init(app)
     app.add_template_filter(longdate, "longdate")
     app.add_template_filter(grid_runs, "runs")
@@ -138,28 +113,12 @@ def _health(app: Flask) -> None:
         return ("ready\n", 200) if ok else ("database is read-only\n", 503)
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def error(status: int, code: str, message: str) -> tuple[Response, int] | tuple[str, int]:
-    if wants_json():
-        return jsonify(error=code, message=message), status
-    return render_template("error.html", status=status, message=message,
-                           user=getattr(g, "user", None)), status
-
-
 def _errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> object:
         """A form whose token is gone (a cleared cookie, a session that
         ended): back to its page with what was typed, to sign in or send
         again; never a dead end that loses the booking."""
-        from flask import flash, redirect, url_for
-        from flask_babel import gettext
-
-        from roombook.pages import form_return
-
         if request.method != "POST" or wants_json():
             return error(400, "csrf", "the form expired or was not sent from this site; "
                          "try again")
@@ -167,8 +126,6 @@ def _errors(app: Flask) -> None:
             flash(gettext("The sign-in form expired; please sign in again."), "error")
             return redirect(url_for("web.login", next=request.args.get("next", "")), 303)
         if "user" not in g:  # the CSRF check ran before the user was looked up
-            from roombook.web import load_user
-
             load_user()
         back = form_return()
         if g.user is None:

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import rules
-from roombook.app import state
 from roombook.booking import Cancelled, NotFound, release_due
 from roombook.config import Settings
+from roombook.context import state
 from roombook.models import Booking, User
 from roombook.rules import Due
 from roombook.rules_db import current

@@ -11,8 +11,9 @@ import click
 from sqlalchemy import select
 
 from roombook import auth, db
-from roombook.app import create_app, utcnow
+from roombook.app import create_app
 from roombook.config import ConfigError, Settings, from_env
+from roombook.context import utcnow
 from roombook.models import User
 
 

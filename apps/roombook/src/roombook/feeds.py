@@ -16,8 +16,8 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook.app import state, utcnow
 from roombook.config import Settings
+from roombook.context import state, utcnow
 from roombook.models import Booking, Feed, Room, User, bookable
 from roombook.pages import signed_in
 from roombook.slots import local_start

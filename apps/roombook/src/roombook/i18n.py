@@ -29,6 +29,9 @@ from flask_babel import Babel, get_locale, gettext
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
+from roombook.context import safe_next, state
+from roombook.models import User
+
 log = logging.getLogger("roombook.i18n")
 
 LANGUAGES = {"en": "English", "fr": "Français"}
@@ -73,9 +76,6 @@ def word(value: str) -> str:
 
 @language.post("/language")
 def choose() -> Response:
-    from roombook.app import state
-    from roombook.pages import safe_next
-
     lang = request.form.get("lang", "")
     back = safe_next(request.form.get("next", "")) or url_for("web.rooms")
     response = redirect(back, 303)
@@ -91,9 +91,6 @@ def remember(user_id: int, had: str | None, lang: str) -> None:
     """The person's language kept with them, for their mails, when it
     changed. A copy that cannot write (a replica, a moment in a failover)
     keeps it in the cookie alone; the next sign-in or choice writes it."""
-    from roombook.app import state
-    from roombook.models import User
-
     if had == lang:
         return
     try:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, render_template, request, url_for
 
-from roombook.app import state, utcnow
+from roombook.context import safe_next, state, utcnow
 from roombook.i18n import longdate
 from roombook.models import User
 
@@ -55,18 +55,6 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, user=g.user, settings=state().settings, **context), status
 
 
-def safe_next(target: str) -> str | None:
-    """Where to go after signing in: a path of this site only. Anything a
-    browser could read as another host (//x, a backslash, a tab or a space
-    that browsers drop, a scheme) is refused."""
-    if not target.startswith("/") or target.startswith("//"):
-        return None
-    if any(c.isspace() or c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
-
-
 def sign_out(user_id: int) -> None:
     """End every session and API token of the user made before now."""
     with state().maker.begin() as s:
@@ -76,4 +64,4 @@ def sign_out(user_id: int) -> None:
 
 
 
-__all__ = ["FORM_PAGES", "form_return", "longdate", "page", "safe_next", "sign_out", "signed_in"]
+__all__ = ["FORM_PAGES", "form_return", "longdate", "page", "sign_out", "signed_in"]

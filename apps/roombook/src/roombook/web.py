@@ -22,7 +22,6 @@ from flask_babel import gettext
 from sqlalchemy import or_, select
 
 from roombook import find, grid, i18n, rules, throttle
-from roombook.app import state, utcnow
 from roombook.availability import blocked
 from roombook.booking import (
     Conflict,
@@ -34,6 +33,7 @@ from roombook.booking import (
     undoable,
 )
 from roombook.checkin import checkin_state
+from roombook.context import safe_next, state, utcnow
 from roombook.feeds import mine as my_feeds
 from roombook.models import (
     EMAIL_MAX,
@@ -46,7 +46,7 @@ from roombook.models import (
     room_list,
     valid_user,
 )
-from roombook.pages import longdate, page, safe_next, sign_out, signed_in
+from roombook.pages import longdate, page, sign_out, signed_in
 from roombook.rules_db import RuleBroken, current, judge
 from roombook.slots import BadInput, SlotRange, day_times, parse_day, parse_range, time_of
 from roombook.web_series import book_series_form

@@ -18,7 +18,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from roombook import auth, outbox, throttle
-from roombook.app import state, utcnow
+from roombook.context import state, utcnow
 from roombook.models import EMAIL_MAX, User
 from roombook.pages import page, sign_out, signed_in
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roombook import auth, photos
-from roombook.app import state, utcnow
 from roombook.booking import cancel_all, undoable
+from roombook.context import state, utcnow
 from roombook.models import (
     NAME_MAX,
     Booking,

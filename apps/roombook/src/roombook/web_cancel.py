@@ -11,8 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
-from roombook.app import state, utcnow
 from roombook.booking import Cancelled, Conflict, NotFound, cancel, restore
+from roombook.context import state, utcnow
 from roombook.models import REASON_MAX, Booking, Room, User
 from roombook.pages import longdate, page, signed_in
 from roombook.slots import time_of

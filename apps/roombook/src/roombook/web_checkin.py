@@ -13,9 +13,9 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
 from roombook import auth
-from roombook.app import state
 from roombook.booking import Cancelled, NotFound
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
+from roombook.context import state
 from roombook.models import Booking, Room, User
 from roombook.pages import page, signed_in
 

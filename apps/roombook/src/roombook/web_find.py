@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, flash, g, request
 
 from roombook import find, grid
-from roombook.app import state
 from roombook.availability import blocked
+from roombook.context import state
 from roombook.models import TITLE_MAX, room_list
 from roombook.pages import page, signed_in
 from roombook.slots import BadTime, day_times, parse_day

@@ -13,7 +13,7 @@ from flask_babel import gettext
 from sqlalchemy import delete
 
 from roombook import rules, rules_db
-from roombook.app import state, utcnow
+from roombook.context import state, utcnow
 from roombook.models import NAME_MAX, ClosedDay, SiteRules, bookable, room_list
 from roombook.pages import page, signed_in
 from roombook.slots import day_times

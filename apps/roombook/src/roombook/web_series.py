@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
-from roombook.app import state, utcnow
 from roombook.booking import KeyReused, NotFound
+from roombook.context import state, utcnow
 from roombook.models import bookable
 from roombook.pages import longdate, page, signed_in
 from roombook.rules_db import RuleBroken, current, refused_dates

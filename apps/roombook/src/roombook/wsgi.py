@@ -7,7 +7,8 @@ over at once answered its first bookings in 0.5-1 s otherwise."""
 
 from __future__ import annotations
 
-from roombook.app import create_app, state
+from roombook.app import create_app
+from roombook.context import state
 from roombook.db import warm
 
 app = create_app()
