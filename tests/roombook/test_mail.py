@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from roombook.app import create_app
-from roombook.booking import cancel
+from roombook.changes import cancel
 from roombook.config import ConfigError, Settings, from_env
 from roombook.models import Booking, Mail, User
 from roombook.outbox import CLAIM_S, Sender

@@ -22,19 +22,8 @@ from roombook.api_io import (
     room_json,
 )
 from roombook.availability import blocked
-from roombook.booking import (
-    Bearer,
-    Cancelled,
-    Change,
-    Conflict,
-    KeyReused,
-    NotFound,
-    Unauthorized,
-    book,
-    cancel,
-    edit,
-    taken,
-)
+from roombook.booking import Bearer, Conflict, KeyReused, NotFound, Unauthorized, book
+from roombook.changes import Cancelled, Change, cancel, edit
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
 from roombook.context import error, state, utcnow
 from roombook.models import (
@@ -47,6 +36,7 @@ from roombook.models import (
     room_list,
     valid_user,
 )
+from roombook.occupancy import taken
 from roombook.openapi import document
 from roombook.pages import sign_out
 from roombook.rules_db import RuleBroken, current, judge, refused_dates

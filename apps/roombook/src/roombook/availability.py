@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import rules
-from roombook.booking import holders
 from roombook.config import Settings
 from roombook.models import Room
+from roombook.occupancy import holders
 from roombook.rules_db import current
 
 

@@ -1,4 +1,5 @@
-"""Booking and cancelling: the rules that the database enforces with us.
+"""Booking: the rules that the database enforces with us (changes.py
+changes and cancels a booking that exists).
 
 The slot rows' primary key makes an overlapping booking fail at INSERT, under
 any isolation level. The (user, idempotency key) unique key makes a retried
@@ -8,26 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, literal, or_, select, update
+from sqlalchemy import Engine, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import outbox
 from roombook.db import writable
-from roombook.grid import Holder
 from roombook.models import (
-    REASON_MAX,
     BookedSlot,
     Booking,
     Room,
     User,
-    bookable,
-    may_change,
     valid_user,
 )
-from roombook.rules import Due, week_of
+from roombook.occupancy import release_due
+from roombook.rules import Due
 from roombook.rules_db import RuleBroken, hold_week
 from roombook.slots import SlotRange
 
@@ -195,32 +193,7 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
     raise AssertionError("unreachable")
 
 
-class Cancelled(Exception):
-    """A cancelled booking cannot be edited."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """What an edit asks for; None: keep as it is."""
-
-    room_id: int | None = None
-    rng: SlotRange | None = None
-    title: str | None = None
-
-
-def edit(maker: sessionmaker[Session], *, booking_id: int, user: User, change: Change,
-         per_week: int | None = None) -> Booking:
-    """Move or retitle a booking in one transaction: its old slots are freed
-    and its new ones taken together, so it is never half-moved, and a slot
-    held by another booking fails the whole edit (Conflict), never doubles.
-    The same edit sent twice gives the same booking. A deadlock between
-    concurrent moves is tried again, as a booking is. per_week: a move into
-    another week counts there (RuleBroken past the weekly count)."""
-    return _retried(lambda: _edit(maker, booking_id, user, change, per_week),
-                    "the room is already booked for part of that time")
-
-
-def _retried(attempt: Callable[[], Booking], taken: str) -> Booking:
+def retried(attempt: Callable[[], Booking], taken: str) -> Booking:
     """attempt() again after a deadlock or a lost connection (transient), up
     to RETRIES times; a slot held by another booking is a Conflict."""
     for n in range(RETRIES):
@@ -234,119 +207,6 @@ def _retried(attempt: Callable[[], Booking], taken: str) -> Booking:
     raise AssertionError("unreachable")
 
 
-def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Change,
-          per_week: int | None) -> Booking:
-    with maker.begin() as s:
-        b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None or not may_change(b, user):
-            raise NotFound(f"no booking {booking_id}")
-        if b.status != "confirmed":
-            raise Cancelled(f"booking {booking_id} is cancelled")
-        room_id = b.room_id if change.room_id is None else change.room_id
-        if change.room_id is not None and bookable(s, room_id) is None:
-            raise NotFound(f"no room {room_id}")
-        rng = change.rng or SlotRange(b.day, b.start_slot, b.end_slot)
-        moved = (room_id, rng) != (b.room_id, SlotRange(b.day, b.start_slot, b.end_slot))
-        if moved and week_of(rng.day) != week_of(b.day):
-            over = hold_week(s, b.user_id, rng.day, per_week)
-            if over:
-                raise RuleBroken(over)
-        if moved:
-            s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
-            s.flush()
-            b.room_id, b.day, b.start_slot, b.end_slot = room_id, rng.day, rng.start, rng.end
-            s.add_all(BookedSlot(room_id=room_id, day=rng.day, slot=slot, booking_id=b.id)
-                      for slot in rng.slots)
-        if change.title is not None and change.title != b.title:
-            b.title = change.title
-            moved = True
-        if moved:
-            b.revision += 1
-            b.updated_at = datetime.now(UTC).replace(tzinfo=None)
-            outbox.queue(s, b.id, "changed", b.revision)
-        s.flush()
-    return b
-
-
-def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
-           now: datetime, reason: str = "") -> Booking:
-    """Cancel a booking (again: a no-op); its slots become free at once. An
-    administrator cancelling someone else's may say why."""
-    with maker.begin() as s:
-        b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None or not may_change(b, user):
-            raise NotFound(f"no booking {booking_id}")
-        if b.status == "confirmed":
-            s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
-            b.status = "cancelled"
-            b.cancelled_at = now
-            b.cancelled_by = user.id
-            b.cancel_reason = reason.strip()[:REASON_MAX] or None
-            if user.id != b.user_id:  # someone else cancelled it: the booker is told
-                outbox.queue(s, b.id, "cancelled", b.revision)
-    return b
-
-
-UNDO_S = 600  # how long the one who cancelled may take it back
-
-
-def undoable(s: Session, text: str, user: User, now: datetime) -> int | None:
-    """The booking id in `text` if that person cancelled it and may still
-    take it back (the pages offer an undo button then)."""
-    if not text.isdigit() or len(text) > 10:
-        return None
-    b = s.get(Booking, int(text))
-    if (b is None or b.status != "cancelled" or b.cancelled_by != user.id
-            or b.cancelled_at is None or (now - b.cancelled_at).total_seconds() > UNDO_S):
-        return None
-    return b.id
-
-
-def restore(maker: sessionmaker[Session], *, booking_id: int, user: User,
-            now: datetime) -> Booking:
-    """Undo a cancellation: by the one who made it, within UNDO_S, if the
-    slots are still free (Conflict otherwise)."""
-    return _retried(lambda: _restore(maker, booking_id, user, now),
-                    "the room was booked again meanwhile")
-
-
-def _restore(maker: sessionmaker[Session], booking_id: int, user: User,
-             now: datetime) -> Booking:
-    with maker.begin() as s:
-        b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None or b.cancelled_by != user.id or b.cancelled_at is None:
-            raise NotFound(f"no booking {booking_id} cancelled by you")
-        if b.status == "confirmed":
-            return b  # undone already (a double click)
-        if (now - b.cancelled_at).total_seconds() > UNDO_S:
-            raise Cancelled(f"booking {booking_id} was cancelled too long ago to undo")
-        s.add_all(BookedSlot(room_id=b.room_id, day=b.day, slot=n, booking_id=b.id)
-                  for n in range(b.start_slot, b.end_slot))
-        b.status, b.cancelled_at, b.cancelled_by, b.cancel_reason = (
-            "confirmed", None, None, None)
-        b.revision, b.updated_at = b.revision + 1, now
-        outbox.queue(s, b.id, "confirmed", b.revision)
-        s.flush()
-    return b
-
-
-def cancel_all(s: Session, ids: list[int], now: datetime, by: int | None = None,
-               reason: str = "") -> None:
-    """Cancel these bookings in the session's transaction: their slots free
-    at once (an administrator's removals, a series from a date on). by:
-    someone else (an administrator), who is named to the bookers, and why."""
-    if ids:
-        s.execute(delete(BookedSlot).where(BookedSlot.booking_id.in_(ids)))
-        s.execute(update(Booking).where(Booking.id.in_(ids))
-                  .values(status="cancelled", cancelled_at=now, cancelled_by=by,
-                          cancel_reason=reason[:REASON_MAX] or None))
-        if by is not None:
-            told = list(s.scalars(select(Booking.id).join(User, User.id == Booking.user_id)
-                                  .where(Booking.id.in_(ids), Booking.user_id != by,
-                                         User.disabled_at.is_(None))))
-            outbox.queue_many(s, told, "cancelled")
-
-
 def same_as_mine(maker: sessionmaker[Session], user_id: int, room_id: int, rng: SlotRange,
                  title: str) -> int | None:
     """The id of this person's confirmed booking of exactly this room, time
@@ -357,48 +217,3 @@ def same_as_mine(maker: sessionmaker[Session], user_id: int, room_id: int, rng: 
             Booking.user_id == user_id, Booking.room_id == room_id, Booking.day == rng.day,
             Booking.start_slot == rng.start, Booking.end_slot == rng.end,
             Booking.title == title, Booking.status == "confirmed"))
-
-
-def taken(s: Session, room_id: int, day: date) -> dict[int, int]:
-    """slot -> booking id, for one room and day."""
-    rows = s.execute(select(BookedSlot.slot, BookedSlot.booking_id).where(
-        BookedSlot.room_id == room_id, BookedSlot.day == day))
-    return {slot: bid for slot, bid in rows}
-
-
-def holders(s: Session, first: date, last: date, me: int, room_id: int | None = None,
-            due: Due | None = None) -> dict[tuple[int, date], dict[int, Holder]]:
-    """(room id, day) -> slot -> the booking holding it, from first to last.
-    due (rules.due_cut): bookings it covers that were not checked in are
-    released, so their slots show free (the next booking of them releases
-    them for good)."""
-    q = (select(BookedSlot.room_id, BookedSlot.day, BookedSlot.slot, Booking.id, Booking.title,
-                User.name, Booking.user_id, Booking.start_slot, Booking.checked_in_at,
-                Booking.created_at)
-         .join(Booking, BookedSlot.booking_id == Booking.id)
-         .join(User, Booking.user_id == User.id)
-         .where(BookedSlot.day >= first, BookedSlot.day <= last))
-    if room_id is not None:
-        q = q.where(BookedSlot.room_id == room_id)
-    out: dict[tuple[int, date], dict[int, Holder]] = {}
-    for rid, day, slot, bid, title, name, uid, start, checked_in, made in s.execute(q):
-        if due is not None and checked_in is None and due.covers(day, start, made):
-            continue
-        out.setdefault((rid, day), {})[slot] = Holder(bid, title, name, uid == me)
-    return out
-
-
-def release_due(s: Session, room_id: int, due: Due, now: datetime) -> int:
-    """Release a room's bookings that were not checked in in time (those
-    `due` covers): their slots are freed, they say why. How many were."""
-    found = s.scalars(select(Booking).where(
-        Booking.room_id == room_id, Booking.day == due.day, Booking.status == "confirmed",
-        Booking.start_slot <= due.last_start, Booking.checked_in_at.is_(None)).with_for_update())
-    late = [b for b in found if due.covers(b.day, b.start_slot, b.created_at)]
-    for b in late:
-        s.execute(delete(BookedSlot).where(BookedSlot.booking_id == b.id))
-        b.status, b.cancelled_at, b.cancel_reason = "released", now, "not checked in in time"
-        b.revision += 1
-        b.updated_at = now
-        outbox.queue(s, b.id, "released", b.revision)
-    return len(late)

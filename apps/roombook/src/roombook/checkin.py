@@ -1,7 +1,7 @@
 """Check-in, where the site asks for it: a booking's check-in window under
 the site's current rules, its state now, and the check-in itself (the
 booking row locked, so that a check-in and the release of the same booking
-cannot both happen; booking.release_due releases)."""
+cannot both happen; occupancy.release_due releases)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import rules
-from roombook.booking import Cancelled, NotFound, release_due
+from roombook.booking import NotFound
+from roombook.changes import Cancelled
 from roombook.config import Settings
 from roombook.context import state
 from roombook.models import Booking, User
+from roombook.occupancy import release_due
 from roombook.rules import Due
 from roombook.rules_db import current
 

@@ -14,14 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook.booking import (
-    RETRIES,
-    KeyReused,
-    NotFound,
-    cancel_all,
-    confirm_replay,
-    is_transient,
-)
+from roombook.booking import RETRIES, KeyReused, NotFound, confirm_replay, is_transient
+from roombook.changes import cancel_all
 from roombook.models import BookedSlot, Booking, Series, User, bookable
 from roombook.rules import week_of
 from roombook.rules_db import RuleBroken, hold_week

@@ -23,15 +23,8 @@ from sqlalchemy import or_, select
 
 from roombook import find, grid, i18n, rules, throttle
 from roombook.availability import blocked
-from roombook.booking import (
-    Conflict,
-    KeyReused,
-    NotFound,
-    book,
-    holders,
-    same_as_mine,
-    undoable,
-)
+from roombook.booking import Conflict, KeyReused, NotFound, book, same_as_mine
+from roombook.changes import undoable
 from roombook.checkin import checkin_state
 from roombook.context import safe_next, state, utcnow
 from roombook.feeds import mine as my_feeds
@@ -46,6 +39,7 @@ from roombook.models import (
     room_list,
     valid_user,
 )
+from roombook.occupancy import holders
 from roombook.pages import longdate, page, sign_out, signed_in
 from roombook.rules_db import RuleBroken, current, judge
 from roombook.slots import BadInput, SlotRange, day_times, parse_day, parse_range, time_of

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roombook import auth, photos
-from roombook.booking import cancel_all, undoable
+from roombook.changes import cancel_all, undoable
 from roombook.context import state, utcnow
 from roombook.models import (
     NAME_MAX,

@@ -11,7 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
-from roombook.booking import Cancelled, Conflict, NotFound, cancel, restore
+from roombook.booking import Conflict, NotFound
+from roombook.changes import Cancelled, cancel, restore
 from roombook.context import state, utcnow
 from roombook.models import REASON_MAX, Booking, Room, User
 from roombook.pages import longdate, page, signed_in

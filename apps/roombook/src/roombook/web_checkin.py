@@ -13,7 +13,8 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
 from roombook import auth
-from roombook.booking import Cancelled, NotFound
+from roombook.booking import NotFound
+from roombook.changes import Cancelled
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
 from roombook.context import state
 from roombook.models import Booking, Room, User

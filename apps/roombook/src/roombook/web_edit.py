@@ -10,7 +10,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
-from roombook.booking import Cancelled, Change, Conflict, NotFound, edit
+from roombook.booking import Conflict, NotFound
+from roombook.changes import Cancelled, Change, edit
 from roombook.context import state
 from roombook.models import TITLE_MAX, Booking, may_change, room_list
 from roombook.pages import longdate, page, signed_in
