@@ -21,13 +21,13 @@ from roombook.api_io import (
     now,
     room_json,
 )
+from roombook.api_schema import BookingChange, Login, NewBooking, NewSeries, read
 from roombook.availability import blocked
 from roombook.booking import Bearer, Conflict, KeyReused, NotFound, Unauthorized, book
 from roombook.changes import Cancelled, Change, cancel, edit
 from roombook.checkin import TooEarly, TooLate, check_in, window_of
 from roombook.context import error, state, utcnow
 from roombook.models import (
-    TITLE_MAX,
     Booking,
     Room,
     User,
@@ -48,7 +48,6 @@ PUBLIC = {"api.login", "api.openapi"}
 # Endpoints that check the token's user in their own first statement (see
 # booking.Bearer): no lookup of the user before them.
 SELF_CHECKED = {"api.create_booking"}
-SERIES_FIELDS = frozenset({"repeat", "until", "on_conflict", "preview"})
 
 
 @api.before_request
@@ -91,11 +90,9 @@ def openapi() -> Response:
 
 @api.post("/login")
 def login() -> object:
-    data = body()
-    email, password = data.get("email"), data.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise BadRequest("email and password are required strings")
-    tried = throttle.attempt(state().maker, email.strip().lower()[:254], password[:1024],
+    sent = read(Login, body())
+    tried = throttle.attempt(state().maker, sent.email.strip().lower()[:254],
+                             sent.password[:1024],
                              request, utcnow())
     if tried.wait_s:
         answer = error(429, "too_many_attempts",
@@ -201,17 +198,17 @@ def _bearer_user(bearer: Bearer) -> User | None:
 @api.post("/bookings")
 def create_booking() -> object:
     key = idempotency_key()
-    data = body()
-    room_id, title, rng = new(data)
+    sent = read(NewBooking, body())
+    room_id, title, rng = new(sent)
     bearer: Bearer = g.bearer
     st = state()
     caller = None
-    if data.get("beyond_rules") or "for_user_id" in data:  # only then is the caller looked up
+    if sent.beyond_rules or sent.for_user_id is not None:  # only then is the caller looked up
         caller = _bearer_user(bearer)
         if caller is None:
             return unauthorized()
-    beyond = beyond_rules(data, caller)
-    who = for_whom(data, bearer.user_id, caller)
+    beyond = beyond_rules(sent.beyond_rules, caller)
+    who = for_whom(sent.for_user_id, bearer.user_id, caller)
     verdict = judge(st.maker, st.settings, rng, room_id, beyond)
     try:
         outcome = book(st.maker, user_id=who, room_id=room_id, rng=rng,
@@ -233,23 +230,17 @@ def create_series() -> object:
     """A recurring booking: every date (on_conflict "none": all or nothing) or
     every free date (on_conflict "skip"), in one transaction; preview: only
     say which dates are free."""
-    data = body()
-    room_id, title, rng = new(data, SERIES_FIELDS)
-    repeat, until, mode = data.get("repeat"), data.get("until"), data.get("on_conflict", "none")
-    preview = data.get("preview", False)
-    if not isinstance(repeat, str) or not isinstance(until, str):
-        raise BadRequest("repeat (daily, weekdays, weekly or monthly) and until (a date) are "
-                         "required")
-    if mode not in ("none", "skip") or not isinstance(preview, bool):
-        raise BadRequest('on_conflict is "none" or "skip"; preview is true or false')
+    sent = read(NewSeries, body())
+    room_id, title, rng = new(sent)
+    repeat, until, mode, preview = sent.repeat, sent.until, sent.on_conflict, sent.preview
     try:
         last = date.fromisoformat(until)
     except ValueError:
         raise BadRequest(f"until {until!r} is not a date like 2026-12-01") from None
     days = dates(rng.day, last, repeat)
     st = state()
-    beyond = beyond_rules(data, g.user)
-    who = for_whom(data, g.user.id, g.user)
+    beyond = beyond_rules(sent.beyond_rules, g.user)
+    who = for_whom(sent.for_user_id, g.user.id, g.user)
     refused = refused_dates(st.maker, st.settings, days, rng, room_id, beyond)
     if preview:
         with st.maker() as s:
@@ -300,28 +291,20 @@ def edit_booking(booking_id: int) -> object:
     """Move a booking (room, or date with start and end) or retitle it, in one
     transaction: it moves only if the new slots are free."""
     data = body()
-    unknown = set(data) - {"room_id", "date", "start", "end", "title", "beyond_rules"}
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    sent = read(BookingChange, data)
     if not data:
         raise BadRequest("send at least one of room_id, date with start and end, title")
-    room_id, title = data.get("room_id"), data.get("title")
-    if room_id is not None and (not isinstance(room_id, int) or isinstance(room_id, bool)
-                                or not 0 < room_id < 2**31):
-        raise BadRequest("room_id must be a room's id (a positive whole number)")
-    if title is not None and (not isinstance(title, str) or len(title) > TITLE_MAX):
-        raise BadRequest(f"title must be text of at most {TITLE_MAX} characters")
-    fields = [data.get(f) for f in ("date", "start", "end")]
+    room_id, title = sent.room_id, sent.title
     rng = None
-    if any(f is not None for f in fields):
-        if not all(isinstance(f, str) for f in fields):
+    if sent.date is not None or sent.start is not None or sent.end is not None:
+        if sent.date is None or sent.start is None or sent.end is None:
             raise BadRequest("to move a booking in time send date, start and end together, as "
                              "text: 2026-12-01, 09:00, 10:30")
-        rng = parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
+        rng = parse_range(state().settings, sent.date, sent.start, sent.end, now=now())
     change = Change(room_id=room_id, rng=rng,
-                    title=title.strip() if isinstance(title, str) else None)
+                    title=title.strip() if title is not None else None)
     st = state()
-    beyond = beyond_rules(data, g.user)
+    beyond = beyond_rules(sent.beyond_rules, g.user)
     per_week = None
     if rng is not None or room_id is not None:
         with st.maker() as s:

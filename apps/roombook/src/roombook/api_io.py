@@ -10,8 +10,9 @@ from typing import Any
 
 from flask import request, url_for
 
+from roombook.api_schema import BadRequest, NewBooking
 from roombook.context import state
-from roombook.models import KEY_MAX, TITLE_MAX, Booking, Room, User, active
+from roombook.models import KEY_MAX, Booking, Room, User, active
 from roombook.slots import SlotRange, local_start, parse_range, time_of
 
 KEY_RE = re.compile(rf"^[A-Za-z0-9_.:-]{{8,{KEY_MAX}}}$")
@@ -26,10 +27,6 @@ def body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("send a JSON object (Content-Type: application/json)")
     return data
-
-
-class BadRequest(ValueError):
-    pass
 
 
 def room_json(room: Room) -> dict[str, Any]:
@@ -59,46 +56,28 @@ def idempotency_key() -> str:
     return key
 
 
-def new(data: dict[str, Any], extra: frozenset[str] = frozenset()
-         ) -> tuple[int, str, SlotRange]:
+def new(b: NewBooking) -> tuple[int, str, SlotRange]:
     """A new booking's or series' room, title and first range, checked."""
-    unknown = (set(data) - {"room_id", "date", "start", "end", "title", "beyond_rules",
-                            "for_user_id"} - extra)
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
-    room_id, title = data.get("room_id"), data.get("title", "")
-    if not isinstance(room_id, int) or isinstance(room_id, bool) or not 0 < room_id < 2**31:
-        raise BadRequest("room_id must be a room's id (a positive whole number)")
-    if not isinstance(title, str) or len(title) > TITLE_MAX:
-        raise BadRequest(f"title must be text of at most {TITLE_MAX} characters")
-    fields = [data.get(f) for f in ("date", "start", "end")]
-    if not all(isinstance(f, str) for f in fields):
-        raise BadRequest("date, start and end are required, as text: 2026-12-01, 09:00, 10:30")
-    return room_id, title.strip(), parse_range(state().settings, *fields, now=now())  # type: ignore[arg-type]
+    return b.room_id, b.title.strip(), parse_range(state().settings, b.date, b.start, b.end,
+                                                   now=now())
 
 
 class Forbidden(PermissionError):
     pass
 
 
-def beyond_rules(data: dict[str, Any], user: User | None) -> bool:
+def beyond_rules(beyond: bool, user: User | None) -> bool:
     """Whether an administrator books beyond the site's rules (beyond_rules:
     true), saying so; Forbidden for anyone else."""
-    beyond = data.get("beyond_rules", False)
-    if not isinstance(beyond, bool):
-        raise BadRequest("beyond_rules is true or false")
     if beyond and not (user is not None and user.is_admin):
         raise Forbidden("only an administrator books beyond the rules")
     return beyond
 
 
-def for_whom(data: dict[str, Any], me: int, user: User | None) -> int:
+def for_whom(other: int | None, me: int, user: User | None) -> int:
     """Whom a booking is for (for_user_id): the caller, or (an
     administrator, or someone given the right) another active person."""
-    other = data.get("for_user_id", me)
-    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
-        raise BadRequest("for_user_id must be a person's id (a positive whole number)")
-    if other == me:
+    if other is None or other == me:
         return me
     if user is None or not user.may_book_for_others:
         raise Forbidden("only an administrator, or a person given the right, books for "

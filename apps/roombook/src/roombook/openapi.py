@@ -1,41 +1,15 @@
-"""The JSON API, described (OpenAPI 3.0)."""
+"""The JSON API, described (OpenAPI 3.1). The request bodies' schemas are
+api_schema's models, the same that check them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from roombook.api_schema import ID_MAX, schemas
 from roombook.find import PEOPLE_MAX
-from roombook.models import KEY_MAX, TITLE_MAX
+from roombook.models import KEY_MAX
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-# What a new booking sends, and what an edit may change.
-BOOKING_FIELDS: dict[str, Any] = {
-    "room_id": {"type": "integer"},
-    "date": {"type": "string", "example": "2026-12-01"},
-    "start": {"type": "string", "example": "09:00"},
-    "end": {"type": "string", "example": "10:30"},
-    "title": {"type": "string", "maxLength": TITLE_MAX},
-    "beyond_rules": {"type": "boolean", "default": False,
-                     "description": "an administrator books beyond the site's rules"},
-}
-
-
-# Whom a new booking or series is for (an administrator's or an assistant's).
-FOR_WHOM: dict[str, Any] = {
-    "for_user_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
-                    "description": "book on this person's behalf (default: the caller)"},
-}
-
-
-# What a new series sends besides a booking's fields.
-SERIES_FIELDS: dict[str, Any] = {
-    "repeat": {"type": "string", "enum": ["daily", "weekdays", "weekly", "monthly"]},
-    "until": {"type": "string", "example": "2027-03-01"},
-    "on_conflict": {"type": "string", "enum": ["none", "skip"], "default": "none"},
-    "preview": {"type": "boolean", "default": False},
-}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -53,16 +27,16 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     room_id = {"name": "room_id", "in": "path", "required": True,
-               "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+               "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}
     booking_id = {"name": "booking_id", "in": "path", "required": True,
-                  "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+                  "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}
     series_id = {"name": "series_id", "in": "path", "required": True,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+                 "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}
     key = {"name": "Idempotency-Key", "in": "header", "required": True,
            "schema": {"type": "string", "minLength": 8, "maxLength": KEY_MAX}}
     dates = {"type": "array", "items": {"type": "string", "format": "date"}}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "roombook", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -72,7 +46,7 @@ def document() -> dict[str, Any]:
                 "Room": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"},
                     "capacity": {"type": "integer"}, "equipment": {"type": "string"},
-                    "photo_url": {"type": "string", "nullable": True}}},
+                    "photo_url": {"type": ["string", "null"]}}},
                 "Booking": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "room_id": {"type": "integer"},
                     "date": {"type": "string", "format": "date"},
@@ -82,28 +56,19 @@ def document() -> dict[str, Any]:
                     "title": {"type": "string"}, "status": {"type": "string"},
                     "replayed": {"type": "boolean"}, "checked_in": {"type": "boolean"},
                     "user_id": {"type": "integer"},
-                    "booked_by": {"type": "integer", "nullable": True}}},
-                "NewBooking": {"type": "object", "required": ["room_id", "date", "start", "end"],
-                               "additionalProperties": False,
-                               "properties": {**BOOKING_FIELDS, **FOR_WHOM}},
-                "BookingChange": {"type": "object", "minProperties": 1,
-                                  "additionalProperties": False, "properties": BOOKING_FIELDS},
-                "NewSeries": {"type": "object",
-                              "required": ["room_id", "date", "start", "end", "repeat", "until"],
-                              "additionalProperties": False,
-                              "properties": {**BOOKING_FIELDS, **SERIES_FIELDS, **FOR_WHOM}},
+                    "booked_by": {"type": ["integer", "null"]}}},
                 "Series": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "booked": dates, "skipped": dates,
                     "replayed": {"type": "boolean"}}},
+                **schemas(),
             },
         },
         "security": [{"bearer": []}],
         "paths": {
             "/api/login": {"post": {
                 "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "password"], "properties": {
-                        "email": {"type": "string"}, "password": {"type": "string"}}}}}},
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Login"}}}},
                 "responses": {"200": _json({"type": "object", "properties": {
                     "token": {"type": "string"}}}, "a bearer token"),
                     **_errors(400, 401, 429, 503)}}},
