@@ -524,7 +524,7 @@ def test_decide_imports_no_io_module() -> None:
 
     root = Path(hapair.__file__).parent.parent
     pure = ("decide", "standby", "learn", "actions", "view", "config", "witness_rules",
-            "fence_rules", "events", "hardware", "command_rules")
+            "fence_rules", "events", "hardware", "command_rules", "lease_rules")
     io_modules = {"db", "observe", "peer", "act", "loop", "api", "rebuild", "fencing", "guard",
                   "dcs", "witness", "requests", "etcd3gw", "pathlib",
                   "tasks", "commands", "fifo", "intent", "takeover", "pymysql", "subprocess",

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from hapair.agent.actions import Demote, SetSemiSync
 from hapair.agent.decide import decide
-from hapair.agent.guard import binds
 from hapair.agent.learn import learn
+from hapair.agent.lease_rules import binds
 from hapair.agent.view import Memory, Witness
 from hapair.model.roles import Role
 from hapair.probes.mariadb import SemiSync

@@ -23,6 +23,7 @@ from hapair.agent.actions import (
 from hapair.agent.config import AgentConfig
 from hapair.agent.fence_rules import fence_first
 from hapair.agent.learn import fresh_peer
+from hapair.agent.lease_rules import peer_may_take_over, run_out
 from hapair.agent.standby import read_only
 from hapair.agent.view import BUSY_HEAL_S, View
 from hapair.agent.witness_rules import (
@@ -144,9 +145,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     silent = v.now - m.lease_renewed
     # (Not within this agent's own restart in place: the standby took its
     # window, and its first answer to the next agent may not be in yet.)
-    lost = (p is None and not m.degraded and not m.peer_stopped_at
-            and (db.semi_sync_master or m.peer_complete) and silent > cfg.lease_s
-            and v.now >= m.restart_until)
+    lost = (p is None and peer_may_take_over(m, db.semi_sync_master)
+            and run_out(silent, cfg.lease_s, v.now, m.restart_until))
     if lost and witnessed(v, cfg):
         return go_alone(v, cfg, Role.PRIMARY)
     if lost and cfg.fence is not None:

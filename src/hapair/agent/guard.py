@@ -10,15 +10,13 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from hapair.agent import observe
+from hapair.agent import lease_rules, observe
 from hapair.agent.db import DBError
 from hapair.paths import STOP_FENCE_TIMES
 from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
 
 if TYPE_CHECKING:
-    from hapair.agent.config import AgentConfig
     from hapair.agent.loop import Agent
-    from hapair.agent.view import Memory, View
 
 log = logging.getLogger("hapair.agent")
 TICK_S = 0.05
@@ -74,20 +72,6 @@ def pinger(agent: Agent) -> None:
             agent.watchdog.notify()
 
 
-def binds(v: View | None, m: Memory, cfg: AgentConfig) -> bool:
-    """Whether the lease binds this node now (pure): a writable primary whose
-    peer may hold every confirmed commit, and so may take over once the lease
-    has run out. Not with fence devices (the peer never promotes without
-    powering us off first), nor while committing alone on purpose or paused."""
-    if cfg.fence is not None:
-        return False
-    if v is None or v.db.read_only or not v.db.up or m.degraded or m.paused:
-        return False
-    if m.peer_stopped_at:
-        return False  # its agent stopped on purpose: it cannot take over
-    return v.db.semi_sync_master or m.peer_complete  # else the peer may lack commits
-
-
 def lease_renewed(agent: Agent) -> float:
     """The lease's start (monotonic): the send time of our last answered
     poll of the peer, or of the witness's last accepted renewal."""
@@ -107,7 +91,7 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     acknowledgement that will not come). The loop reopens if the peer turns
     out to be still replicating."""
     v, cfg = agent.view, agent.cfg
-    bound = binds(v, agent.memory, cfg)
+    bound = lease_rules.binds(v, agent.memory, cfg)
     renewed = lease_renewed(agent)
     # A restart of this agent in place (agent/restarting.py): the standby
     # took the window, and the lease lasts to its end whatever the polls say.
@@ -128,8 +112,9 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
         return
     if agent.peer.paths:
         return
-    silent = time.monotonic() - renewed
-    if silent <= cfg.lease_s or window > 0:
+    now = time.monotonic()
+    silent = now - renewed
+    if not lease_rules.run_out(silent, cfg.lease_s, now, agent.memory.restart_until):
         return
     _fence(agent, f"{cfg.peer} unanswered"
            f"{' and the leader key not renewed' if agent.keeper else ''} for {silent:.1f}s",

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from hapair.agent import command_rules as rules
 from hapair.agent import events as ev
-from hapair.agent import guard, observe
+from hapair.agent import lease_rules, observe
 from hapair.agent.command_rules import Asked
 from hapair.agent.health import NOT_YET
 from hapair.model.roles import Role
@@ -78,7 +78,7 @@ def announce(agent: Agent, asked: Asked, seconds: float = WINDOW_S
             return f"{agent.cfg.peer} has not taken the window"
         # (A lease that binds nothing, with fence devices say, leaves the
         # rows empty: the server is left alone, open, whatever the window.)
-        if guard.binds(agent.view, agent.memory, agent.cfg):
+        if lease_rules.binds(agent.view, agent.memory, agent.cfg):
             for row in (agent.lease_row, agent.gate_row):
                 if row.written is None or row.written < unix_end - 1.0:
                     return f"{row.WHAT} does not hold the window yet"
