@@ -184,3 +184,31 @@ def test_binary_logs_and_a_restore_need_the_token_and_a_writable_node_refuses_on
     code, said = ask(base, ca, "/restore", TOKEN, "POST")
     assert code == 409 and "not read-only" in said["error"]
     assert ask(base, ca, "/binlogs/mariadb-bin.000001?from=x", TOKEN)[0] == 400
+
+
+def test_every_change_and_the_data_need_the_api_token_itself() -> None:
+    """The routing table says who may ask for what: every POST (the
+    operator's commands, a restore) and the data (a backup, files, binary
+    logs) need the token; only the probes keepalived, load balancers and
+    Prometheus use are open; the rest needs at least the read credential."""
+    from hapair.agent.commands import NAMES
+
+    posts = {path for (method, path) in api.ROUTES if method == "POST"}
+    assert posts == {"/restore", *(f"/{n}" for n in NAMES)}
+    for (method, path), route in api.ROUTES.items():
+        if method == "POST" or path in ("/backup", "/files", "/binlogs", "/binlogs/"):
+            assert route.access is api.Access.TOKEN, path
+        elif route.access is api.Access.ANYONE:
+            assert path in ("/alive", "/health", "/primary", "/replica", "/metrics"), path
+    assert api.route_of("GET", "/binlogs/mariadb-bin.000001") is api.ROUTES[("GET", "/binlogs/")]
+    assert api.route_of("GET", "/status/x") is None and api.route_of("PUT", "/status") is None
+
+
+def test_an_unknown_path_is_a_404_and_a_command_without_the_token_a_401(served: Any) -> None:
+    base, ca, seen = served
+    assert ask(base, ca, "/nothing")[0] == 404
+    assert ask(base, ca, "/nothing", TOKEN, "POST")[0] == 404
+    before = list(seen)
+    for name in ("fence", "switchover", "pause"):
+        assert ask(base, ca, f"/{name}", read_token(TOKEN), "POST")[0] == 401
+    assert seen == before  # nothing changed, and no poll counted

@@ -20,6 +20,7 @@ Changes need the API token itself: POST /fence, /switchover, /pause, /resume,
 from __future__ import annotations
 
 import contextlib
+import enum
 import hmac
 import ipaddress
 import json
@@ -28,12 +29,14 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from hapair.agent import backup_stream, restore, ui
-from hapair.agent.commands import command
+from hapair.agent.commands import NAMES, command
 from hapair.agent.db import Database, Endpoint
 from hapair.agent.guard import alive
 from hapair.agent.publish import endpoint_verdict, summary
@@ -117,184 +120,281 @@ def serve(agent: Agent, host: str, port: int,
     return Server((host, port), handler(agent), tls, trusted)
 
 
-def handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
-    reader, poller = read_token(agent.token), peer_token(agent.token)
-    peer_addresses = frozenset(agent.cfg.peer_addresses.values())
+class Access(enum.Enum):
+    """Who may ask for a route."""
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "hapair-agent"
-        timeout = IDLE_S  # the socket's: an idle or slow client is cut
-        deadline: threading.Timer | None = None
+    ANYONE = "anyone"  # keepalived, load balancers, Prometheus
+    READ = "read"  # the read-only credential, the peer's agent, or the API token
+    PAGE = "page"  # as READ, or either credential as a browser's Basic password
+    TOKEN = "token"  # the API token itself: changes, and the data
 
-        def handle_one_request(self) -> None:
-            """A request is read within IDLE_S in all, not per read: a client
-            sending one header byte every few seconds held a remote slot for
-            as long as it liked. Streams (a backup, a restore) are answered
-            or read after that, under the socket's own timeout."""
-            self.deadline = threading.Timer(IDLE_S, self._too_slow)
-            self.deadline.daemon = True
-            self.deadline.start()
-            try:
-                super().handle_one_request()
-            finally:
-                self._read()
 
-        def _too_slow(self) -> None:
-            with contextlib.suppress(OSError):  # gone already
-                self.connection.shutdown(socket.SHUT_RDWR)
+@dataclass(frozen=True)
+class Route:
+    """What a route answers, and to whom. body: a JSON object is read first
+    (a POST's). refused: what someone without the access gets (the default:
+    401)."""
 
-        def _read(self) -> None:
-            """The request is in: its deadline is over."""
-            if self.deadline is not None:
-                self.deadline.cancel()
-                self.deadline = None
+    access: Access
+    run: Callable[[Handler, str, dict[str, Any]], None]
+    body: bool = False
+    refused: Callable[[Handler], None] | None = None
 
-        def parse_request(self) -> bool:
-            ok = super().parse_request()
-            if self.command != "POST":
-                self._read()  # nothing more to read
-            return ok
 
-        def _authed(self) -> bool:
-            """The API token itself: for changes and the data."""
-            given = self.headers.get("Authorization", "")
-            return hmac.compare_digest(given.encode(), f"Bearer {agent.token}".encode())
+def _status(h: Handler, path: str, body: dict[str, Any]) -> None:
+    peer = h.from_peer_agent()
+    if peer:
+        h.agent.contact.seen(time.monotonic())
+    doc = h.agent.status()
+    h.send(200, doc.model_dump(mode="json"))
+    if peer and doc.stopping:
+        h.agent.stop_read = True  # sent: the peer knows (agent/stopping.py)
 
-        def _may_read(self) -> bool:
-            """The read-only credential, the agents' own, or the API token."""
-            given = self.headers.get("Authorization", "").encode()
-            return (hmac.compare_digest(given, f"Bearer {reader}".encode())
-                    or self._from_peer_agent() or self._authed())
 
-        def _from_peer_agent(self) -> bool:
-            """A poll by the peer's agent: its own credential, from one of its
-            addresses, naming it. Only such a poll is a sign of the peer's
-            life (the read-only credential is the monitoring's too)."""
-            given = self.headers.get("Authorization", "").encode()
-            return (hmac.compare_digest(given, f"Bearer {poller}".encode())
-                    and self.client_address[0] in peer_addresses
-                    and self.headers.get("X-Hapair-Node") == agent.cfg.peer)
+def _status_summary(h: Handler) -> None:
+    h.send(200, summary(h.agent.status().model_dump(mode="json")))
 
-        def _may_see(self) -> bool:
-            """The page: either as a Basic password (a browser), or as _may_read."""
-            password = ui.basic_password(self.headers.get("Authorization", ""))
-            if password is None:
-                return self._may_read()
-            return any(hmac.compare_digest(password.encode(), c.encode())
-                       for c in (reader, agent.token))
 
-        def _send(self, code: int, body: Any, ctype: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:
-            data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
-                else body if isinstance(body, bytes) else str(body).encode()
-            try:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                self.close_connection = True  # the asker gave up waiting
+def _alive(h: Handler, path: str, body: dict[str, Any]) -> None:
+    ok, why = alive(h.agent, time.monotonic())
+    h.send(200 if ok else 503, why, "text/plain")
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            path = self.path.split("?")[0]
-            if path == "/status":
-                if not self._may_read():
-                    self._send(200, summary(agent.status().model_dump(mode="json")))
-                    return
-                peer = self._from_peer_agent()
-                if peer:
-                    agent.contact.seen(time.monotonic())
-                doc = agent.status()
-                self._send(200, doc.model_dump(mode="json"))
-                if peer and doc.stopping:
-                    agent.stop_read = True  # sent: the peer knows (agent/stopping.py)
-            elif path == "/alive":
-                ok, why = alive(agent, time.monotonic())
-                self._send(200 if ok else 503, why, "text/plain")
-            elif path in ("/health", "/primary", "/replica"):
-                ok, why = endpoint_verdict(path[1:], agent.view, agent.decision)
-                self._send(200 if ok else 503, why + "\n", "text/plain")
-            elif path in ("/", "/ui"):
-                if not self._may_see():
-                    self._send(401, "the status page needs the read-only credential as the "
-                               "password (`hapair secrets read-token`)\n", "text/plain",
-                               {"WWW-Authenticate": f'Basic realm="hapair {agent.cfg.cluster}"'})
-                    return
-                self._send(200, ui.html(agent), "text/html; charset=utf-8", ui.HEADERS)
-            elif path == "/metrics":
-                body, ctype = agent.metrics.render()
-                self._send(200, body, ctype)
-            elif path in ("/backup", "/files", "/binlogs") or path.startswith("/binlogs/"):
-                if not self._authed():
-                    self._send(401, {"error": "a valid API token is required"})
-                    return
-                if path == "/files":
-                    backup_stream.send_files(self, agent.cfg.static_dir)
-                elif path == "/binlogs":
-                    self._send(200, restore.binlogs())
-                elif path.startswith("/binlogs/"):
-                    start = parse_qs(urlsplit(self.path).query).get("from", ["0"])[0]
-                    if not start.isdigit():
-                        self._send(400, {"error": "from= is a byte offset"})
-                        return
-                    restore.send_binlog(self, agent.datadir, path.removeprefix("/binlogs/"),
-                                        int(start))
-                else:
-                    self._backup()
-            else:
-                self._send(404, {"error": "not found"})
 
-        def do_POST(self) -> None:  # noqa: N802
-            if self.path.split("?")[0] == "/restore":  # a stream, not a JSON object
-                if not self._authed():
-                    # A small body is read (over TLS an answer to an unread one is
-                    # lost); a large one from a stranger is not: the reset says no.
-                    restore.discard(self, MAX_BODY)
-                    self.close_connection = True
-                    self._send(401, {"error": "a valid API token is required"})
-                    return
-                self._read()  # the stream is read under the socket's timeout
-                self._send(*restore.receive(self, agent))
+def _endpoint(h: Handler, path: str, body: dict[str, Any]) -> None:
+    ok, why = endpoint_verdict(path[1:], h.agent.view, h.agent.decision)
+    h.send(200 if ok else 503, why + "\n", "text/plain")
+
+
+def _page(h: Handler, path: str, body: dict[str, Any]) -> None:
+    h.send(200, ui.html(h.agent), "text/html; charset=utf-8", ui.HEADERS)
+
+
+def _page_refused(h: Handler) -> None:
+    h.send(401, "the status page needs the read-only credential as the password "
+           "(`hapair secrets read-token`)\n", "text/plain",
+           {"WWW-Authenticate": f'Basic realm="hapair {h.agent.cfg.cluster}"'})
+
+
+def _metrics(h: Handler, path: str, body: dict[str, Any]) -> None:
+    data, ctype = h.agent.metrics.render()
+    h.send(200, data, ctype)
+
+
+def _files(h: Handler, path: str, body: dict[str, Any]) -> None:
+    backup_stream.send_files(h, h.agent.cfg.static_dir)
+
+
+def _binlogs(h: Handler, path: str, body: dict[str, Any]) -> None:
+    h.send(200, restore.binlogs())
+
+
+def _binlog(h: Handler, path: str, body: dict[str, Any]) -> None:
+    start = parse_qs(urlsplit(h.path).query).get("from", ["0"])[0]
+    if not start.isdigit():
+        h.send(400, {"error": "from= is a byte offset"})
+        return
+    restore.send_binlog(h, h.agent.datadir, path.removeprefix("/binlogs/"), int(start))
+
+
+def _backup(h: Handler, path: str, body: dict[str, Any]) -> None:
+    agent = h.agent
+    if not agent.backup_lock.acquire(blocking=False):
+        h.send(409, {"error": "a backup is already being streamed"})
+        return
+    try:
+        backup_stream.send(h, Database(Endpoint(agent.cfg.admin_user, agent.admin_password)))
+    finally:
+        agent.backup_lock.release()
+
+
+def _restore(h: Handler, path: str, body: dict[str, Any]) -> None:
+    h.request_read()  # the stream is read under the socket's timeout
+    h.send(*restore.receive(h, h.agent))
+
+
+def _restore_refused(h: Handler) -> None:
+    # A small body is read (over TLS an answer to an unread one is lost); a
+    # large one from a stranger is not: the reset says no.
+    restore.discard(h, MAX_BODY)
+    h.close_connection = True
+    h.send(401, {"error": "a valid API token is required"})
+
+
+def _command(h: Handler, path: str, body: dict[str, Any]) -> None:
+    try:
+        code, answer = command(h.agent, path.strip("/"), body)
+    except Exception as exc:  # noqa: BLE001 - report, keep serving
+        log.exception("command %s failed", path)
+        code, answer = 500, {"error": str(exc)}
+    h.send(code, answer)
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/status"): Route(Access.READ, _status, refused=_status_summary),
+    ("GET", "/alive"): Route(Access.ANYONE, _alive),
+    **{("GET", p): Route(Access.ANYONE, _endpoint) for p in ("/health", "/primary", "/replica")},
+    **{("GET", p): Route(Access.PAGE, _page, refused=_page_refused) for p in ("/", "/ui")},
+    ("GET", "/metrics"): Route(Access.ANYONE, _metrics),
+    ("GET", "/backup"): Route(Access.TOKEN, _backup),
+    ("GET", "/files"): Route(Access.TOKEN, _files),
+    ("GET", "/binlogs"): Route(Access.TOKEN, _binlogs),
+    ("GET", "/binlogs/"): Route(Access.TOKEN, _binlog),  # a prefix: /binlogs/NAME?from=N
+    ("POST", "/restore"): Route(Access.TOKEN, _restore, refused=_restore_refused),
+    **{("POST", f"/{c}"): Route(Access.TOKEN, _command, body=True) for c in NAMES},
+}
+
+
+def route_of(method: str, path: str) -> Route | None:
+    """The route for a request's path (its query left off): exact, or
+    under a prefix that ends in a slash."""
+    found = ROUTES.get((method, path))
+    if found is None and path.count("/") > 1:
+        found = ROUTES.get((method, path[:path.index("/", 1) + 1]))
+    return found
+
+
+def handler(agent: Agent) -> type[Handler]:
+    class Bound(Handler):
+        pass
+
+    Bound.agent = agent
+    Bound.reader, Bound.poller = read_token(agent.token), peer_token(agent.token)
+    Bound.peer_addresses = frozenset(agent.cfg.peer_addresses.values())
+    return Bound
+
+
+class Handler(BaseHTTPRequestHandler):
+    """The HTTP plumbing (deadlines, credentials, answers); what each path
+    does is ROUTES'."""
+
+    server_version = "hapair-agent"
+    timeout = IDLE_S  # the socket's: an idle or slow client is cut
+    deadline: threading.Timer | None = None
+    agent: Agent
+    reader: str
+    poller: str
+    peer_addresses: frozenset[str]
+
+    def handle_one_request(self) -> None:
+        """A request is read within IDLE_S in all, not per read: a client
+        sending one header byte every few seconds held a remote slot for as
+        long as it liked. Streams (a backup, a restore) are answered or read
+        after that, under the socket's own timeout."""
+        self.deadline = threading.Timer(IDLE_S, self._too_slow)
+        self.deadline.daemon = True
+        self.deadline.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self.request_read()
+
+    def _too_slow(self) -> None:
+        with contextlib.suppress(OSError):  # gone already
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def request_read(self) -> None:
+        """The request is in: its deadline is over."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if self.command != "POST":
+            self.request_read()  # nothing more to read
+        return ok
+
+    # ---- credentials ----------------------------------------------------------------
+    def _bearer(self) -> bytes:
+        return self.headers.get("Authorization", "").encode()
+
+    def authed(self) -> bool:
+        """The API token itself: for changes and the data."""
+        return hmac.compare_digest(self._bearer(), f"Bearer {self.agent.token}".encode())
+
+    def may_read(self) -> bool:
+        """The read-only credential, the agents' own, or the API token."""
+        return (hmac.compare_digest(self._bearer(), f"Bearer {self.reader}".encode())
+                or self.from_peer_agent() or self.authed())
+
+    def from_peer_agent(self) -> bool:
+        """A poll by the peer's agent: its own credential, from one of its
+        addresses, naming it. Only such a poll is a sign of the peer's life
+        (the read-only credential is the monitoring's too)."""
+        return (hmac.compare_digest(self._bearer(), f"Bearer {self.poller}".encode())
+                and self.client_address[0] in self.peer_addresses
+                and self.headers.get("X-Hapair-Node") == self.agent.cfg.peer)
+
+    def may_see(self) -> bool:
+        """The page: either as a Basic password (a browser), or as may_read."""
+        password = ui.basic_password(self.headers.get("Authorization", ""))
+        if password is None:
+            return self.may_read()
+        return any(hmac.compare_digest(password.encode(), c.encode())
+                   for c in (self.reader, self.agent.token))
+
+    def allowed(self, access: Access) -> bool:
+        return {Access.ANYONE: lambda: True, Access.READ: self.may_read,
+                Access.PAGE: self.may_see, Access.TOKEN: self.authed}[access]()
+
+    # ---- answers --------------------------------------------------------------------
+    def send(self, code: int, body: Any, ctype: str = "application/json",
+             headers: dict[str, str] | None = None) -> None:
+        data = (json.dumps(body, indent=1) + "\n").encode() if ctype.endswith("json") \
+            else body if isinstance(body, bytes) else str(body).encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the asker gave up waiting
+
+    def _json_body(self) -> dict[str, Any] | None:
+        """A POST's JSON object, read before any answer (a reply over TLS to
+        a request whose body is still unread is lost in the reset); None
+        once a 4xx has been sent."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 <= length <= MAX_BODY:
+                self.send(413, {"error": f"a body is at most {MAX_BODY} bytes"})
+                return None
+            body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            self.request_read()
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self.send(400, {"error": "the body is not a JSON object"})
+            return None
+        return body
+
+    def _dispatch(self, method: str) -> None:
+        path = self.path.split("?")[0]
+        found = route_of(method, path)
+        body: dict[str, Any] | None = {}
+        if method == "POST" and (found is None or found.body):  # read before any answer
+            body = self._json_body()
+            if body is None:
                 return
-            # The body is read before any answer: a reply over TLS to a
-            # request whose body is still unread is lost in the reset.
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if not 0 <= length <= MAX_BODY:
-                    self._send(413, {"error": f"a body is at most {MAX_BODY} bytes"})
-                    return
-                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
-                self._read()
-                if not isinstance(body, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                self._send(400, {"error": "the body is not a JSON object"})
-                return
-            if not self._authed():
-                self._send(401, {"error": "a valid API token is required"})
-                return
-            path = self.path.split("?")[0]
-            try:
-                code, answer = command(agent, path.strip("/"), body)
-            except Exception as exc:  # noqa: BLE001 - report, keep serving
-                log.exception("command %s failed", path)
-                code, answer = 500, {"error": str(exc)}
-            self._send(code, answer)
-
-        def _backup(self) -> None:
-            if not agent.backup_lock.acquire(blocking=False):
-                self._send(409, {"error": "a backup is already being streamed"})
-                return
-            try:
-                backup_stream.send(self, Database(Endpoint(agent.cfg.admin_user,
-                                                           agent.admin_password)))
-            finally:
-                agent.backup_lock.release()
-
-        def log_message(self, format: str, *args: object) -> None:
+        if found is None:
+            self.send(404, {"error": "not found"})
             return
+        if not self.allowed(found.access):
+            if found.refused is not None:
+                found.refused(self)
+            else:
+                self.send(401, {"error": "a valid API token is required"})
+            return
+        found.run(self, path, body or {})
 
-    return Handler
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return

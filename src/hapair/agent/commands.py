@@ -33,6 +33,11 @@ DRAIN_S = 0.25
 # And once it moved, keeps it on lo a moment (observe.LINGER_S).
 
 
+# The operator's commands, each a POST /NAME with the API token (agent/api.py).
+NAMES = ("fence", "pause", "resume", "degrade", "maintenance", "reboot", "switchover",
+         "restart-in-place")
+
+
 def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
     handlers = {"fence": lambda: fenced(agent, str(body.get("by") or "?")),
                 "pause": lambda: _pause(agent, True),
