@@ -496,3 +496,26 @@ def test_the_vip_is_on_lo_before_keepalived_is_told_to_drop_it(monkeypatch: Any,
     agent.view = SimpleNamespace(holds_vip=False)
     Agent.write_track(agent, False)  # type: ignore[arg-type]
     assert done == ["linger 10.54.0.100"] and track.read_text() == "1\n"
+
+
+def test_no_action_on_the_loop_waits_on_the_database_past_the_guard_s_stall_limit() -> None:
+    """follow() and a reconnect share LOOP_STATEMENTS_S among their
+    statements; STOP SLAVE alone had 10 s, the guard's whole STALL_S."""
+    from hapair.agent.act import LOOP_STATEMENTS_S
+    from hapair.agent.db import Database, Endpoint, follow_timeouts
+    from hapair.agent.guard import STALL_S
+
+    stop, each = follow_timeouts(LOOP_STATEMENTS_S)
+    assert stop + 3 * each <= LOOP_STATEMENTS_S < STALL_S / 1.5
+    asked: list[tuple[str, float]] = []
+
+    class Recorded(Database):
+        def execute(self, sql: str, args: tuple[object, ...] = (),
+                    timeout: float = 3.0) -> None:
+            asked.append((sql.split()[0] + " " + sql.split()[1], timeout))
+
+    Recorded(Endpoint("u", "p")).follow("10.0.0.1", 3306, "repl", "pw",
+                                         budget=LOOP_STATEMENTS_S)
+    assert [sql for sql, _ in asked] == ["STOP SLAVE", "CHANGE MASTER", "SET GLOBAL",
+                                         "START SLAVE"]
+    assert sum(t for _, t in asked) <= LOOP_STATEMENTS_S

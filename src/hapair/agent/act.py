@@ -31,7 +31,7 @@ from hapair.agent.actions import (
     WriteSync,
 )
 from hapair.agent.config import AgentConfig
-from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
+from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
 from hapair.agent.fencing import Abort, fence_peer, power_off
 from hapair.agent.peer import Contact, PeerClient
 from hapair.agent.takeover import take_over
@@ -46,6 +46,13 @@ log = logging.getLogger("hapair.agent")
 OPENING = (Promote, Reopen)
 # A unit (re)started less than this ago is left to start, however its check fails.
 RESTARTED_GRACE_S = 15.0
+# What the statements of one action on the loop's thread may take in all
+# (their timeouts; a connection the server closed is tried once more, at
+# once): inside the guard's STALL_S with a cycle's probes, after which
+# /alive fails and the watchdog's pings stop. STOP SLAVE and the rest took
+# 10 + 3 x 3 s before. A statement that times out fails the action (the
+# server goes on stopping), and the next cycle tries again.
+LOOP_STATEMENTS_S = 6.0
 
 
 class Runtime(Protocol):
@@ -122,7 +129,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             if left is not None and left != path:
                 end_old_dump(rt, path, cfg.my_addresses[left])
             db.follow(host, cfg.db_port, cfg.replication_user, rt.replication_password,
-                      semi_sync=cfg.semi_sync)
+                      semi_sync=cfg.semi_sync, budget=LOOP_STATEMENTS_S)
             rt.record(ev.ReplicationKicked(time.monotonic()))
             log.info("replicating from %s at %s (%s network)", cfg.peer, host, path)
         case StartReplication():
@@ -130,9 +137,10 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             rt.record(ev.ReplicationKicked(time.monotonic()))
         case Reconnect():
             rt.record(ev.ReplicationKicked(time.monotonic()))
-            db.execute("STOP SLAVE IO_THREAD", timeout=10)
-            db.execute("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
-            db.execute("START SLAVE IO_THREAD")
+            stop, each = follow_timeouts(LOOP_STATEMENTS_S)
+            db.execute("STOP SLAVE IO_THREAD", timeout=stop)
+            db.execute("SET GLOBAL rpl_semi_sync_slave_enabled = ON", timeout=each)
+            db.execute("START SLAVE IO_THREAD", timeout=each)
             log.info("replication reconnected to %s (semi-sync client again)", cfg.peer)
         case RestartService(unit=unit):
             rt.record(ev.Healed(time.monotonic()))

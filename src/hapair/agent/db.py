@@ -67,6 +67,12 @@ def unsent(exc: BaseException | None) -> bool:
     return isinstance(exc, pymysql.err.OperationalError) and exc.args[:1] == (2006,)
 
 
+def follow_timeouts(budget: float) -> tuple[float, float]:
+    """How follow() shares its budget (pure): STOP SLAVE's timeout, and each
+    of the three statements' after it."""
+    return budget / 2, budget / 6
+
+
 class Database:
     """One server. Every call opens what it needs if the last connection died."""
 
@@ -256,20 +262,26 @@ class Database:
         threading.Thread(target=leave, name="leave-replication", daemon=True).start()
 
     def follow(self, host: str, port: int, user: str, password: str,
-               from_slave_pos: bool = False, semi_sync: bool = True) -> None:
+               from_slave_pos: bool = False, semi_sync: bool = True,
+               budget: float = 20.0) -> None:
         """Replicate from host by GTID, from everything this server has
         (current_pos: its own binlog too, if it was the primary), or from
-        gtid_slave_pos alone (after a restore, which sets it)."""
+        gtid_slave_pos alone (after a restore, which sets it). budget: the
+        statements' timeouts add up to it (half for STOP SLAVE, which waits
+        for the SQL thread's transaction and the IO thread's connection)."""
         use = "slave_pos" if from_slave_pos else "current_pos"
-        self.execute("STOP SLAVE", timeout=10)
+        stop, each = follow_timeouts(budget)
+        self.execute("STOP SLAVE", timeout=stop)
         self.execute(
             "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
             f"MASTER_PASSWORD = %s, MASTER_USE_GTID = {use}, MASTER_CONNECT_RETRY = 1, "
             "MASTER_HEARTBEAT_PERIOD = 1, MASTER_SSL = 1, MASTER_SSL_CA = %s, "
-            "MASTER_SSL_VERIFY_SERVER_CERT = 1", (host, port, user, password, AGENT_CA))
+            "MASTER_SSL_VERIFY_SERVER_CERT = 1", (host, port, user, password, AGENT_CA),
+            timeout=each)
         # Acknowledge as a semi-sync replica (a former primary may have it off).
-        self.execute(f"SET GLOBAL rpl_semi_sync_slave_enabled = {'ON' if semi_sync else 'OFF'}")
-        self.execute("START SLAVE")
+        self.execute(f"SET GLOBAL rpl_semi_sync_slave_enabled = {'ON' if semi_sync else 'OFF'}",
+                     timeout=each)
+        self.execute("START SLAVE", timeout=each)
 
     def start_replication(self) -> None:
         self.execute("START SLAVE")
