@@ -291,7 +291,7 @@ def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
     done: list[str] = []
 
     class FenceDB:
-        def fence(self, app_user: str, stop_clients: object = None) -> None:
+        def close_writes(self, app_user: str, stop_clients: object = None) -> None:
             done.append("read_only=ON")
 
         def probe(self) -> object:
@@ -451,7 +451,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
     monkeypatch.setattr(observe, "end_linger", lambda a: (done.append(f"end {a}"), gone.set()))
 
     class FenceDB:
-        def fence(self, app_user: str, stop_clients: object = None) -> None:
+        def close_writes(self, app_user: str, stop_clients: object = None) -> None:
             done.append("read_only=ON")
 
         def probe(self) -> object:

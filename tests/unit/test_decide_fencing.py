@@ -82,7 +82,7 @@ def test_the_standby_fences_then_promotes() -> None:
     d = primary_lost()
     assert d.actions == (FencePeer(),) and "before promoting" in d.reason
     done = primary_lost(peer_off_at=NOW - 0.5)
-    assert done.actions == (Promote(fence_peer=False, semi_sync=False),)
+    assert done.actions == (Promote(close_peer=False, semi_sync=False),)
 
 
 def test_an_unreachable_fence_device_means_no_promotion() -> None:

@@ -127,7 +127,7 @@ OLD_KEY = replace(HELD, leader_seen=NOW - 5)  # node1 fell silent 5 s ago, key a
 
 def test_a_complete_standby_takes_the_key_in_the_same_swap_as_the_sync_check() -> None:
     d = decide(standby(OLD_KEY), CFG)
-    assert acts(d) == (Promote(fence_peer=False, semi_sync=False, claim=Claim(40, 30)),)
+    assert acts(d) == (Promote(close_peer=False, semi_sync=False, claim=Claim(40, 30)),)
     assert d.role is Role.PROMOTING
 
 
@@ -175,7 +175,7 @@ def test_a_switchover_takes_the_key_whatever_its_revision() -> None:
                                                                 switchover_to="node2")),
                 witness=HELD)
     d = decide(v, CFG)
-    assert acts(d) == (Promote(fence_peer=True, semi_sync=True, claim=Claim(None, None)),)
+    assert acts(d) == (Promote(close_peer=True, semi_sync=True, claim=Claim(None, None)),)
 
 
 def test_without_a_witness_the_two_node_rules_stay() -> None:

@@ -28,7 +28,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         cfg=SimpleNamespace(fence=None, lease_s=0.8, app_user="roombook", peer="node2"),
         peer=SimpleNamespace(paths=("interconnect",)),  # as last seen, before the pause
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
-        keeper=None, guard_db=SimpleNamespace(fence=fence), stop_app=lambda: None,
+        keeper=None, guard_db=SimpleNamespace(close_writes=fence), stop_app=lambda: None,
         lease_row=SimpleNamespace(keep=lambda until: None),
         gate_row=SimpleNamespace(keep=lambda until: None),
         closed_itself=lambda *a, **k: None)
@@ -62,7 +62,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
         peer=SimpleNamespace(paths=("interconnect",)),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),
         keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
-        guard_db=SimpleNamespace(fence=lambda *a, **k: None), stop_app=lambda: None,
+        guard_db=SimpleNamespace(close_writes=lambda *a, **k: None), stop_app=lambda: None,
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append))
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
@@ -98,7 +98,7 @@ def test_a_restart_in_place_holds_the_lease_to_its_windows_end_whatever_the_poll
                             peer="node2"),
         peer=SimpleNamespace(paths=()),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)), keeper=None,
-        guard_db=SimpleNamespace(fence=lambda *a, **k: fenced.append(1.0)),
+        guard_db=SimpleNamespace(close_writes=lambda *a, **k: fenced.append(1.0)),
         stop_app=lambda: None, closed_itself=lambda *a, **k: None,
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=rows.append))
     agent.view = View(now=now, node="node1", keepalived_running=True,

@@ -112,12 +112,12 @@ def test_a_fence_answered_read_only_renews_the_lease(answer: dict[str, object],
     import time
     from types import SimpleNamespace
 
-    from hapair.agent.fencing import fence_peer
+    from hapair.agent.fencing import close_peer
     from hapair.agent.peer import Contact
 
     contact = Contact(0.0, 0.0, threading.Lock())
     before = time.monotonic()
-    got = fence_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
+    got = close_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
                      FakePeer(answer), "pw", (), contact)  # type: ignore[arg-type]
     assert got == answer
     renewed, _ = contact.read()
@@ -127,11 +127,11 @@ def test_a_fence_answered_read_only_renews_the_lease(answer: dict[str, object],
 def test_a_fence_unanswered_renews_nothing() -> None:
     from types import SimpleNamespace
 
-    from hapair.agent.fencing import fence_peer
+    from hapair.agent.fencing import close_peer
     from hapair.agent.peer import Contact
 
     contact = Contact(0.0, 0.0, threading.Lock())
     with pytest.raises(Abort):
-        fence_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
+        close_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
                    FakePeer(None), "pw", (), contact)  # type: ignore[arg-type]
     assert contact.read() == (0.0, 0.0)

@@ -32,7 +32,7 @@ from hapair.agent.actions import (
 )
 from hapair.agent.config import AgentConfig
 from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
-from hapair.agent.fencing import Abort, fence_peer, power_off
+from hapair.agent.fencing import Abort, close_peer, power_off
 from hapair.agent.peer import Contact, PeerClient
 from hapair.agent.takeover import take_over
 from hapair.agent.tasks import TaskRunner
@@ -98,7 +98,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
         raise Abort(f"the view is {age:.1f}s old (was this agent frozen?): not opening")
     match action:
         case Demote():
-            db.fence(cfg.app_user, stop_clients=rt.stop_app)
+            db.close_writes(cfg.app_user, stop_clients=rt.stop_app)
             log.info("read_only=ON: writes stopped")
         case Announce():
             rt.record(ev.Announced(time.monotonic()))
@@ -204,8 +204,8 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
     cfg, db = rt.cfg, rt.db
     semi = action.semi_sync
     peer_binlog = None
-    if action.fence_peer:
-        answer = fence_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths,
+    if action.close_peer:
+        answer = close_peer(rt.cfg, rt.peer_client, rt.admin_password, view.peer.paths,
                             rt.contact)
         rt.record(ev.PeerFenced(time.monotonic()))
         log.info("fenced %s (%s)", cfg.peer, answer.get("via", "by its agent"))
@@ -220,7 +220,7 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
         state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
         open_writes(rt, semi)
     except Exception as exc:
-        if action.fence_peer:
+        if action.close_peer:
             # The peer is fenced and this node is not open: trying again at
             # once would fence it anew (standby.TAKEOVER_RETRY_S).
             rt.record(ev.PromotionFailed(time.monotonic(), str(exc)))

@@ -32,7 +32,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class Promote:
-    fence_peer: bool  # the peer answers: fence it first, then catch up from it
+    close_peer: bool  # the peer answers: fence it first, then catch up from it
     semi_sync: bool  # the peer will replicate: confirm nothing it has not got
     claim: Claim | None = None  # with a witness: the leader key to take first
 

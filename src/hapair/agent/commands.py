@@ -65,7 +65,7 @@ def fenced(agent: Agent, by: str) -> Answer:
     if drain:  # the loop must not release the VIP before the drain either
         agent.drain_until = time.monotonic() + DRAIN_S
     # The fencer counts its fence's read-only answer as its lease renewed from
-    # the send time (fencing.fence_peer): this node's clock for taking over
+    # the send time (fencing.close_peer): this node's clock for taking over
     # starts at the arrival, which is later.
     agent.contact.seen(time.monotonic())
     with agent.open_lock:  # an opening under way either sees this or is undone below
@@ -73,7 +73,7 @@ def fenced(agent: Agent, by: str) -> Answer:
     # The database first: nothing below (a full disk, a missing address) may
     # stand between a fence and read_only=ON.
     try:
-        agent.fence_db.fence(cfg.app_user, stop_clients=agent.stop_app)
+        agent.fence_db.close_writes(cfg.app_user, stop_clients=agent.stop_app)
         state = agent.fence_db.probe()
     except DBError as exc:
         log.warning("fenced by %s; the database does not answer (%s)", by, exc)

@@ -169,7 +169,7 @@ class Database:
                 if "Unknown thread" not in str(exc):
                     raise
 
-    def fence(self, app_user: str, seconds: float = 5.0,
+    def close_writes(self, app_user: str, seconds: float = 5.0,
               stop_clients: Callable[[], None] | None = None, patience: float = 0.3) -> None:
         """read_only=ON, however the server is busy.
 

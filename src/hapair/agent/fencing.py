@@ -1,7 +1,12 @@
-"""Fencing the peer: before this node opens, by its agent, or by its database
-when only that answers (quick to give up: a dead peer must not hold a
-failover up; the next cycle decides again, on the lease if the peer is
-gone); and, with fence devices, by powering it off (``power_off``)."""
+"""Stopping the peer's writes before this node opens. Two words, two things:
+
+- *close* (``close_peer``): the peer's database made read-only, by its
+  agent (POST /fence, the agents' wire name, kept for rolling upgrades), or
+  by its database when only that answers (quick to give up: a dead peer
+  must not hold a failover up; the next cycle decides again, on the lease
+  if the peer is gone). ``Database.close_writes`` is the same on this node.
+- *fence* (``power_off``, the FencePeer action): the peer powered off
+  through its fence device and confirmed off, as Pacemaker's STONITH."""
 
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ class Abort(Exception):
     """An action could not be carried out safely; the next cycle decides again."""
 
 
-def fence_peer(cfg: AgentConfig, client: PeerClient, admin_password: str,
+def close_peer(cfg: AgentConfig, client: PeerClient, admin_password: str,
                paths: tuple[Path, ...], contact: Contact) -> dict[str, object]:
     """The peer's agent's answer to a fence, or its database's. The agent's
     read-only answer renews this node's lease, as a poll answered read-only
@@ -69,7 +74,7 @@ def fence_database(cfg: AgentConfig, admin_password: str,
     def by_database(host: str) -> None:
         remote = Database(Endpoint(cfg.admin_user, admin_password, host, cfg.db_port))
         try:
-            remote.fence(cfg.app_user, seconds=2)
+            remote.close_writes(cfg.app_user, seconds=2)
             answers.append({"db_up": True, "gtid_binlog_pos": remote.probe().gtid_binlog_pos,
                             "via": f"its database at {host}"})
         except DBError:

@@ -107,7 +107,7 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     if not bound:
         return
     if stalled > cfg.lease_s:
-        _fence(agent, f"the agent stood still for {stalled:.1f}s, longer than its lease",
+        _close(agent, f"the agent stood still for {stalled:.1f}s, longer than its lease",
                patience=0.0, since=time.monotonic(), budget=RESUMED_S, what="after resuming")
         return
     if agent.peer.paths:
@@ -116,20 +116,21 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
     silent = now - renewed
     if not lease_rules.run_out(silent, cfg.lease_s, now, agent.memory.restart_until):
         return
-    _fence(agent, f"{cfg.peer} unanswered"
+    _close(agent, f"{cfg.peer} unanswered"
            f"{' and the leader key not renewed' if agent.keeper else ''} for {silent:.1f}s",
            since=renewed + cfg.lease_s, budget=cfg.margin_s - SAFETY_S,
            what="after the lease's end")
 
 
-def _fence(agent: Agent, why: str, since: float, budget: float, what: str,
+def _close(agent: Agent, why: str, since: float, budget: float, what: str,
            patience: float = 0.3) -> None:
     """since (monotonic): from when the closing is timed; budget: what the
     timing inequality allows it."""
     v = agent.view
     assert v is not None
     try:
-        agent.guard_db.fence(agent.cfg.app_user, stop_clients=agent.stop_app, patience=patience)
+        agent.guard_db.close_writes(agent.cfg.app_user, stop_clients=agent.stop_app,
+                                    patience=patience)
         log.warning("lease ran out: %s, read_only=ON", why)
         agent.view = replace(v, db=replace(v.db, read_only=True))
         agent.closed_itself("guard", time.monotonic() - since, budget, what)

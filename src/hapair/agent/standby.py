@@ -155,7 +155,7 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         can_catch_up = p.db_up and db.slave.io_running
         if m.complete or can_catch_up or m.force:
             how = "switchover" if planned else "this node holds the VIP"
-            return Decision(actions=(Promote(fence_peer=True,
+            return Decision(actions=(Promote(close_peer=True,
                                              semi_sync=cfg.semi_sync and p.db_up,
                                              claim=fenced_claim(v)),),
                             reason=f"{how}: fence {peer}, apply every transaction received, "
@@ -175,7 +175,7 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
                 else "its lease has run out")
         return Decision(reason=f"{peer} unreachable: promoting when {what} "
                         f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
-    promote = Decision(actions=(Promote(fence_peer=False, semi_sync=False,
+    promote = Decision(actions=(Promote(close_peer=False, semi_sync=False,
                                         claim=fenced_claim(v)),),
                        reason=f"{peer} unreachable on every path and its lease ran out; this "
                        "node holds every confirmed transaction: promoting, committing alone",

@@ -148,7 +148,7 @@ def unplanned_promotion(v: View, cfg: AgentConfig, lease_out: float) -> Decision
     if lease_out > v.now:
         return Decision(reason=f"{peer} unreachable: promoting when its lease has run out "
                         f"({lease_out - v.now:.1f}s)", eligible=True, role=Role.CANDIDATE)
-    return Decision(actions=(Promote(fence_peer=False, semi_sync=False,
+    return Decision(actions=(Promote(close_peer=False, semi_sync=False,
                                      claim=Claim(w.leader_rev, w.sync_rev)),),
                     reason=f"{peer} unreachable and its lease ran out; the witness names this "
                     "node complete: taking the leader key, promoting, committing alone",
