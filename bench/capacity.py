@@ -193,7 +193,7 @@ class Lab:
                     secrets.app["ROOMBOOK_DEMO_PASSWORD"].get_secret_value()}
 
     def primary(self) -> str:
-        from hapair.cli.lab_cmds import vip_holders
+        from hapair.lab.control import vip_holders
 
         [holder] = vip_holders(self.plan, self.spec.vip.address)
         return str(holder)

@@ -149,8 +149,8 @@ def lab_lanes(clients: int) -> list[Lane]:
 
 
 def lab(args: argparse.Namespace, levels: list[int]) -> None:
-    from hapair.cli.lab_cmds import vip_holders
     from hapair.lab import machine as m
+    from hapair.lab.control import vip_holders
     from hapair.lab.lifecycle import files_of
     from hapair.lab.plan import plan_lab
     from hapair.lab.sh import in_netns

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from hapair.cli.lab_cmds import pages
 from hapair.lab import alert_sink
+from hapair.lab.control import pages
 from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import plan_lab
 from hapair.secrets import load_api_token, read_token

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -25,30 +24,21 @@ from hapair.cli.common import (
 from hapair.deploy import wheels
 from hapair.lab import bmc, faults, lifecycle, net
 from hapair.lab import machine as m
+from hapair.lab.control import build_wheels, forwarded, pages, run_apply, vip_holders
 from hapair.lab.plan import (
-    FORWARD_PAGE_PORT,
-    FORWARD_PORT,
-    FORWARD_TLS_PORT,
     LabPlan,
     LabPlanError,
     plan_lab,
 )
-from hapair.lab.sh import LabError, in_netns, run
-from hapair.probes import python
-from hapair.probes.python import Target
+from hapair.lab.sh import LabError, in_netns
 from hapair.secrets import load_secrets, new_secrets_file
-from hapair.spec.models import ClusterSpec, Node
+from hapair.spec.models import ClusterSpec
 
 lab = App(help="The cluster as real machines on this host (nspawn; QEMU for bonds, RAID).",
                   no_args_is_help=True)
 fault = App(help="Faults for drills: power, links, partitions, processes, NICs, disks.",
                     no_args_is_help=True)
 lab.add_typer(fault, name="fault")
-#: Where the lab keeps the nodes' wheels (HAPAIR_WHEEL_CACHE: elsewhere, as
-#: a benchmark does that runs an older tree too).
-WHEEL_CACHE = Path(os.environ.get("HAPAIR_WHEEL_CACHE", "/var/cache/hapair/wheels"))
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(lab, name="lab")
 
@@ -91,7 +81,7 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
     try:
         lifecycle.up(plan, spec.read_text(), say)
         if deploy:
-            house = build_wheels(cluster, spec, plan, tuple(build_on_node or ()))
+            house = build_wheels(cluster, spec, plan, say, tuple(build_on_node or ()))
         files = lifecycle.files_of(plan)
         if not files.secrets.exists():
             new_secrets_file(files.secrets, cluster.web.secrets,
@@ -136,49 +126,6 @@ def up(spec: SpecArg, deploy: Annotated[bool, typer.Option(
                   f"read-token {lifecycle.files_of(plan).secrets}`")
 
 
-def forwarded(cluster: ClusterSpec) -> tuple[int, int]:
-    """(the host's port, the VIP's) of the lab's forwarder."""
-    return (FORWARD_PORT, 80) if cluster.web.tls == "off" else (FORWARD_TLS_PORT, 443)
-
-
-def pages(cluster: ClusterSpec) -> list[tuple[int, Node]]:
-    """(the host's port, the node) of each agent's status page, forwarded
-    from the control point (the operators' network)."""
-    return [(FORWARD_PAGE_PORT + i, n) for i, n in enumerate(cluster.nodes, start=1)]
-
-
-def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan,
-                 on_node: tuple[str, ...] = ()) -> Path:
-    """The nodes' wheels, for each kind of Python they run, made here (the
-    control point, where apply runs, has no route to the package index) and
-    kept where apply finds them."""
-    base = WHEEL_CACHE / cluster.name
-    targets: dict[Target, list[str]] = {}
-    for node in cluster.nodes:
-        got = run(m.exec_argv(plan, plan.machine(node.name), ["sh", "-c", python.STATE_COMMAND]),
-                  check=False)
-        try:
-            targets.setdefault(python.parse(got.stdout), []).append(node.name)
-        except python.ProbeError as exc:
-            raise LabError(f"{node.name}: {exc}") from None
-    for target, names in sorted(targets.items()):
-        say(f"wheels: the application and hapair for {', '.join(names)} ({target})")
-        wheels.build_for(cluster, spec, base, target, on_node)
-    return base
-
-
-def run_apply(plan: LabPlan, spec: Path, house: Path, files: lifecycle.LabFiles,
-              *extra: str) -> int:
-    """`hapair apply` as an operator would run it, from the lab's control point."""
-    argv = in_netns(plan.control.name, [
-        sys.executable, "-m", "hapair", "apply", str(spec.resolve()),
-        "--secrets", str(files.secrets), "--ssh-key", str(files.key),
-        "--known-hosts", str(files.known_hosts),  # the keys the lab made: no first contact
-        "--wheelhouse", str(house), *extra,
-    ])
-    return subprocess.run(argv).returncode
-
-
 @lab.command()
 def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
           only: Annotated[str | None, typer.Option(
@@ -189,7 +136,7 @@ def apply(spec: SpecArg, dry_run: Annotated[bool, typer.Option("--dry-run")] = F
     """Run `hapair apply` against the lab from its control point."""
     cluster, plan = _plan(spec)
     _require_up(plan)
-    house = build_wheels(cluster, spec, plan, tuple(build_on_node or ()))
+    house = build_wheels(cluster, spec, plan, say, tuple(build_on_node or ()))
     extra = ((["--dry-run"] if dry_run else []) + (["--only", only] if only else [])
              + (["--force"] if force else []))
     raise typer.Exit(run_apply(plan, spec, house, lifecycle.files_of(plan), *extra))
@@ -205,17 +152,6 @@ def down(spec: SpecArg) -> None:
         raise _fail(exc) from None
     out.print(f"[green]lab {plan.cluster} is down[/green] "
               f"({len(report.machines)} machines, {len(report.namespaces)} namespaces removed)")
-
-
-def vip_holders(plan: LabPlan, vip: str) -> list[str]:
-    holders = []
-    for machine in plan.machines:
-        if m.pid_of(plan, machine) is None:
-            continue
-        addrs = run(m.exec_argv(plan, machine, ["ip", "-br", "-4", "addr"]), check=False).stdout
-        if f" {vip}/" in addrs:
-            holders.append(machine.name)
-    return holders
 
 
 @lab.command()
