@@ -32,20 +32,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from hapair.agent import backup_stream, restore, ui
-from hapair.agent.commands import NAMES, command
+from hapair.agent.commands import NAMES, Commanded, command
 from hapair.agent.db import Database, Endpoint
-from hapair.agent.guard import alive
+from hapair.agent.guard import Turning, alive
 from hapair.agent.publish import endpoint_verdict, summary
 from hapair.secrets import peer_token, read_token
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    from hapair.agent.actions import Decision
+    from hapair.agent.metrics import Metrics
 
 log = logging.getLogger("hapair.agent")
+
+
+class Served(Commanded, restore.Restorable, ui.Shown, Turning, Protocol):
+    """What the API reads and touches of the agent, itself and through the
+    commands, a restore, the page and the liveness check it serves."""
+
+    token: str
+    admin_password: str
+    backup_lock: threading.Lock
+    metrics: Metrics
+    decision: Decision | None
+    stop_read: bool
 
 
 # Idle and slow connections are cut after IDLE_S; at most MAX_REMOTE remote
@@ -114,7 +127,7 @@ class Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
-def serve(agent: Agent, host: str, port: int,
+def serve(agent: Served, host: str, port: int,
           tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
     trusted = frozenset(agent.cfg.peer_addresses.values())
     return Server((host, port), handler(agent), tls, trusted)
@@ -253,7 +266,7 @@ def route_of(method: str, path: str) -> Route | None:
     return found
 
 
-def handler(agent: Agent) -> type[Handler]:
+def handler(agent: Served) -> type[Handler]:
     class Bound(Handler):
         pass
 
@@ -270,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "hapair-agent"
     timeout = IDLE_S  # the socket's: an idle or slow client is cut
     deadline: threading.Timer | None = None
-    agent: Agent
+    agent: Served
     reader: str
     poller: str
     peer_addresses: frozenset[str]

@@ -9,7 +9,7 @@ import logging
 import subprocess
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hapair.agent import command_rules as rules
 from hapair.agent import events as ev
@@ -17,9 +17,27 @@ from hapair.agent import observe, restarting
 from hapair.agent.db import DBError
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    from hapair.agent.db import Database
+    from hapair.agent.peer import Contact
 
 log = logging.getLogger("hapair.agent")
+
+
+class Commanded(restarting.Restartable, Protocol):
+    """What the operator's commands read and touch of the agent."""
+
+    contact: Contact
+    fence_db: Database
+    open_lock: threading.Lock
+    drain_until: float
+
+    def stop_app(self) -> None: ...
+
+    def alert(self, event: str, detail: str) -> None: ...
+
+    def save_intent(self) -> str: ...
+
+    def write_track(self, eligible: bool) -> None: ...
 
 Answer = tuple[int, dict[str, Any]]
 SWITCHOVER_WAIT_S = 30.0
@@ -38,7 +56,7 @@ NAMES = ("fence", "pause", "resume", "degrade", "maintenance", "reboot", "switch
          "restart-in-place")
 
 
-def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
+def command(agent: Commanded, name: str, body: dict[str, Any]) -> Answer:
     handlers = {"fence": lambda: fenced(agent, str(body.get("by") or "?")),
                 "pause": lambda: _pause(agent, True),
                 "resume": lambda: _pause(agent, False),
@@ -53,7 +71,7 @@ def command(agent: Agent, name: str, body: dict[str, Any]) -> Answer:
     return handler()
 
 
-def fenced(agent: Agent, by: str) -> Answer:
+def fenced(agent: Commanded, by: str) -> Answer:
     """At once, whatever the loop is doing: a promotion under way checks
     fenced_by before it opens, and this uses a connection of its own."""
     cfg = agent.cfg
@@ -92,7 +110,7 @@ def fenced(agent: Agent, by: str) -> Answer:
                  "gtid_binlog_pos": state.gtid_binlog_pos}
 
 
-def _release(agent: Agent, linger: bool = False) -> None:
+def _release(agent: Commanded, linger: bool = False) -> None:
     """After a fence: keepalived told this node is not eligible, the VIP
     dropped if keepalived is not there to do it; after a drain, the VIP kept
     on lo a moment (observe.LINGER_S) for the answers still in flight. Best effort,
@@ -108,7 +126,7 @@ def _release(agent: Agent, linger: bool = False) -> None:
         log.warning("fenced, but could not release the VIP: %s", exc)
 
 
-def _pause(agent: Agent, on: bool) -> Answer:
+def _pause(agent: Commanded, on: bool) -> Answer:
     agent.record(ev.Paused(on))
     log.info("paused by the operator: no automatic failover" if on
              else "resumed by the operator")
@@ -116,7 +134,7 @@ def _pause(agent: Agent, on: bool) -> Answer:
     return _persisted(agent, {"paused": on})
 
 
-def _maintenance(agent: Agent, on: object) -> Answer:
+def _maintenance(agent: Commanded, on: object) -> Answer:
     """Out of failover, or back in. Not for a writable primary: the VIP and
     the writes would have nowhere to go (`hapair maintenance` switches over
     first)."""
@@ -135,7 +153,7 @@ def _maintenance(agent: Agent, on: object) -> Answer:
     return _persisted(agent, {"maintenance": on})
 
 
-def asked(agent: Agent) -> rules.Asked:
+def asked(agent: Commanded) -> rules.Asked:
     """The agent as a command judges it (agent/command_rules.py)."""
     return rules.Asked(agent.cfg.node, agent.cfg.peer, agent.view, agent.decision,
                        agent.memory, bool(agent.peer.paths), time.monotonic())
@@ -144,7 +162,7 @@ def asked(agent: Agent) -> rules.Asked:
 REBOOT_AFTER_S = 0.5  # the answer first
 
 
-def _reboot(agent: Agent) -> Answer:
+def _reboot(agent: Commanded) -> Answer:
     """The machine rebooted (`hapair reboot` asks, after maintenance on):
     only a read-only node in maintenance, so no reboot ever takes the
     primary or the one node that would take over."""
@@ -158,7 +176,7 @@ def _reboot(agent: Agent) -> Answer:
     return 200, {"rebooting": agent.cfg.node}
 
 
-def _persisted(agent: Agent, answer: dict[str, Any]) -> Answer:
+def _persisted(agent: Commanded, answer: dict[str, Any]) -> Answer:
     """The intent holds in memory at once; saving it may fail (a full disk)."""
     problem = agent.save_intent()
     if problem:
@@ -166,7 +184,7 @@ def _persisted(agent: Agent, answer: dict[str, Any]) -> Answer:
     return 200, answer
 
 
-def _degrade(agent: Agent) -> Answer:
+def _degrade(agent: Commanded) -> Answer:
     cfg = agent.cfg
     why = rules.degrade(asked(agent))
     if why:
@@ -178,7 +196,7 @@ def _degrade(agent: Agent) -> Answer:
     return _persisted(agent, {"degraded": True})
 
 
-def _switchover(agent: Agent, force: bool) -> Answer:
+def _switchover(agent: Commanded, force: bool) -> Answer:
     cfg = agent.cfg
     why = rules.switchover(asked(agent), force)
     if why:
@@ -195,5 +213,5 @@ def _switchover(agent: Agent, force: bool) -> Answer:
                  "reason": _reason(agent)}
 
 
-def _reason(agent: Agent) -> str:
+def _reason(agent: Commanded) -> str:
     return agent.decision.reason if agent.decision else ""

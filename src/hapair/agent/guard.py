@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hapair.agent import lease_rules, observe
 from hapair.agent.db import DBError
@@ -16,9 +16,44 @@ from hapair.paths import STOP_FENCE_TIMES
 from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    from systemd_watchdog.systemd_watchdog import WatchDog
+
+    from hapair.agent.config import AgentConfig
+    from hapair.agent.db import Database
+    from hapair.agent.db_lease import LeaseRow
+    from hapair.agent.peer import Contact
+    from hapair.agent.view import Memory, Peer, View
+    from hapair.agent.witness import Keeper
+    from hapair.agent.write_gate import GateRow
 
 log = logging.getLogger("hapair.agent")
+
+
+class Turning(Protocol):
+    """When the loop and the guard last went round (liveness)."""
+
+    cycle_started: float
+    guard_tick: float
+
+
+class Guarded(Turning, Protocol):
+    """What the guard reads and touches of the agent."""
+
+    cfg: AgentConfig
+    view: View | None
+    memory: Memory
+    contact: Contact
+    peer: Peer
+    keeper: Keeper | None
+    lease_row: LeaseRow
+    gate_row: GateRow
+    guard_db: Database
+    watchdog: WatchDog
+
+    def stop_app(self) -> None: ...
+
+    def closed_itself(self, by: str, took_s: float, budget_s: float, what: str,
+                      at: float | None = None) -> None: ...
 TICK_S = 0.05
 # The loop and the guard may take this long over one round (a slow probe, a
 # fence that stops the application first) before the pings of systemd's
@@ -31,7 +66,7 @@ STALL_S = 10.0
 RESUMED_S = 0.1
 
 
-def run(agent: Agent) -> None:
+def run(agent: Guarded) -> None:
     last = time.monotonic()
     while True:
         try:
@@ -44,13 +79,13 @@ def run(agent: Agent) -> None:
             log.exception("lease guard")
 
 
-def watch_closed(agent: Agent, at: float, late_s: float) -> None:
+def watch_closed(agent: Guarded, at: float, late_s: float) -> None:
     """The database's lease watch closed it: reported as the guard's are."""
     agent.closed_itself("lease-watch", late_s, LEASE_WATCH_S + DB_CLOSE_S,
                         "after it could see the lease's end", at=at)
 
 
-def alive(agent: Agent, now: float) -> tuple[bool, str]:
+def alive(agent: Turning, now: float) -> tuple[bool, str]:
     """The loop goes round and the guard keeps ticking: systemd's watchdog is
     pinged, and keepalived's backstop check (/alive) passes. Only liveness:
     whether this node may hold the VIP reaches keepalived at once through the
@@ -63,7 +98,7 @@ def alive(agent: Agent, now: float) -> tuple[bool, str]:
     return True, "alive\n"
 
 
-def pinger(agent: Agent) -> None:
+def pinger(agent: Guarded) -> None:
     """systemd's watchdog, pinged from a thread that never blocks, while the
     agent is alive."""
     while True:
@@ -72,7 +107,7 @@ def pinger(agent: Agent) -> None:
             agent.watchdog.notify()
 
 
-def lease_renewed(agent: Agent) -> float:
+def lease_renewed(agent: Guarded) -> float:
     """The lease's start (monotonic): the send time of our last answered
     poll of the peer, or of the witness's last accepted renewal."""
     renewed, _ = agent.contact.read()
@@ -81,7 +116,7 @@ def lease_renewed(agent: Agent) -> float:
     return renewed
 
 
-def once(agent: Agent, stalled: float = 0.0) -> None:
+def once(agent: Guarded, stalled: float = 0.0) -> None:
     """stalled: how long since this thread last went round. Longer than the
     lease (a machine paused whole, as a hypervisor does: every process of it,
     systemd's watchdog included), and the peer may have promoted meanwhile;
@@ -122,7 +157,7 @@ def once(agent: Agent, stalled: float = 0.0) -> None:
            what="after the lease's end")
 
 
-def _close(agent: Agent, why: str, since: float, budget: float, what: str,
+def _close(agent: Guarded, why: str, since: float, budget: float, what: str,
            patience: float = 0.3) -> None:
     """since (monotonic): from when the closing is timed; budget: what the
     timing inequality allows it."""
@@ -150,7 +185,7 @@ def parse_stop_hook(text: str) -> tuple[float, float, str] | None:
     return end, end - start, parts[2].strip() if len(parts) > 2 else ""
 
 
-def report_stop_hook(agent: Agent, path: str = STOP_FENCE_TIMES) -> None:
+def report_stop_hook(agent: Guarded, path: str = STOP_FENCE_TIMES) -> None:
     """At start: how long the last stop hook took to close the database;
     read once (the next start must not report it again)."""
     try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hapair.agent import command_rules as rules
 from hapair.agent import events as ev
@@ -35,9 +35,32 @@ from hapair.model.roles import Role
 from hapair.paths import RESTART_WINDOW
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    import threading
+
+    from hapair.agent.actions import Decision
+    from hapair.agent.config import AgentConfig
+    from hapair.agent.db_lease import LeaseRow
+    from hapair.agent.health import HealthChecker
+    from hapair.agent.view import Memory, Peer, View
+    from hapair.agent.write_gate import GateRow
 
 log = logging.getLogger("hapair.agent")
+
+
+class Restartable(Protocol):
+    """What a restart in place reads and touches of the agent."""
+
+    cfg: AgentConfig
+    view: View | None
+    decision: Decision | None
+    memory: Memory
+    peer: Peer
+    health: HealthChecker
+    lease_row: LeaseRow
+    gate_row: GateRow
+    wake: threading.Event
+
+    def record(self, event: ev.Event) -> None: ...
 
 # How long the database may stay open without an agent: a stop, the stop
 # hook, a new interpreter and its first look (2.2 s measured in the lab, a
@@ -59,7 +82,7 @@ def parse_window(text: str | None, uptime: float) -> float:
     return max(0.0, end - uptime)
 
 
-def announce(agent: Agent, asked: Asked, seconds: float = WINDOW_S
+def announce(agent: Restartable, asked: Asked, seconds: float = WINDOW_S
              ) -> tuple[int, dict[str, Any]]:
     """POST /restart-in-place: the window opened and taken, or why not (asked:
     the agent as the command judges it, agent/command_rules.py)."""
@@ -98,7 +121,7 @@ def announce(agent: Agent, asked: Asked, seconds: float = WINDOW_S
     return 200, {"back_within_s": seconds, "node": agent.cfg.node}
 
 
-def inherit(agent: Agent) -> None:
+def inherit(agent: Restartable) -> None:
     """At start, before the first decision: the window a restart in place
     left, if any is still open; then a first look, bounded."""
     left = parse_window(observe.read_text(RESTART_WINDOW), observe.uptime())
@@ -115,7 +138,7 @@ def inherit(agent: Agent) -> None:
         time.sleep(0.02)
 
 
-def settle(agent: Agent, started: float) -> None:
+def settle(agent: Restartable, started: float) -> None:
     """After each cycle: the inherited window ends once this agent's lease is
     its own again (a poll answered since it started) or it is no longer the
     primary; an announced one (this agent is about to stop) is left alone

@@ -20,7 +20,7 @@ import subprocess
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hapair.agent import events as ev
 from hapair.agent import rebuild
@@ -30,9 +30,28 @@ from hapair.probes.mariadb import META_SCHEMA as META
 from hapair.xbstream import REPLAY
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    from hapair.agent.config import AgentConfig
+    from hapair.agent.db import Database
+    from hapair.agent.tasks import TaskRunner
+    from hapair.agent.view import View
 
 log = logging.getLogger("hapair.agent")
+
+
+class Restorable(Protocol):
+    """What receiving a restore reads and touches of the agent."""
+
+    cfg: AgentConfig
+    view: View | None
+    db: Database
+    datadir: str
+    tasks: TaskRunner
+
+    def record(self, event: ev.Event) -> None: ...
+
+    def alert(self, event: str, detail: str) -> None: ...
+
+    def save_intent(self) -> str: ...
 
 INBOX = Path(STATE_DIR) / "restore.xbstream"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9]{6}$")
@@ -113,7 +132,7 @@ def send_binlog(handler: BaseHTTPRequestHandler, datadir: str, name: str, start:
             left -= len(data)
 
 
-def receive(handler: BaseHTTPRequestHandler, agent: Agent) -> tuple[int, dict[str, object]]:
+def receive(handler: BaseHTTPRequestHandler, agent: Restorable) -> tuple[int, dict[str, object]]:
     """The restore stream into a file first (a cut transfer touches nothing),
     then the restore as a long action. Refused on a writable node."""
     try:
@@ -162,7 +181,7 @@ def discard(handler: BaseHTTPRequestHandler, at_most: int = 1 << 40) -> None:
         length -= len(data)
 
 
-def _restore(agent: Agent, above: int) -> None:
+def _restore(agent: Restorable, above: int) -> None:
     log.warning("restoring from a backup: it replaces this node's data (the old is kept aside)")
     with INBOX.open("rb") as stream:
         position = rebuild.restore(stream, agent.datadir, keep=REPLAY)

@@ -25,21 +25,35 @@ import logging
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from hapair.agent import events as ev
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
-    from hapair.agent.view import Peer
+    from hapair.agent.config import AgentConfig
+    from hapair.agent.view import Memory, Peer, View
+    from hapair.agent.witness import Keeper
 
 log = logging.getLogger("hapair.agent")
+
+
+class Stoppable(Protocol):
+    """What a planned stop reads and touches of the agent."""
+
+    cfg: AgentConfig
+    view: View | None
+    memory: Memory
+    peer: Peer
+    keeper: Keeper | None
+    stop_read: bool
+
+    def record(self, event: ev.Event) -> None: ...
 # For the peer to take it: its poll, its next cycle, our poll of its status
 # (each every agent_interval_s, 0.2 s by default).
 STOP_WAIT_S = 3.0
 
 
-def may_announce(agent: Agent) -> bool:
+def may_announce(agent: Stoppable) -> bool:
     """A read-only replica with nothing under way: its stop can be announced."""
     v = agent.view
     return (v is not None and v.db.up and v.db.read_only and agent.memory.task is None
@@ -56,7 +70,7 @@ def taken(read: bool, peer: Peer, since: float, witness: bool) -> bool:
             and peer.answered_at > since)
 
 
-def stop(agent: Agent) -> None:
+def stop(agent: Stoppable) -> None:
     """Called on the loop's thread once systemd asked the agent to stop."""
     m = agent.memory
     if m.restart_announced and m.restart_until > time.monotonic():

@@ -10,13 +10,24 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hapair.agent import page
-from hapair.model.status import NodeStatus
+from hapair.model.status import NodeStatus, StatusDoc
 
 if TYPE_CHECKING:
-    from hapair.agent.loop import Agent
+    from hapair.agent.config import AgentConfig
+    from hapair.agent.view import View
+
+
+class Shown(Protocol):
+    """What the status page reads of the agent."""
+
+    cfg: AgentConfig
+    view: View | None
+
+    def status(self) -> StatusDoc: ...
+
 
 # The page has no script; it may load nothing, be framed by nobody, and is never cached.
 HEADERS = {
@@ -42,7 +53,7 @@ def basic_password(authorization: str) -> str | None:
     return password if sep else None
 
 
-def html(agent: Agent) -> str:
+def html(agent: Shown) -> str:
     own = agent.status()
     peer = agent.view.peer if agent.view is not None else None
     if peer is not None and peer.status is not None:
