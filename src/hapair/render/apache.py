@@ -74,11 +74,12 @@ def limits(spec: ClusterSpec) -> str:
     scoreboard slots until their connections end, and a new child starts
     only in a free slot (Apache's mpm_event manual, "Graceful process
     termination and Scoreboard usage"). With no room, new connections wait
-    for the old generation: the likely cause of 2.0 s without a booking in
-    `apply-apache` (2 of 2 runs on the pair once, 0.1-0.15 s another time;
-    1.9-2.1 s on the demo lab; TLS handshakes timing out). Apache reads
-    ServerLimit only when it starts: a running server takes it at its next
-    restart."""
+    for the old generation, up to the parent's next look a second later:
+    `apply-apache` on the pair, a client's longest wait, was 1.17 s median
+    and 2.09 s at most over 4 runs with ServerLimit equal to the children
+    (TLS handshakes timing out), and 0.33 s median, 1.13 s at most over 5
+    runs with it doubled. Apache reads ServerLimit only when it starts: a
+    running server takes it at its next restart."""
     lim = spec.web.limits
     children = -(-lim.max_connections // THREADS_PER_CHILD)
     workers = children * THREADS_PER_CHILD
