@@ -13,7 +13,7 @@ STOP_FENCE_TIMES = f"{RUN_DIR}/stop-fence"
 # A restart of the agent in place (agent/restarting.py): "UPTIME_END UNIX_END",
 # its window's end, read by the stop hook, keepalived's check and the next agent.
 RESTART_WINDOW = f"{RUN_DIR}/restart-window"
-# The kernel's ARP settings the VIP's linger on lo needs (agent/commands.py).
+# The kernel's ARP settings the VIP's linger on lo needs (agent/api/commands.py).
 SYSCTL_FILE = "/etc/sysctl.d/60-hapair.conf"
 ETC_DIR = "/etc/hapair"
 SPEC_JSON = f"{ETC_DIR}/cluster.json"

@@ -104,7 +104,7 @@ class Lab:
 
 
 # After a paused primary resumes, its first write is refused by the lease's
-# write gate (agent/write_gate.py), before its guard, or systemd's watchdog
+# write gate (agent/node/write_gate.py), before its guard, or systemd's watchdog
 # and the stop hook, have set read_only (measured: 0 two-writable samples in
 # every run; read_only itself off up to 0.1 s; before the gate 0.0-0.53 s
 # writable, longer on a starved host). The bound.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hapair import pki
-from hapair.agent.dcs import EtcdAccess
+from hapair.agent.node.dcs import EtcdAccess
 from hapair.render import etcd as render
 from tests.support.servers import free_port, wait_port
 

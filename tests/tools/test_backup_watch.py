@@ -1,4 +1,4 @@
-"""The backup's commit block on a real mariadbd (agent/backup_stream.py).
+"""The backup's commit block on a real mariadbd (agent/node/backup_stream.py).
 
 A commit waiting for a semi-sync acknowledgement that does not come (the
 standby gone, before the primary has said so) holds `BACKUP STAGE
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent import backup_stream
-from hapair.agent.db import Database, DBError, Endpoint
+from hapair.agent.node import backup_stream
+from hapair.agent.node.db import Database, DBError, Endpoint
 from tests.tools.conftest import mariadbd
 
 CNF = """[mysqld]

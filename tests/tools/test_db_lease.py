@@ -1,5 +1,5 @@
 """The lease watch inside a real mariadbd on the rendered config
-(agent/db_lease.py): a lease that runs out closes the server by itself, no
+(agent/node/db_lease.py): a lease that runs out closes the server by itself, no
 lease leaves it alone, and nothing of it reaches the binary log."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent import db_lease, write_gate
-from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint
+from hapair.agent.node import db_lease, write_gate
+from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint
 from hapair.model import gate as contract
 from tests.tools.conftest import mariadbd
 
@@ -99,7 +99,7 @@ def test_a_node_that_opens_is_not_closed_by_a_row_from_another_life_of_its_data(
 
 
 def test_a_stale_lease_refuses_a_write_whatever_closes_the_server(server: Database) -> None:
-    """The write gate (agent/write_gate.py): with no lease watch at all (as
+    """The write gate (agent/node/write_gate.py): with no lease watch at all (as
     on a machine whose server has not yet had a thread scheduled), a writable
     server whose lease has run out refuses the application's writes with the
     read-only error, inside the statement; a lease that binds nothing, or a

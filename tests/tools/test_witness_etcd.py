@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from hapair.agent.actions import Claim
-from hapair.agent.dcs import Etcd, EtcdError, key_names
-from hapair.agent.view import Memory, View
-from hapair.agent.witness import Keeper, Lost
+from hapair.agent.core.actions import Claim
+from hapair.agent.core.view import Memory, View
+from hapair.agent.node.dcs import Etcd, EtcdError, key_names
+from hapair.agent.node.witness import Keeper, Lost
 from tests.support.etcd import EtcdServer, etcd_server
 from tests.unit.test_decide import primary_db, replica_db, view
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from hapair import pki, tls
-from hapair.agent import api
+from hapair.agent.api import server as api
 from hapair.model.status import StatusDoc, read
 from hapair.secrets import peer_token, read_token
 
@@ -191,7 +191,7 @@ def test_every_change_and_the_data_need_the_api_token_itself() -> None:
     operator's commands, a restore) and the data (a backup, files, binary
     logs) need the token; only the probes keepalived, load balancers and
     Prometheus use are open; the rest needs at least the read credential."""
-    from hapair.agent.commands import NAMES
+    from hapair.agent.api.commands import NAMES
 
     posts = {path for (method, path) in api.ROUTES if method == "POST"}
     assert posts == {"/restore", *(f"/{n}" for n in NAMES)}

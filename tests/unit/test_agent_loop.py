@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from hapair.agent import act, observe
-from hapair.agent.events import changed
-from hapair.agent.intent import Intent, IntentStore
+from hapair.agent import act
+from hapair.agent.core.events import changed
+from hapair.agent.core.view import Peer, View
 from hapair.agent.loop import Agent
-from hapair.agent.peer import Contact
-from hapair.agent.view import Peer, View
+from hapair.agent.node import observe
+from hapair.agent.node.intent import Intent, IntentStore
+from hapair.agent.node.peer import Contact
 from hapair.model.roles import Role
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
 from hapair.spec import load_spec
@@ -183,17 +184,17 @@ def test_a_full_disk_leaves_the_old_intent_and_the_fence_still_works(
     def full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("hapair.agent.intent.os.write", full)
+    monkeypatch.setattr("hapair.agent.node.intent.os.write", full)
     with pytest.raises(OSError, match="No space"):
         store.save(Intent(paused=True))
-    monkeypatch.setattr("hapair.agent.intent.os.write", real_write)
+    monkeypatch.setattr("hapair.agent.node.intent.os.write", real_write)
     assert store.load() == Intent(degraded=True)
     assert [p.name for p in tmp_path.iterdir()] == ["intent.json"]
 
 
 def test_pause_answers_that_it_holds_but_was_not_saved(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from hapair.agent.commands import command
+    from hapair.agent.api.commands import command
     agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
 
     def full(intent: Intent) -> None:
@@ -209,8 +210,8 @@ def test_maintenance_holds_across_a_restart_and_a_reboot_needs_it(
     """`hapair maintenance` on a replica: saved for the next agent (a reboot
     must not bring it back into failover by itself); a reboot is refused
     until it is on, and on a writable primary maintenance is refused."""
-    from hapair.agent import commands
-    from hapair.agent.commands import command
+    from hapair.agent.api import commands
+    from hapair.agent.api.commands import command
     agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
     agent.view = agent.observe()
     rebooted: list[list[str]] = []
@@ -261,7 +262,7 @@ def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
     import threading
     import time
 
-    from hapair.agent.health import NOT_YET, HealthChecker
+    from hapair.agent.node.health import NOT_YET, HealthChecker
 
     wake = threading.Event()
     checker = HealthChecker(1, 0.01, wake)
@@ -285,8 +286,8 @@ def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
 def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:
     from types import SimpleNamespace
 
-    from hapair.agent.commands import fenced
-    from hapair.agent.view import Memory
+    from hapair.agent.api.commands import fenced
+    from hapair.agent.core.view import Memory
 
     done: list[str] = []
 
@@ -324,7 +325,7 @@ def test_idle_connections_never_starve_the_api() -> None:
     import urllib.request
     from http.server import BaseHTTPRequestHandler
 
-    from hapair.agent import api
+    from hapair.agent.api import server as api
 
     class Health(BaseHTTPRequestHandler):
         timeout = 0.5  # the agent's is api.IDLE_S
@@ -387,7 +388,7 @@ def test_a_statement_on_a_connection_the_server_closed_is_sent_once_more() -> No
     fresh connection failing, are not retried."""
     import pymysql
 
-    from hapair.agent.db import Database, DBError, Endpoint, unsent
+    from hapair.agent.node.db import Database, DBError, Endpoint, unsent
 
     class Conn:
         def __init__(self, error: Exception | None) -> None:
@@ -440,8 +441,9 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
     address stays on lo (linger) before keepalived is told, and goes later."""
     from types import SimpleNamespace
 
-    from hapair.agent import commands, observe
-    from hapair.agent.view import Memory
+    from hapair.agent.api import commands
+    from hapair.agent.core.view import Memory
+    from hapair.agent.node import observe
 
     done: list[str] = []
     gone = threading.Event()
@@ -479,8 +481,8 @@ def test_the_vip_is_on_lo_before_keepalived_is_told_to_drop_it(monkeypatch: Any,
     for a node that holds no VIP."""
     from types import SimpleNamespace
 
-    from hapair.agent import observe
     from hapair.agent.loop import Agent
+    from hapair.agent.node import observe
 
     done: list[str] = []
     monkeypatch.setattr(observe, "linger_for", lambda a, s: done.append(f"linger {a}"))
@@ -502,8 +504,8 @@ def test_no_action_on_the_loop_waits_on_the_database_past_the_guard_s_stall_limi
     """follow() and a reconnect share LOOP_STATEMENTS_S among their
     statements; STOP SLAVE alone had 10 s, the guard's whole STALL_S."""
     from hapair.agent.act import LOOP_STATEMENTS_S
-    from hapair.agent.db import Database, Endpoint, follow_timeouts
     from hapair.agent.guard import STALL_S
+    from hapair.agent.node.db import Database, Endpoint, follow_timeouts
 
     stop, each = follow_timeouts(LOOP_STATEMENTS_S)
     assert stop + 3 * each <= LOOP_STATEMENTS_S < STALL_S / 1.5

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-from hapair.agent.alerts import Alerts, AlertsConfig, hooks_in, signature
+from hapair.agent.node.alerts import Alerts, AlertsConfig, hooks_in, signature
 
 
 def config(tmp_path: Path, webhook: str | None = None, **kw: Any) -> AlertsConfig:

@@ -107,7 +107,7 @@ def test_a_restore_of_the_same_version_is_marked_upgraded() -> None:
     """Debian's start script must not upgrade the system tables of a data
     directory restored from a server of the same version (its ALTER TABLE
     of mysql.event waited for good on the lease watch's event)."""
-    from hapair.agent.rebuild import upgrade_info
+    from hapair.agent.node.rebuild import upgrade_info
 
     fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "mariadb"
     info = (fixtures / "xtrabackup_info-10.11.txt").read_text()
@@ -119,7 +119,7 @@ def test_a_restore_of_the_same_version_is_marked_upgraded() -> None:
 
 
 def test_a_backup_whose_commit_block_waits_too_long_is_stopped() -> None:
-    from hapair.agent.backup_stream import blocking_too_long
+    from hapair.agent.node.backup_stream import blocking_too_long
 
     rows = [{"id": 51, "ms": 339120.5}, {"id": 52, "ms": 400.0}, {"id": 53, "ms": None}]
     assert blocking_too_long(rows, 1.0) == [51]

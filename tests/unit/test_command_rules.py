@@ -1,4 +1,4 @@
-"""When the operator's commands may act (agent/command_rules.py, pure): a
+"""When the operator's commands may act (agent/core/command_rules.py, pure): a
 table of the agent as asked, the command, and why not ("" it may)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from hapair.agent import command_rules as rules
-from hapair.agent.actions import Decision
-from hapair.agent.view import Memory, Task
+from hapair.agent.core import command_rules as rules
+from hapair.agent.core.actions import Decision
+from hapair.agent.core.view import Memory, Task
 from hapair.model.roles import Role
 from tests.unit.test_decide import NOW, primary_db, replica_db, view
 

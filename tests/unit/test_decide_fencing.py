@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from hapair.agent.actions import Decision, FencePeer, Promote, Reopen, SetSemiSync
-from hapair.agent.config import PeerFence, from_spec
-from hapair.agent.decide import decide
-from hapair.agent.fence_rules import FENCE_RETRY_S
-from hapair.agent.learn import learn
-from hapair.agent.view import Memory
+from hapair.agent.core.actions import Decision, FencePeer, Promote, Reopen, SetSemiSync
+from hapair.agent.core.config import PeerFence, from_spec
+from hapair.agent.core.decide import decide
+from hapair.agent.core.fence_rules import FENCE_RETRY_S
+from hapair.agent.core.learn import learn
+from hapair.agent.core.view import Memory
 from hapair.model.roles import Role
 from tests.unit.test_decide import (
     CFG,
@@ -127,7 +127,7 @@ def test_and_stops_waiting_for_acknowledgements_once_the_standby_is_off() -> Non
 
 
 def test_a_live_host_whose_agent_is_silent_is_not_fenced() -> None:
-    from hapair.agent.view import Peer
+    from hapair.agent.core.view import Peer
     m = Memory(complete=True, peer_seen=LOST, lease_renewed=LOST)
     v = view(replica_db(), None, holds_vip=True, memory=m)
     v = replace(v, peer=Peer(None, (), 0.0, ("192.168.57.102:3306",)))

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from hapair.agent.actions import (
+from hapair.agent.core.actions import (
     Announce,
     Claim,
     ClaimLeader,
@@ -17,8 +17,8 @@ from hapair.agent.actions import (
     SetSemiSync,
     WriteSync,
 )
-from hapair.agent.decide import decide
-from hapair.agent.view import Memory, View, Witness
+from hapair.agent.core.decide import decide
+from hapair.agent.core.view import Memory, View, Witness
 from hapair.model.roles import Condition, Role
 from tests.unit.test_decide import (
     CFG,
@@ -223,6 +223,6 @@ def test_a_failed_takeover_over_a_live_peer_waits_before_it_fences_again() -> No
     assert "relay log" in d.reason
     later = replace(v, memory=replace(failed, promote_failed_at=NOW - 31))
     assert kinds_of(decide(later, CFG)) == [Promote]
-    from hapair.agent.learn import FENCE_HOLD_S
-    from hapair.agent.standby import TAKEOVER_RETRY_S
+    from hapair.agent.core.learn import FENCE_HOLD_S
+    from hapair.agent.core.standby import TAKEOVER_RETRY_S
     assert TAKEOVER_RETRY_S > FENCE_HOLD_S

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent.observe import has_carrier, parse_addresses
+from hapair.agent.node.observe import has_carrier, parse_addresses
 from hapair.drill import checker, report
 from hapair.drill.checker import Row
 from hapair.drill.scenarios import SCENARIOS, random_scenario

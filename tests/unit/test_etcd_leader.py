@@ -1,4 +1,4 @@
-"""etcd's leader kept off the primary's machine (agent/etcd_leader.py): the
+"""etcd's leader kept off the primary's machine (agent/node/etcd_leader.py): the
 parsers on etcd 3.4's own answers, captured on the demo lab, and the rule."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hapair.agent.etcd_leader import (
+from hapair.agent.node.etcd_leader import (
     LeaderMover,
     member_ids,
     parse_status,
@@ -72,7 +72,7 @@ class Answers:
 
 
 def test_the_primarys_agent_hands_its_leadership_to_the_witness() -> None:
-    from hapair.agent.dcs import EtcdAccess
+    from hapair.agent.node.dcs import EtcdAccess
 
     access = EtcdAccess(("https://127.0.0.1:2379",), "ca", "crt", "key", "u", "p")
     mover = LeaderMover(access, "witness")

@@ -4,8 +4,8 @@ from dataclasses import fields, replace
 
 import pytest
 
-from hapair.agent import events as ev
-from hapair.agent.view import Memory, Task
+from hapair.agent.core import events as ev
+from hapair.agent.core.view import Memory, Task
 from hapair.model.roles import Role
 
 # Not the defaults, so that a field an event should clear is seen cleared.

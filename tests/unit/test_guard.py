@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from hapair.agent import guard
-from hapair.agent.view import Peer, View
+from hapair.agent.core.view import Peer, View
 from tests.unit.test_decide import primary_db
 
 
@@ -47,7 +47,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
 
 
 def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> None:
-    """The database's lease watch (agent/db_lease.py) applies the guard's
+    """The database's lease watch (agent/node/db_lease.py) applies the guard's
     rule: the end it is given is the guard's, in the wall clock; a node the
     lease does not bind (read-only, committing alone, paused, with fence
     devices) gives it none, so the server leaves it alone."""

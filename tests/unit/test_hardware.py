@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent import hardware, observe
-from hapair.agent.hardware import Hardware
+from hapair.agent.core import hardware
+from hapair.agent.core.hardware import Hardware
+from hapair.agent.node import observe
 from hapair.probes import bonding, mdstat
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "hardware"
@@ -100,7 +101,7 @@ def test_problems_the_vip_s_link_and_alerts_on_each_change() -> None:
 
 
 def test_the_agent_watches_the_guide_s_bonds_and_array_and_nothing_on_a_lab_node() -> None:
-    from hapair.agent.config import from_spec
+    from hapair.agent.core.config import from_spec
     from hapair.spec import load_spec
     from tests.conftest import EXAMPLES
 
@@ -114,7 +115,7 @@ def test_the_agent_watches_the_guide_s_bonds_and_array_and_nothing_on_a_lab_node
 
 
 def test_the_vip_s_link_names_a_bond_that_carries_nothing() -> None:
-    from hapair.agent import observe
+    from hapair.agent.node import observe
 
     dead = Hardware(bonds=(bond("bond1", "bond1-both-down"),))
     said = observe.vip_link("bond1", hardware.link_problem(dead, "bond1"))

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hapair.agent.decide import decide
-from hapair.agent.lease_rules import binds, peer_may_take_over, run_out
-from hapair.agent.view import Memory
+from hapair.agent.core.decide import decide
+from hapair.agent.core.lease_rules import binds, peer_may_take_over, run_out
+from hapair.agent.core.view import Memory
 from hapair.model.roles import Condition
 from tests.unit.test_decide import CFG1, NOW, primary_db, view
 

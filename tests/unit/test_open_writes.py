@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from hapair.agent.act import open_writes
-from hapair.agent.db import OPEN_SQL
-from hapair.agent.fencing import Abort
+from hapair.agent.node.db import OPEN_SQL
+from hapair.agent.node.fencing import Abort
 
 
 @dataclass
@@ -91,7 +91,7 @@ class FakePeer:
 
     def post(self, paths: object, url_path: str, body: object,
              timeout: float = 8.0) -> dict[str, object]:
-        from hapair.agent.peer import PeerError
+        from hapair.agent.node.peer import PeerError
         if self.answer is None:
             raise PeerError("public: timed out; interconnect: timed out")
         return self.answer
@@ -112,8 +112,8 @@ def test_a_fence_answered_read_only_renews_the_lease(answer: dict[str, object],
     import time
     from types import SimpleNamespace
 
-    from hapair.agent.fencing import close_peer
-    from hapair.agent.peer import Contact
+    from hapair.agent.node.fencing import close_peer
+    from hapair.agent.node.peer import Contact
 
     contact = Contact(0.0, 0.0, threading.Lock())
     before = time.monotonic()
@@ -127,8 +127,8 @@ def test_a_fence_answered_read_only_renews_the_lease(answer: dict[str, object],
 def test_a_fence_unanswered_renews_nothing() -> None:
     from types import SimpleNamespace
 
-    from hapair.agent.fencing import close_peer
-    from hapair.agent.peer import Contact
+    from hapair.agent.node.fencing import close_peer
+    from hapair.agent.node.peer import Contact
 
     contact = Contact(0.0, 0.0, threading.Lock())
     with pytest.raises(Abort):

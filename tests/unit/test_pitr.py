@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent.restore import parse_binary_logs, parse_events
+from hapair.agent.api.restore import parse_binary_logs, parse_events
 from hapair.ops.backup import BackupInfo
 from hapair.ops.pitr import (
     Archive,
@@ -146,7 +146,7 @@ def test_the_listing_says_how_far_back_a_restore_can_go() -> None:
 
 def test_every_binary_log_s_beginning_comes_from_one_call(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
-    from hapair.agent import restore
+    from hapair.agent.api import restore
 
     asked: list[str] = []
     answers = {"SHOW BINARY LOGS": (FIX / "show-binary-logs.txt").read_text()}

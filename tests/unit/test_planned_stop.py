@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hapair.agent.actions import Demote, SetSemiSync
-from hapair.agent.decide import decide
-from hapair.agent.learn import learn
-from hapair.agent.lease_rules import binds
-from hapair.agent.view import Memory, Witness
+from hapair.agent.core.actions import Demote, SetSemiSync
+from hapair.agent.core.decide import decide
+from hapair.agent.core.learn import learn
+from hapair.agent.core.lease_rules import binds
+from hapair.agent.core.view import Memory, Witness
 from hapair.model.roles import Role
 from hapair.probes.mariadb import SemiSync
 from tests.unit.test_decide import (
@@ -89,7 +89,7 @@ def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
     must judge by that answer, not by the other path's earlier one (seen: a
     rolling reboot's standby read on the public path only, its primary took
     the silence for a lost standby and paused writes for the whole reboot)."""
-    from hapair.agent.peer import chosen
+    from hapair.agent.node.peer import chosen
     from hapair.model.status import StatusDoc
 
     before = StatusDoc(node="node2", read_only=True, role="replica", reason="ok")
@@ -106,8 +106,8 @@ def test_the_stopping_replica_waits_until_its_primary_took_the_stop() -> None:
     status, answered after the stop was announced, must say `peer_stopped`
     (seen: the replica exited on the send, its primary took the silence for
     a lost standby and paused writes, 43 s in the pair's rolling reboot)."""
+    from hapair.agent.core.view import Peer
     from hapair.agent.stopping import taken
-    from hapair.agent.view import Peer
     from hapair.model.status import StatusDoc
 
     primary = StatusDoc(node="node1", read_only=False, role="primary", reason="ok")

@@ -66,7 +66,7 @@ def test_a_node_leaving_master_keeps_the_vip_on_lo_a_moment(m2l: ClusterSpec) ->
     its stop) even when the agent cannot act (frozen): its notify script,
     as root, puts it on lo for as long as the agent's own drops keep it
     there, so that answers in flight still leave from it."""
-    from hapair.agent import observe
+    from hapair.agent.node import observe
 
     files = {f.path: f for f in keepalived.render(m2l, m2l.nodes[0])}
     conf = files["/etc/keepalived/keepalived.conf"].content

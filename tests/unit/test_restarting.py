@@ -13,13 +13,13 @@ from types import SimpleNamespace
 import pytest
 
 from hapair.agent import restarting
-from hapair.agent.actions import Decision
-from hapair.agent.commands import asked
-from hapair.agent.journal import Journal
-from hapair.agent.learn import learn
-from hapair.agent.publish import status_doc
+from hapair.agent.api.commands import asked
+from hapair.agent.api.publish import status_doc
+from hapair.agent.core.actions import Decision
+from hapair.agent.core.learn import learn
+from hapair.agent.core.view import Memory, Peer
+from hapair.agent.node.journal import Journal
 from hapair.agent.restarting import parse_window
-from hapair.agent.view import Memory, Peer
 from hapair.model.roles import Role
 from tests.unit.test_decide import (
     CFG,
@@ -76,7 +76,7 @@ def test_the_status_says_the_window_only_where_it_was_announced() -> None:
 def _agent(peer_takes: bool) -> SimpleNamespace:
     """The primary's agent as announce() sees it; the standby takes the
     window (its status says peer_back) 50 ms after the ask, or never."""
-    from hapair.agent import events as ev
+    from hapair.agent.core import events as ev
 
     v = view(primary_db(), peer_replica(), node="node1", holds_vip=True)
     agent = SimpleNamespace(

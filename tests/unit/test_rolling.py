@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.agent.config import from_spec
+from hapair.agent.core.config import from_spec
 from hapair.deploy import rolling, sql
 from hapair.deploy.rolling import plan
 from hapair.model.status import StatusDoc

@@ -9,9 +9,9 @@ import urllib.request
 from typing import Any
 
 from hapair import tls
-from hapair.agent import ui
-from hapair.agent.journal import Journal
-from hapair.agent.page import render
+from hapair.agent.api import ui
+from hapair.agent.api.page import render
+from hapair.agent.node.journal import Journal
 from hapair.model import report
 from hapair.model.roles import Role
 from hapair.model.status import NodeStatus

@@ -3,8 +3,8 @@ answers of the peer renew the lease."""
 
 from __future__ import annotations
 
-from hapair.agent import write_gate
-from hapair.agent.peer import renews_lease
+from hapair.agent.node import write_gate
+from hapair.agent.node.peer import renews_lease
 from hapair.model.roles import Role
 from hapair.model.status import StatusDoc
 
@@ -55,8 +55,8 @@ def test_a_poll_that_outlasted_a_pause_is_thrown_away() -> None:
     import threading
     import time
 
-    from hapair.agent.config import from_spec
-    from hapair.agent.peer import Contact, PeerClient
+    from hapair.agent.core.config import from_spec
+    from hapair.agent.node.peer import Contact, PeerClient
     from tests.unit.test_decide import SPEC
 
     class Slow(PeerClient):

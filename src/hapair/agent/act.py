@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from hapair.agent import events as ev
-from hapair.agent import observe, rebuild
-from hapair.agent.actions import (
+from hapair.agent.core import events as ev
+from hapair.agent.core.actions import (
     Action,
     Announce,
     ClaimLeader,
@@ -30,14 +29,15 @@ from hapair.agent.actions import (
     StartReplication,
     WriteSync,
 )
-from hapair.agent.config import AgentConfig
-from hapair.agent.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
-from hapair.agent.fencing import Abort, close_peer, power_off
-from hapair.agent.peer import Contact, PeerClient
-from hapair.agent.takeover import take_over
-from hapair.agent.tasks import TaskRunner
-from hapair.agent.view import View
-from hapair.agent.witness import Keeper
+from hapair.agent.core.config import AgentConfig
+from hapair.agent.core.view import View
+from hapair.agent.node import observe, rebuild
+from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
+from hapair.agent.node.fencing import Abort, close_peer, power_off
+from hapair.agent.node.peer import Contact, PeerClient
+from hapair.agent.node.takeover import take_over
+from hapair.agent.node.tasks import TaskRunner
+from hapair.agent.node.witness import Keeper
 from hapair.model.roles import Role
 from hapair.probes import units
 

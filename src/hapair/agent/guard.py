@@ -10,21 +10,22 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from hapair.agent import lease_rules, observe
-from hapair.agent.db import DBError
+from hapair.agent.core import lease_rules
+from hapair.agent.node import observe
+from hapair.agent.node.db import DBError
 from hapair.paths import STOP_FENCE_TIMES
 from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
 
 if TYPE_CHECKING:
     from systemd_watchdog.systemd_watchdog import WatchDog
 
-    from hapair.agent.config import AgentConfig
-    from hapair.agent.db import Database
-    from hapair.agent.db_lease import LeaseRow
-    from hapair.agent.peer import Contact
-    from hapair.agent.view import Memory, Peer, View
-    from hapair.agent.witness import Keeper
-    from hapair.agent.write_gate import GateRow
+    from hapair.agent.core.config import AgentConfig
+    from hapair.agent.core.view import Memory, Peer, View
+    from hapair.agent.node.db import Database
+    from hapair.agent.node.db_lease import LeaseRow
+    from hapair.agent.node.peer import Contact
+    from hapair.agent.node.witness import Keeper
+    from hapair.agent.node.write_gate import GateRow
 
 log = logging.getLogger("hapair.agent")
 

@@ -14,28 +14,30 @@ from dataclasses import replace
 from systemd_watchdog.systemd_watchdog import WatchDog
 
 from hapair import tls
-from hapair.agent import events as ev
-from hapair.agent import guard, hardware, observe, restarting, stopping, witness
+from hapair.agent import guard, restarting, stopping
 from hapair.agent.act import carry_out
-from hapair.agent.actions import Action, Decision, FencePeer, Rebuild
-from hapair.agent.alerts import Alerts, AlertsConfig
-from hapair.agent.api import serve
-from hapair.agent.config import from_spec
-from hapair.agent.db import Database, DBError, Endpoint
-from hapair.agent.db_lease import LeaseRow
-from hapair.agent.decide import decide
-from hapair.agent.fencing import Abort, watch_device
-from hapair.agent.fifo import FifoReader
-from hapair.agent.health import HealthChecker
-from hapair.agent.intent import Intent, IntentStore
-from hapair.agent.journal import Journal
-from hapair.agent.learn import learn
-from hapair.agent.metrics import Metrics
-from hapair.agent.peer import Contact, PeerClient, PeerError
-from hapair.agent.publish import status_doc
-from hapair.agent.tasks import TaskRunner
-from hapair.agent.view import LocalDB, Memory, Peer, View
-from hapair.agent.write_gate import GateRow
+from hapair.agent.api.publish import status_doc
+from hapair.agent.api.server import serve
+from hapair.agent.core import events as ev
+from hapair.agent.core import hardware
+from hapair.agent.core.actions import Action, Decision, FencePeer, Rebuild
+from hapair.agent.core.config import from_spec
+from hapair.agent.core.decide import decide
+from hapair.agent.core.learn import learn
+from hapair.agent.core.view import LocalDB, Memory, Peer, View
+from hapair.agent.node import observe, witness
+from hapair.agent.node.alerts import Alerts, AlertsConfig
+from hapair.agent.node.db import Database, DBError, Endpoint
+from hapair.agent.node.db_lease import LeaseRow
+from hapair.agent.node.fencing import Abort, watch_device
+from hapair.agent.node.fifo import FifoReader
+from hapair.agent.node.health import HealthChecker
+from hapair.agent.node.intent import Intent, IntentStore
+from hapair.agent.node.journal import Journal
+from hapair.agent.node.metrics import Metrics
+from hapair.agent.node.peer import Contact, PeerClient, PeerError
+from hapair.agent.node.tasks import TaskRunner
+from hapair.agent.node.write_gate import GateRow
 from hapair.model.roles import Condition
 from hapair.model.status import StatusDoc
 from hapair.paths import (
@@ -111,7 +113,7 @@ class Agent:
 
     # ---- memory and the operator's intent -------------------------------------------
     def record(self, event: ev.Event) -> None:
-        """What happened beside the loop (agent/events.py), into Memory."""
+        """What happened beside the loop (agent/core/events.py), into Memory."""
         with self.mlock:
             self.memory = ev.changed(self.memory, event)
 

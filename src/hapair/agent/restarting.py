@@ -5,7 +5,7 @@ apply's roll asks for it (POST /restart-in-place) on the writable primary
 whose standby answers, then restarts the unit. This agent first:
 1. opens a window of WINDOW_S: its status says `back_within_s`, and the
    standby, once it has taken it (its own status says `peer_back`), does not
-   take over before the window's end and the margin (agent/standby.py);
+   take over before the window's end and the margin (agent/core/standby.py);
 2. holds its lease and the write gate to the window's end (agent/guard.py):
    the database's own lease watch leaves it open that long, and no longer;
 3. writes the window's end, in the kernel's uptime, to RESTART_WINDOW, where
@@ -26,23 +26,24 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hapair.agent import command_rules as rules
-from hapair.agent import events as ev
-from hapair.agent import lease_rules, observe
-from hapair.agent.command_rules import Asked
-from hapair.agent.health import NOT_YET
+from hapair.agent.core import command_rules as rules
+from hapair.agent.core import events as ev
+from hapair.agent.core import lease_rules
+from hapair.agent.core.command_rules import Asked
+from hapair.agent.node import observe
+from hapair.agent.node.health import NOT_YET
 from hapair.model.roles import Role
 from hapair.paths import RESTART_WINDOW
 
 if TYPE_CHECKING:
     import threading
 
-    from hapair.agent.actions import Decision
-    from hapair.agent.config import AgentConfig
-    from hapair.agent.db_lease import LeaseRow
-    from hapair.agent.health import HealthChecker
-    from hapair.agent.view import Memory, Peer, View
-    from hapair.agent.write_gate import GateRow
+    from hapair.agent.core.actions import Decision
+    from hapair.agent.core.config import AgentConfig
+    from hapair.agent.core.view import Memory, Peer, View
+    from hapair.agent.node.db_lease import LeaseRow
+    from hapair.agent.node.health import HealthChecker
+    from hapair.agent.node.write_gate import GateRow
 
 log = logging.getLogger("hapair.agent")
 
@@ -85,7 +86,7 @@ def parse_window(text: str | None, uptime: float) -> float:
 def announce(agent: Restartable, asked: Asked, seconds: float = WINDOW_S
              ) -> tuple[int, dict[str, Any]]:
     """POST /restart-in-place: the window opened and taken, or why not (asked:
-    the agent as the command judges it, agent/command_rules.py)."""
+    the agent as the command judges it, agent/core/command_rules.py)."""
     why = rules.restart_in_place(asked)
     if why:
         return 409, {"error": why}

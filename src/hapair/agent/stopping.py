@@ -9,7 +9,7 @@ incomplete. Without a witness, a primary that read that does not count the
 silence that follows as a lost standby (which would stop its writes: it
 may be a complete standby cut off and about to promote): it goes on,
 acknowledged by the replica's database while that answers, alone
-otherwise (agent/learn.py `peer_stopped`). With a witness its sync record
+otherwise (agent/core/learn.py `peer_stopped`). With a witness its sync record
 already says who may promote.
 
 Without a witness the replica waits for the primary's own status to say
@@ -27,12 +27,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
-from hapair.agent import events as ev
+from hapair.agent.core import events as ev
 
 if TYPE_CHECKING:
-    from hapair.agent.config import AgentConfig
-    from hapair.agent.view import Memory, Peer, View
-    from hapair.agent.witness import Keeper
+    from hapair.agent.core.config import AgentConfig
+    from hapair.agent.core.view import Memory, Peer, View
+    from hapair.agent.node.witness import Keeper
 
 log = logging.getLogger("hapair.agent")
 

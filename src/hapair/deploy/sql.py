@@ -63,7 +63,7 @@ def accounts(spec: ClusterSpec) -> tuple[Account, ...]:
         "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, "
         "BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN, PROCESS, RELOAD, SUPER ON *.*",
         f"ALL PRIVILEGES ON {ident(META_SCHEMA)}.*",
-        # The lease's write gate on the application's tables (agent/write_gate.py).
+        # The lease's write gate on the application's tables (agent/node/write_gate.py).
         f"TRIGGER ON {ident(db.name)}.*",
     )
     local = ("localhost", "127.0.0.1")

@@ -232,7 +232,7 @@ def rooms_sql(count: int) -> str:
 # slot, and the next drill could book it a second time. A few hundred at a
 # time, each transaction short: a primary's lease gate judges each statement
 # by its start, and one transaction over thousands of rows, on a starved
-# host, outlived its lease and was refused (agent/write_gate.py). The count
+# host, outlived its lease and was refused (agent/node/write_gate.py). The count
 # left is the last line.
 CLEAR_CHUNK = 300
 CLEAR_SQL = ("START TRANSACTION; "  # noqa: S608 - constants only

@@ -1,7 +1,7 @@
 """Samples one node's read_only every few milliseconds, from inside the node,
 through one long-lived `mariadb` client: "wall-time value" lines on stdout,
 the value 1 (read-only), 0 (writable) or 2 (read_only off, but every write
-of the application refused by the lease's write gate, agent/write_gate.py),
+of the application refused by the lease's write gate, agent/node/write_gate.py),
 or "down" when the server does not answer. The gate is counted only where
 the node holds it on every table of the application (the first query given,
 asked at each connection); elsewhere only read_only is asked. Standard library only: the

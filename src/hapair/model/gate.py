@@ -2,7 +2,7 @@
 it counts as run out, the triggers' names, and the questions a checker from
 outside asks (is the gate complete here; is this server read-only, writable
 but refused by the gate, or writable). The agent keeps the row and the
-triggers (agent/write_gate.py, agent/db_lease.py); the drills' sampler asks
+triggers (agent/node/write_gate.py, agent/node/db_lease.py); the drills' sampler asks
 the questions; neither needs the other's code."""
 
 from __future__ import annotations

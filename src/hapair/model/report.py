@@ -35,7 +35,7 @@ def summarize(statuses: list[NodeStatus]) -> Summary:
             problems.append(f"{s.node}: {s.doc.reason}")
         if s.notes:
             problems.append(f"{s.node}: its status document differs ({'; '.join(s.notes)})")
-        if s.doc is not None:  # its bonds and RAID array (agent/hardware.py)
+        if s.doc is not None:  # its bonds and RAID array (agent/core/hardware.py)
             problems += [f"{s.node}: {x['problem']}" for x in (*s.doc.bonds, *s.doc.arrays)
                          if x.get("problem")]
             problems += [f"{s.node}: {missing_problem(name)}" for name in s.doc.hardware_missing]

@@ -84,13 +84,13 @@ class StatusDoc(BaseModel):
     witness_epoch: int = 0
     witness_complete: str = ""  # the node the sync record names complete
     witness_key_age_s: float = 0.0  # since the leader key last changed, as seen here
-    # the spec's bonds and RAID array as the kernel reports them (agent/hardware.py)
+    # the spec's bonds and RAID array as the kernel reports them (agent/core/hardware.py)
     bonds: list[dict[str, Any]] = []
     arrays: list[dict[str, Any]] = []
     hardware_missing: list[str] = []
     history: list[dict[str, Any]] = []
     # When this node became the primary, and how long from leaving the
-    # replica role ({"at", "took_s", "why"}; agent/journal.py).
+    # replica role ({"at", "took_s", "why"}; agent/node/journal.py).
     promotions: list[dict[str, Any]] = []
     # When this node's database was closed for it by a self-fence ({"at",
     # "by": guard | lease-watch | stop-hook, "took_s", "budget_s", "what"}):

@@ -13,7 +13,7 @@ is lost goes to FAULT and says so over the interconnect (a priority-0
 advert), so the standby takes over at once. An interconnect cut leaves each
 node without the other's adverts; the standby then takes the VIP a moment,
 and its agent, seeing the primary alive on the public network, gives it
-back and stays out until the interconnect returns (agent/standby.py); the
+back and stays out until the interconnect returns (agent/core/standby.py); the
 primary's agent says where the VIP is again (gratuitous ARP).
 
 A node that stops holding the VIP keeps it on lo a moment (VIP_LINGER_S),
@@ -34,7 +34,7 @@ CHECK_USER = "nobody"
 # keepalived's notify on leaving MASTER (for a fault, a higher advert or its
 # own stop), run as root: the VIP on lo for VIP_LINGER_S, never answered in
 # ARP there (sysctl below). The agent's own drops linger as long
-# (agent/observe.py LINGER_S).
+# (agent/node/observe.py LINGER_S).
 VIP_LINGER = "/usr/local/sbin/hapair-vip-linger"
 CHECK_SCRIPT = "/usr/local/sbin/hapair-check-agent"
 VIP_LINGER_S = 2.0
@@ -196,7 +196,7 @@ exit 0
 
 def sysctl(spec: ClusterSpec, node: Node) -> str:
     """A node that gives the VIP up after a drain keeps it on lo a moment, so
-    that its answers in flight still leave from it (agent/commands.py): it
+    that its answers in flight still leave from it (agent/api/commands.py): it
     must never answer ARP for it from there, nor name it in its own ARP
     requests. ARP is then answered only for addresses of the asking
     interface, which the nodes' own addresses are."""

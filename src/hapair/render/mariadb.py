@@ -64,7 +64,7 @@ def settings(spec: ClusterSpec, node: Node) -> dict[str, str]:
         # written to the binlog but never acknowledged are truncated, not
         # committed (a primary that crashed mid-commit comes back without them).
         "init_rpl_role": "SLAVE",
-        # The agent's lease, watched by the server itself (agent/db_lease.py).
+        # The agent's lease, watched by the server itself (agent/node/db_lease.py).
         "event_scheduler": "ON",
     }
     return out

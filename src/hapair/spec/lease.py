@@ -9,7 +9,7 @@ standby counts from the arrival of a sign of the primary, never earlier
 than S, and opens at S + lease + margin at the earliest. The primary
 closes itself:
 
-1. by the lease watch inside its database (agent/db_lease.py): at
+1. by the lease watch inside its database (agent/node/db_lease.py): at
    S + lease + LEASE_WATCH_S + DB_CLOSE_S, whatever its agent, systemd or
    the host's scheduler are doing. So margin >= LEASE_WATCH_S + DB_CLOSE_S
    + SAFETY_S.
@@ -31,7 +31,7 @@ from hapair.spec.issues import Finding
 if TYPE_CHECKING:
     from hapair.spec.models import Timing
 
-LEASE_WATCH_S = 0.02  # the database's lease watch looks this often (agent/db_lease.py)
+LEASE_WATCH_S = 0.02  # the database's lease watch looks this often (agent/node/db_lease.py)
 # `SET GLOBAL read_only` with no commit stuck: a few milliseconds (measured on
 # the lab: 3-6 ms); the bound leaves ten times that for a busy server.
 DB_CLOSE_S = 0.05
