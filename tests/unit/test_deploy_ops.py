@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -376,3 +377,21 @@ def test_a_unit_is_stopped_and_disabled_and_a_masked_one_left() -> None:
     assert commands(ops.unit_stopped, FakeHost(unit("running", "enabled")), "etcd") == [
         "systemctl stop etcd.service", "systemctl disable etcd.service"]
     assert commands(ops.unit_stopped, FakeHost(unit("dead", "masked")), "etcd") == []
+
+
+def test_a_unit_named_after_a_mount_point_with_a_hyphen_reaches_systemctl_whole() -> None:
+    """systemd escapes the hyphen (srv-room\\x2dbook.mount); unquoted, the
+    shell turned `\\x` into `x` and systemctl was asked for another unit."""
+    from hapair.render.systemd import escape_path
+
+    name = f"{escape_path('/srv/room-book')}.mount"
+    assert "\\x2d" in name
+    got = [*commands(ops.unit_started, FakeHost(unit("dead", "disabled")), name, ("gluster",)),
+           *commands(ops.unit_starting, FakeHost(unit("dead", "enabled")), name),
+           *commands(ops.unit_stopped, FakeHost(unit("running", "enabled")), name)]
+    assert len(got) == 5
+    for command in got:  # in a real sh, systemctl and rm saying what they were given
+        said = subprocess.run(
+            ["sh", "-c", 'systemctl() { printf "%s\\n" "$@"; }; rm() { :; }; ' + command],
+            capture_output=True, text=True, check=True).stdout.splitlines()
+        assert name in said, (command, said)

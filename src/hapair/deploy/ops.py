@@ -29,6 +29,7 @@ from hapair.deploy.facts import (
     Passwd,
     Unit,
 )
+from hapair.deploy.shell import cmd, then
 from hapair.paths import PENDING_DIR
 from hapair.probes.mariadb import Thread
 from hapair.probes.units import UnitState
@@ -241,7 +242,7 @@ def _unit(unit: str) -> tuple[str, UnitState]:
 
 
 def _cleared(clears: tuple[str, ...]) -> str:
-    return " ".join(f"{PENDING_DIR}/{k}" for k in clears)
+    return cmd("rm", "-f", *(f"{PENDING_DIR}/{k}" for k in clears))
 
 
 @operation()
@@ -253,8 +254,8 @@ def unit_starting(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, Non
     on the same files."""
     name, st = _unit(unit)
     if not st.running:
-        done = f" && rm -f {_cleared(clears)}" if clears else ""
-        yield f"systemctl start --no-block {name}{done}"
+        yield then(cmd("systemctl", "start", "--no-block", name),
+                   _cleared(clears) if clears else "")
 
 
 @operation()
@@ -267,10 +268,10 @@ def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None
     for."""
     name, st = _unit(unit)
     if not st.enabled:
-        yield f"systemctl enable {name}"
+        yield cmd("systemctl", "enable", name)
     if not st.running:
-        done = f"rm -f {_cleared(clears)}; " if clears else ""
-        yield (f"for try in 1 2 3; do if systemctl start {name}; then "
+        done = f"{_cleared(clears)}; " if clears else ""
+        yield (f"for try in 1 2 3; do if {cmd('systemctl', 'start', name)}; then "
                f"{done}exit 0; fi; sleep 1; done; exit 1")
 
 
@@ -279,9 +280,9 @@ def unit_stopped(unit: str) -> Generator[Any, None, None]:
     """A unit stopped and kept from starting at boot (a masked one is left so)."""
     name, st = _unit(unit)
     if st.running:
-        yield f"systemctl stop {name}"
+        yield cmd("systemctl", "stop", name)
     if st.file == "enabled":
-        yield f"systemctl disable {name}"
+        yield cmd("systemctl", "disable", name)
 
 
 @operation()
@@ -290,11 +291,11 @@ def system_user(user: str, home: str, shell: str) -> Generator[Any, None, None]:
     when it is already there (pyinfra's server.user reads every user and
     group, a second of round trips)."""
     have = host.get_fact(Passwd, user=user)
-    u, h, s = shlex.quote(user), shlex.quote(home), shlex.quote(shell)
     if have is None:
-        yield f"useradd --system --user-group --no-create-home --home-dir {h} --shell {s} {u}"
+        yield cmd("useradd", "--system", "--user-group", "--no-create-home", "--home-dir", home,
+                  "--shell", shell, user)
     elif have != (home, shell):
-        yield f"usermod --home {h} --shell {s} {u}"
+        yield cmd("usermod", "--home", home, "--shell", shell, user)
     else:
         host.noop(f"user {user} exists")
 

@@ -1,0 +1,21 @@
+"""Remote commands, built one way: each word quoted where the shell would
+read it otherwise (shlex.join: a word of safe characters stays as it is),
+commands chained so that each runs only if the one before succeeded.
+
+A unit named after a mount point is where it showed: systemd escapes a
+hyphen as `\\x2d` (/srv/room-book -> srv-room\\x2dbook.mount), and an
+unquoted `\\x` reaches systemctl as `x`."""
+
+from __future__ import annotations
+
+import shlex
+
+
+def cmd(*words: str) -> str:
+    """One command: its words, each quoted where it needs it."""
+    return shlex.join(words)
+
+
+def then(*commands: str) -> str:
+    """Commands run in turn, each only if the one before succeeded."""
+    return " && ".join(c for c in commands if c)
