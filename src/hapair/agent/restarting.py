@@ -63,6 +63,7 @@ class Restartable(Protocol):
 
     def record(self, event: ev.Event) -> None: ...
 
+
 # How long the database may stay open without an agent: a stop, the stop
 # hook, a new interpreter and its first look (2.2 s measured in the lab, a
 # replica's restart). It bounds what a second fault costs meanwhile (the

@@ -40,6 +40,7 @@ class Commanded(restarting.Restartable, Protocol):
 
     def write_track(self, eligible: bool) -> None: ...
 
+
 Answer = tuple[int, dict[str, Any]]
 SWITCHOVER_WAIT_S = 30.0
 # A fenced node that holds the VIP keeps it this long: the requests in flight

@@ -53,6 +53,7 @@ class Restorable(Protocol):
 
     def save_intent(self) -> str: ...
 
+
 INBOX = Path(STATE_DIR) / "restore.xbstream"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9]{6}$")
 GTID = re.compile(r"^[0-9]+-[0-9]+-[0-9]+$")
