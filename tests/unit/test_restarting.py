@@ -108,7 +108,9 @@ def test_the_window_opens_once_the_standby_took_it_and_the_rows_hold_it(
     assert agent.memory.restart_announced and agent.memory.restart_until > time.monotonic()
     left = parse_window((tmp_path / "window").read_text(), time.clock_gettime(
         time.CLOCK_BOOTTIME))
-    assert restarting.WINDOW_S - 1 < left <= restarting.WINDOW_S
+    # The file holds milliseconds, rounded: read back at once, its end may
+    # lie half a millisecond past the window (it failed so, 1 run in ~10).
+    assert restarting.WINDOW_S - 1 < left <= restarting.WINDOW_S + 0.001
 
 
 def test_a_window_the_standby_never_took_is_closed_again_and_refused(
