@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hapair.drill import resources  # noqa: E402
-from hapair.drill.runner import CLEAR_SQL  # noqa: E402
 from hapair.drill.soak import read_resources  # noqa: E402
+from hapair.drill.space import CLEAR_SQL  # noqa: E402
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
 GROUP_SQL = ("SHOW GLOBAL STATUS WHERE Variable_name IN "

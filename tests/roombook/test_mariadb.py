@@ -212,7 +212,7 @@ def test_the_drills_clear_keeps_every_other_booking_guarded(mariadb: MariaDB,
     """The drills clear their own bookings when they reach the booking horizon;
     a booking of anyone else keeps its slots (the first version deleted every
     slot row, and the next drill booked a test's slot a second time)."""
-    from hapair.drill.runner import CLEAR_SQL
+    from hapair.drill.space import CLEAR_SQL
 
     client, token = signed_in(mariadb, tmp_path)
     day = future_day(42)

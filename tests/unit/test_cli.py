@@ -185,9 +185,10 @@ def test_a_drill_run_that_cannot_finish_still_writes_its_summary(
     from hapair.cli import drill_cmds
     from hapair.drill import runner
     from hapair.drill.scenarios import SCENARIOS
+    from hapair.drill.target import DrillError
 
     def run_once(*args: object, **kwargs: object) -> None:
-        raise runner.DrillError("the cluster did not settle within 180s: 2 writable nodes")
+        raise DrillError("the cluster did not settle within 180s: 2 writable nodes")
 
     said = {"node1": {"role": "primary", "reason": "open for writes", "history": []},
             "node2": {"role": "primary", "reason": "promoted", "history": []}}

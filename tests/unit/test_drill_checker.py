@@ -233,7 +233,7 @@ def test_a_backups_position_is_read_under_either_name(tmp_path: Path) -> None:
 def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first() -> None:
     """A 60 s outage run started 280 days ahead once booked past roombook's
     one-year horizon: its last 23 s were refusals, read as a pause."""
-    from hapair.drill.runner import fits
+    from hapair.drill.space import fits
 
     assert fits(10, 25) and fits(200, 25)
     assert not fits(280, 90)  # standby-out-60s: about 90 s of booking
@@ -244,7 +244,7 @@ def test_a_run_that_would_book_past_the_horizon_clears_the_drills_bookings_first
 def test_a_long_run_books_enough_rooms_of_its_own_to_stay_inside_the_horizon() -> None:
     """An apply drill books for 121 s: over the four sample rooms it passed
     the horizon even from tomorrow (945 refusals read as a 1.9 s pause)."""
-    from hapair.drill.runner import fits, rooms_needed, rooms_sql
+    from hapair.drill.space import fits, rooms_needed, rooms_sql
 
     assert rooms_needed(25) == 4
     assert not fits(0, 121, 4)

@@ -146,7 +146,7 @@ def _soak(spec: Path, duration: str, seed: int, pool: list[Any], clients: int,
 
 
 def _lab(spec: Path) -> Any:
-    from hapair.drill.runner import Lab
+    from hapair.drill.target import Lab
     from hapair.lab.lifecycle import files_of
     from hapair.lab.plan import LabPlanError, plan_lab
     from hapair.ops.client import Agents, enter_netns
@@ -207,7 +207,8 @@ def _one(lab: Any, s: Any, n: int, out_dir: Path, results: list[dict[str, Any]],
          **how: Any) -> dict[str, Any]:
     """One run (run_once's options in `how`), printed and added to results
     (written to results.json at once); its record."""
-    from hapair.drill.runner import DrillError, agent_journal, last_decisions, run_once
+    from hapair.drill.runner import agent_journal, last_decisions, run_once
+    from hapair.drill.target import DrillError
     from hapair.lab.sh import LabError
 
     try:

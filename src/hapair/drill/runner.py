@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -16,8 +15,9 @@ from typing import Any
 
 from hapair.drill import checker, sampler
 from hapair.drill.scenario import Ctx, Scenario
+from hapair.drill.space import booking_space
 from hapair.drill.stress import Stress
-from hapair.drill.workload import ROOMS, SLOTS_PER_DAY
+from hapair.drill.target import DrillError, Lab, mariadb
 from hapair.lab import alert_sink
 from hapair.lab import machine as m
 from hapair.lab.lifecycle import files_of
@@ -28,20 +28,6 @@ from hapair.ops.client import Agents
 from hapair.ops.settled import settled
 
 Say = Callable[[str], None]
-
-
-class DrillError(Exception):
-    pass
-
-
-@dataclass
-class Lab:
-    plan: LabPlan
-    agents: Agents
-    password: str  # the workload's roombook account
-    database: str
-    ca_file: str = ""  # the cluster CA (the web's HTTPS), when web.tls is on
-    spec: str = ""  # the lab's spec file
 
 
 @dataclass
@@ -187,115 +173,6 @@ class Samplers:
         return {n: checker.parse_samples("\n".join(lines)) for n, lines in self.samples.items()}
 
 
-# roombook takes bookings at most a year ahead; a run uses at most this many
-# slots a second (each operation takes the next slot, a conflict too: 8
-# clients on two cores send about 350 a second since a booking is 3 round
-# trips; at 300 here a 41 s run passed the horizon, its refusals read as a
-# 5.6 s pause). The drills book rooms of their own, as many as a run needs
-# to stay inside the year (an apply drill books for 121 s: with the four
-# sample rooms it passed the horizon, 945 refusals read as a 1.9 s pause),
-# and leave the rooms people book untouched.
-HORIZON_DAYS = 365
-MAX_BOOKINGS_PER_S = 600
-DRILL_ROOM = "Drill {:02d}"
-
-
-def rooms_needed(seconds: float) -> int:
-    """How many rooms a run of this length books, from tomorrow on, so as
-    to stay inside the booking horizon (pure)."""
-    per_room = SLOTS_PER_DAY * (HORIZON_DAYS - 2)
-    return max(len(ROOMS), math.ceil(seconds * MAX_BOOKINGS_PER_S / per_room))
-
-
-def fits(ahead: int, seconds: float, rooms: int = len(ROOMS)) -> bool:
-    """Whether a run of this length over this many rooms, booking from
-    ahead + 1 days on, stays inside the booking horizon (pure)."""
-    needed = math.ceil(seconds * MAX_BOOKINGS_PER_S / (SLOTS_PER_DAY * rooms)) + 1
-    return ahead + needed < HORIZON_DAYS
-
-
-def rooms_sql(count: int) -> str:
-    """The drills' rooms, Drill 01 to Drill NN: created where missing,
-    opened again where an administrator removed one, their ids in name
-    order (pure)."""
-    names = ", ".join(f"'{DRILL_ROOM.format(n + 1)}'" for n in range(count))
-    values = ", ".join(f"('{DRILL_ROOM.format(n + 1)}', 1, 'hapair drill', UTC_TIMESTAMP())"
-                       for n in range(count))
-    return ("INSERT IGNORE INTO rooms (name, capacity, equipment, created_at) "  # noqa: S608
-            f"VALUES {values}; UPDATE rooms SET removed_at = NULL WHERE name IN ({names}); "
-            f"SELECT id FROM rooms WHERE name IN ({names}) ORDER BY name")
-
-
-# The drills' own bookings (their Idempotency-Keys are 32 hex digits) and only
-# their slots, a booking and its slots in one transaction: a booking left
-# without its slot rows (a test's, a person's) would no longer guard its
-# slot, and the next drill could book it a second time. A few hundred at a
-# time, each transaction short: a primary's lease gate judges each statement
-# by its start, and one transaction over thousands of rows, on a starved
-# host, outlived its lease and was refused (agent/node/write_gate.py). The count
-# left is the last line.
-CLEAR_CHUNK = 300
-CLEAR_SQL = ("START TRANSACTION; "  # noqa: S608 - constants only
-             "CREATE TEMPORARY TABLE drill_ids ENGINE=MEMORY SELECT id FROM bookings "
-             f"WHERE CHAR_LENGTH(idempotency_key) = 32 LIMIT {CLEAR_CHUNK}; "
-             "DELETE booked_slots FROM booked_slots JOIN drill_ids "
-             "ON drill_ids.id = booked_slots.booking_id; "
-             "DELETE bookings FROM bookings JOIN drill_ids ON drill_ids.id = bookings.id; "
-             "COMMIT; DROP TEMPORARY TABLE drill_ids; "
-             "SELECT COUNT(*) FROM bookings WHERE CHAR_LENGTH(idempotency_key) = 32")
-CLEAR_PATIENCE_S = 120.0
-
-
-def clear_bookings(lab: Lab, primary: str) -> None:
-    """Every booking of the drills removed, chunk by chunk; a chunk refused
-    (a lease that ran out a moment on a starved host) is tried again."""
-    machine = lab.plan.machine(primary)
-    deadline = time.monotonic() + CLEAR_PATIENCE_S
-    while True:
-        r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", "-N", "-B", lab.database,
-                                                           "-e", CLEAR_SQL]),
-                           capture_output=True, text=True, timeout=120)
-        left = r.stdout.strip().splitlines()[-1:] if r.returncode == 0 else []
-        if left == ["0"]:
-            return
-        if time.monotonic() > deadline:
-            raise DrillError(f"could not clear the drills' earlier bookings on {primary}: "
-                             f"{(r.stderr or r.stdout).strip()[-300:]}")
-        if r.returncode != 0:
-            time.sleep(0.5)
-
-
-def booking_space(lab: Lab, primary: str, seconds: float) -> tuple[int, tuple[int, ...]]:
-    """The drills' rooms for a run this long, and the days ahead from which
-    none of them has a booking yet: each run books slots of its own. When
-    the run could book past the horizon (its later bookings would be
-    refused, and read as a pause), the drills' bookings are cleared first."""
-    machine = lab.plan.machine(primary)
-    count = rooms_needed(seconds)
-    deadline = time.monotonic() + CLEAR_PATIENCE_S
-    while True:  # a write refused a moment by a starved primary's lease gate
-        r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", "-N", "-B", lab.database,
-                                                           "-e", rooms_sql(count)]),
-                           capture_output=True, text=True, timeout=60)
-        rooms = tuple(int(line) for line in r.stdout.split() if line.isdigit())
-        if r.returncode == 0 and len(rooms) == count:
-            break
-        if time.monotonic() > deadline:
-            raise DrillError(f"could not make the drills' rooms on {primary}: "
-                             f"{(r.stderr or r.stdout).strip()[-300:]}")
-        time.sleep(0.5)
-    sql = ("SELECT COALESCE(DATEDIFF(MAX(day), CURDATE()), 0) FROM bookings "  # noqa: S608
-           f"WHERE room_id IN ({', '.join(map(str, rooms))})")
-    r = subprocess.run(m.exec_argv(lab.plan, machine, ["mariadb", "-N", "-B", lab.database,
-                                                       "-e", sql]),
-                       capture_output=True, text=True, timeout=60)
-    ahead = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
-    if fits(ahead, seconds, count):
-        return ahead + 1, rooms
-    clear_bookings(lab, primary)
-    return 1, rooms
-
-
 def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int,
                    space: tuple[int, tuple[int, ...]]) -> subprocess.Popen[str]:
     first_day, rooms = space
@@ -320,9 +197,7 @@ def start_workload(lab: Lab, seconds: float, out: Path, seed: int, clients: int,
 
 
 def final_rows(lab: Lab, node: str) -> list[checker.Row]:
-    argv = m.exec_argv(lab.plan, lab.plan.machine(node),
-                       ["mariadb", "-N", "-B", lab.database, "-e", checker.ROWS_SQL])
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    r = mariadb(lab, node, checker.ROWS_SQL)
     if r.returncode != 0:
         raise DrillError(f"cannot read {node}'s bookings: {r.stderr.strip()[-200:]}")
     return checker.parse_rows(r.stdout)

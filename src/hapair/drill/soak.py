@@ -11,7 +11,7 @@ A round books under load from its warm-up through the fault, the recovery
 and the observation after it. Between rounds the cluster settles and the
 agents' anti-flap window passes (5 s on the labs), without load: roombook
 books at most a year ahead, and a run of more than about a minute at the
-drills' rate would fill that year (runner.fits), so the load is cut into
+drills' rate would fill that year (space.fits), so the load is cut into
 rounds and the drills' bookings are cleared when the year is full.
 
 The decisions are pure (`pick`, `warmup_for`, `judge`); `run` carries them
