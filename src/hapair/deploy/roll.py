@@ -15,7 +15,7 @@ from hapair.deploy.ops import owed_done
 from hapair.deploy.rolling import MOVE_S, Roll, Step
 from hapair.model.status import NodeStatus
 from hapair.ops.client import AgentError, Agents
-from hapair.ops.settled import Layout, settled
+from hapair.ops.settled import APPLY_BACKLOG, Layout, settled
 from hapair.paths import PENDING_DIR
 
 Say = Callable[[str], None]
@@ -34,10 +34,13 @@ def pending(host: Host) -> frozenset[str]:
     return frozenset(line.strip() for line in got.stdout_lines if line.strip())
 
 
-def layout(agents: Agents, statuses: list[NodeStatus] | None = None) -> Layout:
-    """The roll's judgement of the cluster, from statuses read now unless given."""
+def layout(agents: Agents, statuses: list[NodeStatus] | None = None,
+           backlog: int | None = None) -> Layout:
+    """The roll's judgement of the cluster, from statuses read now unless given
+    (backlog: at most this many transactions left to apply on the standby)."""
     read = agents.statuses() if statuses is None else statuses
-    return settled(agents.spec, {s.node: s.doc for s in read}, services=True, applied=False)
+    return settled(agents.spec, {s.node: s.doc for s in read}, services=True, applied=False,
+                   backlog=backlog)
 
 
 def wait_settled(agents: Agents, primary: str, say: Say, what: str,
@@ -46,7 +49,9 @@ def wait_settled(agents: Agents, primary: str, say: Say, what: str,
     as its primary; seconds taken."""
     began, last = time.monotonic(), ""
     while True:
-        now = layout(agents)
+        # A wait precedes a switchover or the next node's restart: the
+        # standby near enough to applied that a promotion opens at once.
+        now = layout(agents, backlog=APPLY_BACKLOG)
         if now.ok and (any_primary or now.primary == primary):
             return time.monotonic() - began
         why = now.why or f"{now.primary} is the primary, not {primary}"

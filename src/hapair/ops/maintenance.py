@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from hapair.ops.client import AgentError, Agents
-from hapair.ops.settled import Layout, settled
+from hapair.ops.settled import APPLY_BACKLOG, Layout, settled
 
 Say = Callable[[str], None]
 Reboot = Callable[[str], None]  # reboots the named node; returns once it is asked
@@ -27,7 +27,8 @@ class MaintenanceError(RuntimeError):
 
 def layout(agents: Agents, maintenance: bool = False) -> Layout:
     docs = {s.node: s.doc for s in agents.statuses()}
-    return settled(agents.spec, docs, services=True, applied=False, maintenance=maintenance)
+    return settled(agents.spec, docs, services=True, applied=False, maintenance=maintenance,
+                   backlog=APPLY_BACKLOG)
 
 
 def wait_settled(agents: Agents, say: Say, what: str, timeout: float,
