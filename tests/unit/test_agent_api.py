@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from hapair import pki, tls
+from hapair.agent.api import handler as http
+from hapair.agent.api import routes
 from hapair.agent.api import server as api
 from hapair.model.status import StatusDoc, read
 from hapair.secrets import peer_token, read_token
@@ -130,7 +132,7 @@ def test_a_request_dribbled_byte_by_byte_is_cut_at_the_whole_requests_deadline(
     """One header byte every 0.2 s never trips the socket's per-read
     timeout; the deadline on the whole request does (here 1 s)."""
     base, ca, _ = served
-    monkeypatch.setattr(api, "IDLE_S", 1.0)
+    monkeypatch.setattr(http, "IDLE_S", 1.0)
     port = int(base.rsplit(":", 1)[1])
     raw = socket.create_connection(("127.0.0.1", port))
     conn = tls.client_context(ca_pem=ca).wrap_socket(raw, server_hostname="127.0.0.1")
@@ -161,7 +163,7 @@ def test_the_read_credential_is_derived_not_the_token() -> None:
 def test_loopback_and_the_peer_are_always_served() -> None:
     """A flood that fills the remote slots must not silence the peer's polls
     (they keep the pair's leases) nor keepalived's check on loopback."""
-    server = api.Server(("127.0.0.1", 0), api.handler(FakeAgent(  # type: ignore[arg-type]
+    server = api.Server(("127.0.0.1", 0), http.handler(FakeAgent(  # type: ignore[arg-type]
         token=TOKEN, cfg=SimpleNamespace(peer="node2", peer_addresses={}))),
         trusted=frozenset({"192.168.57.103", "10.54.0.11"}))
     try:
@@ -193,15 +195,16 @@ def test_every_change_and_the_data_need_the_api_token_itself() -> None:
     Prometheus use are open; the rest needs at least the read credential."""
     from hapair.agent.api.commands import NAMES
 
-    posts = {path for (method, path) in api.ROUTES if method == "POST"}
+    posts = {path for (method, path) in routes.ROUTES if method == "POST"}
     assert posts == {"/restore", *(f"/{n}" for n in NAMES)}
-    for (method, path), route in api.ROUTES.items():
+    for (method, path), route in routes.ROUTES.items():
         if method == "POST" or path in ("/backup", "/files", "/binlogs", "/binlogs/"):
-            assert route.access is api.Access.TOKEN, path
-        elif route.access is api.Access.ANYONE:
+            assert route.access is routes.Access.TOKEN, path
+        elif route.access is routes.Access.ANYONE:
             assert path in ("/alive", "/health", "/primary", "/replica", "/metrics"), path
-    assert api.route_of("GET", "/binlogs/mariadb-bin.000001") is api.ROUTES[("GET", "/binlogs/")]
-    assert api.route_of("GET", "/status/x") is None and api.route_of("PUT", "/status") is None
+    binlog = routes.route_of("GET", "/binlogs/mariadb-bin.000001")
+    assert binlog is routes.ROUTES[("GET", "/binlogs/")]
+    assert routes.route_of("GET", "/status/x") is None and routes.route_of("PUT", "/status") is None
 
 
 def test_an_unknown_path_is_a_404_and_a_command_without_the_token_a_401(served: Any) -> None:

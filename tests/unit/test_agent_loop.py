@@ -328,7 +328,7 @@ def test_idle_connections_never_starve_the_api() -> None:
     from hapair.agent.api import server as api
 
     class Health(BaseHTTPRequestHandler):
-        timeout = 0.5  # the agent's is api.IDLE_S
+        timeout = 0.5  # the agent's is handler.IDLE_S
 
         def do_GET(self) -> None:  # noqa: N802
             self.send_response(200)

@@ -53,7 +53,7 @@ DRAIN_S = 0.25
 # And once it moved, keeps it on lo a moment (observe.LINGER_S).
 
 
-# The operator's commands, each a POST /NAME with the API token (agent/api/server.py).
+# The operator's commands, each a POST /NAME with the API token (agent/api/routes.py).
 NAMES = ("fence", "pause", "resume", "degrade", "maintenance", "reboot", "switchover",
          "restart-in-place")
 
