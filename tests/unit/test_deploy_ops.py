@@ -6,6 +6,7 @@ comes from the spec reaches a command quoted."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -60,8 +61,10 @@ def commands(op: Any, host: FakeHost, *args: Any) -> list[str]:
     out = []
     with on(host):
         for c in op._inner(*args):
-            if isinstance(c, FileUploadCommand):
-                out.append(f"upload {c.dest}")
+            if isinstance(c, FileUploadCommand):  # a script written here: with its text
+                script = isinstance(c.src, io.StringIO) and c.dest.endswith(".sh")
+                text = c.src.getvalue() if script else ""
+                out.append(f"upload {c.dest}" + (f": {text}" if text else ""))
             else:
                 out.append(str(c))
     return out
@@ -180,16 +183,18 @@ def test_wheels_reinstall_only_when_their_set_changes(tmp_path: Any) -> None:
     got = commands(venv_ops.venvs_start, FakeHost({FileText: ""}), (env,), jobs)
     assert got[0].startswith("mkdir -p /tmp/w /var/lib/hapair/incoming/venvs")
     assert got[1] == f"upload /tmp/w/h.{env.want[:16]}.tar"
-    start = got[-1]
-    assert "setsid nohup nice -n 10 flock /var/lib/hapair/venvs.lock sh -c" in start
+    job = jobs["node1"]
     install = env.build()
-    assert shlex.quote(f"{install}; echo $? > {jobs['node1']}.rc") in start
+    assert got[2:] == ["upload /var/lib/hapair/incoming/venvs/venv-job.sh",
+                       f"upload {job}.sh: {install}\n",
+                       f"sh /var/lib/hapair/incoming/venvs/venv-job.sh start {job} "
+                       "/var/lib/hapair/venvs.lock"]
     assert "rm -rf /tmp/w/h '/opt/my venv'" in install
     assert "/usr/bin/python3 -m venv --without-pip '/opt/my venv'" in install
     assert "else /usr/bin/python3 -m venv '/opt/my venv'" in install  # no pip wheel on the node
     assert f"echo {env.want} > '/opt/my venv/.hapair-wheels'" in install
     wait = commands(venv_ops.venvs_ready, FakeHost({FileText: ""}), (env,), jobs)
-    assert len(wait) == 1 and f"cat {jobs['node1']}.rc" in wait[0]
+    assert wait == [f"sh /var/lib/hapair/incoming/venvs/venv-job.sh wait {job} 1800"]
     host, jobs = FakeHost({FileText: env.want + "\n"}), {}
     assert commands(venv_ops.venvs_start, host, (env,), jobs) == [] and host.noops
     stale = FakeHost({FileText: ""})  # not read again: the start step found it built
@@ -217,7 +222,7 @@ def test_two_stale_venvs_are_built_side_by_side(tmp_path: Any) -> None:
     assert both.startswith(f"failed=; ( {envs[0].build()} ) & p0=$!; "
                            f"( {envs[1].build()} ) & p1=$!;")
     assert both.endswith('wait "$p0" || failed=1; wait "$p1" || failed=1; [ -z "$failed" ]')
-    assert shlex.quote(f"{both}; echo $? > {jobs['node1']}.rc") in got[-1]
+    assert f"upload {jobs['node1']}.sh: {both}\n" in got
 
 
 def replica_state(**kw: Any) -> MariaDBState:
@@ -304,7 +309,7 @@ def test_the_installer_is_shipped_only_to_a_node_without_it(tmp_path: Any) -> No
     installer = venv_ops.Installer(str(uv))
     got = commands(venv_ops.venvs_start, FakeHost({FileText: ""}), (env,), {}, installer)
     assert "upload /var/lib/hapair/incoming/venvs/installer.whl" in got
-    assert shlex.quote(f"{installer.unpack()} && {{ {env.build()}; }}")[:60] in got[-1]
+    assert any(c.endswith(f".sh: {installer.unpack()} && {{ {env.build()}; }}\n") for c in got)
     assert f"echo {installer.want} > /opt/hapair/uv/.hapair-wheel" in installer.unpack()
     assert "if [ -x /opt/hapair/uv/uv ]; then" in env.build()
 
@@ -313,7 +318,7 @@ def test_the_installer_is_shipped_only_to_a_node_without_it(tmp_path: Any) -> No
             return installer.want if kwargs.get("path", "").startswith("/opt/hapair/uv") else ""
 
     again = commands(venv_ops.venvs_start, Has({}), (env,), {}, installer)
-    assert not any("installer.whl" in c for c in again) and "zipfile" not in again[-1]
+    assert not any("installer.whl" in c or "zipfile" in c for c in again)
 
 
 def test_a_venv_with_sources_builds_them_offline_with_their_build_wheels(tmp_path: Any) -> None:
@@ -395,3 +400,65 @@ def test_a_unit_named_after_a_mount_point_with_a_hyphen_reaches_systemctl_whole(
             ["sh", "-c", 'systemctl() { printf "%s\\n" "$@"; }; rm() { :; }; ' + command],
             capture_output=True, text=True, check=True).stdout.splitlines()
         assert name in said, (command, said)
+
+
+class Job:
+    """venv-job.sh run by a real sh on this machine, on a job whose build is
+    the given script."""
+
+    def __init__(self, tmp_path: Any, build: str, name: str = "job one") -> None:
+        self.job = str(tmp_path / name)  # a space: every path is quoted
+        self.lock = str(tmp_path / "lock")
+        (tmp_path / f"{name}.sh").write_text(build)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(venv_ops.job_script()), *args], text=True,
+                              capture_output=True, timeout=30, check=False)
+
+    def start(self) -> None:
+        assert self.run("start", self.job, self.lock).returncode == 0
+
+    def wait(self, seconds: int = 10) -> subprocess.CompletedProcess[str]:
+        return self.run("wait", self.job, str(seconds))
+
+
+def test_the_venv_job_script_waits_for_a_build_and_clears_it(tmp_path: Any) -> None:
+    job = Job(tmp_path, "sleep 0.3; echo built\n")
+    job.start()
+    done = job.wait()
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("job one.*"))  # rc, pid, log and script cleared
+
+
+def test_the_venv_job_script_fails_with_the_end_of_a_failed_builds_log(tmp_path: Any) -> None:
+    job = Job(tmp_path, "echo 'no wheel for foo'; exit 3\n")
+    job.start()
+    failed = job.wait()
+    assert failed.returncode == 1
+    assert "the venvs build failed:" in failed.stderr and "no wheel for foo" in failed.stderr
+
+
+def test_the_venv_job_script_sees_a_build_that_died_or_overran(tmp_path: Any) -> None:
+    job = Job(tmp_path, "sleep 30\n")
+    job.start()
+    assert "took over 0 s" in job.wait(0).stderr
+    pid = int((tmp_path / "job one.pid").read_text())
+    subprocess.run(["kill", "-9", "--", f"-{pid}"], check=False)  # the build's whole session
+    died = job.wait()
+    assert died.returncode == 1 and "ended without a result" in died.stderr
+
+
+def test_a_second_build_waits_for_the_first_ones_lock(tmp_path: Any) -> None:
+    order = shlex.quote(str(tmp_path / "order"))
+    first = Job(tmp_path, f"sleep 0.5; echo first >> {order}\n")
+    first.start()
+    second = Job(tmp_path, f"echo second >> {order}\n", "job two")
+    second.start()
+    assert first.wait().returncode == 0 and second.wait().returncode == 0
+    assert (tmp_path / "order").read_text() == "first\nsecond\n"
+
+
+def test_the_venv_job_script_refuses_a_wrong_call() -> None:
+    got = subprocess.run(["sh", str(venv_ops.job_script()), "go"], capture_output=True,
+                         text=True, check=False)
+    assert got.returncode == 2 and "usage" in got.stderr

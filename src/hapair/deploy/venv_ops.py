@@ -5,15 +5,22 @@ restart, Gluster's peers), and a lab's nodes share the host's cores.
 
 Each venv holds exactly its wheels, installed offline: rebuilt whole when its
 set of wheels changes, untouched otherwise. The wheels travel as one archive a
-venv."""
+venv.
+
+The background job is a script file (venv-job.sh, shipped beside the job):
+it starts the build detached under a lock, and waits for its result. The
+build itself is a script of its own (the job's .sh), written here from the
+venvs to build."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import shlex
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,7 @@ from pyinfra.context import host
 
 from hapair.deploy.facts import FileText
 from hapair.deploy.ops import INCOMING, note
+from hapair.deploy.shell import cmd
 from hapair.deploy.sources import BUILD, SOURCES
 
 #: Where a background build keeps its pid, log and exit status: root's only.
@@ -37,6 +45,14 @@ UV = f"{UV_DIR}/uv"
 UV_MARKER = f"{UV_DIR}/.hapair-wheel"
 #: How long a build may take (pip on one emulated CPU takes minutes).
 WAIT_S = 1800
+#: The job's script on a node (shipped with each build: a node always runs
+#: the script of the hapair that started its build).
+JOB_SCRIPT = f"{JOBS}/venv-job.sh"
+
+
+def job_script() -> Path:
+    """venv-job.sh as this hapair ships it."""
+    return Path(str(resources.files("hapair.deploy") / "venv-job.sh"))
 
 
 @dataclass(frozen=True)
@@ -163,9 +179,9 @@ def venvs_start(envs: tuple[VenvSpec, ...], jobs: dict[str, str],
     build = build_all(todo)
     if ship is not None:
         build = f"{ship.unpack()} && {{ {build}; }}"
-    script = f"{build}; echo $? > {job}.rc"
-    yield (f"rm -f {job}.rc && setsid nohup nice -n 10 flock {LOCK} sh -c "
-           f"{shlex.quote(script)} > {job}.log 2>&1 < /dev/null & echo $! > {job}.pid")
+    yield FileUploadCommand(str(job_script()), JOB_SCRIPT)
+    yield FileUploadCommand(io.StringIO(f"{build}\n"), f"{job}.sh")
+    yield cmd("sh", JOB_SCRIPT, "start", job, LOCK)
     jobs[host.data.get("node")] = job
 
 
@@ -181,11 +197,4 @@ def venvs_ready(envs: tuple[VenvSpec, ...], jobs: dict[str, str]
             raise OperationError(f"{', '.join(e.venv for e in missing)} not built")
         host.noop(f"{', '.join(e.venv for e in envs)} have their wheels")
         return
-    ticks = WAIT_S * 10
-    yield (f"i=0; while [ ! -e {job}.rc ]; do "
-           f"if ! kill -0 \"$(cat {job}.pid)\" 2>/dev/null && [ ! -e {job}.rc ]; then "
-           f"echo 'the venvs build ended without a result' >&2; exit 1; fi; "
-           f"i=$((i+1)); if [ $i -gt {ticks} ]; then "
-           f"echo 'the venvs build took over {WAIT_S} s' >&2; exit 1; fi; sleep 0.1; done; "
-           f"if [ \"$(cat {job}.rc)\" != 0 ]; then echo 'the venvs build failed:' >&2; "
-           f"tail -n 20 {job}.log >&2; exit 1; fi; rm -f {job}.rc {job}.pid {job}.log")
+    yield cmd("sh", JOB_SCRIPT, "wait", job, str(WAIT_S))
