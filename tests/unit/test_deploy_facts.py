@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hapair.deploy.facts import FileDigests, FileText, FileTexts, Passwd
+from hapair.deploy.facts import FileDigests, FileText, FileTexts, Gluster, KernelHas, Passwd, Unit
 
 HOSTILE = ("plain.txt", "with space.txt", "it's \"quoted\".txt", "$(touch PWNED).txt",
            "`touch PWNED`.txt", "-n.txt", "semi;colon&amp.txt")
@@ -53,3 +55,13 @@ def test_passwd_takes_a_hostile_name_as_a_name(tmp_path: Path) -> None:
     assert fact.process(sh(fact.command("root"), tmp_path)) is not None
     assert fact.process(sh(fact.command("$(touch PWNED)"), tmp_path)) is None
     assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(("fact", "word"), [
+    (Gluster(), "{}"), (Unit(), "{}"), (KernelHas(), "/sys/module/{}"), (Passwd(), "{}"),
+    (FileText(), "{}")])
+def test_a_facts_argument_reaches_its_command_as_one_word(fact: Any, word: str) -> None:
+    """Every fact that takes a value gives it to the shell whole (the
+    volume's name went in unquoted)."""
+    for value in HOSTILE:
+        assert word.format(value) in shlex.split(fact.command(value)), value

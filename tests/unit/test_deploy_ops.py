@@ -75,9 +75,10 @@ def test_a_new_datadir_is_made_and_its_path_quoted() -> None:
     got = commands(ops.mariadb_datadir, fresh, HOSTILE)
     assert [(name, args + tuple(kw.values())) for name, args, kw in fresh.asked] == [
         ("Directory", (f"{HOSTILE}/mysql",))]  # initialised: its system schema is there
-    assert got == [f"install -d -o mysql -g mysql -m 0750 {shlex.quote(HOSTILE)}",
-                   f"mariadb-install-db --user=mysql --datadir={shlex.quote(HOSTILE)} "
-                   "--skip-test-db >/dev/null"]
+    assert [shlex.split(c) for c in got] == [
+        ["install", "-d", "-o", "mysql", "-g", "mysql", "-m", "0750", HOSTILE],
+        ["mariadb-install-db", "--user=mysql", f"--datadir={HOSTILE}", "--skip-test-db",
+         ">/dev/null"]]
     host = FakeHost({Directory: {"mode": 750}})
     assert commands(ops.mariadb_datadir, host, HOSTILE) == [] and host.noops
 
@@ -142,13 +143,14 @@ def test_files_upload_only_when_content_or_mode_differ() -> None:
     odd = ops.FileSpec("/etc/my dir/it's.conf", b"y", 0o600, ("apache",))
     have = {same.path: (same.digest, "644"), odd.path: (odd.digest, "644")}
     got = commands(ops.put_files, FakeHost({FileDigests: have}), (same, odd))
-    q = shlex.quote(odd.path)
+    new = f"{odd.path}.hapair-new"
     assert len(got) == 3
     assert got[0].endswith("install -m 600 /dev/null /var/lib/hapair/incoming/files.tar")
     assert got[1] == "upload /var/lib/hapair/incoming/files.tar"
-    assert (f"mkdir -p {shlex.quote('/etc/my dir')} && mv -f "
-            f"{shlex.quote('/var/lib/hapair/incoming/files' + odd.path)} {q}.hapair-new && "
-            f"chmod 600 {q}.hapair-new && mv -f {q}.hapair-new {q}") in got[2]
+    steps = [shlex.split(c) for c in got[2].split(" && ")]  # each word as the shell reads it
+    i = steps.index(["mkdir", "-p", "/etc/my dir"])
+    assert steps[i + 1:i + 4] == [["mv", "-f", "/var/lib/hapair/incoming/files" + odd.path, new],
+                                  ["chmod", "600", new], ["mv", "-f", new, odd.path]]
     assert "keepalived.conf" not in got[2]
     assert got[2].endswith("touch /var/lib/hapair/pending/apache")
     host = FakeHost({FileDigests: {**have, odd.path: (odd.digest, "600")}})
@@ -270,6 +272,8 @@ def test_apache_modules_and_site_are_one_command() -> None:
     done.pop("/etc/apache2/sites-enabled/000-default.conf")
     host = FakeHost({FileDigests: done})
     assert commands(ops.apache_links, host, ("ssl", "proxy", "headers"), "hapair") == []
+    hostile = commands(ops.apache_links, FakeHost({FileDigests: have}), ("ssl",), HOSTILE)
+    assert ["a2ensite", "-q", HOSTILE] in [shlex.split(c) for c in hostile[0].split(" && ")]
 
 
 def test_netplan_apply_only_where_udev_runs(lab: ClusterSpec) -> None:
@@ -279,6 +283,10 @@ def test_netplan_apply_only_where_udev_runs(lab: ClusterSpec) -> None:
     assert got.startswith("if [ -S /run/udev/control ]; then netplan apply; else netplan generate")
     assert "networkctl reconfigure ic0 pub0" in got and clear.endswith("pending/network")
     assert commands(ops.network_apply, FakeHost({File: None}), lab) == []  # nothing noted
+    nic = lab.model_copy(update={"networks": lab.networks.model_copy(update={
+        "public": lab.networks.public.model_copy(update={"interface": "pub 0;$(reboot)"})})})
+    (hostile, _) = commands(ops.network_apply, FakeHost({File: {"size": 0}}), nic)
+    assert shlex.quote("pub 0;$(reboot)") in hostile
 
 
 def test_the_app_user_is_made_once_and_mended_if_changed() -> None:

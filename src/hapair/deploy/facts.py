@@ -52,7 +52,8 @@ class KernelHas(FactBase[bool]):
         if what == "md":
             test = "test -e /proc/mdstat"
         else:
-            test = f"test -d /sys/module/{what} || modprobe -n {what}"
+            q = shlex.quote(what)
+            test = f"test -d /sys/module/{q} || modprobe -n {q}"
         return f"({test}) >/dev/null 2>&1 && echo yes || echo no"
 
     def process(self, output: Iterable[str]) -> bool:

@@ -5,7 +5,6 @@ nothing and says so."""
 from __future__ import annotations
 
 import hashlib
-import shlex
 import tarfile
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -110,9 +109,9 @@ def mariadb_datadir(datadir: str) -> Generator[Any, None, None]:
     if host.get_fact(Directory, path=f"{datadir}/mysql"):
         host.noop(f"{datadir} holds a database")
         return
-    q = shlex.quote(datadir)
-    yield f"install -d -o mysql -g mysql -m 0750 {q}"
-    yield f"mariadb-install-db --user=mysql --datadir={q} --skip-test-db >/dev/null"
+    yield cmd("install", "-d", "-o", "mysql", "-g", "mysql", "-m", "0750", datadir)
+    yield cmd("mariadb-install-db", "--user=mysql", f"--datadir={datadir}",
+              "--skip-test-db") + " >/dev/null"
 
 
 def _wait_connected(n: int) -> str:
@@ -127,10 +126,10 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     if not st.up:
         raise OperationError(f"glusterd is not answering on {host.name}")
     me = host.data.get("node")
-    commands = [f"gluster peer probe {shlex.quote(p)}"
+    commands = [cmd("gluster", "peer", "probe", p)
                 for p in plan.peers if p != me and p not in st.peers]
     if not st.volume_exists:
-        commands += [_wait_connected(len(plan.peers)), shlex.join(plan.create)]
+        commands += [_wait_connected(len(plan.peers)), cmd(*plan.create)]
     elif plan.add_arbiter and plan.bricks[-1] not in st.bricks:
         if st.bricks != plan.bricks[:-1]:
             raise OperationError(
@@ -138,14 +137,14 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
                 f"{', '.join(plan.bricks[:-1])}: an arbiter is added only to a volume whose "
                 "bricks are named by host (nothing was changed)")
         # The arbiter learns every file's name and metadata by a full heal.
-        commands += [_wait_connected(len(plan.peers)), shlex.join(plan.add_arbiter),
-                     f"gluster volume heal {shlex.quote(plan.volume)} full"]
+        commands += [_wait_connected(len(plan.peers)), cmd(*plan.add_arbiter),
+                     cmd("gluster", "volume", "heal", plan.volume, "full")]
     changed = [kv for k, v in sorted(plan.options.items()) if st.options.get(k) != v
                for kv in (k, v)]
     if changed:  # gluster sets any number of options in one command
-        commands.append(shlex.join(["gluster", "volume", "set", plan.volume, *changed]))
+        commands.append(cmd("gluster", "volume", "set", plan.volume, *changed))
     if not st.volume_started:
-        commands.append(f"gluster volume start {shlex.quote(plan.volume)}")
+        commands.append(cmd("gluster", "volume", "start", plan.volume))
     if not commands:
         host.noop(f"volume {plan.volume} started with its options")
     yield from commands
@@ -156,7 +155,8 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
 def note(keys: tuple[str, ...]) -> str:
     """A note on the node that a restart or reload is owed; it survives an apply
     that fails before the restart, so the next apply still does it."""
-    return f"mkdir -p {PENDING_DIR} && touch " + " ".join(f"{PENDING_DIR}/{k}" for k in keys)
+    return then(cmd("mkdir", "-p", PENDING_DIR),
+                cmd("touch", *(f"{PENDING_DIR}/{k}" for k in keys)))
 
 
 @dataclass(frozen=True)
@@ -205,19 +205,18 @@ def upload(stale: list[FileSpec]) -> Generator[Any, None, None]:
     """The files in place in three round trips, noting what they call for."""
     stage, tar = f"{INCOMING}/files", f"{INCOMING}/files.tar"
     # The archive holds secrets: made private before a byte is written to it.
-    yield (f"rm -rf {stage} && install -d -m 700 {INCOMING} {stage} && "
-           f"install -m 600 /dev/null {tar}")
+    yield then(cmd("rm", "-rf", stage), cmd("install", "-d", "-m", "700", INCOMING, stage),
+               cmd("install", "-m", "600", "/dev/null", tar))
     yield FileUploadCommand(BytesIO(files_archive(stale)), tar)
-    moves = [f"tar -xf {tar} -C {stage}"]
+    moves = [cmd("tar", "-xf", tar, "-C", stage)]
     for f in stale:
-        target, staged = shlex.quote(f.path), shlex.quote(f"{stage}{f.path}")
-        parent = shlex.quote(f.path.rsplit("/", 1)[0] or "/")
-        own = "" if f.owner == "root" else f"chown {f.owner}:{f.owner} {target}.hapair-new && "
-        moves.append(f"mkdir -p {parent} && mv -f {staged} {target}.hapair-new && "
-                     f"chmod {f.mode:o} {target}.hapair-new && {own}"
-                     f"mv -f {target}.hapair-new {target}")
+        new = f"{f.path}.hapair-new"
+        moves += [cmd("mkdir", "-p", f.path.rsplit("/", 1)[0] or "/"),
+                  cmd("mv", "-f", f"{stage}{f.path}", new), cmd("chmod", f"{f.mode:o}", new),
+                  "" if f.owner == "root" else cmd("chown", f"{f.owner}:{f.owner}", new),
+                  cmd("mv", "-f", new, f.path)]
     keys = tuple(sorted({k for f in stale for k in f.keys}))
-    yield " && ".join([*moves, f"rm -rf {stage} {tar}", *([note(keys)] if keys else [])])
+    yield then(*moves, cmd("rm", "-rf", stage, tar), note(keys) if keys else "")
 
 
 @operation()
@@ -231,8 +230,8 @@ def owed_done(command: str, key: str) -> str:
     """The shell that runs an owed restart or reload and clears its note. Three
     tries: in a container, systemd sometimes fails a restart while it cannot
     yet kill the old control group (seen in the lab)."""
-    note = shlex.quote(f"{PENDING_DIR}/{key}")
-    return (f"for try in 1 2 3; do if {command}; then rm -f {note}; exit 0; fi; "
+    clear = cmd("rm", "-f", f"{PENDING_DIR}/{key}")
+    return (f"for try in 1 2 3; do if {command}; then {clear}; exit 0; fi; "
             "sleep 1; done; exit 1")
 
 
@@ -321,14 +320,14 @@ def network_apply(spec: ClusterSpec) -> Generator[Any, None, None]:
         host.noop("network: skipped, the kernel has no bonding driver "
                   "(the rendered netplan file is in place for a kernel that has)")
         return
-    devices = " ".join(getattr(spec.networks, n).device for n in ("interconnect", "public"))
+    devices = [getattr(spec.networks, n).device for n in ("interconnect", "public")]
     # Without a running udev (containers: their /sys is read-only), netplan
     # apply cannot run (it reloads udev): hand the generated files to
     # systemd-networkd directly.
     yield ("if [ -S /run/udev/control ]; then netplan apply; else netplan generate && "
            "systemctl enable --now systemd-networkd >/dev/null 2>&1; networkctl reload && "
-           f"networkctl reconfigure {devices}; fi")
-    yield f"rm -f {PENDING_DIR}/network"
+           f"{cmd('networkctl', 'reconfigure', *devices)}; fi")
+    yield cmd("rm", "-f", f"{PENDING_DIR}/network")
 
 
 @operation()
@@ -338,7 +337,7 @@ def raid_create() -> Generator[Any, None, None]:
     if not host.get_fact(KernelHas, what="md"):
         host.noop("raid: skipped, the kernel has no md driver (/proc/mdstat is missing)")
         return
-    yield f"/etc/hapair/raid-create.sh && rm -f {PENDING_DIR}/raid"
+    yield then("/etc/hapair/raid-create.sh", cmd("rm", "-f", f"{PENDING_DIR}/raid"))
 
 
 @operation()
@@ -371,12 +370,12 @@ def apache_links(modules: tuple[str, ...], site: str) -> Generator[Any, None, No
               "/etc/apache2/sites-enabled/000-default.conf"]
     have = host.get_fact(FileDigests, paths=tuple(paths))
     missing = [m for m, p in zip(modules, paths, strict=False) if p not in have]
-    commands = [f"a2enmod -q {' '.join(missing)}"] if missing else []
+    commands = [cmd("a2enmod", "-q", *missing)] if missing else []
     if paths[-2] not in have:
-        commands.append(f"a2ensite -q {site}")
+        commands.append(cmd("a2ensite", "-q", site))
     if paths[-1] in have:
         commands.append("a2dissite -q 000-default")
     if not commands:
         host.noop("modules and site enabled")
         return
-    yield " && ".join([*commands, note(("apache",))])
+    yield then(*commands, note(("apache",)))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 
 def state_command(volume: str) -> str:
     return (
         "gluster pool list 2>&1 || echo --down--; echo --volume--; "
-        f"gluster volume info {volume} 2>&1 || true"
+        f"gluster volume info {shlex.quote(volume)} 2>&1 || true"
     )
 
 
