@@ -463,7 +463,7 @@ def test_a_drained_holder_keeps_the_vip_on_lo_while_it_moves(monkeypatch: Any) -
         cfg=SimpleNamespace(node="node1", app_user="app", vip="10.54.0.100", vip_device="pub0",
                             vip_prefix=24),
         memory=Memory(), view=SimpleNamespace(holds_vip=True, keepalived_running=True),
-        fence_db=FenceDB(), stop_app=lambda: None, drain_until=0.0, open_lock=threading.Lock(),
+        fence_db=FenceDB(), stop_app=lambda: None, open_lock=threading.Lock(),
         contact=Contact(0.0, 0.0, threading.Lock()),
         write_track=lambda eligible: done.append(f"eligible {eligible}"),
         alert=lambda event, detail: None)

@@ -78,7 +78,6 @@ class Agent:
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())
-        self.drain_until = 0.0  # a fenced node keeps the VIP until then (commands.DRAIN_S)
         self.intent = IntentStore(intent_file)
         saved = self.intent.load()
         # What a fresh agent does not know it assumes on the safe side: its
@@ -229,7 +228,7 @@ class Agent:
             v = replace(v, memory=self.memory)
         d = decide(v, self.cfg)
         self._record(v, d)
-        if not d.eligible and time.monotonic() >= self.drain_until:
+        if not d.eligible and time.monotonic() >= self.memory.drain_until:
             self.write_track(False)
         for action in d.actions:
             try:

@@ -30,7 +30,6 @@ class Commanded(restarting.Restartable, Protocol):
     contact: Contact
     fence_db: Database
     open_lock: threading.Lock
-    drain_until: float
 
     def stop_app(self) -> None: ...
 
@@ -83,7 +82,7 @@ def fenced(agent: Commanded, by: str) -> Answer:
     v = agent.view
     drain = v is not None and v.holds_vip and v.keepalived_running
     if drain:  # the loop must not release the VIP before the drain either
-        agent.drain_until = time.monotonic() + DRAIN_S
+        agent.record(ev.Draining(time.monotonic() + DRAIN_S))
     # The fencer counts its fence's read-only answer as its lease renewed from
     # the send time (fencing.close_peer): this node's clock for taking over
     # starts at the arrival, which is later.
@@ -97,7 +96,7 @@ def fenced(agent: Commanded, by: str) -> Answer:
         state = agent.fence_db.probe()
     except DBError as exc:
         log.warning("fenced by %s; the database does not answer (%s)", by, exc)
-        agent.drain_until = 0.0
+        agent.record(ev.Draining(0.0))
         _release(agent)
         return 200, {"db_up": False}
     if drain:

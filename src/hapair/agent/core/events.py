@@ -79,6 +79,13 @@ class FencedBy:
 
 
 @dataclass(frozen=True)
+class Draining:
+    """Fenced while holding the VIP: it stays until `until` (0: released
+    now) for the answers in flight."""
+    until: float
+
+
+@dataclass(frozen=True)
 class Paused:
     on: bool
 
@@ -136,7 +143,7 @@ class Restored:
 
 Event = (Announced | ReplicationKicked | Healed | PeerPoweredOff | FenceFailed | FenceChecked
          | PeerFenced
-         | PromotionFailed | Promoted | FencedBy | Paused | Maintenance | Degraded
+         | PromotionFailed | Promoted | FencedBy | Draining | Paused | Maintenance | Degraded
          | SwitchoverAsked | SwitchoverDropped | TaskChanged | RebuildLater | Stopping
          | RestartWindow | Restored)
 
@@ -167,6 +174,8 @@ def changed(m: Memory, event: Event) -> Memory:
                            peer_complete=False)
         case FencedBy(by=by, at=at):
             return replace(m, fenced_by=by, fenced_at=at)
+        case Draining(until=until):
+            return replace(m, drain_until=until)
         case Paused(on=on):
             return replace(m, paused=on)
         case Maintenance(on=on):

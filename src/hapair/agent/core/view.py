@@ -91,6 +91,9 @@ class Memory:
     # When this node's promotion fenced the peer through its agent: the peer
     # keeps the VIP a moment (commands.DRAIN_S) for the answers in flight.
     peer_fenced_at: float = 0.0
+    # Fenced by the peer while holding the VIP: the VIP stays until then
+    # (commands.DRAIN_S) for the answers in flight; 0: no drain.
+    drain_until: float = 0.0
     force: bool = False  # promote even if not known complete (operator)
     unhealthy_since: float = 0.0  # the application or Apache failing since (0: healthy)
     slow_since: float = 0.0  # a health check timing out since (0: not timing out)
