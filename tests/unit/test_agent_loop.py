@@ -213,7 +213,7 @@ def test_maintenance_holds_across_a_restart_and_a_reboot_needs_it(
     from hapair.agent.api import commands
     from hapair.agent.api.commands import command
     agent = agent_with(tmp_path, FakeDB(replica_db()), Peer(None, ()))
-    agent.view = agent.observe()
+    agent.probed = agent.observe()
     rebooted: list[list[str]] = []
     monkeypatch.setattr(commands, "REBOOT_AFTER_S", 0.0)
     monkeypatch.setattr(commands.subprocess, "run",
@@ -230,7 +230,7 @@ def test_maintenance_holds_across_a_restart_and_a_reboot_needs_it(
     assert command(agent, "maintenance", {"on": False})[0] == 200
     assert not agent.memory.maintenance
     primary = agent_with(tmp_path / "p", FakeDB(primary_db()), Peer(None, ()))
-    primary.view = primary.observe()
+    primary.probed = primary.observe()
     code, answer = command(primary, "maintenance", {"on": True})
     assert code == 409 and "switch over first" in answer["error"]
     assert not primary.memory.maintenance

@@ -28,6 +28,7 @@ CASES: list[tuple[ev.Event, dict[str, object]]] = [
                      "peer_complete": False}),
     (ev.FencedBy("node2", 8.0), {"fenced_by": "node2", "fenced_at": 8.0}),
     (ev.Draining(12.5), {"drain_until": 12.5}),
+    (ev.WritesClosed(3.5), {"writes_closed_at": 3.5}),
     (ev.Paused(False), {"paused": False}),
     (ev.Maintenance(True), {"maintenance": True}),
     (ev.Degraded(), {"degraded": True}),

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from hapair.agent import guard
-from hapair.agent.core.view import Peer, View
+from hapair.agent.core import events as ev
+from hapair.agent.core.view import Memory, Peer, View, as_closed
 from tests.unit.test_decide import primary_db
 
 
@@ -17,6 +18,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
     database writable, since the peer may have promoted meanwhile; the
     application is stopped at once rather than waited for."""
     fenced: list[float] = []
+    recorded: list[ev.Event] = []
 
     def fence(app_user: str, stop_clients: Any = None, patience: float = 0.3) -> None:
         fenced.append(patience)
@@ -31,13 +33,13 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         keeper=None, guard_db=SimpleNamespace(close_writes=fence), stop_app=lambda: None,
         lease_row=SimpleNamespace(keep=lambda until: None),
         gate_row=SimpleNamespace(keep=lambda until: None),
-        closed_itself=lambda *a, **k: None)
+        closed_itself=lambda *a, **k: None, record=recorded.append)
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     guard.once(agent, stalled=0.06)  # type: ignore[arg-type]
     assert fenced == []  # a tick as usual: the peer answers, the lease holds
     guard.once(agent, stalled=8.0)  # type: ignore[arg-type]
-    assert fenced == [0.0] and agent.view.db.read_only
+    assert fenced == [0.0] and recorded == [ev.WritesClosed(recorded[0].at)]  # the loop's view
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(semi_sync_master=False),
                       peer=Peer(None, ()))
@@ -63,7 +65,8 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),
         keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
         guard_db=SimpleNamespace(close_writes=lambda *a, **k: None), stop_app=lambda: None,
-        lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append))
+        lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append),
+        record=lambda event: None)
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
     wall = time.time()
@@ -99,7 +102,7 @@ def test_a_restart_in_place_holds_the_lease_to_its_windows_end_whatever_the_poll
         peer=SimpleNamespace(paths=()),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)), keeper=None,
         guard_db=SimpleNamespace(close_writes=lambda *a, **k: fenced.append(1.0)),
-        stop_app=lambda: None, closed_itself=lambda *a, **k: None,
+        stop_app=lambda: None, closed_itself=lambda *a, **k: None, record=lambda event: None,
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=rows.append))
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(), peer=Peer(None, ()))
@@ -122,3 +125,15 @@ def test_the_stop_hooks_record_is_read_or_refused() -> None:
                                           "watchdog: the application stopped first")
     assert guard.parse_stop_hook("") is None
     assert guard.parse_stop_hook("garbage here") is None
+
+
+def test_a_view_taken_before_a_self_fence_reads_closed() -> None:
+    """The guard closes while the loop may be stuck: the status, the
+    endpoints and the commands read the loop's last view as read-only from
+    then on; a view taken later is the database's own word again."""
+    view = View(now=10.0, node="node1", keepalived_running=True, vrrp="MASTER",
+                holds_vip=True, db=primary_db(), peer=Peer(None, ()))
+    assert as_closed(view, Memory()) is view and as_closed(None, Memory()) is None
+    closed = as_closed(view, ev.changed(Memory(), ev.WritesClosed(10.5)))
+    assert closed is not None and closed.db.read_only and not view.db.read_only
+    assert as_closed(view, Memory(writes_closed_at=9.9)) is view  # the view is newer

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from hapair.agent.core import events as ev
 from hapair.agent.core import lease_rules
 from hapair.agent.node import observe
 from hapair.agent.node.db import DBError
@@ -41,7 +41,9 @@ class Guarded(Turning, Protocol):
     """What the guard reads and touches of the agent."""
 
     cfg: AgentConfig
-    view: View | None
+    @property
+    def view(self) -> View | None: ...
+
     memory: Memory
     contact: Contact
     peer: Peer
@@ -52,6 +54,8 @@ class Guarded(Turning, Protocol):
     watchdog: WatchDog
 
     def stop_app(self) -> None: ...
+
+    def record(self, event: ev.Event) -> None: ...
 
     def closed_itself(self, by: str, took_s: float, budget_s: float, what: str,
                       at: float | None = None) -> None: ...
@@ -162,13 +166,11 @@ def _close(agent: Guarded, why: str, since: float, budget: float, what: str,
            patience: float = 0.3) -> None:
     """since (monotonic): from when the closing is timed; budget: what the
     timing inequality allows it."""
-    v = agent.view
-    assert v is not None
     try:
         agent.guard_db.close_writes(agent.cfg.app_user, stop_clients=agent.stop_app,
                                     patience=patience)
         log.warning("lease ran out: %s, read_only=ON", why)
-        agent.view = replace(v, db=replace(v.db, read_only=True))
+        agent.record(ev.WritesClosed(time.monotonic()))  # the loop's view is older
         agent.closed_itself("guard", time.monotonic() - since, budget, what)
     except DBError as exc:
         log.error("lease ran out (%s) but read_only=ON failed: %s", why, exc)

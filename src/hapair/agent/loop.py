@@ -24,7 +24,7 @@ from hapair.agent.core.actions import Action, Decision, FencePeer, Rebuild
 from hapair.agent.core.config import from_spec
 from hapair.agent.core.decide import decide
 from hapair.agent.core.learn import learn
-from hapair.agent.core.view import LocalDB, Memory, Peer, View
+from hapair.agent.core.view import LocalDB, Memory, Peer, View, as_closed
 from hapair.agent.node import observe, witness
 from hapair.agent.node.alerts import Alerts, AlertsConfig
 from hapair.agent.node.db import Database, DBError, Endpoint
@@ -97,7 +97,7 @@ class Agent:
         a = spec.alerts
         self.alerts = Alerts(AlertsConfig(a.hooks_dir, a.webhook, a.timeout_s, a.retries,
                                           spec.name, node.name, webhook_secret))
-        self.view: View | None = None
+        self.probed: View | None = None  # the loop's last view; others read .view
         self.decision: Decision | None = None
         self.journal = Journal()
         self.metrics = Metrics()
@@ -109,6 +109,11 @@ class Agent:
         self.stop_asked = False  # systemd's SIGTERM (agent/stopping.py)
         self.started_at = time.time()  # a reboot's wait knows the node is back by it
         self.stop_read = False  # the peer's agent read this node's `stopping`
+
+    @property
+    def view(self) -> View | None:
+        """The loop's last view, with what a self-fence closed since."""
+        return as_closed(self.probed, self.memory)
 
     # ---- memory and the operator's intent -------------------------------------------
     def record(self, event: ev.Event) -> None:
@@ -260,8 +265,8 @@ class Agent:
         self.alerts.emit(event, d.role.value if d else "starting", detail)
 
     def _record(self, v: View, d: Decision) -> None:
-        old, before = self.decision, self.view
-        self.view, self.decision = v, d
+        old, before = self.decision, self.probed
+        self.probed, self.decision = v, d
         for event, detail in hardware.alerts(before.hardware if before else None, v.hardware):
             self.alerts.emit(f"hardware-{event}", d.role.value, detail)
         self.metrics.observe(v, d)

@@ -52,7 +52,9 @@ class Restartable(Protocol):
     """What a restart in place reads and touches of the agent."""
 
     cfg: AgentConfig
-    view: View | None
+    @property
+    def view(self) -> View | None: ...
+
     decision: Decision | None
     memory: Memory
     peer: Peer

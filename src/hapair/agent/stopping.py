@@ -41,7 +41,9 @@ class Stoppable(Protocol):
     """What a planned stop reads and touches of the agent."""
 
     cfg: AgentConfig
-    view: View | None
+    @property
+    def view(self) -> View | None: ...
+
     memory: Memory
     peer: Peer
     keeper: Keeper | None

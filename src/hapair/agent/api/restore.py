@@ -42,7 +42,9 @@ class Restorable(Protocol):
     """What receiving a restore reads and touches of the agent."""
 
     cfg: AgentConfig
-    view: View | None
+    @property
+    def view(self) -> View | None: ...
+
     db: Database
     datadir: str
     tasks: TaskRunner

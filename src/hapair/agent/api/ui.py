@@ -24,7 +24,9 @@ class Shown(Protocol):
     """What the status page reads of the agent."""
 
     cfg: AgentConfig
-    view: View | None
+    @property
+    def view(self) -> View | None: ...
+
 
     def status(self) -> StatusDoc: ...
 

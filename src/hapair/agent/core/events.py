@@ -79,6 +79,12 @@ class FencedBy:
 
 
 @dataclass(frozen=True)
+class WritesClosed:
+    """A self-fence (the guard) set the database read-only."""
+    at: float
+
+
+@dataclass(frozen=True)
 class Draining:
     """Fenced while holding the VIP: it stays until `until` (0: released
     now) for the answers in flight."""
@@ -142,8 +148,8 @@ class Restored:
 
 
 Event = (Announced | ReplicationKicked | Healed | PeerPoweredOff | FenceFailed | FenceChecked
-         | PeerFenced
-         | PromotionFailed | Promoted | FencedBy | Draining | Paused | Maintenance | Degraded
+         | PeerFenced | PromotionFailed | Promoted | FencedBy | Draining | WritesClosed | Paused
+         | Maintenance | Degraded
          | SwitchoverAsked | SwitchoverDropped | TaskChanged | RebuildLater | Stopping
          | RestartWindow | Restored)
 
@@ -174,6 +180,8 @@ def changed(m: Memory, event: Event) -> Memory:
                            peer_complete=False)
         case FencedBy(by=by, at=at):
             return replace(m, fenced_by=by, fenced_at=at)
+        case WritesClosed(at=at):
+            return replace(m, writes_closed_at=at)
         case Draining(until=until):
             return replace(m, drain_until=until)
         case Paused(on=on):

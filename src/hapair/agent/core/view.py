@@ -4,7 +4,7 @@ what the agent remembers from earlier cycles. Built by the probes, read by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from hapair.agent.core.hardware import Hardware
@@ -94,6 +94,9 @@ class Memory:
     # Fenced by the peer while holding the VIP: the VIP stays until then
     # (commands.DRAIN_S) for the answers in flight; 0: no drain.
     drain_until: float = 0.0
+    # When a self-fence on the guard's thread last closed the database
+    # (events.WritesClosed): the loop's view taken before it is out of date.
+    writes_closed_at: float = 0.0
     force: bool = False  # promote even if not known complete (operator)
     unhealthy_since: float = 0.0  # the application or Apache failing since (0: healthy)
     slow_since: float = 0.0  # a health check timing out since (0: not timing out)
@@ -200,3 +203,12 @@ class View:
         or cut off."""
         found = self._problems()
         return bool(found) and all("timed out" in p for p in found)
+
+
+def as_closed(v: View | None, m: Memory) -> View | None:
+    """The loop's last view as the others read it: a database that a
+    self-fence closed after the view was taken (the guard acts while the loop
+    may be stuck) is read-only in it."""
+    if v is None or v.db.read_only or m.writes_closed_at < v.now:
+        return v
+    return replace(v, db=replace(v.db, read_only=True))
