@@ -28,6 +28,7 @@ from roombook.models import Booking, Mail, User
 from roombook.outbox import CLAIM_S, Sender
 from roombook.slots import local_start
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from roombook import i18n
 from tests.roombook.conftest import PASSWORD, future_day, make_app, token_for
@@ -293,6 +294,45 @@ def test_on_mariadb_a_read_only_copy_sends_nothing_and_the_primary_each_once(
     counts = senders_at_once(app, 4)
     assert sum(counts) == 5 and len({m["Message-ID"] for m in smtp[0].got}) == 5
     assert {int(m["Message-ID"].split(".")[1]) for m in smtp[0].got} == {b["id"] for b in made}
+
+
+def test_on_mariadb_a_failover_mid_round_leaves_the_rest_unclaimed_for_the_new_primary(
+        mariadb: MariaDB, tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    """The database stops taking writes while a sender is in the middle of
+    its round (a switchover; here: read_only set while the SMTP server takes
+    the second mail). The mail in flight is the only one left claimed (it
+    went out and could not be marked: taken over after CLAIM_S, the same
+    Message-ID); the rest were never claimed, and the new primary's sender
+    sends them at once, each once."""
+    base = make_app(mariadb.url(), tmp_path).extensions["roombook"].settings
+    app = create_app(mail_settings(base, smtp[1]))
+    app.config["TESTING"] = True
+    client = app.test_client()
+    alice = auth(client)
+    day = future_day(62)
+    for n in range(5):
+        book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30", date=day)
+    inbox = smtp[0]
+    received = inbox.handle_DATA
+
+    async def fail_over_at_the_second(server: Any, session: Any, envelope: Any) -> str:
+        answer = await received(server, session, envelope)
+        if len(inbox.got) == 2:
+            mariadb.root("SET GLOBAL read_only = ON")
+        return answer
+
+    inbox.handle_DATA = fail_over_at_the_second  # type: ignore[method-assign]
+    try:
+        with pytest.raises(DBAPIError):  # the second mail's mark: refused
+            sender(app).once()
+    finally:
+        mariadb.root("SET GLOBAL read_only = OFF")  # the new primary
+    inbox.handle_DATA = received  # type: ignore[method-assign]
+    in_flight = [m for m in rows(app) if m.claimed_at is not None and m.sent_at is None]
+    assert [m.message_id for m in in_flight] == [inbox.got[1]["Message-ID"]]
+    assert sender(app).once() == 3  # at once: not after CLAIM_S
+    ids = [m["Message-ID"] for m in inbox.got]
+    assert len(ids) == 5 == len(set(ids))
 
 
 # ---- a password reset by mail ----------------------------------------------------

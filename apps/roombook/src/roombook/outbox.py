@@ -8,7 +8,9 @@ commit together, replicate together, and a failover can lose neither.
 Sent: every worker of the application runs a `Sender`, which acts only on a
 writable database (the primary; a replica's senders wait) and claims a
 mail before it sends it by a conditional UPDATE that only one claimant can
-win, committed before the SMTP conversation begins: two senders, on one
+win, committed before the SMTP conversation begins, one mail at a time (when
+the database stops taking writes mid-round, only the mail in flight is left
+claimed; the new primary sends the rest at once): two senders, on one
 node or on both sides of a switchover, never send the same mail at once.
 Sent, it is marked so. A claim that was never marked sent (the sender, or
 its node, died in the middle) is claimed again after CLAIM_S, and the mail
@@ -28,7 +30,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import auth, db, rules, rules_db
@@ -43,6 +46,13 @@ BATCH = 20
 POLL_S = 2.0
 # A booking's mail that a later change of it makes stale is not sent.
 STALE = {"confirmed", "changed", "reminder"}
+
+
+def _open(now: datetime) -> ColumnElement[bool]:
+    """A mail not sent, and not claimed or claimed longer than CLAIM_S ago."""
+    return and_(Mail.sent_at.is_(None),
+                or_(Mail.claimed_at.is_(None),
+                    Mail.claimed_at < now - timedelta(seconds=CLAIM_S)))
 
 
 def queue(s: Session, booking_id: int, kind: str, revision: int) -> None:
@@ -155,36 +165,38 @@ class Sender:
         self.connect = connect or (lambda: smtplib.SMTP(settings.smtp_host, settings.smtp_port,
                                                         timeout=10))
 
-    def _claim(self, now: datetime) -> list[int]:
-        stale = now - timedelta(seconds=CLAIM_S)
-        open_ = and_(Mail.sent_at.is_(None),
-                     or_(Mail.claimed_at.is_(None), Mail.claimed_at < stale))
+    def _open(self, now: datetime) -> list[int]:
+        """The mails to send (a batch), oldest first: not sent, and not
+        claimed, or claimed longer than CLAIM_S ago."""
         with self.maker.begin() as s:
-            ids = list(s.scalars(select(Mail.id).where(open_).order_by(Mail.id).limit(BATCH)))
-        mine = []
-        for mid in ids:
-            with self.maker.begin() as s:
-                won = s.execute(update(Mail).where(Mail.id == mid, open_)
-                                .values(claimed_at=now, tries=Mail.tries + 1)).rowcount
-            if won == 1:
-                mine.append(mid)
-        return mine
+            return list(s.scalars(select(Mail.id).where(_open(now)).order_by(Mail.id)
+                                  .limit(BATCH)))
+
+    def _claim(self, mid: int, now: datetime) -> bool:
+        """This mail is this sender's to send: a claim only one can win,
+        committed (replicated) before the SMTP conversation. One at a time,
+        right before its own send: when the database stops taking writes (a
+        failover), the rest of the batch is unclaimed, and the new primary's
+        senders send it at once rather than after CLAIM_S."""
+        with self.maker.begin() as s:
+            return s.execute(update(Mail).where(Mail.id == mid, _open(now))
+                             .values(claimed_at=now, tries=Mail.tries + 1)).rowcount == 1
 
     def once(self, now: datetime | None = None) -> int:
-        """One round: reminders queued, mails claimed and sent; how many sent."""
+        """One round: reminders queued, mails claimed and sent; how many sent.
+        A database that stops taking writes ends the round (DBAPIError)."""
         if not db.writable(self.engine):
             return 0  # a replica: the primary's senders send
         now = now or datetime.now(UTC)
         naive = now.replace(tzinfo=None)
         with self.maker.begin() as s:
             remind(s, self.settings, now)
-        mine = self._claim(naive)
-        if not mine:
-            return 0
         sent = 0
         smtp: smtplib.SMTP | None = None
         try:
-            for mid in mine:
+            for mid in self._open(naive):
+                if not self._claim(mid, naive):
+                    continue  # another sender's
                 with self.maker() as s:
                     msg, why = self._message(s, s.get(Mail, mid), now)
                 if msg is None:
@@ -238,5 +250,8 @@ class Sender:
         while not stop.wait(POLL_S):
             try:
                 self.once()
-            except Exception:  # noqa: BLE001 - a failover's errors: the next round tries again
+            except DBAPIError as exc:  # a failover: the next round asks again
+                log.warning("the outbox's round ended: %s",
+                            str(exc.orig or exc).splitlines()[0][:200])
+            except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("the outbox's round failed")
