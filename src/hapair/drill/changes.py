@@ -22,7 +22,7 @@ Edit = Callable[[Any], None]  # changes a parsed spec (tomlkit) in place
 APPLY_TIMEOUT_S = 600.0
 
 
-def _table(doc: Any, *path: str) -> Any:
+def table(doc: Any, *path: str) -> Any:
     """The spec's table at path, made when the spec leaves it to defaults."""
     for name in path:
         if name not in doc:
@@ -33,13 +33,13 @@ def _table(doc: Any, *path: str) -> Any:
 
 def _add(path: tuple[str, ...], key: str, step: int | float, default: int | float) -> Edit:
     def edit(doc: Any) -> None:
-        t = _table(doc, *path)
+        t = table(doc, *path)
         t[key] = round(t.get(key, default) + step, 3)
     return edit
 
 
 def _env(doc: Any) -> None:
-    _table(doc, "web", "env")["HAPAIR_DRILL_CHANGE"] = "changed"
+    table(doc, "web", "env")["HAPAIR_DRILL_CHANGE"] = "changed"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hapair.drill.abuse import ABUSE_S, ADVERTS, LOGINS, MONITOR, SLOW
 from hapair.drill.changes import CHANGES, Change, changed_path, changed_text, lab_apply
+from hapair.drill.mail import MAIL
 from hapair.drill.scenario import Ctx, Fn, Scenario, Step, start
 from hapair.lab import faults
 
@@ -246,6 +247,10 @@ STEPS: dict[str, Step] = {
     "witness-then-standby": Step("power cut of the witness, then of the standby: no majority, "
                                  "writes pause", "standby", _witness_then_node, _both_on, 8,
                                  witness=True, moves=False),
+    "mail-failover": Step("the site sends mail (an SMTP server on the client network) and the "
+                          "primary's power is cut while its senders send: every mail owed "
+                          "delivered, one sent twice the same mail", "primary", MAIL.fault,
+                          MAIL.recover, 5, takes_s=300),
     **{c.name: _change_step(c) for c in CHANGES},
 }
 
@@ -253,7 +258,7 @@ STEPS: dict[str, Step] = {
 # fault added here would change every seed's sequence).
 ADDED_LATER = ("monitor-holds-primary", "commits-stuck-primary", "slow-clients", "login-flood",
                "spoof-vrrp", "restart-agent-standby", "reboot-standby", "rolling-reboot",
-               *(c.name for c in CHANGES))
+               "mail-failover", *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 
