@@ -30,6 +30,7 @@ def handler(agent: Served) -> type[Handler]:
     Bound.peer_addresses = frozenset(agent.cfg.peer_addresses.values())
     return Bound
 
+
 class Handler(BaseHTTPRequestHandler):
     """The HTTP plumbing (deadlines, credentials, answers); what each path
     does is ROUTES'."""

@@ -42,6 +42,7 @@ class Served(Commanded, restore.Restorable, ui.Shown, Turning, Protocol):
     decision: Decision | None
     stop_read: bool
 
+
 class Access(enum.Enum):
     """Who may ask for a route."""
 
