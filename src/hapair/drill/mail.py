@@ -28,6 +28,7 @@ from hapair.lab import machine as m
 from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import client_address
 from hapair.lab.sh import in_netns
+from hapair.ops.settled import settled
 
 SMTP_PORT = 2525
 MAIL_FROM = "rooms@roombook.test"
@@ -128,6 +129,16 @@ def writable(c: Ctx, wait_s: float = 60.0) -> str:
         time.sleep(0.5)
 
 
+def wait_settled(c: Ctx, wait_s: float = 240.0) -> None:
+    """Until the cut node is a complete replica again: the apply that turns
+    the mail off rolls, and a roll needs a settled cluster."""
+    deadline = time.monotonic() + wait_s
+    while not settled(c.agents.spec, {s.node: s.doc for s in c.agents.statuses()}).ok:
+        if time.monotonic() > deadline:
+            raise DrillError(f"the cluster did not settle within {wait_s:.0f}s of the cut")
+        time.sleep(0.5)
+
+
 def last_id(c: Ctx, node: str) -> int:
     r = _sql(c, node, "SELECT COALESCE(MAX(id), 0) FROM outbox")
     if r.returncode != 0:
@@ -154,31 +165,45 @@ class MailFailover:
     def fault(self, c: Ctx) -> object:
         address = str(client_address(c.agents.spec).ip)
         self.received = Path(tempfile.mkdtemp(prefix="hapair-mail-")) / "received"
-        self.sink = subprocess.Popen(
-            in_netns(c.plan.client.name, [sys.executable, "-m", "hapair.drill.mailsink",
-                                          "--listen", address, "--port", str(SMTP_PORT),
-                                          "--out", str(self.received)]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with self.received.with_name("server.log").open("w") as log:  # its errors, not a pipe
+            self.sink = subprocess.Popen(
+                in_netns(c.plan.client.name, [sys.executable, "-m", "hapair.drill.mailsink",
+                                              "--listen", address, "--port", str(SMTP_PORT),
+                                              "--out", str(self.received)]),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         assert self.sink.stdout is not None
         if self.sink.stdout.readline().strip() != "listening":
             raise DrillError("the mail server did not start")
-        self.first = last_id(c, c.node)
-        spec = Path(c.spec)
-        changed = spec.with_name(f".{spec.stem}.mail.toml")
-        changed.write_text(mail_spec(spec.read_text(), address))
         try:
-            rolled = lab_apply(changed)
-        finally:
-            changed.unlink(missing_ok=True)
-        deadline = time.monotonic() + 60
-        while len(self._received()) < BEFORE_CUT:
-            if time.monotonic() > deadline:
-                raise DrillError(f"no mail reached the server within 60 s of the apply "
-                                 f"({len(self._received())} did)")
-            time.sleep(0.1)
+            self.first = last_id(c, c.node)
+            spec = Path(c.spec)
+            changed = spec.with_name(f".{spec.stem}.mail.toml")
+            changed.write_text(mail_spec(spec.read_text(), address))
+            try:
+                rolled = lab_apply(changed)
+            finally:
+                changed.unlink(missing_ok=True)
+            deadline = time.monotonic() + 60
+            while len(self._received()) < BEFORE_CUT:
+                if time.monotonic() > deadline:
+                    raise DrillError(f"no mail reached the server within 60 s of the apply "
+                                     f"({len(self._received())} did)")
+                time.sleep(0.1)
+        except BaseException:
+            self._undo(c)  # no run after this one inherits the mail
+            raise
         self.cut = writable(c)
         faults.power_cut(c.plan, self.cut)
         return f"mail on ({rolled}); {self.cut}'s power cut after {len(self._received())} mails"
+
+    def _undo(self, c: Ctx) -> None:
+        """The site sends no mail again; the server stops."""
+        try:
+            lab_apply(Path(c.spec))
+        finally:
+            if self.sink is not None:
+                self.sink.communicate(timeout=30)  # its standard input closed: it stops
+                self.sink = None
 
     def recover(self, c: Ctx) -> object:
         try:
@@ -200,10 +225,8 @@ class MailFailover:
                 raise DrillError(f"cannot read the outbox: {r.stderr.strip()[-200:]}")
             count = account(parse_outbox(r.stdout), self._received(), cutoff)
         finally:
-            lab_apply(Path(c.spec))  # the site sends no mail again
-            if self.sink is not None:
-                self.sink.communicate(timeout=30)  # its standard input closed: it stops
-                self.sink = None
+            wait_settled(c)
+            self._undo(c)
         if not count.safe:
             raise DrillError(summary(count))
         return summary(count)
