@@ -25,7 +25,7 @@ from roombook.app import create_app
 from roombook.changes import cancel
 from roombook.config import ConfigError, Settings, from_env
 from roombook.models import Booking, Mail, User
-from roombook.outbox import CLAIM_S, Sender
+from roombook.outbox import BATCH, CLAIM_S, POLL_S, Sender
 from roombook.slots import local_start
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
@@ -244,6 +244,46 @@ def test_two_senders_at_once_send_each_mail_once(mail_app: Flask,
     counts = senders_at_once(mail_app, 4)
     assert sum(counts) == 6 and len(smtp[0].got) == 6
     assert len({m["Message-ID"] for m in smtp[0].got}) == 6
+
+
+def test_a_busy_outbox_is_sent_round_after_round_without_waiting(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    """A round that found a whole batch says more may be waiting: the
+    sender's next round comes at once, not POLL_S later (under load the
+    outbox fell behind at BATCH mails per POLL_S a sender)."""
+    client = mail_app.test_client()
+    alice = auth(client)
+    for n in range(BATCH + 5):
+        first = 8 * 60 + 30 * (n % 16)  # a half-hour of its own, 16 a day
+        book(client, alice, start=f"{first // 60:02d}:{first % 60:02d}",
+             end=f"{(first + 30) // 60:02d}:{(first + 30) % 60:02d}",
+             date=future_day(20 + n // 16))
+    one = sender(mail_app)
+    assert one.once() == BATCH and one.backlog
+    assert one.once() == 5 and not one.backlog
+    assert len(smtp[0].got) == BATCH + 5
+
+    class Rounds(Sender):
+        """A sender whose first round finds a whole batch, its second not."""
+
+        rounds = 0
+
+        def once(self, now: datetime | None = None) -> int:
+            self.rounds += 1
+            self.backlog = self.rounds == 1
+            return 0
+
+    waits: list[float] = []
+
+    class ThreeLooks(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout or 0.0)
+            return len(waits) > 2
+
+    st = mail_app.extensions["roombook"]
+    busy = Rounds(st.maker, st.engine, st.settings)
+    busy.run(ThreeLooks())
+    assert waits == [POLL_S, 0, POLL_S] and busy.rounds == 2
 
 
 def test_a_reminder_is_queued_once_before_the_meeting(mail_app: Flask,

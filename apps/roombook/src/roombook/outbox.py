@@ -164,6 +164,7 @@ class Sender:
         self.maker, self.engine, self.settings = maker, engine, settings
         self.connect = connect or (lambda: smtplib.SMTP(settings.smtp_host, settings.smtp_port,
                                                         timeout=10))
+        self.backlog = False  # the last round found a whole batch: more may be waiting
 
     def _open(self, now: datetime) -> list[int]:
         """The mails to send (a batch), oldest first: not sent, and not
@@ -193,8 +194,10 @@ class Sender:
             remind(s, self.settings, now)
         sent = 0
         smtp: smtplib.SMTP | None = None
+        batch = self._open(naive)
+        self.backlog = len(batch) == BATCH
         try:
-            for mid in self._open(naive):
+            for mid in batch:
                 if not self._claim(mid, naive):
                     continue  # another sender's
                 with self.maker() as s:
@@ -247,7 +250,11 @@ class Sender:
             s.execute(update(Mail).where(Mail.id == mid).values(last_error=error))
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.wait(POLL_S):
+        """Rounds every POLL_S, one after the other while a round finds a
+        whole batch (a busy hour's mail goes out at the SMTP server's pace,
+        not BATCH per POLL_S)."""
+        while not stop.wait(0 if self.backlog else POLL_S):
+            self.backlog = False
             try:
                 self.once()
             except DBAPIError as exc:  # a failover: the next round asks again
