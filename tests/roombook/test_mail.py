@@ -25,7 +25,7 @@ from roombook.app import create_app
 from roombook.changes import cancel
 from roombook.config import ConfigError, Settings, from_env
 from roombook.models import Booking, Mail, User
-from roombook.outbox import BATCH, CLAIM_S, POLL_S, Sender
+from roombook.outbox import BATCH, CLAIM_S, POLL_S, Sender, stop_with
 from roombook.slots import local_start
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
@@ -284,6 +284,43 @@ def test_a_busy_outbox_is_sent_round_after_round_without_waiting(
     busy = Rounds(st.maker, st.engine, st.settings)
     busy.run(ThreeLooks())
     assert waits == [POLL_S, 0, POLL_S] and busy.rounds == 2
+
+
+def test_a_stopping_worker_ends_the_round_after_the_mail_in_flight(
+        mail_app: Flask, smtp: tuple[Inbox, int]) -> None:
+    """The worker stops (a roll restarts the application) while its sender
+    sends: that mail is sent and marked, nothing more is claimed, and
+    stop_with waits for it. Cut anywhere, as a daemon thread was, the mail
+    could be sent and never marked: sent again after CLAIM_S."""
+    client = mail_app.test_client()
+    alice = auth(client)
+    for n in range(3):
+        book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30")
+    st = mail_app.extensions["roombook"]
+    one = Sender(st.maker, st.engine, st.settings)
+    real = one.connect
+
+    def connect() -> Any:
+        smtp_ = real()
+        send = smtp_.send_message
+
+        def sent_then_stop(msg: Any) -> Any:
+            answer = send(msg)
+            one.stopping.set()  # the stop arrives while the first mail is on its way
+            return answer
+
+        smtp_.send_message = sent_then_stop  # type: ignore[method-assign]
+        return smtp_
+
+    one.connect = connect  # type: ignore[method-assign]
+    assert one.once() == 1
+    marked = [(m.sent_at is not None, m.claimed_at is not None) for m in rows(mail_app)]
+    assert marked == [(True, True), (False, False), (False, False)]
+    stop, ran = threading.Event(), threading.Event()
+    thread = threading.Thread(target=lambda: (stop.wait(), time.sleep(0.2), ran.set()))
+    thread.start()
+    stop_with(stop, thread, wait_s=5)
+    assert ran.is_set()  # waited for
 
 
 def test_a_reminder_is_queued_once_before_the_meeting(mail_app: Flask,

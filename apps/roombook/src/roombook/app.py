@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import Flask, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext
@@ -11,14 +10,13 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from roombook import db, i18n
+from roombook import db, i18n, outbox
 from roombook.api import api
 from roombook.booking import NotWritable
 from roombook.config import Settings, from_env
 from roombook.context import State, error, state, wants_json
 from roombook.feeds import feeds
 from roombook.grid import runs as grid_runs
-from roombook.outbox import Sender
 from roombook.pages import form_return, longdate
 from roombook.web import load_user, web
 from roombook.web_account import account
@@ -55,8 +53,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     if settings.mail and settings.send_mail:
         # Each worker runs one; they share the outbox by claims, and only
         # the primary's send (outbox.py).
-        threading.Thread(target=Sender(maker, engine, settings).run,
-                         args=(threading.Event(),), name="outbox", daemon=True).start()
+        outbox.start(maker, engine, settings)
     if settings.seed_sample_rooms:
         db.seed_rooms(app.extensions["roombook"].maker)
 

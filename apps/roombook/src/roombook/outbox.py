@@ -20,6 +20,7 @@ cannot do better: no server takes a mail and a database commit together."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import secrets
@@ -165,6 +166,9 @@ class Sender:
         self.connect = connect or (lambda: smtplib.SMTP(settings.smtp_host, settings.smtp_port,
                                                         timeout=10))
         self.backlog = False  # the last round found a whole batch: more may be waiting
+        # Set when the worker stops (stop_with): the round ends after the mail
+        # in flight, sent and marked, and claims nothing more.
+        self.stopping = threading.Event()
 
     def _open(self, now: datetime) -> list[int]:
         """The mails to send (a batch), oldest first: not sent, and not
@@ -198,6 +202,8 @@ class Sender:
         self.backlog = len(batch) == BATCH
         try:
             for mid in batch:
+                if self.stopping.is_set():
+                    break
                 if not self._claim(mid, naive):
                     continue  # another sender's
                 with self.maker() as s:
@@ -253,6 +259,7 @@ class Sender:
         """Rounds every POLL_S, one after the other while a round finds a
         whole batch (a busy hour's mail goes out at the SMTP server's pace,
         not BATCH per POLL_S)."""
+        self.stopping = stop
         while not stop.wait(0 if self.backlog else POLL_S):
             self.backlog = False
             try:
@@ -262,3 +269,27 @@ class Sender:
                             str(exc.orig or exc).splitlines()[0][:200])
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("the outbox's round failed")
+
+
+#: How long a stopping worker waits for its sender's mail in flight.
+STOP_WAIT_S = 5.0
+
+
+def start(maker: sessionmaker[Session], engine: Engine, settings: Settings) -> Sender:
+    """This worker's sender, in a thread of its own, stopped with the worker
+    (at its interpreter's exit, after gunicorn's graceful stop): the mail in
+    flight is sent and marked first. A daemon thread alone was cut anywhere,
+    between the server's OK and the mark too, and every application restart
+    (a roll, a reboot) sent those mails again after CLAIM_S."""
+    sender = Sender(maker, engine, settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run, args=(stop,), name="outbox", daemon=True)
+    thread.start()
+    atexit.register(stop_with, stop, thread)
+    return sender
+
+
+def stop_with(stop: threading.Event, thread: threading.Thread,
+              wait_s: float = STOP_WAIT_S) -> None:
+    stop.set()
+    thread.join(wait_s)
