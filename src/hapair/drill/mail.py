@@ -158,9 +158,11 @@ class MailFailover:
         self.cut = ""
 
     def _received(self) -> list[str]:
+        """The Message-IDs the server took, in order (each line: when, the id)."""
         if not self.received.exists():
             return []
-        return [line for line in self.received.read_text().splitlines() if line]
+        return [line.split(" ", 1)[-1] for line in self.received.read_text().splitlines()
+                if line]
 
     def fault(self, c: Ctx) -> object:
         address = str(client_address(c.agents.spec).ip)

@@ -1,6 +1,7 @@
 """The site's mail server in a drill: an SMTP server (aiosmtpd) on the lab's
-client network that takes every mail and writes its Message-ID, one a line,
-to a file; run inside the client's namespace by drill/mail.py.
+client network that takes every mail and writes when it came and its
+Message-ID, one a line ("1796439816.915 <id>"), to a file; run inside the
+client's namespace by drill/mail.py.
 
     python -m hapair.drill.mailsink --listen 10.54.0.254 --port 2525 --out FILE
 
@@ -14,6 +15,7 @@ import email.parser
 import email.policy
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 from aiosmtpd.controller import Controller
@@ -32,7 +34,7 @@ class Received:
         headers = self.parser.parsebytes(envelope.content)
         mid = str(headers.get("Message-ID", "")).strip() or "-"
         with self.lock:
-            self.out.write(mid + "\n")
+            self.out.write(f"{time.time():.3f} {mid}\n")
             self.out.flush()
         return "250 OK"
 
