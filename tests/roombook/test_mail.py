@@ -24,11 +24,12 @@ from flask.testing import FlaskClient
 from roombook.app import create_app
 from roombook.changes import cancel
 from roombook.config import ConfigError, Settings, from_env
+from roombook.db import RETRIES
 from roombook.models import Booking, Mail, User
-from roombook.outbox import BATCH, CLAIM_S, POLL_S, Sender, stop_with
+from roombook.outbox import BATCH, CLAIM_S, POLL_S, Sender, again, stop_with
 from roombook.slots import local_start
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from roombook import i18n
 from tests.roombook.conftest import PASSWORD, future_day, make_app, token_for
@@ -321,6 +322,32 @@ def test_a_stopping_worker_ends_the_round_after_the_mail_in_flight(
     thread.start()
     stop_with(stop, thread, wait_s=5)
     assert ran.is_set()  # waited for
+
+
+def test_a_deadlock_is_tried_again_and_a_read_only_server_is_not() -> None:
+    """InnoDB's deadlock (1213) and lock wait (1205): the claim or the mark
+    is made again (a mark lost to one was a mail sent twice); a read-only
+    server (1290, a failover) ends the round at once."""
+    def failing(code: int, times: int) -> tuple[list[int], Any]:
+        calls: list[int] = []
+
+        def op() -> str:
+            calls.append(code)
+            if len(calls) <= times:
+                raise OperationalError("UPDATE outbox", {}, Exception(code, "refused"))
+            return "done"
+        return calls, op
+
+    calls, op = failing(1213, 2)
+    assert again(op) == "done" and len(calls) == 3
+    calls, op = failing(1205, RETRIES)
+    with pytest.raises(OperationalError):
+        again(op)
+    assert len(calls) == RETRIES
+    calls, op = failing(1290, 1)
+    with pytest.raises(OperationalError):
+        again(op)
+    assert len(calls) == 1
 
 
 def test_a_reminder_is_queued_once_before_the_meeting(mail_app: Flask,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import outbox
-from roombook.db import writable
+from roombook.db import RETRIES, is_transient, writable
 from roombook.models import (
     BookedSlot,
     Booking,
@@ -28,10 +28,6 @@ from roombook.occupancy import release_due
 from roombook.rules import Due
 from roombook.rules_db import RuleBroken, hold_week
 from roombook.slots import SlotRange
-
-RETRIES = 4
-# MariaDB: deadlock, lock wait timeout; SQLite: database is locked.
-TRANSIENT = (1213, 1205)
 
 
 class NotFound(LookupError):
@@ -71,17 +67,6 @@ class Bearer:
 class Outcome:
     booking: Booking
     created: bool  # False: the request was a retry and returns the earlier booking
-
-
-def is_transient(exc: OperationalError) -> bool:
-    """A deadlock or lock wait, or a connection found dead on first use (the
-    server restarted; the pool has dropped it): the same request may be sent
-    again. A commit lost with its connection may have been applied; sent
-    again, the idempotency key finds it and confirms it only if this copy
-    accepts writes."""
-    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    return (code in TRANSIENT or "database is locked" in str(exc.orig)
-            or exc.connection_invalidated)
 
 
 def _check_bearer(s: Session, bearer: Bearer | None) -> None:

@@ -11,13 +11,29 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from roombook.models import Booking, Room
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+RETRIES = 4
+# MariaDB: deadlock, lock wait timeout; SQLite: database is locked.
+TRANSIENT = (1213, 1205)
+
+
+def is_transient(exc: OperationalError) -> bool:
+    """A deadlock or lock wait, or a connection found dead on first use (the
+    server restarted; the pool has dropped it): the same request may be sent
+    again. A commit lost with its connection may have been applied; sent
+    again, the idempotency key finds it and confirms it only if this copy
+    accepts writes."""
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return (code in TRANSIENT or "database is locked" in str(exc.orig)
+            or exc.connection_invalidated)
+
 
 SAMPLE_ROOMS = (
     ("Ada", 4, "screen"),

@@ -26,22 +26,26 @@ import logging
 import secrets
 import smtplib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import auth, db, rules, rules_db
 from roombook.config import Settings
+from roombook.db import RETRIES, is_transient
 from roombook.mail import Told, message, reset_message
 from roombook.models import Booking, Mail, Room, User
 from roombook.slots import local_start
 
 log = logging.getLogger("roombook.outbox")
+T = TypeVar("T")
 CLAIM_S = 120  # a claim not marked sent after this is claimed again
 BATCH = 20
 POLL_S = 2.0
@@ -54,6 +58,20 @@ def _open(now: datetime) -> ColumnElement[bool]:
     return and_(Mail.sent_at.is_(None),
                 or_(Mail.claimed_at.is_(None),
                     Mail.claimed_at < now - timedelta(seconds=CLAIM_S)))
+
+
+def again(op: Callable[[], T]) -> T:
+    """op, tried again after a deadlock or a lock wait (InnoDB's own word:
+    "try restarting transaction"), up to RETRIES times in all; anything else
+    (a read-only server: a failover) at once."""
+    for n in range(RETRIES):
+        try:
+            return op()
+        except OperationalError as exc:
+            if not is_transient(exc) or n == RETRIES - 1:
+                raise
+            time.sleep(0.01 * (n + 1))
+    raise AssertionError("unreachable")
 
 
 def queue(s: Session, booking_id: int, kind: str, revision: int) -> None:
@@ -183,9 +201,11 @@ class Sender:
         right before its own send: when the database stops taking writes (a
         failover), the rest of the batch is unclaimed, and the new primary's
         senders send it at once rather than after CLAIM_S."""
-        with self.maker.begin() as s:
-            return s.execute(update(Mail).where(Mail.id == mid, _open(now))
-                             .values(claimed_at=now, tries=Mail.tries + 1)).rowcount == 1
+        def claim() -> bool:
+            with self.maker.begin() as s:
+                return s.execute(update(Mail).where(Mail.id == mid, _open(now))
+                                 .values(claimed_at=now, tries=Mail.tries + 1)).rowcount == 1
+        return again(claim)
 
     def once(self, now: datetime | None = None) -> int:
         """One round: reminders queued, mails claimed and sent; how many sent.
@@ -248,12 +268,21 @@ class Sender:
         return message(self.settings, told, now), ""
 
     def _mark(self, mid: int, now: datetime, note: str) -> None:
-        with self.maker.begin() as s:
-            s.execute(update(Mail).where(Mail.id == mid).values(sent_at=now, last_error=note))
+        """Sent (or why not), tried again on a deadlock: InnoDB picks these
+        small transactions as its victims beside the bookings' (the
+        application's log in the mail-failover drill: a deadlock in the
+        outbox's rounds every few seconds), and a mark lost to one was a mail
+        sent again after CLAIM_S (14 twice in one run, spread over all of it)."""
+        self._set(mid, sent_at=now, last_error=note)
 
     def _failed(self, mid: int, error: str) -> None:
-        with self.maker.begin() as s:
-            s.execute(update(Mail).where(Mail.id == mid).values(last_error=error))
+        self._set(mid, last_error=error)
+
+    def _set(self, mid: int, **values: object) -> None:
+        def set_() -> None:
+            with self.maker.begin() as s:
+                s.execute(update(Mail).where(Mail.id == mid).values(**values))
+        again(set_)
 
     def run(self, stop: threading.Event) -> None:
         """Rounds every POLL_S, one after the other while a round finds a
