@@ -208,3 +208,24 @@ def test_a_drill_run_that_cannot_finish_still_writes_its_summary(
     assert (row["scenario"], row["runs"], row["failed"], row["safe"]) == (
         "partition", 1, 1, False)
     assert "1 (1 failed)" in (tmp_path / "report.md").read_text()
+
+
+def test_a_run_whose_own_check_failed_is_failed_and_the_next_runs_go_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mail-failover's count failed on a settled cluster: that run is
+    failed, the drill goes on (the pair's set stopped there, 15 runs short)."""
+    from hapair.cli import drill_cmds
+    from hapair.drill import runner
+    from hapair.drill.scenarios import SCENARIOS
+    from hapair.drill.target import CheckFailed
+
+    def run_once(*args: object, **kwargs: object) -> None:
+        raise CheckFailed("mail: 5,748 of 5,902 owed delivered, 154 still unsent after 420s")
+
+    monkeypatch.setattr(runner, "run_once", run_once)
+    monkeypatch.setattr(runner, "last_decisions", lambda agents: {})
+    monkeypatch.setattr(runner, "agent_journal", lambda lab: {})
+    results = drill_cmds._run(SimpleNamespace(agents=None), [SCENARIOS["mail-failover"]], 3, 8,
+                              tmp_path)
+    assert len(results) == 3 and all(r["settled"] and not r["safe"] for r in results)
+    assert drill_cmds._report(results, tmp_path) is False

@@ -198,7 +198,8 @@ def _run(lab: Any, chosen: list[Any], runs: int, clients: int, out_dir: Path,
         for n in range(1, runs + 1):
             out.print(f"[bold]{s.name}[/bold] run {n}/{runs} "
                       f"({len(results) + 1}/{total}, {time.monotonic() - started:.0f}s in)")
-            if "failed" in _one(lab, s, n, out_dir, results, clients=clients, stress=stress):
+            record = _one(lab, s, n, out_dir, results, clients=clients, stress=stress)
+            if "failed" in record and not record.get("settled"):
                 return results  # the cluster did not settle: no later run can start either
     return results
 
@@ -208,7 +209,7 @@ def _one(lab: Any, s: Any, n: int, out_dir: Path, results: list[dict[str, Any]],
     """One run (run_once's options in `how`), printed and added to results
     (written to results.json at once); its record."""
     from hapair.drill.runner import agent_journal, last_decisions, run_once
-    from hapair.drill.target import DrillError
+    from hapair.drill.target import CheckFailed, DrillError
     from hapair.lab.sh import LabError
 
     try:
@@ -228,7 +229,8 @@ def _one(lab: Any, s: Any, n: int, out_dir: Path, results: list[dict[str, Any]],
             for line in lines:
                 err.print(f"    {escape(line)}", soft_wrap=True)
         record = {"scenario": s.name, "run": n, "failed": str(exc),
-                  "agents": agents, "journal": journal, "safe": False}
+                  "agents": agents, "journal": journal, "safe": False,
+                  "settled": isinstance(exc, CheckFailed)}
         results.append(record)
         (out_dir / "results.json").write_text(json.dumps(results, indent=1))
         return record

@@ -16,6 +16,11 @@ class DrillError(Exception):
     pass
 
 
+class CheckFailed(DrillError):
+    """A run's own check failed (mail-failover's count), with the cluster
+    settled: the run is failed, and the next run may start."""
+
+
 @dataclass
 class Lab:
     plan: LabPlan
