@@ -297,8 +297,7 @@ def test_a_stopping_worker_ends_the_round_after_the_mail_in_flight(
     alice = auth(client)
     for n in range(3):
         book(client, alice, start=f"{9 + n:02d}:00", end=f"{9 + n:02d}:30")
-    st = mail_app.extensions["roombook"]
-    one = Sender(st.maker, st.engine, st.settings)
+    one = sender(mail_app)
     real = one.connect
 
     def connect() -> Any:
@@ -380,11 +379,17 @@ def test_mail_settings_are_checked() -> None:
     assert s.mail and s.smtp_port == 2525
 
 
+def mariadb_mail_app(mariadb: MariaDB, tmp_path: Path, port: int) -> Flask:
+    """An app on the tests' MariaDB whose site sends mail to the SMTP server on port."""
+    base = make_app(mariadb.url(), tmp_path).extensions["roombook"].settings
+    app = create_app(mail_settings(base, port))
+    app.config["TESTING"] = True
+    return app
+
+
 def test_on_mariadb_a_read_only_copy_sends_nothing_and_the_primary_each_once(
         mariadb: MariaDB, tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
-    base = make_app(mariadb.url(), tmp_path).extensions["roombook"].settings
-    app = create_app(mail_settings(base, smtp[1]))
-    app.config["TESTING"] = True
+    app = mariadb_mail_app(mariadb, tmp_path, smtp[1])
     client = app.test_client()
     alice = auth(client)
     day = future_day(61)
@@ -408,9 +413,7 @@ def test_on_mariadb_a_failover_mid_round_leaves_the_rest_unclaimed_for_the_new_p
     went out and could not be marked: taken over after CLAIM_S, the same
     Message-ID); the rest were never claimed, and the new primary's sender
     sends them at once, each once."""
-    base = make_app(mariadb.url(), tmp_path).extensions["roombook"].settings
-    app = create_app(mail_settings(base, smtp[1]))
-    app.config["TESTING"] = True
+    app = mariadb_mail_app(mariadb, tmp_path, smtp[1])
     client = app.test_client()
     alice = auth(client)
     day = future_day(62)
