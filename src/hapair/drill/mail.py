@@ -22,13 +22,11 @@ import tomlkit
 
 from hapair.drill.changes import lab_apply, table
 from hapair.drill.scenario import Ctx
-from hapair.drill.target import CheckFailed, DrillError
+from hapair.drill.target import CheckFailed, DrillError, mariadb, settle
 from hapair.lab import faults
-from hapair.lab import machine as m
 from hapair.lab.lifecycle import files_of
 from hapair.lab.plan import client_address
 from hapair.lab.sh import in_netns
-from hapair.ops.settled import settled
 
 SMTP_PORT = 2525
 MAIL_FROM = "rooms@roombook.test"
@@ -114,19 +112,12 @@ def mail_spec(original: str, smtp_host: str) -> str:
     return tomlkit.dumps(doc)
 
 
-def _sql(c: Ctx, node: str, sql: str) -> subprocess.CompletedProcess[str]:
-    database = c.agents.spec.database.name
-    return subprocess.run(m.exec_argv(c.plan, c.plan.machine(node),
-                                      ["mariadb", "-N", "-B", database, "-e", sql]),
-                          capture_output=True, text=True, timeout=60)
-
-
 def writable(c: Ctx, wait_s: float = 60.0) -> str:
     """The node whose database takes writes now."""
     deadline = time.monotonic() + wait_s
     while True:
         for n in c.agents.spec.nodes:
-            r = _sql(c, n.name, "SELECT @@read_only")
+            r = mariadb(c.lab, n.name, "SELECT @@read_only")
             if r.returncode == 0 and r.stdout.strip() == "0":
                 return n.name
         if time.monotonic() > deadline:
@@ -134,18 +125,8 @@ def writable(c: Ctx, wait_s: float = 60.0) -> str:
         time.sleep(0.5)
 
 
-def wait_settled(c: Ctx, wait_s: float = 240.0) -> None:
-    """Until the cut node is a complete replica again: the apply that turns
-    the mail off rolls, and a roll needs a settled cluster."""
-    deadline = time.monotonic() + wait_s
-    while not settled(c.agents.spec, {s.node: s.doc for s in c.agents.statuses()}).ok:
-        if time.monotonic() > deadline:
-            raise DrillError(f"the cluster did not settle within {wait_s:.0f}s of the cut")
-        time.sleep(0.5)
-
-
 def last_id(c: Ctx, node: str) -> int:
-    r = _sql(c, node, "SELECT COALESCE(MAX(id), 0) FROM outbox")
+    r = mariadb(c.lab, node, "SELECT COALESCE(MAX(id), 0) FROM outbox")
     if r.returncode != 0:
         raise DrillError(f"cannot read {node}'s outbox: {r.stderr.strip()[-200:]}")
     return int(r.stdout.strip() or 0)
@@ -222,17 +203,19 @@ class MailFailover:
             unsent = UNSENT_SQL.format(first=self.first, cutoff=cutoff)  # two integers
             deadline = time.monotonic() + DRAIN_S
             while time.monotonic() < deadline:
-                r = _sql(c, writable(c), unsent)
+                r = mariadb(c.lab, writable(c), unsent)
                 if r.returncode == 0 and r.stdout.strip() == "0":
                     break
                 time.sleep(1.0)
             time.sleep(1.0)  # the last mail's 250 is written before its mark
-            r = _sql(c, writable(c), OUTBOX_SQL.format(first=self.first))
+            r = mariadb(c.lab, writable(c), OUTBOX_SQL.format(first=self.first))
             if r.returncode != 0:
                 raise DrillError(f"cannot read the outbox: {r.stderr.strip()[-200:]}")
             count = account(parse_outbox(r.stdout), self._received(), cutoff)
         finally:
-            wait_settled(c)
+            # The apply that turns the mail off rolls: a roll needs the cut
+            # node a complete replica again.
+            settle(c.agents, 240, lambda _: None)
             self._undo(c)
         if not count.safe:
             raise CheckFailed(summary(count))

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from hapair.drill import checker, sampler
 from hapair.drill.scenario import Ctx, Scenario
 from hapair.drill.space import booking_space
 from hapair.drill.stress import Stress
-from hapair.drill.target import DrillError, Lab, mariadb
+from hapair.drill.target import DrillError, Lab, Say, mariadb, roles, settle
 from hapair.lab import alert_sink
 from hapair.lab import machine as m
 from hapair.lab.lifecycle import files_of
@@ -25,9 +24,6 @@ from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
 from hapair.model import gate as contract
 from hapair.ops.client import Agents
-from hapair.ops.settled import settled
-
-Say = Callable[[str], None]
 
 
 @dataclass
@@ -53,12 +49,6 @@ class RunResult:
 
 
 # ---- the cluster's state, from its agents -------------------------------------
-
-
-def roles(agents: Agents) -> tuple[str | None, str | None, str]:
-    """(primary, standby, why not settled) from the agents' statuses."""
-    got = settled(agents.spec, {s.node: s.doc for s in agents.statuses()})
-    return got.primary, got.standby, got.why
 
 
 def last_decisions(agents: Agents, n: int = 5) -> dict[str, dict[str, Any]]:
@@ -107,21 +97,6 @@ def restore_power(plan: LabPlan) -> list[str]:
             if m.pid_of(plan, plan.machine(name)) is None:
                 faults.start(plan, name, files_of(plan).key)
     return off
-
-
-def settle(agents: Agents, timeout: float, say: Say) -> tuple[str, str, float]:
-    started = time.monotonic()
-    last = ""
-    while True:
-        primary, standby, why = roles(agents)
-        if primary and standby and not why:
-            return primary, standby, time.monotonic() - started
-        if why != last:
-            say(f"waiting for the cluster: {why}")
-            last = why
-        if time.monotonic() - started > timeout:
-            raise DrillError(f"the cluster did not settle within {timeout:.0f}s: {why}")
-        time.sleep(0.2)
 
 
 # ---- samplers (inside each node) and the workload (in the client) ------------------
@@ -235,8 +210,7 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
                 (standby_now or standby)
             peer = next(n.name for n in agents.spec.nodes if n.name != node)
             w = agents.spec.witness
-            ctx = Ctx(lab.plan, agents, node, peer, w.name if w else "", lab.password,
-                      lab.ca_file, lab.spec)
+            ctx = Ctx(lab, node, peer, w.name if w else "")
             at = time.time()
             ctx_result = step.fault(ctx)
             say(f"run {run}: {step.what} on {node}")

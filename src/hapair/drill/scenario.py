@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from hapair.drill.target import Lab
 from hapair.lab import faults
 from hapair.lab.plan import LabPlan
 from hapair.ops.client import Agents
@@ -17,14 +18,33 @@ Target = Literal["primary", "standby"]
 
 @dataclass(frozen=True)
 class Ctx:
-    plan: LabPlan
-    agents: Agents
+    lab: Lab  # the lab (its plan, agents, database, workload's account, CA and spec)
     node: str  # the node the step targets
     peer: str
     witness: str = ""  # the witness's machine ("" none)
-    password: str = ""  # the drill user's, for a real user's sign-ins
-    ca: str = ""  # the CA file of the web's certificate ("" none)
-    spec: str = ""  # the lab's spec file (a change is applied beside it)
+
+    @property
+    def plan(self) -> LabPlan:
+        return self.lab.plan
+
+    @property
+    def agents(self) -> Agents:
+        return self.lab.agents
+
+    @property
+    def password(self) -> str:
+        """The drill user's, for a real user's sign-ins."""
+        return self.lab.password
+
+    @property
+    def ca(self) -> str:
+        """The CA file of the web's certificate ("" none)."""
+        return self.lab.ca_file
+
+    @property
+    def spec(self) -> str:
+        """The lab's spec file (a change is applied beside it)."""
+        return self.lab.spec
 
 
 Fn = Callable[[Ctx], object]
