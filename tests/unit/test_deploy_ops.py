@@ -9,6 +9,7 @@ import dataclasses
 import io
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -458,8 +459,15 @@ def test_the_venv_job_script_sees_a_build_that_died_or_overran(tmp_path: Any) ->
 
 def test_a_second_build_waits_for_the_first_ones_lock(tmp_path: Any) -> None:
     order = shlex.quote(str(tmp_path / "order"))
-    first = Job(tmp_path, f"sleep 0.5; echo first >> {order}\n")
+    holds = tmp_path / "holds"
+    first = Job(tmp_path, f"touch {shlex.quote(str(holds))}; sleep 0.5; echo first >> {order}\n")
     first.start()
+    # start returns at once: the second waits for a lock the first holds
+    # (a later apply's build), not one the first has yet to take.
+    deadline = time.monotonic() + 10
+    while not holds.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert holds.exists(), "the first build never started"
     second = Job(tmp_path, f"echo second >> {order}\n", "job two")
     second.start()
     assert first.wait().returncode == 0 and second.wait().returncode == 0
