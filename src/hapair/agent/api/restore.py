@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from hapair.agent.core import command_rules as rules
 from hapair.agent.core import events as ev
 from hapair.agent.node import rebuild
 from hapair.model.roles import Role
@@ -144,11 +145,10 @@ def receive(handler: BaseHTTPRequestHandler, agent: Restorable) -> tuple[int, di
     except ValueError:
         handler.close_connection = True
         return 400, {"error": "Content-Length and X-Hapair-Epoch-Above are numbers"}
-    v = agent.view
-    if v is None or not v.db.up or not v.db.read_only:
+    why = rules.restore(agent.view, agent.cfg.node)
+    if why:
         discard(handler)  # read first: over TLS an answer to an unread body is lost
-        return 409, {"error": f"{agent.cfg.node}'s database is not read-only: fence the "
-                     "primary before restoring on it"}
+        return 409, {"error": why}
     INBOX.parent.mkdir(parents=True, exist_ok=True)
     INBOX.unlink(missing_ok=True)
     # Made 0600 by the open itself: never a moment in which another user

@@ -42,6 +42,14 @@ def fence(task: Task | None, node: str, by: str) -> str:
     return ""
 
 
+def restore(v: View | None, node: str) -> str:
+    """A backup replaces the data only on a node whose database is up and
+    read-only (a fenced primary, a replica): never under the writes."""
+    if v is None or not v.db.up or not v.db.read_only:
+        return f"{node}'s database is not read-only: fence the primary before restoring on it"
+    return ""
+
+
 def maintenance(a: Asked, on: bool) -> str:
     """Out of failover: not the writable primary (the VIP and the writes
     would have nowhere to go; `hapair maintenance` switches over first)."""
