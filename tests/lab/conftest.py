@@ -14,12 +14,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomlkit
 
 from hapair.drill import checker
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES
 
-SPEC = EXAMPLES / "lab-pair.toml"
+# The test suite's labs are the examples under names and host ports of their
+# own ("test-" and the name; ports from 18000: 18443, 18011, 18012), so that
+# `make test` leaves a running demo (examples/lab.toml) alone. Each lab lives
+# in network namespaces named after it: only the host's ports could collide.
+TEST_PORTS = 18000
+
+
+def own(example: Path) -> Path:
+    """The test suite's copy of an example spec, written beside it (its
+    paths are relative to its folder; examples/.*.toml is not tracked)."""
+    doc = tomlkit.parse(example.read_text())
+    doc["name"] = f"test-{doc['name']}"
+    if "lab" not in doc:
+        doc["lab"] = tomlkit.table()
+    doc["lab"]["ports"] = TEST_PORTS  # type: ignore[index]
+    copy = example.with_name(f".test-{example.stem}.toml")
+    copy.write_text(tomlkit.dumps(doc))
+    return copy
+
+
+SPEC = own(EXAMPLES / "lab-pair.toml")
 
 
 # The shared lab's history matters: the tests that assume node1 is the primary
@@ -28,8 +49,8 @@ ORDER = ("test_cluster.py", "test_faults.py", "test_controller.py", "test_restor
          "test_drills.py", "test_fencing.py", "test_witness.py", "test_release.py",
          "test_m2l.py")
 # Every lab spec the tests bring up (one lab at a time on a host).
-SPECS = (SPEC, EXAMPLES / "lab-fence.toml", EXAMPLES / "lab.toml", EXAMPLES / "lab-trixie.toml",
-         EXAMPLES / "lab-m2l.toml")
+SPECS = (SPEC, *(own(EXAMPLES / f"{n}.toml") for n in ("lab-fence", "lab", "lab-trixie",
+                                                      "lab-m2l")))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -134,16 +155,19 @@ def paused_primary_closes_soon_after_it_resumes(lab: Lab, out: Path) -> float:
 
 
 def leftovers() -> list[str]:
-    """What a lab could leave on the host: namespaces, mounts, machines, veths."""
+    """What the test suite's labs could leave on the host: namespaces,
+    mounts, machines, forwarders, veths (another lab, the demo's, is not
+    theirs)."""
     found = []
     if os.path.isdir("/run/netns"):
-        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-")]
+        found += [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("hapair-test-")]
     with open("/proc/self/mounts") as mounts:
-        found += [f"mount {line.split()[1]}" for line in mounts if "/hapair/lab/" in line]
-    ps = subprocess.run(["pgrep", "-af",
-                         "systemd-nspawn|qemu-system|TCP-LISTEN:(8080|8443|801[0-9])"],
+        found += [f"mount {line.split()[1]}" for line in mounts
+                  if "/hapair/lab/test-" in line]
+    ps = subprocess.run(["pgrep", "-af", "systemd-nspawn|qemu-system|TCP-LISTEN:1[0-9]{4}"],
                         capture_output=True, text=True).stdout
-    found += [f"process {p}" for p in ps.splitlines() if "/hapair/lab/" in p or "TCP-LISTEN:8" in p]
+    found += [f"process {p}" for p in ps.splitlines()
+              if "/hapair/lab/test-" in p or f"TCP-LISTEN:{TEST_PORTS // 1000}" in p]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     found += [f"link {line.split()[0]}" for line in links.splitlines()
               if line.split()[0].startswith(("vm0-", "vm1-", "vm2-", "vb-", "br-mgmt", "br-pub",

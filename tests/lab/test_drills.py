@@ -68,7 +68,7 @@ def test_a_paused_primary_confirms_nothing_and_closes_soon_after_it_resumes(
 
 def test_a_drill_refuses_a_lab_that_is_not_up(lab: Lab, tmp_path: Path) -> None:
     spec = tmp_path / "other.toml"
-    spec.write_text(lab.spec.read_text().replace('name = "pair"', 'name = "otherlab"'))
+    spec.write_text(lab.spec.read_text().replace('name = "test-pair"', 'name = "otherlab"'))
     r = lab.hapair("drill", str(spec), "--scenario", "partition")
     assert r.returncode != 0 and "not up" in r.stderr
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.lab.conftest import Lab, running, scenarios
+from tests.lab.conftest import Lab, own, running, scenarios
 
-FENCED = EXAMPLES / "lab-fence.toml"
+FENCED = own(EXAMPLES / "lab-fence.toml")
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import pytest
 
 from hapair.probes import bonding, mdstat
 from tests.conftest import EXAMPLES
-from tests.lab.conftest import Lab, lab_of
+from tests.lab.conftest import Lab, lab_of, own
 
-M2L = EXAMPLES / "lab-m2l.toml"
+M2L = own(EXAMPLES / "lab-m2l.toml")
 NODES = ("node1", "node2")
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.lab.conftest import Lab, lab_of
+from tests.lab.conftest import Lab, lab_of, own
 
-TRIXIE = EXAMPLES / "lab-trixie.toml"
+TRIXIE = own(EXAMPLES / "lab-trixie.toml")
 NODES = ("node1", "node2")
 VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
 

@@ -15,11 +15,12 @@ from tests.conftest import EXAMPLES
 from tests.lab.conftest import (
     Lab,
     lab_of,
+    own,
     paused_primary_closes_soon_after_it_resumes,
     scenarios,
 )
 
-WITNESSED = EXAMPLES / "lab.toml"
+WITNESSED = own(EXAMPLES / "lab.toml")
 
 
 @pytest.fixture(scope="module")

@@ -105,3 +105,16 @@ def test_a_witness_is_a_third_machine_on_the_public_network(lab: ClusterSpec) ->
         name="witness", address="10.54.0.12", ssh="10.54.0.12")})  # type: ignore[arg-type]
     with pytest.raises(LabPlanError, match="witness.ssh"):
         plan_lab(off)
+
+
+def test_the_forwarded_ports_follow_the_labs_base(lab: ClusterSpec) -> None:
+    """8443 and 8011/8012 by default; another base (the test suite's labs)
+    moves them all, so that two labs can be up at once."""
+    from hapair.lab.control import forwarded, pages
+
+    assert forwarded(lab) == (8443, 443)
+    assert [(port, n.name) for port, n in pages(lab)] == [(8011, "node1"), (8012, "node2")]
+    moved = lab.model_copy(update={"lab": lab.lab.model_copy(update={"ports": 18000}),
+                                   "web": lab.web.model_copy(update={"tls": "off"})})
+    assert forwarded(moved) == (18080, 80)
+    assert [port for port, _ in pages(moved)] == [18011, 18012]

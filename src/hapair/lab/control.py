@@ -26,13 +26,16 @@ WHEEL_CACHE = Path(os.environ.get("HAPAIR_WHEEL_CACHE", "/var/cache/hapair/wheel
 
 def forwarded(cluster: ClusterSpec) -> tuple[int, int]:
     """(the host's port, the VIP's) of the lab's forwarder."""
-    return (FORWARD_PORT, 80) if cluster.web.tls == "off" else (FORWARD_TLS_PORT, 443)
+    base = cluster.lab.ports
+    return (base + FORWARD_PORT, 80) if cluster.web.tls == "off" else \
+        (base + FORWARD_TLS_PORT, 443)
 
 
 def pages(cluster: ClusterSpec) -> list[tuple[int, Node]]:
     """(the host's port, the node) of each agent's status page, forwarded
     from the control point (the operators' network)."""
-    return [(FORWARD_PAGE_PORT + i, n) for i, n in enumerate(cluster.nodes, start=1)]
+    base = cluster.lab.ports + FORWARD_PAGE_PORT
+    return [(base + i, n) for i, n in enumerate(cluster.nodes, start=1)]
 
 
 def build_wheels(cluster: ClusterSpec, spec: Path, plan: LabPlan, say: lifecycle.Progress,

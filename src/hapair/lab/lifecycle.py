@@ -20,7 +20,6 @@ from hapair.lab.plan import (
     ALERT_PORT,
     CONTAINER,
     CONTROL_ADDR,
-    FORWARD_PORT,
     STATE_ROOT,
     VM,
     LabPlan,
@@ -125,7 +124,7 @@ def up(plan: LabPlan, spec_text: str, progress: Progress) -> None:
         raise
 
 
-def start_forwarder(plan: LabPlan, address: str, port: int = FORWARD_PORT,
+def start_forwarder(plan: LabPlan, address: str, port: int,
                     target_port: int = 80, namespace: str = "") -> int:
     """127.0.0.1:port on the host -> address:target_port, each connection made
     from inside a lab namespace (the client's by default: the VIP as a

@@ -16,10 +16,11 @@ from hapair.spec.models import ClusterSpec
 MGMT_NET = IPv4Network("10.99.0.0/24")
 CONTROL_ADDR = IPv4Address("10.99.0.2")
 STATE_ROOT = "/var/lib/hapair/lab"
-FORWARD_PORT = 8080  # to the VIP's port 80 (web.tls = "off")
-FORWARD_TLS_PORT = 8443  # to the VIP's port 443
+# The host's ports the lab forwards, above the spec's lab.ports (8000 by default).
+FORWARD_PORT = 80  # to the VIP's port 80 (web.tls = "off"): 8080
+FORWARD_TLS_PORT = 443  # to the VIP's port 443: 8443
+FORWARD_PAGE_PORT = 10  # + the node's place (8011, 8012): its agent's status page
 ALERT_PORT = 9099  # the lab's webhook receiver, on the control point's address
-FORWARD_PAGE_PORT = 8010  # + the node's place (8011, 8012): its agent's status page
 
 
 @dataclass(frozen=True)

@@ -355,6 +355,11 @@ class Lab(Frozen):
     # a root filesystem built with debootstrap (cached): a node unlike the
     # control host.
     release: Literal["bookworm", "trixie"] | None = None
+    # The host's loopback ports the lab forwards, from this base: + 443 (+ 80
+    # when web.tls = "off") to the VIP's web, + 10 + the node's place to each
+    # agent's status page (8000: 8443, 8011, 8012). Two labs up at once (the
+    # demo and the test suite's) need bases of their own.
+    ports: int = Field(default=8000, ge=1024, le=65000)
 
 
 class ClusterSpec(Frozen):
