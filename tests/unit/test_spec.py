@@ -41,6 +41,16 @@ def test_two_nodes_without_witness_or_fence_are_warned(m2l_text: str) -> None:
     assert "writes pause rather than diverge" in warnings[0].message
 
 
+def test_async_durability_warns_that_failover_is_the_operators(m2l_text: str) -> None:
+    """The agents promote only a standby known to hold every confirmed
+    transaction, which an asynchronous one never is (tests/unit/test_decide.py:
+    incomplete when the primary commits without waiting)."""
+    text = replace_once(m2l_text, 'durability = "semi-sync"', 'durability = "async"')
+    (found,) = [f for f in parse_spec(text).warnings if f.path == "database.durability"]
+    assert "never takes over by itself" in found.message and "--force" in found.message
+    assert not [f for f in parse_spec(m2l_text).warnings if f.path == "database.durability"]
+
+
 def test_a_witness_silences_the_two_node_warning(m2l_text: str) -> None:
     text = m2l_text + '\n[witness]\nname = "arb"\naddress = "10.54.0.12"\n'
     assert not [f for f in parse_spec(text).warnings if f.path == "witness"]

@@ -338,7 +338,10 @@ def durability(s: Sections) -> Iterator[Finding]:
     if cast(Database, s["database"]).durability == "async":
         yield Finding(
             ("database", "durability"),
-            "asynchronous replication: bookings confirmed just before a failover can be lost",
+            "asynchronous replication: a standby never knows that it holds every confirmed "
+            "booking, so it never takes over by itself: when the primary fails, writes stop "
+            "until an operator forces a failover (`hapair switchover --to NODE --force`), "
+            "which can lose the bookings confirmed just before",
             severity="warning",
         )
 
