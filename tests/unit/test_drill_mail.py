@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tomlkit
 
-from hapair.drill.mail import Row, account, mail_spec, parse_outbox, summary
+from hapair.drill.mail import Row, account, mail_spec, parse_outbox, parse_received, summary
 from tests.support.servers import free_port
 
 # The mariadb client's batch answer to OUTBOX_SQL (-N -B): a mail sent, one
@@ -31,17 +31,41 @@ def test_the_outbox_rows_are_read_from_the_clients_answer() -> None:
     assert rows[1].sent and rows[1].note == "stale" and not rows[2].sent
 
 
+CUT = 1000.0  # when the power was cut
+
+
+def at(*mids: str, start: float = CUT - 1) -> list[tuple[float, str]]:
+    """The server's arrivals, 0.1 s apart from start."""
+    return [(start + i / 10, mid) for i, mid in enumerate(mids)]
+
+
 def test_every_mail_owed_must_arrive_and_a_second_copy_is_the_same_mail() -> None:
     rows = [Row(1, "<a>", True, ""), Row(2, "<b>", True, ""), Row(3, "<stale>", True, "stale"),
             Row(4, "<c>", False, "refused"), Row(5, "<later>", False, "")]
-    count = account(rows, ["<a>", "<b>", "<b>", "<c>"], cutoff=4)
+    # <b> came at the cut (0.9 s before it) and again after CLAIM_S
+    count = account(rows, at("<a>", "<b>", "<c>") + [(CUT + 120, "<b>")], 4, CUT)
     assert (count.owed, count.delivered, count.lost, count.twice) == (3, 3, (), ("<b>",))
-    assert count.safe and "1 twice with the same Message-ID (<b>)" in summary(count)
-    short = account(rows, ["<a>", "<ghost>"], cutoff=4)
+    assert count.first_at == (-0.9,) and count.away == ()
+    assert count.safe and "1 twice with the same Message-ID (<b>) [first copies -0.90 to " \
+        "-0.90 s from the cut; 0 away from it]" in summary(count)
+    short = account(rows, at("<a>", "<ghost>"), 4, CUT)
     # <b> was marked sent and never came: lost; <c> was never sent: late
     assert (short.lost, short.late, short.unknown) == (("<b>",), ("<c>",), ("<ghost>",))
     assert not short.safe and "1 lost (<b>), 1 still unsent after" in summary(short)
-    assert not account(rows, ["<a>", "<b>"], cutoff=4).safe  # late alone fails a run
+    assert not account(rows, at("<a>", "<b>"), 4, CUT).safe  # late alone fails a run
+
+
+def test_a_mail_twice_away_from_the_cut_fails_the_run() -> None:
+    """Only the mail in flight at the cut may come twice; one whose first
+    copy came a minute before lost its mark otherwise (a deadlock did)."""
+    rows = [Row(1, "<a>", True, ""), Row(2, "<b>", True, "")]
+    early = account(rows, at("<a>", "<b>", start=CUT - 60) + at("<a>", start=CUT + 60), 2, CUT)
+    assert early.twice == ("<a>",) and early.away == ("<a>",) and not early.safe
+    assert "1 away from it (<a>)" in summary(early)
+    just_after = account(rows, at("<a>", "<b>", start=CUT + 0.5) + at("<b>", start=CUT + 119),
+                         2, CUT)  # its 250 read as the power went
+    assert just_after.safe and just_after.first_at == (0.6,)
+    assert parse_received("1796594778.875 <x@y>") == (1796594778.875, "<x@y>")
 
 
 def test_the_mail_settings_join_the_spec_and_keep_its_words() -> None:
