@@ -75,10 +75,15 @@ class MailCount:
     late: tuple[str, ...]  # owed, still unsent when the count gave up waiting (DRAIN_S)
     twice: tuple[str, ...]  # received more than once: the same mail again
     unknown: tuple[str, ...]  # received, in no outbox row: a mail of a booking not held
-    # of the twice, those whose first copy came away from the cut (AT_CUT_S)
-    away: tuple[str, ...] = ()
-    # when the twice's first copies came, in seconds from the cut (- before it)
+    # when each of the twice's first copy came, in seconds from the cut (- before it)
     first_at: tuple[float, ...] = ()
+
+    @property
+    def away(self) -> tuple[str, ...]:
+        """Of the twice, those whose first copy came away from the cut (AT_CUT_S)."""
+        before, after = AT_CUT_S
+        return tuple(mid for mid, at in zip(self.twice, self.first_at, strict=True)
+                     if not -before <= at <= after)
 
     @property
     def safe(self) -> bool:
@@ -99,13 +104,11 @@ def account(rows: list[Row], received: list[tuple[float, str]], cutoff: int,
     missing = [r for r in owed if r.message_id not in seen]
     known = {r.message_id for r in rows}
     twice = tuple(sorted(mid for mid, n in seen.items() if n > 1))
-    before, after = AT_CUT_S
     return MailCount(len(owed), len(owed) - len(missing),
                      tuple(r.message_id for r in missing if r.sent),
                      tuple(r.message_id for r in missing if not r.sent),
                      twice,
                      tuple(sorted(mid for mid in seen if mid not in known)),
-                     tuple(mid for mid in twice if not -before <= first[mid] - cut_at <= after),
                      tuple(round(first[mid] - cut_at, 2) for mid in twice))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import outbox
-from roombook.db import RETRIES, is_transient, writable
+from roombook.db import RETRIES, again, is_transient, writable
 from roombook.models import (
     BookedSlot,
     Booking,
@@ -181,15 +181,10 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
 def retried(attempt: Callable[[], Booking], taken: str) -> Booking:
     """attempt() again after a deadlock or a lost connection (transient), up
     to RETRIES times; a slot held by another booking is a Conflict."""
-    for n in range(RETRIES):
-        try:
-            return attempt()
-        except IntegrityError:
-            raise Conflict(taken) from None
-        except OperationalError as exc:
-            if not is_transient(exc) or n == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return again(attempt)
+    except IntegrityError:
+        raise Conflict(taken) from None
 
 
 def same_as_mine(maker: sessionmaker[Session], user_id: int, room_id: int, rng: SlotRange,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -33,6 +34,24 @@ def is_transient(exc: OperationalError) -> bool:
     code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
     return (code in TRANSIENT or "database is locked" in str(exc.orig)
             or exc.connection_invalidated)
+
+
+T = TypeVar("T")
+
+
+def again(op: Callable[[], T], pause_s: float = 0.0) -> T:
+    """op, tried again after a transient failure (is_transient: a deadlock,
+    a lock wait, a connection found dead), up to RETRIES times in all, with
+    pause_s more before each further try; anything else (a read-only
+    server: a failover; a unique key: a conflict) at once."""
+    for n in range(RETRIES):
+        try:
+            return op()
+        except OperationalError as exc:
+            if not is_transient(exc) or n == RETRIES - 1:
+                raise
+            time.sleep(pause_s * (n + 1))
+    raise AssertionError("unreachable")
 
 
 SAMPLE_ROOMS = (

@@ -26,7 +26,6 @@ import logging
 import secrets
 import smtplib
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -34,12 +33,11 @@ from email.message import EmailMessage
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import auth, db, rules, rules_db
 from roombook.config import Settings
-from roombook.db import RETRIES, is_transient
 from roombook.mail import Told, message, reset_message
 from roombook.models import Booking, Mail, Room, User
 from roombook.slots import local_start
@@ -62,16 +60,9 @@ def _open(now: datetime) -> ColumnElement[bool]:
 
 def again(op: Callable[[], T]) -> T:
     """op, tried again after a deadlock or a lock wait (InnoDB's own word:
-    "try restarting transaction"), up to RETRIES times in all; anything else
-    (a read-only server: a failover) at once."""
-    for n in range(RETRIES):
-        try:
-            return op()
-        except OperationalError as exc:
-            if not is_transient(exc) or n == RETRIES - 1:
-                raise
-            time.sleep(0.01 * (n + 1))
-    raise AssertionError("unreachable")
+    "try restarting transaction"), a little later each time; a read-only
+    server (a failover) ends it at once."""
+    return db.again(op, pause_s=0.01)
 
 
 def queue(s: Session, booking_id: int, kind: str, revision: int) -> None:

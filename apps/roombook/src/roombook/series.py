@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from roombook.booking import RETRIES, KeyReused, NotFound, confirm_replay, is_transient
+from roombook.booking import KeyReused, NotFound, confirm_replay
 from roombook.changes import cancel_all
+from roombook.db import RETRIES, is_transient
 from roombook.models import BookedSlot, Booking, Series, User, bookable
 from roombook.rules import week_of
 from roombook.rules_db import RuleBroken, hold_week
