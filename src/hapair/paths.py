@@ -58,3 +58,10 @@ DB_KEY = f"{AGENT_TLS_DIR}/mariadb.key"
 # Apache's certificate when web.tls is "cluster-ca" (for the VIP and server_name).
 WEB_CERT = f"{AGENT_TLS_DIR}/web.crt"
 WEB_KEY = f"{AGENT_TLS_DIR}/web.key"
+# Gluster's TLS (every host of its pool, the arbiter's included): the paths
+# its documentation names; Debian's build reads them from OpenSSL's own
+# directory instead, where links point at these (GLUSTER_TLS_LINKS).
+GLUSTER_CERT = "/etc/ssl/glusterfs.pem"
+GLUSTER_KEY = "/etc/ssl/glusterfs.key"
+GLUSTER_CA = "/etc/ssl/glusterfs.ca"
+GLUSTER_TLS_LINKS = "/usr/lib/ssl"

@@ -9,11 +9,13 @@ import time
 import tomllib
 import urllib.request
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hapair import pki
 from hapair.lab.plan import STATE_ROOT
+from hapair.secrets import load_secrets
 from tests.lab.conftest import Lab
 
 VIP = "10.54.0.100"
@@ -170,6 +172,63 @@ def test_a_file_in_node1s_volume_is_read_on_node2(lab: Lab) -> None:
     token = uuid.uuid4().hex
     lab.sh("node1", f"echo {token} > /srv/static/{token}.txt")
     assert lab.sh("node2", f"cat /srv/static/{token}.txt").strip() == token
+
+
+def test_the_volume_lets_in_the_pools_own_certificates_only(lab: Lab) -> None:
+    """Gluster speaks TLS on glusterd's port and the bricks', with
+    certificates from the cluster CA: a mount made on a node with a
+    certificate of another CA, or of the cluster's CA under a name outside
+    the pool, is refused; one named after a host of the pool is let in."""
+    info = lab.sh("node1", "gluster volume info static")
+    for line in ("client.ssl: on", "server.ssl: on", "auth.ssl-allow: node1,node2"):
+        assert line in info, info
+    assert "ssl-cert-depth" in lab.sh("node1", "cat /var/lib/glusterd/secure-access")
+    secrets = load_secrets(Path(STATE_ROOT) / lab.name / "secrets.toml")
+    assert secrets.pki is not None
+    ca = pki.Pair(secrets.pki.ca_cert, secrets.pki.ca_key.get_secret_value())
+    now = datetime.now(UTC)
+
+    def mounts(pair: pki.Pair) -> bool:
+        """A mount of the volume in a mount namespace of its own on node1,
+        with this certificate in place of the node's."""
+        script = (f"mkdir -p /root/gt /mnt/gt && printf %s {shlex.quote(pair.cert)} "
+                  f"> /root/gt/c.pem && printf %s {shlex.quote(pair.key)} > /root/gt/c.key && "
+                  "unshare -m --propagation private sh -c 'mount --bind /root/gt/c.pem "
+                  "/etc/ssl/glusterfs.pem && mount --bind /root/gt/c.key /etc/ssl/glusterfs.key "
+                  "&& timeout 30 mount -t glusterfs node1:/static /mnt/gt && ls /mnt/gt "
+                  ">/dev/null && umount /mnt/gt'")
+        return lab.exec("node1", "sh", "-c", script).returncode == 0
+
+    assert mounts(pki.issue(ca, "node2", (), now))  # the way itself works
+    assert not mounts(pki.issue(ca, "intruder", (), now))
+    assert not mounts(pki.issue(pki.new_ca("other", now), "node1", (), now))
+    lab.sh("node1", "rm -rf /root/gt")
+
+
+def test_apply_turns_tls_on_for_a_volume_without_it(lab: Lab) -> None:
+    """A pair deployed before Gluster's TLS: apply turns it on (glusterd
+    restarted, the volume restarted once, each node's mount made again) and
+    what was written before is read on both nodes after."""
+    token = uuid.uuid4().hex
+    lab.sh("node1", f"echo {token} > /srv/static/tls-{token}.txt")
+    peers = "for i in $(seq 60); do gluster pool list | grep -c Connected | grep -q 2 && break; " \
+            "sleep 0.5; done"
+    # As an earlier hapair left it: no TLS anywhere.
+    lab.sh("node1", "gluster volume set static client.ssl off server.ssl off")
+    for n in ("node1", "node2"):
+        lab.sh(n, "rm -f /var/lib/glusterd/secure-access && systemctl restart glusterd")
+    lab.sh("node1", f"{peers}; gluster --mode=script volume stop static && "
+                    "gluster volume start static")
+    for n in ("node1", "node2"):
+        lab.sh(n, "systemctl restart srv-static.mount")
+    assert lab.sh("node2", f"cat /srv/static/tls-{token}.txt").strip() == token
+    r = lab.hapair("lab", "apply", str(lab.spec))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "server.ssl: on" in lab.sh("node1", "gluster volume info static")
+    for n in ("node1", "node2"):
+        assert lab.sh(n, f"cat /srv/static/tls-{token}.txt").strip() == token, n
+        assert "IO path is ENABLED" in lab.sh(
+            n, "grep -h 'SSL support' /var/log/glusterfs/srv-static.log | tail -1")
 
 
 def test_a_backup_is_taken_from_the_standby_verified_and_listed(lab: Lab) -> None:

@@ -137,3 +137,28 @@ def test_a_server_certificate_from_the_cluster_ca_and_its_renewal() -> None:
                 Host({AGENT_CA: CA.cert, WEB_CERT: expiring.cert, AGENT_CERT: ok.cert}), **args)
     assert f"upload {WEB_CERT}" in again and f"upload {AGENT_CERT}" not in again
     assert "pending/apache" in again[-1] and "pending/agent" not in again[-1]
+
+
+def test_gluster_tls_on_a_host_of_the_pool() -> None:
+    """Gluster's certificate (named by the host: auth.ssl-allow lets the
+    pool's names in), key, CA and the file that turns TLS on for glusterd's
+    port, in one archive, owing glusterd's restart; left alone when in place."""
+    from hapair.deploy import cert_ops
+    from hapair.paths import GLUSTER_CA, GLUSTER_CERT, GLUSTER_KEY
+    from hapair.render.gluster import SECURE_ACCESS, SECURE_ACCESS_TEXT
+
+    args = {"ca_cert": CA.cert, "ca_key": CA.key, "cn": "node1",
+            "addresses": ("192.168.57.102", "10.54.0.10")}
+    out = run(cert_ops.gluster, Host({}), **args)
+    assert [c for c in out if c.startswith("upload")] == [
+        f"upload {GLUSTER_CA}", f"upload {GLUSTER_KEY}", f"upload {GLUSTER_CERT}",
+        f"upload {SECURE_ACCESS}"]
+    assert f"chmod 600 {GLUSTER_KEY}.hapair-new" in out[-1] and "pending/glusterd" in out[-1]
+    fits = pki.issue(CA, "node1", ("192.168.57.102", "10.54.0.10"), NOW)
+    host = Host({GLUSTER_CA: CA.cert, GLUSTER_CERT: fits.cert})
+    # TLS still off on glusterd's port: that file alone.
+    assert [c for c in run(cert_ops.gluster, host, **args) if c.startswith("upload")] == [
+        f"upload {SECURE_ACCESS}"]
+    host = Host({GLUSTER_CA: CA.cert, GLUSTER_CERT: fits.cert, SECURE_ACCESS: SECURE_ACCESS_TEXT})
+    assert run(cert_ops.gluster, host, **args) == []
+    assert host.noops == ["Gluster's TLS: in place and valid"]

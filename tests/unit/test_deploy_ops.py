@@ -21,7 +21,15 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.files import Directory, File
 
 from hapair.deploy import ops, venv_ops
-from hapair.deploy.facts import FileDigests, FileText, Gluster, MariaDB, Passwd, Unit
+from hapair.deploy.facts import (
+    FileDigests,
+    FileText,
+    Gluster,
+    MariaDB,
+    Passwd,
+    PathAnswers,
+    Unit,
+)
 from hapair.paths import PENDING_DIR
 from hapair.probes.gluster import GlusterState
 from hapair.probes.mariadb import MariaDBState, SlaveStatus, Thread
@@ -126,6 +134,48 @@ def test_the_gluster_pool_converges(plan: GlusterPlan, state: GlusterState,
     host = FakeHost({Gluster: state})
     assert commands(ops.gluster_pool, host, plan) == want
     assert bool(host.noops) == (want == [])
+
+
+TLS = dataclasses.replace(PLAN, options={**PLAN.options, "client.ssl": "on", "server.ssl": "on",
+                                          "auth.ssl-allow": "node1,node2"})
+
+
+def test_tls_turned_on_restarts_a_started_volume_once() -> None:
+    """The bricks take TLS only at their start: a started volume without it
+    is stopped and started once (its mounts are made again by mount_serving);
+    a new volume starts with it, and one that has it restarts no more."""
+    got = commands(ops.gluster_pool, FakeHost({Gluster: STARTED}), TLS)
+    assert got == [
+        "gluster volume set static auth.ssl-allow node1,node2 client.ssl on server.ssl on",
+        "gluster --mode=script volume stop static",
+        "gluster volume start static"]
+    fresh = commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=True)}), TLS)
+    assert fresh[-1] == "gluster volume start static" and not any("stop" in c for c in fresh)
+    # Only the allowed names changed (a node added): set, no restart.
+    has = dataclasses.replace(STARTED, options={**TLS.options, "auth.ssl-allow": "node1"})
+    assert commands(ops.gluster_pool, FakeHost({Gluster: has}), TLS) == [
+        "gluster volume set static auth.ssl-allow node1,node2"]
+
+
+def test_a_mount_that_no_longer_answers_is_made_again() -> None:
+    """A mount made before its volume turned TLS on answers "Transport
+    endpoint is not connected" for good: its unit is restarted. One that
+    answers is left; one not mounted is started."""
+    name = "srv-static.mount"
+    broken = FakeHost({**unit("mounted", "enabled"), PathAnswers: False})
+    assert commands(ops.mount_serving, broken, name, "/srv/static") == [
+        f"for try in 1 2 3; do systemctl restart {name} && exit 0; sleep 1; done; exit 1"]
+    assert ("PathAnswers", (), {"path": "/srv/static"}) in broken.asked
+    fine = FakeHost({**unit("mounted", "enabled"), PathAnswers: True})
+    assert commands(ops.mount_serving, fine, name, "/srv/static") == []
+    dead = FakeHost({**unit("dead", "enabled"), PathAnswers: True})
+    assert commands(ops.mount_serving, dead, name, "/srv/static") == [
+        f"for try in 1 2 3; do if systemctl start {name}; then exit 0; fi; sleep 1; done; exit 1"]
+
+
+def test_a_path_that_answers_is_told_from_one_that_does_not() -> None:
+    assert PathAnswers().process(["yes"]) and not PathAnswers().process(["no"])
+    assert "timeout 10 stat -t '/srv/my dir'" in PathAnswers().command("/srv/my dir")
 
 
 def test_an_arbiter_is_not_added_to_bricks_named_by_address() -> None:

@@ -203,6 +203,10 @@ def test_gluster_plan_with_an_arbiter_on_the_witness(m2l: ClusterSpec) -> None:
     assert p.options["auth.allow"] == ("127.0.0.1,192.168.57.102,10.54.0.10,192.168.57.103,"
                                        "10.54.0.11,10.54.0.12")
     assert p.peers == ("node1", "node2", "arb")
+    # TLS on the bricks' I/O; of the certificates from the cluster CA, only
+    # the pool's own hosts' names let in.
+    assert (p.options["client.ssl"], p.options["server.ssl"]) == ("on", "on")
+    assert p.options["auth.ssl-allow"] == "node1,node2,arb"
     # The names: the data on the interconnect; the witness, not on it, sees
     # the nodes on the public network.
     assert gluster.names(spec, on_witness=False) == [
@@ -301,3 +305,20 @@ def test_every_placeholder_the_spec_allows_is_filled(m2l: ClusterSpec) -> None:
     from hapair.spec.models import PLACEHOLDERS
 
     assert set(plain_values(m2l, m2l.nodes[0])) | set(SECRET_FIELDS) == set(PLACEHOLDERS)
+
+
+def test_tls_on_a_started_volume_restarts_it_and_nothing_else_does() -> None:
+    want = {"client.ssl": "on", "server.ssl": "on", "auth.ssl-allow": "a,b"}
+    assert gluster.restarts_volume({}, want)
+    assert gluster.restarts_volume({"client.ssl": "on"}, want)
+    assert not gluster.restarts_volume({**want, "auth.ssl-allow": "a"}, want)
+    assert not gluster.restarts_volume({}, {"network.ping-timeout": "3"})
+
+
+def test_the_gluster_mount_unmounts_lazily_and_the_raid_one_not(m2l: ClusterSpec) -> None:
+    """Made again (mount_serving) while a photo is open, the Gluster mount
+    must let go at once."""
+    files = {f.path: f.content for f in render_node(m2l, m2l.nodes[0])}
+    lazy = [p for p, text in files.items() if "LazyUnmount=yes" in text]
+    assert len(lazy) == 1 and "static" in lazy[0]
+    assert sum(p.endswith(".mount") for p in files) == 2

@@ -45,6 +45,17 @@ class FileText(FactBase[str]):
         return "\n".join(output)
 
 
+class PathAnswers(FactBase[bool]):
+    """Whether a path can be looked up within 10 s: a FUSE mount whose client
+    lost its servers for good answers "Transport endpoint is not connected"."""
+
+    def command(self, path: str) -> str:
+        return f"timeout 10 stat -t {shlex.quote(path)} >/dev/null 2>&1 && echo yes || echo no"
+
+    def process(self, output: Iterable[str]) -> bool:
+        return "yes" in list(output)
+
+
 class KernelHas(FactBase[bool]):
     """Whether the kernel offers a driver: bonding (/sys/module) or md (/proc/mdstat)."""
 

@@ -26,13 +26,14 @@ from hapair.deploy.facts import (
     MariaDB,
     MariaDBGlobals,
     Passwd,
+    PathAnswers,
     Unit,
 )
 from hapair.deploy.shell import cmd, then
 from hapair.paths import PENDING_DIR
 from hapair.probes.mariadb import Thread
 from hapair.probes.units import UnitState
-from hapair.render.gluster import GlusterPlan
+from hapair.render.gluster import GlusterPlan, restarts_volume
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
 
@@ -143,7 +144,13 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
                for kv in (k, v)]
     if changed:  # gluster sets any number of options in one command
         commands.append(cmd("gluster", "volume", "set", plan.volume, *changed))
-    if not st.volume_started:
+    if st.volume_started and restarts_volume(st.options, plan.options):
+        # TLS turned on (or off): the bricks take it only at their start, and
+        # a mount made before cannot speak to them after (mount_serving makes
+        # it again). The files are away for these seconds; the bookings not.
+        commands.append(cmd("gluster", "--mode=script", "volume", "stop", plan.volume))
+        commands.append(cmd("gluster", "volume", "start", plan.volume))
+    elif not st.volume_started:
         commands.append(cmd("gluster", "volume", "start", plan.volume))
     if not commands:
         host.noop(f"volume {plan.volume} started with its options")
@@ -272,6 +279,20 @@ def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None
         done = f"{_cleared(clears)}; " if clears else ""
         yield (f"for try in 1 2 3; do if {cmd('systemctl', 'start', name)}; then "
                f"{done}exit 0; fi; sleep 1; done; exit 1")
+
+
+@operation()
+def mount_serving(unit: str, path: str) -> Generator[Any, None, None]:
+    """A mount unit started, or made again when its path answers no more (a
+    Gluster mount made before its volume turned TLS on: its client cannot
+    speak to the bricks again). Its unit unmounts lazily: a file held open
+    there does not keep the old mount."""
+    name, st = _unit(unit)
+    if st.running and not host.get_fact(PathAnswers, path=path):
+        yield (f"for try in 1 2 3; do {cmd('systemctl', 'restart', name)} && exit 0; "
+               "sleep 1; done; exit 1")
+        return
+    yield from unit_started._inner(unit)
 
 
 @operation()

@@ -33,6 +33,10 @@ from hapair.paths import (
     DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
+    GLUSTER_CA,
+    GLUSTER_CERT,
+    GLUSTER_KEY,
+    GLUSTER_TLS_LINKS,
     SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
@@ -45,7 +49,7 @@ from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
-from hapair.secrets import Secrets
+from hapair.secrets import ClusterCA, Secrets
 from hapair.spec.models import ClusterSpec, Node, Witness
 
 Host_ = Node | Witness  # a host an apply converges: a node, or the witness
@@ -281,13 +285,19 @@ def agent_secrets(d: Deployment, node: Node) -> str:
     return env_file(values)
 
 
-def agent_tls(plan: Plan) -> None:
-    """The agents' API and MariaDB are TLS: each node's certificates from the
-    cluster CA (before the database's restart on its new config)."""
+def cluster_ca(plan: Plan) -> ClusterCA:
     ca = plan.d.secrets.pki
     if ca is None:
         raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
-                         "TLS): run `hapair secrets ca SECRETS SPEC` (nothing was changed)")
+                         "and Gluster's TLS): run `hapair secrets ca SECRETS SPEC` (nothing was "
+                         "changed)")
+    return ca
+
+
+def agent_tls(plan: Plan) -> None:
+    """The agents' API and MariaDB are TLS: each node's certificates from the
+    cluster CA (before the database's restart on its new config)."""
+    ca = cluster_ca(plan)
     spec = plan.d.spec
     web = spec.web.tls == "cluster-ca"
 
@@ -322,6 +332,30 @@ def gluster_pool(spec: ClusterSpec) -> list[Host_]:
     return [*spec.nodes, *(h for h in arbiter if h not in spec.nodes)]
 
 
+def gluster_tls(plan: Plan) -> None:
+    """Gluster's TLS on every host of its pool, before glusterd starts: its
+    certificate from the cluster CA and TLS on glusterd's own port, with
+    links where Debian's build looks for the files. A change restarts a
+    running glusterd (its bricks and mounts go on serving); the volume's own
+    TLS, set by `volume`, restarts its bricks once."""
+    ca = cluster_ca(plan)
+    pool = gluster_pool(plan.d.spec)
+
+    def names(h: Host_) -> dict[str, Any]:
+        return {"cn": h.name, "addresses": (agent_addresses(h) if isinstance(h, Node)
+                                            else (str(h.address),))}
+
+    plan.op(pool, "TLS: Gluster's certificate from the cluster CA", cert_ops.gluster,
+            ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(), per_node=names)
+    for path in (GLUSTER_CERT, GLUSTER_KEY, GLUSTER_CA):
+        name = path.rsplit("/", 1)[1]
+        plan.op(pool, f"TLS: {GLUSTER_TLS_LINKS}/{name} for Debian's Gluster", files.link,
+                path=f"{GLUSTER_TLS_LINKS}/{name}", target=path)
+    # try-restart: a glusterd not yet running starts later, with TLS.
+    plan.on_change(pool, "glusterd", "glusterd: restart (TLS changed)",
+                   "systemctl try-restart glusterd")
+
+
 def glusterd_meanwhile(plan: Plan) -> None:
     """glusterd's start (seconds) begun early; `volume` waits for it."""
     plan.op(gluster_pool(plan.d.spec), "glusterd: starting meanwhile", ops.unit_starting,
@@ -341,8 +375,8 @@ def volume(plan: Plan) -> None:
     plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,
             plan=gluster_render.plan(spec, first))
     # systemd makes the mount point when it is missing.
-    plan.op(nodes, f"gluster: mount {vol.mount_point}", ops.unit_started,
-            unit=f"{escape_path(vol.mount_point)}.mount")
+    plan.op(nodes, f"gluster: mount {vol.mount_point}", ops.mount_serving,
+            unit=f"{escape_path(vol.mount_point)}.mount", path=vol.mount_point)
     plan.op(nodes, "gluster: the application may write", files.directory,
             path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
 
@@ -381,7 +415,7 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, firewall, glusterd_meanwhile, agent_tls, network,
+PHASES = (base, rendered_files, firewall, gluster_tls, glusterd_meanwhile, agent_tls, network,
           db_steps.mariadb_meanwhile, python_steps.build, etcd_steps.etcd, db_steps.database,
           volume, python_steps.envs, web, failover)
 

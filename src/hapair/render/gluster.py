@@ -50,6 +50,11 @@ def options(spec: ClusterSpec) -> dict[str, str]:
         # Bricks and volfiles served to the pool's own addresses only, not to
         # anyone the firewall lets through (a first apply, a firewall off).
         "auth.allow": ",".join(pool_addresses(spec)),
+        # TLS on the bricks' I/O (glusterd's own port: SECURE_ACCESS), each
+        # side's certificate from the cluster CA, and of those only the
+        # pool's own hosts by name (a certificate's CN) let in.
+        **TLS_OPTIONS,
+        "auth.ssl-allow": ",".join(pool_names(spec)),
     }
     if vol.arbiter is None:
         # Replica 2: both sides of a partition accept writes; the newest copy
@@ -64,6 +69,29 @@ def options(spec: ClusterSpec) -> dict[str, str]:
         # cut within that second was taken: seen in the lab).
         opts["cluster.post-op-delay-secs"] = "0"
     return opts
+
+
+#: The volume's options that a running brick or mount never takes: changed on
+#: a started volume, its bricks restart and every mount is made again.
+TLS_OPTIONS = {"client.ssl": "on", "server.ssl": "on"}
+
+#: On every host of the pool, glusterd's management port speaks TLS when this
+#: file exists (read at glusterd's start, and by each brick and mount at its
+#: own). Depth 1: a peer's certificate signed by the CA in glusterfs.ca.
+SECURE_ACCESS = "/var/lib/glusterd/secure-access"
+SECURE_ACCESS_TEXT = "option transport.socket.ssl-cert-depth 1\n"
+
+
+def restarts_volume(have: dict[str, str], want: dict[str, str]) -> bool:
+    """Whether setting want on a started volume whose options are have calls
+    for its bricks' restart (pure): a TLS option changed."""
+    return any(have.get(k) != want.get(k) for k in TLS_OPTIONS if k in want)
+
+
+def pool_names(spec: ClusterSpec) -> list[str]:
+    """Every host of the pool by name: the nodes, and the arbiter's host."""
+    return list(dict.fromkeys([*(n.name for n in spec.nodes),
+                               *([spec.volume.arbiter] if spec.volume.arbiter else [])]))
 
 
 def pool_addresses(spec: ClusterSpec) -> list[str]:
@@ -122,6 +150,7 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
         fstype="glusterfs",
         options="_netdev",
         after=("glusterd.service",),
+        lazy=True,
     )
     return [RenderedFile(PLAN_PATH, text, 0o644, "gluster"), unit]
 

@@ -49,8 +49,11 @@ def mount_unit(
     fstype: str,
     options: str,
     after: tuple[str, ...] = (),
+    lazy: bool = False,
 ) -> RenderedFile:
     order = " ".join(("network-online.target", *after))
+    # lazy: a restart unmounts even while a file there is open.
+    unmount = "LazyUnmount=yes\n" if lazy else ""
     text = f"""{header(spec, node)}
 [Unit]
 Description=hapair: {fstype} {what} on {where}
@@ -62,7 +65,7 @@ What={what}
 Where={where}
 Type={fstype}
 Options={options}
-
+{unmount}
 [Install]
 WantedBy=multi-user.target
 """
