@@ -146,6 +146,7 @@ def test_tls_turned_on_restarts_a_started_volume_once() -> None:
     a new volume starts with it, and one that has it restarts no more."""
     got = commands(ops.gluster_pool, FakeHost({Gluster: STARTED}), TLS)
     assert got == [
+        WAIT.format(2),
         "gluster volume set static auth.ssl-allow node1,node2 client.ssl on server.ssl on",
         "gluster --mode=script volume stop static",
         "gluster volume start static"]

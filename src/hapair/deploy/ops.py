@@ -142,9 +142,12 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
                      cmd("gluster", "volume", "heal", plan.volume, "full")]
     changed = [kv for k, v in sorted(plan.options.items()) if st.options.get(k) != v
                for kv in (k, v)]
+    restart = st.volume_started and restarts_volume(st.options, plan.options)
+    if restart:  # glusterd has just been restarted with TLS: its peers first
+        commands.append(_wait_connected(len(plan.peers)))
     if changed:  # gluster sets any number of options in one command
         commands.append(cmd("gluster", "volume", "set", plan.volume, *changed))
-    if st.volume_started and restarts_volume(st.options, plan.options):
+    if restart:
         # TLS turned on (or off): the bricks take it only at their start, and
         # a mount made before cannot speak to them after (mount_serving makes
         # it again). The files are away for these seconds; the bookings not.

@@ -335,9 +335,8 @@ def gluster_pool(spec: ClusterSpec) -> list[Host_]:
 def gluster_tls(plan: Plan) -> None:
     """Gluster's TLS on every host of its pool, before glusterd starts: its
     certificate from the cluster CA and TLS on glusterd's own port, with
-    links where Debian's build looks for the files. A change restarts a
-    running glusterd (its bricks and mounts go on serving); the volume's own
-    TLS, set by `volume`, restarts its bricks once."""
+    links where Debian's build looks for the files. A change owes a running
+    glusterd's restart, done by `volume` beside the volume's own."""
     ca = cluster_ca(plan)
     pool = gluster_pool(plan.d.spec)
 
@@ -351,9 +350,6 @@ def gluster_tls(plan: Plan) -> None:
         name = path.rsplit("/", 1)[1]
         plan.op(pool, f"TLS: {GLUSTER_TLS_LINKS}/{name} for Debian's Gluster", files.link,
                 path=f"{GLUSTER_TLS_LINKS}/{name}", target=path)
-    # try-restart: a glusterd not yet running starts later, with TLS.
-    plan.on_change(pool, "glusterd", "glusterd: restart (TLS changed)",
-                   "systemctl try-restart glusterd")
 
 
 def glusterd_meanwhile(plan: Plan) -> None:
@@ -368,6 +364,14 @@ def volume(plan: Plan) -> None:
     vol = spec.volume
     arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
     pool = gluster_pool(spec)
+    # The restart gluster_tls's changes owe, here, right before the volume's
+    # own: Debian's unit stops the host's bricks with glusterd, and a mount
+    # made before TLS cannot find them again, so the files are away from this
+    # restart until the mounts are made again below (early in the apply, that
+    # was 21 s in the lab, the apply's other steps between). try-restart: a
+    # glusterd not yet running starts with TLS (glusterd_meanwhile).
+    plan.on_change(pool, "glusterd", "glusterd: restart (TLS changed)",
+                   "systemctl try-restart glusterd")
     plan.op(pool, "glusterd: running", ops.unit_started, unit="glusterd")
     bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
     plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
