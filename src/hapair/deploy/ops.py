@@ -150,7 +150,8 @@ def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
     if restart:
         # TLS turned on (or off): the bricks take it only at their start, and
         # a mount made before cannot speak to them after (mount_serving makes
-        # it again). The files are away for these seconds; the bookings not.
+        # it again). The files are away for these seconds (3.5-4.3 s in the
+        # demo lab, from glusterd's restart); the bookings not.
         commands.append(cmd("gluster", "--mode=script", "volume", "stop", plan.volume))
         commands.append(cmd("gluster", "volume", "start", plan.volume))
     elif not st.volume_started:
