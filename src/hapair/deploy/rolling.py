@@ -33,8 +33,8 @@ KEYS: dict[str, tuple[str, How, str]] = {
     "keepalived": ("keepalived", "reload", "nothing: the holder keeps the VIP"),
     "firewall": ("hapair-firewall", "reload", "nothing: the rules change in one transaction"),
     "sysctl": ("", "reload", "nothing"),
-    "glusterd": ("glusterd", "reload", "nothing: a restart of glusterd alone, its bricks and "
-                 "mounts go on serving"),
+    "glusterd": ("glusterd", "reload", "nothing: the files on the volume only, for seconds "
+                 "(Debian's unit restarts the host's bricks with glusterd)"),
     "mariadb": ("mariadb", "restart", "a switchover: writes stop while the server restarts"),
     "agent": ("hapair-agent", "restart", "nothing when it is the only one: a restart in place, "
               "the database open and the VIP staying (agent/restarting.py)"),
