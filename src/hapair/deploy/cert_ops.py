@@ -18,6 +18,16 @@ from hapair.deploy.facts import FileTexts
 from hapair.deploy.ops import FileSpec, upload
 from hapair.paths import AGENT_CA, GLUSTER_CA, GLUSTER_CERT, GLUSTER_KEY
 from hapair.render.gluster import SECURE_ACCESS, SECURE_ACCESS_TEXT
+from hapair.secrets import ClusterCA, Secrets
+
+
+def cluster_ca(secrets: Secrets) -> ClusterCA:
+    """The cluster CA of the secrets file, for the certificates an apply issues."""
+    if secrets.pki is None:
+        raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
+                         "and Gluster's TLS): run `hapair secrets ca SECRETS SPEC` (nothing was "
+                         "changed)")
+    return secrets.pki
 
 
 @dataclass(frozen=True)

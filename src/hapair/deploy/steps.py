@@ -18,7 +18,7 @@ from pyinfra.api.state import State
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server
 
-from hapair.deploy import cert_ops, db_steps, etcd_steps, ops, python_steps, rolling
+from hapair.deploy import cert_ops, db_steps, etcd_steps, gluster_steps, ops, python_steps, rolling
 from hapair.deploy.roles import Roles
 from hapair.deploy.wheels import Wheelhouse
 from hapair.model.addresses import agent_addresses
@@ -33,10 +33,6 @@ from hapair.paths import (
     DB_KEY,
     ETCD_PASSWORD_ENV,
     FENCE_PASSWORD_ENV,
-    GLUSTER_CA,
-    GLUSTER_CERT,
-    GLUSTER_KEY,
-    GLUSTER_TLS_LINKS,
     SYSCTL_FILE,
     WEB_CERT,
     WEB_KEY,
@@ -49,7 +45,7 @@ from hapair.render import gluster as gluster_render
 from hapair.render.appenv import SECRET_FIELDS, env_file, fields_of, plain_values, split_env
 from hapair.render.files import RenderedFile
 from hapair.render.systemd import AGENT_UNIT, APP_UNIT, escape_path
-from hapair.secrets import ClusterCA, Secrets
+from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node, Witness
 
 Host_ = Node | Witness  # a host an apply converges: a node, or the witness
@@ -285,19 +281,10 @@ def agent_secrets(d: Deployment, node: Node) -> str:
     return env_file(values)
 
 
-def cluster_ca(plan: Plan) -> ClusterCA:
-    ca = plan.d.secrets.pki
-    if ca is None:
-        raise ValueError("the secrets file has no [pki] table (the cluster CA, for the agents' "
-                         "and Gluster's TLS): run `hapair secrets ca SECRETS SPEC` (nothing was "
-                         "changed)")
-    return ca
-
-
 def agent_tls(plan: Plan) -> None:
     """The agents' API and MariaDB are TLS: each node's certificates from the
     cluster CA (before the database's restart on its new config)."""
-    ca = cluster_ca(plan)
+    ca = cert_ops.cluster_ca(plan.d.secrets)
     spec = plan.d.spec
     web = spec.web.tls == "cluster-ca"
 
@@ -325,64 +312,6 @@ def network(plan: Plan) -> None:
         plan.op(nodes, "raid: create the array", ops.raid_create)
         plan.op(nodes, f"raid: mount {storage.mount_point}", ops.raid_mount,
                 unit=f"{escape_path(storage.mount_point)}.mount")
-
-
-def gluster_pool(spec: ClusterSpec) -> list[Host_]:
-    arbiter: list[Host_] = [spec.host(spec.volume.arbiter)] if spec.volume.arbiter else []
-    return [*spec.nodes, *(h for h in arbiter if h not in spec.nodes)]
-
-
-def gluster_tls(plan: Plan) -> None:
-    """Gluster's TLS on every host of its pool, before glusterd starts: its
-    certificate from the cluster CA and TLS on glusterd's own port, with
-    links where Debian's build looks for the files. A change owes a running
-    glusterd's restart, done by `volume` beside the volume's own."""
-    ca = cluster_ca(plan)
-    pool = gluster_pool(plan.d.spec)
-
-    def names(h: Host_) -> dict[str, Any]:
-        return {"cn": h.name, "addresses": (agent_addresses(h) if isinstance(h, Node)
-                                            else (str(h.address),))}
-
-    plan.op(pool, "TLS: Gluster's certificate from the cluster CA", cert_ops.gluster,
-            ca_cert=ca.ca_cert, ca_key=ca.ca_key.get_secret_value(), per_node=names)
-    for path in (GLUSTER_CERT, GLUSTER_KEY, GLUSTER_CA):
-        name = path.rsplit("/", 1)[1]
-        plan.op(pool, f"TLS: {GLUSTER_TLS_LINKS}/{name} for Debian's Gluster", files.link,
-                path=f"{GLUSTER_TLS_LINKS}/{name}", target=path)
-
-
-def glusterd_meanwhile(plan: Plan) -> None:
-    """glusterd's start (seconds) begun early; `volume` waits for it."""
-    plan.op(gluster_pool(plan.d.spec), "glusterd: starting meanwhile", ops.unit_starting,
-            unit="glusterd")
-
-
-def volume(plan: Plan) -> None:
-    spec = plan.d.spec
-    nodes = list(spec.nodes)
-    vol = spec.volume
-    arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
-    pool = gluster_pool(spec)
-    # The restart gluster_tls's changes owe, here, right before the volume's
-    # own: Debian's unit stops the host's bricks with glusterd, and a mount
-    # made before TLS cannot find them again, so the files are away from this
-    # restart until the mounts are made again below (early in the apply, that
-    # was 21 s in the lab, the apply's other steps between). try-restart: a
-    # glusterd not yet running starts with TLS (glusterd_meanwhile).
-    plan.on_change(pool, "glusterd", "glusterd: restart (TLS changed)",
-                   "systemctl try-restart glusterd")
-    plan.op(pool, "glusterd: running", ops.unit_started, unit="glusterd")
-    bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
-    plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
-    first = nodes[0]
-    plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,
-            plan=gluster_render.plan(spec, first))
-    # systemd makes the mount point when it is missing.
-    plan.op(nodes, f"gluster: mount {vol.mount_point}", ops.mount_serving,
-            unit=f"{escape_path(vol.mount_point)}.mount", path=vol.mount_point)
-    plan.op(nodes, "gluster: the application may write", files.directory,
-            path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")
 
 
 def web(plan: Plan) -> None:
@@ -419,9 +348,10 @@ def firewall(plan: Plan) -> None:
                    f"systemctl reload-or-restart {firewall_render.UNIT}")
 
 
-PHASES = (base, rendered_files, firewall, gluster_tls, glusterd_meanwhile, agent_tls, network,
-          db_steps.mariadb_meanwhile, python_steps.build, etcd_steps.etcd, db_steps.database,
-          volume, python_steps.envs, web, failover)
+PHASES = (base, rendered_files, firewall, gluster_steps.gluster_tls,
+          gluster_steps.glusterd_meanwhile, agent_tls, network, db_steps.mariadb_meanwhile,
+          python_steps.build, etcd_steps.etcd, db_steps.database, gluster_steps.volume,
+          python_steps.envs, web, failover)
 
 
 #: `apply --only host`: the machine itself (packages, files, bonds, RAID),
