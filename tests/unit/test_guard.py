@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +32,7 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
         peer=SimpleNamespace(paths=("interconnect",)),  # as last seen, before the pause
         contact=SimpleNamespace(read=lambda: (now, now)),  # renewed as it resumed
         keeper=None, guard_db=SimpleNamespace(close_writes=fence), stop_app=lambda: None,
+        open_lock=threading.Lock(),
         lease_row=SimpleNamespace(keep=lambda until: None),
         gate_row=SimpleNamespace(keep=lambda until: None),
         closed_itself=lambda *a, **k: None, record=recorded.append)
@@ -39,7 +41,10 @@ def test_a_guard_that_stood_still_longer_than_the_lease_fences_at_once() -> None
     guard.once(agent, stalled=0.06)  # type: ignore[arg-type]
     assert fenced == []  # a tick as usual: the peer answers, the lease holds
     guard.once(agent, stalled=8.0)  # type: ignore[arg-type]
-    assert fenced == [0.0] and recorded == [ev.WritesClosed(recorded[0].at)]  # the loop's view
+    # the loop's view is older: said before the close (an opening decided on
+    # it is refused, act.open_writes) and after it
+    assert fenced == [0.0] and recorded == [ev.WritesClosed(r.at) for r in recorded]
+    assert len(recorded) == 2 and recorded[0].at <= recorded[1].at
     agent.view = View(now=now, node="node1", keepalived_running=True,
                       vrrp="MASTER", holds_vip=True, db=primary_db(semi_sync_master=False),
                       peer=Peer(None, ()))
@@ -65,6 +70,7 @@ def test_the_lease_row_holds_the_guards_own_end_only_while_the_lease_binds() -> 
         contact=SimpleNamespace(read=lambda: (renewed, renewed)),
         keeper=SimpleNamespace(state=SimpleNamespace(renewed=renewed + 0.1)),
         guard_db=SimpleNamespace(close_writes=lambda *a, **k: None), stop_app=lambda: None,
+        open_lock=threading.Lock(),
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=gates.append),
         record=lambda event: None)
     agent.view = View(now=now, node="node1", keepalived_running=True,
@@ -102,6 +108,7 @@ def test_a_restart_in_place_holds_the_lease_to_its_windows_end_whatever_the_poll
         peer=SimpleNamespace(paths=()),
         contact=SimpleNamespace(read=lambda: (renewed, renewed)), keeper=None,
         guard_db=SimpleNamespace(close_writes=lambda *a, **k: fenced.append(1.0)),
+        open_lock=threading.Lock(),
         stop_app=lambda: None, closed_itself=lambda *a, **k: None, record=lambda event: None,
         lease_row=SimpleNamespace(keep=rows.append), gate_row=SimpleNamespace(keep=rows.append))
     agent.view = View(now=now, node="node1", keepalived_running=True,

@@ -1,6 +1,7 @@
-"""Opening for writes against a fence that arrives meanwhile (act.open_writes):
-the fence's record and the opening's last check share a lock, so a fence is
-never undone by an opening that had already checked."""
+"""Opening for writes against a fence, or the guard's self-fence, that
+arrives meanwhile (act.open_writes): their records and the opening's last
+check share a lock, so neither is undone by an opening that had already
+checked; and an opening decided on stale evidence (act.evidence_age)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hapair.agent.act import open_writes
+from hapair.agent.act import evidence_age, open_writes
+from hapair.agent.core.view import Memory, Peer, View
 from hapair.agent.node.db import OPEN_SQL
 from hapair.agent.node.fencing import Abort
 
@@ -36,6 +38,7 @@ class FakeRuntime:
     db: FakeDb
     by: str = ""
     open_lock: threading.Lock = field(default_factory=threading.Lock)
+    memory: Memory = field(default_factory=Memory)
 
     def fenced_by(self) -> str:
         return self.by
@@ -53,7 +56,7 @@ def test_a_fence_during_the_preparation_stops_the_opening() -> None:
     t = threading.Thread(target=fence)
     t.start()
     with pytest.raises(Abort, match="fenced by node2"):
-        open_writes(rt, semi=True)  # type: ignore[arg-type]
+        open_writes(rt, semi=True, seen=0.0)  # type: ignore[arg-type]
     t.join()
     assert OPEN_SQL not in rt.db.ran
 
@@ -78,7 +81,7 @@ def test_a_fence_waits_for_an_opening_past_its_check() -> None:
 
     fencer = threading.Thread(target=fence)
     rt.db = Slow(fence_done=rt.db.fence_done)
-    open_writes(rt, semi=False)  # type: ignore[arg-type]
+    open_writes(rt, semi=False, seen=0.0)  # type: ignore[arg-type]
     fencer.join()
     assert order == ["opened", "fenced"]
 
@@ -135,3 +138,33 @@ def test_a_fence_unanswered_renews_nothing() -> None:
         close_peer(SimpleNamespace(node="node2", peer="node1"),  # type: ignore[arg-type]
                    FakePeer(None), "pw", (), contact)  # type: ignore[arg-type]
     assert contact.read() == (0.0, 0.0)
+
+
+def test_a_self_fence_since_the_view_stops_the_opening() -> None:
+    """A primary resumed from a pause: its loop decided to reopen on what it
+    saw before its guard closed it (seen in CI: open again 13 ms after the
+    guard's close, writable beside the new primary for 30 ms)."""
+    rt = FakeRuntime(FakeDb())
+    rt.db.fence_done.set()
+    rt.memory = Memory(writes_closed_at=10.5)
+    with pytest.raises(Abort, match="guard closed writes"):
+        open_writes(rt, semi=True, seen=10.0)  # type: ignore[arg-type]
+    assert OPEN_SQL not in rt.db.ran
+    open_writes(rt, semi=True, seen=10.6)  # type: ignore[arg-type]  # a view after the close
+    assert rt.db.ran == [OPEN_SQL]
+
+
+def view_with(now: float, peer: Peer) -> View:
+    from tests.unit.test_decide import primary_db
+    return View(now=now, node="node1", keepalived_running=True, vrrp="MASTER",
+                holds_vip=True, db=primary_db(), peer=peer)
+
+
+@pytest.mark.parametrize(("peer", "age"), [
+    (Peer(None, ()), 0.1),  # the peer silent: the view's own time
+    (Peer(None, ("interconnect",), answered_at=99.85), 0.15),  # a fresh answer
+    # the poller's answer from before an 8 s pause, in a view taken after it
+    (Peer(None, ("interconnect",), answered_at=92.0), 8.0),
+])
+def test_a_views_age_is_its_oldest_evidences(peer: Peer, age: float) -> None:
+    assert evidence_age(view_with(99.9, peer), now=100.0) == pytest.approx(age)

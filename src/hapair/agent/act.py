@@ -30,7 +30,7 @@ from hapair.agent.core.actions import (
     WriteSync,
 )
 from hapair.agent.core.config import AgentConfig
-from hapair.agent.core.view import View
+from hapair.agent.core.view import Memory, View
 from hapair.agent.node import observe, rebuild
 from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
 from hapair.agent.node.fencing import Abort, close_peer, power_off
@@ -74,6 +74,8 @@ class Runtime(Protocol):
     # that comes while this node opens is never undone by the opening.
     open_lock: threading.Lock
 
+    memory: Memory  # writes_closed_at: the guard's last self-fence
+
     def fenced_by(self) -> str: ...
 
     def record(self, event: ev.Event) -> None: ...
@@ -91,10 +93,11 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
     cfg, db = rt.cfg, rt.db
     if isinstance(action, OPENING) and rt.fenced_by():
         raise Abort(f"fenced by {rt.fenced_by()} since this cycle began: not opening")
-    age = time.monotonic() - view.now
+    age = evidence_age(view, time.monotonic())
     if isinstance(action, OPENING) and age > cfg.lease_s:
-        # This process was frozen between looking and acting: what it saw is
-        # stale, and the peer may have taken over meanwhile. Look again.
+        # This process was frozen between looking and acting, or the peer's
+        # answer in the view was: what it saw is stale, and the peer may have
+        # taken over meanwhile. Look again.
         raise Abort(f"the view is {age:.1f}s old (was this agent frozen?): not opening")
     match action:
         case Demote():
@@ -114,7 +117,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             db.set_semi_sync(on)
             log.info("semi-sync on the primary %s", "on" if on else "off")
         case Reopen(semi_sync=semi):
-            open_writes(rt, semi)
+            open_writes(rt, semi, view.now)
             log.info("read_only=OFF: open for writes (semi-sync %s)", "on" if semi else "off")
         case Promote():
             _long(rt, Role.PROMOTING, "promoting", lambda: promote(rt, view, action), action)
@@ -218,7 +221,7 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
             # Only the leader key's holder may be writable: take it before opening.
             _keeper(rt).claim(view.db.epoch + 1, action.claim)
         state = take_over(db, cfg.node, peer_binlog, peer_alive=peer_binlog is not None)
-        open_writes(rt, semi)
+        open_writes(rt, semi, view.now)
     except Exception as exc:
         if action.close_peer:
             # The peer is fenced and this node is not open: trying again at
@@ -231,17 +234,32 @@ def promote(rt: Runtime, view: View, action: Promote) -> None:
              "on" if semi else "off (committing alone)")
 
 
-def open_writes(rt: Runtime, semi: bool) -> None:
-    """Open for writes unless fenced: the check and read_only=OFF under the
-    lock a fence takes to record itself, so a fence that arrives while the
-    semi-sync setting and the lease clears run (they may wait on a lock) is
-    seen here, and one that arrives after finds read_only off and sets it
-    on. Without the lock a fence could land between the check and the
+def evidence_age(view: View, now: float) -> float:
+    """How old the view's oldest evidence is (pure): its own probes, or the
+    peer's answer in it, which the poller's thread took earlier; on a
+    machine that stood still, before the pause. Seen: a primary resumed
+    after 8 s, its view fresh but its peer's answer from before the pause,
+    reopened on "node2 replicates again" 0.05 s after its guard had closed
+    it, and stayed writable beside node2 for 0.03 s."""
+    since = min(view.now, view.peer.answered_at) if view.peer.paths else view.now
+    return now - since
+
+
+def open_writes(rt: Runtime, semi: bool, seen: float) -> None:
+    """Open for writes unless fenced, or closed by the guard since the view
+    (taken at seen, monotonic) this opening was decided on: the checks and
+    read_only=OFF under the lock that a fence takes to record itself and the
+    guard to record its self-fence, so a fence or self-fence that arrives
+    while the semi-sync setting and the lease clears run (they may wait on a
+    lock) is seen here, and one that arrives after finds read_only off and
+    sets it on. Without the lock either could land between the check and the
     opening, and be undone by it."""
     rt.db.prepare_writes(semi)
     with rt.open_lock:
         if rt.fenced_by():
             raise Abort(f"fenced by {rt.fenced_by()} while opening: not opening")
+        if rt.memory.writes_closed_at > seen:
+            raise Abort("the lease guard closed writes since this was decided: not opening")
         rt.db.execute(OPEN_SQL)
 
 

@@ -17,6 +17,8 @@ from hapair.paths import STOP_FENCE_TIMES
 from hapair.spec.lease import DB_CLOSE_S, LEASE_WATCH_S, SAFETY_S, STOP_HOOK_S
 
 if TYPE_CHECKING:
+    import threading
+
     from systemd_watchdog.systemd_watchdog import WatchDog
 
     from hapair.agent.core.config import AgentConfig
@@ -52,6 +54,7 @@ class Guarded(Turning, Protocol):
     gate_row: GateRow
     guard_db: Database
     watchdog: WatchDog
+    open_lock: threading.Lock  # act.open_writes: an opening's last check
 
     def stop_app(self) -> None: ...
 
@@ -165,7 +168,11 @@ def once(agent: Guarded, stalled: float = 0.0) -> None:
 def _close(agent: Guarded, why: str, since: float, budget: float, what: str,
            patience: float = 0.3) -> None:
     """since (monotonic): from when the closing is timed; budget: what the
-    timing inequality allows it."""
+    timing inequality allows it. Recorded first, under the lock an opening
+    takes for its last check (act.open_writes): an opening decided before
+    this is either done already (and closed here) or refused."""
+    with agent.open_lock:
+        agent.record(ev.WritesClosed(time.monotonic()))
     try:
         agent.guard_db.close_writes(agent.cfg.app_user, stop_clients=agent.stop_app,
                                     patience=patience)
