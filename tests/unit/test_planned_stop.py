@@ -78,10 +78,32 @@ def test_the_next_agent_is_not_complete_until_the_primary_has_seen_it() -> None:
     assert learn(seen, CFG).complete is True
 
 
-def test_with_a_witness_its_sync_record_decides_instead() -> None:
-    v = _primary(STOPPING, Memory(peer_complete=True))
-    v = replace(v, witness=Witness(ok=True))
-    assert learn(v, CFG1).peer_stopped_at == 0.0
+def test_with_a_witness_the_sync_record_drops_the_standby_first() -> None:
+    """The stop is taken only once the witness's sync record no longer names
+    the standby complete, which the primary writes first: until then the
+    standby could promote with the witness's word, and the lease binds.
+    (Before, with a witness, the primary waited for the stopped standby's
+    acknowledgements until it counted it lost: 1-2 s without a booking in
+    the demo lab's rolling reboot.)"""
+    from hapair.agent.core.actions import WriteSync
+
+    held = Witness(ok=True, leader="node1", renewed=NOW - 0.1, complete="node2")
+    m = Memory(peer_complete=True, lease_renewed=NOW - 0.1)
+    named = replace(_primary(STOPPING, m), witness=held)
+    assert learn(named, CFG1).peer_stopped_at == 0.0
+    assert WriteSync("") in decide(named, CFG1).actions
+    assert binds(named, learn(named, CFG1), CFG1)
+    dropped = replace(named, witness=replace(held, complete=""))
+    took = learn(dropped, CFG1)
+    assert took.peer_stopped_at == NOW and not binds(dropped, took, CFG1)
+    assert WriteSync("") not in decide(dropped, CFG1).actions
+    # A witness that does not answer may still name it: not taken.
+    unsure = replace(named, witness=replace(held, ok=False, complete=""))
+    assert learn(unsure, CFG1).peer_stopped_at == 0.0
+    # Not a replica that is promoting: nothing written for it.
+    odd = replace(named, peer=replace(named.peer, status=peer_replica(
+        stopping=True, role="promoting", complete=False)))
+    assert WriteSync("") not in decide(odd, CFG1).actions
 
 
 def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
@@ -102,7 +124,7 @@ def test_a_poll_that_hears_the_stop_on_one_path_keeps_it() -> None:
 
 
 def test_the_stopping_replica_waits_until_its_primary_took_the_stop() -> None:
-    """Without a witness, an answer sent is not enough: the primary's own
+    """With a witness or without, an answer sent is not enough: the primary's own
     status, answered after the stop was announced, must say `peer_stopped`
     (seen: the replica exited on the send, its primary took the silence for
     a lost standby and paused writes, 43 s in the pair's rolling reboot)."""
@@ -112,10 +134,8 @@ def test_the_stopping_replica_waits_until_its_primary_took_the_stop() -> None:
 
     primary = StatusDoc(node="node1", read_only=False, role="primary", reason="ok")
     took = Peer(primary.model_copy(update={"peer_stopped": True}), ("interconnect",), 11.0)
-    assert not taken(True, Peer(primary, ("interconnect",), 11.0), 10.0, witness=False)
-    assert not taken(True, replace(took, answered_at=9.0), 10.0, witness=False)  # an old one
-    assert not taken(True, Peer(None, ()), 10.0, witness=False)
-    assert taken(True, took, 10.0, witness=False)
-    # With a witness its sync record decides: the read is enough.
-    assert taken(True, Peer(None, ()), 10.0, witness=True)
-    assert not taken(False, took, 10.0, witness=True)
+    assert not taken(True, Peer(primary, ("interconnect",), 11.0), 10.0)
+    assert not taken(True, replace(took, answered_at=9.0), 10.0)  # an old one
+    assert not taken(True, Peer(None, ()), 10.0)
+    assert not taken(False, took, 10.0)
+    assert taken(True, took, 10.0)

@@ -3,21 +3,24 @@
 A primary's agent stops at once: its stop hook closes the database, and a
 rolling apply switches over first. A replica's agent first tells its peer:
 its status says `stopping` (not complete, not eligible) until the peer's
-agent has read it, for at most STOP_WAIT_S. From then on it decides
+agent has taken it, for at most STOP_WAIT_S. From then on it decides
 nothing: it never promotes again, and the next agent here starts
-incomplete. Without a witness, a primary that read that does not count the
-silence that follows as a lost standby (which would stop its writes: it
-may be a complete standby cut off and about to promote): it goes on,
-acknowledged by the replica's database while that answers, alone
-otherwise (agent/core/learn.py `peer_stopped`). With a witness its sync record
-already says who may promote.
+incomplete. A primary that took that does not count the silence that
+follows as a lost standby (which would stop its writes, or with a witness
+wait out the lease before committing alone: it may be a complete standby
+cut off and about to promote): it goes on, acknowledged by the replica's
+database while that answers, alone otherwise (agent/core/learn.py
+`peer_stopped`). With a witness it first records in the sync record that
+the replica is no longer complete (witness_rules.primary_upkeep), so that
+the replica could not promote with the witness's word either.
 
-Without a witness the replica waits for the primary's own status to say
-`peer_stopped` (its learn took the stop), not just for its answer to be
-sent: an answer sent is not an answer the primary acted on (the pair's
-reboots, 2 of 4 runs: the replica exited on the send, the primary took the
-silence that followed for a lost standby and paused writes, 3.3 s in a
-reboot of the standby, 43 s in a rolling reboot)."""
+The replica waits for the primary's own status to say `peer_stopped` (its
+learn took the stop), not just for its answer to be sent: an answer sent
+is not an answer the primary acted on (the pair's reboots, 2 of 4 runs:
+the replica exited on the send, the primary took the silence that followed
+for a lost standby and paused writes, 3.3 s in a reboot of the standby,
+43 s in a rolling reboot; with a witness, the primary waited for the
+stopped replica's acknowledgements until it counted it lost, 1-2 s)."""
 
 from __future__ import annotations
 
@@ -32,7 +35,6 @@ from hapair.agent.core import events as ev
 if TYPE_CHECKING:
     from hapair.agent.core.config import AgentConfig
     from hapair.agent.core.view import Memory, Peer, View
-    from hapair.agent.node.witness import Keeper
 
 log = logging.getLogger("hapair.agent")
 
@@ -46,7 +48,6 @@ class Stoppable(Protocol):
 
     memory: Memory
     peer: Peer
-    keeper: Keeper | None
     stop_read: bool
 
     def record(self, event: ev.Event) -> None: ...
@@ -62,12 +63,10 @@ def may_announce(agent: Stoppable) -> bool:
             and not agent.memory.stopping)
 
 
-def taken(read: bool, peer: Peer, since: float, witness: bool) -> bool:
-    """Whether the peer has taken this node's planned stop (pure). With a
-    witness, its agent read it. Without, its own status, answered after the
-    stop was announced (`since`), says so."""
-    if witness:
-        return read
+def taken(read: bool, peer: Peer, since: float) -> bool:
+    """Whether the peer has taken this node's planned stop (pure): its agent
+    read it, and its own status, answered after the stop was announced
+    (`since`), says so."""
     return (read and peer.status is not None and peer.status.peer_stopped
             and peer.answered_at > since)
 
@@ -84,21 +83,18 @@ def stop(agent: Stoppable) -> None:
         return
     agent.record(ev.Stopping())
     began = time.monotonic()
-    witness = agent.keeper is not None
 
     def done() -> bool:
-        return taken(agent.stop_read, agent.peer, began, witness)
+        return taken(agent.stop_read, agent.peer, began)
 
     while not done() and time.monotonic() - began < STOP_WAIT_S:
         time.sleep(0.02)
     if done():
-        log.info("stopping on purpose: %s %s in %.2fs (the next agent here starts "
-                 "incomplete)", agent.cfg.peer, "read it" if witness else "took it",
-                 time.monotonic() - began)
+        log.info("stopping on purpose: %s took it in %.2fs (the next agent here starts "
+                 "incomplete)", agent.cfg.peer, time.monotonic() - began)
     else:
-        log.warning("stopping on purpose: %s did not %s within %.1fs (read: %s)",
-                    agent.cfg.peer, "read it" if witness else "take it", STOP_WAIT_S,
-                    agent.stop_read)
+        log.warning("stopping on purpose: %s did not take it within %.1fs (read: %s)",
+                    agent.cfg.peer, STOP_WAIT_S, agent.stop_read)
 
 
 def exit_now() -> NoReturn:

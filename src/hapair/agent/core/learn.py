@@ -34,7 +34,7 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     m = replace(m, slow_since=(m.slow_since or v.now) if slow and "timed out" in slow[0]
                 else 0.0)
     v = replace(v, memory=m)  # health, as judged with the check's patience
-    stopped = peer_stopped(v)
+    stopped = peer_stopped(v, cfg)
     return replace(
         m,
         complete=_complete(v, cfg),
@@ -56,19 +56,34 @@ def learn(v: View, cfg: AgentConfig) -> Memory:
     )
 
 
-def peer_stopped(v: View) -> float:
+def peer_stopped(v: View, cfg: AgentConfig) -> float:
     """Since when the peer is stopped on purpose (0: it is not): its agent,
     a read-only replica that was not promoting, said it stops and that its
     next agent starts incomplete. Cleared by the next agent's first answer.
-    Without a witness only: with one, its sync record says who is complete."""
+    With a witness, only once its sync record no longer names the peer
+    complete (the primary writes that first, witness_rules.primary_upkeep):
+    until then the peer could still promote with the witness's word, and
+    this node's lease must bind."""
     m, p = v.memory, fresh_peer(v)
-    if v.witness is not None:
-        return 0.0
     if p is None:
         return m.peer_stopped_at
-    if p.stopping and p.read_only and p.role not in (Role.PROMOTING, Role.FENCING):
+    if stops_on_purpose(p) and not _named_complete(v, cfg):
         return m.peer_stopped_at or v.now
     return 0.0
+
+
+def stops_on_purpose(p: StatusDoc) -> bool:
+    """The peer's agent says it stops on purpose, and is a read-only replica
+    that was not promoting or fencing (one that is may not be believed)."""
+    return p.stopping and p.read_only and p.role not in (Role.PROMOTING, Role.FENCING)
+
+
+def _named_complete(v: View, cfg: AgentConfig) -> bool:
+    """The witness's sync record may name the peer complete (it does, or
+    the witness does not answer): with fence devices the record is not
+    the witness's rule, and does not count."""
+    w = v.witness
+    return w is not None and cfg.fence is None and (not w.ok or w.complete == cfg.peer)
 
 
 def peer_back(v: View, cfg: AgentConfig) -> float:

@@ -21,7 +21,7 @@ from hapair.agent.core.actions import (
     WriteSync,
 )
 from hapair.agent.core.config import AgentConfig
-from hapair.agent.core.learn import fresh_peer
+from hapair.agent.core.learn import fresh_peer, stops_on_purpose
 from hapair.agent.core.view import View, Witness
 from hapair.model.roles import Condition, Role
 
@@ -75,9 +75,17 @@ def primary_upkeep(v: View, cfg: AgentConfig, semi_on: bool) -> tuple[Action, ..
         return ()
     if w.leader != v.node:
         return (ClaimLeader(),)
+    p = fresh_peer(v)
+    if (p is not None and stops_on_purpose(p) and w.complete == cfg.peer
+            and holds_leader(v, cfg)):
+        # A standby whose agent stops on purpose (a reboot, a new hapair):
+        # recorded no longer complete first, while it still answers; then
+        # this node may commit without waiting for it (learn.peer_stopped),
+        # and the standby leaves once it reads that (agent/stopping.py).
+        # Waited for as lost instead: 1-2 s without a booking in a reboot.
+        return (WriteSync(""),)
     # Counted by semi-sync is not enough: the standby may still be fetching
     # what was committed without it. It says itself when it has all of it.
-    p = fresh_peer(v)
     counted = semi_on and v.db.semi.master_on and v.db.semi.master_clients > 0
     if counted and p is not None and p.complete and w.complete != cfg.peer \
             and holds_leader(v, cfg):
