@@ -20,7 +20,7 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.context import ctx_host
 from pyinfra.facts.files import Directory, File
 
-from hapair.deploy import ops, venv_ops
+from hapair.deploy import gluster_ops, ops, venv_ops
 from hapair.deploy.facts import (
     FileDigests,
     FileText,
@@ -132,7 +132,7 @@ STARTED = GlusterState(up=True, peers=frozenset({"node2"}), volume_exists=True,
 def test_the_gluster_pool_converges(plan: GlusterPlan, state: GlusterState,
                                     want: list[str]) -> None:
     host = FakeHost({Gluster: state})
-    assert commands(ops.gluster_pool, host, plan) == want
+    assert commands(gluster_ops.gluster_pool, host, plan) == want
     assert bool(host.noops) == (want == [])
 
 
@@ -144,17 +144,17 @@ def test_tls_turned_on_restarts_a_started_volume_once() -> None:
     """The bricks take TLS only at their start: a started volume without it
     is stopped and started once (its mounts are made again by mount_serving);
     a new volume starts with it, and one that has it restarts no more."""
-    got = commands(ops.gluster_pool, FakeHost({Gluster: STARTED}), TLS)
+    got = commands(gluster_ops.gluster_pool, FakeHost({Gluster: STARTED}), TLS)
     assert got == [
         WAIT.format(2),
         "gluster volume set static auth.ssl-allow node1,node2 client.ssl on server.ssl on",
         "gluster --mode=script volume stop static",
         "gluster volume start static"]
-    fresh = commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=True)}), TLS)
+    fresh = commands(gluster_ops.gluster_pool, FakeHost({Gluster: GlusterState(up=True)}), TLS)
     assert fresh[-1] == "gluster volume start static" and not any("stop" in c for c in fresh)
     # Only the allowed names changed (a node added): set, no restart.
     has = dataclasses.replace(STARTED, options={**TLS.options, "auth.ssl-allow": "node1"})
-    assert commands(ops.gluster_pool, FakeHost({Gluster: has}), TLS) == [
+    assert commands(gluster_ops.gluster_pool, FakeHost({Gluster: has}), TLS) == [
         "gluster volume set static auth.ssl-allow node1,node2"]
 
 
@@ -164,13 +164,13 @@ def test_a_mount_that_no_longer_answers_is_made_again() -> None:
     answers is left; one not mounted is started."""
     name = "srv-static.mount"
     broken = FakeHost({**unit("mounted", "enabled"), PathAnswers: False})
-    assert commands(ops.mount_serving, broken, name, "/srv/static") == [
-        f"for try in 1 2 3; do systemctl restart {name} && exit 0; sleep 1; done; exit 1"]
+    assert commands(gluster_ops.mount_serving, broken, name, "/srv/static") == [
+        f"for try in 1 2 3; do if systemctl restart {name}; then exit 0; fi; sleep 1; done; exit 1"]
     assert ("PathAnswers", (), {"path": "/srv/static"}) in broken.asked
     fine = FakeHost({**unit("mounted", "enabled"), PathAnswers: True})
-    assert commands(ops.mount_serving, fine, name, "/srv/static") == []
+    assert commands(gluster_ops.mount_serving, fine, name, "/srv/static") == []
     dead = FakeHost({**unit("dead", "enabled"), PathAnswers: True})
-    assert commands(ops.mount_serving, dead, name, "/srv/static") == [
+    assert commands(gluster_ops.mount_serving, dead, name, "/srv/static") == [
         f"for try in 1 2 3; do if systemctl start {name}; then exit 0; fi; sleep 1; done; exit 1"]
 
 
@@ -182,12 +182,12 @@ def test_a_path_that_answers_is_told_from_one_that_does_not() -> None:
 def test_an_arbiter_is_not_added_to_bricks_named_by_address() -> None:
     old = dataclasses.replace(STARTED, bricks=("192.168.57.102:/b", "192.168.57.103:/b"))
     with pytest.raises(OperationError, match="named by host .nothing was changed"):
-        commands(ops.gluster_pool, FakeHost({Gluster: old}), ARBITER)
+        commands(gluster_ops.gluster_pool, FakeHost({Gluster: old}), ARBITER)
 
 
 def test_a_silent_glusterd_stops_the_operation() -> None:
     with pytest.raises(OperationError, match="glusterd is not answering on node1"):
-        commands(ops.gluster_pool, FakeHost({Gluster: GlusterState(up=False)}), PLAN)
+        commands(gluster_ops.gluster_pool, FakeHost({Gluster: GlusterState(up=False)}), PLAN)
 
 
 def test_files_upload_only_when_content_or_mode_differ() -> None:

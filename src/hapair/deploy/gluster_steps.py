@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyinfra.operations import files
 
-from hapair.deploy import cert_ops, ops
+from hapair.deploy import cert_ops, gluster_ops, ops
 from hapair.model.addresses import agent_addresses
 from hapair.paths import APP_USER, GLUSTER_CA, GLUSTER_CERT, GLUSTER_KEY, GLUSTER_TLS_LINKS
 from hapair.render import gluster as gluster_render
@@ -68,10 +68,10 @@ def volume(plan: Plan) -> None:
     bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
     plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)
     first = nodes[0]
-    plan.op([first], f"gluster: pool and volume {vol.name}", ops.gluster_pool,
+    plan.op([first], f"gluster: pool and volume {vol.name}", gluster_ops.gluster_pool,
             plan=gluster_render.plan(spec, first))
     # systemd makes the mount point when it is missing.
-    plan.op(nodes, f"gluster: mount {vol.mount_point}", ops.mount_serving,
+    plan.op(nodes, f"gluster: mount {vol.mount_point}", gluster_ops.mount_serving,
             unit=f"{escape_path(vol.mount_point)}.mount", path=vol.mount_point)
     plan.op(nodes, "gluster: the application may write", files.directory,
             path=vol.mount_point, user=APP_USER, group=APP_USER, mode="755")

@@ -21,19 +21,16 @@ from pyinfra.operations import systemd
 from hapair.deploy import sql
 from hapair.deploy.facts import (
     FileDigests,
-    Gluster,
     KernelHas,
     MariaDB,
     MariaDBGlobals,
     Passwd,
-    PathAnswers,
     Unit,
 )
-from hapair.deploy.shell import cmd, then
+from hapair.deploy.shell import cmd, then, tried
 from hapair.paths import PENDING_DIR
 from hapair.probes.mariadb import Thread
 from hapair.probes.units import UnitState
-from hapair.render.gluster import GlusterPlan, restarts_volume
 from hapair.secrets import Secrets
 from hapair.spec.models import ClusterSpec, Node
 
@@ -115,54 +112,6 @@ def mariadb_datadir(datadir: str) -> Generator[Any, None, None]:
               "--skip-test-db") + " >/dev/null"
 
 
-def _wait_connected(n: int) -> str:
-    """A new peer takes a moment to be Connected; volume changes need it."""
-    return ("for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge "
-            f"{n} ] && break; sleep 0.2; done")
-
-
-@operation()
-def gluster_pool(plan: GlusterPlan) -> Generator[Any, None, None]:
-    st = host.get_fact(Gluster, volume=plan.volume)
-    if not st.up:
-        raise OperationError(f"glusterd is not answering on {host.name}")
-    me = host.data.get("node")
-    commands = [cmd("gluster", "peer", "probe", p)
-                for p in plan.peers if p != me and p not in st.peers]
-    if not st.volume_exists:
-        commands += [_wait_connected(len(plan.peers)), cmd(*plan.create)]
-    elif plan.add_arbiter and plan.bricks[-1] not in st.bricks:
-        if st.bricks != plan.bricks[:-1]:
-            raise OperationError(
-                f"volume {plan.volume} has bricks {', '.join(st.bricks)}, not "
-                f"{', '.join(plan.bricks[:-1])}: an arbiter is added only to a volume whose "
-                "bricks are named by host (nothing was changed)")
-        # The arbiter learns every file's name and metadata by a full heal.
-        commands += [_wait_connected(len(plan.peers)), cmd(*plan.add_arbiter),
-                     cmd("gluster", "volume", "heal", plan.volume, "full")]
-    changed = [kv for k, v in sorted(plan.options.items()) if st.options.get(k) != v
-               for kv in (k, v)]
-    restart = st.volume_started and restarts_volume(st.options, plan.options)
-    if restart:  # glusterd has just been restarted with TLS: its peers first
-        commands.append(_wait_connected(len(plan.peers)))
-    if changed:  # gluster sets any number of options in one command
-        commands.append(cmd("gluster", "volume", "set", plan.volume, *changed))
-    if restart:
-        # TLS turned on (or off): the bricks take it only at their start, and
-        # a mount made before cannot speak to them after (mount_serving makes
-        # it again). The files are away for these seconds (3.5-4.3 s in the
-        # demo lab, from glusterd's restart); the bookings not.
-        commands.append(cmd("gluster", "--mode=script", "volume", "stop", plan.volume))
-        commands.append(cmd("gluster", "volume", "start", plan.volume))
-    elif not st.volume_started:
-        commands.append(cmd("gluster", "volume", "start", plan.volume))
-    if not commands:
-        host.noop(f"volume {plan.volume} started with its options")
-    yield from commands
-
-
-
-
 def note(keys: tuple[str, ...]) -> str:
     """A note on the node that a restart or reload is owed; it survives an apply
     that fails before the restart, so the next apply still does it."""
@@ -238,15 +187,13 @@ def when_noted(key: str, command: str) -> Generator[Any, None, None]:
 
 
 def owed_done(command: str, key: str) -> str:
-    """The shell that runs an owed restart or reload and clears its note. Three
-    tries: in a container, systemd sometimes fails a restart while it cannot
-    yet kill the old control group (seen in the lab)."""
-    clear = cmd("rm", "-f", f"{PENDING_DIR}/{key}")
-    return (f"for try in 1 2 3; do if {command}; then {clear}; exit 0; fi; "
-            "sleep 1; done; exit 1")
+    """The shell that runs an owed restart or reload and clears its note
+    (tried three times, shell.tried)."""
+    return tried(command, cmd("rm", "-f", f"{PENDING_DIR}/{key}"))
 
 
-def _unit(unit: str) -> tuple[str, UnitState]:
+def unit_state(unit: str) -> tuple[str, UnitState]:
+    """The unit's full name and its state on this host (a fact)."""
     name = unit if "." in unit else f"{unit}.service"
     return name, host.get_fact(Unit, unit=name)
 
@@ -262,7 +209,7 @@ def unit_starting(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, Non
     as they are when its start is queued: the restarts noted for it (clears)
     are owed no more. Should the start fail, unit_started starts it again,
     on the same files."""
-    name, st = _unit(unit)
+    name, st = unit_state(unit)
     if not st.running:
         yield then(cmd("systemctl", "start", "--no-block", name),
                    _cleared(clears) if clears else "")
@@ -276,33 +223,17 @@ def unit_started(unit: str, clears: tuple[str, ...] = ()) -> Generator[Any, None
     it (clears) are then owed no more, and a first apply does not restart
     what it has just started. A start under way (unit_starting's) is waited
     for."""
-    name, st = _unit(unit)
+    name, st = unit_state(unit)
     if not st.enabled:
         yield cmd("systemctl", "enable", name)
     if not st.running:
-        done = f"{_cleared(clears)}; " if clears else ""
-        yield (f"for try in 1 2 3; do if {cmd('systemctl', 'start', name)}; then "
-               f"{done}exit 0; fi; sleep 1; done; exit 1")
-
-
-@operation()
-def mount_serving(unit: str, path: str) -> Generator[Any, None, None]:
-    """A mount unit started, or made again when its path answers no more (a
-    Gluster mount made before its volume turned TLS on: its client cannot
-    speak to the bricks again). Its unit unmounts lazily: a file held open
-    there does not keep the old mount."""
-    name, st = _unit(unit)
-    if st.running and not host.get_fact(PathAnswers, path=path):
-        yield (f"for try in 1 2 3; do {cmd('systemctl', 'restart', name)} && exit 0; "
-               "sleep 1; done; exit 1")
-        return
-    yield from unit_started._inner(unit)
+        yield tried(cmd("systemctl", "start", name), _cleared(clears) if clears else "")
 
 
 @operation()
 def unit_stopped(unit: str) -> Generator[Any, None, None]:
     """A unit stopped and kept from starting at boot (a masked one is left so)."""
-    name, st = _unit(unit)
+    name, st = unit_state(unit)
     if st.running:
         yield cmd("systemctl", "stop", name)
     if st.file == "enabled":
@@ -325,7 +256,7 @@ def system_user(user: str, home: str, shell: str) -> Generator[Any, None, None]:
 
 
 __all__ = [
-    "gluster_pool", "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
+    "mariadb_bootstrap", "mariadb_datadir", "mariadb_open_primary",
     "mariadb_replica_of", "network_apply", "raid_create", "system_user",
     "unit_started", "unit_starting", "unit_stopped",
 ]

@@ -19,3 +19,12 @@ def cmd(*words: str) -> str:
 def then(*commands: str) -> str:
     """Commands run in turn, each only if the one before succeeded."""
     return " && ".join(c for c in commands if c)
+
+
+def tried(command: str, then_: str = "") -> str:
+    """A command tried up to three times a second apart, and `then_` once it
+    succeeded; failing if every try failed. In a container, systemd sometimes
+    fails a start or restart while it cannot yet kill the old control group
+    (seen in the lab: 219/CGROUP)."""
+    done = f"{then_}; exit 0" if then_ else "exit 0"
+    return f"for try in 1 2 3; do if {command}; then {done}; fi; sleep 1; done; exit 1"
