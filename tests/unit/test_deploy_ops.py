@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -529,3 +530,35 @@ def test_the_venv_job_script_refuses_a_wrong_call() -> None:
     got = subprocess.run(["sh", str(venv_ops.job_script()), "go"], capture_output=True,
                          text=True, check=False)
     assert got.returncode == 2 and "usage" in got.stderr
+
+
+def test_an_owed_glusterd_restart_takes_the_hosts_bricks_with_it(tmp_path: Path) -> None:
+    """glusterd's unit no longer stops the bricks (KillMode=process): the
+    owed restart stops them itself, waits for them to go, and glusterd's
+    start brings them back. Run with fakes for systemctl and the processes:
+    nothing if glusterd is not running; else stop, kill, start, in order."""
+    import os
+
+    from hapair.deploy.gluster_ops import restart_with_bricks
+
+    log = tmp_path / "log"
+    for name, body in {"systemctl": 'echo "systemctl $*" >> LOG; '
+                                    '[ "$1" != is-active ] || [ -e RUNNING ]',
+                       "pkill": 'echo "pkill $*" >> LOG; rm -f BRICKS',
+                       "pgrep": '[ -e BRICKS ]', "sleep": "true"}.items():
+        tool = tmp_path / name
+        tool.write_text("#!/bin/sh\n" + body.replace("LOG", str(log))
+                        .replace("RUNNING", str(tmp_path / "running"))
+                        .replace("BRICKS", str(tmp_path / "bricks")) + "\n")
+        tool.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    sh = ["sh", "-c", f"if {restart_with_bricks()}; then exit 0; fi; exit 1"]  # as owed_done
+    assert subprocess.run(sh, env=env, check=False).returncode == 0
+    assert log.read_text().splitlines() == ["systemctl is-active -q glusterd"]
+    log.unlink()
+    (tmp_path / "running").touch()
+    (tmp_path / "bricks").touch()
+    assert subprocess.run(sh, env=env, check=False).returncode == 0
+    assert log.read_text().splitlines() == [
+        "systemctl is-active -q glusterd", "systemctl stop glusterd", "pkill -x glusterfsd",
+        "pkill -f -- [-]-process-name glustershd", "systemctl start glusterd"]

@@ -322,3 +322,19 @@ def test_the_gluster_mount_unmounts_lazily_and_the_raid_one_not(m2l: ClusterSpec
     lazy = [p for p, text in files.items() if "LazyUnmount=yes" in text]
     assert len(lazy) == 1 and "static" in lazy[0]
     assert sum(p.endswith(".mount") for p in files) == 2
+
+
+def test_glusterd_leaves_its_bricks_to_apply_on_every_host_of_the_pool(m2l: ClusterSpec) -> None:
+    """Upstream's KillMode=process on each node, and on the witness where it
+    holds the arbiter: a glusterd restart in the lab's containers otherwise
+    hung for its 300 s stop timeout."""
+    files = {f.path: f.content for f in render_node(m2l, m2l.nodes[0])}
+    assert "KillMode=process" in files[gluster.GLUSTERD_DROPIN]
+    assert gluster.render_witness(m2l) == []  # no witness
+    watching = m2l.model_copy(update={
+        "witness": Witness(name="arb", address="10.54.0.12")})  # type: ignore[arg-type]
+    assert gluster.render_witness(watching) == []  # a witness without the arbiter
+    arbiter = watching.model_copy(update={"volume": Volume(arbiter="arb")})
+    (dropin,) = gluster.render_witness(arbiter)
+    assert dropin.path == gluster.GLUSTERD_DROPIN and "witness arb" in dropin.content
+    assert "KillMode=process" in dropin.content

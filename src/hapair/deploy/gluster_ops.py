@@ -16,6 +16,23 @@ from hapair.deploy.ops import unit_state
 from hapair.deploy.shell import cmd, tried
 from hapair.render.gluster import GlusterPlan, restarts_volume
 
+# This host's bricks and self-heal daemon (a bracket keeps pgrep -f and
+# pkill -f from finding the shell that runs them).
+_SHD = "'[-]-process-name glustershd'"
+_GONE = (f"for i in $(seq 50); do pgrep -x glusterfsd >/dev/null || pgrep -f -- {_SHD} "
+         ">/dev/null || break; sleep 0.2; done")
+
+
+def restart_with_bricks() -> str:
+    """glusterd restarted with this host's bricks and self-heal daemon, if it
+    runs (a changed certificate or TLS file; glusterd starts the bricks of
+    the started volumes at its own start): what Debian's unit did, by hand,
+    now that glusterd's unit leaves them (render/gluster.py
+    `glusterd_dropin`). The files are away from here for these seconds."""
+    return ("{ ! systemctl is-active -q glusterd || { systemctl stop glusterd && "
+            f"{{ pkill -x glusterfsd; pkill -f -- {_SHD}; {_GONE}; "
+            "systemctl start glusterd; }; }; }")
+
 
 def _wait_connected(n: int) -> str:
     """A new peer takes a moment to be Connected; volume changes need it."""

@@ -57,13 +57,14 @@ def volume(plan: Plan) -> None:
     arbiter: list[Host_] = [spec.host(vol.arbiter)] if vol.arbiter else []
     pool = gluster_pool(spec)
     # The restart gluster_tls's changes owe, here, right before the volume's
-    # own: Debian's unit stops the host's bricks with glusterd, and a mount
-    # made before TLS cannot find them again, so the files are away from this
-    # restart until the mounts are made again below (early in the apply, that
-    # was 21 s in the lab, the apply's other steps between). try-restart: a
-    # glusterd not yet running starts with TLS (glusterd_meanwhile).
-    plan.on_change(pool, "glusterd", "glusterd: restart (TLS changed)",
-                   "systemctl try-restart glusterd")
+    # own: the host's bricks restart with glusterd (they hold the old
+    # certificate), and a mount made before TLS cannot find them again, so
+    # the files are away from this restart until the mounts are made again
+    # below (early in the apply, that was 21 s in the lab, the apply's other
+    # steps between). Only a running glusterd: one not yet running starts
+    # with TLS (glusterd_meanwhile).
+    plan.on_change(pool, "glusterd", "glusterd: restart with its bricks (TLS changed)",
+                   gluster_ops.restart_with_bricks())
     plan.op(pool, "glusterd: running", ops.unit_started, unit="glusterd")
     bricks = [spec.node(n) for n in vol.brick_nodes(spec.nodes)] + arbiter
     plan.op(bricks, "gluster: brick directory", files.directory, path=vol.brick_path)

@@ -34,7 +34,7 @@ KEYS: dict[str, tuple[str, How, str]] = {
     "firewall": ("hapair-firewall", "reload", "nothing: the rules change in one transaction"),
     "sysctl": ("", "reload", "nothing"),
     "glusterd": ("glusterd", "reload", "nothing: the files on the volume only, for seconds "
-                 "(Debian's unit restarts the host's bricks with glusterd)"),
+                 "(the host's bricks restart with glusterd)"),
     "mariadb": ("mariadb", "restart", "a switchover: writes stop while the server restarts"),
     "agent": ("hapair-agent", "restart", "nothing when it is the only one: a restart in place, "
               "the database open and the VIP staying (agent/restarting.py)"),

@@ -214,7 +214,8 @@ def rendered_files(plan: Plan) -> None:
     def files_of(h: Host_) -> dict[str, Any]:
         if isinstance(h, Witness):
             rendered = [*etcd_render.render_witness(d.spec),
-                        *firewall_render.render_witness(d.spec)]
+                        *firewall_render.render_witness(d.spec),
+                        *gluster_render.render_witness(d.spec)]
         else:
             rendered = [*d.rendered[h.name],
                         RenderedFile(APP_SECRETS_ENV, app_secrets(d, h), 0o600, "secrets"),

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from hapair.render.files import RenderedFile
-from hapair.render.systemd import mount_unit
+from hapair.render.files import RenderedFile, header, host_header
+from hapair.render.systemd import UNIT_DIR, mount_unit
 from hapair.spec.models import ClusterSpec, Node
 
 PLAN_PATH = "/etc/hapair/gluster-plan.json"
@@ -152,6 +152,32 @@ def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
         after=("glusterd.service",),
         lazy=True,
     )
-    return [RenderedFile(PLAN_PATH, text, 0o644, "gluster"), unit]
+    return [RenderedFile(PLAN_PATH, text, 0o644, "gluster"), unit,
+            glusterd_dropin(header(spec, node))]
+
+
+GLUSTERD_DROPIN = f"{UNIT_DIR}/glusterd.service.d/hapair.conf"
+
+
+def glusterd_dropin(head: str) -> RenderedFile:
+    """glusterd's unit as upstream GlusterFS ships it, `KillMode=process`:
+    stopping glusterd stops glusterd, not the host's bricks and self-heal
+    daemon with it (Debian's unit says control-group). apply restarts those
+    itself where it means to (deploy/gluster_ops.py `restart_with_bricks`).
+    In the lab's containers, systemd could not tell when the bricks of a
+    control group it failed to kill had gone (`Failed to kill control group
+    ...: Input/output error`), and a restart of glusterd hung in
+    final-sigterm for the unit's 300 s timeout (seen in CI, more than once
+    a run)."""
+    text = head + "[Service]\nKillMode=process\n"
+    return RenderedFile(GLUSTERD_DROPIN, text, 0o644, "systemd")
+
+
+def render_witness(spec: ClusterSpec) -> list[RenderedFile]:
+    """The witness's Gluster files: glusterd's drop-in where it holds the arbiter."""
+    w = spec.witness
+    if w is None or spec.volume.arbiter != w.name:
+        return []
+    return [glusterd_dropin(host_header(spec, f"witness {w.name}"))]
 
 
