@@ -12,15 +12,13 @@ from pyinfra.context import host
 
 from hapair.deploy import ops
 from hapair.deploy.facts import Gluster, PathAnswers
-from hapair.deploy.ops import unit_state
-from hapair.deploy.shell import cmd, tried
+from hapair.deploy.shell import cmd, tried, waited
 from hapair.render.gluster import GlusterPlan, restarts_volume
 
 # This host's bricks and self-heal daemon (a bracket keeps pgrep -f and
 # pkill -f from finding the shell that runs them).
 _SHD = "'[-]-process-name glustershd'"
-_GONE = (f"for i in $(seq 50); do pgrep -x glusterfsd >/dev/null || pgrep -f -- {_SHD} "
-         ">/dev/null || break; sleep 0.2; done")
+_GONE = waited(f"! pgrep -x glusterfsd >/dev/null && ! pgrep -f -- {_SHD} >/dev/null", 50)
 
 
 def restart_with_bricks() -> str:
@@ -36,8 +34,7 @@ def restart_with_bricks() -> str:
 
 def _wait_connected(n: int) -> str:
     """A new peer takes a moment to be Connected; volume changes need it."""
-    return ("for i in $(seq 100); do [ $(gluster pool list | grep -c Connected) -ge "
-            f"{n} ] && break; sleep 0.2; done")
+    return waited(f"[ $(gluster pool list | grep -c Connected) -ge {n} ]", 100)
 
 
 @operation()
@@ -86,7 +83,7 @@ def mount_serving(unit: str, path: str) -> Generator[Any, None, None]:
     Gluster mount made before its volume turned TLS on: its client cannot
     speak to the bricks again). Its unit unmounts lazily: a file held open
     there does not keep the old mount."""
-    name, st = unit_state(unit)
+    name, st = ops.unit_state(unit)
     if st.running and not host.get_fact(PathAnswers, path=path):
         yield tried(cmd("systemctl", "restart", name))
         return

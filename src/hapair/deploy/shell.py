@@ -28,3 +28,9 @@ def tried(command: str, then_: str = "") -> str:
     (seen in the lab: 219/CGROUP)."""
     done = f"{then_}; exit 0" if then_ else "exit 0"
     return f"for try in 1 2 3; do if {command}; then {done}; fi; sleep 1; done; exit 1"
+
+
+def waited(condition: str, tries: int) -> str:
+    """Wait until condition holds, looking every 0.2 s, at most tries times;
+    going on either way (the step after it fails if it must)."""
+    return f"for i in $(seq {tries}); do {condition} && break; sleep 0.2; done"

@@ -22,7 +22,7 @@ from hapair.agent.core.actions import (
 )
 from hapair.agent.core.config import AgentConfig
 from hapair.agent.core.fence_rules import fence_first
-from hapair.agent.core.learn import fresh_peer
+from hapair.agent.core.learn import fresh_peer, witnessed
 from hapair.agent.core.lease_rules import peer_may_take_over, run_out
 from hapair.agent.core.standby import read_only
 from hapair.agent.core.view import BUSY_HEAL_S, View
@@ -31,7 +31,6 @@ from hapair.agent.core.witness_rules import (
     go_alone,
     named_elsewhere,
     primary_upkeep,
-    witnessed,
 )
 from hapair.model.roles import Condition, Role
 

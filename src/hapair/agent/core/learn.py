@@ -78,12 +78,18 @@ def stops_on_purpose(p: StatusDoc) -> bool:
     return p.stopping and p.read_only and p.role not in (Role.PROMOTING, Role.FENCING)
 
 
+def witnessed(v: View, cfg: AgentConfig) -> bool:
+    """The witness's rules apply (witness_rules.py): a witness, and no fence
+    devices (with them, powering the peer off comes first and their rules
+    decide)."""
+    return v.witness is not None and cfg.fence is None
+
+
 def _named_complete(v: View, cfg: AgentConfig) -> bool:
-    """The witness's sync record may name the peer complete (it does, or
-    the witness does not answer): with fence devices the record is not
-    the witness's rule, and does not count."""
+    """Under the witness's rules, its sync record may name the peer complete
+    (it does, or the witness does not answer)."""
     w = v.witness
-    return w is not None and cfg.fence is None and (not w.ok or w.complete == cfg.peer)
+    return w is not None and witnessed(v, cfg) and (not w.ok or w.complete == cfg.peer)
 
 
 def peer_back(v: View, cfg: AgentConfig) -> float:

@@ -19,7 +19,7 @@ from hapair.agent.core.actions import (
 )
 from hapair.agent.core.config import AgentConfig
 from hapair.agent.core.fence_rules import fence_first
-from hapair.agent.core.learn import fresh_peer
+from hapair.agent.core.learn import fresh_peer, witnessed
 from hapair.agent.core.view import PATHS, Path, View
 from hapair.agent.core.witness_rules import (
     fenced_claim,
@@ -29,7 +29,6 @@ from hapair.agent.core.witness_rules import (
     named_elsewhere,
     partitioned,
     unplanned_promotion,
-    witnessed,
 )
 from hapair.model.roles import Condition, Role
 

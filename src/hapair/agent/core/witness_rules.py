@@ -31,12 +31,6 @@ ALIVE_AFTER_S = 0.5
 ANNOUNCE_EVERY_S = 2.0  # while the standby is lost, the primary says where the VIP is
 
 
-def witnessed(v: View, cfg: AgentConfig) -> bool:
-    """The witness's rules apply: a witness, and no fence devices (with them,
-    powering the peer off comes first and their rules decide)."""
-    return v.witness is not None and cfg.fence is None
-
-
 def holds_leader(v: View, cfg: AgentConfig) -> bool:
     """This node wrote the leader key within the lease, with a majority behind it."""
     w = v.witness
