@@ -15,13 +15,16 @@ from tests.lab.conftest import Lab, paused_primary_closes_soon_after_it_resumes,
 SAFE_ON_A_PAIR = (
     "power-cut-primary", "kill-mariadb-primary", "kill-keepalived-primary",
     "kill-app-primary", "kill-apache-primary", "public-link-primary", "interconnect-cut",
-    "partition", "power-cut-standby", "switchover", "freeze-agent-primary",
-    "freeze-agent-primary-30s", "monitor-holds-primary")
+    "partition", "power-cut-standby", "freeze-agent-primary", "freeze-agent-primary-30s",
+    "monitor-holds-primary")
+# Not here, to keep the suite's time: `switchover` (the rolled applies below
+# switch over twice under the same load), a random sequence of faults (the
+# soak below is one, judged round by round).
 
 
-def test_every_scenario_once_and_a_random_sequence(lab: Lab, tmp_path: Path) -> None:
-    summary = lab.drills(tmp_path, *scenarios(*SAFE_ON_A_PAIR), "--random", "7")
-    assert {row["scenario"] for row in summary} == {*SAFE_ON_A_PAIR, "random-7"}
+def test_every_scenario_once(lab: Lab, tmp_path: Path) -> None:
+    summary = lab.drills(tmp_path, *scenarios(*SAFE_ON_A_PAIR))
+    assert {row["scenario"] for row in summary} == set(SAFE_ON_A_PAIR)
     assert (tmp_path / "report.md").exists()
     assert (tmp_path / "power-cut-primary.png").stat().st_size > 1000
 
