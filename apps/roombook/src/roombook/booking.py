@@ -167,10 +167,13 @@ def book(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng: SlotR
                     return _replay(s, existing, room_id, rng)
             if due is not None and due.day == rng.day:
                 with maker.begin() as s:
-                    released = release_due(s, room_id, due, now)
-                if released:
-                    due = None  # once: what is held after that is held
-                    continue
+                    release_due(s, room_id, due, now)
+                # Tried again once, whoever released the late booking: a
+                # request beside this one (a booking, a late check-in) may
+                # have released it first, and this one then released nothing
+                # though the slot is free. What is held after that is held.
+                due = None
+                continue
             raise Conflict("the room is already booked for part of that time") from None
         except OperationalError as exc:
             if not is_transient(exc) or attempt == RETRIES - 1:
