@@ -126,3 +126,20 @@ def test_a_warmed_worker_serves_its_threads_without_connecting(mariadb: MariaDB,
     for conn in held:
         conn.close()
     engine.dispose()
+
+
+def test_no_tls_to_a_server_on_this_host_unless_the_url_asks() -> None:
+    """PyMySQL ≥ 1.2 shakes hands with any server that offers TLS, each new
+    connection loading the system's CA bundle first: over loopback that
+    guards nothing and costs every new connection (after a switchover, every
+    request's)."""
+    local = ("mysql+pymysql://rb:pw@127.0.0.1:3306/roombook",
+             "mysql+pymysql://rb:pw@localhost/roombook",
+             "mysql+pymysql://rb:pw@[::1]:3306/roombook",
+             "mysql+pymysql://rb:pw@/roombook?unix_socket=/run/mysqld/mysqld.sock")
+    for url in local:
+        assert db.pymysql_args(url)["ssl_disabled"] is True, url
+    for url in ("mysql+pymysql://rb:pw@10.54.0.10:3306/roombook",
+                "mysql+pymysql://rb:pw@127.0.0.1/roombook?ssl_ca=/etc/mysql/ca.pem"):
+        assert "ssl_disabled" not in db.pymysql_args(url), url
+    assert db.pymysql_args(local[0])["connect_timeout"] == 3

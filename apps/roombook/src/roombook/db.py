@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, make_url, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
@@ -77,12 +77,32 @@ def make_engine(url: str) -> Engine:
     # pinged before their next use, see _lean_round_trips).
     engine = create_engine(
         url, pool_recycle=300, pool_size=10, max_overflow=20, pool_use_lifo=True,
-        pool_reset_on_return=None,
-        connect_args={"connect_timeout": 3, "read_timeout": 30, "write_timeout": 30,
-                      "charset": "utf8mb4"},
+        pool_reset_on_return=None, connect_args=pymysql_args(url),
     )
     _lean_round_trips(engine)
     return engine
+
+
+# A server on this host: over loopback or its socket, TLS guards nothing.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def pymysql_args(url: str) -> dict[str, Any]:
+    """PyMySQL's arguments for a MariaDB URL: short timeouts, and no TLS to a
+    server on this host unless the URL asks for it (an ssl_* option). Since
+    PyMySQL 1.2 a connection uses TLS whenever the server offers it, and
+    builds for it a context that loads the system's whole CA bundle: 70 ms
+    of CPU for every new connection on the lab's machines, before the
+    handshake. A standby's pools hold few connections; after a switchover
+    every request needed a new one, and the first bookings on the new
+    primary waited for them (see docs/controller.md, "A planned switchover")."""
+    parsed = make_url(url)
+    args: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 30, "write_timeout": 30,
+                            "charset": "utf8mb4"}
+    local = parsed.host is None or parsed.host in LOOPBACK or "unix_socket" in parsed.query
+    if local and not any(key.startswith("ssl") for key in parsed.query):
+        args["ssl_disabled"] = True
+    return args
 
 
 # A connection unused this long is pinged before it is handed out.
