@@ -131,8 +131,8 @@ def test_a_warmed_worker_serves_its_threads_without_connecting(mariadb: MariaDB,
 def test_no_tls_to_a_server_on_this_host_unless_the_url_asks() -> None:
     """PyMySQL ≥ 1.2 shakes hands with any server that offers TLS, each new
     connection loading the system's CA bundle first: over loopback that
-    guards nothing and costs every new connection (after a switchover, every
-    request's)."""
+    guards nothing and costs every new connection (a fenced primary's
+    requests in flight each reconnect)."""
     local = ("mysql+pymysql://rb:pw@127.0.0.1:3306/roombook",
              "mysql+pymysql://rb:pw@localhost/roombook",
              "mysql+pymysql://rb:pw@[::1]:3306/roombook",
