@@ -391,3 +391,20 @@ def test_dry_run_plans_and_changes_nothing(lab: Lab) -> None:
     assert "plan (nothing changed)" in result.stdout
     assert "0 to change" in result.stdout
 
+
+def test_a_dependency_without_a_wheel_is_built_on_the_node(lab: Lab) -> None:
+    """The path a node with no wheel for some dependency takes (a new Python,
+    an uncommon machine), forced for MarkupSafe, which has a C extension:
+    its source archive is shipped and compiled on the node, offline; the
+    application serves on it. Then back to the wheel."""
+    result = lab.hapair("lab", "apply", str(lab.spec), "--build-on-node", "markupsafe")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    site = "/opt/hapair/app/lib/python3*/site-packages"
+    tags = lab.sh("node1", f"cat {site}/markupsafe-*.dist-info/WHEEL")
+    assert "linux_x86_64" in tags and "manylinux" not in tags, tags  # built there, not shipped
+    assert lab.sh("node1", f"ls {site}/markupsafe/").count("_speedups") >= 1
+    answer = lab.sh("client", f"{curl(lab)} -m 5 -sS https://{VIP}/healthz")
+    assert answer.rstrip().endswith("ok")
+    back = lab.hapair("lab", "apply", str(lab.spec))
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-2000:]
+    assert "manylinux" in lab.sh("node1", f"cat {site}/markupsafe-*.dist-info/WHEEL")

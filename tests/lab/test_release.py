@@ -15,7 +15,6 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.lab.conftest import Lab, lab_of, own
-from tests.lab.test_cluster import VIP, curl
 
 TRIXIE = own(EXAMPLES / "lab-trixie.toml")
 NODES = ("node1", "node2")
@@ -45,21 +44,3 @@ def test_the_nodes_run_their_own_python_with_wheels_made_for_it(tlab: Lab) -> No
 
 def test_a_power_cut_of_the_primary_there_keeps_every_booking(tlab: Lab, tmp_path: Path) -> None:
     tlab.drills(tmp_path, "--scenario", "power-cut-primary")
-
-
-def test_a_dependency_without_a_wheel_is_built_on_the_node(tlab: Lab) -> None:
-    """The path a node with no wheel for some dependency takes (a new Python,
-    an uncommon machine), forced for MarkupSafe, which has a C extension:
-    its source archive is shipped and compiled on the node, offline; the
-    application serves on it. Last in this lab's module: the lab goes down
-    after it, so nothing has to be put back (on the shared pair that cost a
-    second apply)."""
-    result = tlab.hapair("lab", "apply", str(tlab.spec), "--build-on-node", "markupsafe")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    site = "/opt/hapair/app/lib/python3*/site-packages"
-    for node in NODES:
-        tags = tlab.sh(node, f"cat {site}/markupsafe-*.dist-info/WHEEL")
-        assert "linux_x86_64" in tags and "manylinux" not in tags, tags  # built there
-        assert tlab.sh(node, f"ls {site}/markupsafe/").count("_speedups") >= 1
-    answer = tlab.sh("client", f"{curl(tlab)} -m 5 -sS https://{VIP}/healthz")
-    assert answer.rstrip().endswith("ok")
