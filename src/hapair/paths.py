@@ -23,6 +23,10 @@ APP_SECRETS_ENV = f"{ETC_DIR}/app-secrets.env"
 # only: the migration account's (it may change tables; the application's
 # account may not).
 APP_MIGRATION_ENV = f"{ETC_DIR}/app-migration.env"
+# gunicorn's hooks (rendered): each worker leaves a file named after its pid
+# in APP_LOADED_DIR once it has loaded the application.
+GUNICORN_CONF = f"{ETC_DIR}/gunicorn.conf.py"
+APP_LOADED_DIR = "/run/hapair-app/loaded"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
 # What apply changed and the node still owes (a restart, a reload), one empty
 # file per item: the roll reads and clears them; the agent shows them.

@@ -8,7 +8,7 @@ import contextlib
 import errno
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,44 @@ def test_health_is_checked_beside_the_loop_and_a_change_wakes_it() -> None:
     while checker.latest() != ("", "") and time.monotonic() < deadline:
         time.sleep(0.01)
     assert checker.latest() == ("", "")
+
+
+def test_workers_still_loading_are_counted_from_their_files_and_live_pids() -> None:
+    from hapair.agent.node.health import loading
+
+    alive = {11, 12, 13}.__contains__
+    assert loading(["wanted", "11", "12", "13"], "3", alive) == ""
+    assert loading(["wanted", "11", "99"], "3", alive) == "1 of 3 application workers loaded"
+    assert loading(["wanted"], "3\n", alive) == "0 of 3 application workers loaded"
+    assert loading(["11", "12", "13", "14"], "3", alive) == ""  # a new one beside the old
+    # No count from gunicorn (an application unit from before the hooks): nothing said.
+    assert loading(["11"], None, alive) == "" and loading(["11"], "", alive) == ""
+
+
+def test_the_checker_reads_the_loaded_workers_folder(tmp_path: Path) -> None:
+    import os
+
+    from hapair.agent.node.health import WANTED, HealthChecker
+
+    folder = tmp_path / "loaded"
+    checker = HealthChecker(1, 0.01, threading.Event(), loaded_dir=str(folder))
+    checker.check = lambda: ("", "")  # type: ignore[method-assign]
+    threading.Thread(target=checker.run, daemon=True).start()
+    time.sleep(0.05)
+    assert checker.loading == ""  # no folder: an application without the hooks
+    folder.mkdir()
+    (folder / WANTED).write_text("2")
+    (folder / str(os.getpid())).touch()
+    assert _until(lambda: checker.loading == "1 of 2 application workers loaded")
+    (folder / str(os.getppid())).touch()
+    assert _until(lambda: checker.loading == "")
+
+
+def _until(ok: Callable[[], bool], seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not ok() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ok()
 
 
 def test_a_fence_closes_the_database_even_on_a_full_disk() -> None:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -256,6 +257,7 @@ def test_units(m2l: ClusterSpec) -> None:
     assert "--bind 127.0.0.1:8000 --workers 4" in app and "roombook.wsgi:app" in app
     assert "--worker-class gthread --threads 4" in app and "--timeout 30 " in app
     assert "User=hapair-app" in app
+    assert "--config /etc/hapair/gunicorn.conf.py" in app
     agent = file_at(files, "/etc/systemd/system/hapair-agent.service")
     assert "--node node2" in agent
     mount = file_at(files, "/etc/systemd/system/srv-static.mount")
@@ -338,3 +340,24 @@ def test_glusterd_leaves_its_bricks_to_apply_on_every_host_of_the_pool(m2l: Clus
     (dropin,) = gluster.render_witness(arbiter)
     assert dropin.path == gluster.GLUSTERD_DROPIN and "witness arb" in dropin.content
     assert "KillMode=process" in dropin.content
+
+
+def test_gunicorn_s_hooks_mark_each_loaded_worker_and_unmark_it(m2l: ClusterSpec,
+                                                                 tmp_path: Path) -> None:
+    """The rendered hooks, run as gunicorn runs them (a worker object with
+    its pid): a file per loaded worker, gone when the worker exits."""
+    from types import SimpleNamespace
+
+    text = file_at(render_node(m2l, m2l.nodes[0]), "/etc/hapair/gunicorn.conf.py")
+    hooks: dict[str, Any] = {}
+    exec(compile(text, "gunicorn.conf.py", "exec"), hooks)  # noqa: S102 - our own render
+    assert hooks["LOADED"] == "/run/hapair-app/loaded"
+    hooks["LOADED"] = str(tmp_path / "loaded")
+    hooks["when_ready"](SimpleNamespace(num_workers=2))
+    hooks["post_worker_init"](SimpleNamespace(pid=4242))
+    hooks["post_worker_init"](SimpleNamespace(pid=4243))
+    assert sorted(p.name for p in (tmp_path / "loaded").iterdir()) == ["4242", "4243", "wanted"]
+    assert (tmp_path / "loaded" / "wanted").read_text() == "2"
+    hooks["worker_exit"](None, SimpleNamespace(pid=4242))
+    hooks["worker_exit"](None, SimpleNamespace(pid=4242))  # twice: no error
+    assert sorted(p.name for p in (tmp_path / "loaded").iterdir()) == ["4243", "wanted"]

@@ -188,6 +188,13 @@ def test_settled_wants_a_primary_and_a_complete_replica(lab: ClusterSpec) -> Non
                        services=True)
     assert not app_down.ok and "app: 502" in app_down.why
     assert settled(lab, {"node1": primary, "node2": _doc("node2", app_ok=False)}).ok
+    # Answering, but with workers still loading the application: a
+    # switchover onto it would queue the first bookings behind them.
+    loading = {"node1": primary,
+               "node2": _doc("node2", app_loading="1 of 3 application workers loaded")}
+    assert not settled(lab, loading, services=True).ok
+    assert "node2: 1 of 3 application workers loaded" in settled(lab, loading, services=True).why
+    assert settled(lab, loading).ok  # the drills' own wait asks no services
     gone = settled(lab, {"node1": primary, "node2": None})
     assert not gone.ok and "unreachable" in gone.why
     assert "0 writable" in settled(lab, {"node1": _doc("node1"), "node2": _doc("node2")}).why

@@ -215,6 +215,7 @@ class Agent:
                     vrrp=self.fifo.state,
                     holds_vip=cfg.vip in observe.addresses(cfg.vip_device), db=db,
                     peer=self.peer, app_problem=app, apache_problem=apache, link_problem=link,
+                    app_loading=self.health.loading,
                     commit_problem=self.lease_row.stuck(now) if self._should_commit(db) else "",
                     witness=self.keeper.state if self.keeper else None, hardware=hw,
                     pending=observe.pending(PENDING_DIR))

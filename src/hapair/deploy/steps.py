@@ -189,7 +189,7 @@ def _key(f: RenderedFile) -> tuple[str, ...]:
         return ("units", "app")
     if f.path.endswith(f"/{AGENT_UNIT}"):
         return ("units", "agent")
-    if f.path.endswith(("/app.env", "/app-secrets.env")):
+    if f.path.endswith(("/app.env", "/app-secrets.env", "/gunicorn.conf.py")):
         return ("app",)
     if f.path.endswith("/agent-secrets.env"):
         return ("agent",)

@@ -50,6 +50,7 @@ class StatusDoc(BaseModel):
     app_ok: bool = False
     apache_ok: bool = False
     health_problem: str = ""
+    app_loading: str = ""  # "" once every application worker has loaded it
     peer_paths: list[str] = []
     # the agent's judgement
     complete: bool = False

@@ -38,7 +38,8 @@ def settled(spec: ClusterSpec, docs: dict[str, StatusDoc | None],
             backlog: int | None = None) -> Layout:
     """maintenance: a replica in maintenance (out of failover, so not
     eligible) counts as settled too: the wait after a reboot;
-    services: also ask that each node's application and Apache answer;
+    services: also ask that each node's application and Apache answer, and
+    that every worker of the application has loaded it;
     applied: that the replica has applied all the primary wrote (an idle
     cluster). Under load it never quite has: complete (it has received
     every confirmed transaction, and applies them before it would open) is
@@ -71,4 +72,5 @@ def settled(spec: ClusterSpec, docs: dict[str, StatusDoc | None],
     if services:
         problems += [f"{d.node}: {d.health_problem or 'the application or Apache is down'}"
                      for d in (p, s) if not (d.app_ok and d.apache_ok)]
+        problems += [f"{d.node}: {d.app_loading}" for d in (p, s) if d.app_loading]
     return Layout(primary, standby, "; ".join(problems))

@@ -151,6 +151,7 @@ class View:
     app_problem: str = ""
     apache_problem: str = ""
     link_problem: str = ""
+    app_loading: str = ""  # workers still loading the application (health.loading)
     # A writable database's commits stuck on the server itself (db_lease.py).
     commit_problem: str = ""
     witness: Witness | None = None  # None: the spec names no witness

@@ -5,20 +5,54 @@ commits). The loop reads the latest verdict."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 from hapair.agent.node import observe
+from hapair.paths import APP_LOADED_DIR
+
+WANTED = "wanted"  # the file of APP_LOADED_DIR that says how many workers gunicorn starts
 
 NOT_YET = "the application not checked yet"
 
 
+def loading(names: Iterable[str], wanted: str | None, alive: Callable[[int], bool]) -> str:
+    """How many of the application's workers have not loaded it yet, in
+    words ("" when all have, or when nothing says: no WANTED file, as with an
+    application started without hapair's gunicorn hooks). names: the files of
+    APP_LOADED_DIR (render/systemd.gunicorn_conf), one per loaded worker's
+    pid; wanted: WANTED's text, how many workers gunicorn starts. A worker
+    gone without removing its file does not count."""
+    if wanted is None or not wanted.strip().isdigit():
+        return ""
+    want = int(wanted)
+    loaded = sum(1 for n in names if n.isdigit() and alive(int(n)))
+    return "" if loaded >= want else f"{loaded} of {want} application workers loaded"
+
+
+def _loading_now(folder: str) -> str:
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return ""
+    return loading(names, observe.read_text(os.path.join(folder, WANTED)),
+                   lambda pid: os.path.exists(f"/proc/{pid}"))
+
+
 class HealthChecker:
-    def __init__(self, app_port: int, interval_s: float, wake: threading.Event):
+    def __init__(self, app_port: int, interval_s: float, wake: threading.Event,
+                 loaded_dir: str = APP_LOADED_DIR):
         self.app_url = f"http://127.0.0.1:{app_port}/healthz"
         self.interval_s = interval_s
         self.wake = wake  # a changed verdict wakes the loop
         self._latest = (NOT_YET, "")
+        self.loaded_dir = loaded_dir
+        # Not a problem (the application answers with one worker loaded): a
+        # switchover waits for it, since the new primary would queue its
+        # first bookings behind the loading ones (ops/settled.py).
+        self.loading = ""
 
     def latest(self) -> tuple[str, str]:
         """(the application's problem, Apache's problem): "" when healthy."""
@@ -40,4 +74,5 @@ class HealthChecker:
             if found != self._latest:
                 self._latest = found
                 self.wake.set()
+            self.loading = _loading_now(self.loaded_dir)
             time.sleep(max(0.0, self.interval_s - (time.monotonic() - start)))
