@@ -88,12 +88,11 @@ def plan(owed: Mapping[str, frozenset[str]], primary: str, standby: str) -> Roll
         for k in keys:
             steps.append(Step(node, "restart", KEYS[k][0], k, f"{k} changed, {role}"))
         if keys:
-            # An application that answers its first check may still be
-            # starting workers: in the lab, clients sent to it at once
-            # waited out their 1 s timeout.
-            steps.append(Step(node, "wait", why="it is a complete replica again, its "
-                              f"application and Apache answering, then {MOVE_S:.0f}s more for "
-                              "its workers to start", pause_s=MOVE_S))
+            # An application answers its first check with one worker loaded;
+            # the wait is for all of them (the agent's app_loading): a
+            # switchover onto the others' loading stalled every client.
+            steps.append(Step(node, "wait", why="it is a complete replica again, every "
+                              "worker of its application loaded and Apache answering"))
 
     restarts(standby, "the standby")
     mine = [k for k in ROLLED if k in owed.get(primary, frozenset())]
