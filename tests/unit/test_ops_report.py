@@ -121,3 +121,16 @@ def test_maintenance_and_owed_restarts_are_said_in_hints_and_the_role() -> None:
     assert any("node2 is in maintenance" in h and "maintenance SPEC node2 off" in h
                for h in s.hints)
     assert [r.cells()[1] for r in rows(statuses, s)] == ["primary", "replica, maintenance"]
+
+
+def test_workers_still_loading_are_shown_beside_a_healthy_application() -> None:
+    from hapair.model.report import rows
+
+    statuses = [node("node1", read_only=False, holds_vip=True, role="primary",
+                     app_ok=True, apache_ok=True),
+                node("node2", app_ok=True, apache_ok=True,
+                     app_loading="1 of 3 application workers loaded")]
+    s = summarize(statuses)
+    assert s.problems == ()  # it serves: not a problem, but not ready for a switchover
+    apps = [r.app for r in rows(statuses, s)]
+    assert apps == ["ok", "ok (1 of 3 application workers loaded)"]

@@ -127,7 +127,8 @@ def rows(statuses: list[NodeStatus], summary: Summary) -> list[Row]:
             + (", maintenance" if d.maintenance else ""),
             not d.problem, "yes" if d.read_only else "no", f"{d.epoch} ({d.epoch_primary})",
             d.gtid_binlog_pos, lag(d, primary), semi,
-            "ok" if d.app_ok and d.apache_ok else d.health_problem or "down",
+            (f"ok ({d.app_loading})" if d.app_loading else "ok") if d.app_ok and d.apache_ok
+            else d.health_problem or "down",
             d.app_ok and d.apache_ok, ", ".join(d.peer_paths)))
     return out
 
