@@ -118,3 +118,22 @@ def test_the_forwarded_ports_follow_the_labs_base(lab: ClusterSpec) -> None:
                                    "web": lab.web.model_copy(update={"tls": "off"})})
     assert forwarded(moved) == (18080, 80)
     assert [port for port, _ in pages(moved)] == [18011, 18012]
+
+
+def test_a_process_s_children_are_read_from_proc_and_none_once_it_is_gone() -> None:
+    """What `lab down` kills before a machine's nspawn: its init, the child
+    the host sees (a real child process here)."""
+    import os
+    import subprocess
+    import sys
+
+    from hapair.lab.proc import children
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in children(os.getpid())
+    assert children(2**22 + 1) == []  # no such process

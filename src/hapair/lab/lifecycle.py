@@ -24,7 +24,7 @@ from hapair.lab.plan import (
     VM,
     LabPlan,
 )
-from hapair.lab.proc import machine_pids
+from hapair.lab.proc import children, machine_pids
 from hapair.lab.sh import LabError, in_netns, run
 
 Progress = Callable[[str], None]
@@ -206,6 +206,12 @@ def down(cluster: str, progress: Progress) -> DownReport:
     deadline = time.monotonic() + 20
     for pid in machine_pids(state_dir):
         if not m.wait_gone(pid, max(0.1, deadline - time.monotonic())):
+            # The machine's init first: killed alone, nspawn leaves it running,
+            # its services with it, under the host's init (seen: a Debian 13
+            # machine that did not power off within the 20 s).
+            for init in children(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(init, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
             m.wait_gone(pid, 5)
     if report.machines:

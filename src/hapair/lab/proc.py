@@ -48,3 +48,10 @@ def wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
+def children(pid: int) -> list[int]:
+    """A process's children as the host sees them (for an nspawn: the
+    machine's init), none when it is gone."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
