@@ -114,6 +114,33 @@ def test_a_rebuild_runs_beside_the_loop(tmp_path: Path, monkeypatch: pytest.Monk
     assert "follow 192.168.57.102" in db.sent and agent.memory.rebuild_after == 0
 
 
+def test_a_change_of_path_ends_the_old_dump_beside_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replication moving to the public network ends the primary's dump
+    thread to this node's interconnect address over the public one: in a
+    thread, so that a path that stops answering as it is taken (a partition
+    becoming whole) never holds the loop, and the CHANGE MASTER goes ahead."""
+    db = FakeDB(replica_db())  # replicating over the interconnect
+    agent = agent_with(tmp_path, db, Peer(peer_primary(), ("interconnect",), time.monotonic()))
+    release, asked = threading.Event(), threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def stuck(rt: object, path: str, old_address: str) -> None:
+        seen.append((path, old_address))
+        asked.set()
+        assert release.wait(10)
+
+    monkeypatch.setattr(act, "end_old_dump", stuck)
+    view = agent.observe()
+    began = time.monotonic()
+    act.carry_out(agent, view, act.Follow(path="public"))
+    took = time.monotonic() - began
+    assert asked.wait(5) and not release.is_set()
+    assert took < 1.0 and db.sent == ["follow 10.54.0.10"]
+    assert seen == [("public", "192.168.57.103")]
+    release.set()
+
+
 def test_a_failed_rebuild_is_retried_later(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     db = FakeDB(replace_slave(io=Thread.STOPPED, io_errno=1236))

@@ -130,7 +130,11 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             host = cfg.peer_addresses[path]
             left = cfg.peer_path_of(view.db.slave.master_host)
             if left is not None and left != path:
-                end_old_dump(rt, path, cfg.my_addresses[left])
+                # Beside the loop: over a path that stops answering as it is
+                # taken, its connect alone held the loop 2 s and a promotion
+                # waited behind it (the starved pair's partition drill).
+                threading.Thread(target=end_old_dump, args=(rt, path, cfg.my_addresses[left]),
+                                 name="end-old-dump", daemon=True).start()
             db.follow(host, cfg.db_port, cfg.replication_user, rt.replication_password,
                       semi_sync=cfg.semi_sync, budget=LOOP_STATEMENTS_S)
             rt.record(ev.ReplicationKicked(time.monotonic()))
@@ -270,7 +274,10 @@ def end_old_dump(rt: Runtime, path: str, old_address: str) -> None:
     a same-id "zombie" does not interrupt a blocked write) and the primary
     starts no new dump, so semi-sync commits wait: seen in the drills as
     ~7 s of no bookings after an interconnect cut. KILL CONNECTION shuts the
-    socket at once. Best effort: on failure MariaDB's own way still works."""
+    socket at once. Best effort: on failure MariaDB's own way still works.
+    Run in a thread of its own (its connection and statements are bounded),
+    as the new CHANGE MASTER goes ahead: the new dump thread starts once the
+    old one is gone, whichever lands first."""
     cfg = rt.cfg
     remote = Database(Endpoint(cfg.admin_user, rt.admin_password, cfg.peer_addresses[path],
                                cfg.db_port))
