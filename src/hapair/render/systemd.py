@@ -257,7 +257,20 @@ def restart_dropins(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
                          "systemd") for unit in RESTARTED]
 
 
+def apache_reload(spec: ClusterSpec, node: Node) -> RenderedFile:
+    """Apache's reload is Debian's graceful one, its parent then woken as
+    soon as the old children have gone (hapair/apache_reload.py: a second
+    without a listener otherwise). Debian's own until hapair's venv is in
+    place (`apply --only host` lands this file first)."""
+    tool = f"{HAPAIR_VENV}/bin/hapair-apache-reload"
+    text = (header(spec, node) + "[Service]\nExecReload=\n"
+            f"ExecReload=/bin/sh -c 'if [ -x {tool} ]; then exec {tool}; "
+            "else exec /usr/sbin/apachectl graceful; fi'\n")
+    return RenderedFile(f"{UNIT_DIR}/apache2.service.d/hapair-reload.conf", text, 0o644,
+                        "systemd")
+
+
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     return [app_unit(spec, node), agent_unit(spec, node), stop_fence(spec, node),
             app_env(spec, node), gunicorn_conf(spec, node),
-            tmpfiles(spec, node), *restart_dropins(spec, node)]
+            tmpfiles(spec, node), *restart_dropins(spec, node), apache_reload(spec, node)]
