@@ -43,7 +43,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
 
 test-unit: install
 	$(VENV)/bin/pytest -m "not tools and not lab"

@@ -103,11 +103,12 @@ def test_the_witness_drills(wlab: Lab, tmp_path: Path) -> None:
 
 def test_abuse_from_the_client_network_moves_nothing(wlab: Lab, tmp_path: Path) -> None:
     """Slow clients, a flood of wrong passwords and forged VRRP adverts from
-    another host on the client network, 60 s each: the VIP stays, nothing
-    lost or doubled, and the demo user, signing in every second from the
-    client's own address, is let in every time."""
+    another host on the client network, 30 s each here (60 s in the drill
+    sets): the VIP stays, nothing lost or doubled, and the demo user,
+    signing in every second from the client's own address, is let in every
+    time."""
     names = ("slow-clients", "login-flood", "spoof-vrrp")
-    summary = wlab.drills(tmp_path, *scenarios(*names))
+    summary = wlab.drills(tmp_path, *scenarios(*names), "--attack-s", "30")
     assert {row["scenario"] for row in summary} == set(names)
     for row in summary:
         assert (row["vip_moves"], row["unwanted_moves"]) == (0, 0), row
@@ -115,7 +116,7 @@ def test_abuse_from_the_client_network_moves_nothing(wlab: Lab, tmp_path: Path) 
     for r in results:
         after = r["faults"][0]["after"]
         done, tried = after.split("real user: ", 1)[1].split(" ", 1)[0].split("/")
-        assert int(tried) >= 30 and done == tried, after[:600]
+        assert int(tried) >= 25 and done == tried, after[:600]
 
 
 def test_a_paused_primary_closes_soon_after_it_resumes_on_the_demos_lab(

@@ -9,7 +9,7 @@ import pytest
 from hapair.agent.node.observe import has_carrier, parse_addresses
 from hapair.drill import checker, report
 from hapair.drill.checker import Row
-from hapair.drill.scenarios import SCENARIOS, random_scenario
+from hapair.drill.scenarios import SCENARIOS, attack_for, random_scenario
 from hapair.drill.workload import slot_request
 from hapair.xbstream import binlog_gtid
 
@@ -161,6 +161,17 @@ def test_scenarios_cover_the_controller_issue_and_random_is_reproducible() -> No
             "partition", "power-cut-standby", "switchover"} <= set(SCENARIOS)
     assert random_scenario(7) == random_scenario(7)
     assert random_scenario(7).description != random_scenario(8).description
+
+
+def test_an_attack_can_be_shortened_and_nothing_else_changes() -> None:
+    short = attack_for(SCENARIOS["login-flood"], 30)
+    (step,) = short.steps
+    assert step.hold_s == 30 and "for 30 s" in short.description
+    assert step.fault.__self__.seconds == 30  # type: ignore[attr-defined]
+    # The table's own attack is untouched, and a fault that is no attack too.
+    assert SCENARIOS["login-flood"].steps[0].hold_s == 60
+    assert SCENARIOS["login-flood"].steps[0].fault.__self__.seconds == 60  # type: ignore[attr-defined]
+    assert attack_for(SCENARIOS["partition"], 30) is SCENARIOS["partition"]
 
 
 def test_report_summary_and_markdown() -> None:

@@ -40,12 +40,15 @@ def drill(
         "--soak", help="a soak this long (e.g. 1h, 90m): booking load and a random fault "
         "from the chosen scenarios (default: every one that applies) in each round")] = None,
     seed: Annotated[int, typer.Option(help="the soak's random choices")] = 1,
+    attack_s: Annotated[float | None, typer.Option(
+        "--attack-s", min=10, max=600, help="how long the attack scenarios (slow-clients, "
+        "login-flood, spoof-vrrp) attack, in seconds (default 60)")] = None,
 ) -> None:
     """Prove the cluster: faults under booking load, an independent checker, a report.
 
     Only against a lab (hapair lab up SPEC): a drill cuts power and links."""
     from hapair.drill.scenario import Scenario, hardware_of
-    from hapair.drill.scenarios import SCENARIOS, random_scenario
+    from hapair.drill.scenarios import SCENARIOS, attack_for, random_scenario
 
     if list_:
         for name, s in SCENARIOS.items():
@@ -75,6 +78,8 @@ def drill(
             err.print(f"[red]error[/red] --scenario {name}: {spec} has no {missing}")
             raise typer.Exit(EXIT_BAD_INPUT)
         chosen.append(SCENARIOS[name])
+    if attack_s is not None:
+        chosen = [attack_for(s, attack_s) for s in chosen]
     if random_seed is not None:
         chosen.append(random_scenario(random_seed))
     if soak is not None:

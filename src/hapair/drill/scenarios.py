@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from hapair.drill.abuse import ABUSE_S, ADVERTS, LOGINS, MONITOR, SLOW
+from hapair.drill.abuse import ABUSE_S, ADVERTS, LOGINS, MONITOR, SLOW, Attack
 from hapair.drill.changes import CHANGES, Change, changed_path, changed_text, lab_apply
 from hapair.drill.mail import MAIL
 from hapair.drill.scenario import Ctx, Fn, Scenario, Step, start
@@ -265,6 +266,24 @@ RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEP
 SCENARIOS: dict[str, Scenario] = {
     name: Scenario(name, step.what, (step,)) for name, step in STEPS.items()
 }
+
+
+#: The scenarios that are attack traffic, and the attack each runs.
+ATTACKS: dict[str, Attack] = {"slow-clients": SLOW, "login-flood": LOGINS,
+                              "spoof-vrrp": ADVERTS}
+
+
+def attack_for(scenario: Scenario, seconds: float) -> Scenario:
+    """An attack scenario whose attack lasts this long (`--attack-s`: CI's
+    are 30 s; the drills' figures are 60 s); any other scenario as it is."""
+    attack = ATTACKS.get(scenario.name)
+    if attack is None:
+        return scenario
+    shorter = Attack(attack.args, seconds, attack.more)
+    (step,) = scenario.steps
+    what = step.what.replace(f"for {ABUSE_S:g} s", f"for {seconds:g} s")
+    return Scenario(scenario.name, what, (replace(
+        step, what=what, fault=shorter.fault, recover=shorter.recover, hold_s=seconds),))
 
 
 def random_scenario(seed: int, count: int = 3) -> Scenario:
