@@ -31,12 +31,12 @@ def test_the_state_is_read_after_the_name() -> None:
 
 @pytest.mark.parametrize(("alive", "before", "want"), [
     ([11, 12], {11, 12}, "wait"),  # the old children still finishing
-    ([12], {11, 12}, "wait"),
+    ([12, 13], {11, 12}, "wait"),  # one replaced as the parent reaped it
     ([], {11, 12}, "wake"),  # all gone, none started: the parent sleeps
-    ([13], {11, 12}, "done"),  # the parent started one (it reaped an old one)
-    ([12, 13], {11, 12}, "done"),
+    ([13], {11, 12}, "wake"),  # one of two started: the rest at its next look
+    ([13, 14], {11, 12}, "done"),  # the parent started them all itself
 ])
-def test_the_parent_is_woken_only_with_no_child_to_cut(
+def test_the_parent_is_woken_only_while_its_new_generation_is_short(
         alive: list[int], before: set[int], want: str) -> None:
     assert verdict(alive, before) == want
 
@@ -53,9 +53,16 @@ def test_the_unit_s_reload_is_this_tool_with_debian_s_as_the_fallback() -> None:
 
 
 PARENT = """
-import os, signal, subprocess, sys, time
-signal.signal(signal.SIGUSR1, lambda *a: [k.terminate() for k in kids])
-signal.signal(signal.SIGHUP, lambda *a: (open(sys.argv[1], "w").write("woken"), sys.exit()))
+import signal, subprocess, sys, time
+told = []
+def usr1(*a):
+    told.append(1)
+    if len(told) == 1:
+        [k.terminate() for k in kids]
+    else:
+        open(sys.argv[1], "w").write("woken")
+        sys.exit()
+signal.signal(signal.SIGUSR1, usr1)
 kids = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
 print("ready", flush=True)
 while True:
@@ -63,10 +70,10 @@ while True:
 """
 
 
-def test_a_parent_whose_children_ended_is_woken_with_hup(
+def test_a_parent_whose_children_ended_is_sent_a_second_graceful_signal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stand-in for Apache's parent: on USR1 its two children end (it does
-    not reap them, as Apache's sleeps); it records the HUP that follows."""
+    """A stand-in for Apache's parent: at the first USR1 its two children
+    end (it does not reap them: Apache's sleeps); it records the second."""
     woken = tmp_path / "woken"
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(woken)],
                               stdout=subprocess.PIPE, text=True)
