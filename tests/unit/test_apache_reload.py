@@ -33,10 +33,10 @@ def test_the_state_is_read_after_the_name() -> None:
     ([11, 12], {11, 12}, "wait"),  # the old children still finishing
     ([12, 13], {11, 12}, "wait"),  # one replaced as the parent reaped it
     ([], {11, 12}, "wake"),  # all gone, none started: the parent sleeps
-    ([13], {11, 12}, "wake"),  # one of two started: the rest at its next look
-    ([13, 14], {11, 12}, "done"),  # the parent started them all itself
+    ([13], {11, 12}, "done"),  # one new child accepts: the rest at the parent's next look
+    ([13, 14], {11, 12}, "done"),
 ])
-def test_the_parent_is_woken_only_while_its_new_generation_is_short(
+def test_the_parent_is_woken_only_while_no_child_accepts(
         alive: list[int], before: set[int], want: str) -> None:
     assert verdict(alive, before) == want
 

@@ -260,8 +260,8 @@ def restart_dropins(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
 def apache_reload(spec: ClusterSpec, node: Node) -> RenderedFile:
     """Apache's reload is Debian's graceful one, its parent then woken by a
     second graceful signal as soon as the old children have gone, should it
-    not have started all the new ones (hapair/apache_reload.py: up to a
-    second with no listener, or a few, otherwise). Debian's own until
+    have started none of the new ones (hapair/apache_reload.py: up to a
+    second with no listener otherwise). Debian's own until
     hapair's venv is in place (`apply --only host` lands this file first)."""
     tool = f"{HAPAIR_VENV}/bin/hapair-apache-reload"
     text = (header(spec, node) + "[Service]\nExecReload=\n"
