@@ -6,7 +6,7 @@ children to finish what they serve; they stop listening at once. mpm_event
 starts the new generation only as the parent reaps an old child, or at its
 next look, once a second. When the old children end after the parent has
 gone to sleep, no process accepts until it wakes: on the demo lab,
-`apply-apache`'s clients waited 1.16 s in 2 runs of 5 (0.36-0.38 s in the
+`apply-apache`'s clients waited 1.16 s in 2 runs of 5 (0.36-0.41 s in the
 others); on a bare Apache 2.4 (8 keep-alive clients), 0.99-1.0 s.
 
 Here, once every old child has exited with none of the new generation

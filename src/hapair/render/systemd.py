@@ -261,8 +261,8 @@ def apache_reload(spec: ClusterSpec, node: Node) -> RenderedFile:
     """Apache's reload is Debian's graceful one, its parent then woken by a
     second graceful signal as soon as the old children have gone, should it
     have started none of the new ones (hapair/apache_reload.py: up to a
-    second with no listener otherwise). Debian's own until
-    hapair's venv is in place (`apply --only host` lands this file first)."""
+    second with no listener otherwise). Debian's own until hapair's venv is
+    in place (`apply --only host` lands this file first)."""
     tool = f"{HAPAIR_VENV}/bin/hapair-apache-reload"
     text = (header(spec, node) + "[Service]\nExecReload=\n"
             f"ExecReload=/bin/sh -c 'if [ -x {tool} ]; then exec {tool}; "
