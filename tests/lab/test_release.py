@@ -106,12 +106,14 @@ def tlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     probe = FirstApplyProbe(TRIXIE, tmp_path_factory.mktemp("first-apply") / "probe.jsonl")
     if not is_up(TRIXIE):
         probe.thread.start()
-    for handle in lab_of(TRIXIE):
-        if probe.thread.is_alive() or probe.proc is not None:
-            time.sleep(3)  # and a moment after
-            PROBED.update(up=time.time(), found=probe.stop())
-        yield handle
-    probe.stop_file.touch()
+    try:
+        for handle in lab_of(TRIXIE):
+            if probe.thread.is_alive() or probe.proc is not None:
+                time.sleep(3)  # and a moment after
+                PROBED.update(up=time.time(), found=probe.stop())
+            yield handle
+    finally:
+        probe.stop_file.touch()  # a lab that failed to come up stops the probe too
 
 
 def test_a_client_reaches_nothing_but_the_web_before_during_and_after_the_first_apply(
