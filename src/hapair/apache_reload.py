@@ -30,6 +30,8 @@ import time
 from collections.abc import Collection
 from typing import Literal
 
+from hapair.probes.procs import children, gone
+
 #: Debian's reload (its configtest first: a bad configuration signals nothing).
 GRACEFUL = ("/usr/sbin/apachectl", "graceful")
 PID_FILE = "/run/apache2/apache2.pid"
@@ -41,13 +43,6 @@ POLL_S = 0.005
 Verdict = Literal["wait", "wake", "done"]
 
 
-def stat_state(stat: str) -> str:
-    """A process's state letter from its /proc/PID/stat line ("Z": a zombie,
-    exited, its parent has not reaped it). The name field may hold spaces
-    and parentheses: the state follows the last ')'."""
-    return stat.rpartition(")")[2].split()[0]
-
-
 def verdict(alive: Collection[int], before: Collection[int]) -> Verdict:
     """What to do, given the parent's live children now and before the signal."""
     if any(pid in before for pid in alive):
@@ -56,20 +51,7 @@ def verdict(alive: Collection[int], before: Collection[int]) -> Verdict:
 
 
 def live_children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = [int(c) for c in f.read().split()]
-    except (OSError, ValueError):
-        return []
-    alive = []
-    for kid in kids:
-        try:
-            with open(f"/proc/{kid}/stat") as f:
-                if stat_state(f.read()) != "Z":
-                    alive.append(kid)
-        except (OSError, IndexError):
-            continue
-    return alive
+    return [kid for kid in children(pid) if not gone(kid)]
 
 
 def main(argv: list[str] | None = None) -> int:

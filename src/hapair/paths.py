@@ -27,6 +27,8 @@ APP_MIGRATION_ENV = f"{ETC_DIR}/app-migration.env"
 # in APP_LOADED_DIR once it has loaded the application.
 GUNICORN_CONF = f"{ETC_DIR}/gunicorn.conf.py"
 APP_LOADED_DIR = "/run/hapair-app/loaded"
+# Its file that says how many workers gunicorn starts.
+APP_WANTED_FILE = "wanted"
 AGENT_SECRETS_ENV = f"{ETC_DIR}/agent-secrets.env"
 # What apply changed and the node still owes (a restart, a reload), one empty
 # file per item: the roll reads and clears them; the agent shows them.

@@ -325,7 +325,8 @@ def test_workers_still_loading_are_counted_from_their_files_and_live_pids() -> N
 def test_the_checker_reads_the_loaded_workers_folder(tmp_path: Path) -> None:
     import os
 
-    from hapair.agent.node.health import WANTED, HealthChecker
+    from hapair.agent.node.health import HealthChecker
+    from hapair.paths import APP_WANTED_FILE as WANTED
 
     folder = tmp_path / "loaded"
     checker = HealthChecker(1, 0.01, threading.Event(), loaded_dir=str(folder))

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from hapair import apache_reload
-from hapair.apache_reload import stat_state, verdict
+from hapair.apache_reload import verdict
+from hapair.probes.procs import stat_state
 from hapair.render import systemd
 from hapair.spec import load_spec
 from tests.conftest import EXAMPLES

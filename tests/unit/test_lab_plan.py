@@ -127,7 +127,7 @@ def test_a_process_s_children_are_read_from_proc_and_none_once_it_is_gone() -> N
     import subprocess
     import sys
 
-    from hapair.lab.proc import children
+    from hapair.probes.procs import children
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

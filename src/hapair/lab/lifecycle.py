@@ -24,8 +24,9 @@ from hapair.lab.plan import (
     VM,
     LabPlan,
 )
-from hapair.lab.proc import children, machine_pids
+from hapair.lab.proc import machine_pids
 from hapair.lab.sh import LabError, in_netns, run
+from hapair.probes.procs import children
 
 Progress = Callable[[str], None]
 

@@ -7,6 +7,9 @@ import os
 import time
 from pathlib import Path
 
+# (A drill that started a machine is its parent: a zombie until reaped, gone.)
+from hapair.probes.procs import gone
+
 #: What runs a lab machine: a container's nspawn, a VM's QEMU.
 RUNNERS = (b"systemd-nspawn", b"qemu-system-x86_64")
 
@@ -29,16 +32,6 @@ def machine_pids(under: Path) -> list[int]:
     return pids
 
 
-def gone(pid: int) -> bool:
-    """Not running: no such process, or a zombie (dead, its parent has not
-    reaped it: a drill that started a machine is its parent)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,12 +39,3 @@ def wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def children(pid: int) -> list[int]:
-    """A process's children as the host sees them (for an nspawn: the
-    machine's init), none when it is gone."""
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except (OSError, ValueError):
-        return []

@@ -9,6 +9,7 @@ from hapair.paths import (
     APP_LOADED_DIR,
     APP_SECRETS_ENV,
     APP_USER,
+    APP_WANTED_FILE,
     GUNICORN_CONF,
     HAPAIR_VENV,
     RUN_DIR,
@@ -210,7 +211,7 @@ LOADED = {APP_LOADED_DIR!r}
 
 def when_ready(server):
     os.makedirs(LOADED, exist_ok=True)
-    with open(os.path.join(LOADED, "wanted"), "w") as f:
+    with open(os.path.join(LOADED, "{APP_WANTED_FILE}"), "w") as f:
         f.write(str(server.num_workers))
 
 

@@ -11,19 +11,17 @@ import time
 from collections.abc import Callable, Iterable
 
 from hapair.agent.node import observe
-from hapair.paths import APP_LOADED_DIR
-
-WANTED = "wanted"  # the file of APP_LOADED_DIR that says how many workers gunicorn starts
+from hapair.paths import APP_LOADED_DIR, APP_WANTED_FILE
 
 NOT_YET = "the application not checked yet"
 
 
 def loading(names: Iterable[str], wanted: str | None, alive: Callable[[int], bool]) -> str:
     """How many of the application's workers have not loaded it yet, in
-    words ("" when all have, or when nothing says: no WANTED file, as with an
+    words ("" when all have, or when nothing says: no APP_WANTED_FILE, as with an
     application started without hapair's gunicorn hooks). names: the files of
     APP_LOADED_DIR (render/systemd.gunicorn_conf), one per loaded worker's
-    pid; wanted: WANTED's text, how many workers gunicorn starts. A worker
+    pid; wanted: APP_WANTED_FILE's text, how many workers gunicorn starts. A worker
     gone without removing its file does not count."""
     if wanted is None or not wanted.strip().isdigit():
         return ""
@@ -37,7 +35,7 @@ def _loading_now(folder: str) -> str:
         names = os.listdir(folder)
     except FileNotFoundError:
         return ""
-    return loading(names, observe.read_text(os.path.join(folder, WANTED)),
+    return loading(names, observe.read_text(os.path.join(folder, APP_WANTED_FILE)),
                    lambda pid: os.path.exists(f"/proc/{pid}"))
 
 
