@@ -181,6 +181,15 @@ def final_rows(lab: Lab, node: str) -> list[checker.Row]:
 # ---- one run -----------------------------------------------------------------------------
 
 
+def load_bound(planned_s: float) -> float:
+    """How long a run's load may last at most (pure). The load ends
+    observe_s after the last step's recovery; its steps' own times
+    (takes_s) are estimates, and a step can take longer (a rolling reboot
+    102 s against 90), so the bound leaves them room: half the plan again,
+    a minute at least."""
+    return planned_s + max(60.0, planned_s / 2)
+
+
 def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
              clients: int = 8, warmup_s: float = 3.0, observe_s: float = 8.0,
              seed: int = 1, stress: bool = False) -> RunResult:
@@ -191,14 +200,15 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     stem = f"{scenario.name}-{run:02d}"
     history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
     history_file.unlink(missing_ok=True)
-    seconds = warmup_s + sum(step.hold_s + step.takes_s + observe_s for step in scenario.steps)
+    seconds = load_bound(warmup_s + sum(step.hold_s + step.takes_s + observe_s
+                                        for step in scenario.steps))
     samplers = Samplers(lab.plan, agents.spec.database.name)
     samplers.start()
     started = time.time()
     starved = Stress(lab.plan, primary, seconds) if stress else None
     if starved is not None:
         starved.start()
-        say(f"run {run}: the host and {primary} starved (stress-ng) for {seconds:.0f}s")
+        say(f"run {run}: the host and {primary} starved (stress-ng) for up to {seconds:.0f}s")
     workload = start_workload(lab, seconds, history_file, seed + run, clients,
                               booking_space(lab, primary, seconds))
     done: list[dict[str, Any]] = []
@@ -226,10 +236,15 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
                          "result": str(ctx_result)[:200], "moves": step.moves,
                          **({"after": str(after)[:2000]} if after else {})})
             time.sleep(observe_s)
+        # The load ends here, observe_s after the last recovery (each client
+        # finishes its operation), not at a planned time: a step that took
+        # less than its estimate leaves no idle load, one that took more is
+        # still observed.
+        workload.terminate()
         for name in restore_power(lab.plan):
             say(f"run {run}: {name} was powered off (fenced): powering it on, as an operator "
                 "would")
-        workload.wait(timeout=seconds + 120)
+        workload.wait(timeout=120)
         _, _, resync = settle(agents, 240, say)
         resync_s = time.time() - done[-1]["recovered"] if done else resync
     finally:

@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import ssl
 import sys
 import threading
@@ -144,16 +145,19 @@ def one_operation(client: Client, index: int, give_up_s: float, first_day: int =
 
 def run(base: str, token: str, clients: int, seconds: float, window: int, seed: int,
         out: Any, give_up_s: float, first_day: int = 1, ca: str = "",
-        rooms: tuple[int, ...] = ROOMS) -> int:
+        rooms: tuple[int, ...] = ROOMS, ended: threading.Event | None = None) -> int:
+    """Operations until `seconds` have passed or `ended` is set (the drill's
+    SIGTERM), each one finished: none is left half-written. How many."""
     rng = random.Random(seed)
     lock = threading.Lock()
     state = {"next": 0, "count": 0}
     stop = time.monotonic() + seconds
+    ended = ended or threading.Event()
 
     def worker(n: int) -> None:
         client = Client(base, token, timeout=1.0, ca=ca)
         local = random.Random(rng.random() + n)
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and not ended.is_set():
             with lock:
                 index = state["next"] + local.randrange(window)
                 state["next"] += 1
@@ -177,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base", required=True)
     ap.add_argument("--email", default="demo@roombook.test")
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--seconds", type=float, default=20,
+                    help="at most this long; SIGTERM ends it sooner, each operation finished")
     ap.add_argument("--window", type=int, default=6, help="slots clients contend for")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--give-up", type=float, default=20.0)
@@ -189,10 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     password = os.environ.get("ROOMBOOK_PASSWORD", "")
     token = login(a.base, a.email, password, time.monotonic() + 30, a.ca)
+    ended = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: ended.set())
     with open(a.out, "a") as out:
         print("ready", flush=True)
         n = run(a.base, token, a.clients, a.seconds, a.window, a.seed, out, a.give_up,
-                a.first_day, a.ca, tuple(int(r) for r in a.rooms.split(",")))
+                a.first_day, a.ca, tuple(int(r) for r in a.rooms.split(",")), ended)
     print(f"{n} operations", file=sys.stderr)
 
 
