@@ -1,5 +1,6 @@
 """The drill's clients end when the run says so: SIGTERM, each operation
-finished and written, no line cut; and the load's upper bound."""
+finished and written, no line cut; the load's upper bound; the wait
+before a fault."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hapair.drill.runner import load_bound
+from hapair.drill.runner import load_bound, window_left
 
 
 class _Roombook(BaseHTTPRequestHandler):
@@ -67,7 +68,14 @@ def test_sigterm_ends_the_load_long_before_its_time_and_every_line_is_whole(
     assert f"{len(ops)} operations" in err
 
 
-def test_the_load_may_outlast_its_plan_by_half_a_minute_at_least() -> None:
+def test_the_load_may_outlast_its_plan_by_a_minute_at_least() -> None:
     assert load_bound(16) == 76  # a power cut: 3 + 5 + 8, a minute of room
     assert load_bound(121) == 181.5  # an apply: half its plan again
     assert load_bound(101) > 102 + 8 + 3  # a rolling reboot that took 102 s, observed
+
+
+def test_a_run_waits_only_for_what_is_left_of_the_failover_window() -> None:
+    assert window_left(5, "1.250000\n") == 4.25  # promoted 1.25 s ago
+    assert window_left(5, "7.5\n") == 0  # the settle already outlasted it
+    assert window_left(5, "") == 5  # unread (a refused query): the whole window
+    assert window_left(5, "ERROR 1146") == 5

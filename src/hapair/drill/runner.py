@@ -181,6 +181,23 @@ def final_rows(lab: Lab, node: str) -> list[checker.Row]:
 # ---- one run -----------------------------------------------------------------------------
 
 
+# How long ago the last promotion was, by the database's clock: the agents
+# judge their anti-flap window by the same row (probes/mariadb.py).
+EPOCH_AGE_SQL = ("SELECT TIMESTAMPDIFF(MICROSECOND, changed_at, NOW(3)) / 1000000 "
+                 "FROM hapair.epoch WHERE id = 1")
+
+
+def window_left(window_s: float, age_answer: str) -> float:
+    """Seconds a run waits before its fault so that a failover it causes is
+    not refused by the window after the last one (pure): the window's rest
+    and half a second, or the whole window when the age could not be read."""
+    try:
+        age = float(age_answer.strip())
+    except ValueError:
+        return window_s
+    return max(0.0, window_s - age + 0.5) if age < window_s else 0.0
+
+
 def load_bound(planned_s: float) -> float:
     """How long a run's load may last at most (pure). The load ends
     observe_s after the last step's recovery; its steps' own times
@@ -195,8 +212,10 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
              seed: int = 1, stress: bool = False) -> RunResult:
     agents = lab.agents
     primary, standby, _ = settle(agents, 180, say)
-    # The agents refuse a second automatic failover within the anti-flap window.
-    time.sleep(min(agents.spec.timing.failover_window_s, 30))
+    # The agents refuse a second automatic failover within the anti-flap
+    # window: what is left of it, by the promotion epoch's age.
+    time.sleep(window_left(min(agents.spec.timing.failover_window_s, 30),
+                           mariadb(lab, primary, EPOCH_AGE_SQL, timeout=10).stdout))
     stem = f"{scenario.name}-{run:02d}"
     history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
     history_file.unlink(missing_ok=True)
