@@ -304,7 +304,7 @@ def test_etcd_only_with_a_witness_three_members_on_the_public_network(m2l: Clust
 
 def test_every_placeholder_the_spec_allows_is_filled(m2l: ClusterSpec) -> None:
     from hapair.render.appenv import SECRET_FIELDS, plain_values
-    from hapair.spec.models import PLACEHOLDERS
+    from hapair.spec.web import PLACEHOLDERS
 
     assert set(plain_values(m2l, m2l.nodes[0])) | set(SECRET_FIELDS) == set(PLACEHOLDERS)
 

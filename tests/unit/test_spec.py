@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hapair.spec import SpecError, lease, parse_spec
-from hapair.spec.models import BOND_MODES, Timing
+from hapair.spec.hardware import BOND_MODES
+from hapair.spec.models import Timing
 
 
 def errors_of(text: str) -> list[tuple[str, int | None, str]]:

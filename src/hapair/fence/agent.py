@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hapair.fence import ipmitool
-from hapair.spec.models import FENCE_RESERVED
+from hapair.spec.hardware import FENCE_RESERVED
 
 AGENT_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 

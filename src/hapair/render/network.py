@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hapair.render.files import RenderedFile, header
-from hapair.spec.models import ClusterSpec, Network, Node
+from hapair.spec.hardware import Network
+from hapair.spec.models import ClusterSpec, Node
 
 NETPLAN_PATH = "/etc/netplan/60-hapair.yaml"
 IFUPDOWN_PATH = "/etc/network/interfaces.d/hapair"

@@ -22,7 +22,7 @@ class Loaded:
 
 
 MAX_SPEC_BYTES = 1_000_000
-PATTERNS = ConfigDict(regex_engine="python-re")  # as the models (spec/models.py Frozen)
+PATTERNS = ConfigDict(regex_engine="python-re")  # as the models (spec/types.py Frozen)
 
 
 def load_spec(path: str | Path) -> Loaded:

@@ -1,6 +1,8 @@
-"""The cluster spec as typed, frozen models.
+"""The cluster spec as typed, frozen models: the cluster's own here, the
+machines' under it in :mod:`hapair.spec.hardware`, the web tier's in
+:mod:`hapair.spec.web`, the field types in :mod:`hapair.spec.types`.
 
-Structure and types live here; rules that relate fields to each other (an
+Structure and types live there; rules that relate fields to each other (an
 address inside its network, unique names, timing that keeps detection sane)
 live in :mod:`hapair.spec.rules`, so that one run can report all of them.
 """
@@ -8,97 +10,13 @@ live in :mod:`hapair.spec.rules`, so that one run can report all of them.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-IfName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}\Z")]
-HostName = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")]
-# An absolute path of plain characters, without a ".." segment.
-AbsPath = Annotated[str, Field(pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*\Z")]
-# A host to reach over SSH: a name or an IPv4 address, nothing a connector
-# (pyinfra's "@local", "@docker/...") or an option ("-o...") could be read as.
-SshHost = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")]
-UserName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}\Z")]
-DnsName = Annotated[str, Field(
-    pattern=r"^(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z")]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")]
-# One line of text: what an environment file can hold.
-EnvValue = Annotated[str, Field(pattern=r"^[^\n\r\x00]{0,4096}\Z")]
-# A command of the application's: its program (in the venv's bin/) and words.
-SetupCommand = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+( [^\n\r\x00;&|`$<>]*)?\Z")]
-SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}\Z")]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-#: The modes the Linux bonding driver knows (Documentation/networking/bonding.rst).
-BOND_MODES = (
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
-)
-
-
-#: What a web.env value may name ({db_host}, ...): render fills them in.
-PLACEHOLDERS = ("db_host", "db_port", "db_name", "db_user", "db_password", "secret_key",
-                "static_dir", "node")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", regex_engine="python-re")
-
-
-class Bond(Frozen):
-    name: IfName
-    # A plain string: whether the driver knows it is a rule (hapair.spec.rules),
-    # so that a wrong mode is reported together with every other mistake.
-    mode: str
-    interfaces: tuple[IfName, ...] = Field(min_length=1)
-    primary: IfName | None = None
-    miimon_ms: int = Field(default=100, ge=0, le=10_000)
-
-
-class Network(Frozen):
-    cidr: IPv4Network
-    bond: Bond | None = None
-    interface: IfName | None = None
-    gateway: IPv4Address | None = None
-
-    @property
-    def device(self) -> str:
-        """The interface that carries this network on every node."""
-        if self.bond is not None:
-            return self.bond.name
-        return self.interface or "eth0"
-
-
-class Networks(Frozen):
-    interconnect: Network
-    public: Network
-
-
-NetworkName = Literal["interconnect", "public"]
-
-
-# Fence agent options hapair sets itself: the action, and the password (secrets).
-FENCE_RESERVED = frozenset({"action", "password", "passwd", "password_script", "passwd_script"})
-FenceAgentName = Annotated[str, Field(pattern=r"^fence_[a-z0-9_]{1,40}\Z")]
-FenceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}\Z")]
-FenceValue = Annotated[str, Field(pattern=r"^[^\s\x00]{0,200}\Z")]
-
-
-class FenceDevice(Frozen):
-    """How to power this node off: a fence agent of the standard collection
-    (Debian's fence-agents: fence_ipmilan, fence_redfish, fence_virsh, ...)
-    and its options. Its password comes from the secrets file
-    (``fence_passwords.NODE``), never from the spec."""
-
-    agent: FenceAgentName
-    options: dict[FenceKey, FenceValue] = Field(default_factory=dict)
+from hapair.spec.hardware import FenceDevice, Lab, NetworkName, Networks, Storage
+from hapair.spec.types import AbsPath, Frozen, HostName, Port, SqlName, SshHost, UserName
+from hapair.spec.web import Web
 
 
 class Node(Frozen):
@@ -120,16 +38,6 @@ class Vip(Frozen):
     address: IPv4Address
     network: NetworkName = "public"
     vrid: int = Field(default=51, ge=1, le=255)
-
-
-class Storage(Frozen):
-    """A software RAID array (mdadm) holding the node's data."""
-
-    array: AbsPath = "/dev/md0"
-    level: Literal[0, 1, 5, 6, 10]
-    devices: tuple[AbsPath, ...] = Field(min_length=2)
-    filesystem: Literal["ext4", "xfs"] = "ext4"
-    mount_point: AbsPath = "/srv/data"
 
 
 class DbUsers(Frozen):
@@ -166,68 +74,6 @@ class Volume(Frozen):
 
     def brick_nodes(self, nodes: tuple[Node, ...]) -> tuple[str, ...]:
         return self.bricks_on if self.bricks_on is not None else tuple(n.name for n in nodes)
-
-
-class WebLimits(Frozen):
-    """What one client may ask of Apache, so that a slow or greedy one cannot
-    take the workers that everybody's bookings need (`render` shows them in
-    the Apache site). Apache reads a request's headers and body itself, at
-    the rates below, before the application sees it."""
-
-    # Apache's workers (event MPM: MaxRequestWorkers); the firewall caps one
-    # address at firewall.web_connections_per_source of them.
-    max_connections: int = Field(default=400, ge=25, le=20_000)
-    # A request's headers: within header_timeout_s, extended by a second per
-    # 500 bytes received, at most header_max_s (mod_reqtimeout).
-    header_timeout_s: int = Field(default=10, ge=1, le=300)
-    header_max_s: int = Field(default=20, ge=1, le=600)
-    # A body must keep coming at body_min_rate bytes a second (after its
-    # first body_timeout_s); a client slower than that is cut off with 408.
-    body_timeout_s: int = Field(default=10, ge=1, le=300)
-    body_min_rate: int = Field(default=8000, ge=100, le=10_000_000)
-    # The largest body a request may carry (413 beyond): upload_max_bytes on
-    # the paths under upload_paths (roombook's room photos), body_max_bytes
-    # elsewhere.
-    body_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=2**31 - 1)
-    upload_paths: tuple[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*\Z")], ...] = (
-        "/admin/rooms",)
-    upload_max_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=2**31 - 1)
-    # gunicorn's --timeout: a worker silent this long is killed and replaced.
-    app_timeout_s: int = Field(default=30, ge=2, le=3600)
-
-
-class Web(Frozen):
-    app: str = Field(default="roombook.wsgi:app", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*\Z")
-    workers: int = Field(default=4, ge=1, le=64)
-    # Threads per worker (gthread): a slow request does not stall health checks.
-    threads: int = Field(default=4, ge=1, le=64)
-    port: Port = 8000
-    static_url: str = Field(default="/static", pattern=r"^(?!.*/\.\.(/|$))/[A-Za-z0-9_./-]*\Z")
-    server_name: DnsName | None = None
-    # HTTPS on 443, plain HTTP redirected to it (but /healthz, for local
-    # checks): "cluster-ca" (a certificate from the cluster CA, made by apply,
-    # for the VIP and server_name), "files" (the operator's own, at tls_cert and
-    # tls_key on every node: a public CA's, certbot's), or "off".
-    tls: Literal["cluster-ca", "files", "off"] = "cluster-ca"
-    tls_cert: AbsPath | None = None
-    tls_key: AbsPath | None = None
-    venv: AbsPath = "/opt/hapair/app"
-    # Where apply gets the application: a source folder (with a pyproject) or a
-    # wheel, relative to the spec file; without it apply leaves the app alone.
-    source: str | None = None
-    # The application's environment. Values may name {db_host}, {db_port},
-    # {db_name}, {db_user}, {db_password}, {secret_key}, {static_dir}, {node};
-    # a value that names a secret goes only to a file that root alone reads.
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
-    # Secrets of the application's own (an SMTP password, a demo account's):
-    # their names; the values live in the secrets file's [app] table.
-    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}\Z")], ...] = ()
-    # Commands of the application's (in its venv's bin/) that apply runs on the
-    # primary, in the application's environment, whenever a new version of the
-    # application is installed: schema migrations, say. Each must be idempotent.
-    # Run as argv (never through a shell) as the application's user.
-    setup: tuple[SetupCommand, ...] = ()
-    limits: WebLimits = WebLimits()
 
 
 class Timing(Frozen):
@@ -345,21 +191,6 @@ class Backup(Frozen):
     # nodes' new binary logs: a restore can reach at most this far back from
     # the loss of both nodes.
     binlogs_every_s: float = Field(default=10.0, ge=1.0, le=3600.0)
-
-
-class Lab(Frozen):
-    """Read only by `hapair lab`: how it makes this cluster's machines."""
-
-    # None: a node is a container over this host's own root (its Python, its
-    # MariaDB). A Debian release: each node boots that release instead, from
-    # a root filesystem built with debootstrap (cached): a node unlike the
-    # control host.
-    release: Literal["bookworm", "trixie"] | None = None
-    # The host's loopback ports the lab forwards, from this base: + 443 (+ 80
-    # when web.tls = "off") to the VIP's web, + 10 + the node's place to each
-    # agent's status page (8000: 8443, 8011, 8012). Two labs up at once (the
-    # demo and the test suite's) need bases of their own.
-    ports: int = Field(default=8000, ge=1024, le=65000)
 
 
 class ClusterSpec(Frozen):

@@ -15,24 +15,10 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, cast
 
 from hapair.spec import lease
+from hapair.spec.hardware import BOND_MODES, FENCE_RESERVED, Network, Networks, Storage
 from hapair.spec.issues import Finding
-from hapair.spec.models import (
-    BOND_MODES,
-    FENCE_RESERVED,
-    PLACEHOLDERS,
-    Agent,
-    Database,
-    Firewall,
-    Network,
-    Networks,
-    Node,
-    Storage,
-    Timing,
-    Vip,
-    Volume,
-    Web,
-    Witness,
-)
+from hapair.spec.models import Agent, Database, Firewall, Node, Timing, Vip, Volume, Witness
+from hapair.spec.web import PLACEHOLDERS, Web
 
 Sections = Mapping[str, Any]
 
