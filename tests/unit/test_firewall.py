@@ -104,13 +104,23 @@ def test_the_unit_loads_the_rules_before_the_network(m2l: ClusterSpec) -> None:
     assert f"ExecReload=/usr/sbin/nft -f {firewall.RULES_PATH}" in unit
 
 
+def test_with_three_nodes_each_lets_in_both_others_and_their_vrrp(
+        m2l_three: ClusterSpec) -> None:
+    r = firewall.for_node(m2l_three, m2l_three.nodes[1])
+    assert r.cluster == ("192.168.57.102", "10.54.0.10", "192.168.57.104", "10.54.0.12")
+    assert r.vrrp == ("bond0", ("192.168.57.102", "192.168.57.104"))
+    assert ('ip protocol 112 iifname "bond0" ip saddr { 192.168.57.102, 192.168.57.104 } '
+            "accept") in rules_text(m2l_three, 1)
+
+
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed")
-def test_nft_accepts_the_rules(m2l: ClusterSpec, tmp_path: object) -> None:
+def test_nft_accepts_the_rules(m2l: ClusterSpec, m2l_three: ClusterSpec,
+                               tmp_path: object) -> None:
     spec = with_witness(m2l).model_copy(update={"firewall": Firewall(
         admin_from=(IPv4Network("10.99.0.0/24"), IPv4Network("172.16.0.0/12")))})
     texts = [rules_text(spec, 0), rules_text(spec, 1),
              next(f.content for f in firewall.render_witness(spec)
-                  if f.path == firewall.RULES_PATH)]
+                  if f.path == firewall.RULES_PATH), rules_text(m2l_three, 2)]
     for text in texts:
         r = subprocess.run(["nft", "-c", "-f", "-"], input=text, text=True,
                            capture_output=True, check=False)

@@ -34,6 +34,19 @@ def test_both_nodes_get_the_same_set_of_files(m2l: ClusterSpec) -> None:
     assert len(set(paths[0])) == len(paths[0])
 
 
+def test_keepalived_with_three_nodes_names_both_others_and_ranks_by_priority(
+        m2l: ClusterSpec, m2l_three: ClusterSpec) -> None:
+    texts = [keepalived.render(m2l_three, n)[0].content for n in m2l_three.nodes]
+    assert [keepalived.vrrp_priority(m2l_three, n) for n in m2l_three.nodes] == [254, 253, 252]
+    assert re.search(r"unicast_peer \{\s+192\.168\.57\.103\s+192\.168\.57\.104\s+\}",
+                     texts[0])
+    assert re.search(r"unicast_peer \{\s+192\.168\.57\.102\s+192\.168\.57\.103\s+\}",
+                     texts[2])
+    assert "(50 against 150, 100)" in texts[2]
+    # A pair's numbers as ever: 254 for the preferred node, 253 for the other.
+    assert [keepalived.vrrp_priority(m2l, n) for n in m2l.nodes] == [254, 253]
+
+
 def test_keepalived_is_vrrp3_unicast_backup_nopreempt(m2l: ClusterSpec) -> None:
     node1, node2 = m2l.nodes
     text = keepalived.render(m2l, node1)[0].content

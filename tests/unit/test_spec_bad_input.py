@@ -106,6 +106,14 @@ CASES += [
     ("a fence option with a newline (a second option on stdin)",
      LAB_FENCE.replace('username = "admin"', 'username = "admin\\npassword=x"', 1),
      "nodes[0].fence.options.username"),
+    ("three nodes (not yet: docs/three-nodes.md)",
+     M2L.replace("[storage]", '[[nodes]]\nname = "node3"\nssh = "10.54.0.12"\n'
+                 'interconnect = "192.168.57.104"\npublic = "10.54.0.12"\npriority = 50\n'
+                 'server_id = 3\n\n[storage]', 1), "nodes[2]"),
+    ("six nodes", M2L.replace("[storage]", "".join(
+        f'[[nodes]]\nname = "node{n}"\nssh = "10.54.0.{n + 9}"\ninterconnect = '
+        f'"192.168.57.{n + 101}"\npublic = "10.54.0.{n + 9}"\npriority = 50\n'
+        f'server_id = {n}\n\n' for n in range(3, 7)) + "[storage]", 1), "nodes[5]"),
 ]
 
 

@@ -7,9 +7,9 @@ ICMP; SSH from anywhere; the web ports on the VIP from anywhere, at most
 `firewall.web_connections_per_source` open connections from one address
 (the clients reach the VIP only: a node's own address would let them past
 the VIP's holder, to a standby that cannot take a write); everything from
-the cluster's own hosts (the peer's two addresses, the witness: the
-database, the agents' API, etcd, Gluster); VRRP from the peer's
-interconnect address on the interconnect only, whatever else (a forged
+the cluster's own hosts (the other nodes' two addresses each, the witness: the
+database, the agents' API, etcd, Gluster); VRRP from the other nodes'
+interconnect addresses on the interconnect only, whatever else (a forged
 advert from the public network is dropped before connection tracking could
 take it for a reply); the agents' API and the web ports from
 `firewall.admin_from` too. Everything else is dropped. The
@@ -49,7 +49,8 @@ class Rules:
     vip: str = ""  # the web ports from anywhere, to this address only
     web_tcp: tuple[str, ...] = ()
     per_source: int = 0  # open web connections one address may hold (0: no cap)
-    vrrp: tuple[str, str] | None = None  # (device, peer address): VRRP only from there
+    # (device, the other nodes' addresses): VRRP only from there
+    vrrp: tuple[str, tuple[str, ...]] | None = None
 
 
 def _ports(values: list[int | str]) -> tuple[str, ...]:
@@ -57,8 +58,8 @@ def _ports(values: list[int | str]) -> tuple[str, ...]:
 
 
 def for_node(spec: ClusterSpec, node: Node) -> Rules:
-    peer = spec.peer(node)
-    cluster = [str(peer.interconnect), str(peer.public)]
+    others = spec.others(node)
+    cluster = [str(a) for o in others for a in (o.interconnect, o.public)]
     if spec.witness is not None:
         cluster.append(str(spec.witness.address))
     return Rules(
@@ -69,7 +70,7 @@ def for_node(spec: ClusterSpec, node: Node) -> Rules:
         vip=str(spec.vip.address),
         web_tcp=_ports(list(WEB_PORTS)),
         per_source=spec.firewall.web_connections_per_source,
-        vrrp=(spec.networks.interconnect.device, str(peer.interconnect)),
+        vrrp=(spec.networks.interconnect.device, tuple(str(o.interconnect) for o in others)),
     )
 
 
@@ -113,11 +114,13 @@ def _web(rules: Rules) -> list[str]:
 
 def _vrrp(rules: Rules) -> list[str]:
     """VRRP (IP protocol 112, by number: a minimal Debian has no
-    /etc/protocols) from the peer on the interconnect; any other dropped."""
+    /etc/protocols) from the other nodes on the interconnect; any other
+    dropped."""
     if rules.vrrp is None:
         return []
-    device, peer = rules.vrrp
-    return [f'\t\tip protocol 112 iifname "{device}" ip saddr {peer} accept',
+    device, peers = rules.vrrp
+    source = peers[0] if len(peers) == 1 else f"{{ {', '.join(peers)} }}"
+    return [f'\t\tip protocol 112 iifname "{device}" ip saddr {source} accept',
             "\t\tip protocol 112 counter drop"]
 
 

@@ -70,22 +70,25 @@ in_restart_window "$now"
 
 
 def vrrp_priority(spec: ClusterSpec, node: Node) -> int:
-    """254 for the node the spec prefers, 253 for the other (the spec's order;
-    equal priorities stay equal, and keepalived breaks the tie by address)."""
-    return 254 if node.priority >= spec.peer(node).priority else 253
+    """254 for the node the spec prefers, one less for each node it prefers
+    over this one (the spec's order; equal priorities stay equal, and
+    keepalived breaks the tie by address): a pair's are 254 and 253."""
+    return 254 - sum(o.priority > node.priority for o in spec.others(node))
 
 
 def render(spec: ClusterSpec, node: Node) -> list[RenderedFile]:
     t = spec.timing
     net = getattr(spec.networks, spec.vip.network)
     adverts = spec.networks.interconnect  # the nodes' own link (module docstring)
-    peer = spec.peer(node)
+    others = spec.others(node)
     vip_net = net.cidr
     tracked = "" if net.device == adverts.device else f"""
     # The VIP's link: lost, the instance goes to FAULT and the peer takes over.
     track_interface {{
         {net.device}
     }}"""
+    peers = "\n".join(f"        {o.interconnect}" for o in others)
+    against = ", ".join(str(o.priority) for o in others)
     text = f"""{header(spec, node)}
 global_defs {{
     router_id {node.name}
@@ -135,7 +138,7 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     # Adverts on the interconnect, where no client can forge one (above).
     interface {adverts.device}
     virtual_router_id {spec.vip.vrid}
-    # The spec's order ({node.priority} against {peer.priority}), near the top: a
+    # The spec's order ({node.priority} against {against}), near the top: a
     # backup takes over after the holder's priority-0 advert when VRRPv3's skew
     # time, (256 - priority) x advert_int / 256, has passed: 61 ms at priority
     # 100, during which the VIP is nowhere and new connections wait a SYN retry.
@@ -146,7 +149,7 @@ vrrp_instance {spec.name.upper().replace("-", "_")}_VIP {{
     # it alone, on the interconnect alone).
     check_unicast_src
     unicast_peer {{
-        {peer.interconnect}
+{peers}
     }}
     virtual_ipaddress {{
         {spec.vip.address}/{vip_net.prefixlen} dev {net.device}

@@ -18,6 +18,10 @@ from hapair.spec.hardware import FenceDevice, Lab, NetworkName, Networks, Storag
 from hapair.spec.types import AbsPath, Frozen, HostName, Port, SqlName, SshHost, UserName
 from hapair.spec.web import Web
 
+# What the spec's model takes; validate accepts SUPPORTED_NODES (spec/rules.py).
+MAX_NODES = 5
+SUPPORTED_NODES = 2
+
 
 class Node(Frozen):
     name: HostName
@@ -195,7 +199,9 @@ class Backup(Frozen):
 
 class ClusterSpec(Frozen):
     name: HostName
-    nodes: tuple[Node, ...] = Field(min_length=2, max_length=2)
+    # Two for now: the model takes up to five, validate refuses more than two
+    # until the agents run three (docs/three-nodes.md).
+    nodes: tuple[Node, ...] = Field(min_length=2, max_length=MAX_NODES)
     networks: Networks
     vip: Vip
     database: Database = Database()
@@ -228,5 +234,11 @@ class ClusterSpec(Frozen):
             return self.witness
         return self.node(name)
 
+    def others(self, node: Node) -> tuple[Node, ...]:
+        """Every node but this one, in the spec's order."""
+        return tuple(n for n in self.nodes if n.name != node.name)
+
     def peer(self, node: Node) -> Node:
-        return next(n for n in self.nodes if n.name != node.name)
+        """A pair's other node (the code of the pair alone; others() for N)."""
+        (other,) = self.others(node)
+        return other

@@ -17,7 +17,17 @@ from typing import Any, cast
 from hapair.spec import lease
 from hapair.spec.hardware import BOND_MODES, FENCE_RESERVED, Network, Networks, Storage
 from hapair.spec.issues import Finding
-from hapair.spec.models import Agent, Database, Firewall, Node, Timing, Vip, Volume, Witness
+from hapair.spec.models import (
+    SUPPORTED_NODES,
+    Agent,
+    Database,
+    Firewall,
+    Node,
+    Timing,
+    Vip,
+    Volume,
+    Witness,
+)
 from hapair.spec.web import PLACEHOLDERS, Web
 
 Sections = Mapping[str, Any]
@@ -68,6 +78,15 @@ def node_addresses(s: Sections) -> Iterator[Finding]:
             why = _host_in(getattr(node, field), net.cidr)
             if why:
                 yield Finding(("nodes", i, field), f"{why} (networks.{field}.cidr)")
+
+
+@rule("nodes")
+def node_count(s: Sections) -> Iterator[Finding]:
+    nodes = cast(tuple[Node, ...], s["nodes"])
+    if len(nodes) > SUPPORTED_NODES:  # named at the first one too many, with its line
+        yield Finding(("nodes", SUPPORTED_NODES),
+                      f"{len(nodes)} nodes, not {SUPPORTED_NODES}: hapair runs a pair for now "
+                      "(three or more are being built: docs/three-nodes.md)")
 
 
 @rule("nodes")
