@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hapair.render import apache
-from hapair.spec import load_spec
+from hapair.render import apache, keepalived
+from hapair.spec import ClusterSpec, load_spec
 from tests.conftest import EXAMPLES
 from tests.tools.conftest import EXAMPLE_NAMES, mariadbd
 
@@ -53,6 +53,16 @@ def test_keepalived_accepts_the_config(rendered: dict[str, Path], example: str, 
     conf = rendered[example] / node / "etc/keepalived/keepalived.conf"
     devices = [spec.networks.public.device, spec.networks.interconnect.device]
     with namespace_with(devices) as ns:
+        code, said = keepalived_check(ns, conf)
+    assert code in (0, -15) and said == "", said
+
+
+def test_keepalived_accepts_a_three_node_config(m2l_three: ClusterSpec, tmp_path: Path) -> None:
+    """Every other node a unicast peer (the renderer serves N nodes ahead of
+    the agents: docs/three-nodes.md)."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(keepalived.render(m2l_three, m2l_three.nodes[2])[0].content)
+    with namespace_with(["bond1", "bond0"]) as ns:
         code, said = keepalived_check(ns, conf)
     assert code in (0, -15) and said == "", said
 
