@@ -214,8 +214,11 @@ def run_once(lab: Lab, scenario: Scenario, run: int, out_dir: Path, say: Say,
     primary, standby, _ = settle(agents, 180, say)
     # The agents refuse a second automatic failover within the anti-flap
     # window: what is left of it, by the promotion epoch's age.
-    time.sleep(window_left(min(agents.spec.timing.failover_window_s, 30),
-                           mariadb(lab, primary, EPOCH_AGE_SQL, timeout=10).stdout))
+    try:
+        age = mariadb(lab, primary, EPOCH_AGE_SQL, timeout=10).stdout
+    except subprocess.TimeoutExpired:
+        age = ""  # unread: the whole window
+    time.sleep(window_left(min(agents.spec.timing.failover_window_s, 30), age))
     stem = f"{scenario.name}-{run:02d}"
     history_file, samples_file = out_dir / f"{stem}.history.jsonl", out_dir / f"{stem}.samples.json"
     history_file.unlink(missing_ok=True)
