@@ -310,6 +310,8 @@ def test_etcd_only_with_a_witness_three_members_on_the_public_network(m2l: Clust
             "arb=https://10.54.0.12:2380\n") in env
     assert "ETCD_LISTEN_CLIENT_URLS=https://10.54.0.11:2379,https://127.0.0.1:2379\n" in env
     assert "ETCD_CLIENT_CERT_AUTH=true\n" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true\n" in env
+    # The leader key's revisions (five a second) compacted, or etcd fills its quota.
+    assert "ETCD_AUTO_COMPACTION_MODE=periodic\nETCD_AUTO_COMPACTION_RETENTION=5m\n" in env
     witness = file_at(tuple(etcd.render_witness(spec)), etcd.ENV_PATH)
     assert "ETCD_NAME=arb\n" in witness and "witness arb" in witness
     assert dict(etcd.members(spec))["arb"] == "10.54.0.12"

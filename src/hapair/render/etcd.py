@@ -33,6 +33,15 @@ DATA_DIR = "/var/lib/hapair/etcd"
 # the drills without it).
 HEARTBEAT_MS = 100
 ELECTION_MS = 500
+# The leader key is rewritten every agent cycle (agent/node/dcs.py): five new
+# revisions a second. etcd keeps every revision until it is compacted, and by
+# default it never is: in the hour's soak each member's memory grew by a
+# quarter to a half, and the database would reach its 2 GiB quota within
+# weeks, when etcd refuses every write (the NOSPACE alarm) and the leader key
+# could no longer be renewed: writes would pause for good. History older than
+# five minutes is compacted every five minutes (Kubernetes' own interval);
+# only the keys' current values matter to the agents' compare-and-swap.
+COMPACTION_RETENTION = "5m"
 
 
 def members(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
@@ -75,6 +84,8 @@ def env(spec: ClusterSpec, name: str) -> str:
         "ETCD_HEARTBEAT_INTERVAL": str(HEARTBEAT_MS),
         "ETCD_ELECTION_TIMEOUT": str(ELECTION_MS),
         "ETCD_PRE_VOTE": "true",
+        "ETCD_AUTO_COMPACTION_MODE": "periodic",
+        "ETCD_AUTO_COMPACTION_RETENTION": COMPACTION_RETENTION,
         "ETCD_LOG_LEVEL": "warn",
     }
     return "".join(f"{k}={v}\n" for k, v in values.items())
