@@ -2,7 +2,7 @@
 machines' under it in :mod:`hapair.spec.hardware`, the web tier's in
 :mod:`hapair.spec.web`, the field types in :mod:`hapair.spec.types`.
 
-Structure and types live there; rules that relate fields to each other (an
+Structure and types live in these modules; rules that relate fields to each other (an
 address inside its network, unique names, timing that keeps detection sane)
 live in :mod:`hapair.spec.rules`, so that one run can report all of them.
 """
