@@ -17,17 +17,8 @@ from typing import Any, cast
 from hapair.spec import lease
 from hapair.spec.hardware import BOND_MODES, FENCE_RESERVED, Network, Networks, Storage
 from hapair.spec.issues import Finding
-from hapair.spec.models import (
-    SUPPORTED_NODES,
-    Agent,
-    Database,
-    Firewall,
-    Node,
-    Timing,
-    Vip,
-    Volume,
-    Witness,
-)
+from hapair.spec.models import SUPPORTED_NODES as PAIR
+from hapair.spec.models import Agent, Database, Firewall, Node, Timing, Vip, Volume, Witness
 from hapair.spec.web import PLACEHOLDERS, Web
 
 Sections = Mapping[str, Any]
@@ -83,9 +74,9 @@ def node_addresses(s: Sections) -> Iterator[Finding]:
 @rule("nodes")
 def node_count(s: Sections) -> Iterator[Finding]:
     nodes = cast(tuple[Node, ...], s["nodes"])
-    if len(nodes) > SUPPORTED_NODES:  # named at the first one too many, with its line
-        yield Finding(("nodes", SUPPORTED_NODES),
-                      f"{len(nodes)} nodes, not {SUPPORTED_NODES}: hapair runs a pair for now "
+    if len(nodes) > PAIR:  # named at the first one too many, with its line
+        yield Finding(("nodes", PAIR),
+                      f"{len(nodes)} nodes, not {PAIR}: hapair runs a pair for now "
                       "(three or more are being built: docs/three-nodes.md)")
 
 
