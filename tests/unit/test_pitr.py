@@ -3,12 +3,18 @@ binary logs' listings, on output captured from the lab's MariaDB 10.11."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from hapair.agent.api.restore import parse_binary_logs, parse_events
+from hapair.binlog import HEAD, identity
 from hapair.ops.backup import BackupInfo
 from hapair.ops.pitr import (
     Archive,
@@ -73,6 +79,30 @@ def test_only_what_is_new_is_fetched_and_a_rebuilt_node_is_another_history() -> 
     assert not another_history(archive, listed)
     rebuilt = [logged("000001", first="0-2-40", size=30)]
     assert another_history(archive, rebuilt)
+
+
+def test_a_new_cluster_under_an_old_name_is_another_history_though_it_begins_alike() -> None:
+    """A new lab (or cluster) begins its first file as the last one did: the
+    same empty state, the same first GTID. Its identity, or its being
+    shorter than the copy, tells them apart; the archive never replays the
+    old one's transactions into the new one's restore."""
+    archive = Archive(node="node1", files=[logged("000001", first="0-1-1", size=38623)
+                                           .model_copy(update={"made": "1796654886-1"})])
+    again = logged("000001", first="0-1-1", size=38623)
+    assert not another_history(archive, [again])  # an older agent's listing: no identity
+    assert another_history(archive, [again.model_copy(update={"made": "1796670000-1"})])
+    assert another_history(archive, [again.model_copy(update={"size": 9000})])
+    assert not another_history(archive, [again.model_copy(update={"made": "1796654886-1",
+                                                                  "size": 40000})])
+
+
+def test_a_binary_log_s_identity_is_read_from_its_first_bytes() -> None:
+    head = (FIX / "binlog-head.bin").read_bytes()  # from the lab's MariaDB 10.11
+    assert identity(head) == "1796655016-99"  # 2026-12-07 14:50:16 UTC, server 99
+    assert identity(head[:HEAD]) == identity(head)
+    assert identity(head[:HEAD - 1]) == ""
+    assert identity(b"\x00bin" + head[4:]) == ""  # not a binary log
+    assert identity(head[:8] + b"\x02" + head[9:]) == ""  # its first event is another
 
 
 def test_the_archive_s_index_survives_a_round_trip_and_a_broken_one_is_empty(
@@ -144,8 +174,8 @@ def test_the_listing_says_how_far_back_a_restore_can_go() -> None:
     assert "only to a backup's own moment" in reach([kept], [])
 
 
-def test_every_binary_log_s_beginning_comes_from_one_call(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_every_binary_log_s_beginning_comes_from_one_call(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
     from hapair.agent.api import restore
 
     asked: list[str] = []
@@ -157,8 +187,61 @@ def test_every_binary_log_s_beginning_comes_from_one_call(monkeypatch: pytest.Mo
                                     + (FIX / "binlog-events-rotated.txt").read_text())
 
     monkeypatch.setattr(restore, "_mariadb", fake)
-    assert restore.binlogs() == [
-        {"name": "mariadb-bin.000001", "size": 2506, "start": "", "first": "0-1-32619"},
+    (tmp_path / "mariadb-bin.000001").write_bytes((FIX / "binlog-head.bin").read_bytes())
+    assert restore.binlogs(str(tmp_path)) == [
+        {"name": "mariadb-bin.000001", "size": 2506, "start": "", "first": "0-1-32619",
+         "made": "1796655016-99"},
         {"name": "mariadb-bin.000002", "size": 405, "start": "0-1-32619,0-2-32621",
-         "first": ""}]
+         "first": "", "made": ""}]  # not there to read: no identity
     assert len(asked) == 2
+
+
+class _Node:
+    name = "node1"
+
+
+class _Agents:
+    """The node's agent, as archive_node reads it: its listing and its files."""
+
+    def __init__(self, files: dict[str, bytes], made: str) -> None:
+        self.files, self.made = files, made
+
+    @contextlib.contextmanager
+    def stream(self, node: object, path: str, timeout: float = 60.0) -> Iterator[IO[bytes]]:
+        if path == "/binlogs":
+            yield io.BytesIO(json.dumps([
+                {"name": n, "size": len(b), "start": "", "first": "0-1-1", "made": self.made}
+                for n, b in self.files.items()]).encode())
+            return
+        name, start = path.removeprefix("/binlogs/").split("?from=")
+        yield io.BytesIO(self.files[name][int(start):])
+
+
+def test_an_archive_from_before_identities_is_set_aside_when_a_new_cluster_begins_alike(
+        tmp_path: Path) -> None:
+    """The old index has no identities: they are read from the archived
+    copies. The new cluster's file is longer than the old copy and begins at
+    the same GTID: without its identity it would be appended to the old one."""
+    from hapair.ops import archive
+
+    head = (FIX / "binlog-head.bin").read_bytes()
+    folder = archive.folder_of(tmp_path, "node1")
+    folder.mkdir(parents=True)
+    (folder / "mariadb-bin.000001").write_bytes(head + b"old" * 10)
+    write_archive(folder, Archive(node="node1", files=[
+        logged("000001", first="0-1-1", size=len(head) + 30)], fetched_at=NOW.isoformat()))
+    later = head[:4] + (int.from_bytes(head[4:8], "little") + 3600).to_bytes(4, "little")
+    new = later + head[8:] + b"new" * 40
+    said: list[str] = []
+    got = archive.archive_node(_Agents({"mariadb-bin.000001": new}, identity(new)),  # type: ignore[arg-type]
+                               _Node(), tmp_path, said.append)  # type: ignore[arg-type]
+    assert got == (1, len(new))
+    assert (folder / "mariadb-bin.000001").read_bytes() == new
+    assert "began again" in said[0]
+    aside = [p for p in folder.parent.iterdir() if p.name.startswith("node1.")]
+    assert len(aside) == 1 and (aside[0] / "mariadb-bin.000001").read_bytes().endswith(b"old")
+    assert read_archive(folder, "node1").files[0].made == identity(new)
+    # Fetched again with nothing new: the same history, nothing set aside.
+    assert archive.archive_node(_Agents({"mariadb-bin.000001": new}, identity(new)),  # type: ignore[arg-type]
+                                _Node(), tmp_path, said.append) == (0, 0)  # type: ignore[arg-type]
+    assert len(said) == 1

@@ -1,6 +1,7 @@
 """The binary logs' archive on this host (`hapair backup --binlogs`): each
 node's logs fetched through its agent, only what is new each time; a node
-whose logs began again (a rebuild) gets a new folder, the old one kept."""
+whose logs began again (a rebuild, or a new cluster under the old name) gets a
+new folder, the old one kept."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from hapair import binlog
 from hapair.ops.client import Agents
 from hapair.ops.pitr import (
     Archive,
@@ -34,7 +36,7 @@ def archive_node(agents: Agents, node: Node, root: Path, say: Callable[[str], No
     began = dt.datetime.now(dt.UTC)
     with agents.stream(node, "/binlogs", timeout=30) as r:
         listed = [Logged.model_validate(x) for x in json.load(r)]
-    archive = read_archive(folder, node.name)
+    archive = _made_here(folder, read_archive(folder, node.name))
     if another_history(archive, listed):
         aside = folder.with_name(f"{node.name}.{began:%Y%m%dT%H%M%SZ}")
         folder.rename(aside)
@@ -57,8 +59,23 @@ def archive_node(agents: Agents, node: Node, root: Path, say: Callable[[str], No
     archive = Archive(node=node.name, fetched_at=began.isoformat(),
                       files=[known[n].model_copy(update={"size": sizes.get(n, known[n].size)})
                              for n in sorted(known)])
-    write_archive(folder, archive)
+    write_archive(folder, _made_here(folder, archive))
     return files, total
+
+
+def _made_here(folder: Path, archive: Archive) -> Archive:
+    """Each archived file's identity read from its copy here where the index
+    lacks it (an index written before it was kept, or an older agent's)."""
+    files = []
+    for f in archive.files:
+        if not f.made:
+            try:
+                with (folder / f.name).open("rb") as head:
+                    f = f.model_copy(update={"made": binlog.identity(head.read(binlog.HEAD))})
+            except OSError:
+                pass
+        files.append(f)
+    return archive.model_copy(update={"files": files})
 
 
 def archives(root: Path, nodes: list[str]) -> list[Archive]:

@@ -4,9 +4,11 @@ which archive a restore to a moment starts from.
 
 The archive is `<backup.dir>/binlogs/<node>/`: the node's binary logs as
 fetched, and `index.json` (`Archive`). A node's logs begin anew when it is
-rebuilt (its data, binary logs included, replaced): a file of the same name
-that begins at another GTID state is another history, so the folder is set
-aside (`<node>.<UTC time>`) and a new one begun. A restore replays from one
+rebuilt (its data, binary logs included, replaced), and a new cluster under an
+old name begins as the old one did: a file of the same name that begins at
+another GTID state, was begun at another moment or by another server, or is
+shorter than its copy, is another history, so the folder is set aside
+(`<node>.<UTC time>`) and a new one begun. A restore replays from one
 archive only, one that holds the backup's position and was fetched after the
 moment: a node's binary logs since its last rebuild are one history, without
 the transactions a fenced primary wrote that no one else has (those ended
@@ -35,6 +37,7 @@ class Logged(BaseModel):
     start: str  # the GTID state the file begins at (its Gtid_list event)
     first: str = ""  # its first transaction's GTID ("": none yet)
     size: int
+    made: str = ""  # binlog.identity of its first bytes ("": not known)
 
     def begins_by(self, position: str) -> bool:
         """Whether every transaction after ``position`` is in this file or the
@@ -78,12 +81,15 @@ def write_archive(folder: Path, archive: Archive) -> None:
 def another_history(archive: Archive, listed: list[Logged]) -> bool:
     """The node's binary logs are not the ones archived: a file of the same
     name begins elsewhere (the node was rebuilt: its logs begin again at the
-    first name, from another transaction)."""
+    first name, from another transaction), was begun at another time or by
+    another server (a new cluster under an old name begins as the old one
+    did), or is shorter than its archived copy (a file only grows)."""
     have = {f.name: f for f in archive.files}
     for f in listed:
         old = have.get(f.name)
-        if old is not None and (old.start != f.start
-                                or (old.first and f.first and old.first != f.first)):
+        if old is not None and (old.start != f.start or f.size < old.size
+                                or (old.first and f.first and old.first != f.first)
+                                or (old.made and f.made and old.made != f.made)):
             return True
     return False
 

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from hapair import binlog
 from hapair.agent.core import command_rules as rules
 from hapair.agent.core import events as ev
 from hapair.agent.node import rebuild
@@ -98,9 +99,11 @@ def parse_events(text: str) -> tuple[str, str]:
     return start, first
 
 
-def binlogs() -> list[dict[str, object]]:
+def binlogs(datadir: str) -> list[dict[str, object]]:
     """Each binary log with where it begins: the first events of all of them
-    in one call (the archive asks every few seconds); each row names its file."""
+    in one call (the archive asks every few seconds); each row names its file.
+    "made": the file's identity (binlog.identity), which tells a file begun
+    again under an old name from the one archived."""
     listed = parse_binary_logs(_mariadb("SHOW BINARY LOGS"))
     events = _mariadb("".join(f"SHOW BINLOG EVENTS IN '{name}' LIMIT 10;"
                               for name, _ in listed)) if listed else ""
@@ -110,8 +113,17 @@ def binlogs() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for name, size in listed:
         start, first = parse_events("\n".join(rows.get(name, [])))
-        out.append({"name": name, "size": size, "start": start, "first": first})
+        out.append({"name": name, "size": size, "start": start, "first": first,
+                    "made": _made(Path(datadir) / name)})
     return out
+
+
+def _made(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            return binlog.identity(f.read(binlog.HEAD))
+    except OSError:
+        return ""
 
 
 def send_binlog(handler: BaseHTTPRequestHandler, datadir: str, name: str, start: int) -> None:

@@ -108,7 +108,7 @@ def _files(h: Handler, path: str, body: dict[str, Any]) -> None:
 
 
 def _binlogs(h: Handler, path: str, body: dict[str, Any]) -> None:
-    h.send(200, restore.binlogs())
+    h.send(200, restore.binlogs(h.agent.datadir))
 
 
 def _binlog(h: Handler, path: str, body: dict[str, Any]) -> None:
