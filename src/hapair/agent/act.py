@@ -20,6 +20,7 @@ from hapair.agent.core.actions import (
     FencePeer,
     Follow,
     LeaveReplication,
+    NudgeAcks,
     Promote,
     Rebuild,
     Reconnect,
@@ -168,6 +169,8 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.warning("restarting %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
+        case NudgeAcks():
+            db.nudge_later()
         case ClaimLeader():
             _keeper(rt).claim(view.db.epoch)
         case WriteSync(complete=complete):

@@ -6,6 +6,7 @@ for identifiers that come from the validated spec."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,24 @@ OPEN_SQL = "SET GLOBAL read_only = OFF"
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146
+# A replicated row of the agent's own, written when commits wait for
+# acknowledgements that were lost (Database.nudge_later).
+NUDGE_TABLE = f"`{META_SCHEMA}`.`ack_nudge`"
+NUDGE_TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {NUDGE_TABLE} (id TINYINT PRIMARY KEY, "
+                   "n BIGINT NOT NULL, at TIMESTAMP(3) NOT NULL) ENGINE=InnoDB")
+# Only while the server is writable: the agent's account may write through
+# read_only, and a node closed meanwhile must not make a transaction of its own.
+NUDGE_SQL = (f"INSERT INTO {NUDGE_TABLE} (id, n, at) SELECT 1, 1, NOW(3) FROM DUAL "  # noqa: S608
+             "WHERE @@GLOBAL.read_only = 0 ON DUPLICATE KEY UPDATE n = n + 1, at = NOW(3)")
+NUDGE_EVERY_S = 1.0
+NUDGE_WAIT_S = 30.0  # it waits for its acknowledgement as any commit does
+
+log = logging.getLogger("hapair.agent")
+
+
+def _no_table(exc: Exception) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)
 
 
 class DBError(Exception):
@@ -81,6 +100,8 @@ class Database:
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._lock = threading.Lock()
         self._leaving = threading.Event()
+        self._nudging = threading.Event()
+        self._nudged_at = -NUDGE_EVERY_S
 
     def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
              ) -> list[dict[str, Any]]:
@@ -224,9 +245,7 @@ class Database:
             try:
                 self.execute(clear)
             except DBError as exc:
-                cause = exc.__cause__
-                if not (isinstance(cause, pymysql.MySQLError)
-                        and cause.args[:1] == (NO_SUCH_TABLE,)):
+                if not _no_table(exc):
                     raise  # no table: no watch or gate yet (the agent makes them)
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],
@@ -260,6 +279,38 @@ class Database:
                 self._leaving.clear()
 
         threading.Thread(target=leave, name="leave-replication", daemon=True).start()
+
+    def nudge_later(self) -> None:
+        """One binlogged write (NUDGE_SQL) on a connection of its own, in the
+        background: it waits for its acknowledgement as any commit does, and
+        that acknowledgement releases every commit before it. One at a time,
+        at most one a NUDGE_EVERY_S."""
+        now = time.monotonic()
+        if self._nudging.is_set() or now - self._nudged_at < NUDGE_EVERY_S:
+            return
+        self._nudging.set()
+        self._nudged_at = now
+
+        def nudge() -> None:
+            other = Database(self.endpoint)
+            try:
+                try:
+                    other.execute(NUDGE_SQL, timeout=NUDGE_WAIT_S)
+                except DBError as exc:
+                    if not _no_table(exc):  # the table is made the first time
+                        raise
+                    other.execute(NUDGE_TABLE_SQL, timeout=NUDGE_WAIT_S)
+                    other.execute(NUDGE_SQL, timeout=NUDGE_WAIT_S)
+                log.info("commits waited for acknowledgements the replica's moved connection "
+                         "had lost: a write of the agent's own was acknowledged, and with it "
+                         "every commit before it")
+            except DBError as exc:
+                log.warning("a write to end lost acknowledgements failed: %s", exc)
+            finally:
+                other.close()
+                self._nudging.clear()
+
+        threading.Thread(target=nudge, name="nudge-acks", daemon=True).start()
 
     def follow(self, host: str, port: int, user: str, password: str,
                from_slave_pos: bool = False, semi_sync: bool = True,
