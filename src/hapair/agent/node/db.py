@@ -35,13 +35,18 @@ NO_SUCH_TABLE = 1146
 # acknowledgements that were lost (Database.nudge_later).
 NUDGE_TABLE = f"`{META_SCHEMA}`.`ack_nudge`"
 NUDGE_TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {NUDGE_TABLE} (id TINYINT PRIMARY KEY, "
-                   "n BIGINT NOT NULL, at TIMESTAMP(3) NOT NULL) ENGINE=InnoDB")
+                   "at TIMESTAMP(3) NOT NULL) ENGINE=InnoDB")
 # Only while the server is writable: the agent's account may write through
 # read_only, and a node closed meanwhile must not make a transaction of its own.
-NUDGE_SQL = (f"INSERT INTO {NUDGE_TABLE} (id, n, at) SELECT 1, 1, NOW(3) FROM DUAL "  # noqa: S608
-             "WHERE @@GLOBAL.read_only = 0 ON DUPLICATE KEY UPDATE n = n + 1, at = NOW(3)")
+# Each on a row of its own (NUDGE_ROWS in turn): one whose acknowledgement
+# was lost as well still holds its row while it waits on the server.
+NUDGE_SQL = (f"INSERT INTO {NUDGE_TABLE} (id, at) SELECT %s, NOW(3) FROM DUAL "  # noqa: S608
+             "WHERE @@GLOBAL.read_only = 0 ON DUPLICATE KEY UPDATE at = NOW(3)")
+NUDGE_ROWS = 100
 NUDGE_EVERY_S = 1.0
-NUDGE_WAIT_S = 30.0  # it waits for its acknowledgement as any commit does
+# It waits for its acknowledgement as any commit does; the agent stops
+# waiting after this (the server goes on), and may send the next.
+NUDGE_WAIT_S = 2.0
 
 log = logging.getLogger("hapair.agent")
 
@@ -102,6 +107,7 @@ class Database:
         self._leaving = threading.Event()
         self._nudging = threading.Event()
         self._nudged_at = -NUDGE_EVERY_S
+        self._nudges = 0
 
     def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
              ) -> list[dict[str, Any]]:
@@ -284,23 +290,26 @@ class Database:
         """One binlogged write (NUDGE_SQL) on a connection of its own, in the
         background: it waits for its acknowledgement as any commit does, and
         that acknowledgement releases every commit before it. One at a time,
-        at most one a NUDGE_EVERY_S."""
+        at most one a NUDGE_EVERY_S (a nudge sent into the connection that
+        lost the others is lost with them: the next one is not)."""
         now = time.monotonic()
         if self._nudging.is_set() or now - self._nudged_at < NUDGE_EVERY_S:
             return
         self._nudging.set()
         self._nudged_at = now
+        self._nudges += 1
+        row = (self._nudges % NUDGE_ROWS,)
 
         def nudge() -> None:
             other = Database(self.endpoint)
             try:
                 try:
-                    other.execute(NUDGE_SQL, timeout=NUDGE_WAIT_S)
+                    other.execute(NUDGE_SQL, row, timeout=NUDGE_WAIT_S)
                 except DBError as exc:
                     if not _no_table(exc):  # the table is made the first time
                         raise
                     other.execute(NUDGE_TABLE_SQL, timeout=NUDGE_WAIT_S)
-                    other.execute(NUDGE_SQL, timeout=NUDGE_WAIT_S)
+                    other.execute(NUDGE_SQL, row, timeout=NUDGE_WAIT_S)
                 log.info("commits waited for acknowledgements the replica's moved connection "
                          "had lost: a write of the agent's own was acknowledged, and with it "
                          "every commit before it")
