@@ -33,6 +33,7 @@ from hapair.agent.core.actions import (
 from hapair.agent.core.config import AgentConfig
 from hapair.agent.core.view import Memory, View
 from hapair.agent.node import observe, rebuild
+from hapair.agent.node.acks import AckNudge
 from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
 from hapair.agent.node.fencing import Abort, close_peer, power_off
 from hapair.agent.node.peer import Contact, PeerClient
@@ -69,6 +70,7 @@ class Runtime(Protocol):
     fence_password: str
     tasks: TaskRunner
     keeper: Keeper | None  # the witness's keys (None: no witness)
+    ack_nudge: AckNudge  # commits released when their acknowledgements were lost
 
     # Held by a fence (commands.fenced) while it records who fenced this
     # node, and here while the last check and read_only=OFF happen: a fence
@@ -170,7 +172,7 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
         case LeaveReplication():
             db.leave_replication_later()
         case NudgeAcks():
-            db.nudge_later()
+            rt.ack_nudge.later()
         case ClaimLeader():
             _keeper(rt).claim(view.db.epoch)
         case WriteSync(complete=complete):

@@ -26,6 +26,7 @@ from hapair.agent.core.decide import decide
 from hapair.agent.core.learn import learn
 from hapair.agent.core.view import LocalDB, Memory, Peer, View, as_closed
 from hapair.agent.node import observe, witness
+from hapair.agent.node.acks import AckNudge
 from hapair.agent.node.alerts import Alerts, AlertsConfig
 from hapair.agent.node.db import Database, DBError, Endpoint
 from hapair.agent.node.db_lease import LeaseRow
@@ -75,6 +76,7 @@ class Agent:
         self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
                                   lambda at, late: guard.watch_closed(self, at, late))
         self.gate_row = GateRow(Database(Endpoint(cfg.admin_user, admin_password)), cfg.app_db)
+        self.ack_nudge = AckNudge(Endpoint(cfg.admin_user, admin_password))
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())

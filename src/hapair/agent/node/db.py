@@ -6,7 +6,6 @@ for identifiers that come from the validated spec."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -31,27 +30,7 @@ OPEN_SQL = "SET GLOBAL read_only = OFF"
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146
-# A replicated row of the agent's own, written when commits wait for
-# acknowledgements that were lost (Database.nudge_later).
-NUDGE_TABLE = f"`{META_SCHEMA}`.`ack_nudge`"
-NUDGE_TABLE_SQL = (f"CREATE TABLE IF NOT EXISTS {NUDGE_TABLE} (id TINYINT PRIMARY KEY, "
-                   "at TIMESTAMP(3) NOT NULL) ENGINE=InnoDB")
-# Only while the server is writable: the agent's account may write through
-# read_only, and a node closed meanwhile must not make a transaction of its own.
-# Each on a row of its own (NUDGE_ROWS in turn): one whose acknowledgement
-# was lost as well still holds its row while it waits on the server.
-NUDGE_SQL = (f"INSERT INTO {NUDGE_TABLE} (id, at) SELECT %s, NOW(3) FROM DUAL "  # noqa: S608
-             "WHERE @@GLOBAL.read_only = 0 ON DUPLICATE KEY UPDATE at = NOW(3)")
-NUDGE_ROWS = 100
-NUDGE_EVERY_S = 1.0
-# It waits for its acknowledgement as any commit does; the agent stops
-# waiting after this (the server goes on), and may send the next.
-NUDGE_WAIT_S = 2.0
-
-log = logging.getLogger("hapair.agent")
-
-
-def _no_table(exc: Exception) -> bool:
+def no_table(exc: Exception) -> bool:
     cause = exc.__cause__
     return isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)
 
@@ -105,9 +84,6 @@ class Database:
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._lock = threading.Lock()
         self._leaving = threading.Event()
-        self._nudging = threading.Event()
-        self._nudged_at = -NUDGE_EVERY_S
-        self._nudges = 0
 
     def _run(self, sql: str, args: tuple[Any, ...] = (), timeout: float = 3.0
              ) -> list[dict[str, Any]]:
@@ -251,7 +227,7 @@ class Database:
             try:
                 self.execute(clear)
             except DBError as exc:
-                if not _no_table(exc):
+                if not no_table(exc):
                     raise  # no table: no watch or gate yet (the agent makes them)
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],
@@ -285,41 +261,6 @@ class Database:
                 self._leaving.clear()
 
         threading.Thread(target=leave, name="leave-replication", daemon=True).start()
-
-    def nudge_later(self) -> None:
-        """One binlogged write (NUDGE_SQL) on a connection of its own, in the
-        background: it waits for its acknowledgement as any commit does, and
-        that acknowledgement releases every commit before it. One at a time,
-        at most one a NUDGE_EVERY_S (a nudge sent into the connection that
-        lost the others is lost with them: the next one is not)."""
-        now = time.monotonic()
-        if self._nudging.is_set() or now - self._nudged_at < NUDGE_EVERY_S:
-            return
-        self._nudging.set()
-        self._nudged_at = now
-        self._nudges += 1
-        row = (self._nudges % NUDGE_ROWS,)
-
-        def nudge() -> None:
-            other = Database(self.endpoint)
-            try:
-                try:
-                    other.execute(NUDGE_SQL, row, timeout=NUDGE_WAIT_S)
-                except DBError as exc:
-                    if not _no_table(exc):  # the table is made the first time
-                        raise
-                    other.execute(NUDGE_TABLE_SQL, timeout=NUDGE_WAIT_S)
-                    other.execute(NUDGE_SQL, row, timeout=NUDGE_WAIT_S)
-                log.info("commits waited for acknowledgements the replica's moved connection "
-                         "had lost: a write of the agent's own was acknowledged, and with it "
-                         "every commit before it")
-            except DBError as exc:
-                log.warning("a write to end lost acknowledgements failed: %s", exc)
-            finally:
-                other.close()
-                self._nudging.clear()
-
-        threading.Thread(target=nudge, name="nudge-acks", daemon=True).start()
 
     def follow(self, host: str, port: int, user: str, password: str,
                from_slave_pos: bool = False, semi_sync: bool = True,
