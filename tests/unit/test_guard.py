@@ -144,3 +144,23 @@ def test_a_view_taken_before_a_self_fence_reads_closed() -> None:
     closed = as_closed(view, ev.changed(Memory(), ev.WritesClosed(10.5)))
     assert closed is not None and closed.db.read_only and not view.db.read_only
     assert as_closed(view, Memory(writes_closed_at=9.9)) is view  # the view is newer
+
+
+def test_the_watch_s_last_closing_is_reported_once_across_the_agent_s_restarts(
+        tmp_path: Any) -> None:
+    """The row keeps its last closing: a new agent (after an apply, a reboot)
+    read it again and reported an old closing as new, a self-fence counted
+    each time. A closing while no agent ran (a frozen one, killed by the
+    watchdog) is still reported by the next."""
+    from hapair.agent.node.db_lease import LeaseRow
+
+    row = {"closed_at": 1796655000.5, "late_s": 0.003}
+    db = SimpleNamespace(one=lambda sql, args=(): dict(row))
+    seen = tmp_path / "lease-watch-seen"
+    first = LeaseRow(db, seen=seen)  # type: ignore[arg-type]
+    assert first.closed() == (1796655000.5, 0.003)
+    assert first.closed() is None
+    assert LeaseRow(db, seen=seen).closed() is None  # the next agent: already reported
+    row["closed_at"] = 1796655100.0  # closed again while no agent looked
+    assert LeaseRow(db, seen=seen).closed() == (1796655100.0, 0.003)
+    assert LeaseRow(db).closed() == (1796655100.0, 0.003)  # nothing kept: as before

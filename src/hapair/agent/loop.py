@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from systemd_watchdog.systemd_watchdog import WatchDog
 
@@ -74,7 +75,8 @@ class Agent:
         self.guard_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.fence_db = Database(Endpoint(cfg.admin_user, admin_password))
         self.lease_row = LeaseRow(Database(Endpoint(cfg.admin_user, admin_password)),
-                                  lambda at, late: guard.watch_closed(self, at, late))
+                                  lambda at, late: guard.watch_closed(self, at, late),
+                                  seen=Path(intent_file).with_name("lease-watch-seen"))
         self.gate_row = GateRow(Database(Endpoint(cfg.admin_user, admin_password)), cfg.app_db)
         self.ack_nudge = AckNudge(Endpoint(cfg.admin_user, admin_password))
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hapair.agent.node.db import LEASE_STALE_SQL, LEASE_TABLE, Database, DBError
 from hapair.probes.mariadb import META_SCHEMA
@@ -117,9 +118,14 @@ class LeaseRow:
     TIMEOUT_S = 1.0
 
     def __init__(self, db: Database,
-                 on_closed: Callable[[float, float], None] = lambda at, late: None):
+                 on_closed: Callable[[float, float], None] = lambda at, late: None,
+                 seen: Path | None = None):
         self.db = db
         self.on_closed = on_closed  # (when, how long after the lease's end) the watch closed
+        # The last closing reported, kept across the agent's restarts: the row
+        # keeps its last closing, and every new agent reported it again as
+        # new (a line, a self-fence counted) after each apply or reboot.
+        self.seen_file = seen
         self.wanted: float | None = None
         self.written: float | None = None
         self.known = False  # whether `written` is what the row says
@@ -127,7 +133,7 @@ class LeaseRow:
         self.timing_out_since = 0.0  # monotonic; 0: the last write did not time out
         self.installed = False
         self.tried_at = -RETRY_INSTALL_S
-        self.closed_seen: float | None = None  # the watch's last closing already reported
+        self.closed_seen = _read_seen(seen)  # the watch's last closing already reported
         self.changed = threading.Event()
 
     def keep(self, until: float | None) -> None:
@@ -216,7 +222,26 @@ class LeaseRow:
         if at is None or late is None or at == self.closed_seen:
             return None
         self.closed_seen = at
+        _write_seen(self.seen_file, at)
         return float(at), float(late)
+
+
+def _read_seen(path: Path | None) -> float | None:
+    try:
+        return float(path.read_text()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_seen(path: Path | None, at: float) -> None:
+    if path is None:
+        return
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(repr(float(at)))
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("the lease watch's last closing could not be kept in %s: %s", path, exc)
 
 
 def timed_out(error: str) -> bool:
