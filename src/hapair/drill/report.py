@@ -179,12 +179,14 @@ def plot_soak(rounds: list[dict[str, Any]], readings: list[tuple[float, Any]],
         for node, programs in nodes.items():
             for program, u in programs.items():
                 if program in SOAK_PROGRAMS:
-                    series[f"{node} {program}"].append((at - t0, u.pss_kb / 1024, u.fds))
+                    # The anonymous part where it was read: what a leak grows.
+                    kb = u.anon_kb or u.pss_kb
+                    series[f"{node} {program}"].append((at - t0, kb / 1024, u.fds))
     for name, points in sorted(series.items()):
         xs = [p[0] for p in points]
         mem.plot(xs, [p[1] for p in points], marker=".", lw=0.8, label=name)
         fds.plot(xs, [p[2] for p in points], marker=".", lw=0.8, label=name)
-    mem.set_ylabel("memory (PSS) MiB")
+    mem.set_ylabel("memory (anonymous PSS) MiB")
     fds.set_ylabel("open files")
     fds.set_xlabel("seconds from the soak's start")
     mem.legend(loc="upper left", fontsize=6, ncol=4)

@@ -35,8 +35,9 @@ from hapair.drill.scenario import Scenario
 # pair without a witness losing its standby: writes pause until it is back
 # (power-cut-standby, about 20 s).
 STUCK_S = 30.0
-# Memory or open files this much above their first judged reading, at the
-# end of a program's longest unchanged stretch (resources.growth): a leak.
+# Memory (its anonymous part) or open files this much above their first
+# judged readings, at the end of a program's longest unchanged stretch
+# (resources.growth), and by more than its floors: a leak.
 GROWTH_TOLERANCE = 0.10
 # Load before each fault: long enough for the cluster to run as it does
 # between faults, short enough that a round stays inside the booking year.
@@ -116,9 +117,10 @@ def judge(results: list[dict[str, Any]], readings: Readings,
     # then no role changed and no alert is owed.
     called = [r for r in calls if r["verdict"].get("moves")]
     grown = resources.growth(readings)
-    leaks = tuple(f"{g.node} {g.program}: memory x{g.pss_ratio:.2f}, open files "
-                  f"x{g.fds_ratio:.2f} over {g.seconds:.0f}s" for g in grown
-                  if not g.within(tolerance))
+    leaks = tuple(f"{g.node} {g.program}: memory x{g.mem_ratio:.2f} "
+                  f"({g.judged_kb[0] // 1024}->{g.judged_kb[1] // 1024} MiB"
+                  f"{' anonymous' if g.anon_from_kb else ''}), open files x{g.fds_ratio:.2f} "
+                  f"over {g.seconds:.0f}s" for g in grown if not g.within(tolerance))
     notes = [] if grown else [f"no program ran unchanged through {resources.MIN_STRETCH} "
                               "readings: growth not judged (a short soak)"]
     return Verdict(rounds=len(results), failed=failed, unsafe=unsafe, slow=slow, moved=moved,
