@@ -24,6 +24,7 @@ from hapair.lab.plan import LabPlan
 from hapair.lab.sh import LabError, in_netns
 from hapair.model import gate as contract
 from hapair.ops.client import Agents
+from hapair.probes.mariadb import EPOCH_AGE, META_SCHEMA
 
 
 @dataclass
@@ -182,9 +183,8 @@ def final_rows(lab: Lab, node: str) -> list[checker.Row]:
 
 
 # How long ago the last promotion was, by the database's clock: the agents
-# judge their anti-flap window by the same row (probes/mariadb.py).
-EPOCH_AGE_SQL = ("SELECT TIMESTAMPDIFF(MICROSECOND, changed_at, NOW(3)) / 1000000 "
-                 "FROM hapair.epoch WHERE id = 1")
+# judge their anti-flap window by the same row and expression.
+EPOCH_AGE_SQL = f"SELECT {EPOCH_AGE} FROM {META_SCHEMA}.epoch WHERE id = 1"  # noqa: S608
 
 
 def window_left(window_s: float, age_answer: str) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-META_SCHEMA = "hapair"  # written out in EPOCH_LINE_SQL too
+META_SCHEMA = "hapair"
 
 # The server's variables: name in the state -> SQL expression.
 VARIABLES = {
@@ -28,8 +28,11 @@ VARIABLES_SQL = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in VARI
 SLAVE_SQL = "SHOW SLAVE STATUS"
 SEMI_SYNC_SQL = "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%%'"  # PyMySQL's % escaping
 # The promotion epoch (hapair's own record, replicated with the data).
-EPOCH_SQL = (f"SELECT epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, changed_at, NOW(3)) "  # noqa: S608
-             f"/ 1000000 AS age FROM {META_SCHEMA}.epoch WHERE id = 1")
+# How long ago the epoch last changed (the last promotion), by the database's
+# own clock: the agents' anti-flap window, and the drills' wait for it.
+EPOCH_AGE = "TIMESTAMPDIFF(MICROSECOND, changed_at, NOW(3)) / 1000000"
+EPOCH_SQL = (f"SELECT epoch, primary_node, {EPOCH_AGE} AS age "  # noqa: S608
+             f"FROM {META_SCHEMA}.epoch WHERE id = 1")
 
 # The same, as "key<TAB>value" lines for the command-line client; SHOW SLAVE
 # STATUS\G follows a "--slave--" line.
@@ -46,8 +49,8 @@ STATE_SQL = " UNION ALL ".join(
        # Accounts that may make a schema's triggers (the agent's: its write gate).
        "SELECT 'trigger', CONCAT(user, '@', host, ' ', db) FROM mysql.db WHERE Trigger_priv = 'Y'",
        "SELECT 'schema', schema_name FROM information_schema.schemata"])
-EPOCH_LINE_SQL = ("SELECT 'epoch', CONCAT_WS(' ', epoch, primary_node, TIMESTAMPDIFF(MICROSECOND, "
-                  "changed_at, NOW(3)) / 1000000) FROM hapair.epoch WHERE id = 1")
+EPOCH_LINE_SQL = (f"SELECT 'epoch', CONCAT_WS(' ', epoch, primary_node, {EPOCH_AGE}) "  # noqa: S608
+                  f"FROM {META_SCHEMA}.epoch WHERE id = 1")
 
 # Last_IO_Errno when the source no longer has the binary logs we need (or
 # holds a divergent history): replication cannot go on, only a rebuild.
