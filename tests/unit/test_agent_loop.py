@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -596,3 +597,25 @@ def test_no_action_on_the_loop_waits_on_the_database_past_the_guard_s_stall_limi
     assert [sql for sql, _ in asked] == ["STOP SLAVE", "CHANGE MASTER", "SET GLOBAL",
                                          "START SLAVE"]
     assert sum(t for _, t in asked) <= LOOP_STATEMENTS_S
+
+
+def test_a_worker_that_ended_and_waits_to_be_reaped_is_not_loaded(tmp_path: Path) -> None:
+    """Its /proc entry stays until gunicorn's master reaps it: a zombie
+    counted as a loaded worker."""
+    from hapair.agent.node.health import _loading_now
+    from hapair.paths import APP_WANTED_FILE
+
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 5
+        while "Z" not in Path(f"/proc/{child}/stat").read_text().rpartition(")")[2][:3] \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (tmp_path / APP_WANTED_FILE).write_text("2\n")
+        (tmp_path / str(os.getpid())).touch()
+        (tmp_path / str(child)).touch()
+        assert _loading_now(str(tmp_path)) == "1 of 2 application workers loaded"
+    finally:
+        os.waitpid(child, 0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from hapair.agent.node import observe
 from hapair.paths import APP_LOADED_DIR, APP_WANTED_FILE
+from hapair.probes import procs
 
 NOT_YET = "the application not checked yet"
 
@@ -22,7 +23,8 @@ def loading(names: Iterable[str], wanted: str | None, alive: Callable[[int], boo
     application started without hapair's gunicorn hooks). names: the files of
     APP_LOADED_DIR (render/systemd.gunicorn_conf), one per loaded worker's
     pid; wanted: APP_WANTED_FILE's text, how many workers gunicorn starts. A worker
-    gone without removing its file does not count."""
+    gone without removing its file does not count, nor one that ended and
+    waits to be reaped (`procs.gone`)."""
     if wanted is None or not wanted.strip().isdigit():
         return ""
     want = int(wanted)
@@ -36,7 +38,7 @@ def _loading_now(folder: str) -> str:
     except FileNotFoundError:
         return ""
     return loading(names, observe.read_text(os.path.join(folder, APP_WANTED_FILE)),
-                   lambda pid: os.path.exists(f"/proc/{pid}"))
+                   lambda pid: not procs.gone(pid))
 
 
 class HealthChecker:
