@@ -30,7 +30,10 @@ OPEN_SQL = "SET GLOBAL read_only = OFF"
 LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NULL"  # noqa: S608
                    for t in (LEASE_TABLE, GATE_TABLE)]
 NO_SUCH_TABLE = 1146
+
+
 def no_table(exc: Exception) -> bool:
+    """A DBError whose cause is MariaDB's "no such table"."""
     cause = exc.__cause__
     return isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)
 
