@@ -16,7 +16,6 @@ from hapair.agent.core.actions import (
     DropVip,
     Follow,
     LeaveReplication,
-    NudgeAcks,
     Promote,
     Rebuild,
     Reconnect,
@@ -410,21 +409,6 @@ CASES = [
         view(primary_db(), peer_replica(), node="node1", holds_vip=True, paths=("public",)),
         (Announce(),), eligible=True, role=P, problem=False, words="open for writes",
         cfg=CFG1),
-    # The interconnect cut with commits on their way: the standby had them,
-    # its acknowledgements were lost with the connection it left, and it
-    # reconnects over the public network from what it has (nothing is sent
-    # again). Seen: 10 s without a booking until the health check closed it.
-    row("commits wait, though the standby has everything: a write of the agent's own, "
-        "whose acknowledgement releases them",
-        view(primary_db(semi=SemiSync(master_on=True, master_clients=1, waiting_sessions=3)),
-             peer_replica(gtid_io_pos="0-1-100", master_host=NODE1_PUB), node="node1",
-             holds_vip=True), (NudgeAcks(),), eligible=True, role=P, problem=False,
-        words="open for writes", cfg=CFG1),
-    row("commits wait for what the standby has not reported yet: their acknowledgements "
-        "are on their way, nothing to do",
-        view(primary_db(semi=SemiSync(master_on=True, master_clients=1, waiting_sessions=3)),
-             peer_replica(gtid_io_pos="0-1-99"), node="node1", holds_vip=True),
-        (), eligible=True, role=P, problem=False, words="open for writes", cfg=CFG1),
     row("a standby back replicating: semi-sync on again",
         view(primary_db(semi_sync_master=False), peer_replica(), node="node1", holds_vip=True),
         (SetSemiSync(on=True),), eligible=True, role=P, problem=False,

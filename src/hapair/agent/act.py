@@ -20,7 +20,6 @@ from hapair.agent.core.actions import (
     FencePeer,
     Follow,
     LeaveReplication,
-    NudgeAcks,
     Promote,
     Rebuild,
     Reconnect,
@@ -33,7 +32,6 @@ from hapair.agent.core.actions import (
 from hapair.agent.core.config import AgentConfig
 from hapair.agent.core.view import Memory, View
 from hapair.agent.node import observe, rebuild
-from hapair.agent.node.acks import AckNudge
 from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
 from hapair.agent.node.fencing import Abort, close_peer, power_off
 from hapair.agent.node.peer import Contact, PeerClient
@@ -70,7 +68,6 @@ class Runtime(Protocol):
     fence_password: str
     tasks: TaskRunner
     keeper: Keeper | None  # the witness's keys (None: no witness)
-    ack_nudge: AckNudge  # commits released when their acknowledgements were lost
 
     # Held by a fence (commands.fenced) while it records who fenced this
     # node, and here while the last check and read_only=OFF happen: a fence
@@ -171,8 +168,6 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.warning("restarting %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
-        case NudgeAcks():
-            rt.ack_nudge.later()
         case ClaimLeader():
             _keeper(rt).claim(view.db.epoch)
         case WriteSync(complete=complete):

@@ -27,7 +27,6 @@ from hapair.agent.core.decide import decide
 from hapair.agent.core.learn import learn
 from hapair.agent.core.view import LocalDB, Memory, Peer, View, as_closed
 from hapair.agent.node import observe, witness
-from hapair.agent.node.acks import AckNudge
 from hapair.agent.node.alerts import Alerts, AlertsConfig
 from hapair.agent.node.db import Database, DBError, Endpoint
 from hapair.agent.node.db_lease import LeaseRow
@@ -78,7 +77,6 @@ class Agent:
                                   lambda at, late: guard.watch_closed(self, at, late),
                                   seen=Path(intent_file).with_name("lease-watch-seen"))
         self.gate_row = GateRow(Database(Endpoint(cfg.admin_user, admin_password)), cfg.app_db)
-        self.ack_nudge = AckNudge(Endpoint(cfg.admin_user, admin_password))
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())

@@ -51,15 +51,6 @@ class WriteSync:
 
 
 @dataclass(frozen=True)
-class NudgeAcks:
-    """One binlogged write of the agent's own, in the background: commits
-    wait for acknowledgements of transactions the replica already has (their
-    answers were lost with the connection it left, and a replica that
-    reconnects is not sent them again); this write's acknowledgement answers
-    for every one before it."""
-
-
-@dataclass(frozen=True)
 class Reopen:
     """This node is the primary by epoch and may take writes again."""
 
@@ -124,7 +115,7 @@ class Rebuild:
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
           | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer | ClaimLeader
-          | WriteSync | Announce | NudgeAcks)
+          | WriteSync | Announce)
 
 # Actions that only close things: carried out even while a long action runs.
 SAFE_ANY_TIME = (Demote, DropVip, Announce)

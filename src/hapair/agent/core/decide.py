@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hapair import gtid
 from hapair.agent.core.actions import (
     SAFE_ANY_TIME,
     Action,
@@ -18,7 +17,6 @@ from hapair.agent.core.actions import (
     Demote,
     DropVip,
     LeaveReplication,
-    NudgeAcks,
     RestartService,
     SetSemiSync,
 )
@@ -170,8 +168,6 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
     acts = (*acts, *primary_upkeep(v, cfg, want))
-    if acks_lost(v):
-        acts = (*acts, NudgeAcks())
     adverts_cut = p is not None and "interconnect" not in v.peer.paths
     if cfg.semi_sync and not want or p is not None and p.holds_vip or adverts_cut:
         # Committing alone: the peer is away or rejoining, and may have held
@@ -184,22 +180,6 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     return Decision(actions=acts, reason=busy + _primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY,
                     problem=bool(busy) or m.degraded or not want and cfg.semi_sync)
-
-
-def acks_lost(v: View) -> bool:
-    """Commits wait for an acknowledgement although the replica says it has
-    received everything this node has written: the answers were lost (its
-    connection moved to the other network while they were on their way).
-    Nothing would end the wait but a later transaction's acknowledgement,
-    and the waiting commits hold the application's workers: seen, 10 s
-    without a booking until the health check closed the node."""
-    p, db = fresh_peer(v), v.db
-    if p is None or not db.semi.master_on or db.semi.waiting_sessions == 0:
-        return False
-    try:
-        return gtid.contains(p.gtid_io_pos or p.gtid_current_pos, db.gtid_binlog_pos)
-    except ValueError:
-        return False
 
 
 def _semi_wanted(v: View, cfg: AgentConfig) -> bool:

@@ -32,12 +32,6 @@ LEASE_CLEAR_SQL = [f"SET STATEMENT sql_log_bin = 0 FOR UPDATE {t} SET until = NU
 NO_SUCH_TABLE = 1146
 
 
-def no_table(exc: Exception) -> bool:
-    """A DBError whose cause is MariaDB's "no such table"."""
-    cause = exc.__cause__
-    return isinstance(cause, pymysql.MySQLError) and cause.args[:1] == (NO_SUCH_TABLE,)
-
-
 class DBError(Exception):
     pass
 
@@ -230,7 +224,9 @@ class Database:
             try:
                 self.execute(clear)
             except DBError as exc:
-                if not no_table(exc):
+                cause = exc.__cause__
+                if not (isinstance(cause, pymysql.MySQLError)
+                        and cause.args[:1] == (NO_SUCH_TABLE,)):
                     raise  # no table: no watch or gate yet (the agent makes them)
 
     def wait_for(self, what: str, test: Callable[[MariaDBState], bool],
