@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, time, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,6 +25,7 @@ from roombook.rules import (
     week_of,
 )
 from roombook.slots import SlotRange
+from sqlalchemy.exc import OperationalError
 
 from tests.roombook.conftest import future_day, token_for
 from tests.roombook.test_web import csrf, signed_in
@@ -264,3 +266,52 @@ def test_saved_hours_that_no_longer_fit_the_day_are_ignored_not_fatal(app: Flask
     narrow = Settings(secret_key="x" * 32, day_start=time(9), day_end=time(18))
     assert rules_db.current(maker, narrow).hours == {}
     rules_db.forget(maker)
+
+
+class _Deadlocking:
+    """A session maker whose first `deadlocks` transactions are InnoDB's
+    deadlock victims (1213), as a check-in racing a booking's release was
+    once in CI."""
+
+    def __init__(self, maker: Any, deadlocks: int) -> None:
+        self.maker, self.left, self.begun = maker, deadlocks, 0
+
+    def begin(self) -> Any:
+        self.begun += 1
+        if self.left:
+            self.left -= 1
+            raise OperationalError("SELECT ... FOR UPDATE", {},
+                                   Exception(1213, "Deadlock found when trying to get lock"))
+        return self.maker.begin()
+
+    def __call__(self) -> Any:
+        return self.maker()
+
+
+def test_a_check_in_and_a_cancel_picked_as_deadlock_victims_are_tried_again(app: Flask) -> None:
+    from datetime import UTC, datetime
+
+    from roombook.models import Booking, User
+    from sqlalchemy import select
+
+    from roombook import booking as bk
+    from roombook import changes, checkin
+
+    maker = app.extensions["roombook"].maker
+    with maker() as s:
+        alice = s.scalar(select(User).where(User.email == "alice@example.com"))
+    day = date.fromisoformat(future_day(5))
+    made = bk.book(maker, user_id=alice.id, room_id=2, rng=SlotRange(day, 4, 6), title="T",
+                   key=uuid.uuid4().hex, now=datetime(2027, 1, 1)).booking
+    flaky = _Deadlocking(maker, 2)
+    at = datetime(day.year, day.month, day.day, 10, 0, tzinfo=UTC)
+    b = checkin.check_in(flaky, booking_id=made.id, user=alice, now=at,  # type: ignore[arg-type]
+                         window=lambda _b: (at - timedelta(minutes=5), at + timedelta(minutes=5)))
+    assert flaky.begun == 3 and b.checked_in_at is not None
+    flaky = _Deadlocking(maker, 1)
+    changes.cancel(flaky, booking_id=made.id, user=alice, now=datetime(2027, 1, 1))  # type: ignore[arg-type]
+    with maker() as s:
+        assert s.get(Booking, made.id).status == "cancelled"
+    with pytest.raises(OperationalError):  # a deadlock every time: said, after the tries
+        changes.cancel(_Deadlocking(maker, 9), booking_id=made.id,  # type: ignore[arg-type]
+                       user=alice, now=datetime(2027, 1, 1))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook import outbox
 from roombook.booking import NotFound, retried
+from roombook.db import again
 from roombook.models import REASON_MAX, BookedSlot, Booking, User, bookable, may_change
 from roombook.rules import week_of
 from roombook.rules_db import RuleBroken, hold_week
@@ -82,7 +83,13 @@ def _edit(maker: sessionmaker[Session], booking_id: int, user: User, change: Cha
 def cancel(maker: sessionmaker[Session], *, booking_id: int, user: User,
            now: datetime, reason: str = "") -> Booking:
     """Cancel a booking (again: a no-op); its slots become free at once. An
-    administrator cancelling someone else's may say why."""
+    administrator cancelling someone else's may say why. A deadlock (with a
+    booking releasing the same room's slots) is tried again."""
+    return again(lambda: _cancel(maker, booking_id, user, now, reason))
+
+
+def _cancel(maker: sessionmaker[Session], booking_id: int, user: User, now: datetime,
+            reason: str) -> Booking:
     with maker.begin() as s:
         b = s.get(Booking, booking_id, with_for_update=True)
         if b is None or not may_change(b, user):

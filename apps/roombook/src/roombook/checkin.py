@@ -15,6 +15,7 @@ from roombook.booking import NotFound
 from roombook.changes import Cancelled
 from roombook.config import Settings
 from roombook.context import state
+from roombook.db import again
 from roombook.models import Booking, User
 from roombook.occupancy import release_due
 from roombook.rules import Due
@@ -50,7 +51,19 @@ def check_in(maker: sessionmaker[Session], *, booking_id: int, user: User, now: 
              window: Callable[[Booking], tuple[datetime, datetime] | None]) -> Booking:
     """Say one came: within the booking's window (rules.checkin_window),
     the booking row locked, so a check-in and the release of the same
-    booking cannot both happen; a late one releases it (TooLate)."""
+    booking cannot both happen; a late one releases it (TooLate). A
+    deadlock with a booking releasing the same slots is tried again (the
+    row is read afresh: one that was released meanwhile is TooLate)."""
+    b, late = again(lambda: _check_in(maker, booking_id, user, now, window))
+    if late:
+        raise TooLate("too late: the booking was released for others")
+    return b
+
+
+def _check_in(maker: sessionmaker[Session], booking_id: int, user: User, now: datetime,
+              window: Callable[[Booking], tuple[datetime, datetime] | None],
+              ) -> tuple[Booking, bool]:
+    """The booking, and whether it was late (released now)."""
     with maker.begin() as s:
         b = s.get(Booking, booking_id, with_for_update=True)
         if b is None or b.user_id != user.id:
@@ -60,10 +73,10 @@ def check_in(maker: sessionmaker[Session], *, booking_id: int, user: User, now: 
         if b.status != "confirmed":
             raise Cancelled(f"booking {booking_id} is cancelled")
         if b.checked_in_at is not None:
-            return b
+            return b, False
         opens_closes = window(b)
         if opens_closes is None:
-            return b  # the site does not ask for check-in
+            return b, False  # the site does not ask for check-in
         opens, closes = opens_closes
         if now < opens:
             raise TooEarly(f"check-in opens at {opens:%H:%M}")
@@ -73,6 +86,4 @@ def check_in(maker: sessionmaker[Session], *, booking_id: int, user: User, now: 
             release_due(s, b.room_id, Due(b.day, b.start_slot, None), naive)  # then said
         else:
             b.checked_in_at = naive
-    if late:
-        raise TooLate("too late: the booking was released for others")
-    return b
+    return b, late

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roombook.booking import KeyReused, NotFound, confirm_replay
 from roombook.changes import cancel_all
-from roombook.db import RETRIES, is_transient
+from roombook.db import RETRIES, again, is_transient
 from roombook.models import BookedSlot, Booking, Series, User, bookable
 from roombook.rules import week_of
 from roombook.rules_db import RuleBroken, hold_week
@@ -176,7 +176,13 @@ def book_series(maker: sessionmaker[Session], *, user_id: int, room_id: int, rng
 
 def cancel_series(maker: sessionmaker[Session], *, series_id: int, user: User, from_day: date,
                   now: datetime) -> int:
-    """Cancel the series' bookings on from_day and later; how many were."""
+    """Cancel the series' bookings on from_day and later; how many were (a
+    deadlock is tried again)."""
+    return again(lambda: _cancel_series(maker, series_id, user, from_day, now))
+
+
+def _cancel_series(maker: sessionmaker[Session], series_id: int, user: User, from_day: date,
+                   now: datetime) -> int:
     with maker.begin() as s:
         series = s.get(Series, series_id)
         if series is None or (series.user_id != user.id and not user.is_admin):
