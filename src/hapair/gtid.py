@@ -39,6 +39,16 @@ def contains(have: str, want: str) -> bool:
     return all(d in h and h[d].seq >= g.seq for d, g in parse(want).items())
 
 
+def received_all(have: str, want: str) -> bool:
+    """True when a replica that reports ``have`` holds every transaction of
+    position ``want``: in each domain of ``want`` it has the same server's
+    GTID at the same or a later sequence number. Stricter than ``contains``:
+    a higher number written by another server may be another history."""
+    h = parse(have)
+    return all(d in h and h[d].server == g.server and h[d].seq >= g.seq
+               for d, g in parse(want).items())
+
+
 def errant(local: str, primary: str, primary_server: int = 0) -> list[str]:
     """GTIDs of ``local`` that the primary cannot have: a sequence number
     beyond the primary's in some domain, or the same number written by

@@ -19,6 +19,7 @@ from hapair.agent.core.actions import (
     Promote,
     Rebuild,
     Reconnect,
+    ReleaseAcks,
     Reopen,
     RestartService,
     SetSemiSync,
@@ -87,6 +88,12 @@ def view(db: LocalDB, peer: PeerStatus | None, *, node: str = "node2", holds_vip
         app_problem="" if app_ok else "the application not answering (refused)",
         peer=Peer(peer, paths if peer else (), answered_at),  # type: ignore[arg-type]
         memory=replace(m, vip_since=vip_since or m.vip_since))
+
+
+def acks_wait(peer: PeerStatus) -> View:
+    """node1, primary, three commits waiting for an acknowledgement."""
+    return view(primary_db(semi=SemiSync(master_on=True, master_clients=1, waiting_sessions=3)),
+                peer, node="node1", holds_vip=True)
 
 
 TIMED_OUT = "the application not answering (timed out)"
@@ -317,6 +324,23 @@ CASES = [
     row("healthy primary", view(primary_db(), peer_replica(), node="node1", holds_vip=True),
         (), eligible=True, role=P, problem=False, words="open for writes, node2 replicating",
         cfg=CFG1),
+    row("commits wait for what the replica holds: their acknowledgements were lost, let go",
+        acks_wait(peer_replica(gtid_io_pos="0-1-100")),
+        (ReleaseAcks(held="0-1-100"),), eligible=True, role=P, problem=False,
+        words="open for writes", cfg=CFG1),
+    row("... reported as applied only (its IO thread reconnecting)",
+        acks_wait(peer_replica(gtid_current_pos="0-1-100")),
+        (ReleaseAcks(held="0-1-100"),), eligible=True, role=P, problem=False,
+        words="open for writes", cfg=CFG1),
+    row("commits wait for what the replica lacks: they wait",
+        acks_wait(peer_replica(gtid_io_pos="0-1-99")),
+        (), eligible=True, role=P, problem=False, words="open for writes", cfg=CFG1),
+    row("commits wait, the replica's number as high but another server's: they wait",
+        acks_wait(peer_replica(gtid_io_pos="0-2-100")),
+        (), eligible=True, role=P, problem=False, words="open for writes", cfg=CFG1),
+    row("no commit waits: nothing to let go",
+        view(primary_db(), peer_replica(gtid_io_pos="0-1-100"), node="node1", holds_vip=True),
+        (), eligible=True, role=P, problem=False, words="open for writes", cfg=CFG1),
     row("keepalived dead: demote and drop the VIP",
         view(primary_db(), peer_replica(), node="node1", holds_vip=True, keepalived=False),
         (Demote(), DropVip()), eligible=False, role=PF, problem=True,
@@ -618,6 +642,14 @@ def test_gtid_positions() -> None:
     assert gtid.errant("0-2-13621", "0-1-13619", primary_server=1) == ["0-2-13621"]
     assert gtid.errant("0-1-13619", "0-3-13619", primary_server=1) == ["0-1-13619"]
     assert gtid.behind("0-1-7", "0-2-10") == 3
+    # What a replica holds, for letting go commits waiting for it: the same
+    # writer's GTID, as far or further, in every domain.
+    assert gtid.received_all("0-1-12,1-3-4", "0-1-12")
+    assert gtid.received_all("0-1-13", "0-1-12")
+    assert not gtid.received_all("0-1-11", "0-1-12")
+    assert not gtid.received_all("0-2-12", "0-1-12")  # as far, another writer's
+    assert not gtid.received_all("", "0-1-12")
+    assert not gtid.received_all("0-1-12", "0-1-12,1-1-3")
     with pytest.raises(ValueError):
         gtid.parse("0-1")
 

@@ -23,6 +23,7 @@ from hapair.agent.core.actions import (
     Promote,
     Rebuild,
     Reconnect,
+    ReleaseAcks,
     Reopen,
     RestartService,
     SetSemiSync,
@@ -34,6 +35,7 @@ from hapair.agent.core.view import Memory, View
 from hapair.agent.node import observe, rebuild
 from hapair.agent.node.db import OPEN_SQL, Database, DBError, Endpoint, follow_timeouts
 from hapair.agent.node.fencing import Abort, close_peer, power_off
+from hapair.agent.node.lost_acks import Releaser
 from hapair.agent.node.peer import Contact, PeerClient
 from hapair.agent.node.takeover import take_over
 from hapair.agent.node.tasks import TaskRunner
@@ -68,6 +70,7 @@ class Runtime(Protocol):
     fence_password: str
     tasks: TaskRunner
     keeper: Keeper | None  # the witness's keys (None: no witness)
+    acks: Releaser  # lets go commits whose acknowledgements were lost
 
     # Held by a fence (commands.fenced) while it records who fenced this
     # node, and here while the last check and read_only=OFF happen: a fence
@@ -168,6 +171,8 @@ def carry_out(rt: Runtime, view: View, action: Action) -> None:
             log.warning("restarting %s: its check kept failing and systemd had not", unit)
         case LeaveReplication():
             db.leave_replication_later()
+        case ReleaseAcks(held=held):
+            rt.acks.later(held)
         case ClaimLeader():
             _keeper(rt).claim(view.db.epoch)
         case WriteSync(complete=complete):

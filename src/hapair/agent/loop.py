@@ -35,6 +35,7 @@ from hapair.agent.node.fifo import FifoReader
 from hapair.agent.node.health import HealthChecker
 from hapair.agent.node.intent import Intent, IntentStore
 from hapair.agent.node.journal import Journal
+from hapair.agent.node.lost_acks import Releaser
 from hapair.agent.node.metrics import Metrics
 from hapair.agent.node.peer import Contact, PeerClient, PeerError
 from hapair.agent.node.tasks import TaskRunner
@@ -77,6 +78,7 @@ class Agent:
                                   lambda at, late: guard.watch_closed(self, at, late),
                                   seen=Path(intent_file).with_name("lease-watch-seen"))
         self.gate_row = GateRow(Database(Endpoint(cfg.admin_user, admin_password)), cfg.app_db)
+        self.acks = Releaser(Endpoint(cfg.admin_user, admin_password), log.warning)
         self.peer_client = PeerClient(cfg, peer_token(token), token, AGENT_CA)
         now = time.monotonic()
         self.contact = Contact(now, now, threading.Lock())

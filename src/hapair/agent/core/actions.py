@@ -51,6 +51,17 @@ class WriteSync:
 
 
 @dataclass(frozen=True)
+class ReleaseAcks:
+    """Commits wait for acknowledgements the replica's moved connection lost:
+    it reported receiving ``held``, which covered this node's binary log.
+    The waiting statements are let go (KILL QUERY ID), only after the binary
+    log, read after them, is found within ``held`` again: the replica has
+    every one, as an acknowledgement would have said."""
+
+    held: str
+
+
+@dataclass(frozen=True)
 class Reopen:
     """This node is the primary by epoch and may take writes again."""
 
@@ -115,7 +126,7 @@ class Rebuild:
 
 Action = (Demote | DropVip | Promote | Reopen | SetSemiSync | Follow | StartReplication
           | Rebuild | LeaveReplication | RestartService | Reconnect | FencePeer | ClaimLeader
-          | WriteSync | Announce)
+          | WriteSync | Announce | ReleaseAcks)
 
 # Actions that only close things: carried out even while a long action runs.
 SAFE_ANY_TIME = (Demote, DropVip, Announce)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hapair import gtid
 from hapair.agent.core.actions import (
     SAFE_ANY_TIME,
     Action,
@@ -17,6 +18,7 @@ from hapair.agent.core.actions import (
     Demote,
     DropVip,
     LeaveReplication,
+    ReleaseAcks,
     RestartService,
     SetSemiSync,
 )
@@ -168,6 +170,8 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     if db.slave.configured:
         acts = (*acts, LeaveReplication())
     acts = (*acts, *primary_upkeep(v, cfg, want))
+    if held := acks_lost(v):
+        acts = (*acts, ReleaseAcks(held))
     adverts_cut = p is not None and "interconnect" not in v.peer.paths
     if cfg.semi_sync and not want or p is not None and p.holds_vip or adverts_cut:
         # Committing alone: the peer is away or rejoining, and may have held
@@ -180,6 +184,25 @@ def _writable(v: View, cfg: AgentConfig) -> Decision:
     return Decision(actions=acts, reason=busy + _primary_sentence(v, cfg, want), eligible=True,
                     role=Role.PRIMARY,
                     problem=bool(busy) or m.degraded or not want and cfg.semi_sync)
+
+
+def acks_lost(v: View) -> str:
+    """What the replica reports holding, when commits wait for an
+    acknowledgement although it holds everything this node has written
+    ("" otherwise): the answers were lost (its connection moved to the other
+    network while they were on their way), and a replica that reconnects is
+    not sent again what it has. The waiting commit holds the binary log, so
+    no later transaction comes to be acknowledged for it, and the waiting
+    commits hold the application's workers: seen, 11.5 s without a booking
+    until the health check closed the node."""
+    p, db = fresh_peer(v), v.db
+    if p is None or not db.semi.master_on or db.semi.waiting_sessions == 0:
+        return ""
+    held = p.gtid_io_pos or p.gtid_current_pos
+    try:
+        return held if gtid.received_all(held, db.gtid_binlog_pos) else ""
+    except ValueError:
+        return ""
 
 
 def _semi_wanted(v: View, cfg: AgentConfig) -> bool:
