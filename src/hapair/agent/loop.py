@@ -56,6 +56,8 @@ from hapair.secrets import peer_token
 from hapair.spec.models import ClusterSpec, Node
 
 log = logging.getLogger("hapair.agent")
+SLOW_CYCLE_S = 0.6  # a cycle this long is said (standby.FRESH_VIEW_S is 1.0)
+SLOW_CYCLE_EVERY_S = 5.0
 REBUILD_RETRY_S = 20.0
 
 
@@ -93,6 +95,7 @@ class Agent:
                              peer_complete=True)
         self.mlock = threading.Lock()  # the memory: the loop, commands and tasks edit it
         self.open_lock = threading.Lock()  # a fence against an opening (act.open_writes)
+        self.slow_said_at = -SLOW_CYCLE_EVERY_S
         self.peer = Peer(None, ())
         self.wake = threading.Event()
         self.fifo = FifoReader(NOTIFY_FIFO, lambda _state: self.wake.set())
@@ -230,7 +233,9 @@ class Agent:
         return db.up and (db.writable or db.epoch_primary == self.cfg.node)
 
     def cycle(self) -> None:
+        began = time.monotonic()
         v = self.observe()
+        looked = time.monotonic()
         lease_renewed, peer_seen = self.contact.read()
         with self.mlock:  # learn from the memory as it is now, and replace it whole
             seen = replace(self.memory, lease_renewed=lease_renewed, peer_seen=peer_seen)
@@ -250,6 +255,19 @@ class Agent:
                 break
         if d.eligible:
             self.write_track(True)
+        self._timed(looked - began, time.monotonic() - looked, d)
+
+    def _timed(self, looking: float, rest: float, d: Decision) -> None:
+        """One line for a cycle slow enough to age the view the peer reads
+        towards its freshness limit (a standby holding the VIP takes an old
+        view for a stuck loop), at most once a SLOW_CYCLE_EVERY_S."""
+        now = time.monotonic()
+        if looking + rest < SLOW_CYCLE_S or now - self.slow_said_at < SLOW_CYCLE_EVERY_S:
+            return
+        self.slow_said_at = now
+        acts = ", ".join(type(a).__name__ for a in d.actions) or "none"
+        log.warning("a slow cycle: %.2fs (looking %.2fs, deciding and acting %.2fs; actions: %s)",
+                    looking + rest, looking, rest, acts)
 
     def task_failed(self, action: Action, exc: BaseException) -> None:
         """A long action (tasks.py) failed: one line; a rebuild waits before the next try."""

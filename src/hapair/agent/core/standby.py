@@ -116,10 +116,23 @@ def still_primary(v: View) -> bool:
     up (ineligible, read-only, its keepalived down or in FAULT), answers
     only on the interconnect (its public path is broken) or whose loop is
     stuck is taken over as before."""
+    return not gave_up(v)
+
+
+def gave_up(v: View) -> str:
+    """Why the peer is not still_primary, in words ("" when it is)."""
     p = fresh_peer(v)
-    return (p is not None and not p.read_only and p.eligible and p.keepalived_running
-            and p.vrrp in ("MASTER", "BACKUP") and p.view_age_s < FRESH_VIEW_S
-            and "public" in v.peer.paths)
+    if p is None:
+        return "it does not answer"
+    if p.read_only or not p.eligible:
+        return "it is " + ("read-only" if p.read_only else "not eligible")
+    if not p.keepalived_running or p.vrrp not in ("MASTER", "BACKUP"):
+        return f"its keepalived is {p.vrrp if p.keepalived_running else 'not running'}"
+    if p.view_age_s >= FRESH_VIEW_S:
+        return f"its view is {p.view_age_s:.2f}s old (its loop is stuck)"
+    if "public" not in v.peer.paths:
+        return "it answers only on the interconnect"
+    return ""
 
 
 def _not_promoting(why: str) -> Decision:
@@ -154,11 +167,12 @@ def _promotion(v: View, cfg: AgentConfig) -> Decision:
         can_catch_up = p.db_up and db.slave.io_running
         if m.complete or can_catch_up or m.force:
             how = "switchover" if planned else "this node holds the VIP"
+            why = "" if planned or m.force else f" ({peer}: {gave_up(v)})"
             return Decision(actions=(Promote(close_peer=True,
                                              semi_sync=cfg.semi_sync and p.db_up,
                                              claim=fenced_claim(v)),),
                             reason=f"{how}: fence {peer}, apply every transaction received, "
-                            "open for writes", eligible=True, role=Role.PROMOTING)
+                            f"open for writes{why}", eligible=True, role=Role.PROMOTING)
         return _not_promoting(f"{peer}'s database is down and this node may lack confirmed "
                               "transactions: not promoting (an operator may force it)")
     if not (m.complete or m.force):
