@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,27 @@ def test_a_units_state_and_since_when() -> None:
     stopping = parse_since((FIX / "systemd/since-deactivating.txt").read_text())
     assert stopping.settling(99999.0, 15.0)  # stopping: left alone however long
     assert parse_since("") == parse_since("ActiveState=\n") and not parse_since("").settling(0, 15)
+
+
+def test_a_restarted_agent_starts_from_keepalived_s_last_state(tmp_path: Path) -> None:
+    """keepalived says nothing until its next transition: the agent keeps the
+    last one it read and starts from it, not from UNKNOWN."""
+    import os
+    import threading
+
+    from hapair.agent.node.fifo import FifoReader
+
+    path = str(tmp_path / "keepalived.fifo")
+    assert FifoReader(path, lambda _s: None).state == "UNKNOWN"  # never heard
+    seen = threading.Event()
+    first = FifoReader(path, lambda _s: seen.set())
+    first.start()
+    deadline = time.monotonic() + 5
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with open(path, "w") as fifo:
+        fifo.write('INSTANCE "PAIR_VIP" MASTER 150\n')
+    assert seen.wait(5) and first.state == "MASTER"
+    assert FifoReader(path, lambda _s: None).state == "MASTER"  # the next agent
+    (tmp_path / "keepalived.fifo.last").write_text("nonsense")
+    assert FifoReader(path, lambda _s: None).state == "UNKNOWN"

@@ -1,5 +1,12 @@
 """Reads keepalived's notify FIFO in a thread: the last state of our VRRP
-instance, and a wake-up for the agent's loop on every transition."""
+instance, and a wake-up for the agent's loop on every transition.
+
+The last state is kept beside the FIFO (``<fifo>.last``, in /run: gone with
+a reboot, as keepalived's own state is), so a restarted agent starts from
+it: keepalived says nothing until its next transition, and an agent that
+published UNKNOWN meanwhile was taken by its standby for a primary that had
+given up (on the pair lab, an interconnect cut right after the primary's
+agent restarted became a failover)."""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from hapair.probes.keepalived import State, parse_line
+from hapair.probes.keepalived import STATES, State, parse_line
 
 log = logging.getLogger("hapair.agent")
 
@@ -18,8 +25,26 @@ log = logging.getLogger("hapair.agent")
 class FifoReader:
     def __init__(self, path: str, on_change: Callable[[State], None]):
         self.path = path
-        self.state: State = "UNKNOWN"
+        self.kept = f"{path}.last"
+        self.state: State = self._last()
         self.on_change = on_change
+
+    def _last(self) -> State:
+        try:
+            with open(self.kept) as f:
+                said = f.read().strip()
+        except OSError:
+            return "UNKNOWN"
+        return next((s for s in STATES if s == said), "UNKNOWN")
+
+    def _keep(self, state: State) -> None:
+        try:
+            tmp = f"{self.kept}.tmp"
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(state)
+            os.replace(tmp, self.kept)
+        except OSError as exc:
+            log.warning("keeping keepalived's state in %s: %s", self.kept, exc)
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="fifo", daemon=True).start()
@@ -46,6 +71,7 @@ class FifoReader:
                             continue
                         log.info("keepalived: %s %s", t.name, t.state)
                         self.state = t.state
+                        self._keep(t.state)
                         self.on_change(t.state)
             except OSError as exc:
                 log.warning("keepalived FIFO %s: %s", self.path, exc)
