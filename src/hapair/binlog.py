@@ -7,6 +7,7 @@ under an old name): the archive never appends one to the other."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 MAGIC = b"\xfebin"
 HEAD = 13  # the magic, then the event's timestamp (4 bytes), type (1) and server id (4)
@@ -20,3 +21,12 @@ def identity(head: bytes) -> str:
         return ""
     when, kind, server = struct.unpack_from("<IBI", head, len(MAGIC))
     return f"{when}-{server}" if kind == FORMAT_DESCRIPTION else ""
+
+
+def file_identity(path: Path) -> str:
+    """identity() of a file's first bytes; "" when it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            return identity(f.read(HEAD))
+    except OSError:
+        return ""

@@ -69,11 +69,7 @@ def _made_here(folder: Path, archive: Archive) -> Archive:
     files = []
     for f in archive.files:
         if not f.made:
-            try:
-                with (folder / f.name).open("rb") as head:
-                    f = f.model_copy(update={"made": binlog.identity(head.read(binlog.HEAD))})
-            except OSError:
-                pass
+            f = f.model_copy(update={"made": binlog.file_identity(folder / f.name)})
         files.append(f)
     return archive.model_copy(update={"files": files})
 

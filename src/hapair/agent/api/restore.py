@@ -114,16 +114,8 @@ def binlogs(datadir: str) -> list[dict[str, object]]:
     for name, size in listed:
         start, first = parse_events("\n".join(rows.get(name, [])))
         out.append({"name": name, "size": size, "start": start, "first": first,
-                    "made": _made(Path(datadir) / name)})
+                    "made": binlog.file_identity(Path(datadir) / name)})
     return out
-
-
-def _made(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            return binlog.identity(f.read(binlog.HEAD))
-    except OSError:
-        return ""
 
 
 def send_binlog(handler: BaseHTTPRequestHandler, datadir: str, name: str, start: int) -> None:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hapair.agent.node import observe
 from hapair.agent.node.db import LEASE_STALE_SQL, LEASE_TABLE, Database, DBError
 from hapair.probes.mariadb import META_SCHEMA
 from hapair.spec.lease import LEASE_WATCH_S
@@ -228,8 +229,8 @@ class LeaseRow:
 
 def _read_seen(path: Path | None) -> float | None:
     try:
-        return float(path.read_text()) if path is not None else None
-    except (OSError, ValueError):
+        return float(observe.read_text(str(path)) or "") if path is not None else None
+    except ValueError:
         return None
 
 
@@ -237,9 +238,7 @@ def _write_seen(path: Path | None, at: float) -> None:
     if path is None:
         return
     try:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(repr(float(at)))
-        tmp.replace(path)
+        observe.write_if_changed(str(path), repr(float(at)))
     except OSError as exc:
         log.warning("the lease watch's last closing could not be kept in %s: %s", path, exc)
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from hapair.agent.node import observe
 from hapair.probes.keepalived import STATES, State, parse_line
 
 log = logging.getLogger("hapair.agent")
@@ -30,19 +31,12 @@ class FifoReader:
         self.on_change = on_change
 
     def _last(self) -> State:
-        try:
-            with open(self.kept) as f:
-                said = f.read().strip()
-        except OSError:
-            return "UNKNOWN"
+        said = (observe.read_text(self.kept) or "").strip()
         return next((s for s in STATES if s == said), "UNKNOWN")
 
     def _keep(self, state: State) -> None:
         try:
-            tmp = f"{self.kept}.tmp"
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-                f.write(state)
-            os.replace(tmp, self.kept)
+            observe.write_if_changed(self.kept, state)
         except OSError as exc:
             log.warning("keeping keepalived's state in %s: %s", self.kept, exc)
 
