@@ -75,6 +75,26 @@ def _heal(c: Ctx) -> object:
     return None
 
 
+ACKS_LOST_S = 1.0  # the standby's acknowledgements lost this long before the cut
+
+
+def _acks_lost_then_cut(c: Ctx) -> object:
+    """The standby's packets to the primary's MariaDB on the interconnect
+    dropped (commits reach it, their acknowledgements do not), then the
+    interconnect cut: the standby reconnects over the public network from
+    what it has, and nothing sends those commits again."""
+    spec = c.agents.spec
+    faults.drop_to(c.plan, c.peer, str(spec.node(c.node).interconnect), spec.database.port)
+    time.sleep(ACKS_LOST_S)
+    return faults.partition(c.plan, c.node, c.peer, ("interconnect",))
+
+
+def _heal_acks(c: Ctx) -> object:
+    faults.heal(c.plan)
+    faults.undrop(c.plan, c.peer)
+    return None
+
+
 def _power_cut(c: Ctx) -> object:
     faults.power_cut(c.plan, c.node)
     return None
@@ -186,6 +206,8 @@ STEPS: dict[str, Step] = {
                                 _link("public", False), _link("public", True)),
     "interconnect-cut": Step("the interconnect cut between the nodes", "primary",
                              _cut(("interconnect",)), _heal),
+    "acks-lost-then-cut": Step("the standby's acknowledgements lost for 1 s, then the "
+                               "interconnect cut", "primary", _acks_lost_then_cut, _heal_acks),
     "partition": Step("silent partition between the nodes (both networks)", "primary",
                       _cut(("interconnect", "public")), _heal),
     "power-cut-standby": Step("power cut of the standby", "standby", _power_cut, start, 5),
@@ -259,7 +281,7 @@ STEPS: dict[str, Step] = {
 # fault added here would change every seed's sequence).
 ADDED_LATER = ("monitor-holds-primary", "commits-stuck-primary", "slow-clients", "login-flood",
                "spoof-vrrp", "restart-agent-standby", "reboot-standby", "rolling-reboot",
-               "mail-failover", *(c.name for c in CHANGES))
+               "mail-failover", "acks-lost-then-cut", *(c.name for c in CHANGES))
 RANDOM_POOL = tuple(n for n in STEPS if not n.startswith("freeze-") and not STEPS[n].fenced
                     and not STEPS[n].witness and not STEPS[n].needs and n not in ADDED_LATER)
 

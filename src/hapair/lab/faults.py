@@ -87,6 +87,26 @@ def kill(plan: LabPlan, node: str, process: str, signal: str = "KILL") -> int:
     return count
 
 
+ACKS_TABLE = "hapair_drill_acks"
+
+
+def drop_to(plan: LabPlan, node: str, address: str, port: int) -> None:
+    """Drop every packet the node sends to address:port (nftables in the
+    machine): a replica's connection to its primary still receives the
+    events, while its acknowledgements (and TCP's own) are lost."""
+    machine = plan.machine(node)
+    undrop(plan, node)
+    for command in (f"add table inet {ACKS_TABLE}",
+                    f"add chain inet {ACKS_TABLE} out {{ type filter hook output priority 0 ; }}",
+                    f"add rule inet {ACKS_TABLE} out ip daddr {address} tcp dport {port} drop"):
+        run(m.exec_argv(plan, machine, ["nft", *command.split()]))
+
+
+def undrop(plan: LabPlan, node: str) -> None:
+    run(m.exec_argv(plan, plan.machine(node), ["nft", "delete", "table", "inet", ACKS_TABLE]),
+        check=False)
+
+
 HOLD_UNIT = "hapair-drill-hold-commits"
 
 
